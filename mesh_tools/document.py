@@ -1,0 +1,823 @@
+"""Live documents: a schema-checked element tree over a pycrdt ``Doc`` that replicas keep in sync.
+
+Layout in the CRDT (see docs/document-layout.md): the root ``XmlFragment`` named ``"mesh"`` holds exactly
+one ``XmlElement`` whose tag is the schema's root tag; every element is an ``XmlElement`` named after its
+schema tag; attribute values keep their JSON types; the attribute ``$id`` holds the element's id.
+
+Every write is checked against the schema before it touches the CRDT, so a rejected write leaves the
+document byte-for-byte unchanged. Remote updates are applied as they come and can be checked with
+:meth:`MeshDocument.validate` and mended with :meth:`MeshDocument.repair` (the room server does this).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
+
+from .errors import (
+    ChildNotAllowedError,
+    DocumentError,
+    ElementNotFoundError,
+    InvalidOperationError,
+    InvalidValueError,
+    ReservedAttributeError,
+    UnknownAttributeError,
+    UnknownTagError,
+)
+from .schema import ID_ATTRIBUTE, ElementType, MeshSchema, ValueProperty
+
+__all__ = [
+    "REMOTE",
+    "ROOT_ID",
+    "AttributeChanged",
+    "DocumentEvent",
+    "Element",
+    "ElementDeleted",
+    "ElementInserted",
+    "MeshDocument",
+    "Violation",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Name of the root XmlFragment; Yjs clients read it with ``ydoc.getXmlFragment("mesh")``.
+FRAGMENT_NAME = "mesh"
+#: Every replica creates the same root element with the same id (see ``_root_update``).
+ROOT_ID = "root"
+#: Default origin of updates applied with :meth:`MeshDocument.apply_update`.
+REMOTE = "remote"
+
+_ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collision odds ~1e-4 at 10k ids
+
+
+def new_element_id() -> str:
+    """A short random id (8 characters of lowercase base32)."""
+    return base64.b32encode(secrets.token_bytes(_ID_BYTES)).decode("ascii").lower()
+
+
+# -- events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ElementInserted:
+    element: Element
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ElementDeleted:
+    element_id: str
+    tag_name: str
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeChanged:
+    element: Element
+    name: str
+    old_value: Any
+    new_value: Any
+    local: bool
+
+
+DocumentEvent: TypeAlias = ElementInserted | ElementDeleted | AttributeChanged
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way the document breaks its schema, with the element it concerns."""
+
+    code: str
+    message: str
+    element_id: str | None
+    attribute: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "element_id": self.element_id}
+
+
+# -- elements -----------------------------------------------------------------------------------
+
+
+def _read_value(prop: ValueProperty | None, raw: Any) -> Any:
+    # pycrdt stores every number as a float; give integral numbers back as ints, as JSON would.
+    if isinstance(raw, float) and raw.is_integer() and (prop is None or prop.type != "string"):
+        return int(raw)
+    return raw
+
+
+class Element:
+    """One element of a live document. Handles stay valid until the element is deleted."""
+
+    __slots__ = ("_doc", "_xml", "id", "tag_name")
+
+    def __init__(self, doc: MeshDocument, xml: XmlElement, element_id: str, tag_name: str) -> None:
+        self._doc = doc
+        self._xml = xml
+        self.id = element_id
+        self.tag_name = tag_name
+
+    def __repr__(self) -> str:
+        return f"<Element {self.tag_name} id={self.id!r}>"
+
+    @property
+    def element_type(self) -> ElementType:
+        return self._doc.schema.element(self.tag_name)
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the element was deleted, locally or by another participant."""
+        return self._doc._index.get(self.id) is self
+
+    def _live(self) -> XmlElement:
+        # Touching a deleted pycrdt XmlElement panics in Rust; never let a stale handle get that far.
+        if not self.is_alive:
+            raise ElementNotFoundError(
+                f"element {self.id!r} ({self.tag_name}) was deleted",
+                hint="read the document again to get current ids",
+            )
+        return self._xml
+
+    @property
+    def parent(self) -> Element | None:
+        parent_id = self._doc._parents.get(self.id)
+        return None if parent_id is None else self._doc._index.get(parent_id)
+
+    def get_children(self) -> list[Element]:
+        """The child elements in document order."""
+        index = self._doc._index
+        out = []
+        for child in self._live().children:
+            if isinstance(child, XmlElement):
+                element = index.get(str(child.attributes.get(ID_ATTRIBUTE)))
+                if element is not None:
+                    out.append(element)
+        return out
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """A copy of the element's attributes (the id excluded)."""
+        props = self._doc._attribute_props(self.tag_name)
+        return {
+            k: _read_value(props.get(k), v) for k, v in _attribute_items(self._live()) if k != ID_ATTRIBUTE
+        }
+
+    def get_attribute(self, name: str, default: Any = None) -> Any:
+        raw = self._live().attributes.get(name)
+        if raw is None:
+            return default
+        return _read_value(self._doc._attribute_props(self.tag_name).get(name), raw)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get_attribute(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.set_attribute(name, value)
+
+    def set_attribute(self, name: str, value: Any) -> None:
+        """Set one attribute; raises (and changes nothing) if the schema does not allow it."""
+        xml = self._live()
+        self._doc._check_attribute(self.tag_name, name, value)
+        with self._doc.transaction():
+            xml.attributes[name] = value
+
+    def remove_attribute(self, name: str) -> None:
+        xml = self._live()
+        if name == ID_ATTRIBUTE:
+            raise ReservedAttributeError(
+                f"{ID_ATTRIBUTE} cannot be removed", hint="delete the element instead"
+            )
+        if name not in self._doc._attribute_props(self.tag_name):
+            self._doc._check_attribute(self.tag_name, name, None)
+        if xml.attributes.get(name) is None:
+            return
+        with self._doc.transaction():
+            del xml.attributes[name]
+
+    def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
+        """Add a child element at the end and return it."""
+        return self._insert(None, {tag_name: dict(attributes or {})})
+
+    def insert_child(self, index: int, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
+        """Add a child element at ``index`` (0 = first; negative counts from the end) and return it."""
+        return self._insert(index, {tag_name: dict(attributes or {})})
+
+    def append_json(self, data: Mapping[str, Any], index: int | None = None) -> Element:
+        """Insert a whole subtree given in document JSON (``{tag: {attr: v, <children>: [...]}}``).
+
+        The subtree is checked completely before anything is written and lands in one transaction.
+        """
+        return self._insert(index, data)
+
+    def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
+        xml = self._live()
+        count = len(xml.children)
+        at = count if index is None else (index + count if index < 0 else index)
+        if not 0 <= at <= count:
+            raise InvalidOperationError(
+                f"position {index} is outside 0..{count} for element {self.id!r}",
+                hint=f"use a position from 0 to {count}, or omit it to append",
+            )
+        prelim = self._doc._build(data, parent_tag=self.tag_name, position=at)
+        with self._doc.transaction():
+            element = self._doc._index_subtree(xml.children.insert(at, prelim), self.id)
+            assert element is not None  # _build always assigns an id
+            self._doc._pending.append(ElementInserted(element, local=True))
+            return element
+
+    def delete(self) -> None:
+        """Delete this element and its subtree; the root cannot be deleted."""
+        self._live()
+        parent = self.parent
+        if parent is None:
+            raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
+        with self._doc.transaction():
+            children = parent._xml.children
+            for position, child in enumerate(children):
+                if isinstance(child, XmlElement) and child.attributes.get(ID_ATTRIBUTE) == self.id:
+                    del children[position]
+                    break
+            self._doc._forget(self.id, local=True)
+
+    def to_json(self, include_ids: bool = False) -> dict[str, Any]:
+        """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""
+        return self._doc._subtree_json(self._live(), include_ids)
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+UpdateListener: TypeAlias = Callable[[bytes, Any], None]
+EventListener: TypeAlias = Callable[[DocumentEvent], None]
+
+
+class MeshDocument:
+    """A live, schema-typed document replica.
+
+    Reads are local. Writes are checked against the schema, then applied to the local CRDT; the
+    resulting updates (see :meth:`on_update`) are what replicas exchange.
+    """
+
+    def __init__(self, *, schema: MeshSchema, client_id: int | None = None) -> None:
+        self.schema = schema
+        self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
+        self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
+        self._index: dict[str, Element] = {}
+        self._parents: dict[str, str | None] = {}
+        self._kids: dict[str, set[str]] = {}
+        self._attr_cache: dict[str, Mapping[str, ValueProperty]] = {}
+        self._depth = 0
+        self._origin: Any = None
+        self._pending: list[DocumentEvent] = []
+        self._event_listeners: list[EventListener] = []
+        self._update_listeners: list[UpdateListener] = []
+        self._xml_subscription: Subscription | None = self._fragment.observe_deep(self._on_xml_events)
+        self._doc_subscription: Subscription | None = self.ydoc.observe(self._on_transaction)
+        self.ydoc.apply_update(_root_update(schema.root_tag_name))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Element:
+        try:
+            return self._index[ROOT_ID]
+        except KeyError:
+            raise ElementNotFoundError("the document has no root element") from None
+
+    def element_by_id(self, element_id: str) -> Element:
+        """The element with this id, in O(1); raises ElementNotFoundError if there is none."""
+        try:
+            return self._index[element_id]
+        except (KeyError, TypeError):
+            raise ElementNotFoundError(
+                f"no element has id {element_id!r}",
+                hint="ids come from describe/to_json(include_ids=True); the element may have been deleted",
+            ) from None
+
+    def get_element(self, element_id: str) -> Element | None:
+        return self._index.get(element_id)
+
+    def __len__(self) -> int:
+        """Number of elements, the root included."""
+        return len(self._index)
+
+    def __iter__(self) -> Iterator[Element]:
+        """Elements in document order (depth first)."""
+        stack = [self.root]
+        while stack:
+            element = stack.pop()
+            yield element
+            stack.extend(reversed(element.get_children()))
+
+    def to_json(self, include_ids: bool = False) -> dict[str, Any]:
+        """The whole document in MeshAgent's document JSON shape."""
+        return self.root.to_json(include_ids=include_ids)
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, schema: MeshSchema, data: Mapping[str, Any]) -> MeshDocument:
+        """A new document holding ``data`` (document JSON, ids optional); checked before writing."""
+        doc = cls(schema=schema)
+        doc.load_json(data)
+        return doc
+
+    def load_json(self, data: Mapping[str, Any]) -> None:
+        """Fill an empty document from document JSON whose top key is the root tag."""
+        tag, body = _unwrap(data, "document JSON")
+        if tag != self.schema.root_tag_name:
+            raise UnknownTagError(
+                f"the document JSON starts with {tag!r}, the schema's root is {self.schema.root_tag_name!r}",
+                hint=f"wrap the content as {{{self.schema.root_tag_name!r}: {{...}}}}",
+            )
+        root = self.root
+        if root.get_children() or root.attributes:
+            raise InvalidOperationError("load_json needs an empty document", hint="use a new MeshDocument")
+        element_type = self.schema.root
+        attributes, children = self._split_body(element_type, body, "root")
+        checked = [self._build(child, parent_tag=tag, position=i) for i, child in enumerate(children)]
+        with self.transaction():
+            for name, value in attributes.items():
+                root._xml.attributes[name] = value
+            for prelim in checked:
+                self._index_subtree(root._xml.children.append(prelim), ROOT_ID)
+
+    @contextmanager
+    def transaction(self, origin: Any = None) -> Iterator[None]:
+        """Batch edits into one CRDT transaction: one update, and events delivered after it commits.
+
+        Note that pycrdt has no rollback: edits made before an exception inside the block stay.
+        """
+        outermost = self._depth == 0
+        if outermost:
+            self._origin = origin
+        self._depth += 1
+        try:
+            with self.ydoc.transaction(origin=self._origin):
+                yield
+        finally:
+            self._depth -= 1
+            if outermost:
+                self._origin = None
+                self._dispatch()
+
+    # -- replication ------------------------------------------------------------------------
+
+    def get_state(self) -> bytes:
+        """The state vector: what this replica has seen."""
+        return self.ydoc.get_state()
+
+    def get_update(self, state: bytes | None = None) -> bytes:
+        """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
+        return self.ydoc.get_update(state)
+
+    def apply_update(self, update: bytes, origin: Any = REMOTE) -> None:
+        """Integrate an update from another replica; raises ValueError if it cannot be decoded."""
+        with self.transaction(origin=origin):
+            self.ydoc.apply_update(update)
+
+    def on_update(self, listener: UpdateListener) -> Callable[[], None]:
+        """Call ``listener(update, origin)`` after every transaction; ``origin`` is None for local edits.
+
+        Returns a function that removes the listener.
+        """
+        self._update_listeners.append(listener)
+        return lambda: self._update_listeners.remove(listener)
+
+    def observe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every element inserted, deleted or attribute changed.
+
+        Events arrive after the transaction commits, so a listener may edit the document. Returns a
+        function that removes the listener.
+        """
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    def close(self) -> None:
+        """Drop CRDT subscriptions; a pycrdt Doc stays in memory while any observer is attached."""
+        if self._xml_subscription is not None:
+            self._fragment.unobserve(self._xml_subscription)
+            self._xml_subscription = None
+        if self._doc_subscription is not None:
+            self.ydoc.unobserve(self._doc_subscription)
+            self._doc_subscription = None
+        self._event_listeners.clear()
+        self._update_listeners.clear()
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(self, elements: Iterable[Element] | None = None) -> list[Violation]:
+        """Every schema violation in the document, or in the subtrees of the given elements."""
+        if elements is None:
+            return [finding.violation for finding in self._findings()]
+        out: list[_Finding] = []
+        for element in elements:
+            parent = element.parent
+            if not element.is_alive or parent is None:
+                continue
+            siblings = list(parent._xml.children)
+            for raw, xml in enumerate(siblings):
+                if isinstance(xml, XmlElement) and _id_of(xml) == element.id:
+                    position = sum(isinstance(x, XmlElement) for x in siblings[:raw])
+                    self._check_tree(xml, parent._xml, parent.tag_name, raw, position, out, None)
+                    break
+        return [finding.violation for finding in out]
+
+    def repair(self, origin: Any = None) -> list[Violation]:
+        """Mend every violation with the smallest edit: drop the attribute, or delete the element.
+
+        Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
+        ``validate()`` finds nothing.
+        """
+        findings = self._findings()
+        if not findings:
+            return []
+        deletions: dict[int, tuple[XmlElement | XmlFragment, list[int]]] = {}
+        with self.transaction(origin=origin):
+            for finding in findings:
+                if finding.violation.attribute == ID_ATTRIBUTE:
+                    finding.xml.attributes[ID_ATTRIBUTE] = self._fresh_id()
+                elif finding.violation.attribute is not None:
+                    del finding.xml.attributes[finding.violation.attribute]
+                else:
+                    entry = deletions.setdefault(id(finding.parent), (finding.parent, []))
+                    entry[1].append(finding.raw_position)
+            # Delete from the back so earlier positions stay valid.
+            for parent, positions in deletions.values():
+                for position in sorted(positions, reverse=True):
+                    del parent.children[position]
+        self._rebuild_index()
+        return [finding.violation for finding in findings]
+
+    # -- internals: checks ------------------------------------------------------------------
+
+    def _attribute_props(self, tag_name: str) -> Mapping[str, ValueProperty]:
+        props = self._attr_cache.get(tag_name)
+        if props is None:
+            props = self.schema.element(tag_name).attributes if tag_name in self.schema else {}
+            self._attr_cache[tag_name] = props
+        return props
+
+    def _check_attribute(self, tag_name: str, name: str, value: Any) -> None:
+        if name == ID_ATTRIBUTE:
+            raise ReservedAttributeError(
+                f"{ID_ATTRIBUTE} is managed by the document and cannot be set",
+                hint="ids are assigned when elements are created",
+            )
+        props = self._attribute_props(tag_name)
+        prop = props.get(name)
+        if prop is None:
+            allowed = ", ".join(p.describe_allowed() for p in props.values()) or "none"
+            raise UnknownAttributeError(
+                f"<{tag_name}> has no attribute {name!r}", hint=f"attributes of <{tag_name}>: {allowed}"
+            )
+        if not prop.accepts(value):
+            raise InvalidValueError(
+                f"{value!r} is not a valid value for {tag_name}.{name}",
+                hint=f"expected {prop.describe_allowed()}",
+            )
+
+    def _child_error(self, parent_tag: str, tag: str, position: int | None) -> DocumentError | None:
+        if tag not in self.schema:
+            return UnknownTagError(
+                f"unknown tag {tag!r}", hint=f"known tags: {', '.join(self.schema.tag_names)}"
+            )
+        parent_type = self.schema.element(parent_tag)
+        child_prop = parent_type.child_property
+        if child_prop is None:
+            return ChildNotAllowedError(
+                f"<{parent_tag}> cannot have children", hint="add the element to another parent"
+            )
+        if tag not in child_prop.child_tag_names:
+            return ChildNotAllowedError(
+                f"<{tag}> is not allowed inside <{parent_tag}>",
+                hint=f"children of <{parent_tag}>: {', '.join(child_prop.child_tag_names)}",
+            )
+        if child_prop.ordered and position is not None:
+            names = child_prop.child_tag_names
+            if position >= len(names) or names[position] != tag:
+                expected = names[position] if position < len(names) else "nothing (the list is full)"
+                return ChildNotAllowedError(
+                    f"<{parent_tag}> takes its children in order; position {position} must be {expected}",
+                    hint=f"children of <{parent_tag}> in order: {', '.join(names)}",
+                )
+        return None
+
+    def _split_body(
+        self, element_type: ElementType, body: Mapping[str, Any], where: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        attributes: dict[str, Any] = {}
+        children: list[Any] = []
+        child_prop = element_type.child_property
+        for name, value in body.items():
+            if child_prop is not None and name == child_prop.name:
+                if not isinstance(value, list):
+                    raise InvalidValueError(
+                        f"{where}: {element_type.tag_name}.{name} must be a list of child elements",
+                        hint=f"write {name}: [{{tag: {{...}}}}, ...]",
+                    )
+                children = value
+            elif name == ID_ATTRIBUTE:
+                if not isinstance(value, str) or not value or value in self._index:
+                    raise ReservedAttributeError(
+                        f"{where}: {ID_ATTRIBUTE} {value!r} is not a fresh id",
+                        hint="omit $id and let the document assign one",
+                    )
+                attributes[name] = value
+            elif (
+                value is None
+                and name in element_type.attributes
+                and element_type.attributes[name].type != "null"
+            ):
+                continue  # JSON null for an optional attribute means "not set"
+            else:
+                self._check_attribute(element_type.tag_name, name, value)
+                attributes[name] = value
+        return attributes, children
+
+    def _build(
+        self,
+        data: Mapping[str, Any],
+        *,
+        parent_tag: str,
+        position: int | None,
+        where: str = "element",
+        taken: set[str] | None = None,
+    ) -> XmlElement:
+        """Check a subtree completely and return it as an unintegrated pycrdt element."""
+        tag, body = _unwrap(data, where)
+        error = self._child_error(parent_tag, tag, position)
+        if error is not None:
+            raise error
+        element_type = self.schema.element(tag)
+        attributes, children = self._split_body(element_type, body, where)
+        taken = set() if taken is None else taken
+        element_id = attributes.get(ID_ATTRIBUTE) or self._fresh_id(taken)
+        if element_id in taken:
+            raise ReservedAttributeError(f"{where}: id {element_id!r} is used twice", hint="omit $id")
+        taken.add(element_id)
+        attributes[ID_ATTRIBUTE] = element_id
+        contents = [
+            self._build(child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken)
+            for i, child in enumerate(children)
+        ]
+        return XmlElement(tag, attributes, contents)
+
+    def _fresh_id(self, taken: set[str] | None = None) -> str:
+        while True:
+            candidate = new_element_id()
+            if candidate not in self._index and (taken is None or candidate not in taken):
+                return candidate
+
+    def _findings(self) -> list[_Finding]:
+        out: list[_Finding] = []
+        seen: set[str] = set()
+        root_seen = False
+        for raw, xml in enumerate(self._fragment.children):
+            if not isinstance(xml, XmlElement):
+                continue
+            if root_seen:
+                out.append(
+                    _Finding(
+                        Violation("invalid_document", f"extra root <{xml.tag}>", _id_of(xml)),
+                        xml,
+                        self._fragment,
+                        raw,
+                    )
+                )
+                continue
+            root_seen = True
+            if xml.tag != self.schema.root_tag_name:
+                message = f"the root is <{xml.tag}>, not <{self.schema.root_tag_name}>"
+                out.append(_Finding(Violation("unknown_tag", message, _id_of(xml)), xml, self._fragment, raw))
+                continue
+            self._check_tree(xml, self._fragment, None, raw, 0, out, seen)
+        return out
+
+    def _check_tree(
+        self,
+        xml: XmlElement,
+        parent: XmlElement | XmlFragment,
+        parent_tag: str | None,
+        raw_position: int,
+        position: int,
+        out: list[_Finding],
+        seen: set[str] | None,
+    ) -> None:
+        element_id = _id_of(xml)
+        tag = xml.tag or ""
+        if parent_tag is not None:
+            error = self._child_error(parent_tag, tag, position)
+            if error is not None:
+                out.append(
+                    _Finding(Violation(error.code, error.message, element_id), xml, parent, raw_position)
+                )
+                return
+        if element_id is None or (seen is not None and element_id in seen):
+            violation = Violation(
+                "reserved_attribute", f"<{tag}> has a missing or duplicate id", element_id, ID_ATTRIBUTE
+            )
+            out.append(_Finding(violation, xml, parent, raw_position))
+        elif seen is not None:
+            seen.add(element_id)
+        props = self._attribute_props(tag)
+        for name, value in _attribute_items(xml):
+            if name == ID_ATTRIBUTE:
+                continue
+            prop = props.get(name)
+            if prop is None:
+                violation = Violation(
+                    "unknown_attribute", f"<{tag}> has no attribute {name!r}", element_id, name
+                )
+            elif not prop.accepts(_read_value(prop, value)):
+                violation = Violation(
+                    "invalid_value", f"{value!r} is not valid for {tag}.{name}", element_id, name
+                )
+            else:
+                continue
+            out.append(_Finding(violation, xml, parent, raw_position))
+        position = 0
+        for raw, child in enumerate(xml.children):
+            if isinstance(child, XmlElement):
+                self._check_tree(child, xml, tag, raw, position, out, seen)
+                position += 1
+
+    def _subtree_json(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
+        with self.ydoc.transaction():
+            return self._json_of(xml, include_ids)
+
+    def _json_of(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
+        tag = xml.tag or ""
+        body: dict[str, Any] = {}
+        raw = dict(_attribute_items(xml))
+        if include_ids and ID_ATTRIBUTE in raw:
+            body[ID_ATTRIBUTE] = raw[ID_ATTRIBUTE]
+        # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
+        for name, prop in self._attribute_props(tag).items():
+            if name in raw:
+                body[name] = _read_value(prop, raw.pop(name))
+        raw.pop(ID_ATTRIBUTE, None)
+        for name in sorted(raw):
+            body[name] = _read_value(None, raw[name])
+        element_type = self.schema.element(tag) if tag in self.schema else None
+        if element_type is not None and element_type.child_property is not None:
+            body[element_type.child_property.name] = [
+                self._json_of(child, include_ids) for child in xml.children if isinstance(child, XmlElement)
+            ]
+        return {tag: body}
+
+    # -- internals: index and events --------------------------------------------------------
+
+    def _index_subtree(self, xml: XmlElement, parent_id: str | None) -> Element | None:
+        element_id = _id_of(xml)
+        if element_id is None:
+            # Only a raw update can create this; validate() reports it and repair() assigns an id.
+            return None
+        known = self._index.get(element_id)
+        if known is not None and known._xml is xml:
+            return known
+        element = Element(self, xml, element_id, xml.tag or "")
+        self._index[element_id] = element
+        self._parents[element_id] = parent_id
+        if parent_id is not None:
+            self._kids.setdefault(parent_id, set()).add(element_id)
+        for child in xml.children:
+            if isinstance(child, XmlElement):
+                self._index_subtree(child, element_id)
+        return element
+
+    def _forget(self, element_id: str, *, local: bool) -> None:
+        element = self._index.pop(element_id, None)
+        if element is None:
+            return
+        parent_id = self._parents.pop(element_id, None)
+        if parent_id is not None:
+            self._kids.get(parent_id, set()).discard(element_id)
+        for child_id in self._kids.pop(element_id, set()):
+            self._forget(child_id, local=local)
+        self._pending.append(ElementDeleted(element_id, element.tag_name, local))
+
+    def _rebuild_index(self) -> None:
+        self._index.clear()
+        self._parents.clear()
+        self._kids.clear()
+        for xml in self._fragment.children:
+            if isinstance(xml, XmlElement):
+                self._index_subtree(xml, None)
+                break
+
+    def _on_xml_events(self, events: list[Any]) -> None:
+        local = self._origin is None
+        for xml_event in events:
+            if not isinstance(xml_event, XmlEvent):
+                continue
+            event: Any = xml_event  # pycrdt's XmlEvent sets its fields dynamically
+            target = event.target
+            if isinstance(target, XmlFragment):
+                if any("insert" in d or "delete" in d for d in event.delta):
+                    self._rebuild_index()
+                continue
+            target_id = _id_of(target)
+            if target_id is None or target_id not in self._index:
+                continue
+            has_delete = False
+            for delta in event.delta:
+                for child in delta.get("insert", ()):
+                    if isinstance(child, XmlElement) and _id_of(child) not in self._index:
+                        inserted = self._index_subtree(child, target_id)
+                        if inserted is not None:
+                            self._pending.append(ElementInserted(inserted, local))
+                has_delete = has_delete or "delete" in delta
+            if has_delete:
+                current = {_id_of(c) for c in target.children if isinstance(c, XmlElement)}
+                for gone in self._kids.get(target_id, set()) - current:
+                    self._forget(gone, local=local)
+            element = self._index[target_id]
+            props = self._attribute_props(element.tag_name)
+            for name, change in event.keys.items():
+                self._pending.append(
+                    AttributeChanged(
+                        element,
+                        name,
+                        _read_value(props.get(name), change.get("oldValue")),
+                        _read_value(props.get(name), change.get("newValue")),
+                        local,
+                    )
+                )
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == b"\x00\x00" or not self._update_listeners:
+            return
+        for listener in list(self._update_listeners):
+            listener(update, self._origin)
+
+    def _dispatch(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        for event in pending:
+            for listener in list(self._event_listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("document event listener failed")
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    """A violation with the node it concerns and where that node sits, so repair can edit it."""
+
+    violation: Violation
+    xml: XmlElement
+    parent: XmlElement | XmlFragment
+    raw_position: int
+
+
+def _attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:
+    # pycrdt iterates attributes as (name, value) pairs but annotates __iter__ as returning an Iterable.
+    view: Any = xml.attributes
+    return list(view)
+
+
+def _id_of(xml: XmlElement) -> str | None:
+    value = xml.attributes.get(ID_ATTRIBUTE)
+    return value if isinstance(value, str) else None
+
+
+def _unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:
+    if not isinstance(data, Mapping) or len(data) != 1:
+        raise InvalidValueError(
+            f"{where} must be an object with exactly one key, the tag", hint='write {"<tag>": {...}}'
+        )
+    ((tag, body),) = data.items()
+    if body is None:
+        body = {}
+    if not isinstance(body, Mapping):
+        raise InvalidValueError(f"{where}: the value of {tag!r} must be an object of attributes")
+    return str(tag), body
+
+
+_ROOT_UPDATES: dict[str, bytes] = {}
+
+
+def _root_update(root_tag: str) -> bytes:
+    """The root element as an update every replica generates identically.
+
+    Written by client id 0 at clock 0, the same bytes on every replica, so when replicas merge, Yjs
+    sees one item instead of two concurrent roots.
+    """
+    update = _ROOT_UPDATES.get(root_tag)
+    if update is None:
+        seed: Doc[Any] = Doc(client_id=0)
+        seed.get(FRAGMENT_NAME, type=XmlFragment).children.append(
+            XmlElement(root_tag, {ID_ATTRIBUTE: ROOT_ID})
+        )
+        update = _ROOT_UPDATES[root_tag] = seed.get_update()
+    return update

@@ -1,0 +1,183 @@
+"""One error hierarchy for the whole package, shared by schema, document, server, client and tools.
+
+Every error has a stable machine-readable ``code`` (what programs and models branch on), a
+``message`` that says what was wrong, and an optional ``hint`` that says what would be allowed or
+what to do next. Errors cross the wire as ``{"code", "message", "hint"}`` and are rebuilt into the
+same class on the other side by :func:`error_from_dict`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AgentConfigError",
+    "AuthenticationError",
+    "ChildNotAllowedError",
+    "ConnectionLostError",
+    "DocumentError",
+    "DocumentExistsError",
+    "DocumentNotFoundError",
+    "ElementNotFoundError",
+    "InvalidOperationError",
+    "InvalidPathError",
+    "InvalidValueError",
+    "MeshError",
+    "ModelCallError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RequestTimeoutError",
+    "ReservedAttributeError",
+    "RoomServerException",
+    "SchemaError",
+    "ServerError",
+    "UnknownAttributeError",
+    "UnknownTagError",
+    "error_from_dict",
+]
+
+_BY_CODE: dict[str, type[MeshError]] = {}
+
+
+class MeshError(Exception):
+    """Base of every error mesh-tools raises on purpose."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _BY_CODE.setdefault(cls.code, cls)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as it travels on the wire and as tools report it to a model."""
+        data = {"code": self.code, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        return data
+
+
+#: MeshAgent's name for the base of the errors a room request can raise; kept so seed code runs.
+RoomServerException = MeshError
+
+
+class SchemaError(MeshError):
+    """A schema definition or schema file is invalid."""
+
+    code = "invalid_schema"
+
+
+class DocumentError(MeshError):
+    """An edit or a document does not fit its schema; the document was left unchanged."""
+
+    code = "invalid_document"
+
+
+class UnknownTagError(DocumentError):
+    code = "unknown_tag"
+
+
+class ChildNotAllowedError(DocumentError):
+    code = "child_not_allowed"
+
+
+class UnknownAttributeError(DocumentError):
+    code = "unknown_attribute"
+
+
+class InvalidValueError(DocumentError):
+    code = "invalid_value"
+
+
+class ReservedAttributeError(DocumentError):
+    code = "reserved_attribute"
+
+
+class ElementNotFoundError(DocumentError):
+    code = "not_found"
+
+
+class InvalidOperationError(DocumentError):
+    """A well-formed edit that cannot apply here, such as deleting the root."""
+
+    code = "invalid_operation"
+
+
+class ProtocolError(MeshError):
+    """A frame or message that does not follow the wire protocol."""
+
+    code = "protocol_error"
+
+
+class AuthenticationError(MeshError):
+    """The token is missing, malformed, badly signed, expired or signed with an unknown key."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(MeshError):
+    """The token is valid but does not grant this room, path or operation."""
+
+    code = "forbidden"
+
+
+class InvalidPathError(MeshError):
+    """A document path that is absolute, escapes the room (``..``) or has forbidden characters."""
+
+    code = "invalid_path"
+
+
+class DocumentNotFoundError(MeshError):
+    code = "document_not_found"
+
+
+class DocumentExistsError(MeshError):
+    code = "document_exists"
+
+
+class RequestTimeoutError(MeshError):
+    """The server did not answer a request in time."""
+
+    code = "timeout"
+
+
+class ConnectionLostError(MeshError):
+    """The connection closed while a request was pending; the request may or may not have applied."""
+
+    code = "disconnected"
+
+
+class ServerError(MeshError):
+    """The server failed in a way that is not the caller's fault."""
+
+    code = "internal_error"
+
+
+class AgentConfigError(MeshError):
+    """An agent definition, prompt template or agent loop setting is invalid; nothing was run."""
+
+    code = "invalid_agent_config"
+
+
+class ModelCallError(MeshError):
+    """The model API refused a request or stayed unavailable after every retry."""
+
+    code = "model_call_failed"
+
+
+def error_from_dict(data: dict[str, Any]) -> MeshError:
+    """Rebuild an error received as ``{"code", "message", "hint"}``; unknown codes give a MeshError."""
+    code = str(data.get("code", "error"))
+    cls = _BY_CODE.get(code, MeshError)
+    error = cls(str(data.get("message", code)), hint=data.get("hint"))
+    if cls is MeshError and code != MeshError.code:
+        # Keep a code this version does not know, so callers can still branch on it.
+        error.code = code  # type: ignore[misc]
+    return error
