@@ -1,0 +1,49 @@
+"""The ``mesh-tools`` command. Each sub-command lives in its own module with a ``register`` function."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from ..errors import MeshError
+
+# Sub-command modules, imported lazily so `mesh-tools --help` stays fast and optional extras stay optional.
+COMMAND_MODULES = [
+    "mesh_tools.cli.schema_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser; every sub-command module adds its own sub-parsers."""
+    parser = argparse.ArgumentParser(
+        prog="mesh-tools",
+        description="Live, schema-typed documents that people and LLM agents co-edit.",
+        epilog="Run `mesh-tools COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int | None = args.run(args)
+    except MeshError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result or 0
