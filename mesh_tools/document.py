@@ -12,6 +12,7 @@ document byte-for-byte unchanged. Remote updates are applied as they come and ca
 from __future__ import annotations
 
 import base64
+import gc
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
+from pycrdt._pycrdt import XmlElement as _IntegratedElement
 
 from .errors import (
     ChildNotAllowedError,
@@ -54,6 +56,7 @@ ROOT_ID = "root"
 #: Default origin of updates applied with :meth:`MeshDocument.apply_update`.
 REMOTE = "remote"
 
+_MISSING = object()
 _ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collision odds ~1e-4 at 10k ids
 
 
@@ -106,9 +109,9 @@ class Violation:
 # -- elements -----------------------------------------------------------------------------------
 
 
-def _read_value(prop: ValueProperty | None, raw: Any) -> Any:
+def _read_value(raw: Any) -> Any:
     # pycrdt stores every number as a float; give integral numbers back as ints, as JSON would.
-    if isinstance(raw, float) and raw.is_integer() and (prop is None or prop.type != "string"):
+    if type(raw) is float and raw.is_integer():
         return int(raw)
     return raw
 
@@ -164,16 +167,13 @@ class Element:
     @property
     def attributes(self) -> dict[str, Any]:
         """A copy of the element's attributes (the id excluded)."""
-        props = self._doc._attribute_props(self.tag_name)
-        return {
-            k: _read_value(props.get(k), v) for k, v in _attribute_items(self._live()) if k != ID_ATTRIBUTE
-        }
+        return {k: _read_value(v) for k, v in _attribute_items(self._live()) if k != ID_ATTRIBUTE}
 
     def get_attribute(self, name: str, default: Any = None) -> Any:
         raw = self._live().attributes.get(name)
         if raw is None:
             return default
-        return _read_value(self._doc._attribute_props(self.tag_name).get(name), raw)
+        return _read_value(raw)
 
     def __getitem__(self, name: str) -> Any:
         return self.get_attribute(name)
@@ -185,8 +185,10 @@ class Element:
         """Set one attribute; raises (and changes nothing) if the schema does not allow it."""
         xml = self._live()
         self._doc._check_attribute(self.tag_name, name, value)
-        with self._doc.transaction():
+        with self._doc._api_write():
+            old = xml.attributes.get(name)
             xml.attributes[name] = value
+            self._doc._pending.append(AttributeChanged(self, name, _read_value(old), value, local=True))
 
     def remove_attribute(self, name: str) -> None:
         xml = self._live()
@@ -196,10 +198,12 @@ class Element:
             )
         if name not in self._doc._attribute_props(self.tag_name):
             self._doc._check_attribute(self.tag_name, name, None)
-        if xml.attributes.get(name) is None:
+        old = xml.attributes.get(name)
+        if old is None:
             return
-        with self._doc.transaction():
+        with self._doc._api_write():
             del xml.attributes[name]
+            self._doc._pending.append(AttributeChanged(self, name, _read_value(old), None, local=True))
 
     def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
         """Add a child element at the end and return it."""
@@ -218,17 +222,17 @@ class Element:
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
         xml = self._live()
-        count = len(xml.children)
-        at = count if index is None else (index + count if index < 0 else index)
-        if not 0 <= at <= count:
-            raise InvalidOperationError(
-                f"position {index} is outside 0..{count} for element {self.id!r}",
-                hint=f"use a position from 0 to {count}, or omit it to append",
-            )
-        prelim = self._doc._build(data, parent_tag=self.tag_name, position=at)
-        with self._doc.transaction():
-            element = self._doc._index_subtree(xml.children.insert(at, prelim), self.id)
-            assert element is not None  # _build always assigns an id
+        # One transaction for the read and the write: pycrdt commits a transaction per bare read.
+        with self._doc._api_write():
+            count = len(xml.children)
+            at = count if index is None else (index + count if index < 0 else index)
+            if not 0 <= at <= count:
+                raise InvalidOperationError(
+                    f"position {index} is outside 0..{count} for element {self.id!r}",
+                    hint=f"use a position from 0 to {count}, or omit it to append",
+                )
+            prelim, built = self._doc._build(data, parent_tag=self.tag_name, position=at)
+            element = self._doc._index_built(xml.children.insert(at, prelim), built, self.id)
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
 
@@ -238,7 +242,7 @@ class Element:
         parent = self.parent
         if parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
-        with self._doc.transaction():
+        with self._doc._api_write():
             children = parent._xml.children
             for position, child in enumerate(children):
                 if isinstance(child, XmlElement) and child.attributes.get(ID_ATTRIBUTE) == self.id:
@@ -272,14 +276,15 @@ class MeshDocument:
         self._parents: dict[str, str | None] = {}
         self._kids: dict[str, set[str]] = {}
         self._attr_cache: dict[str, Mapping[str, ValueProperty]] = {}
+        self._element_types = {element.tag_name: element for element in schema.elements}
+        self._layouts: dict[str, tuple[tuple[str, ...], str | None]] = {}
         self._depth = 0
         self._origin: Any = None
         self._pending: list[DocumentEvent] = []
         self._event_listeners: list[EventListener] = []
         self._update_listeners: list[UpdateListener] = []
-        self._xml_subscription: Subscription | None = self._fragment.observe_deep(self._on_xml_events)
-        self._doc_subscription: Subscription | None = self.ydoc.observe(self._on_transaction)
-        self.ydoc.apply_update(_root_update(schema.root_tag_name))
+        self._doc_subscription: Subscription | None = None
+        self.apply_update(_root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -340,13 +345,19 @@ class MeshDocument:
         if root.get_children() or root.attributes:
             raise InvalidOperationError("load_json needs an empty document", hint="use a new MeshDocument")
         element_type = self.schema.root
+        # The root's id is fixed; JSON written with include_ids=True carries it and that is fine.
+        body = {k: v for k, v in body.items() if not (k == ID_ATTRIBUTE and v == ROOT_ID)}
         attributes, children = self._split_body(element_type, body, "root")
         checked = [self._build(child, parent_tag=tag, position=i) for i, child in enumerate(children)]
-        with self.transaction():
+        with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
-            for prelim in checked:
-                self._index_subtree(root._xml.children.append(prelim), ROOT_ID)
+            for prelim, built in checked:
+                self._pending.append(
+                    ElementInserted(
+                        self._index_built(root._xml.children.append(prelim), built, ROOT_ID), True
+                    )
+                )
 
     @contextmanager
     def transaction(self, origin: Any = None) -> Iterator[None]:
@@ -367,6 +378,12 @@ class MeshDocument:
                 self._origin = None
                 self._dispatch()
 
+    @contextmanager
+    def _api_write(self) -> Iterator[None]:
+        """A local write through this API, which keeps the index and emits events itself."""
+        with self.transaction():
+            yield
+
     # -- replication ------------------------------------------------------------------------
 
     def get_state(self) -> bytes:
@@ -379,8 +396,18 @@ class MeshDocument:
 
     def apply_update(self, update: bytes, origin: Any = REMOTE) -> None:
         """Integrate an update from another replica; raises ValueError if it cannot be decoded."""
-        with self.transaction(origin=origin):
-            self.ydoc.apply_update(update)
+        if self._depth:
+            raise InvalidOperationError(
+                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
+            )
+        # Observed only while remote changes integrate: pycrdt converts every deep event to Python
+        # eagerly, which would triple the cost of local writes that keep the index themselves.
+        subscription = self._fragment.observe_deep(self._on_xml_events)
+        try:
+            with self.transaction(origin=origin):
+                self.ydoc.apply_update(update)
+        finally:
+            self._fragment.unobserve(subscription)
 
     def on_update(self, listener: UpdateListener) -> Callable[[], None]:
         """Call ``listener(update, origin)`` after every transaction; ``origin`` is None for local edits.
@@ -388,7 +415,14 @@ class MeshDocument:
         Returns a function that removes the listener.
         """
         self._update_listeners.append(listener)
-        return lambda: self._update_listeners.remove(listener)
+        if self._doc_subscription is None:
+            # Subscribed on demand: encoding every transaction's update costs time nobody may need.
+            self._doc_subscription = self.ydoc.observe(self._on_transaction)
+
+        def remove() -> None:
+            self._update_listeners.remove(listener)
+
+        return remove
 
     def observe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener(event)`` for every element inserted, deleted or attribute changed.
@@ -401,9 +435,6 @@ class MeshDocument:
 
     def close(self) -> None:
         """Drop CRDT subscriptions; a pycrdt Doc stays in memory while any observer is attached."""
-        if self._xml_subscription is not None:
-            self._fragment.unobserve(self._xml_subscription)
-            self._xml_subscription = None
         if self._doc_subscription is not None:
             self.ydoc.unobserve(self._doc_subscription)
             self._doc_subscription = None
@@ -452,7 +483,7 @@ class MeshDocument:
             for parent, positions in deletions.values():
                 for position in sorted(positions, reverse=True):
                     del parent.children[position]
-        self._rebuild_index()
+            self._rebuild_index()
         return [finding.violation for finding in findings]
 
     # -- internals: checks ------------------------------------------------------------------
@@ -549,8 +580,8 @@ class MeshDocument:
         position: int | None,
         where: str = "element",
         taken: set[str] | None = None,
-    ) -> XmlElement:
-        """Check a subtree completely and return it as an unintegrated pycrdt element."""
+    ) -> tuple[XmlElement, _Built]:
+        """Check a subtree completely; return it as an unintegrated pycrdt element and its outline."""
         tag, body = _unwrap(data, where)
         error = self._child_error(parent_tag, tag, position)
         if error is not None:
@@ -563,11 +594,11 @@ class MeshDocument:
             raise ReservedAttributeError(f"{where}: id {element_id!r} is used twice", hint="omit $id")
         taken.add(element_id)
         attributes[ID_ATTRIBUTE] = element_id
-        contents = [
+        built = [
             self._build(child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken)
             for i, child in enumerate(children)
         ]
-        return XmlElement(tag, attributes, contents)
+        return XmlElement(tag, attributes, [b[0] for b in built]), (element_id, tag, [b[1] for b in built])
 
     def _fresh_id(self, taken: set[str] | None = None) -> str:
         while True:
@@ -635,7 +666,7 @@ class MeshDocument:
                 violation = Violation(
                     "unknown_attribute", f"<{tag}> has no attribute {name!r}", element_id, name
                 )
-            elif not prop.accepts(_read_value(prop, value)):
+            elif not prop.accepts(_read_value(value)):
                 violation = Violation(
                     "invalid_value", f"{value!r} is not valid for {tag}.{name}", element_id, name
                 )
@@ -649,47 +680,77 @@ class MeshDocument:
                 position += 1
 
     def _subtree_json(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
-        with self.ydoc.transaction():
-            return self._json_of(xml, include_ids)
+        # A 10k-element read allocates ~50k containers and no cycles; without pausing the collector,
+        # its generational passes over them doubled the time of some runs.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._json_of(_read_tree(self.ydoc, xml), include_ids)
+        finally:
+            if was_enabled:
+                gc.enable()
 
-    def _json_of(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
-        tag = xml.tag or ""
-        body: dict[str, Any] = {}
-        raw = dict(_attribute_items(xml))
-        if include_ids and ID_ATTRIBUTE in raw:
-            body[ID_ATTRIBUTE] = raw[ID_ATTRIBUTE]
+    def _json_of(self, node: _Node, include_ids: bool) -> dict[str, Any]:
+        # The hot loop of to_json(): 10k elements must stay well under the cost of reading the CRDT.
+        tag, attributes, children = node
+        order, child_name = self._layouts.get(tag) or self._json_layout(tag)
+        raw = dict(attributes)
+        element_id = raw.pop(ID_ATTRIBUTE, None)
+        body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
         # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
-        for name, prop in self._attribute_props(tag).items():
-            if name in raw:
-                body[name] = _read_value(prop, raw.pop(name))
-        raw.pop(ID_ATTRIBUTE, None)
+        for name in order:
+            value = raw.pop(name, _MISSING)
+            if value is not _MISSING:
+                body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
-            body[name] = _read_value(None, raw[name])
-        element_type = self.schema.element(tag) if tag in self.schema else None
-        if element_type is not None and element_type.child_property is not None:
-            body[element_type.child_property.name] = [
-                self._json_of(child, include_ids) for child in xml.children if isinstance(child, XmlElement)
-            ]
+            body[name] = _read_value(raw[name])
+        if child_name is not None:
+            body[child_name] = [self._json_of(child, include_ids) for child in children]
         return {tag: body}
+
+    def _json_layout(self, tag: str) -> tuple[tuple[str, ...], str | None]:
+        layout = self._layouts.get(tag)
+        if layout is None:
+            element_type = self._element_types.get(tag)
+            child = element_type.child_property if element_type is not None else None
+            layout = (tuple(self._attribute_props(tag)), child.name if child is not None else None)
+            self._layouts[tag] = layout
+        return layout
 
     # -- internals: index and events --------------------------------------------------------
 
-    def _index_subtree(self, xml: XmlElement, parent_id: str | None) -> Element | None:
+    def _index_built(self, xml: XmlElement, built: _Built, parent_id: str) -> Element:
+        """Index a subtree this replica just inserted, from the outline ``_build`` made of it."""
+        element_id, tag, children = built
+        element = self._index[element_id] = Element(self, xml, element_id, tag)
+        self._parents[element_id] = parent_id
+        self._kids.setdefault(parent_id, set()).add(element_id)
+        if children:
+            integrated = [c for c in xml.children if isinstance(c, XmlElement)]
+            for child_xml, child in zip(integrated, children, strict=True):
+                self._index_built(child_xml, child, element_id)
+        return element
+
+    def _index_subtree(
+        self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
+    ) -> Element | None:
         element_id = _id_of(xml)
         if element_id is None:
             # Only a raw update can create this; validate() reports it and repair() assigns an id.
             return None
-        known = self._index.get(element_id)
-        if known is not None and known._xml is xml:
-            return known
-        element = Element(self, xml, element_id, xml.tag or "")
+        tag = xml.tag or ""
+        element = (previous or self._index).get(element_id)
+        if element is not None and element.tag_name == tag:
+            element._xml = xml  # keep handles that callers hold alive across a re-index
+        else:
+            element = Element(self, xml, element_id, tag)
         self._index[element_id] = element
         self._parents[element_id] = parent_id
         if parent_id is not None:
             self._kids.setdefault(parent_id, set()).add(element_id)
         for child in xml.children:
             if isinstance(child, XmlElement):
-                self._index_subtree(child, element_id)
+                self._index_subtree(child, element_id, previous)
         return element
 
     def _forget(self, element_id: str, *, local: bool) -> None:
@@ -704,13 +765,17 @@ class MeshDocument:
         self._pending.append(ElementDeleted(element_id, element.tag_name, local))
 
     def _rebuild_index(self) -> None:
-        self._index.clear()
+        previous = self._index
+        self._index = {}
         self._parents.clear()
         self._kids.clear()
         for xml in self._fragment.children:
             if isinstance(xml, XmlElement):
-                self._index_subtree(xml, None)
+                self._index_subtree(xml, None, previous)
                 break
+        local = self._origin is None
+        for gone in previous.keys() - self._index.keys():
+            self._pending.append(ElementDeleted(gone, previous[gone].tag_name, local))
 
     def _on_xml_events(self, events: list[Any]) -> None:
         local = self._origin is None
@@ -739,14 +804,13 @@ class MeshDocument:
                 for gone in self._kids.get(target_id, set()) - current:
                     self._forget(gone, local=local)
             element = self._index[target_id]
-            props = self._attribute_props(element.tag_name)
             for name, change in event.keys.items():
                 self._pending.append(
                     AttributeChanged(
                         element,
                         name,
-                        _read_value(props.get(name), change.get("oldValue")),
-                        _read_value(props.get(name), change.get("newValue")),
+                        _read_value(change.get("oldValue")),
+                        _read_value(change.get("newValue")),
                         local,
                     )
                 )
@@ -778,6 +842,29 @@ class _Finding:
     xml: XmlElement
     parent: XmlElement | XmlFragment
     raw_position: int
+
+
+_Built: TypeAlias = tuple[str, str, list["_Built"]]  # (id, tag, children) of a subtree being inserted
+_Node: TypeAlias = tuple[str, list[tuple[str, Any]], list["_Node"]]
+
+
+def _read_tree(ydoc: Doc[Any], xml: XmlElement) -> _Node:
+    """The subtree as plain tuples, read in one transaction.
+
+    Goes through pycrdt's integrated (Rust) objects rather than its Python views: the views open a
+    transaction and build wrapper objects per call, which made a 10k-element to_json() ~8x slower.
+    pycrdt is pinned below 0.15 and the document tests cover this path.
+    """
+    with ydoc.transaction() as txn:
+        return _read_node(xml.integrated, txn._txn)
+
+
+def _read_node(inner: Any, txn: Any) -> _Node:
+    return (
+        inner.tag(),
+        inner.attributes(txn),
+        [_read_node(child, txn) for child in inner.children(txn) if isinstance(child, _IntegratedElement)],
+    )
 
 
 def _attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:
