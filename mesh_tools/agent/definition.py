@@ -20,6 +20,7 @@ The ``agents/`` directory must never hold Python files: openai-agents installs t
 
 from __future__ import annotations
 
+import string
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -199,10 +200,14 @@ class _StrictValues(dict[str, str]):
 
 def render_prompt(template: str, values: Mapping[str, str], *, source: Path) -> str:
     """Fill a prompt template's ``{placeholders}`` from ``values``; any other placeholder is an error."""
+    hint = "placeholders are plain names such as {agent_name}; write literal braces as {{ and }}"
     try:
+        for _, field_name, format_spec, conversion in string.Formatter().parse(template):
+            # str.format would happily render {agent_name.upper} or {0}: only bare names are allowed.
+            if field_name is not None and (not field_name.isidentifier() or format_spec or conversion):
+                raise AgentConfigError(
+                    f"{source}: placeholder {{{field_name}}} is not a plain name", hint=hint
+                )
         return template.format_map(_StrictValues(values, source))
-    except (ValueError, AttributeError, IndexError, KeyError) as error:
-        raise AgentConfigError(
-            f"{source}: malformed prompt template: {error}",
-            hint="placeholders are plain names such as {agent_name}; write literal braces as {{ and }}",
-        ) from error
+    except ValueError as error:
+        raise AgentConfigError(f"{source}: malformed prompt template: {error}", hint=hint) from error
