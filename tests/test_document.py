@@ -146,7 +146,7 @@ def test_insert_child_positions() -> None:
     document.root.insert_child(-1, "column", {"name": "between"})
     assert [c.get_attribute("name") for c in document.root.get_children()] == ["a", "between", "b"]
     assert document.root.get_children()[-1].id == first.id
-    with pytest.raises(InvalidOperationError, match="outside 0..3"):
+    with pytest.raises(InvalidOperationError, match=r"outside 0\.\.3"):
         document.root.insert_child(9, "column", {})
 
 
