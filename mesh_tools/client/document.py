@@ -1,0 +1,120 @@
+"""The document :meth:`SyncClient.open` returns: a MeshDocument that knows its sync state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from ..document import MeshDocument, Violation
+from ..errors import MeshError
+from ..schema import MeshSchema
+
+__all__ = ["Rejection", "RejectionListener", "SyncedDocument"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """The server found that an update from this client broke the schema and compensated it.
+
+    The compensating edit arrives as a normal remote update; this record says what was undone.
+    """
+
+    violations: tuple[Violation, ...]
+
+    @classmethod
+    def from_wire(cls, violations: Any) -> Rejection:
+        items = violations if isinstance(violations, list) else []
+        return cls(
+            tuple(
+                Violation(str(v.get("code", "")), str(v.get("message", "")), v.get("element_id"))
+                for v in items
+                if isinstance(v, dict)
+            )
+        )
+
+
+RejectionListener: TypeAlias = Callable[[Rejection], None]
+
+
+class SyncedDocument(MeshDocument):
+    """A MeshDocument that a SyncClient keeps in sync with the room.
+
+    It is a full MeshDocument (read and edit it as usual; local edits go to the server by themselves)
+    plus what the link adds: ``await document.synchronized``, the ``rejections`` the server reported,
+    and ``sync_error`` once the server stopped syncing it.
+    """
+
+    def __init__(self, *, path: str, schema: MeshSchema) -> None:
+        super().__init__(schema=schema)
+        self.path = path
+        #: The server's storage generation of this document (see docs/adr/0003-reconnect-and-resync.md).
+        self.epoch: str | None = None
+        #: Every schema rejection the server reported for this client's updates, oldest first.
+        self.rejections: list[Rejection] = []
+        #: Why the server stopped syncing this document (closed it, or replaced its storage); else None.
+        self.sync_error: MeshError | None = None
+        self._rejection_listeners: list[RejectionListener] = []
+        self._synchronized = self._new_waiter()
+
+    @property
+    def synchronized(self) -> Awaitable[None]:
+        """Resolves once the document holds everything the server had; ``await document.synchronized``.
+
+        After a disconnect it resolves again when the resync completes. Raises the error that
+        stopped the sync, if one did. Cancelling an ``await`` of it cancels only that wait.
+        """
+        return asyncio.shield(self._synchronized)
+
+    @property
+    def is_synchronized(self) -> bool:
+        """True while connected and caught up with the server's state at the last handshake."""
+        return self._synchronized.done() and self._synchronized.exception() is None
+
+    def on_rejected(self, listener: RejectionListener) -> Callable[[], None]:
+        """Call ``listener(rejection)`` whenever the server rejects one of this client's updates.
+
+        Returns a function that removes the listener.
+        """
+        self._rejection_listeners.append(listener)
+        return lambda: self._rejection_listeners.remove(listener)
+
+    # -- driven by the SyncClient -------------------------------------------------------------
+
+    def _mark_synchronized(self) -> None:
+        if not self._synchronized.done():
+            self._synchronized.set_result(None)
+
+    def _mark_unsynchronized(self) -> None:
+        if self._synchronized.done() and self.sync_error is None:
+            self._synchronized = self._new_waiter()
+
+    def _fail(self, error: MeshError) -> None:
+        self.sync_error = error
+        if self._synchronized.done():
+            self._synchronized = self._new_waiter()
+        self._synchronized.set_exception(error)
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.rejections.append(rejection)
+        logger.warning(
+            "server rejected an update to %s: %s",
+            self.path,
+            "; ".join(v.message for v in rejection.violations) or "no details",
+        )
+        for listener in list(self._rejection_listeners):
+            try:
+                listener(rejection)
+            except Exception:
+                logger.exception("rejection listener failed")
+
+    @staticmethod
+    def _new_waiter() -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Nobody may await it; retrieving the exception here keeps asyncio from logging it as lost.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return future

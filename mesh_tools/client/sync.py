@@ -1,0 +1,319 @@
+"""SyncClient: the seed's Sync API (create, describe, open, close, sync) plus flush and list.
+
+Open documents are reference counted by path. Each open document has a :class:`DocumentSession` that
+streams its local edits to the server and applies the server's; the sessions survive reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    ConnectionLostError,
+    InvalidOperationError,
+    MeshError,
+    RequestTimeoutError,
+    error_from_dict,
+)
+from ..protocol import Push, PushType, RequestType
+from ..schema import MeshSchema
+from ._results import result_field
+from .document import Rejection, SyncedDocument
+from .session import DocumentSession
+
+if TYPE_CHECKING:
+    from .room import RoomClient
+
+__all__ = ["SyncClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class SyncClient:
+    """Live documents of a room; reached as ``room.sync``.
+
+    Local edits to an open document go to the server by themselves, in order, coalesced under load;
+    the server's edits are applied as they arrive. ``flush`` and ``close`` return once the server has
+    durably stored every local change made before the call.
+    """
+
+    def __init__(self, room: RoomClient) -> None:
+        self.room = room
+        self._sessions: dict[str, DocumentSession] = {}
+        self._channels: dict[int, DocumentSession] = {}
+        self._opening: dict[str, asyncio.Future[None]] = {}
+        self._closing: dict[str, asyncio.Event] = {}
+
+    # -- requests that need no open document ---------------------------------------------------
+
+    async def create(
+        self,
+        path: str,
+        json: Mapping[str, Any] | None = None,
+        *,
+        schema: MeshSchema | Mapping[str, Any] | None = None,
+    ) -> None:
+        """Create the document at ``path``, optionally with content (document JSON) and a schema.
+
+        Without ``schema`` the server picks ``.schemas/<extension>.json``. Raises DocumentExistsError
+        if the document exists.
+        """
+        if schema is not None and not isinstance(schema, MeshSchema):
+            schema = MeshSchema.from_json(schema)
+        params = {
+            "path": path,
+            "json": None if json is None else dict(json),
+            "schema": None if schema is None else schema.to_json(),
+        }
+        await self.room.request(RequestType.SYNC_CREATE, params)
+
+    async def describe(self, path: str) -> dict[str, Any]:
+        """The document as JSON (with element ids), without opening a sync session."""
+        result = await self.room.request(RequestType.SYNC_DESCRIBE, {"path": path})
+        return result_field(result, "json", dict)
+
+    async def list(self) -> list[str]:
+        """The paths of the room's documents."""
+        result = await self.room.request(RequestType.SYNC_LIST)
+        return [str(path) for path in result_field(result, "paths", list)]
+
+    async def sync(self, path: str, data: bytes) -> None:
+        """Send an already encoded y-update for ``path``; returns once the server applied and stored it.
+
+        If the document is open here, the update is applied to the local replica too.
+        """
+        await self.room.request(
+            RequestType.SYNC_SYNC, {"path": path, "data": base64.b64encode(data).decode("ascii")}
+        )
+        session = self._sessions.get(path)
+        if session is not None and session.document is not None:
+            session.document.apply_update(data)
+
+    # -- open documents ------------------------------------------------------------------------
+
+    async def open(self, path: str, create: bool = True) -> SyncedDocument:
+        """Open the document at ``path`` (creating it if ``create``) and keep it in sync.
+
+        Opening an open path returns the same document and counts one more reference; every open
+        needs its :meth:`close`. ``await document.synchronized`` waits for the server's state.
+        """
+        while True:
+            closing = self._closing.get(path)
+            if closing is not None:
+                await closing.wait()
+                continue
+            session = self._sessions.get(path)
+            if session is None:
+                session = await self._first_open(path, create)
+                break
+            opening = self._opening.get(path)
+            if opening is None:
+                break
+            await asyncio.wait([opening])
+            if not opening.cancelled():
+                if (error := opening.exception()) is not None:
+                    raise error
+                break
+            # The task that was opening it was cancelled: start over, possibly opening it ourselves.
+        session.refcount += 1
+        assert session.document is not None
+        return session.document
+
+    async def close(self, path: str, *, timeout: float | None = None) -> None:
+        """Release one reference; the last one flushes, tells the server, and stops syncing.
+
+        Never sleeps: it returns as soon as the server confirmed it stored everything. If that fails
+        (RequestTimeoutError, ConnectionLostError, the document's ``sync_error``), the document is
+        still closed locally and the error says its last changes may not have reached the server.
+        """
+        session = self._open_session(path)
+        session.refcount -= 1
+        if session.refcount > 0:
+            return
+        done = self._closing[path] = asyncio.Event()
+        try:
+            await self._deliver(session, RequestType.SYNC_CLOSE, timeout)
+        finally:
+            del self._sessions[path]
+            if session.channel is not None:
+                self._channels.pop(session.channel, None)
+            session.release()
+            del self._closing[path]
+            done.set()
+
+    async def flush(self, path: str, *, timeout: float | None = None) -> None:
+        """Return once the server has durably stored every change made to ``path`` before the call.
+
+        Waits through a reconnect (within ``timeout``, default ``room.request_timeout``). Raises
+        ConnectionLostError if the link drops while the server is storing, RequestTimeoutError if
+        ``timeout`` passes, or the document's ``sync_error``.
+        """
+        await self._deliver(self._open_session(path), RequestType.SYNC_FLUSH, timeout)
+
+    def get_open_documents(self) -> dict[str, SyncedDocument]:
+        """The open documents by path (a copy)."""
+        return {
+            path: session.document
+            for path, session in self._sessions.items()
+            if session.document is not None and session.refcount > 0
+        }
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _first_open(self, path: str, create: bool) -> DocumentSession:
+        session = self._sessions[path] = DocumentSession(path, create=create)
+        opening = self._opening[path] = asyncio.get_running_loop().create_future()
+        try:
+            await self._open_channel(session)
+        except BaseException as exc:
+            del self._sessions[path]
+            session.release()
+            if isinstance(exc, MeshError):
+                opening.set_exception(exc)
+                opening.exception()  # the waiters, if any, re-raise it; nobody else must log it
+            else:
+                opening.cancel()
+            raise
+        else:
+            opening.set_result(None)
+        finally:
+            del self._opening[path]
+        return session
+
+    def _open_session(self, path: str) -> DocumentSession:
+        session = self._sessions.get(path)
+        if session is None or session.refcount <= 0:
+            raise InvalidOperationError(f"{path} is not open", hint="open it with room.sync.open(path) first")
+        return session
+
+    async def _open_channel(self, session: DocumentSession) -> None:
+        def attach(result: dict[str, Any]) -> None:
+            channel = result_field(result, "channel", int)
+            if self._sessions.get(session.path) is not session:
+                # Closed while the answer was on its way: give the channel back.
+                self._release_channel(channel)
+                return
+            epoch = result.get("epoch")
+            try:
+                if session.document is None:
+                    schema = MeshSchema.from_json(result_field(result, "schema", dict))
+                    session.bind(SyncedDocument(path=session.path, schema=schema))
+                session.attach(
+                    channel, self.room._current_sender(), epoch if isinstance(epoch, str) else None
+                )
+            except MeshError:
+                self._release_channel(channel)
+                raise
+            self._channels[channel] = session
+
+        await self.room.request(
+            RequestType.SYNC_OPEN, {"path": session.path, "create": session.create}, on_result=attach
+        )
+
+    def _release_channel(self, channel: int) -> None:
+        async def release() -> None:
+            try:
+                await self.room.request(RequestType.SYNC_CLOSE, {"channel": channel})
+            except MeshError as exc:
+                logger.debug("closing unused channel %d failed: %s", channel, exc)
+
+        self.room._spawn(release(), name=f"mesh-tools close channel {channel}")
+
+    async def _reopen(self, session: DocumentSession) -> None:
+        while self._sessions.get(session.path) is session and session.error is None:
+            try:
+                await self._open_channel(session)
+                return
+            except ConnectionLostError:
+                return  # the next connection tries again
+            except RequestTimeoutError as exc:
+                logger.warning("re-opening %s: %s; trying again", session.path, exc)
+            except MeshError as exc:
+                logger.error("cannot re-open %s after reconnecting: %s", session.path, exc)
+                session.fail(exc)
+
+    async def _deliver(
+        self, session: DocumentSession, request_type: RequestType, timeout: float | None
+    ) -> None:
+        limit = self.room.request_timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                channel = await session.wait_delivered()
+                # No await between reading the channel and writing the request: both use one connection.
+                await self.room.request(request_type, {"channel": channel}, timeout=limit)
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"{session.path}: local changes were not confirmed within {limit:g} s",
+                hint="the client is not connected or the server is slow; it keeps trying in the background",
+            ) from None
+
+    async def _close_all(self) -> builtins.list[MeshError]:
+        paths = [
+            path
+            for path, session in self._sessions.items()
+            if session.refcount > 0 and path not in self._closing
+        ]
+        for path in paths:
+            self._sessions[path].refcount = 1
+        outcomes = await asyncio.gather(*(self.close(path) for path in paths), return_exceptions=True)
+        errors: builtins.list[MeshError] = []
+        for path, outcome in zip(paths, outcomes, strict=True):
+            if isinstance(outcome, MeshError):
+                logger.warning("closing %s: %s", path, outcome)
+                errors.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return errors
+
+    # -- driven by RoomClient ------------------------------------------------------------------
+
+    def _connection_up(self) -> None:
+        for session in self._sessions.values():
+            if session.document is not None and session.error is None and not session.is_attached:
+                self.room._spawn(self._reopen(session), name=f"mesh-tools reopen {session.path}")
+
+    def _connection_down(self) -> None:
+        self._channels.clear()
+        for session in self._sessions.values():
+            session.detach()
+
+    def _fail_all(self, error: MeshError) -> None:
+        self._channels.clear()
+        for session in self._sessions.values():
+            session.fail(error)
+
+    def _on_frame(self, channel: int, message: bytes) -> None:
+        session = self._channels.get(channel)
+        if session is None:
+            logger.debug("ignoring a frame for channel %d, which is not open", channel)
+            return
+        session.receive(message)
+
+    def _on_push(self, push: Push) -> None:
+        channel = push.fields.get("channel")
+        if not isinstance(channel, int):
+            logger.debug("ignoring %s push without a channel", push.type)
+            return
+        session = self._channels.get(channel)
+        if session is None or session.document is None:
+            logger.debug("ignoring %s push for channel %r", push.type, channel)
+            return
+        if push.type == PushType.SYNC_REJECTED:
+            session.document._reject(Rejection.from_wire(push.fields.get("violations")))
+        elif push.type == PushType.SYNC_CLOSED:
+            error = push.fields.get("error")
+            reason = (
+                error_from_dict(error)
+                if isinstance(error, dict)
+                else MeshError(f"the server closed {session.path}", hint="open it again")
+            )
+            logger.warning("the server stopped syncing %s: %s", session.path, reason)
+            del self._channels[channel]
+            session.fail(reason)
+        else:
+            logger.debug("ignoring unknown push %s", push.type)
