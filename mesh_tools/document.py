@@ -284,6 +284,8 @@ class MeshDocument:
         self._event_listeners: list[EventListener] = []
         self._update_listeners: list[UpdateListener] = []
         self._doc_subscription: Subscription | None = None
+        self._integrated: list[DocumentEvent] = []
+        self._check_all = False
         self.apply_update(_root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
@@ -394,8 +396,13 @@ class MeshDocument:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
         return self.ydoc.get_update(state)
 
-    def apply_update(self, update: bytes, origin: Any = REMOTE) -> None:
-        """Integrate an update from another replica; raises ValueError if it cannot be decoded."""
+    def apply_update(self, update: bytes, origin: Any = REMOTE) -> list[Violation]:
+        """Integrate an update from another replica and return the schema violations it brought in.
+
+        Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
+        cheap on large documents; ``repair()`` mends what it reports. Raises ValueError if the update
+        cannot be decoded, leaving the document as it was.
+        """
         if self._depth:
             raise InvalidOperationError(
                 "apply_update cannot run inside a transaction", hint="apply updates between transactions"
@@ -403,11 +410,34 @@ class MeshDocument:
         # Observed only while remote changes integrate: pycrdt converts every deep event to Python
         # eagerly, which would triple the cost of local writes that keep the index themselves.
         subscription = self._fragment.observe_deep(self._on_xml_events)
+        self._integrated = []
         try:
             with self.transaction(origin=origin):
                 self.ydoc.apply_update(update)
         finally:
             self._fragment.unobserve(subscription)
+        changes, self._integrated = self._integrated, []
+        if self._check_all:
+            self._check_all = False
+            return self.validate()
+        return self._check_changes(changes)
+
+    def _check_changes(self, changes: list[DocumentEvent]) -> list[Violation]:
+        inserted = [c.element for c in changes if isinstance(c, ElementInserted) and c.element.is_alive]
+        violations = self.validate(inserted) if inserted else []
+        for change in changes:
+            if (
+                isinstance(change, AttributeChanged)
+                and change.element.is_alive
+                and change.new_value is not None
+            ):
+                element = change.element
+                error = self._attribute_error(
+                    element.tag_name, change.name, element.get_attribute(change.name)
+                )
+                if error is not None:
+                    violations.append(Violation(error.code, error.message, element.id, change.name))
+        return violations
 
     def on_update(self, listener: UpdateListener) -> Callable[[], None]:
         """Call ``listener(update, origin)`` after every transaction; ``origin`` is None for local edits.
@@ -501,18 +531,24 @@ class MeshDocument:
                 f"{ID_ATTRIBUTE} is managed by the document and cannot be set",
                 hint="ids are assigned when elements are created",
             )
+        error = self._attribute_error(tag_name, name, value)
+        if error is not None:
+            raise error
+
+    def _attribute_error(self, tag_name: str, name: str, value: Any) -> DocumentError | None:
         props = self._attribute_props(tag_name)
         prop = props.get(name)
         if prop is None:
             allowed = ", ".join(p.describe_allowed() for p in props.values()) or "none"
-            raise UnknownAttributeError(
+            return UnknownAttributeError(
                 f"<{tag_name}> has no attribute {name!r}", hint=f"attributes of <{tag_name}>: {allowed}"
             )
         if not prop.accepts(value):
-            raise InvalidValueError(
+            return InvalidValueError(
                 f"{value!r} is not a valid value for {tag_name}.{name}",
                 hint=f"expected {prop.describe_allowed()}",
             )
+        return None
 
     def _child_error(self, parent_tag: str, tag: str, position: int | None) -> DocumentError | None:
         if tag not in self.schema:
@@ -657,21 +693,11 @@ class MeshDocument:
             out.append(_Finding(violation, xml, parent, raw_position))
         elif seen is not None:
             seen.add(element_id)
-        props = self._attribute_props(tag)
         for name, value in _attribute_items(xml):
-            if name == ID_ATTRIBUTE:
+            error = None if name == ID_ATTRIBUTE else self._attribute_error(tag, name, _read_value(value))
+            if error is None:
                 continue
-            prop = props.get(name)
-            if prop is None:
-                violation = Violation(
-                    "unknown_attribute", f"<{tag}> has no attribute {name!r}", element_id, name
-                )
-            elif not prop.accepts(_read_value(value)):
-                violation = Violation(
-                    "invalid_value", f"{value!r} is not valid for {tag}.{name}", element_id, name
-                )
-            else:
-                continue
+            violation = Violation(error.code, error.message, element_id, name)
             out.append(_Finding(violation, xml, parent, raw_position))
         position = 0
         for raw, child in enumerate(xml.children):
@@ -787,6 +813,7 @@ class MeshDocument:
             if isinstance(target, XmlFragment):
                 if any("insert" in d or "delete" in d for d in event.delta):
                     self._rebuild_index()
+                    self._check_all = True
                 continue
             target_id = _id_of(target)
             if target_id is None or target_id not in self._index:
@@ -794,10 +821,15 @@ class MeshDocument:
             has_delete = False
             for delta in event.delta:
                 for child in delta.get("insert", ()):
-                    if isinstance(child, XmlElement) and _id_of(child) not in self._index:
-                        inserted = self._index_subtree(child, target_id)
-                        if inserted is not None:
-                            self._pending.append(ElementInserted(inserted, local))
+                    if not isinstance(child, XmlElement):
+                        continue
+                    inserted = None if _id_of(child) in self._index else self._index_subtree(child, target_id)
+                    if inserted is None:
+                        # No id, or an id already taken: only a whole-document check can place it.
+                        self._check_all = True
+                    else:
+                        self._pending.append(ElementInserted(inserted, local))
+                        self._integrated.append(self._pending[-1])
                 has_delete = has_delete or "delete" in delta
             if has_delete:
                 current = {_id_of(c) for c in target.children if isinstance(c, XmlElement)}
@@ -805,15 +837,12 @@ class MeshDocument:
                     self._forget(gone, local=local)
             element = self._index[target_id]
             for name, change in event.keys.items():
-                self._pending.append(
-                    AttributeChanged(
-                        element,
-                        name,
-                        _read_value(change.get("oldValue")),
-                        _read_value(change.get("newValue")),
-                        local,
-                    )
-                )
+                if name == ID_ATTRIBUTE:
+                    self._check_all = True  # an element renamed behind the API: re-check ids everywhere
+                    continue
+                old, new = _read_value(change.get("oldValue")), _read_value(change.get("newValue"))
+                self._pending.append(AttributeChanged(element, name, old, new, local))
+                self._integrated.append(self._pending[-1])
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update

@@ -297,8 +297,9 @@ def test_raw_invalid_update_is_found_and_repaired() -> None:
         raw.children.append(XmlElement("board", {"$id": "nested"}))
         raw.children.append(XmlElement("card", {"$id": "okcard", "points": 2.5}))
         raw.children.append(XmlElement("card", {}))
-    good.apply_update(rogue.get_update(good.get_state()))
+    reported = good.apply_update(rogue.get_update(good.get_state()))
     codes = sorted(v.code for v in good.validate())
+    assert sorted(v.code for v in reported) == codes
     assert codes == [
         "child_not_allowed",
         "invalid_value",
@@ -384,3 +385,19 @@ def test_random_edits_on_three_replicas_converge_and_stay_valid(ops: list[Any], 
         assert replica.to_json(include_ids=True) == first
         assert replica.validate() == []
         assert {e.id for e in replica} == set(replica._index)
+
+
+def test_apply_update_reports_only_what_it_broke() -> None:
+    good = MeshDocument(schema=board_schema())
+    card = good.root.append_child("column").append_child("card", {"title": "a"})
+    rogue = MeshDocument(schema=board_schema())
+    sync(good, rogue)
+    rogue.element_by_id(card.id).set_attribute("title", "b")
+    assert good.apply_update(rogue.get_update(good.get_state())) == []
+    with rogue.ydoc.transaction():
+        rogue.element_by_id(card.id)._xml.attributes["points"] = "many"
+    (violation,) = good.apply_update(rogue.get_update(good.get_state()))
+    assert (violation.code, violation.element_id, violation.attribute) == ("invalid_value", card.id, "points")
+    with pytest.raises(ValueError):
+        good.apply_update(b"\xff\x00garbage")
+    assert good.validate() == [violation]
