@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
@@ -478,16 +478,15 @@ class MeshDocument:
         if elements is None:
             return [finding.violation for finding in self._findings()]
         out: list[_Finding] = []
-        for element in elements:
-            parent = element.parent
-            if not element.is_alive or parent is None:
-                continue
-            siblings = list(parent._xml.children)
-            for raw, xml in enumerate(siblings):
-                if isinstance(xml, XmlElement) and _id_of(xml) == element.id:
-                    position = sum(isinstance(x, XmlElement) for x in siblings[:raw])
-                    self._check_tree(xml, parent._xml, parent.tag_name, raw, position, out, None)
-                    break
+        with self.ydoc.transaction() as txn:
+            for element in elements:
+                parent = element.parent
+                if not element.is_alive or parent is None:
+                    continue
+                siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
+                position = next(i for i, c in enumerate(siblings) if _id_of(c) == element.id)
+                node = _read_node(element._xml.integrated, txn._txn)
+                self._check_tree(node, parent.tag_name, position, (), out, None)
         return [finding.violation for finding in out]
 
     def repair(self, origin: Any = None) -> list[Violation]:
@@ -499,22 +498,31 @@ class MeshDocument:
         findings = self._findings()
         if not findings:
             return []
-        deletions: dict[int, tuple[XmlElement | XmlFragment, list[int]]] = {}
+        deletions: dict[tuple[int, ...], list[int]] = {}
         with self.transaction(origin=origin):
             for finding in findings:
-                if finding.violation.attribute == ID_ATTRIBUTE:
-                    finding.xml.attributes[ID_ATTRIBUTE] = self._fresh_id()
-                elif finding.violation.attribute is not None:
-                    del finding.xml.attributes[finding.violation.attribute]
+                attribute = finding.violation.attribute
+                if attribute is None:
+                    deletions.setdefault(finding.path[:-1], []).append(finding.path[-1])
+                    continue
+                xml = self._node_at(finding.path)
+                if attribute == ID_ATTRIBUTE:
+                    xml.attributes[ID_ATTRIBUTE] = self._fresh_id()
                 else:
-                    entry = deletions.setdefault(id(finding.parent), (finding.parent, []))
-                    entry[1].append(finding.raw_position)
-            # Delete from the back so earlier positions stay valid.
-            for parent, positions in deletions.values():
-                for position in sorted(positions, reverse=True):
+                    del xml.attributes[attribute]
+            # Deepest parents first and from the back, so the paths still to visit stay valid.
+            for parent_path in sorted(deletions, key=len, reverse=True):
+                parent = self._node_at(parent_path) if parent_path else self._fragment
+                for position in sorted(deletions[parent_path], reverse=True):
                     del parent.children[position]
             self._rebuild_index()
         return [finding.violation for finding in findings]
+
+    def _node_at(self, path: tuple[int, ...]) -> XmlElement:
+        node: Any = self._fragment
+        for position in path:
+            node = node.children[position]
+        return cast(XmlElement, node)
 
     # -- internals: checks ------------------------------------------------------------------
 
@@ -643,78 +651,61 @@ class MeshDocument:
                 return candidate
 
     def _findings(self) -> list[_Finding]:
+        with _gc_paused():
+            return self._find_violations()
+
+    def _find_violations(self) -> list[_Finding]:
         out: list[_Finding] = []
         seen: set[str] = set()
-        root_seen = False
-        for raw, xml in enumerate(self._fragment.children):
-            if not isinstance(xml, XmlElement):
-                continue
-            if root_seen:
-                out.append(
-                    _Finding(
-                        Violation("invalid_document", f"extra root <{xml.tag}>", _id_of(xml)),
-                        xml,
-                        self._fragment,
-                        raw,
-                    )
-                )
-                continue
-            root_seen = True
-            if xml.tag != self.schema.root_tag_name:
-                message = f"the root is <{xml.tag}>, not <{self.schema.root_tag_name}>"
-                out.append(_Finding(Violation("unknown_tag", message, _id_of(xml)), xml, self._fragment, raw))
-                continue
-            self._check_tree(xml, self._fragment, None, raw, 0, out, seen)
+        with self.ydoc.transaction() as txn:
+            roots = [
+                (raw, _read_node(inner, txn._txn))
+                for raw, inner in enumerate(self._fragment.integrated.children(txn._txn))
+                if isinstance(inner, _IntegratedElement)
+            ]
+        for count, (raw, node) in enumerate(roots):
+            tag, attributes, _ = node
+            element_id = _node_id(attributes)
+            if count > 0:
+                out.append(_Finding(Violation("invalid_document", f"extra root <{tag}>", element_id), (raw,)))
+            elif tag != self.schema.root_tag_name:
+                message = f"the root is <{tag}>, not <{self.schema.root_tag_name}>"
+                out.append(_Finding(Violation("unknown_tag", message, element_id), (raw,)))
+            else:
+                self._check_tree(node, None, 0, (raw,), out, seen)
         return out
 
     def _check_tree(
         self,
-        xml: XmlElement,
-        parent: XmlElement | XmlFragment,
+        node: _Node,
         parent_tag: str | None,
-        raw_position: int,
         position: int,
+        path: tuple[int, ...],
         out: list[_Finding],
         seen: set[str] | None,
     ) -> None:
-        element_id = _id_of(xml)
-        tag = xml.tag or ""
+        tag, attributes, children = node
+        element_id = _node_id(attributes)
         if parent_tag is not None:
             error = self._child_error(parent_tag, tag, position)
             if error is not None:
-                out.append(
-                    _Finding(Violation(error.code, error.message, element_id), xml, parent, raw_position)
-                )
+                out.append(_Finding(Violation(error.code, error.message, element_id), path))
                 return
         if element_id is None or (seen is not None and element_id in seen):
-            violation = Violation(
-                "reserved_attribute", f"<{tag}> has a missing or duplicate id", element_id, ID_ATTRIBUTE
-            )
-            out.append(_Finding(violation, xml, parent, raw_position))
+            message = f"<{tag}> has a missing or duplicate id"
+            out.append(_Finding(Violation("reserved_attribute", message, element_id, ID_ATTRIBUTE), path))
         elif seen is not None:
             seen.add(element_id)
-        for name, value in _attribute_items(xml):
+        for name, value in attributes:
             error = None if name == ID_ATTRIBUTE else self._attribute_error(tag, name, _read_value(value))
-            if error is None:
-                continue
-            violation = Violation(error.code, error.message, element_id, name)
-            out.append(_Finding(violation, xml, parent, raw_position))
-        position = 0
-        for raw, child in enumerate(xml.children):
-            if isinstance(child, XmlElement):
-                self._check_tree(child, xml, tag, raw, position, out, seen)
-                position += 1
+            if error is not None:
+                out.append(_Finding(Violation(error.code, error.message, element_id, name), path))
+        for position, (raw, child) in enumerate(children):
+            self._check_tree(child, tag, position, (*path, raw), out, seen)
 
     def _subtree_json(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
-        # A 10k-element read allocates ~50k containers and no cycles; without pausing the collector,
-        # its generational passes over them doubled the time of some runs.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _gc_paused():
             return self._json_of(_read_tree(self.ydoc, xml), include_ids)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def _json_of(self, node: _Node, include_ids: bool) -> dict[str, Any]:
         # The hot loop of to_json(): 10k elements must stay well under the cost of reading the CRDT.
@@ -731,7 +722,7 @@ class MeshDocument:
         for name in sorted(raw):
             body[name] = _read_value(raw[name])
         if child_name is not None:
-            body[child_name] = [self._json_of(child, include_ids) for child in children]
+            body[child_name] = [self._json_of(child, include_ids) for _, child in children]
         return {tag: body}
 
     def _json_layout(self, tag: str) -> tuple[tuple[str, ...], str | None]:
@@ -865,16 +856,30 @@ class MeshDocument:
 
 @dataclass(frozen=True, slots=True)
 class _Finding:
-    """A violation with the node it concerns and where that node sits, so repair can edit it."""
+    """A violation with the path of child positions from the fragment to its element, for repair."""
 
     violation: Violation
-    xml: XmlElement
-    parent: XmlElement | XmlFragment
-    raw_position: int
+    path: tuple[int, ...]
 
 
 _Built: TypeAlias = tuple[str, str, list["_Built"]]  # (id, tag, children) of a subtree being inserted
-_Node: TypeAlias = tuple[str, list[tuple[str, Any]], list["_Node"]]
+# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
+_Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "_Node"]]]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a whole-tree read allocates tens of thousands of acyclic containers.
+
+    Its generational passes over them doubled the time of some 10k-element reads.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _read_tree(ydoc: Doc[Any], xml: XmlElement) -> _Node:
@@ -892,8 +897,19 @@ def _read_node(inner: Any, txn: Any) -> _Node:
     return (
         inner.tag(),
         inner.attributes(txn),
-        [_read_node(child, txn) for child in inner.children(txn) if isinstance(child, _IntegratedElement)],
+        [
+            (raw, _read_node(child, txn))
+            for raw, child in enumerate(inner.children(txn))
+            if isinstance(child, _IntegratedElement)
+        ],
     )
+
+
+def _node_id(attributes: list[tuple[str, Any]]) -> str | None:
+    for name, value in attributes:
+        if name == ID_ATTRIBUTE:
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:
