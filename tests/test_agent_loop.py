@@ -267,6 +267,14 @@ async def test_a_retry_after_longer_than_the_policy_allows_is_not_waited_for(ser
         await make_loop(server, "chat").run("Anything.", NotebookToolbox())
 
 
+async def test_a_rate_limit_for_exhausted_quota_is_not_retried(server: ScriptedServer) -> None:
+    server.add_policy("scribe", ScriptPolicy([FinalMessage("never")]))
+    server.inject(HttpFault(429, code="insufficient_quota"), HttpFault(429))
+    with pytest.raises(ModelCallError, match="after 1 attempt"):
+        await make_loop(server, "responses").run("Anything.", NotebookToolbox())
+    assert [request.status for request in server.requests] == [429]
+
+
 async def test_a_refused_request_is_not_retried(server: ScriptedServer) -> None:
     loop = AgentLoop(
         name="ghost", instructions="-", model="scripted:ghost", client=server.client(), retry=FAST_RETRY

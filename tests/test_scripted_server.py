@@ -108,7 +108,8 @@ async def test_unknown_routes_and_bodies_that_are_not_json_are_refused(server: S
     not_json = await post(server, "/responses", b"{not json")
     assert not_json.status_code == 400
     assert "not JSON" in not_json.json()["error"]["message"]
-    assert [request.status for request in server.requests] == [404, 400]
+    assert (await post(server, "/responses", [1, 2])).status_code == 400
+    assert [request.status for request in server.requests] == [404, 400, 400]
 
 
 async def test_streaming_is_refused(server: ScriptedServer) -> None:

@@ -63,6 +63,8 @@ class HttpFault:
     retry_after_s: float | None = None
     """Sent as the ``retry-after`` header when set."""
     agent: str | None = None
+    code: str | None = None
+    """The error body's ``code``; by default what the API sends for the status (``rate_limit_exceeded``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +202,9 @@ class ScriptedServer:
             body = json.loads(raw_body)
         except ValueError as error:
             return self._record(path, None, None, _error_reply(400, f"the request body is not JSON: {error}"))
-        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            return self._record(path, None, body, _error_reply(400, "the request body must be a JSON object"))
+        model = body.get("model")
         if not isinstance(model, str) or not model.startswith(SCRIPTED_MODEL_PREFIX):
             reply = _error_reply(
                 404, f"The model `{model}` does not exist; use scripted:<agent>.", "model_not_found"
@@ -347,16 +351,12 @@ def _error_reply(status: int, message: str, code: str | None = None) -> _Reply:
 def _fault_reply(fault: HttpFault, agent: str) -> _Reply:
     headers = {} if fault.retry_after_s is None else {"retry-after": f"{fault.retry_after_s:g}"}
     if fault.status == 429:
-        message, code, kind = (
-            f"Rate limit reached for scripted:{agent} (injected fault).",
-            "rate_limit_exceeded",
-            "requests",
-        )
+        reply = _error_reply(429, f"Rate limit reached for scripted:{agent} (injected fault).")
+        error = reply.payload["error"] | {"type": "requests", "code": fault.code or "rate_limit_exceeded"}
     else:
-        message, code, kind = f"Injected fault {fault.status} for scripted:{agent}.", None, "server_error"
-    return _Reply(
-        fault.status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers
-    )
+        reply = _error_reply(fault.status, f"Injected fault {fault.status} for scripted:{agent}.")
+        error = reply.payload["error"] | {"code": fault.code}
+    return _Reply(fault.status, {"error": error}, headers)
 
 
 def _responses_body(
