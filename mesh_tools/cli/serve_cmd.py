@@ -1,0 +1,122 @@
+"""``mesh-tools serve`` runs the room server; ``mesh-tools token`` mints a participant token for it.
+
+Keys come from the environment, never from the command line (where ``ps`` would show them):
+``MESH_TOOLS_SECRET`` holds one secret; ``--secret-file`` names a JSON file ``{kid: secret}`` for
+several keys (rotation: add the new kid, move clients over, then drop the old one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import AuthenticationError
+from ..tokens import ApiScope, ParticipantGrant, ParticipantToken, SyncScope
+
+SECRET_ENV = "MESH_TOOLS_SECRET"
+
+
+def register(commands: Any) -> None:
+    serve: argparse.ArgumentParser = commands.add_parser(
+        "serve",
+        help="run the room server",
+        description=f"Run the room server until SIGTERM/SIGINT. The key comes from ${SECRET_ENV} "
+        "or --secret-file. Prints the server URL once it listens.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
+    serve.add_argument("--data-dir", default="mesh-data", help="where the SQLite database lives")
+    serve.add_argument("--secret-file", help='JSON file {"kid": "secret", ...} instead of the env secret')
+    serve.set_defaults(run=_serve)
+
+    token: argparse.ArgumentParser = commands.add_parser(
+        "token",
+        help="print a participant token (JWT) signed with $MESH_TOOLS_SECRET",
+        description=f"Mint an HS256 participant token from ${SECRET_ENV}.",
+    )
+    token.add_argument("--room", required=True, help="the room the token grants")
+    token.add_argument("--name", required=True, help="the participant's name")
+    token.add_argument("--role", default="agent", help="role grant (user, agent, tool; default agent)")
+    token.add_argument("--read-only", action="store_true", help="grant read-only document sync")
+    token.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--path", action="append", dest="paths", help="document path glob (repeatable)")
+    token.add_argument("--kid", help="key id written to the JWT header (with a multi-key server)")
+    token.set_defaults(run=_token)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return value
+
+
+def _env_secret() -> str:
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        raise AuthenticationError(
+            f"${SECRET_ENV} is not set", hint=f"export {SECRET_ENV}=<a long random string>"
+        )
+    return secret
+
+
+def _read_keys(path: str) -> dict[str, str]:
+    try:
+        keys = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AuthenticationError(f"cannot read the secret file {path}: {exc}") from None
+    if (
+        not isinstance(keys, dict)
+        or not keys
+        or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in keys.items())
+    ):
+        raise AuthenticationError(f"{path} must hold a JSON object of key ids to non-empty secret strings")
+    return keys
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ..server import RoomServer  # the server's dependencies load only for this command
+
+    keys = _read_keys(args.secret_file) if args.secret_file else None
+    server = RoomServer(
+        data_dir=args.data_dir,
+        secret=None if keys is not None else _env_secret(),
+        secrets=keys,
+        host=args.host,
+        port=args.port,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with server:
+            print(server.url, flush=True)
+            await stop.wait()
+        # Leaving the block closed connections with 1012, flushed and snapshotted storage.
+
+    asyncio.run(main())
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    token = ParticipantToken(
+        name=args.name,
+        api_key_id=args.kid,
+        grants=[
+            ParticipantGrant(name="room", scope=args.room),
+            ParticipantGrant(name="role", scope=args.role),
+            ParticipantGrant(
+                name="api", scope=ApiScope(sync=SyncScope(read_only=args.read_only, paths=args.paths))
+            ),
+        ],
+    )
+    print(token.to_jwt(token=_env_secret(), expiration=timedelta(seconds=args.ttl)))
+    return 0

@@ -1,0 +1,184 @@
+"""A minimal raw client of the room protocol for server tests, plus tokens and a schema.
+
+It speaks docs/protocol.md directly (JSON requests, channel-prefixed y-sync frames) so the server is
+tested independently of mesh_tools.client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pycrdt import YMessageType, YSyncMessageType, create_sync_message, create_update_message
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from mesh_tools.document import MeshDocument
+from mesh_tools.errors import MeshError
+from mesh_tools.protocol import (
+    Push,
+    Request,
+    Response,
+    decode_binary,
+    decode_text,
+    encode_binary,
+    encode_text,
+    parse_sync_message,
+    sync_step2_message,
+)
+from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.tokens import ApiScope, ParticipantGrant, ParticipantToken, SyncScope
+
+SECRET = "room-server-tests-secret-0123456789abcdef"
+ROOM = "lab"
+
+SCHEMA = MeshSchema(
+    root_tag_name="doc",
+    elements=[
+        ElementType(
+            tag_name="doc",
+            properties=[
+                ValueProperty(name="title", type="string"),
+                ChildProperty(name="children", child_tag_names=["p"]),
+            ],
+        ),
+        ElementType(
+            tag_name="p",
+            properties=[ValueProperty(name="text", type="string"), ValueProperty(name="size", type="number")],
+        ),
+    ],
+)
+
+
+def make_token(
+    *,
+    room: str = ROOM,
+    name: str = "alice",
+    read_only: bool = False,
+    paths: list[str] | None = None,
+    expiration: timedelta | None = None,
+    secret: str = SECRET,
+    kid: str | None = None,
+) -> str:
+    token = ParticipantToken(
+        name=name,
+        api_key_id=kid,
+        grants=[
+            ParticipantGrant(name="room", scope=room),
+            ParticipantGrant(name="role", scope="agent"),
+            ParticipantGrant(name="api", scope=ApiScope(sync=SyncScope(read_only=read_only, paths=paths))),
+        ],
+    )
+    return token.to_jwt(token=secret, expiration=expiration)
+
+
+@dataclass(eq=False)
+class RawDocument:
+    """A replica bound to a channel; local edits are sent as they happen."""
+
+    client: RawClient
+    channel: int
+    doc: MeshDocument
+    epoch: str
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
+        """Wait until ``predicate(doc)`` holds (checked after every remote change)."""
+        async with asyncio.timeout(timeout):
+            while not predicate(self.doc):
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class RawClient:
+    """One connection: requests with ids, pushes collected in ``pushes``, replicas by channel."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.pushes: asyncio.Queue[Push] = asyncio.Queue()
+        self.documents: dict[int, RawDocument] = {}
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Response]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(
+        cls, url: str, *, room: str = ROOM, token: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[RawClient]:
+        headers = {"Authorization": f"Bearer {token or make_token(room=room)}"}
+        async with connect(f"{url}/rooms/{room}", additional_headers=headers, **kwargs) as connection:
+            client = cls(connection)
+            try:
+                yield client
+            finally:
+                client._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await client._reader
+
+    async def request(self, type_: str, **params: Any) -> dict[str, Any]:
+        """Send a request and return its result, raising the typed error it came back with."""
+        request_id = next(self._ids)
+        future = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        await self.connection.send(encode_text(Request(request_id, type_, params)))
+        async with asyncio.timeout(10):
+            response = await future
+        if response.error is not None:
+            raise response.error
+        assert response.result is not None
+        return response.result
+
+    async def open(self, path: str, *, create: bool = True) -> RawDocument:
+        result = await self.request("sync.open", path=path, create=create)
+        doc = MeshDocument(schema=MeshSchema.from_json(result["schema"]))
+        raw = self.documents[result["channel"]] = RawDocument(self, result["channel"], doc, result["epoch"])
+        doc.on_update(lambda update, origin: self._local_update(raw, update, origin))
+        await self.send_frame(raw.channel, create_sync_message(doc.ydoc))
+        async with asyncio.timeout(10):
+            await raw.synced.wait()
+        return raw
+
+    async def send_frame(self, channel: int, message: bytes) -> None:
+        await self.connection.send(encode_binary(channel, message))
+
+    async def next_push(self, timeout: float = 5.0) -> Push:
+        async with asyncio.timeout(timeout):
+            return await self.pushes.get()
+
+    def _local_update(self, raw: RawDocument, update: bytes, origin: Any) -> None:
+        if origin is None:  # a local edit, not an update that came from the server
+            frame = encode_binary(raw.channel, create_update_message(update))
+            asyncio.get_running_loop().create_task(self.connection.send(frame))
+
+    async def _read(self) -> None:
+        async for frame in self.connection:
+            if isinstance(frame, str):
+                message = decode_text(frame)
+                if isinstance(message, Response):
+                    self._pending.pop(message.id).set_result(message)
+                elif isinstance(message, Push):
+                    self.pushes.put_nowait(message)
+                continue
+            channel, body = decode_binary(frame)
+            raw = self.documents.get(channel)
+            if raw is None or body[0] != YMessageType.SYNC:
+                continue
+            sync = parse_sync_message(body)
+            if sync.kind is YSyncMessageType.SYNC_STEP1:
+                await self.send_frame(channel, sync_step2_message(raw.doc.get_update(sync.payload)))
+                continue
+            raw.doc.apply_update(sync.payload)
+            if sync.kind is YSyncMessageType.SYNC_STEP2:
+                raw.synced.set()
+            raw.changed.set()
+
+
+def error_code(exc: BaseException) -> str:
+    assert isinstance(exc, MeshError), exc
+    return exc.code
