@@ -13,6 +13,7 @@ from ..errors import MeshError
 # Sub-command modules, imported lazily so `mesh-tools --help` stays fast and optional extras stay optional.
 COMMAND_MODULES = [
     "mesh_tools.cli.schema_cmd",
+    "mesh_tools.cli.serve_cmd",
 ]
 
 
