@@ -105,7 +105,10 @@ class RawClient:
         self.documents: dict[int, RawDocument] = {}
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Response]] = {}
+        # Every frame goes through one queue, so local edits leave before a later flush request.
+        self._outgoing: asyncio.Queue[str | bytes] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
+        self._writer = asyncio.create_task(self._write())
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -118,15 +121,16 @@ class RawClient:
             try:
                 yield client
             finally:
-                client._reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                    await client._reader
+                for task in (client._reader, client._writer):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                        await task
 
     async def request(self, type_: str, **params: Any) -> dict[str, Any]:
         """Send a request and return its result, raising the typed error it came back with."""
         request_id = next(self._ids)
         future = self._pending[request_id] = asyncio.get_running_loop().create_future()
-        await self.connection.send(encode_text(Request(request_id, type_, params)))
+        self._outgoing.put_nowait(encode_text(Request(request_id, type_, params)))
         async with asyncio.timeout(10):
             response = await future
         if response.error is not None:
@@ -145,7 +149,7 @@ class RawClient:
         return raw
 
     async def send_frame(self, channel: int, message: bytes) -> None:
-        await self.connection.send(encode_binary(channel, message))
+        self._outgoing.put_nowait(encode_binary(channel, message))
 
     async def next_push(self, timeout: float = 5.0) -> Push:
         async with asyncio.timeout(timeout):
@@ -153,8 +157,11 @@ class RawClient:
 
     def _local_update(self, raw: RawDocument, update: bytes, origin: Any) -> None:
         if origin is None:  # a local edit, not an update that came from the server
-            frame = encode_binary(raw.channel, create_update_message(update))
-            asyncio.get_running_loop().create_task(self.connection.send(frame))
+            self._outgoing.put_nowait(encode_binary(raw.channel, create_update_message(update)))
+
+    async def _write(self) -> None:
+        while True:
+            await self.connection.send(await self._outgoing.get())
 
     async def _read(self) -> None:
         async for frame in self.connection:

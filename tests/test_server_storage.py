@@ -1,0 +1,192 @@
+"""Storage: SQLite update log with group commit and compaction; durability across restarts and SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc, Text
+
+from mesh_tools.errors import DocumentExistsError, ServerError
+from mesh_tools.server import RoomServer, SQLiteStorage
+from mesh_tools.server.room_server import DATABASE_NAME
+
+from .server_helpers import ROOM, SCHEMA, SECRET, RawClient
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
+    store = SQLiteStorage(tmp_path / "s.sqlite3", compact_rows=10)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def _text_updates(count: int) -> tuple[list[bytes], str]:
+    doc: Doc = Doc()
+    text = doc.get("t", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for i in range(count):
+        text += f"{i},"
+    return updates, str(text)
+
+
+def _replay(updates: list[bytes]) -> str:
+    doc: Doc = Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return str(doc.get("t", type=Text))
+
+
+async def test_log_round_trip_in_order(storage: SQLiteStorage) -> None:
+    updates, expected = _text_updates(8)
+    await storage.create_document(ROOM, "a.doc", schema={"s": 1}, epoch="e1", update=updates[0])
+    with pytest.raises(DocumentExistsError):
+        await storage.create_document(ROOM, "a.doc", schema={}, epoch="e2", update=b"")
+    # Group commit: all appends of one burst land in few transactions; every future resolves.
+    await asyncio.gather(*(storage.append_update(ROOM, "a.doc", u) for u in updates[1:]))
+    stored = await storage.load_document(ROOM, "a.doc")
+    assert stored is not None
+    assert (stored.schema, stored.epoch) == ({"s": 1}, "e1")
+    assert stored.updates == updates
+    assert await storage.load_document(ROOM, "b.doc") is None
+    assert await storage.load_document("other-room", "a.doc") is None
+    assert await storage.list_documents(ROOM) == ["a.doc"]
+    await storage.put_schema(ROOM, "doc", {"v": 1})
+    await storage.put_schema(ROOM, "doc", {"v": 2})
+    assert await storage.get_schema(ROOM, "doc") == {"v": 2}
+    assert await storage.list_schemas(ROOM) == ["doc"]
+    assert _replay(stored.updates) == expected
+
+
+async def test_compaction_folds_the_log_and_keeps_pending_structs(tmp_path: Path) -> None:
+    updates, expected = _text_updates(40)
+    path = tmp_path / "c.sqlite3"
+    store = SQLiteStorage(path, compact_rows=10)
+    await store.open()
+    await store.create_document(ROOM, "c.doc", schema={}, epoch="e", update=b"\x00\x00")
+    # Out of order: until the first update arrives, the others cannot integrate into a Doc. A
+    # snapshot taken from a live Doc would drop them; merge_updates keeps them.
+    for update in [*updates[1:], updates[0]]:
+        store.append_update(ROOM, "c.doc", update)
+    # Compaction runs right after the batch that crossed the threshold, before the next batch.
+    await store.flush()
+    await store.flush()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT count(*) FROM updates").fetchone()[0]
+        upto = db.execute("SELECT upto FROM snapshots").fetchone()[0]
+    assert rows <= 10 and upto > 0
+    stored = await store.load_document(ROOM, "c.doc")
+    assert stored is not None and _replay(stored.updates) == expected
+    await store.close()
+    # Closing folds what is left: the log is empty and the snapshot alone holds everything.
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM updates").fetchone()[0] == 0
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened = SQLiteStorage(path)
+    await reopened.open()
+    stored = await reopened.load_document(ROOM, "c.doc")
+    await reopened.close()
+    assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
+
+
+async def test_write_errors_propagate(storage: SQLiteStorage) -> None:
+    await storage.create_document(ROOM, "e.doc", schema={}, epoch="e", update=b"\x00\x00")
+    with sqlite3.connect(storage.path) as db:
+        db.execute("DROP TABLE updates")
+    with pytest.raises(ServerError, match="storage failed"):
+        await storage.append_update(ROOM, "e.doc", b"\x00\x00")
+    # Fail-stop: nothing more is accepted once a write failed.
+    with pytest.raises(ServerError, match="storage failed"):
+        await storage.list_documents(ROOM)
+
+
+async def test_flushed_changes_survive_a_restart(tmp_path: Path) -> None:
+    async with (
+        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RawClient.connect(server.url) as client,
+    ):
+        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        doc = await client.open("keep.doc")
+        for i in range(30):
+            doc.doc.root.append_child("p", {"text": f"p{i}"})
+        await client.request("sync.flush", channel=doc.channel)
+        expected = doc.doc.to_json()
+        epoch = doc.epoch
+    async with (
+        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RawClient.connect(server.url) as client,
+    ):
+        reopened = await client.open("keep.doc", create=False)
+        assert reopened.doc.to_json() == expected
+        assert reopened.epoch == epoch
+
+
+# -- a real `mesh-tools serve` process ---------------------------------------------------------
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {**os.environ, "MESH_TOOLS_SECRET": SECRET}
+    command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", "--data-dir", str(tmp_path)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("ws://127.0.0.1:"), process.stderr.read() if process.stderr else url
+    yield process, url
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+async def _write_and_flush(url: str, count: int) -> dict[str, object]:
+    async with RawClient.connect(url) as client:
+        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        doc = await client.open("crash.doc")
+        for i in range(count):
+            doc.doc.root.append_child("p", {"text": f"p{i}", "size": i})
+        await client.request("sync.flush", channel=doc.channel)
+        return doc.doc.to_json()
+
+
+async def test_acknowledged_changes_survive_sigkill(
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = serve_process
+    expected = await _write_and_flush(url, 50)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    async with (
+        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RawClient.connect(server.url) as client,
+    ):
+        assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
+
+
+async def test_sigterm_closes_with_1012_and_snapshots(
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = serve_process
+    expected = await _write_and_flush(url, 5)
+    async with RawClient.connect(url) as client:
+        await client.open("crash.doc")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await client.connection.wait_closed()
+        assert client.connection.close_code == 1012
+    assert await asyncio.to_thread(process.wait, 10) == 0
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        assert db.execute("SELECT count(*) FROM updates").fetchone()[0] == 0
+    async with (
+        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RawClient.connect(server.url) as client,
+    ):
+        assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
