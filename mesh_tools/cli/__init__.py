@@ -14,6 +14,7 @@ from ..errors import MeshError
 COMMAND_MODULES = [
     "mesh_tools.cli.schema_cmd",
     "mesh_tools.cli.serve_cmd",
+    "mesh_tools.cli.room_cmd",
 ]
 
 

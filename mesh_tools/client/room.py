@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Mapping
 from types import TracebackType
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay, stop_never
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_before_delay, stop_never
 from tenacity.stop import StopBaseT
 from tenacity.wait import wait_random_exponential
 from websockets.asyncio.client import ClientConnection
@@ -115,7 +115,7 @@ class RoomClient:
         """Connect; raises ConnectionLostError if the server stays unreachable for ``connect_timeout``."""
         if self._runner is not None:
             raise RuntimeError("a RoomClient starts once")
-        connection = await self._connect(stop_after_delay(self.connect_timeout))
+        connection = await self._connect(stop_before_delay(self.connect_timeout))
         self._runner = asyncio.get_running_loop().create_task(
             self._run(connection), name=f"mesh-tools room {self.room_name}"
         )

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..document import Violation
 from ..errors import (
     ConnectionLostError,
     InvalidOperationError,
@@ -82,17 +83,19 @@ class SyncClient:
         result = await self.room.request(RequestType.SYNC_LIST)
         return [str(path) for path in result_field(result, "paths", list)]
 
-    async def sync(self, path: str, data: bytes) -> None:
+    async def sync(self, path: str, data: bytes) -> builtins.list[Violation]:
         """Send an already encoded y-update for ``path``; returns once the server applied and stored it.
 
+        Returns the schema violations the update brought in, which the server has already mended.
         If the document is open here, the update is applied to the local replica too.
         """
-        await self.room.request(
+        result = await self.room.request(
             RequestType.SYNC_SYNC, {"path": path, "data": base64.b64encode(data).decode("ascii")}
         )
         session = self._sessions.get(path)
         if session is not None and session.document is not None:
             session.document.apply_update(data)
+        return list(Rejection.from_wire(result.get("violations")).violations)
 
     # -- open documents ------------------------------------------------------------------------
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..errors import AuthenticationError, ConnectionLostError, MeshError, PermissionDeniedError, ProtocolError
+from ..errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    MeshError,
+    PermissionDeniedError,
+    ProtocolError,
+    error_from_dict,
+)
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "WebSocketClientProtocol"]
 
@@ -76,19 +84,28 @@ class WebSocketClientProtocol:
 
 def _status_error(url: str, exc: InvalidStatus) -> MeshError:
     status = exc.response.status_code
-    detail = exc.response.body.decode("utf-8", "replace").strip()[:300] if exc.response.body else ""
+    body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
     try:
-        reason = detail or HTTPStatus(status).phrase
+        # A mesh-tools server explains a refusal with the error as JSON: {"code", "message", "hint"}.
+        data = json.loads(body)
     except ValueError:
-        reason = ""
-    message = f"{url} refused the connection: HTTP {status} {reason}".rstrip()
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        error = error_from_dict(data)
+        message, hint = error.message, error.hint
+    else:
+        try:
+            message = body[:300] or HTTPStatus(status).phrase
+        except ValueError:
+            message = ""
+        hint = None
+    text = f"{url} refused the connection: HTTP {status} {message}".rstrip()
     if status == HTTPStatus.UNAUTHORIZED:
         return AuthenticationError(
-            message,
-            hint="check the token: set MESH_TOOLS_TOKEN, or MESH_TOOLS_SECRET to the server's secret",
+            text, hint=hint or "check the token: MESH_TOOLS_TOKEN, or MESH_TOOLS_SECRET set to the server's"
         )
     if status == HTTPStatus.FORBIDDEN:
-        return PermissionDeniedError(message, hint="the token needs a room grant for this room")
+        return PermissionDeniedError(text, hint=hint or "the token needs a room grant for this room")
     if status >= 500:
-        return ConnectionLostError(message, hint="the server failed; the client retries")
-    return ProtocolError(message, hint=_SERVE_HINT)
+        return ConnectionLostError(text, hint="the server failed; the client retries")
+    return ProtocolError(text, hint=hint or _SERVE_HINT)
