@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mesh_tools.server import RoomServer
 
-from .sync_support import NOTES, SECRET, TcpProxy
+from .sync_support import NOTES, SECRET, Run, TcpProxy, run_process
 
 ROOM = "cli-room"
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
 async def mesh_tools(*args: str, env: dict[str, str]) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mesh_tools",
-        *args,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
+    return await run_process("-m", "mesh_tools", *args, env=env)
 
 
 @pytest.fixture
