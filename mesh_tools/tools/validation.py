@@ -1,0 +1,407 @@
+"""Checking tool arguments against the advertised schema, and explaining failures in the model's terms.
+
+Acceptance runs a validator compiled from the schema into plain Python checks: the generated schemas
+use a small Draft 2020-12 vocabulary, and jsonschema's interpreter costs more than the CRDT edit it
+guards. Explanations run jsonschema itself (the reference implementation; tests check both agree) and
+turn its first error into a typed :class:`~mesh_tools.errors.MeshError` whose hint lists what would
+be valid at that spot: the tags allowed there, the element's attributes and their types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from ..errors import (
+    ChildNotAllowedError,
+    InvalidValueError,
+    MeshError,
+    ReservedAttributeError,
+    SchemaError,
+    UnknownAttributeError,
+    UnknownTagError,
+)
+from ..schema import ID_ATTRIBUTE, MeshSchema
+from .arguments import TAG_KEY
+
+__all__ = ["ArgumentChecker", "ArgumentKind", "compile_schema"]
+
+Check: TypeAlias = Callable[[Any], bool]
+
+#: How an argument is explained: a plain value, a typed element subtree, an attribute assignment
+#: (``{"name", "value"}``), or an attribute name.
+ArgumentKind: TypeAlias = Literal["value", "element", "attribute", "attribute_name"]
+
+_IGNORED = frozenset({"description", "title", "$defs"})
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Check:
+    """Compile a schema in the strict vocabulary into a function that says whether an instance fits.
+
+    Supports ``type``, ``properties``, ``required``, ``additionalProperties`` (false), ``items``,
+    ``minItems``, ``maxItems``, ``anyOf``, ``enum``, ``const`` and ``$ref`` into ``$defs``; other
+    keywords raise SchemaError rather than being silently ignored.
+    """
+    defs: Mapping[str, Any] = schema.get("$defs", {})
+    compiled: dict[str, Check] = {}
+
+    def reference(ref: str) -> Check:
+        name = ref.removeprefix("#/$defs/")
+        if not ref.startswith("#/$defs/") or name not in defs:
+            raise SchemaError(f"$ref {ref!r} does not point into $defs")
+        return lambda value: compiled[name](value)
+
+    def build(node: Mapping[str, Any]) -> Check:
+        checks: list[Check] = []
+        unknown = set(node) - _IGNORED - _BUILDERS - {"required", "additionalProperties"}
+        if unknown:
+            raise SchemaError(f"keywords {sorted(unknown)} are not supported by the argument validator")
+        if "$ref" in node:
+            checks.append(reference(node["$ref"]))
+        if "type" in node:
+            checks.append(_type_check(node["type"]))
+        if "properties" in node or "required" in node or node.get("additionalProperties") is False:
+            checks.append(_object_check(node, build))
+        if "items" in node:
+            checks.append(_items_check(build(node["items"])))
+        if "minItems" in node or "maxItems" in node:
+            checks.append(_length_check(node.get("minItems", 0), node.get("maxItems")))
+        if "anyOf" in node:
+            branches = [build(branch) for branch in node["anyOf"]]
+            checks.append(lambda value: any(branch(value) for branch in branches))
+        if "enum" in node:
+            options = list(node["enum"])
+            checks.append(lambda value: any(json_equal(value, option) for option in options))
+        if "const" in node:
+            constant = node["const"]
+            checks.append(lambda value: json_equal(value, constant))
+        if len(checks) == 1:
+            return checks[0]
+        return lambda value: all(check(value) for check in checks)
+
+    for name, definition in defs.items():
+        compiled[name] = build(definition)
+    return build(schema)
+
+
+_BUILDERS = frozenset(
+    {"$ref", "type", "properties", "items", "minItems", "maxItems", "anyOf", "enum", "const"}
+)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_TYPE_CHECKS: dict[str, Check] = {
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "number": _is_number,
+    # Draft 2020-12: an integer is any number with a zero fractional part, 1.0 included.
+    "integer": lambda value: _is_number(value) and float(value).is_integer(),
+}
+
+
+def _type_check(types: str | Sequence[str]) -> Check:
+    names = [types] if isinstance(types, str) else list(types)
+    unknown = [name for name in names if name not in _TYPE_CHECKS]
+    if unknown:
+        raise SchemaError(f"unknown types {unknown}")
+    checks = [_TYPE_CHECKS[name] for name in names]
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: any(check(value) for check in checks)
+
+
+def _object_check(node: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Check]) -> Check:
+    properties = {name: build(sub) for name, sub in node.get("properties", {}).items()}
+    required = list(node.get("required", []))
+    closed = node.get("additionalProperties") is False
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return True  # object keywords do not apply to other types; "type" rejects them
+        for name in required:
+            if name not in value:
+                return False
+        for name, item in value.items():
+            sub = properties.get(name)
+            if sub is None:
+                if closed:
+                    return False
+            elif not sub(item):
+                return False
+        return True
+
+    return check
+
+
+def _items_check(item: Check) -> Check:
+    return lambda value: not isinstance(value, list) or all(item(element) for element in value)
+
+
+def _length_check(minimum: int, maximum: int | None) -> Check:
+    def check(value: Any) -> bool:
+        if not isinstance(value, list):
+            return True
+        return len(value) >= minimum and (maximum is None or len(value) <= maximum)
+
+    return check
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON Schema defines it: ``1 == 1.0`` but ``true != 1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and bool(a == b)
+
+
+class ArgumentChecker:
+    """Validates one tool's arguments; raises a MeshError that says what to change."""
+
+    def __init__(
+        self,
+        tool_name: str,
+        parameters: Mapping[str, Any],
+        *,
+        schema: MeshSchema,
+        kinds: Mapping[str, ArgumentKind],
+    ) -> None:
+        self.tool_name = tool_name
+        self._parameters = parameters
+        self._schema = schema
+        self._kinds = kinds
+        self._accepts = compile_schema(parameters)
+        self._validator = Draft202012Validator(dict(parameters))
+
+    def check(self, arguments: Any) -> None:
+        """Return if ``arguments`` fit the advertised schema, else raise a typed, hinted error."""
+        if not self._accepts(arguments):
+            raise self.explain(arguments)
+
+    def explain(self, arguments: Any) -> MeshError:
+        """The error to report for arguments that do not fit the schema."""
+        error = self._first_error(self._parameters, arguments)
+        if error is None:
+            return InvalidValueError("the arguments do not fit the tool's schema", hint=self.signature())
+        if not error.absolute_path:
+            return self._explain_arguments(error)
+        name = str(error.absolute_path[0])
+        kind = self._kinds.get(name, "value")
+        argument = self._parameters["properties"][name]
+        if kind == "element":
+            return self._explain_element(arguments[name], f"/{name}", None, _branches(argument))
+        if kind == "attribute":
+            return self._explain_attribute(arguments[name], f"/{name}", _branches(argument))
+        if kind == "attribute_name" and len(error.absolute_path) == 1:
+            return self._unknown_attribute(error.instance, f"/{name}")
+        return InvalidValueError(
+            f"{_pointer(error.absolute_path)}: {_show(error.instance)} is not valid; "
+            f"expected {_expected(error.schema)}",
+            hint=self.signature(),
+        )
+
+    def signature(self) -> str:
+        """The tool's arguments in a few words, for hints."""
+        parts = []
+        for name, sub in self._parameters.get("properties", {}).items():
+            kind = self._kinds.get(name, "value")
+            if kind == "element":
+                what = "an element object"
+            elif kind == "attribute":
+                what = '{"name", "value"}'
+            else:
+                what = _expected(sub)
+            parts.append(f"{name} ({what})")
+        return f"{self.tool_name} takes {', '.join(parts)}"
+
+    # -- explanations --------------------------------------------------------------------------
+
+    def _first_error(self, schema: Mapping[str, Any], instance: Any) -> ValidationError | None:
+        # The shallowest error says the most about what is wrong; among equals keep jsonschema's order.
+        errors = self._validator.evolve(schema=schema).iter_errors(instance)
+        return min(errors, key=lambda error: len(error.absolute_path), default=None)
+
+    def _explain_arguments(self, error: ValidationError) -> MeshError:
+        arguments = error.instance
+        if error.validator == "required" and isinstance(arguments, dict):
+            missing = next(n for n in self._parameters["required"] if n not in arguments)
+            return InvalidValueError(f"missing argument {missing!r}", hint=self.signature())
+        if error.validator == "additionalProperties" and isinstance(arguments, dict):
+            extra = next(n for n in arguments if n not in self._parameters["properties"])
+            return InvalidValueError(f"unexpected argument {extra!r}", hint=self.signature())
+        return InvalidValueError(
+            f"the arguments must be a JSON object, not {_show(arguments)}", hint=self.signature()
+        )
+
+    def _explain_element(
+        self, instance: Any, pointer: str, parent_tag: str | None, branches: list[Any]
+    ) -> MeshError:
+        allowed = [branch["$ref"].removeprefix("#/$defs/") for branch in branches]
+        allowed_text = ", ".join(allowed)
+        tag = instance.get(TAG_KEY) if isinstance(instance, dict) else None
+        if not isinstance(tag, str):
+            return InvalidValueError(
+                f"{pointer}: an element is an object with {TAG_KEY!r} naming its tag, not {_show(instance)}",
+                hint=f"tags allowed here: {allowed_text}",
+            )
+        if tag not in allowed:
+            if tag not in self._schema:
+                return UnknownTagError(
+                    f"{pointer}: unknown tag {tag!r}", hint=f"tags allowed here: {allowed_text}"
+                )
+            if parent_tag is None:
+                return ChildNotAllowedError(
+                    f"{pointer}: <{tag}> cannot be inserted", hint=f"elements you can insert: {allowed_text}"
+                )
+            return ChildNotAllowedError(
+                f"{pointer}: <{tag}> is not allowed inside <{parent_tag}>",
+                hint=f"children of <{parent_tag}>: {allowed_text}",
+            )
+        definition = self._parameters["$defs"][tag]
+        error = self._first_error(definition, instance)
+        if error is None:
+            return InvalidValueError(
+                f"{pointer}: the <{tag}> does not fit the schema", hint=self._element_hint(tag)
+            )
+        if not error.absolute_path:
+            return self._explain_body(tag, instance, definition, pointer, error)
+        name = str(error.absolute_path[0])
+        child = self._schema.element(tag).child_property
+        if child is not None and name == child.name:
+            children = instance[name]
+            here = f"{pointer}/{name}"
+            if len(error.absolute_path) >= 2:
+                index = int(error.absolute_path[1])
+                items = definition["properties"][name]["items"]
+                return self._explain_element(children[index], f"{here}/{index}", tag, _branches(items))
+            if error.validator == "maxItems":
+                return ChildNotAllowedError(
+                    f"{here}: <{tag}> takes at most {len(child.child_tag_names)} children",
+                    hint=f"children of <{tag}> in order: {', '.join(child.child_tag_names)}",
+                )
+            return InvalidValueError(
+                f"{here}: must be a list of elements, not {_show(children)}",
+                hint=f"children of <{tag}>: {', '.join(dict.fromkeys(child.child_tag_names))}",
+            )
+        prop = self._schema.element(tag).attributes[name]
+        return InvalidValueError(
+            f"{pointer}/{name}: {_show(instance[name])} is not a valid value for {tag}.{name}",
+            hint=f"expected {prop.describe_allowed()}, or null to leave it unset",
+        )
+
+    def _explain_body(
+        self,
+        tag: str,
+        instance: dict[str, Any],
+        definition: Mapping[str, Any],
+        pointer: str,
+        error: ValidationError,
+    ) -> MeshError:
+        if error.validator == "additionalProperties":
+            extra = next(n for n in instance if n not in definition["properties"])
+            if extra == ID_ATTRIBUTE:
+                return ReservedAttributeError(
+                    f"{pointer}: {ID_ATTRIBUTE} cannot be set",
+                    hint="omit it; append_child returns the new ids",
+                )
+            return UnknownAttributeError(
+                f"{pointer}: <{tag}> has no attribute {extra!r}", hint=self._element_hint(tag)
+            )
+        missing = next(n for n in definition["required"] if n not in instance)
+        return InvalidValueError(f"{pointer}: <{tag}> is missing {missing!r}", hint=self._element_hint(tag))
+
+    def _explain_attribute(self, instance: Any, pointer: str, branches: list[Any]) -> MeshError:
+        if not isinstance(instance, dict) or "name" not in instance:
+            return InvalidValueError(
+                f'{pointer}: expected {{"name": <attribute>, "value": <value>}}, not {_show(instance)}',
+                hint=self._attributes_hint(),
+            )
+        name = instance["name"]
+        matching = [b for b in branches if json_equal(b["properties"]["name"]["const"], name)]
+        if not matching:
+            return self._unknown_attribute(name, f"{pointer}/name")
+        error = self._first_error(matching[0], instance)
+        if error is not None and list(error.absolute_path) != ["value"] and "value" in instance:
+            return InvalidValueError(
+                f'{pointer}: expected exactly {{"name", "value"}}, not {_show(instance)}',
+                hint=self._attributes_hint(),
+            )
+        options = "; ".join(
+            f"{element.attributes[name].describe_allowed()} on <{element.tag_name}>"
+            for element in self._schema.elements
+            if name in element.attributes
+        )
+        shown = _show(instance["value"]) if "value" in instance else "nothing"
+        return InvalidValueError(
+            f"{pointer}/value: {shown} is not a valid value for {name!r}", hint=f"expected {options}"
+        )
+
+    def _unknown_attribute(self, name: Any, pointer: str) -> MeshError:
+        if name == ID_ATTRIBUTE:
+            return ReservedAttributeError(
+                f"{pointer}: {ID_ATTRIBUTE} is managed by the document", hint="ids cannot be set or removed"
+            )
+        return UnknownAttributeError(
+            f"{pointer}: no element has an attribute {_show(name)}", hint=self._attributes_hint()
+        )
+
+    def _attributes_hint(self) -> str:
+        lines = []
+        for element in self._schema.elements:
+            if element.attributes:
+                allowed = ", ".join(p.describe_allowed() for p in element.attributes.values())
+                lines.append(f"<{element.tag_name}> {allowed}")
+        return "attributes: " + "; ".join(lines)
+
+    def _element_hint(self, tag: str) -> str:
+        element_type = self._schema.element(tag)
+        allowed = ", ".join(p.describe_allowed() for p in element_type.attributes.values()) or "none"
+        hint = f"attributes of <{tag}> (list each, null when unset): {allowed}"
+        child = element_type.child_property
+        if child is not None:
+            tags = ", ".join(dict.fromkeys(child.child_tag_names))
+            hint += f"; children go in {child.name!r} ([] for none): {tags}"
+        return hint
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Any]:
+    return list(schema["anyOf"]) if "anyOf" in schema else [schema]
+
+
+def _pointer(path: Sequence[Any]) -> str:
+    return "".join(f"/{part}" for part in path)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expected(schema: Any) -> str:
+    if not isinstance(schema, Mapping):
+        return "nothing"
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(value) for value in schema["enum"])
+    types = schema.get("type")
+    if isinstance(types, list):
+        return " or ".join(types)
+    if isinstance(types, str):
+        return types
+    if "anyOf" in schema:
+        return " or ".join(_expected(branch) for branch in schema["anyOf"])
+    return "a value"

@@ -1,0 +1,80 @@
+"""Schemas and helpers shared by the tool tests (tests/test_tools*.py, test_adapters*.py, test_mcp*.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+
+RICH_FIXTURE = Path("/work/shared/fixtures/rich-document.schema.json")
+
+#: The seed's example: html > body > p with a string class.
+HTML = MeshSchema(
+    root_tag_name="html",
+    elements=[
+        ElementType(tag_name="html", properties=[ChildProperty(name="children", child_tag_names=["body"])]),
+        ElementType(tag_name="body", properties=[ChildProperty(name="children", child_tag_names=["p"])]),
+        ElementType(tag_name="p", properties=[ValueProperty(name="class", type="string")]),
+    ],
+)
+
+#: A task board: enums, booleans, integers and numbers, descriptions, and an ordered child list.
+BOARD = MeshSchema(
+    root_tag_name="board",
+    elements=[
+        ElementType(
+            tag_name="board",
+            description="a kanban board",
+            properties=[
+                ValueProperty(name="name", type="string"),
+                ChildProperty(name="columns", child_tag_names=["column"]),
+            ],
+        ),
+        ElementType(
+            tag_name="column",
+            properties=[
+                ValueProperty(name="name", type="string"),
+                ValueProperty(name="wip_limit", type="integer", description="most cards allowed"),
+                ChildProperty(name="cards", child_tag_names=["card"]),
+            ],
+        ),
+        ElementType(
+            tag_name="card",
+            properties=[
+                ValueProperty(name="title", type="string"),
+                ValueProperty(name="priority", type="string", enum=["low", "medium", "high"]),
+                ValueProperty(name="done", type="boolean"),
+                ValueProperty(name="estimate", type="number"),
+                ChildProperty(name="parts", child_tag_names=["summary", "checklist"], ordered=True),
+            ],
+        ),
+        ElementType(tag_name="summary", properties=[ValueProperty(name="text", type="string")]),
+        ElementType(
+            tag_name="checklist",
+            properties=[ChildProperty(name="checks", child_tag_names=["check"])],
+        ),
+        ElementType(
+            tag_name="check",
+            properties=[
+                ValueProperty(name="text", type="string"),
+                ValueProperty(name="done", type="boolean"),
+            ],
+        ),
+    ],
+)
+
+
+def rich() -> MeshSchema:
+    """The shared rich-document fixture (headings, paragraphs, lists, tables)."""
+    return MeshSchema.from_file(RICH_FIXTURE)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def args(**values: Any) -> str:
+    """Tool arguments as the JSON string a model sends."""
+    return json.dumps(values)
