@@ -102,6 +102,7 @@ class RawClient:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.pushes: asyncio.Queue[Push] = asyncio.Queue()
+        self.awareness: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self.documents: dict[int, RawDocument] = {}
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Response]] = {}
@@ -174,6 +175,8 @@ class RawClient:
                 continue
             channel, body = decode_binary(frame)
             raw = self.documents.get(channel)
+            if body[0] == YMessageType.AWARENESS:
+                self.awareness.put_nowait((channel, body))
             if raw is None or body[0] != YMessageType.SYNC:
                 continue
             sync = parse_sync_message(body)

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pycrdt import (
+    Awareness,
     Doc,
     Text,
     YSyncMessageType,
+    create_awareness_message,
     create_sync_message,
     create_update_message,
     handle_sync_message,
@@ -24,6 +26,8 @@ from mesh_tools.protocol import (
     Request,
     RequestType,
     Response,
+    awareness_clocks,
+    awareness_removal_message,
     decode_binary,
     decode_text,
     encode_binary,
@@ -180,3 +184,29 @@ def test_fuzz_requests_round_trip(data: dict[str, object]) -> None:
     decoded = decode_text(json.dumps(data))
     assert isinstance(decoded, Request)
     assert decode_text(encode_text(decoded)) == decoded
+
+
+def test_awareness_clocks_read_pycrdt_payloads_and_removal_round_trips() -> None:
+    doc: Doc = Doc()
+    awareness = Awareness(doc)
+    awareness.set_local_state({"user": {"name": "ada"}})
+    message = create_awareness_message(awareness.encode_awareness_update([doc.client_id]))
+    assert decode_binary(encode_binary(1, message)) == (1, message)
+    clocks = awareness_clocks(message)
+    assert list(clocks) == [doc.client_id]
+    removal = awareness_removal_message({doc.client_id: clocks[doc.client_id] or 0})
+    observer = Awareness(Doc())
+    observer.apply_awareness_update(message[2:], "peer")  # payload after type and length (< 128 bytes)
+    assert doc.client_id in observer.states
+    observer.apply_awareness_update(removal[2:], "peer")
+    assert doc.client_id not in observer.states
+    assert awareness_clocks(removal) == {doc.client_id: None}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [bytes([1, 1, 2]), bytes([1, 4, 1, 5, 1, 9]), bytes([1, 6, 1, 5, 1, 1, 0x6E, 0])],
+)
+def test_malformed_awareness_payloads_raise_protocol_error(message: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        awareness_clocks(message)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pycrdt import Doc, XmlElement, XmlFragment, create_update_message
+from pycrdt import Awareness, Doc, XmlElement, XmlFragment, create_awareness_message, create_update_message
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -23,7 +23,7 @@ from mesh_tools.errors import (
     ProtocolError,
     SchemaError,
 )
-from mesh_tools.protocol import PushType
+from mesh_tools.protocol import PushType, awareness_clocks
 from mesh_tools.server import RoomServer
 
 from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token
@@ -206,6 +206,24 @@ async def test_sync_request_applies_raw_updates(server: RoomServer) -> None:
             await client.request("sync.sync", path="raw.doc", data="%%%")
         with pytest.raises(ProtocolError, match="cannot be applied"):
             await client.request("sync.sync", path="raw.doc", data=base64.b64encode(b"\x05\x07").decode())
+
+
+async def test_awareness_is_relayed_and_removed_when_the_channel_closes(server: RoomServer) -> None:
+    async with RawClient.connect(server.url) as alice, RawClient.connect(server.url) as bob:
+        a = await alice.open("presence.doc")
+        b = await bob.open("presence.doc")
+        presence = Awareness(a.doc.ydoc)
+        presence.set_local_state({"user": "alice", "cursor": 3})
+        message = create_awareness_message(presence.encode_awareness_update([a.doc.ydoc.client_id]))
+        await alice.send_frame(a.channel, message)
+        for client, channel in ((alice, a.channel), (bob, b.channel)):  # the sender gets the echo
+            async with asyncio.timeout(5):
+                assert await client.awareness.get() == (channel, message)
+        await alice.request("sync.close", channel=a.channel)
+        async with asyncio.timeout(5):
+            channel, removal = await bob.awareness.get()
+        assert channel == b.channel
+        assert awareness_clocks(removal) == {a.doc.ydoc.client_id: None}
 
 
 # -- schema enforcement ----------------------------------------------------------------------------

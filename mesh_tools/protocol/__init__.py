@@ -3,12 +3,14 @@
 Nothing here touches a socket: the server and the client feed frames in and get frames out.
 """
 
+from .awareness import awareness_clocks, awareness_removal_message
 from .frames import (
     MAX_CHANNEL,
     SyncMessage,
     decode_binary,
     encode_binary,
     parse_sync_message,
+    read_var_uint,
     sync_step2_message,
 )
 from .messages import (
@@ -31,10 +33,13 @@ __all__ = [
     "RequestType",
     "Response",
     "SyncMessage",
+    "awareness_clocks",
+    "awareness_removal_message",
     "decode_binary",
     "decode_text",
     "encode_binary",
     "encode_text",
     "parse_sync_message",
+    "read_var_uint",
     "sync_step2_message",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "decode_binary",
     "encode_binary",
     "parse_sync_message",
+    "read_var_uint",
     "sync_step2_message",
 ]
 
@@ -40,14 +41,14 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
     Accepted y-messages are sync (Step1, Step2, Update) and awareness, each with exactly one
     length-prefixed payload; anything else raises ProtocolError.
     """
-    channel, offset = _read_var_uint(frame, 0, "channel")
+    channel, offset = read_var_uint(frame, 0, "channel")
     message = bytes(frame[offset:])
     if not message:
         raise ProtocolError(f"binary frame for channel {channel} has no y-message")
     if message[0] == YMessageType.SYNC:
-        parse_sync_message(message)
+        _payload_start(message, 2, _sync_kind(message).name.lower())
     elif message[0] == YMessageType.AWARENESS:
-        _read_payload(message, 1, "awareness")
+        _payload_start(message, 1, "awareness")
     else:
         raise ProtocolError(
             f"unknown y-message type {message[0]}", hint="send sync (0) or awareness (1) messages"
@@ -65,15 +66,8 @@ class SyncMessage:
 
 def parse_sync_message(message: bytes) -> SyncMessage:
     """Read a y-sync message (first byte 0); ProtocolError if it is anything else or malformed."""
-    if len(message) < 2 or message[0] != YMessageType.SYNC:
-        raise ProtocolError("not a y-sync message")
-    try:
-        kind = YSyncMessageType(message[1])
-    except ValueError:
-        raise ProtocolError(
-            f"unknown y-sync message type {message[1]}", hint="0 = Step1, 1 = Step2, 2 = Update"
-        ) from None
-    return SyncMessage(kind, _read_payload(message, 2, kind.name.lower()))
+    kind = _sync_kind(message)
+    return SyncMessage(kind, message[_payload_start(message, 2, kind.name.lower()) :])
 
 
 def sync_step2_message(update: bytes) -> bytes:
@@ -81,18 +75,30 @@ def sync_step2_message(update: bytes) -> bytes:
     return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
 
 
-def _read_payload(message: bytes, offset: int, what: str) -> bytes:
-    length, start = _read_var_uint(message, offset, f"{what} length")
-    end = start + length
-    if end != len(message):
+def _sync_kind(message: bytes) -> YSyncMessageType:
+    if len(message) < 2 or message[0] != YMessageType.SYNC:
+        raise ProtocolError("not a y-sync message")
+    try:
+        return YSyncMessageType(message[1])
+    except ValueError:
+        raise ProtocolError(
+            f"unknown y-sync message type {message[1]}", hint="0 = Step1, 1 = Step2, 2 = Update"
+        ) from None
+
+
+def _payload_start(message: bytes, offset: int, what: str) -> int:
+    """Where the one length-prefixed payload at ``offset`` starts; it must run to the end."""
+    length, start = read_var_uint(message, offset, f"{what} length")
+    if start + length != len(message):
         raise ProtocolError(
             f"{what} payload declares {length} bytes but the frame holds {len(message) - start}",
             hint="send exactly one length-prefixed payload per frame",
         )
-    return message[start:end]
+    return start
 
 
-def _read_var_uint(data: bytes, offset: int, what: str) -> tuple[int, int]:
+def read_var_uint(data: bytes, offset: int, what: str) -> tuple[int, int]:
+    """The varUint at ``offset`` and the offset after it; ProtocolError (naming ``what``) if malformed."""
     # pycrdt's Decoder indexes past the end on truncated input and has no length cap; check both first.
     end = offset
     while True:

@@ -19,7 +19,15 @@ from pycrdt import YSyncMessageType, create_sync_message, create_update_message,
 
 from ..document import MeshDocument, Violation
 from ..errors import PermissionDeniedError, ProtocolError, ServerError
-from ..protocol import Push, PushType, SyncMessage, encode_binary, sync_step2_message
+from ..protocol import (
+    Push,
+    PushType,
+    SyncMessage,
+    awareness_clocks,
+    awareness_removal_message,
+    encode_binary,
+    sync_step2_message,
+)
 from .participant import Participant
 from .storage import Storage
 
@@ -44,6 +52,8 @@ class Subscriber:
     live: bool = field(default=False)
     #: Cleared when the channel is closed, by the participant or by the server.
     active: bool = field(default=True)
+    #: Awareness client ids announced on this channel, with their last clock.
+    awareness: dict[int, int] = field(default_factory=dict)
 
 
 class LiveDocument:
@@ -97,6 +107,9 @@ class LiveDocument:
         if subscriber.active:
             subscriber.active = False
             self._subscribers.remove(subscriber)
+            if subscriber.awareness:
+                # Tell the others at once rather than leave ghosts until their 30 s timeout.
+                self._broadcast(awareness_removal_message(subscriber.awareness))
             self.release()
 
     def release(self) -> None:
@@ -162,6 +175,14 @@ class LiveDocument:
 
     def relay_awareness(self, sender: Subscriber, message: bytes) -> None:
         """Awareness goes to every live subscriber, the sender included (y-websocket expects the echo)."""
+        for client, clock in awareness_clocks(message).items():
+            if clock is None:
+                sender.awareness.pop(client, None)
+            else:
+                sender.awareness[client] = clock
+        self._broadcast(message)
+
+    def _broadcast(self, message: bytes) -> None:
         for subscriber in self._subscribers:
             if subscriber.live:
                 subscriber.participant.send(encode_binary(subscriber.channel, message))
