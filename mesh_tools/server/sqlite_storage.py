@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from pycrdt import merge_updates
 
-from ..errors import DocumentExistsError, DocumentNotFoundError, ServerError
+from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
 from .storage import StoredDocument
 
 __all__ = ["SQLiteStorage"]
@@ -94,6 +94,7 @@ class SQLiteStorage:
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._closing = False
         # Log size per document, learnt on the first append of this process; drives compaction.
         self._stats: dict[_DocKey, _LogStats] = {}
 
@@ -109,6 +110,7 @@ class SQLiteStorage:
         """Commit what is queued, fold every log written by this process into its snapshot, close."""
         if self._writer is None:
             return
+        self._closing = True
         self._queue.put_nowait(None)
         await self._writer
         self._writer = None
@@ -214,7 +216,7 @@ class SQLiteStorage:
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         if self._failure is not None:
             future.set_exception(self._failed())
-        elif self._writer is None or self._writer.done():
+        elif self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
             self._queue.put_nowait(_Op(run, future, appends, size))
@@ -275,16 +277,14 @@ class SQLiteStorage:
         db.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
-                # A savepoint per operation: one refused operation (say, a document that exists)
-                # leaves the others of the batch intact.
+                # A savepoint per operation, so a refused one leaves the rest of the batch intact;
+                # any other error (sqlite3.Error) fails the whole batch.
                 db.execute("SAVEPOINT op")
                 try:
                     value = op.run(db)
-                except (sqlite3.Error, DocumentExistsError, DocumentNotFoundError) as exc:
+                except MeshError as exc:  # refused (say, the document exists): only this operation fails
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
-                    if isinstance(exc, sqlite3.Error):
-                        raise
                     done.results.append((False, exc))
                     continue
                 db.execute("RELEASE op")
