@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -15,7 +16,7 @@ import pytest
 from pycrdt import Doc, Text
 
 from mesh_tools.errors import DocumentExistsError, ServerError
-from mesh_tools.server import RoomServer, SQLiteStorage
+from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
 from mesh_tools.server.room_server import DATABASE_NAME
 
 from .server_helpers import ROOM, SCHEMA, SECRET, RawClient
@@ -190,3 +191,48 @@ async def test_sigterm_closes_with_1012_and_snapshots(
         RawClient.connect(server.url) as client,
     ):
         assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
+
+
+class _CountingStorage(SQLiteStorage):
+    """SQLite storage that counts loads, to see single-flight loading from the outside."""
+
+    loads = 0
+
+    async def load_document(self, room: str, path: str) -> StoredDocument | None:
+        self.loads += 1
+        return await super().load_document(room, path)
+
+
+async def test_concurrent_opens_share_one_load(tmp_path: Path) -> None:
+    storage = _CountingStorage(tmp_path / "db.sqlite3")
+    async with RoomServer(storage=storage, secret=SECRET) as server:
+        async with RawClient.connect(server.url) as admin:
+            await admin.request("schema.put", name="doc", schema=SCHEMA.to_json())
+            await admin.request("sync.create", path="hot.doc")
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(RawClient.connect(server.url)) for _ in range(8)]
+            opened = await asyncio.gather(*(client.open("hot.doc", create=False) for client in clients))
+            assert storage.loads == 1
+            assert len({doc.epoch for doc in opened}) == 1
+            assert server.resident_documents == 1
+            for client, doc in zip(clients, opened, strict=True):
+                await client.request("sync.close", channel=doc.channel)
+            assert server.resident_documents == 0
+
+
+async def test_a_failed_write_closes_the_documents_channels(tmp_path: Path) -> None:
+    async with (
+        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RawClient.connect(server.url) as client,
+    ):
+        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        doc = await client.open("doomed.doc")
+        with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+            db.execute("DROP TABLE updates")
+        doc.doc.root.append_child("p", {"text": "cannot be stored"})
+        push = await client.next_push()
+        assert push.type == "sync.closed" and push.fields["channel"] == doc.channel
+        assert push.fields["error"]["code"] == "internal_error"
+        with pytest.raises(ServerError, match="storage failed"):
+            await client.request("sync.list")
+        assert server.resident_documents == 0
