@@ -81,7 +81,7 @@ class LiveDocument:
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
-        self._stop_listening = doc.on_update(self._on_update)
+        doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
         return f"<LiveDocument {self.room}/{self.path} subscribers={len(self._subscribers)}>"
@@ -121,8 +121,7 @@ class LiveDocument:
     def close(self) -> None:
         """Detach from the replica so it can be freed (pycrdt pins a Doc while it is observed)."""
         self.closed = True
-        self._stop_listening()
-        self.doc.close()
+        self.doc.close()  # also drops the update listener
 
     # -- sync -------------------------------------------------------------------------------
 
