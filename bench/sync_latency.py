@@ -34,6 +34,7 @@ from pycrdt import (
     YSyncMessageType,
     create_sync_message,
     create_update_message,
+    handle_sync_message,
 )
 from rich.console import Console
 from rich.table import Table
@@ -48,10 +49,8 @@ from mesh_tools.protocol import (
     decode_text,
     encode_binary,
     encode_text,
-    parse_sync_message,
-    sync_step2_message,
 )
-from mesh_tools.tokens import ApiScope, ParticipantGrant, ParticipantToken
+from mesh_tools.tokens import ParticipantToken
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 ROOM = "bench"
@@ -155,10 +154,7 @@ class Client:
     @contextlib.asynccontextmanager
     async def connect(cls, kind: str, url: str, ydoc: Doc[Any]) -> AsyncIterator[Client]:
         if kind == "ours":
-            token = ParticipantToken(
-                name="bench",
-                grants=[ParticipantGrant("room", ROOM), ParticipantGrant("api", ApiScope.agent_default())],
-            ).to_jwt(token=SECRET)
+            token = ParticipantToken.for_room(name="bench", room=ROOM).to_jwt(token=SECRET)
             target, headers = f"{url}/rooms/{ROOM}", {"Authorization": f"Bearer {token}"}
         else:
             target, headers = f"{url}/{ROOM}", {}
@@ -191,12 +187,11 @@ class Client:
             message = frame if self.channel is None else decode_binary(frame)[1]
             if message[0] != YMessageType.SYNC:
                 continue
-            sync = parse_sync_message(message)
-            if sync.kind is YSyncMessageType.SYNC_STEP1:
-                await self.send(sync_step2_message(self.ydoc.get_update(sync.payload)))
+            reply = handle_sync_message(message[1:], self.ydoc)
+            if reply is not None:  # our Step2, answering the server's Step1
+                await self.send(reply)
                 continue
-            self.ydoc.apply_update(sync.payload)
-            if sync.kind is YSyncMessageType.SYNC_STEP2:
+            if message[1] == YSyncMessageType.SYNC_STEP2:
                 self.synced.set()
             self.changed.set()
 

@@ -150,6 +150,29 @@ class ParticipantToken:
         self.grants = list(grants or [])
         self.expires_at = expires_at
 
+    @classmethod
+    def for_room(
+        cls,
+        *,
+        name: str,
+        room: str,
+        role: str = "agent",
+        api: ApiScope | None = None,
+        project_id: str | None = None,
+        api_key_id: str | None = None,
+    ) -> ParticipantToken:
+        """The usual token: a room grant, a role grant and an api grant (default: read-write sync)."""
+        return cls(
+            name=name,
+            project_id=project_id,
+            api_key_id=api_key_id,
+            grants=[
+                ParticipantGrant("room", room),
+                ParticipantGrant("role", role),
+                ParticipantGrant("api", api if api is not None else ApiScope.agent_default()),
+            ],
+        )
+
     def add_room_grant(self, room: str) -> None:
         self.grants.append(ParticipantGrant("room", room))
 

@@ -32,7 +32,7 @@ from mesh_tools.protocol import (
     sync_step2_message,
 )
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.tokens import ApiScope, ParticipantGrant, ParticipantToken, SyncScope
+from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
 SECRET = "room-server-tests-secret-0123456789abcdef"
 ROOM = "lab"
@@ -65,14 +65,8 @@ def make_token(
     secret: str = SECRET,
     kid: str | None = None,
 ) -> str:
-    token = ParticipantToken(
-        name=name,
-        api_key_id=kid,
-        grants=[
-            ParticipantGrant(name="room", scope=room),
-            ParticipantGrant(name="role", scope="agent"),
-            ParticipantGrant(name="api", scope=ApiScope(sync=SyncScope(read_only=read_only, paths=paths))),
-        ],
+    token = ParticipantToken.for_room(
+        name=name, room=room, api=ApiScope(sync=SyncScope(read_only=read_only, paths=paths)), api_key_id=kid
     )
     return token.to_jwt(token=secret, expiration=expiration)
 

@@ -90,3 +90,15 @@ def test_scopes() -> None:
     assert ApiScope.from_json(ApiScope.read_only(["x"]).to_json()) == ApiScope.read_only(["x"])
     # A token without an api grant keeps MeshAgent's behaviour: full document access.
     assert ParticipantToken(name="n").api == ApiScope.agent_default()
+
+
+def test_for_room_builds_the_usual_grants() -> None:
+    token = ParticipantToken.for_room(name="ada", room="r1", role="user", api_key_id="k")
+    decoded = ParticipantToken.from_jwt(token.to_jwt(token=SECRET), {"k": SECRET})
+    assert (decoded.name, decoded.role, decoded.api, decoded.api_key_id) == (
+        "ada",
+        "user",
+        ApiScope.agent_default(),
+        "k",
+    )
+    assert decoded.allows_room("r1")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuthenticationError
-from ..tokens import ApiScope, ParticipantGrant, ParticipantToken, SyncScope
+from ..tokens import ApiScope, ParticipantToken, SyncScope
 
 SECRET_ENV = "MESH_TOOLS_SECRET"
 
@@ -107,16 +107,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    token = ParticipantToken(
+    token = ParticipantToken.for_room(
         name=args.name,
+        room=args.room,
+        role=args.role,
+        api=ApiScope(sync=SyncScope(read_only=args.read_only, paths=args.paths)),
         api_key_id=args.kid,
-        grants=[
-            ParticipantGrant(name="room", scope=args.room),
-            ParticipantGrant(name="role", scope=args.role),
-            ParticipantGrant(
-                name="api", scope=ApiScope(sync=SyncScope(read_only=args.read_only, paths=args.paths))
-            ),
-        ],
     )
     print(token.to_jwt(token=_env_secret(), expiration=timedelta(seconds=args.ttl)))
     return 0
