@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from mesh_tools.client import RoomClient, WebSocketClientProtocol
+from mesh_tools.helpers import websocket_room_url
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.server import RoomServer
+from mesh_tools.tokens import ParticipantToken
 
 RICH_FIXTURE = Path("/work/shared/fixtures/rich-document.schema.json")
 
@@ -78,3 +85,30 @@ def loads(text: str) -> Any:
 def args(**values: Any) -> str:
     """Tool arguments as the JSON string a model sends."""
     return json.dumps(values)
+
+
+SECRET = "tools-live-tests-secret-0123456789abcdef"
+ROOM = "tools"
+
+
+@contextlib.asynccontextmanager
+async def live_server(data_dir: Path) -> AsyncIterator[RoomServer]:
+    """A room server on 127.0.0.1 whose room ROOM has the html and rich schemas (``.html``, ``.doc``)."""
+    async with RoomServer(data_dir=data_dir, secret=SECRET) as running:
+        async with participant(running, "setup") as room:
+            await room.schemas.put("html", HTML)
+            await room.schemas.put("doc", rich())
+        yield running
+
+
+def participant(server: RoomServer, name: str) -> RoomClient:
+    token = ParticipantToken.for_room(name=name, room=ROOM).to_jwt(token=SECRET)
+    url = websocket_room_url(room_name=ROOM, base_url=server.url)
+    return RoomClient(protocol=WebSocketClientProtocol(url=url, token=token))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for replication; the ceiling only turns a hang into a failure."""
+    async with asyncio.timeout(20):
+        while not condition():
+            await asyncio.sleep(0.01)

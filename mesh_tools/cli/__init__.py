@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "mesh_tools.cli.schema_cmd",
     "mesh_tools.cli.serve_cmd",
     "mesh_tools.cli.room_cmd",
+    "mesh_tools.cli.mcp_cmd",
 ]
 
 

@@ -1,0 +1,62 @@
+"""``mesh-tools mcp``: a room's documents as MCP tools on stdio, for MCP clients (desktop apps, IDEs, agents).
+
+    mesh-tools mcp --room R --schema FILE [--path P] [--url U]
+
+The server comes from ``--url`` or ``MESH_TOOLS_URL``; the token from ``MESH_TOOLS_TOKEN``, or is minted
+from ``MESH_TOOLS_SECRET``, as for ``mesh-tools room``. Stdout carries the MCP protocol; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ..client import RoomClient, WebSocketClientProtocol
+from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
+from ..schema import MeshSchema
+from ..tools import DocumentToolkit
+from .room_cmd import SECRET_ENV, TOKEN_ENV, participant_token
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "mcp",
+        help="serve a room's documents as MCP tools on stdio",
+        description="Connect to a room and serve document tools (describe, append, set and remove "
+        "attributes, delete) to an MCP client over stdio until the client disconnects.",
+        epilog=f"Connection: --url or ${URL_ENV} (default {DEFAULT_URL}). Token: ${TOKEN_ENV}, or one "
+        f"minted from ${SECRET_ENV}. Documents take their schema from the room (.schemas/<extension>.json); "
+        "it must match --schema.",
+    )
+    parser.add_argument("--room", required=True, help="the room's name")
+    parser.add_argument(
+        "--schema", required=True, metavar="FILE", help="MeshSchema JSON file of the documents to edit"
+    )
+    parser.add_argument("--path", help="serve this one document (the tools then take no path argument)")
+    parser.add_argument("--url", help=f"the server's base URL (default: ${URL_ENV} or {DEFAULT_URL})")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    schema = MeshSchema.from_file(args.schema)
+    try:
+        from mcp.server.stdio import stdio_server
+    except ImportError:
+        print("error: mesh-tools mcp needs the MCP SDK: pip install 'mesh-tools[mcp]'", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(args, schema, stdio_server))
+    return 0
+
+
+async def _serve(args: argparse.Namespace, schema: MeshSchema, stdio_server: Any) -> None:
+    url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
+    protocol = WebSocketClientProtocol(url=url, token=participant_token(args.room))
+    async with (
+        RoomClient(protocol=protocol) as room,
+        DocumentToolkit(room, schema=schema, path=args.path) as toolkit,
+        stdio_server() as (read_stream, write_stream),
+    ):
+        server = toolkit.mcp_server()
+        await server.run(read_stream, write_stream, server.create_initialization_options())
