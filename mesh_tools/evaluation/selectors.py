@@ -15,7 +15,8 @@ The first step matches anywhere in the tree, the root included. A position pseud
 document, ``column:nth(1) > task`` are the tasks of the second column.
 
 Document JSON is MeshAgent's shape, ``{tag: {attributes..., <children>: [...]}}``: the list-valued
-key holds the children, every other key an attribute, ``$id`` the element id when present.
+key holds the children, every other key an attribute, ``$id`` the element id when present. The
+toolkit's flat shape (``{"$tag": tag, "$id": id, ...}``) reads the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from ..schema import ID_ATTRIBUTE
+from ..tools.arguments import TAG_KEY
 
 __all__ = ["Node", "Selector", "SelectorError", "json_equal", "parse_selector", "select", "tree"]
 
@@ -63,13 +65,23 @@ class Node:
 
 
 def tree(document: Mapping[str, Any]) -> Node:
-    """The document JSON as a tree of :class:`Node`; raises ValueError on a malformed shape."""
+    """The document as a tree of :class:`Node`; raises ValueError on a malformed shape.
+
+    Reads both shapes: document JSON (``{tag: {...}}``) and the toolkit's flat elements
+    (``{"$tag": tag, ...}``, what ``describe_document`` returns). Other ``$`` keys (``$more``) are
+    markers, not attributes.
+    """
     counter = iter(range(1 << 62))
 
     def build(data: Any) -> Node:
-        if not isinstance(data, Mapping) or len(data) != 1:
-            raise ValueError(f"an element must be an object with one key, the tag; got {data!r}")
-        ((tag, body),) = data.items()
+        if isinstance(data, Mapping) and isinstance(data.get(TAG_KEY), str):
+            tag, body = data[TAG_KEY], data
+        elif isinstance(data, Mapping) and len(data) == 1:
+            ((tag, body),) = data.items()
+        else:
+            raise ValueError(
+                f"an element must be {{tag: {{...}}}} or {{{TAG_KEY!r}: tag, ...}}; got {data!r}"
+            )
         if not isinstance(body, Mapping):
             raise ValueError(f"the body of <{tag}> must be an object")
         node = Node(str(tag), {}, order=next(counter))
@@ -78,7 +90,7 @@ def tree(document: Mapping[str, Any]) -> Node:
                 node.id = value
             elif isinstance(value, list):
                 node.children = [build(child) for child in value]
-            else:
+            elif not key.startswith("$"):
                 node.attributes[key] = value
         return node
 

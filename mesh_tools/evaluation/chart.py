@@ -1,0 +1,65 @@
+"""The eval report's chart: success per category with 95% intervals, and what tool calls ran into.
+
+matplotlib (the ``charts`` extra) is imported only here, only when a chart is drawn, on the Agg
+backend so no display is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["draw_chart"]
+
+
+def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
+    """Draw the report's chart as a PNG at ``path``; returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = report["run"]
+    categories = report["categories"]
+    names = list(categories)
+    k = run["trials"]
+    figure, (success_axis, calls_axis) = plt.subplots(
+        1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    try:
+        width = 0.38
+        for offset, key, label in (
+            (-width / 2, "pass_at_1", "pass@1"),
+            (width / 2, "pass_hat_k", f"pass^{k}"),
+        ):
+            rates = [categories[name][key] for name in names]
+            values = [rate["value"] or 0.0 for rate in rates]
+            errors = [
+                [value - rate["low"] for value, rate in zip(values, rates, strict=True)],
+                [rate["high"] - value for value, rate in zip(values, rates, strict=True)],
+            ]
+            positions = [index + offset for index in range(len(names))]
+            success_axis.bar(positions, values, width, yerr=errors, capsize=3, label=label)
+        success_axis.set_xticks(range(len(names)), [name.replace("_", "-") for name in names], rotation=20)
+        success_axis.set_ylim(0, 1.05)
+        success_axis.set_ylabel("task success (95% Wilson CI)")
+        success_axis.legend(loc="lower right")
+        success_axis.set_title("Success by category")
+
+        outcomes = {name: count for name, count in report["calls"]["outcomes"].items() if count}
+        calls_axis.barh(list(outcomes), list(outcomes.values()), color="tab:gray")
+        calls_axis.invert_yaxis()
+        calls_axis.set_xlabel("tool calls")
+        calls_axis.set_title(f"Tool call outcomes ({report['calls']['total']})")
+
+        title = f"{run['suite']}: {run['model']} ({run['api']}), {run['started_at'][:10]}"
+        if not report["model_result"]:
+            title += f"\n{run['label']}"
+        figure.suptitle(title, fontsize=10)
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=110)
+    finally:
+        plt.close(figure)
+    return path

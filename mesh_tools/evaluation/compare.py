@@ -1,0 +1,129 @@
+"""Two eval reports side by side: each metric in both, and the change from the first to the second."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ReportError
+from .report import REPORT_FORMAT
+
+__all__ = ["Comparison", "ComparisonRow", "compare_reports", "load_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRow:
+    """One metric in both reports; rates are fractions, ``delta`` is ``b - a``."""
+
+    section: str
+    metric: str
+    a: float | None
+    b: float | None
+    is_rate: bool
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The rows of a comparison, and what each report is (never mistake a scripted run for a model)."""
+
+    a_label: str
+    b_label: str
+    rows: tuple[ComparisonRow, ...]
+    warnings: tuple[str, ...]
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read a report JSON written by ``mesh-tools eval``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReportError(f"cannot read {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ReportError(f"{path} is not JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ReportError(
+            f"{path} is not an eval report of format {REPORT_FORMAT} (format: {found!r})",
+            hint="pass the report.json that `mesh-tools eval` wrote",
+        )
+    return data
+
+
+def _describe(report: Mapping[str, Any]) -> str:
+    run = report["run"]
+    text = f"{run['model']} ({run['api']}, {run['date']}, {run['trials']} trials)"
+    return text if report["model_result"] else f"{text} [{run['backend'].upper()}: not a model result]"
+
+
+def _value(entry: Any) -> float | None:
+    if isinstance(entry, Mapping):
+        value = entry.get("value")
+        return None if value is None else float(value)
+    return None if entry is None else float(entry)
+
+
+def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
+    """Compare report ``a`` with report ``b``; tasks and categories present in only one are left out."""
+    rows: list[ComparisonRow] = []
+
+    def add(section: str, metric: str, left: Any, right: Any, is_rate: bool = True) -> None:
+        rows.append(ComparisonRow(section, metric, _value(left), _value(right), is_rate))
+
+    summary_a, summary_b = a["summary"], b["summary"]
+    add("summary", "pass@1", summary_a["pass_at_1"], summary_b["pass_at_1"])
+    k = str(min(a["run"]["trials"], b["run"]["trials"]))
+    if k != "1":
+        add("summary", f"pass^{k}", summary_a["pass_hat_k"].get(k), summary_b["pass_hat_k"].get(k))
+    for key, name in (
+        ("final_validity", "final document valid"),
+        ("recovery", "recovery after a rejected edit"),
+        ("abstention", "abstention on impossible tasks"),
+        ("max_turns", "stopped at max turns"),
+    ):
+        add("summary", name, summary_a[key], summary_b[key])
+    for key, name in (
+        ("turns", "turns"),
+        ("tool_calls", "tool calls"),
+        ("tokens", "tokens"),
+        ("wall_s", "wall s"),
+    ):
+        add("per episode (mean)", name, summary_a[key]["mean"], summary_b[key]["mean"], is_rate=False)
+    for key, name in (
+        ("name_valid", "tool name exists"),
+        ("arguments_parse", "arguments parse"),
+        ("fits_tool_schema", "fit the tool schema"),
+        ("ids_live", "ids are live"),
+        ("fits_document_schema", "fit the document schema"),
+    ):
+        add("tool calls", name, a["calls"][key], b["calls"][key])
+    if a["multi_agent"] is not None and b["multi_agent"] is not None:
+        for key, name in (
+            ("conflict_rate", "writes in a conflict"),
+            ("lost_intent_rate", "lost intents"),
+            ("converged", "replicas converged"),
+        ):
+            add("multi-agent", name, a["multi_agent"][key], b["multi_agent"][key])
+    for category, entry in a["categories"].items():
+        if category in b["categories"]:
+            add("category pass@1", category, entry["pass_at_1"], b["categories"][category]["pass_at_1"])
+    tasks_b = {task["id"]: task for task in b["tasks"]}
+    for task in a["tasks"]:
+        if task["id"] in tasks_b:
+            add("task pass@1", task["id"], task["pass_at_1"], tasks_b[task["id"]]["pass_at_1"])
+    warnings = []
+    if a["run"]["suite"] != b["run"]["suite"]:
+        warnings.append(f"different suites: {a['run']['suite']} and {b['run']['suite']}")
+    for name, report in (("A", a), ("B", b)):
+        if not report["model_result"]:
+            warnings.append(
+                f"{name} is a {report['run']['backend']} run: it measures the harness, not a model"
+            )
+    return Comparison(_describe(a), _describe(b), tuple(rows), tuple(warnings))

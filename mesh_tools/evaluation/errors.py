@@ -1,0 +1,19 @@
+"""The errors of the eval harness, in the package's hierarchy (``mesh_tools.errors``)."""
+
+from __future__ import annotations
+
+from ..errors import MeshError
+
+__all__ = ["ReportError", "SuiteError"]
+
+
+class SuiteError(MeshError):
+    """An eval suite that cannot be loaded; the message names the file and the field."""
+
+    code = "invalid_eval_suite"
+
+
+class ReportError(MeshError):
+    """A file that is not an eval report this version can read."""
+
+    code = "invalid_eval_report"
