@@ -18,9 +18,11 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias, cast
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
+from pycrdt._base import observe_deep_callback
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
 
 from .errors import (
@@ -285,6 +287,9 @@ class MeshDocument:
         self._update_listeners: list[UpdateListener] = []
         self._doc_subscription: Subscription | None = None
         self._integrated: list[DocumentEvent] = []
+        # pycrdt's own deep-event adapter, built once: its public observe_deep() inspects the callback's
+        # signature on every call (~50 µs), too much to pay per applied update.
+        self._deep_callback = partial(observe_deep_callback, self._on_xml_events, self.ydoc, 1)
         self._check_all = False
         self.apply_update(_root_update(schema.root_tag_name), origin=None)
 
@@ -409,13 +414,13 @@ class MeshDocument:
             )
         # Observed only while remote changes integrate: pycrdt converts every deep event to Python
         # eagerly, which would triple the cost of local writes that keep the index themselves.
-        subscription = self._fragment.observe_deep(self._on_xml_events)
+        subscription = self._fragment.integrated.observe_deep(self._deep_callback)
         self._integrated = []
         try:
             with self.transaction(origin=origin):
                 self.ydoc.apply_update(update)
         finally:
-            self._fragment.unobserve(subscription)
+            subscription.drop()
         changes, self._integrated = self._integrated, []
         if self._check_all:
             self._check_all = False
@@ -483,8 +488,12 @@ class MeshDocument:
                 parent = element.parent
                 if not element.is_alive or parent is None:
                     continue
-                siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
-                position = next(i for i, c in enumerate(siblings) if _id_of(c) == element.id)
+                child_property = self._element_types[parent.tag_name].child_property
+                position = None
+                if child_property is not None and child_property.ordered:
+                    # Only ordered children care where they stand; finding out costs a scan of the siblings.
+                    siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
+                    position = next(i for i, c in enumerate(siblings) if _id_of(c) == element.id)
                 node = _read_node(element._xml.integrated, txn._txn)
                 self._check_tree(node, parent.tag_name, position, (), out, None)
         return [finding.violation for finding in out]
@@ -679,7 +688,7 @@ class MeshDocument:
         self,
         node: _Node,
         parent_tag: str | None,
-        position: int,
+        position: int | None,
         path: tuple[int, ...],
         out: list[_Finding],
         seen: set[str] | None,
