@@ -7,10 +7,12 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from mesh_tools.errors import SchemaError
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
 from mesh_tools.tools.arguments import insertable_tags
@@ -167,3 +169,10 @@ def test_the_compiled_validator_agrees_with_jsonschema(data: st.DataObject, sche
         assert compile_schema(tool.parameters)(arguments) is expected, (tool.name, arguments)
         if tool.name == name:
             event(f"{name} valid={expected}")
+
+
+def test_the_validator_refuses_keywords_it_does_not_implement() -> None:
+    with pytest.raises(SchemaError, match=r"keywords \['minLength'\] are not supported"):
+        compile_schema({"type": "string", "minLength": 1})
+    with pytest.raises(SchemaError, match=r"\$ref '#/\$defs/missing' does not point into \$defs"):
+        compile_schema({"$ref": "#/$defs/missing"})

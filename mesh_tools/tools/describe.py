@@ -16,7 +16,7 @@ from ..document import Element
 from ..schema import ID_ATTRIBUTE
 from .arguments import TAG_KEY
 
-__all__ = ["Description", "describe"]
+__all__ = ["Description", "describe", "subtree"]
 
 _MORE = "$more"
 _MORE_COST = len(',"$more":') + 6  # up to six digits
@@ -66,7 +66,7 @@ def describe(start: Element, *, depth: int | None, budget: int) -> Description:
         if len(listed) < len(children):
             body[_MORE] = len(children) - len(listed)
             hidden.extend(children[len(listed) :])
-    return Description(content, shown, shown + sum(_size(element) for element in hidden))
+    return Description(content, shown, shown + sum(len(subtree(element)) for element in hidden))
 
 
 def _body(element: Element) -> tuple[dict[str, Any], int]:
@@ -84,10 +84,13 @@ def _body(element: Element) -> tuple[dict[str, Any], int]:
     return body, cost
 
 
-def _size(element: Element) -> int:
-    count = 0
+def subtree(element: Element) -> list[Element]:
+    """The element and its descendants in document order."""
+    out = []
     stack = [element]
     while stack:
-        count += 1
-        stack.extend(stack.pop().get_children())
-    return count
+        current = stack.pop()
+        out.append(current)
+        if current.element_type.child_property is not None:  # a leaf needs no CRDT read
+            stack.extend(reversed(current.get_children()))
+    return out

@@ -20,7 +20,7 @@ from .arguments import (
     to_document_json,
 )
 from .changes import ChangeTracker
-from .describe import describe
+from .describe import describe, subtree
 from .registry import Toolkit
 from .source import ClosingSource, DocumentSource, RoomSession, Synchronizing
 from .strict import StrictLimits
@@ -234,7 +234,7 @@ class DocumentToolkit(Toolkit):
         created = parent.append_json(
             to_document_json(arguments["element"], self.schema), None if position is None else int(position)
         )
-        return {"id": created.id, "ids": {element.id: element.tag_name for element in _subtree(created)}}
+        return {"id": created.id, "ids": {element.id: element.tag_name for element in subtree(created)}}
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
@@ -254,7 +254,7 @@ class DocumentToolkit(Toolkit):
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
         element = self._element(entry, arguments["id"])
-        count = len(_subtree(element))
+        count = len(subtree(element))
         element.delete()
         return {"deleted": count}
 
@@ -305,14 +305,3 @@ class DocumentToolkit(Toolkit):
             f"element {element_id!r} was deleted by {who}",
             hint="call describe_document to see the current elements and ids",
         )
-
-
-def _subtree(element: Element) -> list[Element]:
-    """The element and its descendants in document order."""
-    out = []
-    stack = [element]
-    while stack:
-        current = stack.pop()
-        out.append(current)
-        stack.extend(reversed(current.get_children()))
-    return out
