@@ -42,9 +42,10 @@ def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
             positions = [index + offset for index in range(len(names))]
             success_axis.bar(positions, values, width, yerr=errors, capsize=3, label=label)
         success_axis.set_xticks(range(len(names)), [name.replace("_", "-") for name in names], rotation=20)
-        success_axis.set_ylim(0, 1.05)
+        success_axis.set_ylim(0, 1.18)
+        success_axis.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         success_axis.set_ylabel("task success (95% Wilson CI)")
-        success_axis.legend(loc="lower right")
+        success_axis.legend(loc="upper center", ncols=2, frameon=False)
         success_axis.set_title("Success by category")
 
         outcomes = {name: count for name, count in report["calls"]["outcomes"].items() if count}

@@ -55,7 +55,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             ["date (UTC)", f"{run['started_at']} to {run['finished_at']}"],
             ["trials per task", k],
             ["temperature", "model default" if run["temperature"] is None else str(run["temperature"])],
-            ["endpoint", run["base_url"] or "default"],
+            [
+                "endpoint",
+                run["base_url"] or ("default" if report["model_result"] else "scripted server, loopback"),
+            ],
             ["mesh-tools", run["mesh_tools_version"]],
         ],
     )
@@ -83,9 +86,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ],
     )
     attempts = summary["mean_attempts_to_recover"]
+    estimated = "" if report["model_result"] else " Tokens are the scripted server's estimates."
     lines += [
         f"{summary['tasks']} tasks, {summary['episodes']} episodes, {summary['errors']} failed to run. "
-        f"Mean write attempts to recover: {'n/a' if attempts is None else attempts}.",
+        f"Mean write attempts to recover: {'n/a' if attempts is None else attempts}.{estimated}",
         "",
     ]
     lines += _calls_section(report["calls"])
