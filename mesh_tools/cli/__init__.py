@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "mesh_tools.cli.serve_cmd",
     "mesh_tools.cli.room_cmd",
     "mesh_tools.cli.mcp_cmd",
+    "mesh_tools.cli.eval_cmd",
     "mesh_tools.cli.agent_cmd",
     "mesh_tools.cli.demo_cmd",
 ]

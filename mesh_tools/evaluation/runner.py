@@ -1,0 +1,277 @@
+"""Running a suite: every task, ``trials`` times, through the real stack.
+
+Each episode gets its own room on one embedded :class:`~mesh_tools.server.RoomServer` (loopback, a
+temporary data directory). The starting document is created in the room first, so its ids are known;
+then :func:`~mesh_tools.agent.team.run_team` runs the task's agents, each its own participant with its
+own connection, replica and toolkit, and the episode is scored from what the team left behind.
+
+The model decides the backend:
+
+- a model id (``gpt-5.4-mini``): the agents talk to the OpenAI-compatible endpoint of the environment
+  (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``);
+- ``scripted``: a :class:`~mesh_tools.agent.ScriptedServer` per episode replays each agent's reference
+  solution through the real client, loop, toolkit and room; it must score 100%;
+- ``faulty``: the same, with the fault model's bad calls injected (``faults.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+from openai import AsyncOpenAI, OpenAIError
+
+from ..agent import ScriptedServer, TurnEvent, is_scripted_model
+from ..agent.team import TeamMember, TeamSpec, run_team, token_minter
+from ..agent.transcript import ApiName
+from ..client import RoomClient, WebSocketClientProtocol
+from ..errors import AgentConfigError, MeshError
+from ..helpers import websocket_room_url
+from ..server import RoomServer
+from ..tools import DocumentToolkit, InMemorySource
+from .episode import EpisodeRecord, EpisodeResult, score_episode
+from .faults import InjectedFault, deleted_selectors, plan_faults
+from .reference import ReplayPolicy
+from .report import Backend, RunInfo
+from .suite import Suite, Task, TaskAgent
+
+__all__ = ["EvalConfig", "EvalRun", "run_suite"]
+
+_OFFLINE: dict[str, Backend] = {"scripted": "scripted", "faulty": "faulty"}
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """How to run a suite."""
+
+    model: str
+    """A model id, or ``scripted`` / ``faulty`` for the offline backends."""
+    trials: int = 3
+    api: ApiName = "responses"
+    concurrency: int = 4
+    """Episodes run at the same time."""
+    temperature: float | None = None
+    """Replaces every agent's temperature when set."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.model:
+            problems.append("model must not be empty")
+        elif is_scripted_model(self.model):
+            # A scripted reply must never be reported as a model result.
+            problems.append(f"model {self.model!r} names the scripted server; use --model scripted")
+        if self.trials < 1:
+            problems.append(f"trials must be at least 1, got {self.trials}")
+        if self.api not in ("responses", "chat"):
+            problems.append(f"api must be 'responses' or 'chat', got {self.api!r}")
+        if self.concurrency < 1:
+            problems.append(f"concurrency must be at least 1, got {self.concurrency}")
+        if problems:
+            raise AgentConfigError("invalid eval settings: " + "; ".join(problems))
+
+    @property
+    def backend(self) -> Backend:
+        return _OFFLINE.get(self.model, "model")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRun:
+    """A finished run: what it was and its scored episodes, in task and trial order."""
+
+    info: RunInfo
+    episodes: tuple[EpisodeResult, ...]
+
+
+async def run_suite(
+    suite: Suite,
+    config: EvalConfig,
+    *,
+    on_episode: Callable[[EpisodeResult], None] | None = None,
+    on_event: Callable[[TurnEvent], None] | None = None,
+) -> EvalRun:
+    """Run every task of ``suite`` ``config.trials`` times and score each episode.
+
+    ``on_episode`` sees each scored episode and ``on_event`` every agent turn (for progress displays).
+    Raises :class:`~mesh_tools.errors.AgentConfigError` when a model run has no API key.
+    """
+    started_at = _now()
+    client = _model_client() if config.backend == "model" else None
+    secret = secrets.token_hex(32)
+    gate = asyncio.Semaphore(config.concurrency)
+    jobs = [(task, trial) for task in suite.tasks for trial in range(1, config.trials + 1)]
+
+    async def one(task: Task, trial: int) -> EpisodeResult:
+        async with gate:
+            episode = await _episode(server, secret, task, trial, config, client, on_event)
+        if on_episode is not None:
+            on_episode(episode)
+        return episode
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="mesh-tools-eval-") as data_dir:
+            async with RoomServer(data_dir=data_dir, secret=secret) as server:
+                episodes = await asyncio.gather(*(one(task, trial) for task, trial in jobs))
+    finally:
+        if client is not None:
+            await client.close()
+    info = RunInfo(
+        suite=suite.name,
+        suite_path=str(suite.path),
+        backend=config.backend,
+        model=config.model,
+        api=config.api,
+        trials=config.trials,
+        started_at=started_at,
+        finished_at=_now(),
+        temperature=config.temperature,
+        base_url=str(client.base_url) if client is not None else None,
+        mesh_tools_version=version("mesh-tools"),
+    )
+    return EvalRun(info, tuple(episodes))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _model_client() -> AsyncOpenAI:
+    try:
+        return AsyncOpenAI(max_retries=0)
+    except OpenAIError as error:
+        raise AgentConfigError(
+            f"cannot reach a model: {error}",
+            hint="set OPENAI_API_KEY (and OPENAI_BASE_URL for another endpoint), "
+            "or run offline with --model scripted or --model faulty",
+        ) from error
+
+
+async def _episode(
+    server: RoomServer,
+    secret: str,
+    task: Task,
+    trial: int,
+    config: EvalConfig,
+    client: AsyncOpenAI | None,
+    on_event: Callable[[TurnEvent], None] | None,
+) -> EpisodeResult:
+    room = f"eval-{task.id}-{trial}"
+    path = f"{task.id}.{task.schema_name}"
+    tokens = token_minter(secret, room)
+    toolkit = DocumentToolkit(InMemorySource(task.schema), schema=task.schema, path=path)
+    tools = toolkit.responses_tools()
+    offered = {agent.name: _offered(agent, toolkit.names) for agent in task.agents}
+    started = time.perf_counter()
+    start = await _seed(server.url, room, path, task, tokens(f"seed-{task.id}"))
+    members, policies, faults = _cast(task, config, path, start, offered)
+    record = EpisodeRecord(
+        task=task, trial=trial, results=(), tools=tools, offered=offered, start=start, final=None
+    )
+    try:
+        async with _scripted(policies) as scripted_client:
+            result = await run_team(
+                TeamSpec(
+                    url=server.url,
+                    room=room,
+                    document_path=path,
+                    schema=task.schema,
+                    members=members,
+                    task=task.instruction,
+                    tokens=tokens,
+                    api=config.api,
+                    client=scripted_client or client,
+                    on_event=on_event,
+                )
+            )
+    except MeshError as error:
+        return score_episode(
+            dataclasses.replace(
+                record,
+                wall_s=time.perf_counter() - started,
+                error=f"{error.code}: {error.message}",
+                faults=faults,
+            )
+        )
+    failures = [f"{m.agent}: {m.error['code']}: {m.error['message']}" for m in result.members if m.error]
+    return score_episode(
+        dataclasses.replace(
+            record,
+            results=[m.result for m in result.members if m.result is not None],
+            final=result.document,
+            converged=result.convergence.converged,
+            replicas=len(result.convergence.replicas),
+            violations=[violation.message for violation in result.violations],
+            wall_s=time.perf_counter() - started,
+            error="; ".join(failures) or None,
+            faults=faults,
+        )
+    )
+
+
+def _offered(agent: TaskAgent, names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(name for name in names if name in agent.definition.allowed_tools)
+
+
+async def _seed(url: str, room: str, path: str, task: Task, token: str) -> dict[str, Any]:
+    """Create the starting document in the room and return it as the server holds it, with ids."""
+    protocol = WebSocketClientProtocol(url=websocket_room_url(room_name=room, base_url=url), token=token)
+    async with RoomClient(protocol=protocol) as seeder:
+        await seeder.sync.create(path, json=task.document, schema=task.schema)
+        return await seeder.sync.describe(path)
+
+
+def _cast(
+    task: Task, config: EvalConfig, path: str, start: dict[str, Any], offered: dict[str, tuple[str, ...]]
+) -> tuple[list[TeamMember], dict[str, ReplayPolicy], list[InjectedFault]]:
+    """The team's members and, offline, the policies that play them and the faults they inject."""
+    members: list[TeamMember] = []
+    policies: dict[str, ReplayPolicy] = {}
+    faults: list[InjectedFault] = []
+    for agent in task.agents:
+        model = config.model if config.backend == "model" else f"scripted:{agent.name}"
+        member = TeamMember.from_definition(
+            agent.definition, schema=task.schema, document_path=path, model=model, task=agent.instruction
+        )
+        member = dataclasses.replace(member, name=agent.name)
+        if config.temperature is not None:
+            member = dataclasses.replace(member, temperature=config.temperature)
+        if config.backend == "scripted":
+            policies[agent.name] = ReplayPolicy(agent.reference)
+        elif config.backend == "faulty":
+            others = [
+                selector
+                for other in task.agents
+                if other is not agent
+                for selector in deleted_selectors(other.reference)
+            ]
+            plan = plan_faults(
+                agent=agent.name,
+                tools=offered[agent.name],
+                reference=agent.reference,
+                schema=task.schema,
+                start=start,
+                deleted_by_others=others,
+            )
+            policies[agent.name] = ReplayPolicy(plan.steps)
+            faults.extend(plan.faults)
+            member = dataclasses.replace(member, max_turns=member.max_turns + plan.extra_turns)
+        members.append(member)
+    return members, policies, faults
+
+
+@contextlib.asynccontextmanager
+async def _scripted(policies: dict[str, ReplayPolicy]) -> AsyncIterator[AsyncOpenAI | None]:
+    """A scripted server for this episode's policies, and a client for it; nothing for model runs."""
+    if not policies:
+        yield None
+        return
+    async with ScriptedServer(policies) as server:
+        yield server.client()
