@@ -259,3 +259,14 @@ def test_a_team_needs_distinct_member_names() -> None:
             tokens=str,
         )
     assert "the observer's name" in str(raised.value)
+
+
+async def test_a_failure_outside_the_model_calls_stops_the_team_and_is_raised_as_itself(
+    server: RoomServer, scripted: ScriptedServer
+) -> None:
+    def broken_callback(event: TurnEvent) -> None:
+        if event.agent == "writer":
+            raise RuntimeError("the event sink broke")
+
+    with pytest.raises(RuntimeError, match="the event sink broke"):
+        await run_team(spec(server, scripted, on_event=broken_callback))

@@ -272,7 +272,14 @@ async def run_team(spec: TeamSpec) -> TeamResult:
         observer = await stack.enter_async_context(_room_client(spec, spec.observer))
         observed = await _open_document(observer, spec)
         seats = [await _seat(stack, spec, member) for member in spec.members]
-        outcomes = await asyncio.gather(*(seat.run(spec) for seat in seats))
+        # A task group, so that a run failing outside its model calls (the room went away, a bug) cancels
+        # the others instead of orphaning them; the caller gets that failure itself, not a group of one.
+        try:
+            async with asyncio.TaskGroup() as group:
+                runs = [group.create_task(seat.run(spec), name=f"agent {seat.member.name}") for seat in seats]
+        except ExceptionGroup as failure:
+            raise failure.exceptions[0] from failure
+        outcomes = [run.result() for run in runs]
         for seat in seats:
             await seat.room.sync.flush(spec.document_path)
         replicas: dict[str, MeshDocument] = {seat.member.name: seat.document for seat in seats}

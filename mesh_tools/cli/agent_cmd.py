@@ -58,7 +58,11 @@ def register(commands: Any) -> None:
         epilog=epilog + f" A single agent may also connect with ${TOKEN_ENV}.",
     )
     run_one.add_argument(
-        "definition", type=Path, metavar="AGENT_TOML", help="agent definition, e.g. agents/writer.toml"
+        "definitions",
+        type=Path,
+        nargs=1,
+        metavar="AGENT_TOML",
+        help="agent definition, e.g. agents/writer.toml",
     )
     _add_run_options(run_one)
     run_one.set_defaults(run=_run)
@@ -156,8 +160,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_agents(args: argparse.Namespace) -> int:
-    paths: list[Path] = args.definitions if hasattr(args, "definitions") else [args.definition]
-    definitions = [load_agent_definition(path) for path in paths]
+    definitions = [load_agent_definition(path) for path in args.definitions]
     url = args.url or mesh_tools_base_url()
     tokens = _tokens(args.room, single=len(definitions) == 1)
     schema = await _schema(url, args.room, args.doc, tokens, args.schema)
