@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+from mesh_tools.agent.toolbox import Toolbox
 from mesh_tools.document import MeshDocument
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
@@ -574,3 +575,8 @@ async def test_closing_stops_tracking() -> None:
         pass
     other.root.set_attribute("title", "late")
     assert kit.change_notice() is None
+
+
+def test_the_toolkit_is_the_agent_loops_toolbox() -> None:
+    kit, _ = kit_for(HTML)
+    assert isinstance(kit, Toolbox)
