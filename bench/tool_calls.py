@@ -3,9 +3,9 @@
     python bench/tool_calls.py [--calls 2000] [--repeats 5] [--rich-schema FILE]
 
 1. Time per append of one ``<p class>`` under a body that grows to ``--calls`` children, median over
-   ``--repeats`` runs: ``toolkit.call("append_child", json)`` (parse, validate against the advertised
-   schema, check against the document schema, one CRDT transaction, JSON result) beside the direct
-   document API (``Element.append_child``) and a raw pycrdt ``XmlElement`` append (no checks, no index).
+   ``--repeats`` interleaved runs: ``toolkit.call("append_child", json)`` (parse, validate against the
+   advertised schema, check against the document schema, one CRDT transaction, JSON result) beside the
+   direct document API (``Element.append_child``) and a raw pycrdt ``XmlElement`` append (no checks).
    Target: a tool call costs at most 5x the raw append.
 2. Bytes of every tool definition (compact JSON, Responses format, the path-taking form, like
    MeshAgent's tools) for the seed's html schema and the rich fixture, beside MeshAgent 0.0.21's
@@ -47,14 +47,15 @@ HTML = MeshSchema(
 )
 
 
-def per_call_us(run: Callable[[int], None], calls: int, repeats: int) -> float:
-    """Median over ``repeats`` fresh runs of the time per call, in microseconds."""
-    samples = []
+def per_call_us(runs: dict[str, Callable[[int], None]], calls: int, repeats: int) -> dict[str, float]:
+    """Median time per call in microseconds; the runs take turns so load changes hit them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        started = time.perf_counter()
-        run(calls)
-        samples.append((time.perf_counter() - started) / calls * 1e6)
-    return statistics.median(samples)
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run(calls)
+            samples[name].append((time.perf_counter() - started) / calls * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def raw_pycrdt(calls: int) -> None:
@@ -119,9 +120,10 @@ def main() -> None:
     options = parser.parse_args()
     console = Console()
 
-    raw = per_call_us(raw_pycrdt, options.calls, options.repeats)
-    direct = per_call_us(document_api, options.calls, options.repeats)
-    tool = per_call_us(tool_call, options.calls, options.repeats)
+    timings = per_call_us(
+        {"raw": raw_pycrdt, "direct": document_api, "tool": tool_call}, options.calls, options.repeats
+    )
+    raw, direct, tool = timings["raw"], timings["direct"], timings["tool"]
     costs = Table(title=f"append one <p> ({options.calls} appends, median of {options.repeats} runs)")
     for column in ("path", "µs per append", "x raw pycrdt"):
         costs.add_column(column, justify="right" if column != "path" else "left")

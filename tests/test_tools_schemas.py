@@ -74,7 +74,7 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "set_attribute",
-        "description": "Set an attribute of element id.",
+        "description": "Set an attribute of element id; returns its previous value.",
         "parameters": {
             "type": "object",
             "properties": {
@@ -94,7 +94,7 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "remove_attribute",
-        "description": "Remove an attribute of element id.",
+        "description": "Remove an attribute of element id; returns its previous value.",
         "parameters": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "name": {"type": "string", "enum": ["class"]}},
@@ -106,7 +106,7 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "delete_element",
-        "description": "Delete element id and all inside it.",
+        "description": "Delete element id and all inside it; returns the count.",
         "parameters": {
             "type": "object",
             "properties": {"id": {"type": "string"}},

@@ -149,7 +149,7 @@ class DocumentToolkit(Toolkit):
             tools.append(
                 self._tool(
                     "set_attribute",
-                    "Set an attribute of element id.",
+                    "Set an attribute of element id; returns its previous value.",
                     {"id": _STRING, "attribute": one_of(attribute_branches(self.schema))},
                     self._set_attribute,
                     kinds={"attribute": "attribute"},
@@ -158,7 +158,7 @@ class DocumentToolkit(Toolkit):
             tools.append(
                 self._tool(
                     "remove_attribute",
-                    "Remove an attribute of element id.",
+                    "Remove an attribute of element id; returns its previous value.",
                     {"id": _STRING, "name": {"type": "string", "enum": attribute_names(self.schema)}},
                     self._remove_attribute,
                     kinds={"name": "attribute_name"},
@@ -167,7 +167,7 @@ class DocumentToolkit(Toolkit):
         tools.append(
             self._tool(
                 "delete_element",
-                "Delete element id and all inside it.",
+                "Delete element id and all inside it; returns the count.",
                 {"id": _STRING},
                 self._delete_element,
             )
