@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..agent import TurnEvent
 from ..evaluation import (
     EpisodeResult,
     EvalConfig,
@@ -88,12 +89,13 @@ async def _evaluate(args: argparse.Namespace) -> int:
     if config.backend != "model":
         console.print(f"[bold yellow]{config.backend.upper()} RUN: no LLM is called; not a model result.[/]")
     episodes = len(suite.tasks) * config.trials
-    passed = failed = 0
+    passed = failed = turns = 0
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("[green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/]"),
+        TextColumn("{task.fields[turns]} model turns"),
         TimeElapsedColumn(),
         TextColumn("{task.fields[last]}"),
         console=console,
@@ -105,9 +107,16 @@ async def _evaluate(args: argparse.Namespace) -> int:
         mark = "[green]✓[/]" if episode.success else "[red]✗[/]"
         progress.update(bar, advance=1, passed=passed, failed=failed, last=f"{mark} {episode.task_id}")
 
+    def turn(event: TurnEvent) -> None:
+        nonlocal turns
+        turns += 1
+        progress.update(bar, turns=turns)
+
     with progress:
-        bar = progress.add_task(f"{suite.name} · {config.model}", total=episodes, passed=0, failed=0, last="")
-        run = await run_suite(suite, config, on_episode=done)
+        bar = progress.add_task(
+            f"{suite.name} · {config.model}", total=episodes, passed=0, failed=0, turns=0, last=""
+        )
+        run = await run_suite(suite, config, on_episode=done, on_event=turn)
     report = build_report(run.info, run.episodes)
     out = args.out or Path("eval-results") / _slug(suite.name, config.model)
     files = _write(report, out)

@@ -241,11 +241,13 @@ def _targets(arguments: Any) -> tuple[str, ...]:
 
 
 def _created(tool: str, answer: Mapping[str, Any]) -> tuple[str, ...]:
-    ids = answer.get("ids")
-    if isinstance(ids, dict):
-        return tuple(str(key) for key in ids)
+    """The ids an accepted ``append_child`` created: the new element first, then its descendants."""
     created = answer.get("id")
-    return (created,) if isinstance(created, str) and tool.endswith("append_child") else ()
+    if not tool.endswith("append_child") or not isinstance(created, str):
+        return ()
+    ids = answer.get("ids")
+    rest = [str(key) for key in ids if key != created] if isinstance(ids, dict) else []
+    return (created, *rest)
 
 
 def _ids_in(value: Any) -> set[str]:

@@ -54,7 +54,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             ["API", run["api"]],
             ["date (UTC)", f"{run['started_at']} to {run['finished_at']}"],
             ["trials per task", k],
-            ["temperature", "model default" if run["temperature"] is None else str(run["temperature"])],
+            [
+                "temperature",
+                "as each agent defines it" if run["temperature"] is None else str(run["temperature"]),
+            ],
             [
                 "endpoint",
                 run["base_url"] or ("default" if report["model_result"] else "scripted server, loopback"),
