@@ -303,23 +303,29 @@ def test_load_report_refuses_other_files(tmp_path: Path) -> None:
         load_report(tmp_path / "missing.json")
 
 
-def test_an_episode_that_failed_to_run_is_a_failure(suite: Suite) -> None:
+def test_an_episode_that_failed_to_run_is_a_failure_with_its_turns_kept(suite: Suite) -> None:
     task = task_of(suite, "board-rename-column")
     start = seeded(task).to_json(include_ids=True)
     toolkit = DocumentToolkit(InMemorySource(task.schema), schema=task.schema, path="x")
+    describe = record("describe_document", {"id": "root", "depth": None}, {"ok": True, "element": start}, 1.0)
+    # The agent read the document, then its next model request failed: no AgentResult, one turn.
+    (turn, _) = agent_result("editor", [[describe]]).events
     result = score_episode(
         EpisodeRecord(
             task=task,
             trial=1,
             results=(),
             tools=toolkit.responses_tools(),
-            offered={},
+            offered={"editor": toolkit.names},
             start=start,
             final=None,
-            error="model_call_failed: 500",
+            unfinished=[turn],
+            error="editor: model_call_failed: 500",
         )
     )
     assert not result.success and not result.valid and result.checks == ()
+    assert [call.outcome for call in result.calls] == [CallOutcome.OK]
+    assert result.turns == 1 and result.usage.total_tokens == 15
     report = build_report(run_info(trials=1), [replace(result)])
     assert report["summary"]["errors"] == 1
-    assert report["tasks"][0]["failures"] == [{"trial": 1, "reason": "model_call_failed: 500"}]
+    assert report["tasks"][0]["failures"] == [{"trial": 1, "reason": "editor: model_call_failed: 500"}]

@@ -92,7 +92,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     passed = failed = turns = 0
     progress = Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
         TextColumn("[green]{task.fields[passed]} passed[/] [red]{task.fields[failed]} failed[/]"),
         TextColumn("{task.fields[turns]} model turns"),

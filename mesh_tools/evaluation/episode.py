@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..agent import AgentResult, StopReason, Usage
+from ..agent import AgentResult, StopReason, TurnEvent, Usage
 from ..schema import ID_ATTRIBUTE
 from .calls import CallClassifier, ClassifiedCall
 from .checks import CheckContext, CheckOutcome
@@ -43,6 +43,8 @@ class EpisodeRecord:
     """The starting document as seeded in the room, with ids."""
     final: Mapping[str, Any] | None
     """The final document as the room server holds it, with ids; None when the run failed early."""
+    unfinished: Sequence[TurnEvent] = ()
+    """The turns of agents whose run failed (a model API error), which have no result."""
     converged: bool | None = None
     """Whether every replica ended equal to the server's copy; None when the run failed early."""
     replicas: int = 0
@@ -138,12 +140,8 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
     task = record.task
     start_ids = [node.id for node in tree(record.start).walk() if node.id is not None]
     classifier = CallClassifier(record.tools, offered=record.offered, known_ids=start_ids)
-    made = [
-        (event.agent, event.turn, call)
-        for result in record.results
-        for event in result.events
-        for call in event.tool_calls
-    ]
+    events = [event for result in record.results for event in result.events] + list(record.unfinished)
+    made = [(event.agent, event.turn, call) for event in events for call in event.tool_calls]
     # Time order across agents: whether an id was seen before depends on what happened first.
     made.sort(key=lambda item: item[2].started_at)
     calls = tuple(
@@ -165,7 +163,7 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
         outcomes = tuple(check.evaluate(context) for check in task.checks)
     valid = record.final is not None and not record.violations
     success = record.error is None and valid and all(outcome.passed for outcome in outcomes)
-    usage = sum((result.usage for result in record.results), Usage())
+    usage = sum((event.usage for event in events), Usage())
     multi = None
     if task.multi_agent and record.final is not None and record.converged is not None:
         multi = measure_multi_agent(
@@ -185,7 +183,7 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
         valid=valid,
         violations=tuple(record.violations),
         calls=calls,
-        turns=sum(result.turns for result in record.results),
+        turns=len(events),
         usage=usage,
         wall_s=record.wall_s,
         stop_reasons={result.agent: result.stop_reason.value for result in record.results},

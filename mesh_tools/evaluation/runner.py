@@ -205,6 +205,7 @@ async def _episode(
         dataclasses.replace(
             record,
             results=[m.result for m in result.members if m.result is not None],
+            unfinished=[event for m in result.members if m.result is None for event in m.events],
             final=result.document,
             converged=result.convergence.converged,
             replicas=len(result.convergence.replicas),
@@ -237,10 +238,11 @@ def _cast(
     faults: list[InjectedFault] = []
     for agent in task.agents:
         model = config.model if config.backend == "model" else f"scripted:{agent.name}"
+        # The participant's name, not the definition's, goes into the prompt ({agent_name}).
+        definition = dataclasses.replace(agent.definition, name=agent.name)
         member = TeamMember.from_definition(
-            agent.definition, schema=task.schema, document_path=path, model=model, task=agent.instruction
+            definition, schema=task.schema, document_path=path, model=model, task=agent.instruction
         )
-        member = dataclasses.replace(member, name=agent.name)
         if config.temperature is not None:
             member = dataclasses.replace(member, temperature=config.temperature)
         if config.backend == "scripted":
