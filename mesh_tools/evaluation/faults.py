@@ -38,7 +38,7 @@ from ..document import ROOT_ID
 from ..schema import ElementType, MeshSchema, ValueProperty
 from ..tools.arguments import TAG_KEY
 from .calls import CallOutcome, ClassifiedCall
-from .reference import CallStep, ParallelStep, PlayedStep, RawStep, SayStep, WaitCondition, WaitStep
+from .reference import PlayedStep, RawStep, SayStep, WaitCondition, WaitStep, step_calls
 from .selectors import Node, select, tree
 
 __all__ = [
@@ -167,10 +167,7 @@ def deleted_selectors(reference: Sequence[PlayedStep]) -> list[str]:
     """Selectors of the elements a reference deletes with ``delete_element {id: {$select: ...}}``."""
     found = []
     for step in reference:
-        calls = (
-            step.parallel if isinstance(step, ParallelStep) else [step] if isinstance(step, CallStep) else []
-        )
-        for call in calls:
+        for call in step_calls(step):
             target = call.args.get("id")
             if call.call.endswith("delete_element") and isinstance(target, dict) and "$select" in target:
                 found.append(str(target["$select"]))
@@ -183,8 +180,8 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     An agent that deletes something itself waits only after its own deletes instead: two agents each
     waiting for the other's delete before making their own would wait forever.
     """
-    writes = [index for index, step in enumerate(steps) if _step_calls(step, _WRITES)]
-    deletes = [index for index, step in enumerate(steps) if _step_calls(step, {"delete_element"})]
+    writes = [index for index, step in enumerate(steps) if _uses(step, _WRITES)]
+    deletes = [index for index, step in enumerate(steps) if _uses(step, {"delete_element"})]
     if deletes:
         return max(deletes) + 1
     if writes:
@@ -192,21 +189,15 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     return len(steps) - 1 if steps and isinstance(steps[-1], SayStep) else len(steps)
 
 
-def _step_calls(step: PlayedStep, tools: set[str]) -> bool:
-    if isinstance(step, RawStep):
-        return False
-    calls = step.parallel if isinstance(step, ParallelStep) else [step] if isinstance(step, CallStep) else []
-    return any(call.call in tools for call in calls)
+def _uses(step: PlayedStep, tools: set[str]) -> bool:
+    return any(call.call in tools for call in step_calls(step))
 
 
 def _after_first_read(reference: Sequence[PlayedStep]) -> int:
     for index, step in enumerate(reference):
         if isinstance(step, WaitStep):
             return index + 1
-        calls = (
-            step.parallel if isinstance(step, ParallelStep) else [step] if isinstance(step, CallStep) else []
-        )
-        if any(call.call.endswith("describe_document") for call in calls):
+        if any(call.call.endswith("describe_document") for call in step_calls(step)):
             return index + 1
     return 0
 

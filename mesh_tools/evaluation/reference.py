@@ -51,6 +51,7 @@ __all__ = [
     "WaitStep",
     "latest_document",
     "reference_problems",
+    "step_calls",
 ]
 
 DEFAULT_FINAL_MESSAGE = "Done."
@@ -141,8 +142,11 @@ ReferenceStep = Annotated[
 ]
 
 
-def _calls(step: CallStep | ParallelStep) -> list[CallStep]:
-    return step.parallel if isinstance(step, ParallelStep) else [step]
+def step_calls(step: PlayedStep) -> list[CallStep]:
+    """The tool calls a reference step makes; none for waits, final messages and raw steps."""
+    if isinstance(step, ParallelStep):
+        return step.parallel
+    return [step] if isinstance(step, CallStep) else []
 
 
 def _markers(value: Any) -> Iterator[tuple[str, Any]]:
@@ -178,7 +182,7 @@ def reference_problems(
             has_read = True
             continue
         turn_names: list[str] = []
-        for call in _calls(step):
+        for call in step_calls(step):
             if call.call not in tools:
                 problems.append(f"{where}: tool {call.call!r} is not allowed for this agent")
             for kind, value in _markers(call.args):
@@ -196,7 +200,7 @@ def reference_problems(
                     problems.append(f"{where}: the name {call.name!r} is used twice")
                 turn_names.append(call.name)
         names.update(turn_names)
-        has_read = has_read or any(call.call == _DESCRIBE for call in _calls(step))
+        has_read = has_read or any(call.call == _DESCRIBE for call in step_calls(step))
     return problems
 
 
@@ -237,7 +241,7 @@ class ReplayPolicy:
             return ToolCalls(*step.calls)
         document = latest_document(conversation.exchanges)
         return ToolCalls(
-            *(ToolCall(call.call, _resolve(call.args, document, results)) for call in _calls(step))
+            *(ToolCall(call.call, _resolve(call.args, document, results)) for call in step_calls(step))
         )
 
     def _replay(self, conversation: Conversation) -> tuple[int, dict[str, Any]]:
@@ -263,7 +267,7 @@ class ReplayPolicy:
                     )
                 continue
             if isinstance(step, CallStep | ParallelStep):
-                for call, exchange in zip(_calls(step), exchanges, strict=False):
+                for call, exchange in zip(step_calls(step), exchanges, strict=False):
                     if call.name is not None:
                         results[call.name] = exchange.result
             index += 1
