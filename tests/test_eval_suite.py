@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mesh_tools.evaluation.errors import SuiteError
-from mesh_tools.evaluation.reference import ParallelStep, SayStep, WaitStep
+from mesh_tools.evaluation.reference import ParallelStep, SayStep, WaitStep, step_calls
 from mesh_tools.evaluation.suite import CATEGORIES, load_suite
 
 CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
@@ -83,6 +84,9 @@ def test_the_core_suite_covers_every_category_on_three_schemas() -> None:
     assert any(isinstance(step, WaitStep) for step in steps)
     assert any(isinstance(step, ParallelStep) for step in steps)
     assert any(isinstance(step, SayStep) for step in steps)
+    # References name earlier results and elements of the starting document.
+    arguments = json.dumps([call.args for step in steps for call in step_calls(step)])
+    assert '"$result"' in arguments and '"$select"' in arguments
 
 
 def test_a_good_suite_loads_with_inline_and_file_agents(tmp_path: Path) -> None:
