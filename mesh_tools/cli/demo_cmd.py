@@ -25,6 +25,7 @@ from ..agent.team import TeamMember, TeamResult, TeamSpec, run_team, token_minte
 from ..client import RoomClient, WebSocketClientProtocol
 from ..errors import AgentConfigError
 from ..helpers import websocket_room_url
+from ..schema import MeshSchema
 from ..server import RoomServer
 from ..server.room_server import DATABASE_NAME
 from .agent_cmd import add_model_options, banner, exit_code, model_client
@@ -83,24 +84,9 @@ async def _demo(args: argparse.Namespace) -> int:
         raise AgentConfigError("--scripted and --model exclude each other", hint="drop one of them")
     scripted = args.scripted or not (args.model or os.getenv("OPENAI_API_KEY") or args.base_url)
     schema = demo_schema()
-    definitions = load_agent_definitions(args.agents)
-    missing = [role for role in ROLES if role not in definitions]
-    if missing:
-        raise AgentConfigError(
-            f"{args.agents} has no definition for {', '.join(missing)}",
-            hint="run the demo from the repository root, or pass --agents DIR",
-        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = f"reports/launch-plan-{stamp}.report"
-    members = [
-        TeamMember.from_definition(
-            definitions[role],
-            schema=schema,
-            document_path=path,
-            model=f"scripted:{role}" if scripted else args.model,
-        )
-        for role in ROLES
-    ]
+    members = _members(args.agents, schema, path, scripted=scripted, model=args.model)
     console = output_console()
     view = TeamView(
         console,
@@ -116,22 +102,20 @@ async def _demo(args: argparse.Namespace) -> int:
         if pace:
             await asyncio.sleep(pace)
 
-    args.data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32)
+    tokens = token_minter(secret, ROOM)
     async with AsyncExitStack() as stack:
-        server = await stack.enter_async_context(RoomServer(data_dir=args.data_dir, secret=secret))
+        # The model client first: a missing key is reported before anything is written to disk.
         if scripted:
             scripted_server = await stack.enter_async_context(ScriptedServer(demo_policies(schema)))
             client = scripted_server.client()
         else:
             client = await stack.enter_async_context(model_client(args.base_url))
-        tokens = token_minter(secret, ROOM)
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        server = await stack.enter_async_context(RoomServer(data_dir=args.data_dir, secret=secret))
+        url = websocket_room_url(room_name=ROOM, base_url=server.url)
         viewer = await stack.enter_async_context(
-            RoomClient(
-                protocol=WebSocketClientProtocol(
-                    url=websocket_room_url(room_name=ROOM, base_url=server.url), token=tokens("viewer")
-                )
-            )
+            RoomClient(protocol=WebSocketClientProtocol(url=url, token=tokens("viewer")))
         )
         await viewer.sync.create(path, schema=schema)
         document = await viewer.sync.open(path, create=False)
@@ -154,6 +138,28 @@ async def _demo(args: argparse.Namespace) -> int:
     saved = _export(args.data_dir, stamp, path, result)
     print_team_result(console, result, saved=saved)
     return exit_code(result)
+
+
+def _members(
+    agents: Path, schema: MeshSchema, path: str, *, scripted: bool, model: str | None
+) -> list[TeamMember]:
+    """The three roles from ``agents``, scripted, or on ``model`` (None: each definition's own)."""
+    hint = "run the demo from the repository root (where agents/ is), or pass --agents DIR"
+    if not agents.is_dir():
+        raise AgentConfigError(f"no directory of agent definitions at {agents}", hint=hint)
+    definitions = load_agent_definitions(agents)
+    missing = [role for role in ROLES if role not in definitions]
+    if missing:
+        raise AgentConfigError(f"{agents} has no definition for {', '.join(missing)}", hint=hint)
+    return [
+        TeamMember.from_definition(
+            definitions[role],
+            schema=schema,
+            document_path=path,
+            model=f"scripted:{role}" if scripted else model,
+        )
+        for role in ROLES
+    ]
 
 
 def _export(data_dir: Path, stamp: str, path: str, result: TeamResult) -> list[str]:
