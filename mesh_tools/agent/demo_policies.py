@@ -248,9 +248,9 @@ class WriterPolicy:
         for section in outline.sections:
             if section.status == "draft":
                 return ToolCalls(*self._fill(section))
-        waiting = not outline.sections or any(section.status == "draft" for section in outline.sections)
-        idle = _idle_reads(conversation)
-        if idle < (_PATIENCE if waiting else _CONFIRMING_READS):
+        # No draft is left: either the architect has not laid anything out yet, or the work may be done.
+        waiting = not outline.sections
+        if _idle_reads(conversation) < (_PATIENCE if waiting else _CONFIRMING_READS):
             return _describe()
         if not outline.sections:
             return FinalMessage("No sections appeared to write; the outline is still missing.")
