@@ -207,6 +207,21 @@ async def test_offline_edits_survive_a_reconnect(server: RoomServer, proxy: TcpP
         assert proxy.connections == 2
 
 
+async def test_flush_on_a_link_that_just_died_confirms_after_the_resync(
+    server: RoomServer, proxy: TcpProxy
+) -> None:
+    async with room_client(proxy.url, ROOM, "alice", max_reconnect_delay=0.2) as alice:
+        document = await alice.sync.open("drop.notes")
+        await document.synchronized
+        document.root.append_child("note", {"text": "sent into a dead socket"})
+        proxy.drop()  # the client has not noticed yet: the update and the flush go out on a dead link
+        await alice.sync.flush("drop.notes")
+        assert proxy.connections == 2
+        async with room_client(server.url, ROOM, "bob") as bob:
+            described = await bob.sync.describe("drop.notes")
+        assert [item["note"]["text"] for item in described["notes"]["items"]] == ["sent into a dead socket"]
+
+
 async def test_server_restart_resyncs_without_loss_or_duplicates(tmp_path: Path) -> None:
     first = RoomServer(data_dir=tmp_path, secret=SECRET)
     await first.start()

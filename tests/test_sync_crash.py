@@ -20,7 +20,9 @@ async def test_flushed_edits_survive_sigkill_and_the_rest_resync(tmp_path: Path)
     server = ServeProcess(tmp_path / "data", env={"MESH_TOOLS_SECRET": SECRET})
     await server.start()
     try:
-        async with room_client(server.url, ROOM, "writer", request_timeout=2) as writer:
+        async with room_client(
+            server.url, ROOM, "writer", request_timeout=2, max_reconnect_delay=0.2
+        ) as writer:
             await writer.schemas.put("notes", NOTES)
             document = await writer.sync.open(PATH)
             await document.synchronized
@@ -48,7 +50,7 @@ async def test_flushed_edits_survive_sigkill_and_the_rest_resync(tmp_path: Path)
                 }
             assert set(range(confirmed)) <= survived, "a flushed edit was lost"
 
-            await writer.sync.flush(PATH)
+            await writer.sync.flush(PATH, timeout=30)
             async with room_client(server.url, ROOM, "reader") as reader:
                 after = [
                     item["note"]["text"] for item in (await reader.sync.describe(PATH))["notes"]["items"]

@@ -44,6 +44,8 @@ class PendingRequests:
         request_id = self._next_id
         self._next_id += 1
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # A caller cancelled at the moment its answer failed never reads the error; don't log it as lost.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._waiting[request_id] = _Pending(request_type, future, on_result)
         return request_id, future
 

@@ -98,6 +98,11 @@ class RoomClient:
     def is_connected(self) -> bool:
         return self._connection is not None
 
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` began or the session ended for good (see ``start``)."""
+        return self._closing or self._failure is not None
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def __aenter__(self) -> RoomClient:

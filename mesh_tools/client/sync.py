@@ -130,9 +130,10 @@ class SyncClient:
     async def close(self, path: str, *, timeout: float | None = None) -> None:
         """Release one reference; the last one flushes, tells the server, and stops syncing.
 
-        Never sleeps: it returns as soon as the server confirmed it stored everything. If that fails
-        (RequestTimeoutError, ConnectionLostError, the document's ``sync_error``), the document is
-        still closed locally and the error says its last changes may not have reached the server.
+        Never sleeps: it returns as soon as the server confirmed it stored everything, through
+        reconnects like :meth:`flush`. If that fails (RequestTimeoutError, the document's
+        ``sync_error``), the document is still closed locally and the error says its last changes may
+        not have reached the server.
         """
         session = self._open_session(path)
         session.refcount -= 1
@@ -152,9 +153,9 @@ class SyncClient:
     async def flush(self, path: str, *, timeout: float | None = None) -> None:
         """Return once the server has durably stored every change made to ``path`` before the call.
 
-        Waits through a reconnect (within ``timeout``, default ``room.request_timeout``). Raises
-        ConnectionLostError if the link drops while the server is storing, RequestTimeoutError if
-        ``timeout`` passes, or the document's ``sync_error``.
+        Waits through reconnects: a change sent on a connection that dropped is re-sent by the next
+        handshake and confirmed there. Raises RequestTimeoutError if that takes longer than ``timeout``
+        (default ``room.request_timeout``), or the document's ``sync_error`` if syncing stopped.
         """
         await self._deliver(self._open_session(path), RequestType.SYNC_FLUSH, timeout)
 
@@ -246,9 +247,21 @@ class SyncClient:
         limit = self.room.request_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                channel = await session.wait_delivered()
-                # No await between reading the channel and writing the request: both use one connection.
-                await self.room.request(request_type, {"channel": channel}, timeout=limit)
+                while True:
+                    channel, attachment = await session.wait_delivered()
+                    try:
+                        # No await between reading the channel and sending: both belong to one connection.
+                        await self.room.request(request_type, {"channel": channel}, timeout=limit)
+                        return
+                    except ConnectionLostError:
+                        if self.room.is_closed:
+                            raise
+                    # Unconfirmed, not lost: once the read loop has seen the drop, the next connection's
+                    # handshake carries the changes again and the request is repeated there.
+                    logger.info(
+                        "%s: connection lost during %s; retrying after the resync", session.path, request_type
+                    )
+                    await session.wait_detached(attachment)
         except TimeoutError:
             raise RequestTimeoutError(
                 f"{session.path}: local changes were not confirmed within {limit:g} s",
