@@ -303,3 +303,27 @@ async def test_a_failed_session_fails_its_waiters() -> None:
     with pytest.raises(ConnectionLostError):
         await document.synchronized
     assert document.sync_error is not None
+
+
+async def test_edits_under_an_origin_of_the_callers_own_are_sent() -> None:
+    session, document = _session()
+    wire = _Wire()
+    session.attach(7, wire.send, epoch="e1")
+    session.receive(create_sync_message(Doc()))
+    await _settle()
+    with document.transaction(origin="agent-7"):
+        document.root.append_child("p", {"text": "attributed"})
+    await asyncio.wait_for(session.wait_delivered(), 1)
+    replica = SyncedDocument(path="a.doc", schema=SCHEMA)
+    replica.apply_update(merge_updates(*wire.payloads(YSyncMessageType.SYNC_UPDATE)))
+    assert _texts(replica) == ["attributed"]
+
+
+async def test_an_update_that_cannot_be_applied_asks_the_server_again() -> None:
+    session, _ = _session()
+    wire = _Wire()
+    session.attach(7, wire.send, epoch="e1")
+    await _settle()
+    session.receive(bytes([0, YSyncMessageType.SYNC_UPDATE, 2, 0xFF, 0xFF]))
+    await _settle()
+    assert wire.kinds() == [YSyncMessageType.SYNC_STEP1, YSyncMessageType.SYNC_STEP1]

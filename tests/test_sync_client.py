@@ -62,6 +62,23 @@ async def test_open_edit_flush_and_read_back(server: RoomServer) -> None:
         await wait_until(lambda: texts(document) == ["first", "second"])
 
 
+async def test_a_failing_listener_does_not_break_the_link(server: RoomServer) -> None:
+    async with room_client(server.url, ROOM, "alice") as alice, room_client(server.url, ROOM, "bob") as bob:
+        mine = await alice.sync.open("loud.notes")
+        theirs = await bob.sync.open("loud.notes")
+        await asyncio.gather(mine.synchronized, theirs.synchronized)
+
+        def explode(update: bytes, origin: object) -> None:
+            raise RuntimeError("listener bug")
+
+        theirs.on_update(explode)
+        mine.root.append_child("note", {"text": "one"})
+        mine.root.append_child("note", {"text": "two"})
+        await wait_until(lambda: texts(theirs) == ["one", "two"])
+        assert bob.is_connected
+        await bob.sync.flush("loud.notes")
+
+
 async def test_open_is_reference_counted(server: RoomServer) -> None:
     async with room_client(server.url, ROOM) as room:
         first, second = await asyncio.gather(room.sync.open("a.notes"), room.sync.open("a.notes"))

@@ -259,10 +259,15 @@ class RoomClient:
     async def _read(self, connection: ClientConnection) -> None:
         try:
             async for frame in connection:
-                if isinstance(frame, str):
-                    self._on_text(frame)
-                else:
-                    self._on_binary(frame)
+                try:
+                    if isinstance(frame, str):
+                        self._on_text(frame)
+                    else:
+                        self._on_binary(frame)
+                except Exception:
+                    # A listener of the application failed while a remote change was applied; the
+                    # change itself is in. One bad callback must not take the connection down.
+                    logger.exception("%s: handling a frame from the server failed", self.room_name)
         except ConnectionClosed:
             pass
         code = connection.close_code

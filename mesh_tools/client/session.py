@@ -22,9 +22,13 @@ from ..errors import DocumentNotFoundError, MeshError, ProtocolError
 from ..protocol import encode_binary, parse_sync_message, sync_step2_message
 from .document import SyncedDocument
 
-__all__ = ["DocumentSession", "SendFrame"]
+__all__ = ["FROM_SERVER", "DocumentSession", "SendFrame"]
 
 logger = logging.getLogger(__name__)
+
+#: Transaction origin of the updates that came from the server; every other update is sent to it, so
+#: edits made under an origin of the caller's own (``document.transaction(origin="agent-7")``) sync too.
+FROM_SERVER = "mesh-tools.client:from-server"
 
 #: Writes one binary frame to the connection the session is attached to.
 SendFrame: TypeAlias = Callable[[bytes], Awaitable[None]]
@@ -55,6 +59,7 @@ class DocumentSession:
         self._queue: list[bytes] = []
         self._queued_seq = 0  # local updates the queue covers
         self._server_state: bytes | None = None  # a server Step1 still to answer
+        self._resync = False  # send our Step1 again: an update from the server could not be applied
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -105,6 +110,7 @@ class DocumentSession:
         self._sent_seq = 0
         self._queue.clear()
         self._server_state = None
+        self._resync = False
         if self.document is not None:
             self.document._mark_unsynchronized()
         self._progress()
@@ -143,9 +149,12 @@ class DocumentSession:
             self._wakeup.set()
             return
         try:
-            document.apply_update(sync.payload)
-        except (ValueError, RuntimeError):
-            logger.error("the server sent an update for %s that cannot be applied", self.path, exc_info=True)
+            document.apply_update(sync.payload, origin=FROM_SERVER)
+        except (ValueError, RuntimeError, MeshError):
+            # Not applied, so not lost: a fresh Step1 makes the server send whatever is still missing.
+            logger.error("cannot apply an update from the server to %s; resyncing", self.path, exc_info=True)
+            self._resync = True
+            self._wakeup.set()
             return
         if sync.kind == YSyncMessageType.SYNC_STEP2:
             document._mark_synchronized()
@@ -184,7 +193,7 @@ class DocumentSession:
 
     def _on_update(self, update: bytes, origin: Any) -> None:
         # Runs inside the CRDT's transaction callback: only record; the sender task does the I/O.
-        if origin is not None:
+        if origin == FROM_SERVER:
             return
         self._local_seq += 1
         if not self._streaming:
@@ -217,6 +226,10 @@ class DocumentSession:
                         covered = self._queued_seq
                         update = batch[0] if len(batch) == 1 else merge_updates(*batch)
                         await send(encode_binary(channel, create_update_message(update)))
+                    elif self._resync:
+                        self._resync = False
+                        await send(encode_binary(channel, create_sync_message(document.ydoc)))
+                        continue
                     else:
                         break
                     self._sent_seq = max(self._sent_seq, covered)

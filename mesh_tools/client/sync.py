@@ -25,7 +25,7 @@ from ..protocol import Push, PushType, RequestType
 from ..schema import MeshSchema
 from ._results import result_field
 from .document import Rejection, SyncedDocument
-from .session import DocumentSession
+from .session import FROM_SERVER, DocumentSession
 
 if TYPE_CHECKING:
     from .room import RoomClient
@@ -94,7 +94,7 @@ class SyncClient:
         )
         session = self._sessions.get(path)
         if session is not None and session.document is not None:
-            session.document.apply_update(data)
+            session.document.apply_update(data, origin=FROM_SERVER)
         return list(Rejection.from_wire(result.get("violations")).violations)
 
     # -- open documents ------------------------------------------------------------------------
@@ -143,10 +143,7 @@ class SyncClient:
         try:
             await self._deliver(session, RequestType.SYNC_CLOSE, timeout)
         finally:
-            del self._sessions[path]
-            if session.channel is not None:
-                self._channels.pop(session.channel, None)
-            session.release()
+            self._forget(session)
             del self._closing[path]
             done.set()
 
@@ -175,8 +172,7 @@ class SyncClient:
         try:
             await self._open_channel(session)
         except BaseException as exc:
-            del self._sessions[path]
-            session.release()
+            self._forget(session)
             if isinstance(exc, MeshError):
                 opening.set_exception(exc)
                 opening.exception()  # the waiters, if any, re-raise it; nobody else must log it
@@ -188,6 +184,12 @@ class SyncClient:
         finally:
             del self._opening[path]
         return session
+
+    def _forget(self, session: DocumentSession) -> None:
+        del self._sessions[session.path]
+        if session.channel is not None:
+            self._channels.pop(session.channel, None)
+        session.release()
 
     def _open_session(self, path: str) -> DocumentSession:
         session = self._sessions.get(path)
