@@ -158,13 +158,26 @@ class Element:
     def get_children(self) -> list[Element]:
         """The child elements in document order."""
         index = self._doc._index
-        out = []
-        for child in self._live().children:
-            if isinstance(child, XmlElement):
-                element = index.get(str(child.attributes.get(ID_ATTRIBUTE)))
-                if element is not None:
-                    out.append(element)
-        return out
+        xml = self._live()
+        # One transaction and no wrapper objects: this runs for every element a reader walks.
+        with self._doc.ydoc.transaction() as txn:
+            inner: Any = txn._txn
+            ids = [
+                child.attribute(inner, ID_ATTRIBUTE)
+                for child in xml.integrated.children(inner)
+                if isinstance(child, _IntegratedElement)
+            ]
+        return [index[i] for i in ids if isinstance(i, str) and i in index]
+
+    def count_descendants(self) -> int:
+        """How many elements lie below this one, from the index (no CRDT read)."""
+        kids = self._doc._kids
+        stack = [self.id]
+        count = -1
+        while stack:
+            count += 1
+            stack.extend(kids.get(stack.pop(), ()))
+        return count
 
     @property
     def attributes(self) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def describe(start: Element, *, depth: int | None, budget: int) -> Description:
         if len(listed) < len(children):
             body[_MORE] = len(children) - len(listed)
             hidden.extend(children[len(listed) :])
-    return Description(content, shown, shown + sum(len(subtree(element)) for element in hidden))
+    return Description(content, shown, shown + sum(1 + element.count_descendants() for element in hidden))
 
 
 def _body(element: Element) -> tuple[dict[str, Any], int]:
