@@ -30,6 +30,7 @@ def env(server: RoomServer) -> dict[str, str]:
     return {"MESH_TOOLS_URL": server.url, "MESH_TOOLS_SECRET": SECRET, "MESH_TOOLS_KEY_ID": "k1"}
 
 
+@pytest.mark.slow  # one `mesh-tools` process per command, ~1 s of imports each
 async def test_schema_and_sync_commands_round_trip(tmp_path: Path, env: dict[str, str]) -> None:
     schema_file = tmp_path / "notes.json"
     schema_file.write_text(json.dumps(NOTES.to_json()))
@@ -60,6 +61,7 @@ async def test_schema_and_sync_commands_round_trip(tmp_path: Path, env: dict[str
     assert sorted(listed.out.split()) == ["other.doc", "plan.notes"]
 
 
+@pytest.mark.slow  # one `mesh-tools` process per command, ~1 s of imports each
 async def test_errors_say_what_to_do_next(tmp_path: Path, env: dict[str, str]) -> None:
     missing = await mesh_tools("room", "sync", "show", "--room", ROOM, "nope.notes", env=env)
     assert missing.code == 2
