@@ -1,4 +1,10 @@
-"""The ``mesh-tools`` command. Each sub-command lives in its own module with a ``register`` function."""
+"""The ``mesh-tools`` command. Each sub-command lives in its own module with a ``register`` function.
+
+Building the parser imports every sub-command module, so at the top those modules import only what
+their arguments need (the standard library, :mod:`mesh_tools.errors`, :mod:`mesh_tools.helpers`), and
+everything else inside the functions that run the command: ``mesh-tools --help`` stays fast and the
+optional extras (MCP, openai-agents, matplotlib) stay optional.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from collections.abc import Sequence
 
 from ..errors import MeshError
 
-# Sub-command modules, imported lazily so `mesh-tools --help` stays fast and optional extras stay optional.
+# In the order `mesh-tools --help` lists their commands.
 COMMAND_MODULES = [
     "mesh_tools.cli.schema_cmd",
     "mesh_tools.cli.serve_cmd",

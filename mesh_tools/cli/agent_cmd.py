@@ -16,19 +16,17 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openai import AsyncOpenAI
-
-from ..agent import load_agent_definition
-from ..agent.live_view import SCRIPTED_BANNER, TeamView, output_console, print_team_result
-from ..agent.scripted_model import is_scripted_model
-from ..agent.team import TeamMember, TeamResult, TeamSpec, TokenFactory, run_team, token_minter
-from ..client import RoomClient, WebSocketClientProtocol
 from ..errors import AgentConfigError, AuthenticationError, DocumentNotFoundError
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
-from ..schema import MeshSchema
 from .room_cmd import KEY_ID_ENV, SECRET_ENV, TOKEN_ENV
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from ..agent.team import TeamResult, TokenFactory
+    from ..schema import MeshSchema
 
 __all__ = ["add_model_options", "banner", "exit_code", "model_client", "register"]
 
@@ -117,12 +115,17 @@ def model_client(base_url: str | None) -> AsyncOpenAI:
             hint="set OPENAI_API_KEY, or pass --base-url for a local OpenAI-compatible server; "
             "`mesh-tools demo` runs offline with a scripted model",
         )
+    from openai import AsyncOpenAI
+
     # Local OpenAI-compatible servers ignore the key, but the client refuses to start without one.
     return AsyncOpenAI(api_key=key or "no-key", base_url=base_url, max_retries=0)
 
 
 def banner(models: Sequence[str], api: str, base_url: str | None) -> str:
     """What the run talks to, in one line: the scripted banner, or the models and the endpoint."""
+    from ..agent.live_view import SCRIPTED_BANNER
+    from ..agent.scripted_model import is_scripted_model
+
     if all(is_scripted_model(model) for model in models):
         return f"{SCRIPTED_BANNER} · {', '.join(models)} on a local OpenAI-compatible server"
     where = f" at {base_url}" if base_url else ""
@@ -160,6 +163,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_agents(args: argparse.Namespace) -> int:
+    from ..agent import load_agent_definition
+    from ..agent.live_view import TeamView, output_console, print_team_result
+    from ..agent.scripted_model import is_scripted_model
+    from ..agent.team import TeamMember, TeamSpec, run_team
+
     definitions = [load_agent_definition(path) for path in args.definitions]
     url = args.url or mesh_tools_base_url()
     tokens = _tokens(args.room, single=len(definitions) == 1)
@@ -206,6 +214,8 @@ async def _run_agents(args: argparse.Namespace) -> int:
 def _tokens(room: str, *, single: bool) -> TokenFactory:
     secret = os.getenv(SECRET_ENV)
     if secret:
+        from ..agent.team import token_minter
+
         return token_minter(secret, room, key_id=os.getenv(KEY_ID_ENV) or None)
     token = os.getenv(TOKEN_ENV)
     if token and single:
@@ -221,6 +231,9 @@ async def _schema(
     url: str, room: str, path: str, tokens: TokenFactory, schema_file: Path | None
 ) -> MeshSchema:
     """The schema of the file given, or else of the existing document."""
+    from ..client import RoomClient, WebSocketClientProtocol
+    from ..schema import MeshSchema
+
     if schema_file is not None:
         return MeshSchema.from_file(schema_file)
     protocol = WebSocketClientProtocol(

@@ -16,19 +16,16 @@ import secrets
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..agent import ScriptedServer, TurnEvent, load_agent_definitions
-from ..agent.demo_policies import DEMO_TASK, demo_policies, demo_schema
-from ..agent.live_view import TeamView, output_console, print_team_result
-from ..agent.team import TeamMember, TeamResult, TeamSpec, run_team, token_minter
-from ..client import RoomClient, WebSocketClientProtocol
 from ..errors import AgentConfigError
 from ..helpers import websocket_room_url
-from ..schema import MeshSchema
-from ..server import RoomServer
-from ..server.room_server import DATABASE_NAME
 from .agent_cmd import add_model_options, banner, exit_code, model_client
+
+if TYPE_CHECKING:
+    from ..agent import TurnEvent
+    from ..agent.team import TeamMember, TeamResult
+    from ..schema import MeshSchema
 
 ROOM = "demo"
 ROLES = ("architect", "writer", "reviewer")
@@ -80,6 +77,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    from ..agent import ScriptedServer
+    from ..agent.demo_policies import DEMO_TASK, demo_policies, demo_schema
+    from ..agent.live_view import TeamView, output_console, print_team_result
+    from ..agent.team import TeamSpec, run_team, token_minter
+    from ..client import RoomClient, WebSocketClientProtocol
+    from ..server import RoomServer
+
     if args.scripted and args.model:
         raise AgentConfigError("--scripted and --model exclude each other", hint="drop one of them")
     scripted = args.scripted or not (args.model or os.getenv("OPENAI_API_KEY") or args.base_url)
@@ -144,6 +148,9 @@ def _members(
     agents: Path, schema: MeshSchema, path: str, *, scripted: bool, model: str | None
 ) -> list[TeamMember]:
     """The three roles from ``agents``, scripted, or on ``model`` (None: each definition's own)."""
+    from ..agent import load_agent_definitions
+    from ..agent.team import TeamMember
+
     hint = "run the demo from the repository root (where agents/ is), or pass --agents DIR"
     if not agents.is_dir():
         raise AgentConfigError(f"no directory of agent definitions at {agents}", hint=hint)
@@ -163,6 +170,8 @@ def _members(
 
 
 def _export(data_dir: Path, stamp: str, path: str, result: TeamResult) -> list[str]:
+    from ..server.room_server import DATABASE_NAME
+
     document_file = data_dir / f"launch-plan-{stamp}.json"
     record_file = data_dir / f"launch-plan-{stamp}.run.json"
     document_file.write_text(json.dumps(result.document, indent=2, ensure_ascii=False) + "\n")

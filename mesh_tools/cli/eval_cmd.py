@@ -17,24 +17,13 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from ..agent import TurnEvent
-from ..evaluation import (
-    EpisodeResult,
-    EvalConfig,
-    build_report,
-    compare_reports,
-    draw_chart,
-    load_report,
-    load_suite,
-    render_markdown,
-    run_suite,
-)
+    from ..agent import TurnEvent
+    from ..evaluation import EpisodeResult
 
 _COMPARE = "compare"
 
@@ -77,6 +66,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..evaluation import EvalConfig, build_report, load_suite, run_suite
+
     console = Console()
     suite = load_suite(args.suite).only(args.tasks)
     config = EvalConfig(
@@ -132,6 +126,8 @@ def _slug(suite: str, model: str) -> str:
 
 
 def _write(report: dict[str, Any], out: Path) -> list[Path]:
+    from ..evaluation import draw_chart, render_markdown
+
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -141,6 +137,8 @@ def _write(report: dict[str, Any], out: Path) -> list[Path]:
 
 
 def _print_summary(console: Console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
     summary, calls = report["summary"], report["calls"]
     k = str(report["run"]["trials"])
     table = Table(title=f"{report['run']['suite']} · {report['run']['model']} · {report['run']['label']}")
@@ -191,6 +189,11 @@ def _exit_code(report: dict[str, Any]) -> int:
 
 
 def _compare(a_path: Path, b_path: Path) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..evaluation import compare_reports, load_report
+
     comparison = compare_reports(load_report(a_path), load_report(b_path))
     console = Console()
     table = Table(title=f"A: {comparison.a_label}\nB: {comparison.b_label}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client import RoomClient, WebSocketClientProtocol
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
-from ..schema import MeshSchema
-from ..tools import DocumentToolkit
 from .room_cmd import SECRET_ENV, TOKEN_ENV, participant_token
+
+if TYPE_CHECKING:
+    from ..schema import MeshSchema
 
 
 def register(commands: Any) -> None:
@@ -40,6 +40,8 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..schema import MeshSchema
+
     schema = MeshSchema.from_file(args.schema)
     try:
         from mcp.server.stdio import stdio_server
@@ -51,6 +53,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, schema: MeshSchema, stdio_server: Any) -> None:
+    from ..client import RoomClient, WebSocketClientProtocol
+    from ..tools import DocumentToolkit
+
     url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
     protocol = WebSocketClientProtocol(url=url, token=participant_token(args.room))
     async with (

@@ -17,17 +17,15 @@ import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from rich.console import Console
-from rich.markup import escape
-from rich.tree import Tree
-
-from ..client import RoomClient, WebSocketClientProtocol
 from ..errors import AuthenticationError
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
-from ..schema import ID_ATTRIBUTE, MeshSchema
-from ..tokens import ApiScope, ParticipantGrant, ParticipantToken
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from ..client import RoomClient
 
 TOKEN_ENV = "MESH_TOOLS_TOKEN"
 SECRET_ENV = "MESH_TOOLS_SECRET"
@@ -35,7 +33,7 @@ KEY_ID_ENV = "MESH_TOOLS_KEY_ID"
 
 _CONNECT_TIMEOUT = 1.0  # a person is waiting: say "cannot connect" soon rather than retry for long
 
-RoomAction = Callable[[RoomClient, argparse.Namespace], Awaitable[None]]
+RoomAction: TypeAlias = "Callable[[RoomClient, argparse.Namespace], Awaitable[None]]"
 
 
 def register(commands: Any) -> None:
@@ -106,6 +104,8 @@ def participant_token(room: str) -> str:
             "no token to connect with",
             hint=f"set {TOKEN_ENV} to a participant token, or {SECRET_ENV} to the server's secret",
         )
+    from ..tokens import ApiScope, ParticipantGrant, ParticipantToken
+
     return ParticipantToken(
         name="cli",
         api_key_id=os.getenv(KEY_ID_ENV) or None,
@@ -126,6 +126,8 @@ def _runner(action: RoomAction) -> Callable[[argparse.Namespace], int]:
 
 
 async def _connected(action: RoomAction, args: argparse.Namespace) -> None:
+    from ..client import RoomClient, WebSocketClientProtocol
+
     url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
     protocol = WebSocketClientProtocol(url=url, token=participant_token(args.room))
     async with RoomClient(
@@ -145,6 +147,8 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 async def _schema_put(room: RoomClient, args: argparse.Namespace) -> None:
+    from ..schema import MeshSchema
+
     await room.schemas.put(args.name, MeshSchema.from_file(args.file))
     print(f"stored .schemas/{args.name}.json in room {room.room_name}")
 
@@ -155,6 +159,8 @@ async def _schema_list(room: RoomClient, args: argparse.Namespace) -> None:
 
 
 async def _sync_create(room: RoomClient, args: argparse.Namespace) -> None:
+    from ..schema import MeshSchema
+
     schema = MeshSchema.from_file(args.schema) if args.schema else None
     await room.sync.create(args.path, json=args.json, schema=schema)
     print(f"created {args.path} in room {room.room_name}")
@@ -163,6 +169,8 @@ async def _sync_create(room: RoomClient, args: argparse.Namespace) -> None:
 async def _sync_show(room: RoomClient, args: argparse.Namespace) -> None:
     content = await room.sync.describe(args.path)
     if args.tree:
+        from rich.console import Console
+
         Console().print(_tree(args.path, content))
     else:
         print(json.dumps(content, indent=2, ensure_ascii=False))
@@ -174,12 +182,19 @@ async def _sync_list(room: RoomClient, args: argparse.Namespace) -> None:
 
 
 def _tree(label: str, content: dict[str, Any]) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
     tree = Tree(f"[bold]{escape(label)}[/bold]")
     _add_element(tree, content)
     return tree
 
 
 def _add_element(parent: Tree, element: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from ..schema import ID_ATTRIBUTE
+
     # Document JSON: {tag: {attribute: value, ..., <child property>: [child, ...]}}.
     for tag, body in element.items():
         parts = [f"[cyan]{escape(tag)}[/cyan]"]

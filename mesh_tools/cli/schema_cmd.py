@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from ..schema import MeshSchema
-
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
@@ -20,6 +18,8 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..schema import MeshSchema
+
     schema = MeshSchema.from_file(args.file)
     print(json.dumps(schema.to_json(), indent=2))
     return 0

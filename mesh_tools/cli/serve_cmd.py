@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AuthenticationError
-from ..tokens import ApiScope, ParticipantToken, SyncScope
 
 SECRET_ENV = "MESH_TOOLS_SECRET"
 
@@ -81,7 +80,7 @@ def _read_keys(path: str) -> dict[str, str]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..server import RoomServer  # the server's dependencies load only for this command
+    from ..server import RoomServer
 
     keys = _read_keys(args.secret_file) if args.secret_file else None
     server = RoomServer(
@@ -107,6 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    from ..tokens import ApiScope, ParticipantToken, SyncScope
+
     token = ParticipantToken.for_room(
         name=args.name,
         room=args.room,
