@@ -14,7 +14,7 @@ from pathlib import Path
 from mesh_tools.client import RoomClient, SyncedDocument, WebSocketClientProtocol
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.tokens import ApiScope, ParticipantGrant, ParticipantToken
+from mesh_tools.tokens import ParticipantToken
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 
@@ -31,13 +31,7 @@ NOTES = MeshSchema(
 
 
 def token(room: str, name: str = "tester", *, secret: str = SECRET) -> str:
-    return ParticipantToken(
-        name=name,
-        grants=[
-            ParticipantGrant(name="room", scope=room),
-            ParticipantGrant(name="api", scope=ApiScope.agent_default()),
-        ],
-    ).to_jwt(token=secret)
+    return ParticipantToken.for_room(name=name, room=room).to_jwt(token=secret)
 
 
 def room_client(base_url: str, room: str, name: str = "tester", **options: float) -> RoomClient:

@@ -104,17 +104,12 @@ def participant_token(room: str) -> str:
             "no token to connect with",
             hint=f"set {TOKEN_ENV} to a participant token, or {SECRET_ENV} to the server's secret",
         )
-    from ..tokens import ApiScope, ParticipantGrant, ParticipantToken
+    from ..tokens import ParticipantToken
 
-    return ParticipantToken(
-        name="cli",
-        api_key_id=os.getenv(KEY_ID_ENV) or None,
-        grants=[
-            ParticipantGrant(name="room", scope=room),
-            ParticipantGrant(name="role", scope="user"),
-            ParticipantGrant(name="api", scope=ApiScope.agent_default()),
-        ],
-    ).to_jwt(token=secret)
+    minted = ParticipantToken.for_room(
+        name="cli", room=room, role="user", api_key_id=os.getenv(KEY_ID_ENV) or None
+    )
+    return minted.to_jwt(token=secret)
 
 
 def _runner(action: RoomAction) -> Callable[[argparse.Namespace], int]:
