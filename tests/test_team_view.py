@@ -11,7 +11,7 @@ from rich.console import Console
 from mesh_tools.agent import ToolCallRecord, TurnEvent, Usage
 from mesh_tools.agent.demo_policies import demo_schema
 from mesh_tools.agent.limited_toolbox import LimitedToolbox
-from mesh_tools.agent.live_view import TeamView, describe_call, document_tree
+from mesh_tools.agent.live_view import TeamView, describe_call
 from mesh_tools.agent.schema_summary import schema_summary
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import AgentConfigError
@@ -110,30 +110,6 @@ async def test_on_a_terminal_the_board_shows_each_agent_and_the_live_document() 
     assert "reviewer · turn 3 · 0 edits · 1 rejected" in final_frame
     assert '✗ set_attribute status="approved" → invalid_value' in final_frame
     assert 'report "Launch plan"' in final_frame
-
-
-def test_the_document_tree_shows_text_and_sums_up_deep_children() -> None:
-    content = {
-        "report": {
-            "title": "Plan",
-            "children": [
-                {
-                    "section": {
-                        "status": "draft",
-                        "children": [{"list": {"children": [{"item": {"text": "a"}}] * 3}}],
-                    }
-                }
-            ],
-        }
-    }
-    out = io.StringIO()
-    Console(file=out, width=100).print(document_tree(content, max_depth=2))
-    assert out.getvalue().splitlines() == [
-        'report "Plan"',
-        '└── section status="draft"',
-        "    └── list",
-        "        └── … 3 children",
-    ]
 
 
 async def test_a_limited_toolbox_offers_and_runs_only_the_allowed_tools() -> None:

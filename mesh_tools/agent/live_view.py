@@ -3,7 +3,7 @@
 On a terminal, :class:`TeamView` keeps a live board (rich ``Live``): a banner that says whether a real
 model answers, one panel per agent with its latest tool calls (ok or the error code), and the document
 as it grows. Anywhere else (CI logs, pipes) it prints one plain line per tool call instead.
-:func:`print_team_result` prints the outcome of a run; :func:`document_tree` draws document JSON.
+:func:`print_team_result` prints the outcome of a run.
 
 Rendering happens on the event loop only, never on rich's refresh thread: the documents are pycrdt
 replicas that the loop is writing to.
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -23,10 +22,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from ..document import MeshDocument
-from ..schema import ID_ATTRIBUTE
+from ..document_view import document_tree, shorten
 from ..tools.arguments import TAG_KEY
 from .events import ToolCallRecord, TurnEvent
 from .team import TeamResult
@@ -35,7 +33,6 @@ __all__ = [
     "SCRIPTED_BANNER",
     "TeamView",
     "describe_call",
-    "document_tree",
     "output_console",
     "print_team_result",
 ]
@@ -44,7 +41,6 @@ __all__ = [
 SCRIPTED_BANNER = "SCRIPTED MODEL — no LLM called"
 
 _REFRESH_S = 0.1  # at most ten redraws a second, however fast edits arrive
-_TEXT_WIDTH = 72
 _PLAIN_WIDTH = 120  # rich assumes 80 columns without a terminal; CI logs are wider
 _LIVE_DEPTH = 2  # the live board shows the document this deep; the final tree shows all of it
 
@@ -62,23 +58,6 @@ def describe_call(record: ToolCallRecord, *, detail: bool = True) -> str:
     it fits a narrow panel: the call and the new id or the error code.
     """
     return f"{_call_summary(record.name, record.arguments, detail)} {_result_summary(record, detail)}"
-
-
-def document_tree(
-    content: Mapping[str, Any], *, label: str | None = None, max_depth: int | None = None
-) -> Tree:
-    """Document JSON (``{tag: {attributes..., children}}``, as ``to_json`` gives it) as a rich tree.
-
-    Text-like attributes are quoted and shortened; elements deeper than ``max_depth`` are summed up
-    as a count.
-    """
-    ((tag, body),) = content.items()
-    tree = Tree(label if label is not None else _element_label(tag, body))
-    if label is not None:
-        _add_element(tree, tag, body, 1, max_depth)
-    else:
-        _add_children(tree, body, 1, max_depth)
-    return tree
 
 
 @dataclass(slots=True)
@@ -214,7 +193,7 @@ class TeamView:
 
 def print_team_result(console: Console, result: TeamResult, *, saved: Sequence[str] = ()) -> None:
     """The outcome of a run: the final document, each agent's record, validity, convergence, files."""
-    console.print(document_tree(result.document, label=f"[bold]{escape(result.document_path)}[/bold]"))
+    console.print(document_tree(result.document, path=result.document_path))
     table = Table(title="agents", title_justify="left")
     tokens_column = "tokens (estimated)" if result.scripted else "tokens"
     for column in ("agent", "model", "stopped", "turns", "tool calls", "edits", "rejected", tokens_column):
@@ -284,7 +263,7 @@ def _call_summary(name: str, arguments_json: str, detail: bool) -> str:
     except ValueError:
         return f"{name}(malformed arguments)"
     if not isinstance(arguments, dict):
-        return f"{name}({_shorten(arguments_json, 40)})"
+        return f"{name}({shorten(arguments_json, 40)})"
     if name == "append_child":
         element = arguments.get("element")
         tag = element.get(TAG_KEY, "?") if isinstance(element, dict) else "?"
@@ -292,21 +271,21 @@ def _call_summary(name: str, arguments_json: str, detail: bool) -> str:
     if name == "set_attribute":
         attribute = arguments.get("attribute")
         if isinstance(attribute, dict):
-            value = _shorten(json.dumps(attribute.get("value"), ensure_ascii=False), 32 if detail else 16)
+            value = shorten(json.dumps(attribute.get("value"), ensure_ascii=False), 32 if detail else 16)
             return f"set_attribute {attribute.get('name')}={value}" + (
                 f" on {arguments.get('id')}" if detail else ""
             )
     if name in ("describe_document", "delete_element", "remove_attribute"):
         detail_name = f" {arguments['name']}" if "name" in arguments else ""
         return f"{name}{detail_name} {arguments.get('id')}"
-    return f"{name}({_shorten(json.dumps(arguments, ensure_ascii=False), 40)})"
+    return f"{name}({shorten(json.dumps(arguments, ensure_ascii=False), 40)})"
 
 
 def _result_summary(call: ToolCallRecord, detail: bool) -> str:
     try:
         result = json.loads(call.result)
     except ValueError:
-        return "→ " + _shorten(call.result, 40)
+        return "→ " + shorten(call.result, 40)
     if not isinstance(result, dict):
         return "→ ok"
     error = result.get("error")
@@ -319,41 +298,3 @@ def _result_summary(call: ToolCallRecord, detail: bool) -> str:
     if "id" in result:
         return f"→ {result['id']}"
     return "→ ok"
-
-
-def _shorten(text: str, width: int = _TEXT_WIDTH) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _element_label(tag: str, body: Mapping[str, Any]) -> str:
-    parts = [f"[cyan]{escape(tag)}[/cyan]"]
-    for name, value in body.items():
-        if name == ID_ATTRIBUTE or _is_children(value):
-            continue
-        if isinstance(value, str) and name in ("text", "title", "name"):
-            parts.append(escape(json.dumps(_shorten(value), ensure_ascii=False)))
-        else:
-            parts.append(f"[dim]{escape(name)}={escape(json.dumps(value, ensure_ascii=False))}[/dim]")
-    return " ".join(parts)
-
-
-def _add_element(parent: Tree, tag: str, body: Mapping[str, Any], depth: int, max_depth: int | None) -> None:
-    node = parent.add(_element_label(tag, body))
-    _add_children(node, body, depth + 1, max_depth)
-
-
-def _add_children(node: Tree, body: Mapping[str, Any], depth: int, max_depth: int | None) -> None:
-    for value in body.values():
-        if not _is_children(value) or not value:
-            continue
-        if max_depth is not None and depth > max_depth:
-            node.add(f"[dim]… {len(value)} {'child' if len(value) == 1 else 'children'}[/dim]")
-            continue
-        for child in value:
-            ((child_tag, child_body),) = child.items()
-            _add_element(node, child_tag, child_body, depth, max_depth)
-
-
-def _is_children(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, dict) and len(item) == 1 for item in value)

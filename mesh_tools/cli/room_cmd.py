@@ -23,8 +23,6 @@ from ..errors import AuthenticationError
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
 
 if TYPE_CHECKING:
-    from rich.tree import Tree
-
     from ..client import RoomClient
 
 TOKEN_ENV = "MESH_TOOLS_TOKEN"
@@ -166,7 +164,9 @@ async def _sync_show(room: RoomClient, args: argparse.Namespace) -> None:
     if args.tree:
         from rich.console import Console
 
-        Console().print(_tree(args.path, content))
+        from ..document_view import document_tree
+
+        Console().print(document_tree(content, path=args.path, detail=True))
     else:
         print(json.dumps(content, indent=2, ensure_ascii=False))
 
@@ -174,36 +174,3 @@ async def _sync_show(room: RoomClient, args: argparse.Namespace) -> None:
 async def _sync_list(room: RoomClient, args: argparse.Namespace) -> None:
     for path in await room.sync.list():
         print(path)
-
-
-def _tree(label: str, content: dict[str, Any]) -> Tree:
-    from rich.markup import escape
-    from rich.tree import Tree
-
-    tree = Tree(f"[bold]{escape(label)}[/bold]")
-    _add_element(tree, content)
-    return tree
-
-
-def _add_element(parent: Tree, element: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    from ..schema import ID_ATTRIBUTE
-
-    # Document JSON: {tag: {attribute: value, ..., <child property>: [child, ...]}}.
-    for tag, body in element.items():
-        parts = [f"[cyan]{escape(tag)}[/cyan]"]
-        for name, value in body.items():
-            if name != ID_ATTRIBUTE and not _is_children(value):
-                parts.append(f"{escape(name)}={escape(json.dumps(value, ensure_ascii=False))}")
-        if ID_ATTRIBUTE in body:
-            parts.append(f"[dim]#{escape(str(body[ID_ATTRIBUTE]))}[/dim]")
-        node = parent.add(" ".join(parts))
-        for value in body.values():
-            if _is_children(value):
-                for child in value:
-                    _add_element(node, child)
-
-
-def _is_children(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, dict) and len(item) == 1 for item in value)
