@@ -66,6 +66,17 @@ class ModelReply:
     usage: Usage
 
 
+def _request_params(settings: RequestSettings, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request arguments both APIs spell alike: model, timeout, tools and temperature."""
+    params: dict[str, Any] = {"model": settings.model, "timeout": settings.timeout_s}
+    # Chat Completions rejects tool_choice and parallel_tool_calls on a request without tools.
+    if tools:
+        params |= {"tools": tools, "tool_choice": "auto", "parallel_tool_calls": settings.parallel_tool_calls}
+    if settings.temperature is not None:
+        params["temperature"] = settings.temperature
+    return params
+
+
 class Transcript(ABC):
     """The history of one agent run: instructions, the task, notes, replies and tool results."""
 
@@ -96,22 +107,11 @@ class ResponsesTranscript(Transcript):
         self._items.append({"role": "user", "content": text})
 
     async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox) -> ModelReply:
-        params: dict[str, Any] = {
-            "model": settings.model,
+        params = _request_params(settings, toolbox.responses_tools()) | {
             "instructions": self._instructions,
             "input": list(self._items),
             "store": False,
-            "timeout": settings.timeout_s,
         }
-        tools = toolbox.responses_tools()
-        if tools:
-            params |= {
-                "tools": tools,
-                "tool_choice": "auto",
-                "parallel_tool_calls": settings.parallel_tool_calls,
-            }
-        if settings.temperature is not None:
-            params["temperature"] = settings.temperature
         response = await client.responses.create(**params)
         if not isinstance(response, Response):
             raise ModelCallError(f"expected a Response object, got {type(response).__name__}")
@@ -163,20 +163,9 @@ class ChatTranscript(Transcript):
         self._messages.append({"role": "user", "content": text})
 
     async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox) -> ModelReply:
-        params: dict[str, Any] = {
-            "model": settings.model,
-            "messages": list(self._messages),
-            "timeout": settings.timeout_s,
+        params = _request_params(settings, toolbox.chat_completions_tools()) | {
+            "messages": list(self._messages)
         }
-        tools = toolbox.chat_completions_tools()
-        if tools:
-            params |= {
-                "tools": tools,
-                "tool_choice": "auto",
-                "parallel_tool_calls": settings.parallel_tool_calls,
-            }
-        if settings.temperature is not None:
-            params["temperature"] = settings.temperature
         completion = await client.chat.completions.create(**params)
         if not isinstance(completion, ChatCompletion):
             raise ModelCallError(f"expected a ChatCompletion object, got {type(completion).__name__}")
