@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentConfigError, AuthenticationError, DocumentNotFoundError
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
-from .room_cmd import KEY_ID_ENV, SECRET_ENV, TOKEN_ENV
+from .room_cmd import KEY_ID_ENV, SECRET_ENV, TOKEN_ENV, add_connection_options
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -55,15 +55,7 @@ def register(commands: Any) -> None:
         "Prints its tool calls as they happen, then the document, its validity and the agent's record.",
         epilog=epilog + f" A single agent may also connect with ${TOKEN_ENV}.",
     )
-    run_one.add_argument(
-        "definitions",
-        type=Path,
-        nargs=1,
-        metavar="AGENT_TOML",
-        help="agent definition, e.g. agents/writer.toml",
-    )
-    _add_run_options(run_one)
-    run_one.set_defaults(run=_run)
+    _add_run_arguments(run_one, nargs=1, definitions_help="agent definition, e.g. agents/writer.toml")
 
     team = commands.add_parser(
         "team",
@@ -79,15 +71,7 @@ def register(commands: Any) -> None:
         "that every replica converged and that the document is valid.",
         epilog=epilog,
     )
-    run_team_parser.add_argument(
-        "definitions",
-        type=Path,
-        nargs="+",
-        metavar="AGENT_TOML",
-        help="agent definitions, e.g. agents/*.toml",
-    )
-    _add_run_options(run_team_parser)
-    run_team_parser.set_defaults(run=_run)
+    _add_run_arguments(run_team_parser, nargs="+", definitions_help="agent definitions, e.g. agents/*.toml")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, model_help: str) -> None:
@@ -132,12 +116,13 @@ def banner(models: Sequence[str], api: str, base_url: str | None) -> str:
     return f"MODEL {', '.join(sorted(set(models)))} · {api} API{where}"
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--room", required=True, help="the room's name")
+def _add_run_arguments(parser: argparse.ArgumentParser, *, nargs: int | str, definitions_help: str) -> None:
+    # `agent run` and `team run` differ only in how many definitions they take.
+    parser.add_argument("definitions", type=Path, nargs=nargs, metavar="AGENT_TOML", help=definitions_help)
+    add_connection_options(parser)
     parser.add_argument(
         "--doc", required=True, metavar="PATH", help="document path, e.g. plans/launch.report"
     )
-    parser.add_argument("--url", help=f"the server's base URL (default: ${URL_ENV} or {DEFAULT_URL})")
     parser.add_argument(
         "--schema",
         type=Path,
@@ -156,6 +141,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plain", action="store_true", help="print one line per tool call even on a terminal"
     )
+    parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:

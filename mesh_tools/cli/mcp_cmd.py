@@ -13,8 +13,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
-from .room_cmd import SECRET_ENV, TOKEN_ENV, participant_token
+from ..helpers import DEFAULT_URL, URL_ENV
+from .room_cmd import SECRET_ENV, TOKEN_ENV, add_connection_options, room_protocol
 
 if TYPE_CHECKING:
     from ..schema import MeshSchema
@@ -30,12 +30,11 @@ def register(commands: Any) -> None:
         f"minted from ${SECRET_ENV}. Documents take their schema from the room (.schemas/<extension>.json); "
         "it must match --schema.",
     )
-    parser.add_argument("--room", required=True, help="the room's name")
+    add_connection_options(parser)
     parser.add_argument(
         "--schema", required=True, metavar="FILE", help="MeshSchema JSON file of the documents to edit"
     )
     parser.add_argument("--path", help="serve this one document (the tools then take no path argument)")
-    parser.add_argument("--url", help=f"the server's base URL (default: ${URL_ENV} or {DEFAULT_URL})")
     parser.set_defaults(run=_run)
 
 
@@ -53,13 +52,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, schema: MeshSchema, stdio_server: Any) -> None:
-    from ..client import RoomClient, WebSocketClientProtocol
+    from ..client import RoomClient
     from ..tools import DocumentToolkit
 
-    url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
-    protocol = WebSocketClientProtocol(url=url, token=participant_token(args.room))
     async with (
-        RoomClient(protocol=protocol) as room,
+        RoomClient(protocol=room_protocol(args)) as room,
         DocumentToolkit(room, schema=schema, path=args.path) as toolkit,
         stdio_server() as (read_stream, write_stream),
     ):

@@ -23,7 +23,7 @@ from ..errors import AuthenticationError
 from ..helpers import DEFAULT_URL, URL_ENV, mesh_tools_base_url, websocket_room_url
 
 if TYPE_CHECKING:
-    from ..client import RoomClient
+    from ..client import RoomClient, WebSocketClientProtocol
 
 TOKEN_ENV = "MESH_TOOLS_TOKEN"
 SECRET_ENV = "MESH_TOOLS_SECRET"
@@ -44,31 +44,36 @@ def register(commands: Any) -> None:
     )
     groups = room.add_subparsers(dest="room_command", metavar="GROUP", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--room", required=True, help="the room's name")
-    common.add_argument("--url", help=f"the server's base URL (default: ${URL_ENV} or {DEFAULT_URL})")
+    add_connection_options(common)
     common.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for each answer (default: 30)"
     )
 
+    def action(group: Any, name: str, run: RoomAction, **texts: str) -> argparse.ArgumentParser:
+        # Every action connects to a room with the common options, does its part, and disconnects.
+        parser: argparse.ArgumentParser = group.add_parser(name, parents=[common], **texts)
+        parser.set_defaults(run=_runner(run))
+        return parser
+
     schema = groups.add_parser("schema", help="store and list the room's schemas")
     schema_actions = schema.add_subparsers(dest="action", metavar="ACTION", required=True)
-    put = schema_actions.add_parser(
+    put = action(
+        schema_actions,
         "put",
-        parents=[common],
+        _schema_put,
         help="store a schema file as .schemas/NAME.json",
         description="Store a MeshSchema JSON file in the room. Documents whose path ends in .NAME use it.",
     )
     put.add_argument("name", metavar="NAME", help="schema name; documents ending in .NAME use it")
     put.add_argument("file", metavar="FILE", help="MeshSchema JSON file (check it with `mesh-tools schema`)")
-    put.set_defaults(run=_runner(_schema_put))
-    schema_list = schema_actions.add_parser("list", parents=[common], help="list the room's schema names")
-    schema_list.set_defaults(run=_runner(_schema_list))
+    action(schema_actions, "list", _schema_list, help="list the room's schema names")
 
     sync = groups.add_parser("sync", help="create, show and list documents")
     sync_actions = sync.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = sync_actions.add_parser(
+    create = action(
+        sync_actions,
         "create",
-        parents=[common],
+        _sync_create,
         help="create a document",
         description="Create a document. Without --schema the room's .schemas/<extension>.json applies.",
     )
@@ -77,18 +82,30 @@ def register(commands: Any) -> None:
     create.add_argument(
         "--json", type=_json_object, metavar="JSON", help="initial content, e.g. '{\"document\": {...}}'"
     )
-    create.set_defaults(run=_runner(_sync_create))
-    show = sync_actions.add_parser(
+    show = action(
+        sync_actions,
         "show",
-        parents=[common],
+        _sync_show,
         help="print a document as JSON",
         description="Print a document's current content (with element ids) without opening it.",
     )
     show.add_argument("path", metavar="PATH", help="document path")
     show.add_argument("--tree", action="store_true", help="print an element tree instead of JSON")
-    show.set_defaults(run=_runner(_sync_show))
-    sync_list = sync_actions.add_parser("list", parents=[common], help="list the room's documents")
-    sync_list.set_defaults(run=_runner(_sync_list))
+    action(sync_actions, "list", _sync_list, help="list the room's documents")
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """--room and --url: which room of which server a command works in."""
+    parser.add_argument("--room", required=True, help="the room's name")
+    parser.add_argument("--url", help=f"the server's base URL (default: ${URL_ENV} or {DEFAULT_URL})")
+
+
+def room_protocol(args: argparse.Namespace) -> WebSocketClientProtocol:
+    """A connection to the room that :func:`add_connection_options` named, with :func:`participant_token`."""
+    from ..client import WebSocketClientProtocol
+
+    url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
+    return WebSocketClientProtocol(url=url, token=participant_token(args.room))
 
 
 def participant_token(room: str) -> str:
@@ -119,12 +136,10 @@ def _runner(action: RoomAction) -> Callable[[argparse.Namespace], int]:
 
 
 async def _connected(action: RoomAction, args: argparse.Namespace) -> None:
-    from ..client import RoomClient, WebSocketClientProtocol
+    from ..client import RoomClient
 
-    url = websocket_room_url(room_name=args.room, base_url=args.url or mesh_tools_base_url())
-    protocol = WebSocketClientProtocol(url=url, token=participant_token(args.room))
     async with RoomClient(
-        protocol=protocol, request_timeout=args.timeout, connect_timeout=_CONNECT_TIMEOUT
+        protocol=room_protocol(args), request_timeout=args.timeout, connect_timeout=_CONNECT_TIMEOUT
     ) as room:
         await action(room, args)
 
