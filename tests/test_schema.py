@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.errors import SchemaError
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rich-document.schema.json"
+from .tools_fixtures import RICH_FIXTURE
 
 
 def seed_schema() -> MeshSchema:
@@ -104,10 +104,10 @@ def test_seed_schema_to_json_has_meshagent_shape() -> None:
 
 
 def test_rich_fixture_round_trips_exactly() -> None:
-    fixture = json.loads(FIXTURE.read_text())
+    fixture = json.loads(RICH_FIXTURE.read_text())
     assert MeshSchema.from_json(fixture).to_json() == fixture
     assert rich_schema().to_json() == fixture
-    assert MeshSchema.from_file(FIXTURE) == rich_schema()
+    assert MeshSchema.from_file(RICH_FIXTURE) == rich_schema()
 
 
 def test_descriptions_enums_and_ordered_children_round_trip() -> None:

@@ -1,4 +1,7 @@
-"""Schemas and helpers shared by the tool tests (tests/test_tools*.py, test_adapters*.py, test_mcp*.py)."""
+"""Schemas and helpers shared by the tool tests (tests/test_tools*.py, test_adapters*.py, test_mcp*.py).
+
+RICH_FIXTURE, the shared MeshAgent fixture, is also what test_schema.py checks round trips against.
+"""
 
 from __future__ import annotations
 
