@@ -1,4 +1,3 @@
-# ruff: noqa: E501, F401  (the seed's program verbatim: only its import lines differ)
 import asyncio
 import os
 
