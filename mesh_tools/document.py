@@ -7,6 +7,8 @@ schema tag; attribute values keep their JSON types; the attribute ``$id`` holds 
 Every write is checked against the schema before it touches the CRDT, so a rejected write leaves the
 document byte-for-byte unchanged. Remote updates are applied as they come and can be checked with
 :meth:`MeshDocument.validate` and mended with :meth:`MeshDocument.repair` (the room server does this).
+A read-only replica (``read_only=True``) refuses every write through this API with
+PermissionDeniedError and still applies remote updates.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .errors import (
     ElementNotFoundError,
     InvalidOperationError,
     InvalidValueError,
+    PermissionDeniedError,
     ReservedAttributeError,
     UnknownAttributeError,
     UnknownTagError,
@@ -198,6 +201,7 @@ class Element:
 
     def set_attribute(self, name: str, value: Any) -> None:
         """Set one attribute; raises (and changes nothing) if the schema does not allow it."""
+        self._doc._check_writable()
         xml = self._live()
         self._doc._check_attribute(self.tag_name, name, value)
         with self._doc._api_write():
@@ -206,6 +210,8 @@ class Element:
             self._doc._pending.append(AttributeChanged(self, name, _read_value(old), value, local=True))
 
     def remove_attribute(self, name: str) -> None:
+        """Remove one attribute; a no-op if it is not set."""
+        self._doc._check_writable()
         xml = self._live()
         if name == ID_ATTRIBUTE:
             raise ReservedAttributeError(
@@ -236,6 +242,7 @@ class Element:
         return self._insert(index, data)
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
+        self._doc._check_writable()
         xml = self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
         with self._doc._api_write():
@@ -253,6 +260,7 @@ class Element:
 
     def delete(self) -> None:
         """Delete this element and its subtree; the root cannot be deleted."""
+        self._doc._check_writable()
         self._live()
         parent = self.parent
         if parent is None:
@@ -280,11 +288,14 @@ class MeshDocument:
     """A live, schema-typed document replica.
 
     Reads are local. Writes are checked against the schema, then applied to the local CRDT; the
-    resulting updates (see :meth:`on_update`) are what replicas exchange.
+    resulting updates (see :meth:`on_update`) are what replicas exchange. With ``read_only=True``
+    every write through this API raises PermissionDeniedError before touching the CRDT, while
+    :meth:`apply_update` still brings in everyone else's changes.
     """
 
-    def __init__(self, *, schema: MeshSchema, client_id: int | None = None) -> None:
+    def __init__(self, *, schema: MeshSchema, client_id: int | None = None, read_only: bool = False) -> None:
         self.schema = schema
+        self._read_only = read_only
         self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
         self._index: dict[str, Element] = {}
@@ -307,6 +318,11 @@ class MeshDocument:
         self.apply_update(_root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        """True when this replica only follows others: local writes through the API are refused."""
+        return self._read_only
 
     @property
     def root(self) -> Element:
@@ -355,6 +371,7 @@ class MeshDocument:
 
     def load_json(self, data: Mapping[str, Any]) -> None:
         """Fill an empty document from document JSON whose top key is the root tag."""
+        self._check_writable()
         tag, body = _unwrap(data, "document JSON")
         if tag != self.schema.root_tag_name:
             raise UnknownTagError(
@@ -517,6 +534,7 @@ class MeshDocument:
         Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
         ``validate()`` finds nothing.
         """
+        self._check_writable()
         findings = self._findings()
         if not findings:
             return []
@@ -547,6 +565,17 @@ class MeshDocument:
         return cast(XmlElement, node)
 
     # -- internals: checks ------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        # First thing every API write does: a refused write must not even open a transaction.
+        if self._read_only:
+            raise self._read_only_error()
+
+    def _read_only_error(self) -> PermissionDeniedError:
+        """The error a refused write raises; a replica that knows its path names it."""
+        return PermissionDeniedError(
+            "this document is read-only", hint="edit a replica that was not opened read-only"
+        )
 
     def _attribute_props(self, tag_name: str) -> Mapping[str, ValueProperty]:
         props = self._attr_cache.get(tag_name)

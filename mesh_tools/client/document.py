@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from ..document import MeshDocument, Violation
-from ..errors import MeshError
+from ..errors import MeshError, PermissionDeniedError
 from ..schema import MeshSchema
 
 __all__ = ["Rejection", "RejectionListener", "SyncedDocument"]
@@ -46,7 +46,8 @@ class SyncedDocument(MeshDocument):
 
     It is a full MeshDocument (read and edit it as usual; local edits go to the server by themselves)
     plus what the link adds: ``await document.synchronized``, the ``rejections`` the server reported,
-    and ``sync_error`` once the server stopped syncing it.
+    and ``sync_error`` once the server stopped syncing it. When the server opened it read-only for this
+    participant (``read_only``), local edits raise PermissionDeniedError and everyone else's still arrive.
     """
 
     def __init__(self, *, path: str, schema: MeshSchema) -> None:
@@ -84,6 +85,16 @@ class SyncedDocument(MeshDocument):
         return lambda: self._rejection_listeners.remove(listener)
 
     # -- driven by the SyncClient -------------------------------------------------------------
+
+    def _set_read_only(self, read_only: bool) -> None:
+        # What the server granted on the latest open; the server refuses writes either way.
+        self._read_only = read_only
+
+    def _read_only_error(self) -> PermissionDeniedError:
+        return PermissionDeniedError(
+            f"this participant may only read {self.path}",
+            hint="the token's sync scope is read-only for this path; connect with a read-write token to edit",
+        )
 
     def _mark_synchronized(self) -> None:
         if not self._synchronized.done():

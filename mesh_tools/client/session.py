@@ -6,6 +6,9 @@ holds every local change the server lacks (made offline, or sent on a connection
 updates made after that go out as Update messages, in order. So a change counts as *delivered* on a
 connection once the Step2 or the Update that carries it has been written to that connection; ``flush``
 waits for that and then asks the server for its durable acknowledgement.
+
+A read-only channel sends nothing local: the server would refuse it. Its Step2 is empty and local
+updates (only possible by writing to the raw CRDT) are not queued.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ SendFrame: TypeAlias = Callable[[bytes], Awaitable[None]]
 # Past this many queued updates they are merged in place, so a long outage of the sender (a slow link)
 # costs memory in proportion to the document change, not to the number of edits.
 _COMPACT_AT = 256
+_EMPTY_UPDATE = b"\x00\x00"
 
 
 class DocumentSession:
@@ -48,6 +52,8 @@ class DocumentSession:
         self.document: SyncedDocument | None = None
         #: Set while a connection holds a channel for this document.
         self.channel: int | None = None
+        #: The server opened the channel read-only for this participant: nothing local is sent.
+        self.read_only = False
         #: Why syncing stopped for good; every later flush raises it.
         self.error: MeshError | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -78,9 +84,10 @@ class DocumentSession:
 
     # -- connection lifecycle ------------------------------------------------------------------
 
-    def attach(self, channel: int, send: SendFrame, epoch: str | None) -> None:
+    def attach(self, channel: int, send: SendFrame, epoch: str | None, *, read_only: bool = False) -> None:
         """Bind to a channel the server opened on a new connection and start the handshake.
 
+        ``read_only`` is what the server's open result said: then nothing local goes out.
         Raises DocumentNotFoundError (and attaches nothing) if the server's copy is no longer the one
         this replica descends from: merging into it would duplicate content.
         """
@@ -93,6 +100,8 @@ class DocumentSession:
             )
         document.epoch = epoch
         self.detach()
+        self.read_only = read_only
+        document._set_read_only(read_only)
         self.channel = channel
         self._attachments += 1
         self._sender = asyncio.get_running_loop().create_task(
@@ -193,7 +202,7 @@ class DocumentSession:
 
     def _on_update(self, update: bytes, origin: Any) -> None:
         # Runs inside the CRDT's transaction callback: only record; the sender task does the I/O.
-        if origin == FROM_SERVER:
+        if origin == FROM_SERVER or self.read_only:
             return
         self._local_seq += 1
         if not self._streaming:
@@ -215,7 +224,8 @@ class DocumentSession:
                     if self._server_state is not None:
                         # One synchronous block: the Step2 covers the queue exactly as it is now.
                         state, self._server_state = self._server_state, None
-                        frame = sync_step2_message(document.get_update(state))
+                        missing = _EMPTY_UPDATE if self.read_only else document.get_update(state)
+                        frame = sync_step2_message(missing)
                         self._queue.clear()
                         covered = self._local_seq
                         self._streaming = True

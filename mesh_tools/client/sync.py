@@ -133,11 +133,18 @@ class SyncClient:
         Never sleeps: it returns as soon as the server confirmed it stored everything, through
         reconnects like :meth:`flush`. If that fails (RequestTimeoutError, the document's
         ``sync_error``), the document is still closed locally and the error says its last changes may
-        not have reached the server.
+        not have reached the server. A read-only document has nothing to confirm: it is closed at
+        once and its channel released in the background.
         """
         session = self._open_session(path)
         session.refcount -= 1
         if session.refcount > 0:
+            return
+        if session.read_only:
+            channel = session.channel
+            self._forget(session)
+            if channel is not None:
+                self._release_channel(channel)
             return
         done = self._closing[path] = asyncio.Event()
         try:
@@ -153,8 +160,11 @@ class SyncClient:
         Waits through reconnects: a change sent on a connection that dropped is re-sent by the next
         handshake and confirmed there. Raises RequestTimeoutError if that takes longer than ``timeout``
         (default ``room.request_timeout``), or the document's ``sync_error`` if syncing stopped.
+        A read-only document has no changes of its own to store: it returns at once.
         """
-        await self._deliver(self._open_session(path), RequestType.SYNC_FLUSH, timeout)
+        session = self._open_session(path)
+        if not session.read_only:
+            await self._deliver(session, RequestType.SYNC_FLUSH, timeout)
 
     def get_open_documents(self) -> dict[str, SyncedDocument]:
         """The open documents by path (a copy)."""
@@ -206,11 +216,15 @@ class SyncClient:
                 return
             epoch = result.get("epoch")
             try:
+                read_only = result_field(result, "read_only", bool)
                 if session.document is None:
                     schema = MeshSchema.from_json(result_field(result, "schema", dict))
                     session.bind(SyncedDocument(path=session.path, schema=schema))
                 session.attach(
-                    channel, self.room._current_sender(), epoch if isinstance(epoch, str) else None
+                    channel,
+                    self.room._current_sender(),
+                    epoch if isinstance(epoch, str) else None,
+                    read_only=read_only,
                 )
             except MeshError:
                 self._release_channel(channel)

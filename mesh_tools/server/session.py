@@ -196,7 +196,13 @@ class Session:
         live.release()  # the subscription holds it now
         self._channels[channel] = subscriber
         # The answer must precede the first frame on the new channel: send it here, then greet.
-        result = {"channel": channel, "schema": live.doc.schema.to_json(), "epoch": live.epoch}
+        result = {
+            "channel": channel,
+            "schema": live.doc.schema.to_json(),
+            "epoch": live.epoch,
+            # The client turns its replica read-only, so edits fail where they are made, not silently here.
+            "read_only": read_only,
+        }
         self.participant.send_message(Response(request.id, result=result))
         live.greet(subscriber)
         return None
