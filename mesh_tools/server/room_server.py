@@ -8,6 +8,8 @@ Used embedded (tests, demos) or by ``mesh-tools serve``::
 Tokens are checked during the HTTP handshake, before any frame: 401 for a missing, malformed, badly
 signed, expired or unknown-key token, 403 for a token of another room, 404 for another URL; the body is
 the error as JSON (``{"code", "message", "hint"}``). A session outliving its token is closed with 4401.
+Handshakes that fail on the client's side (it went away, or sent no valid WebSocket request) are
+logged at DEBUG or INFO without a traceback; websockets would log each as an ERROR.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import asyncio
 import json
 import logging
 import re
+import sys
 import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import CloseCode
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
@@ -138,6 +142,7 @@ class RoomServer:
                 # y-sync updates are small and compress poorly; deflate would cost CPU per frame.
                 compression=None,
                 ping_interval=self.ping_interval,
+                logger=_QuietHandshakes(logging.getLogger("websockets.server")),
             )
         except BaseException:
             await self.storage.close()
@@ -216,6 +221,43 @@ class RoomServer:
             room.participants -= 1
             if room.idle and self._rooms.get(room_name) is room:
                 del self._rooms[room_name]
+
+
+class _QuietHandshakes(logging.LoggerAdapter[logging.Logger]):
+    """websockets' server logger, except for handshakes that failed because of the client.
+
+    websockets logs every failed opening handshake as an ERROR with a traceback: a client that closed
+    the socket before its request was complete (a health check, a port scan, a client cancelled while
+    connecting) and a request it refused itself (plain HTTP gets 426). Nothing is wrong with the server
+    then, so those go to DEBUG (the client went away) or INFO (a bad request), without the traceback.
+    A handshake that failed inside the server (process_request raised) stays an ERROR.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.ERROR and msg == "opening handshake failed":
+            # websockets logs this from its except block, so the failure is the exception being handled.
+            error = sys.exc_info()[1]
+            if error is not None and (quiet := _client_side_level(error)) is not None:
+                kwargs.pop("exc_info", None)
+                level, msg, args = quiet, "opening handshake failed: %s", (_describe(error),)
+        # Not self.process(): that would replace the connection the caller put in ``extra``. One more
+        # stack level, so records name websockets' line as their source, not this one.
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1
+        self.logger.log(level, msg, *args, **kwargs)
+
+
+def _client_side_level(error: BaseException) -> int | None:
+    """DEBUG for a client that went away, INFO for one that sent no valid handshake, else None."""
+    if isinstance(error, (EOFError, ConnectionError)) or isinstance(error.__cause__, EOFError):
+        return logging.DEBUG
+    if isinstance(error, InvalidHandshake):
+        return logging.INFO
+    return None
+
+
+def _describe(error: BaseException) -> str:
+    cause = error.__cause__
+    return str(error) if cause is None else f"{error} ({cause})"
 
 
 def _bearer_token(header: str | None) -> str | None:
