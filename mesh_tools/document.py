@@ -755,14 +755,15 @@ class MeshDocument:
             self._check_tree(child, tag, position, (*path, raw), out, seen)
 
     def _subtree_json(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
-        with _gc_paused():
-            return self._json_of(_read_tree(self.ydoc, xml), include_ids)
+        with _gc_paused(), self.ydoc.transaction() as txn:
+            return self._json_of(xml.integrated, txn._txn, include_ids)
 
-    def _json_of(self, node: _Node, include_ids: bool) -> dict[str, Any]:
-        # The hot loop of to_json(): 10k elements must stay well under the cost of reading the CRDT.
-        tag, attributes, children = node
+    def _json_of(self, inner: Any, txn: Any, include_ids: bool) -> dict[str, Any]:
+        # The hot loop of to_json(): it reads pycrdt's integrated objects straight into the output,
+        # with no intermediate tree, so 10k elements cost little more than reading the CRDT.
+        tag = inner.tag()
         order, child_name = self._layouts.get(tag) or self._json_layout(tag)
-        raw = dict(attributes)
+        raw = dict(inner.attributes(txn))
         element_id = raw.pop(ID_ATTRIBUTE, None)
         body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
         # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
@@ -773,7 +774,11 @@ class MeshDocument:
         for name in sorted(raw):
             body[name] = _read_value(raw[name])
         if child_name is not None:
-            body[child_name] = [self._json_of(child, include_ids) for _, child in children]
+            body[child_name] = [
+                self._json_of(child, txn, include_ids)
+                for child in inner.children(txn)
+                if type(child) is _IntegratedElement
+            ]
         return {tag: body}
 
     def _json_layout(self, tag: str) -> tuple[tuple[str, ...], str | None]:
@@ -933,18 +938,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_tree(ydoc: Doc[Any], xml: XmlElement) -> _Node:
-    """The subtree as plain tuples, read in one transaction.
+def _read_node(inner: Any, txn: Any) -> _Node:
+    """The subtree under a pycrdt integrated element as plain tuples; call inside one transaction.
 
     Goes through pycrdt's integrated (Rust) objects rather than its Python views: the views open a
-    transaction and build wrapper objects per call, which made a 10k-element to_json() ~8x slower.
+    transaction and build wrapper objects per call, which made whole-document reads ~8x slower.
     pycrdt is pinned below 0.15 and the document tests cover this path.
     """
-    with ydoc.transaction() as txn:
-        return _read_node(xml.integrated, txn._txn)
-
-
-def _read_node(inner: Any, txn: Any) -> _Node:
     return (
         inner.tag(),
         inner.attributes(txn),
