@@ -13,10 +13,7 @@ PermissionDeniedError and still applies remote updates.
 
 from __future__ import annotations
 
-import base64
-import gc
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +22,22 @@ from typing import Any, TypeAlias, cast
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
 from pycrdt._base import observe_deep_callback
-from pycrdt._pycrdt import XmlElement as _IntegratedElement
 
+from .crdt_layout import (
+    FRAGMENT_NAME,
+    ROOT_ID,
+    IntegratedElement,
+    Node,
+    attribute_items,
+    gc_paused,
+    id_of,
+    new_element_id,
+    node_id,
+    read_node,
+    read_value,
+    root_update,
+)
+from .document_events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from .errors import (
     ChildNotAllowedError,
     DocumentError,
@@ -54,48 +65,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Name of the root XmlFragment; Yjs clients read it with ``ydoc.getXmlFragment("mesh")``.
-FRAGMENT_NAME = "mesh"
-#: Every replica creates the same root element with the same id (see ``_root_update``).
-ROOT_ID = "root"
 #: Default origin of updates applied with :meth:`MeshDocument.apply_update`.
 REMOTE = "remote"
 
 _MISSING = object()
-_ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collision odds ~1e-4 at 10k ids
-
-
-def new_element_id() -> str:
-    """A short random id (8 characters of lowercase base32)."""
-    return base64.b32encode(secrets.token_bytes(_ID_BYTES)).decode("ascii").lower()
-
-
-# -- events -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ElementInserted:
-    element: Element
-    local: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ElementDeleted:
-    element_id: str
-    tag_name: str
-    local: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeChanged:
-    element: Element
-    name: str
-    old_value: Any
-    new_value: Any
-    local: bool
-
-
-DocumentEvent: TypeAlias = ElementInserted | ElementDeleted | AttributeChanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,16 +82,6 @@ class Violation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "element_id": self.element_id}
-
-
-# -- elements -----------------------------------------------------------------------------------
-
-
-def _read_value(raw: Any) -> Any:
-    # pycrdt stores every number as a float; give integral numbers back as ints, as JSON would.
-    if type(raw) is float and raw.is_integer():
-        return int(raw)
-    return raw
 
 
 class Element:
@@ -168,7 +131,7 @@ class Element:
             ids = [
                 child.attribute(inner, ID_ATTRIBUTE)
                 for child in xml.integrated.children(inner)
-                if isinstance(child, _IntegratedElement)
+                if isinstance(child, IntegratedElement)
             ]
         return [index[i] for i in ids if isinstance(i, str) and i in index]
 
@@ -185,13 +148,13 @@ class Element:
     @property
     def attributes(self) -> dict[str, Any]:
         """A copy of the element's attributes (the id excluded)."""
-        return {k: _read_value(v) for k, v in _attribute_items(self._live()) if k != ID_ATTRIBUTE}
+        return {k: read_value(v) for k, v in attribute_items(self._live()) if k != ID_ATTRIBUTE}
 
     def get_attribute(self, name: str, default: Any = None) -> Any:
         raw = self._live().attributes.get(name)
         if raw is None:
             return default
-        return _read_value(raw)
+        return read_value(raw)
 
     def __getitem__(self, name: str) -> Any:
         return self.get_attribute(name)
@@ -207,7 +170,7 @@ class Element:
         with self._doc._api_write():
             old = xml.attributes.get(name)
             xml.attributes[name] = value
-            self._doc._pending.append(AttributeChanged(self, name, _read_value(old), value, local=True))
+            self._doc._pending.append(AttributeChanged(self, name, read_value(old), value, local=True))
 
     def remove_attribute(self, name: str) -> None:
         """Remove one attribute; a no-op if it is not set."""
@@ -224,7 +187,7 @@ class Element:
             return
         with self._doc._api_write():
             del xml.attributes[name]
-            self._doc._pending.append(AttributeChanged(self, name, _read_value(old), None, local=True))
+            self._doc._pending.append(AttributeChanged(self, name, read_value(old), None, local=True))
 
     def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
         """Add a child element at the end and return it."""
@@ -315,7 +278,7 @@ class MeshDocument:
         # signature on every call (~50 µs), too much to pay per applied update.
         self._deep_callback = partial(observe_deep_callback, self._on_xml_events, self.ydoc, 1)
         self._check_all = False
-        self.apply_update(_root_update(schema.root_tag_name), origin=None)
+        self.apply_update(root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -523,8 +486,8 @@ class MeshDocument:
                 if child_property is not None and child_property.ordered:
                     # Only ordered children care where they stand; finding out costs a scan of the siblings.
                     siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
-                    position = next(i for i, c in enumerate(siblings) if _id_of(c) == element.id)
-                node = _read_node(element._xml.integrated, txn._txn)
+                    position = next(i for i, c in enumerate(siblings) if id_of(c) == element.id)
+                node = read_node(element._xml.integrated, txn._txn)
                 self._check_tree(node, parent.tag_name, position, (), out, None)
         return [finding.violation for finding in out]
 
@@ -702,7 +665,7 @@ class MeshDocument:
                 return candidate
 
     def _findings(self) -> list[_Finding]:
-        with _gc_paused():
+        with gc_paused():
             return self._find_violations()
 
     def _find_violations(self) -> list[_Finding]:
@@ -710,13 +673,13 @@ class MeshDocument:
         seen: set[str] = set()
         with self.ydoc.transaction() as txn:
             roots = [
-                (raw, _read_node(inner, txn._txn))
+                (raw, read_node(inner, txn._txn))
                 for raw, inner in enumerate(self._fragment.integrated.children(txn._txn))
-                if isinstance(inner, _IntegratedElement)
+                if isinstance(inner, IntegratedElement)
             ]
         for count, (raw, node) in enumerate(roots):
             tag, attributes, _ = node
-            element_id = _node_id(attributes)
+            element_id = node_id(attributes)
             if count > 0:
                 out.append(_Finding(Violation("invalid_document", f"extra root <{tag}>", element_id), (raw,)))
             elif tag != self.schema.root_tag_name:
@@ -728,7 +691,7 @@ class MeshDocument:
 
     def _check_tree(
         self,
-        node: _Node,
+        node: Node,
         parent_tag: str | None,
         position: int | None,
         path: tuple[int, ...],
@@ -736,7 +699,7 @@ class MeshDocument:
         seen: set[str] | None,
     ) -> None:
         tag, attributes, children = node
-        element_id = _node_id(attributes)
+        element_id = node_id(attributes)
         if parent_tag is not None:
             error = self._child_error(parent_tag, tag, position)
             if error is not None:
@@ -748,14 +711,14 @@ class MeshDocument:
         elif seen is not None:
             seen.add(element_id)
         for name, value in attributes:
-            error = None if name == ID_ATTRIBUTE else self._attribute_error(tag, name, _read_value(value))
+            error = None if name == ID_ATTRIBUTE else self._attribute_error(tag, name, read_value(value))
             if error is not None:
                 out.append(_Finding(Violation(error.code, error.message, element_id, name), path))
         for position, (raw, child) in enumerate(children):
             self._check_tree(child, tag, position, (*path, raw), out, seen)
 
     def _subtree_json(self, xml: XmlElement, include_ids: bool) -> dict[str, Any]:
-        with _gc_paused(), self.ydoc.transaction() as txn:
+        with gc_paused(), self.ydoc.transaction() as txn:
             return self._json_of(xml.integrated, txn._txn, include_ids)
 
     def _json_of(self, inner: Any, txn: Any, include_ids: bool) -> dict[str, Any]:
@@ -772,12 +735,12 @@ class MeshDocument:
             if value is not _MISSING:
                 body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
-            body[name] = _read_value(raw[name])
+            body[name] = read_value(raw[name])
         if child_name is not None:
             body[child_name] = [
                 self._json_of(child, txn, include_ids)
                 for child in inner.children(txn)
-                if type(child) is _IntegratedElement
+                if type(child) is IntegratedElement
             ]
         return {tag: body}
 
@@ -807,7 +770,7 @@ class MeshDocument:
     def _index_subtree(
         self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
     ) -> Element | None:
-        element_id = _id_of(xml)
+        element_id = id_of(xml)
         if element_id is None:
             # Only a raw update can create this; validate() reports it and repair() assigns an id.
             return None
@@ -862,7 +825,7 @@ class MeshDocument:
                     self._rebuild_index()
                     self._check_all = True
                 continue
-            target_id = _id_of(target)
+            target_id = id_of(target)
             if target_id is None or target_id not in self._index:
                 continue
             has_delete = False
@@ -870,7 +833,7 @@ class MeshDocument:
                 for child in delta.get("insert", ()):
                     if not isinstance(child, XmlElement):
                         continue
-                    inserted = None if _id_of(child) in self._index else self._index_subtree(child, target_id)
+                    inserted = None if id_of(child) in self._index else self._index_subtree(child, target_id)
                     if inserted is None:
                         # No id, or an id already taken: only a whole-document check can place it.
                         self._check_all = True
@@ -879,7 +842,7 @@ class MeshDocument:
                         self._integrated.append(self._pending[-1])
                 has_delete = has_delete or "delete" in delta
             if has_delete:
-                current = {_id_of(c) for c in target.children if isinstance(c, XmlElement)}
+                current = {id_of(c) for c in target.children if isinstance(c, XmlElement)}
                 for gone in self._kids.get(target_id, set()) - current:
                     self._forget(gone, local=local)
             element = self._index[target_id]
@@ -887,7 +850,7 @@ class MeshDocument:
                 if name == ID_ATTRIBUTE:
                     self._check_all = True  # an element renamed behind the API: re-check ids everywhere
                     continue
-                old, new = _read_value(change.get("oldValue")), _read_value(change.get("newValue"))
+                old, new = read_value(change.get("oldValue")), read_value(change.get("newValue"))
                 self._pending.append(AttributeChanged(element, name, old, new, local))
                 self._integrated.append(self._pending[-1])
 
@@ -919,59 +882,6 @@ class _Finding:
 
 
 _Built: TypeAlias = tuple[str, str, list["_Built"]]  # (id, tag, children) of a subtree being inserted
-# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
-_Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "_Node"]]]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a whole-tree read allocates tens of thousands of acyclic containers.
-
-    Its generational passes over them doubled the time of some 10k-element reads.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read_node(inner: Any, txn: Any) -> _Node:
-    """The subtree under a pycrdt integrated element as plain tuples; call inside one transaction.
-
-    Goes through pycrdt's integrated (Rust) objects rather than its Python views: the views open a
-    transaction and build wrapper objects per call, which made whole-document reads ~8x slower.
-    pycrdt is pinned below 0.15 and the document tests cover this path.
-    """
-    return (
-        inner.tag(),
-        inner.attributes(txn),
-        [
-            (raw, _read_node(child, txn))
-            for raw, child in enumerate(inner.children(txn))
-            if isinstance(child, _IntegratedElement)
-        ],
-    )
-
-
-def _node_id(attributes: list[tuple[str, Any]]) -> str | None:
-    for name, value in attributes:
-        if name == ID_ATTRIBUTE:
-            return value if isinstance(value, str) else None
-    return None
-
-
-def _attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:
-    # pycrdt iterates attributes as (name, value) pairs but annotates __iter__ as returning an Iterable.
-    view: Any = xml.attributes
-    return list(view)
-
-
-def _id_of(xml: XmlElement) -> str | None:
-    value = xml.attributes.get(ID_ATTRIBUTE)
-    return value if isinstance(value, str) else None
 
 
 def _unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:
@@ -985,22 +895,3 @@ def _unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:
     if not isinstance(body, Mapping):
         raise InvalidValueError(f"{where}: the value of {tag!r} must be an object of attributes")
     return str(tag), body
-
-
-_ROOT_UPDATES: dict[str, bytes] = {}
-
-
-def _root_update(root_tag: str) -> bytes:
-    """The root element as an update every replica generates identically.
-
-    Written by client id 0 at clock 0, the same bytes on every replica, so when replicas merge, Yjs
-    sees one item instead of two concurrent roots.
-    """
-    update = _ROOT_UPDATES.get(root_tag)
-    if update is None:
-        seed: Doc[Any] = Doc(client_id=0)
-        seed.get(FRAGMENT_NAME, type=XmlFragment).children.append(
-            XmlElement(root_tag, {ID_ATTRIBUTE: ROOT_ID})
-        )
-        update = _ROOT_UPDATES[root_tag] = seed.get_update()
-    return update
