@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import XmlElement, XmlFragment
 
-from mesh_tools.client import Rejection, RoomClient, WebSocketClientProtocol
+from mesh_tools.client import Rejection, RoomClient, SyncedDocument, WebSocketClientProtocol
 from mesh_tools.errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -180,19 +181,106 @@ async def test_request_without_answer_times_out(proxy: TcpProxy) -> None:
         assert await room.sync.list() == []
 
 
-async def test_pending_requests_fail_when_the_connection_drops(proxy: TcpProxy) -> None:
-    async with room_client(proxy.url, ROOM) as room:
-        proxy.stall()
-        sent = proxy.bytes_to_server
-        pending = asyncio.gather(room.sync.list(), room.schemas.list(), return_exceptions=True)
-        await wait_until(lambda: proxy.bytes_to_server > sent, what="requests on the wire")
-        proxy.drop()
-        proxy.resume()
+async def _cut_with_requests_in_flight(proxy: TcpProxy, *requests: Awaitable[object]) -> asyncio.Future[Any]:
+    """Put ``requests`` on the wire unanswered, then cut the link and refuse reconnects."""
+    proxy.stall()
+    sent = proxy.bytes_to_server
+    pending = asyncio.gather(*requests, return_exceptions=True)
+    await wait_until(lambda: proxy.bytes_to_server > sent, what="requests on the wire")
+    proxy.offline = True
+    proxy.drop()
+    proxy.resume()
+    return pending
+
+
+async def test_requests_that_cannot_be_repeated_fail_when_the_connection_drops(proxy: TcpProxy) -> None:
+    async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=0.5) as room:
+        pending = await _cut_with_requests_in_flight(
+            proxy, room.sync.create("cut.notes"), room.schemas.put("cut", NOTES)
+        )
         outcomes = await pending
         assert all(isinstance(outcome, ConnectionLostError) for outcome in outcomes), outcomes
-        assert "before sync.list was answered" in str(outcomes[0])
+        assert "before sync.create was answered" in str(outcomes[0])
+        # Made during the outage: never sent, it waits for the reconnect, and says so if none came.
+        with pytest.raises(ConnectionLostError, match="could not be sent"):
+            await room.sync.create("later.notes")
+        proxy.offline = False
         # The client reconnects by itself.
-        assert await room.sync.list() == []
+        assert "cut.notes" in await room.sync.list()
+
+
+async def test_idempotent_requests_wait_through_an_outage(server: RoomServer, proxy: TcpProxy) -> None:
+    async with room_client(server.url, ROOM, "setup") as setup:
+        await setup.sync.create("there.notes", {"notes": {"items": [{"note": {"text": "hi", "n": 1}}]}})
+    async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=10) as room:
+        pending = await _cut_with_requests_in_flight(
+            proxy, room.sync.describe("there.notes"), room.sync.list(), room.schemas.list()
+        )
+        await wait_until(lambda: not room.is_connected, what="the client notices the drop")
+        during = asyncio.gather(
+            room.sync.describe("there.notes"),
+            room.sync.list(),
+            room.sync.open("there.notes", create=False),
+            room.sync.open("opened-offline.notes"),
+        )
+        await asyncio.sleep(0.3)
+        assert not pending.done() and not during.done(), "they wait for the reconnect"
+        proxy.offline = False
+        described, paths, names = await pending
+        assert [item["note"]["text"] for item in described["notes"]["items"]] == ["hi"]
+        assert paths == ["there.notes"] and names == ["notes"]
+        again, listed, there, offline = await during
+        assert again == described and listed == ["there.notes"]
+        await asyncio.gather(there.synchronized, offline.synchronized)
+        assert texts(there) == ["hi"]
+        offline.root.append_child("note", {"text": "new", "n": 2})
+        await room.sync.flush("opened-offline.notes")
+        assert sorted(await room.sync.list()) == ["opened-offline.notes", "there.notes"]
+
+
+async def test_open_whose_answer_was_lost_is_repeated(server: RoomServer, proxy: TcpProxy) -> None:
+    async with room_client(proxy.url, ROOM, "alice", max_reconnect_delay=0.2) as alice:
+        pending = await _cut_with_requests_in_flight(proxy, alice.sync.open("lost.notes"))
+        proxy.offline = False
+        [document] = await pending
+        assert isinstance(document, SyncedDocument), document
+        await document.synchronized
+        document.root.append_child("note", {"text": "after the cut", "n": 1})
+        await alice.sync.flush("lost.notes")
+        await alice.sync.close("lost.notes")
+        assert alice.sync.get_open_documents() == {}, "one open, one reference"
+        async with room_client(server.url, ROOM, "bob") as bob:
+            described = await bob.sync.describe("lost.notes")
+        assert [item["note"]["text"] for item in described["notes"]["items"]] == ["after the cut"]
+
+
+async def test_idempotent_requests_time_out_if_the_outage_lasts(proxy: TcpProxy) -> None:
+    async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=0.5) as room:
+        pending = await _cut_with_requests_in_flight(proxy, room.sync.list(), room.sync.open("x.notes"))
+        outcomes = await pending
+        assert all(isinstance(outcome, RequestTimeoutError) for outcome in outcomes), outcomes
+        await wait_until(lambda: not room.is_connected, what="the client notices the drop")
+        for request in (room.sync.describe("x.notes"), room.schemas.list(), room.sync.open("y.notes")):
+            with pytest.raises(RequestTimeoutError):
+                await request
+        assert room.sync.get_open_documents() == {}
+        proxy.offline = False
+        assert await room.sync.list() == ["x.notes"], (
+            "the open in flight reached the server; y.notes never did"
+        )
+
+
+async def test_idempotent_requests_fail_at_once_once_closed(proxy: TcpProxy) -> None:
+    room = room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=30)
+    await room.start()
+    pending = await _cut_with_requests_in_flight(proxy, room.sync.list())
+    await wait_until(lambda: not room.is_connected, what="the client notices the drop")
+    waiting = asyncio.ensure_future(room.sync.describe("x.notes"))
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(5):
+        await room.close()
+        outcomes = [*(await pending), *(await asyncio.gather(waiting, return_exceptions=True))]
+    assert all(isinstance(outcome, ConnectionLostError) for outcome in outcomes), outcomes
 
 
 async def test_offline_edits_survive_a_reconnect(server: RoomServer, proxy: TcpProxy) -> None:

@@ -13,9 +13,9 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_before_delay, stop_never
 from tenacity.stop import StopBaseT
@@ -43,6 +43,8 @@ __all__ = ["RoomClient"]
 
 logger = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 _FIRST_RETRY_DELAY = 0.1  # seconds; doubles per failed attempt, with full jitter
 _TOKEN_EXPIRED = 4401  # docs/protocol.md: the token expired during the session
 
@@ -55,7 +57,9 @@ class RoomClient:
     before it disconnects. Documents live under :attr:`sync`, schemas under :attr:`schemas`.
 
     Every request raises RequestTimeoutError when the server does not answer within
-    ``request_timeout`` seconds, and ConnectionLostError when the link drops before the answer came.
+    ``request_timeout`` seconds. When the link drops before the answer came, the requests that are
+    safe to repeat (describe, list, open, flush, close) are repeated on the next connection within
+    that timeout; the others (create, sync, schema put) raise ConnectionLostError.
     Drops are repaired in the background: reconnect attempts back off exponentially (with jitter) up to
     ``max_reconnect_delay`` seconds apart and go on until the client is closed, or until the server
     refuses the token, which ends the session with AuthenticationError.
@@ -80,6 +84,7 @@ class RoomClient:
         self._pending = PendingRequests()
         self._connection: ClientConnection | None = None
         self._state_changed = asyncio.Event()
+        self._dropped = asyncio.Event()  # set (and replaced) when the current connection is gone
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failure: MeshError | None = None
@@ -135,6 +140,7 @@ class RoomClient:
         errors = await self.sync._close_all()
         self._closing = True
         self._state_changed.set()
+        self._signal_drop()
         if self._connection is not None:
             await self._connection.close()
         for task in [self._runner, *self._tasks]:
@@ -158,37 +164,49 @@ class RoomClient:
         *,
         timeout: float | None = None,
         on_result: ResultHook | None = None,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         """Send one request and return its result; the server's error is raised as its MeshError class.
 
-        While disconnected the request waits for the reconnect, within the same ``timeout``.
+        While disconnected the request waits for the reconnect, within the same ``timeout``. If the link
+        drops before the answer, a plain request fails with ConnectionLostError (it may or may not have
+        been applied); an ``idempotent`` one is sent again on the next connection (:meth:`_through_drops`)
+        and so fails only with RequestTimeoutError, or once the client is closed.
         ``on_result`` runs synchronously when the result is read, before any later frame is handled:
         use it to register what the frames that follow the answer need (a channel).
         """
         limit = self.request_timeout if timeout is None else timeout
-        request_id: int | None = None
-        try:
-            async with asyncio.timeout(limit):
-                connection = self._connection or await self._wait_connected()
-                request_id, future = self._pending.start(request_type, on_result)
-                frame = encode_text(Request(request_id, request_type, dict(params or {})))
+        frame_params = dict(params or {})
+        started = False
+
+        async def exchange() -> dict[str, Any]:
+            nonlocal started
+            connection = self._connection or await self._wait_connected()
+            request_id, future = self._pending.start(request_type, on_result)
+            started = True
+            try:
                 try:
-                    await connection.send(frame)
+                    await connection.send(encode_text(Request(request_id, request_type, frame_params)))
                 except ConnectionClosed:
-                    self._pending.discard(request_id)
                     raise _lost(self.protocol.url, request_type, connection) from None
                 return await future
+            finally:
+                self._pending.discard(request_id)  # a late answer is then ignored
+
+        try:
+            async with asyncio.timeout(limit):
+                return await (self._through_drops(exchange) if idempotent else exchange())
         except TimeoutError:
-            if request_id is None:
+            if not (started or idempotent):
                 raise ConnectionLostError(
                     f"not connected to {self.protocol.url}: "
                     f"{request_type} could not be sent within {limit:g} s",
                     hint="the client keeps reconnecting; is the server running?",
                 ) from None
-            self._pending.discard(request_id)
             raise RequestTimeoutError(
                 f"the server did not answer {request_type} within {limit:g} s",
-                hint="the server may be overloaded; retry, or raise request_timeout",
+                hint="the server may be overloaded or unreachable (the client keeps reconnecting); "
+                "retry, or raise request_timeout",
             ) from None
 
     # -- internals used by SyncClient ----------------------------------------------------------
@@ -198,6 +216,29 @@ class RoomClient:
         if self._connection is None:
             raise ConnectionLostError("the connection closed while a document was being opened")
         return self._connection.send
+
+    async def _through_drops(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``attempt`` again each time a dropped connection cuts it short (ConnectionLostError).
+
+        Only for work that is safe to repeat: the answer was lost, not necessarily the effect. Before
+        each retry it waits until the read loop has seen the drop, so it never spins on a dead socket
+        the client has not noticed yet; the retry then waits for the next connection. A closed or
+        refused session raises at once. It never gives up by itself: the caller bounds it with a timeout.
+        """
+        while True:
+            dropped = self._dropped
+            try:
+                return await attempt()
+            except ConnectionLostError as exc:
+                if self.is_closed:
+                    raise
+                logger.info("%s: %s; retrying on the next connection", self.room_name, exc)
+            await dropped.wait()
+
+    def _signal_drop(self) -> None:
+        """Wake whatever waits in :meth:`_through_drops` for the current connection to be gone."""
+        self._dropped.set()
+        self._dropped = asyncio.Event()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
@@ -237,6 +278,7 @@ class RoomClient:
             await self._read(connection)
             self._connection = None
             self._state_changed.clear()
+            self._signal_drop()
             self._pending.fail_all(functools.partial(_lost, self.protocol.url, connection=connection))
             self.sync._connection_down()
             if self._closing:

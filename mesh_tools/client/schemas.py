@@ -33,5 +33,5 @@ class SchemaClient:
 
     async def list(self) -> list[str]:
         """The names of the room's schemas."""
-        result = await self.room.request(RequestType.SCHEMA_LIST)
+        result = await self.room.request(RequestType.SCHEMA_LIST, idempotent=True)
         return [str(name) for name in result_field(result, "names", list)]

@@ -57,7 +57,6 @@ class DocumentSession:
         #: Why syncing stopped for good; every later flush raises it.
         self.error: MeshError | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._attachments = 0  # how many times a connection gave this document a channel
         self._local_seq = 0  # local updates made so far
         self._sent_seq = 0  # local updates written to the current connection
         self._streaming = False  # our Step2 is computed: later local updates go out as Updates
@@ -103,7 +102,6 @@ class DocumentSession:
         self.read_only = read_only
         document._set_read_only(read_only)
         self.channel = channel
-        self._attachments += 1
         self._sender = asyncio.get_running_loop().create_task(
             self._run_sender(channel, send), name=f"mesh-tools sync sender {self.path}"
         )
@@ -168,20 +166,16 @@ class DocumentSession:
         if sync.kind == YSyncMessageType.SYNC_STEP2:
             document._mark_synchronized()
 
-    async def wait_delivered(self) -> tuple[int, int]:
+    async def wait_delivered(self) -> int:
         """Wait until every local change made before the call is written to the current connection.
 
-        Returns the channel it went out on and the attachment it belongs to (for
-        :meth:`wait_detached`); waits through reconnects; raises ``error`` if syncing stopped for good.
+        Returns the channel it went out on; waits through reconnects; raises ``error`` if syncing
+        stopped for good.
         """
         target = self._local_seq
         await self._wait_for(lambda: self._ready and self._sent_seq >= target)
         assert self.channel is not None
-        return self.channel, self._attachments
-
-    async def wait_detached(self, attachment: int) -> None:
-        """Wait until ``attachment`` (from :meth:`wait_delivered`) is over: its connection is gone."""
-        await self._wait_for(lambda: not self._ready or self._attachments != attachment)
+        return self.channel
 
     async def _wait_for(self, condition: Callable[[], bool]) -> None:
         while True:

@@ -75,12 +75,12 @@ class SyncClient:
 
     async def describe(self, path: str) -> dict[str, Any]:
         """The document as JSON (with element ids), without opening a sync session."""
-        result = await self.room.request(RequestType.SYNC_DESCRIBE, {"path": path})
+        result = await self.room.request(RequestType.SYNC_DESCRIBE, {"path": path}, idempotent=True)
         return result_field(result, "json", dict)
 
     async def list(self) -> list[str]:
         """The paths of the room's documents."""
-        result = await self.room.request(RequestType.SYNC_LIST)
+        result = await self.room.request(RequestType.SYNC_LIST, idempotent=True)
         return [str(path) for path in result_field(result, "paths", list)]
 
     async def sync(self, path: str, data: bytes) -> builtins.list[Violation]:
@@ -180,7 +180,7 @@ class SyncClient:
         session = self._sessions[path] = DocumentSession(path, create=create)
         opening = self._opening[path] = asyncio.get_running_loop().create_future()
         try:
-            await self._open_channel(session)
+            await self._open_channel(session, idempotent=True)
         except BaseException as exc:
             self._forget(session)
             if isinstance(exc, MeshError):
@@ -207,7 +207,13 @@ class SyncClient:
             raise InvalidOperationError(f"{path} is not open", hint="open it with room.sync.open(path) first")
         return session
 
-    async def _open_channel(self, session: DocumentSession) -> None:
+    async def _open_channel(self, session: DocumentSession, *, idempotent: bool) -> None:
+        """Ask the server for a channel and attach the session to it when the answer is read.
+
+        ``idempotent``: repeat ``sync.open`` on the next connection if the answer was lost (a first
+        open). A re-open must not: the next connection starts a re-open of its own.
+        """
+
         def attach(result: dict[str, Any]) -> None:
             channel = result_field(result, "channel", int)
             if self._sessions.get(session.path) is not session:
@@ -232,7 +238,10 @@ class SyncClient:
             self._channels[channel] = session
 
         await self.room.request(
-            RequestType.SYNC_OPEN, {"path": session.path, "create": session.create}, on_result=attach
+            RequestType.SYNC_OPEN,
+            {"path": session.path, "create": session.create},
+            on_result=attach,
+            idempotent=idempotent,
         )
 
     def _release_channel(self, channel: int) -> None:
@@ -247,7 +256,7 @@ class SyncClient:
     async def _reopen(self, session: DocumentSession) -> None:
         while self._sessions.get(session.path) is session and session.error is None:
             try:
-                await self._open_channel(session)
+                await self._open_channel(session, idempotent=False)
                 return
             except ConnectionLostError:
                 return  # the next connection tries again
@@ -261,23 +270,17 @@ class SyncClient:
         self, session: DocumentSession, request_type: RequestType, timeout: float | None
     ) -> None:
         limit = self.room.request_timeout if timeout is None else timeout
+
+        async def confirm() -> None:
+            channel = await session.wait_delivered()
+            # No await between reading the channel and sending: both belong to one connection. If it
+            # drops before the answer, the changes are unconfirmed, not lost: the next connection's
+            # handshake carries them again and the request is repeated there.
+            await self.room.request(request_type, {"channel": channel}, timeout=limit)
+
         try:
             async with asyncio.timeout(limit):
-                while True:
-                    channel, attachment = await session.wait_delivered()
-                    try:
-                        # No await between reading the channel and sending: both belong to one connection.
-                        await self.room.request(request_type, {"channel": channel}, timeout=limit)
-                        return
-                    except ConnectionLostError:
-                        if self.room.is_closed:
-                            raise
-                    # Unconfirmed, not lost: once the read loop has seen the drop, the next connection's
-                    # handshake carries the changes again and the request is repeated there.
-                    logger.info(
-                        "%s: connection lost during %s; retrying after the resync", session.path, request_type
-                    )
-                    await session.wait_detached(attachment)
+                await self.room._through_drops(confirm)
         except TimeoutError:
             raise RequestTimeoutError(
                 f"{session.path}: local changes were not confirmed within {limit:g} s",
