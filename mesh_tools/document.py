@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import Any, TypeAlias, cast
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlElement, XmlEvent, XmlFragment
@@ -69,6 +70,7 @@ logger = logging.getLogger(__name__)
 REMOTE = "remote"
 
 _MISSING = object()
+_NO_ATTRIBUTES: Mapping[str, ValueProperty] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,6 @@ class MeshDocument:
         self._index: dict[str, Element] = {}
         self._parents: dict[str, str | None] = {}
         self._kids: dict[str, set[str]] = {}
-        self._attr_cache: dict[str, Mapping[str, ValueProperty]] = {}
         self._element_types = {element.tag_name: element for element in schema.elements}
         self._layouts: dict[str, tuple[tuple[str, ...], str | None]] = {}
         self._depth = 0
@@ -541,11 +542,8 @@ class MeshDocument:
         )
 
     def _attribute_props(self, tag_name: str) -> Mapping[str, ValueProperty]:
-        props = self._attr_cache.get(tag_name)
-        if props is None:
-            props = self.schema.element(tag_name).attributes if tag_name in self.schema else {}
-            self._attr_cache[tag_name] = props
-        return props
+        element_type = self._element_types.get(tag_name)
+        return element_type.attributes if element_type is not None else _NO_ATTRIBUTES
 
     def _check_attribute(self, tag_name: str, name: str, value: Any) -> None:
         if name == ID_ATTRIBUTE:
