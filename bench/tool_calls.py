@@ -35,7 +35,7 @@ from mesh_tools.tools import DocumentToolkit, InMemorySource
 
 #: MeshAgent 0.0.21: all document tools for a schema, Responses format, compact JSON (reference sizes).
 MESHAGENT_BYTES = {"html (seed)": 2_546, "rich fixture": 12_041}
-RICH_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rich-document.schema.json"
+RICH_FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "rich-document.schema.json"
 
 HTML = MeshSchema(
     root_tag_name="html",

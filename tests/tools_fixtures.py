@@ -18,7 +18,7 @@ from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValuePrope
 from mesh_tools.server import RoomServer
 from mesh_tools.tokens import ParticipantToken
 
-RICH_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rich-document.schema.json"
+RICH_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "rich-document.schema.json"
 
 #: The seed's example: html > body > p with a string class.
 HTML = MeshSchema(
