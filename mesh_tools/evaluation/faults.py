@@ -28,7 +28,7 @@ classifier, so the check that each one is classified as expected is independent 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,7 @@ from typing import Any
 from ..agent import ToolCall
 from ..document import ROOT_ID
 from ..schema import ElementType, MeshSchema, ValueProperty
-from ..tools.arguments import TAG_KEY
+from ..tools import TAG_KEY, WRITE_TOOLS, ToolName
 from .calls import CallOutcome, ClassifiedCall
 from .reference import PlayedStep, RawStep, SayStep, WaitCondition, WaitStep, step_calls
 from .selectors import Node, select, tree
@@ -55,8 +55,7 @@ __all__ = [
 INVENTED_ID = "qqqqzzzz"
 _UNKNOWN_TOOL = "insert_element"
 _UNKNOWN_TAG = "marquee"
-_APPEND = "append_child"
-_WRITES = {_APPEND, "set_attribute", "remove_attribute", "delete_element"}
+_APPEND = ToolName.APPEND_CHILD
 # Turns a stale-id fault waits for another agent's delete to arrive before giving up.
 _MAX_POLLS = 100
 
@@ -180,7 +179,7 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     An agent that deletes something itself waits only after its own deletes instead: two agents each
     waiting for the other's delete before making their own would wait forever.
     """
-    writes = [index for index, step in enumerate(steps) if _uses(step, _WRITES)]
+    writes = [index for index, step in enumerate(steps) if _uses(step, WRITE_TOOLS)]
     deletes = [index for index, step in enumerate(steps) if _uses(step, {"delete_element"})]
     if deletes:
         return max(deletes) + 1
@@ -189,7 +188,7 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     return len(steps) - 1 if steps and isinstance(steps[-1], SayStep) else len(steps)
 
 
-def _uses(step: PlayedStep, tools: set[str]) -> bool:
+def _uses(step: PlayedStep, tools: Collection[str]) -> bool:
     return any(call.call in tools for call in step_calls(step))
 
 

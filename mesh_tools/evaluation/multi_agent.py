@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..tools import ToolName
 from .calls import ClassifiedCall
 from .selectors import Node, json_equal, tree
 
@@ -85,7 +86,7 @@ def _touched(call: ClassifiedCall) -> str | None:
     arguments = call.parsed_arguments()
     if not isinstance(arguments, dict):
         return None
-    key = "parent_id" if call.tool.endswith("append_child") else "id"
+    key = "parent_id" if call.tool.endswith(ToolName.APPEND_CHILD) else "id"
     value = arguments.get(key)
     return value if isinstance(value, str) else None
 
@@ -141,7 +142,7 @@ def _lost_intents(
             attribute = arguments.get("attribute")
             name = attribute.get("name") if isinstance(attribute, dict) else arguments.get("name")
             last[(call.agent, "attribute", target, str(name))] = call
-        elif call.tool.endswith("append_child") and call.created_ids:
+        elif call.tool.endswith(ToolName.APPEND_CHILD) and call.created_ids:
             last[(call.agent, "insert", call.created_ids[0], "")] = call
         elif call.tool.endswith("delete_element"):
             last[(call.agent, "delete", target, "")] = call

@@ -30,9 +30,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ..errors import AgentConfigError
+from ..tools import TOOL_NAME_PATTERN, ToolName
 
 __all__ = [
-    "DOCUMENT_TOOLS",
     "PROMPT_PLACEHOLDERS",
     "AgentDefinition",
     "load_agent_definition",
@@ -40,22 +40,11 @@ __all__ = [
     "render_prompt",
 ]
 
-#: The tools of the document toolkit that a definition may allow.
-DOCUMENT_TOOLS = frozenset(
-    {
-        "open_document",
-        "describe_document",
-        "append_child",
-        "set_attribute",
-        "remove_attribute",
-        "delete_element",
-    }
-)
+# The tools of the document toolkit, which a definition may allow unless the caller knows others.
+_DOCUMENT_TOOLS = frozenset(ToolName)
 
 #: The placeholders a prompt template may use.
 PROMPT_PLACEHOLDERS = frozenset({"schema_summary", "document_path", "agent_name"})
-
-_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +73,7 @@ class _AgentFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Annotated[str, Field(pattern=_NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN.pattern)]
     description: Annotated[str, Field(min_length=1)]
     model: Annotated[str, Field(min_length=1)]
     prompt: Annotated[str, Field(min_length=1)]
@@ -102,7 +91,7 @@ class _AgentFile(BaseModel):
     @field_validator("allowed_tools")
     @classmethod
     def _known_unique_tools(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        known: Collection[str] = (info.context or {}).get("known_tools", DOCUMENT_TOOLS)
+        known: Collection[str] = (info.context or {}).get("known_tools", _DOCUMENT_TOOLS)
         unknown = [tool for tool in value if tool not in known]
         if unknown:
             raise ValueError(f"unknown tool(s) {', '.join(unknown)}; known tools: {', '.join(sorted(known))}")
@@ -113,7 +102,7 @@ class _AgentFile(BaseModel):
 
 
 def load_agent_definition(
-    path: Path, *, prompts_dir: Path | None = None, known_tools: Collection[str] = DOCUMENT_TOOLS
+    path: Path, *, prompts_dir: Path | None = None, known_tools: Collection[str] = _DOCUMENT_TOOLS
 ) -> AgentDefinition:
     """Load and check one agent TOML file and its prompt template.
 
@@ -160,7 +149,7 @@ def load_agent_definition(
 
 
 def load_agent_definitions(
-    directory: Path, *, prompts_dir: Path | None = None, known_tools: Collection[str] = DOCUMENT_TOOLS
+    directory: Path, *, prompts_dir: Path | None = None, known_tools: Collection[str] = _DOCUMENT_TOOLS
 ) -> dict[str, AgentDefinition]:
     """Load every ``*.toml`` in ``directory``, keyed by agent name, in file-name order."""
     if not directory.is_dir():

@@ -1,7 +1,7 @@
 """Adapter: the toolkit's tools as openai-agents ``FunctionTool`` objects.
 
 openai-agents passes hand-built FunctionTools the raw argument string unvalidated, and a raised
-exception fails the whole run; each tool therefore goes through ``Toolkit.call``, which validates
+exception fails the whole run; each tool therefore goes through ``FunctionToolkit.call``, which validates
 and returns errors to the model as JSON.
 """
 
@@ -11,12 +11,12 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .registry import Toolkit
+    from ._function_toolkit import FunctionToolkit
 
 __all__ = ["function_tools"]
 
 
-def function_tools(toolkit: Toolkit) -> list[Any]:
+def function_tools(toolkit: FunctionToolkit) -> list[Any]:
     """One ``agents.FunctionTool`` per tool, with the same name, description, schema and strictness."""
     try:
         from agents import FunctionTool

@@ -36,19 +36,16 @@ from ..errors import AgentConfigError, DocumentExistsError, InvalidOperationErro
 from ..helpers import websocket_room_url
 from ..schema import MeshSchema
 from ..tokens import DEFAULT_TTL, ParticipantToken
-from ..tools import DocumentToolkit
-from .definition import AgentDefinition
-from .events import AgentResult, EventCallback, TurnEvent
-from .limited_toolbox import LimitedToolbox
-from .loop import AgentLoop
-from .retry import RetryPolicy
-from .schema_summary import schema_summary
-from .scripted_model import is_scripted_model
-from .toolbox import Toolbox
-from .transcript import ApiName
+from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit
+from ._definition import AgentDefinition
+from ._events import AgentResult, EventCallback, TurnEvent
+from ._loop import AgentLoop
+from ._retry import RetryPolicy
+from ._schema_summary import schema_summary
+from ._scripted_model import ScriptedModel
+from ._transcript import ApiName
 
 __all__ = [
-    "EDIT_TOOLS",
     "Convergence",
     "MemberResult",
     "TeamMember",
@@ -61,9 +58,6 @@ __all__ = [
 
 #: Gives the token a participant connects with, from the participant's name.
 TokenFactory = Callable[[str], str]
-
-#: The tools that change a document; a successful call of one counts as an edit.
-EDIT_TOOLS = frozenset({"append_child", "set_attribute", "remove_attribute", "delete_element"})
 
 _SETTLE_POLL_S = 0.02
 
@@ -109,7 +103,7 @@ class TeamMember:
     ) -> TeamMember:
         """A member from an agent definition, its prompt filled in for this document and schema.
 
-        ``model`` replaces the definition's model (``scripted:<name>`` for the scripted server).
+        ``model`` replaces the definition's model (``scripted:<name>`` for a :class:`ScriptedModel`).
         """
         return cls(
             name=definition.name,
@@ -130,7 +124,8 @@ class TeamSpec:
 
     The document is created with ``schema`` (and ``initial_json``) when it does not exist; an existing
     document must have ``schema`` and is then worked on as it is. ``client`` serves every member's
-    model calls (None: each member builds one from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
+    model calls: an ``AsyncOpenAI`` client, a :class:`ScriptedModel` (offline; the run is then marked
+    scripted), or None (each member builds a client from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``).
     ``token_budget`` applies to each member separately.
     """
 
@@ -144,7 +139,7 @@ class TeamSpec:
     tokens: TokenFactory
     initial_json: Mapping[str, Any] | None = None
     api: ApiName = "responses"
-    client: AsyncOpenAI | None = field(default=None, repr=False)
+    client: AsyncOpenAI | ScriptedModel | None = field(default=None, repr=False)
     on_event: EventCallback | None = field(default=None, repr=False)
     token_budget: int | None = None
     parallel_tool_calls: bool = True
@@ -202,7 +197,7 @@ class MemberResult:
     @property
     def edits(self) -> int:
         """Successful calls of the tools that change the document."""
-        return sum(call.ok and call.name in EDIT_TOOLS for event in self.events for call in event.tool_calls)
+        return sum(call.ok and call.name in WRITE_TOOLS for event in self.events for call in event.tool_calls)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data, with the counts."""
@@ -237,7 +232,7 @@ class TeamResult:
     convergence: Convergence
     members: tuple[MemberResult, ...]
     scripted: bool
-    """True when any member talked to the scripted model."""
+    """True when the team ran on a :class:`ScriptedModel` or any reply came from an offline backend."""
     duration_s: float
 
     @property
@@ -269,6 +264,9 @@ async def run_team(spec: TeamSpec) -> TeamResult:
     """
     started = time.perf_counter()
     async with AsyncExitStack() as stack:
+        client = spec.client
+        if isinstance(client, ScriptedModel):
+            client = await stack.enter_async_context(client.client())
         observer = await stack.enter_async_context(_room_client(spec, spec.observer))
         observed = await _open_document(observer, spec)
         seats = [await _seat(stack, spec, member) for member in spec.members]
@@ -276,7 +274,10 @@ async def run_team(spec: TeamSpec) -> TeamResult:
         # the others instead of orphaning them; the caller gets that failure itself, not a group of one.
         try:
             async with asyncio.TaskGroup() as group:
-                runs = [group.create_task(seat.run(spec), name=f"agent {seat.member.name}") for seat in seats]
+                runs = [
+                    group.create_task(seat.run(spec, client), name=f"agent {seat.member.name}")
+                    for seat in seats
+                ]
         except ExceptionGroup as failure:
             raise failure.exceptions[0] from failure
         outcomes = [run.result() for run in runs]
@@ -293,7 +294,7 @@ async def run_team(spec: TeamSpec) -> TeamResult:
         violations=violations,
         convergence=convergence,
         members=tuple(outcomes),
-        scripted=any(is_scripted_model(member.model) for member in spec.members)
+        scripted=isinstance(spec.client, ScriptedModel)
         or any(outcome.result is not None and outcome.result.scripted for outcome in outcomes),
         duration_s=time.perf_counter() - started,
     )
@@ -334,10 +335,11 @@ class _Seat:
     room: RoomClient
     document: MeshDocument
     toolkit: DocumentToolkit
-    toolbox: Toolbox
+    tools: Toolkit
+    """The toolkit, or the part of it the member's role allows."""
     events: list[TurnEvent] = field(default_factory=list)
 
-    async def run(self, spec: TeamSpec) -> MemberResult:
+    async def run(self, spec: TeamSpec, client: AsyncOpenAI | None) -> MemberResult:
         loop = AgentLoop(
             name=self.member.name,
             instructions=self.member.instructions,
@@ -347,12 +349,12 @@ class _Seat:
             token_budget=spec.token_budget,
             temperature=self.member.temperature,
             parallel_tool_calls=spec.parallel_tool_calls,
-            client=spec.client,
+            client=client,
             on_event=lambda event: self._record(event, spec.on_event),
             retry=spec.retry,
         )
         try:
-            result = await loop.run(self.member.task or spec.task, self.toolbox)
+            result = await loop.run(self.member.task or spec.task, self.tools)
         except MeshError as error:
             return MemberResult(
                 self.member.name, self.member.model, None, error.to_dict(), tuple(self.events)
@@ -378,8 +380,8 @@ async def _seat(stack: AsyncExitStack, spec: TeamSpec, member: TeamMember) -> _S
     document = await room.sync.open(spec.document_path, create=False)
     await document.synchronized
     toolkit = DocumentToolkit(room, schema=spec.schema, path=spec.document_path)
-    toolbox = toolkit if member.allowed_tools is None else LimitedToolbox(toolkit, member.allowed_tools)
-    return _Seat(member, room, document, toolkit, toolbox)
+    tools = toolkit if member.allowed_tools is None else LimitedToolkit(toolkit, member.allowed_tools)
+    return _Seat(member, room, document, toolkit, tools)
 
 
 async def _settle(

@@ -2,7 +2,7 @@
 
 One :class:`AgentLoop` describes an agent; each :meth:`AgentLoop.run` is an independent conversation
 over the official ``openai.AsyncOpenAI`` client, so any OpenAI-compatible endpoint works
-(``OPENAI_BASE_URL``, or a client built with ``base_url=``), the scripted server included.
+(``OPENAI_BASE_URL``, or a client built with ``base_url=``), the offline ``ScriptedModel`` included.
 
 A run stops when the model answers without tool calls, when it has used ``max_turns`` model calls,
 or when the tokens reported so far reach ``token_budget``. Tool calls a model turn asked for are always
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -21,15 +20,12 @@ import openai
 from openai import AsyncOpenAI
 
 from ..errors import AgentConfigError, ModelCallError
-from .events import AgentResult, EventCallback, StopReason, ToolCallRecord, TurnEvent, Usage
-from .retry import RetryPolicy
-from .scripted_model import is_scripted_model
-from .toolbox import Toolbox, tool_output_ok
-from .transcript import ApiName, ModelReply, RequestedToolCall, RequestSettings, Transcript, new_transcript
+from ..tools import TOOL_NAME_PATTERN, Toolkit, ToolResult
+from ._events import AgentResult, EventCallback, StopReason, ToolCallRecord, TurnEvent, Usage
+from ._retry import RetryPolicy
+from ._transcript import ApiName, ModelReply, RequestedToolCall, RequestSettings, Transcript, new_transcript
 
 __all__ = ["AgentLoop"]
-
-_AGENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +54,9 @@ class AgentLoop:
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        if not _AGENT_NAME.match(self.name):
-            problems.append(f"name {self.name!r} must match {_AGENT_NAME.pattern}")
+        # The name becomes a participant name and, offline, the model ``scripted:<name>``.
+        if not TOOL_NAME_PATTERN.match(self.name):
+            problems.append(f"name {self.name!r} must match {TOOL_NAME_PATTERN.pattern}")
         if self.api not in ("responses", "chat"):
             problems.append(f"api {self.api!r} must be 'responses' or 'chat'")
         if self.max_turns < 1:
@@ -73,34 +70,35 @@ class AgentLoop:
         if problems:
             raise AgentConfigError(f"agent {self.name!r}: " + "; ".join(problems))
 
-    async def run(self, task: str, toolbox: Toolbox) -> AgentResult:
-        """Work on ``task`` with ``toolbox`` until the model is done or a limit is reached.
+    async def run(self, task: str, toolkit: Toolkit) -> AgentResult:
+        """Work on ``task`` with ``toolkit`` until the model is done or a limit is reached.
 
         Raises :class:`~mesh_tools.errors.ModelCallError` when the model API refuses a request (a 4xx
         other than 408/429) or is still failing after every retry; events of the turns already
         completed have been delivered to ``on_event`` by then.
         """
         if self.client is not None:
-            return await self._run(task, toolbox, self.client.with_options(max_retries=0))
+            return await self._run(task, toolkit, self.client.with_options(max_retries=0))
         async with self._client_from_environment() as client:
-            return await self._run(task, toolbox, client)
+            return await self._run(task, toolkit, client)
 
-    async def _run(self, task: str, toolbox: Toolbox, client: AsyncOpenAI) -> AgentResult:
+    async def _run(self, task: str, toolkit: Toolkit, client: AsyncOpenAI) -> AgentResult:
         settings = RequestSettings(
             self.model, self.temperature, self.parallel_tool_calls, self.request_timeout_s
         )
         transcript = new_transcript(self.api, self.instructions, task)
         events: list[TurnEvent] = []
         usage = Usage()
+        offline = False
         for turn in range(1, self.max_turns + 1):
-            notice = toolbox.change_notice()
+            notice = toolkit.change_notice()
             if notice:
                 transcript.add_note(notice)
             started_at = time.time()
             started = time.perf_counter()
-            reply, retry_waits_s = await self._send(transcript, client, settings, toolbox)
+            reply, retry_waits_s = await self._send(transcript, client, settings, toolkit)
             duration_s = time.perf_counter() - started
-            records = await self._run_tools(reply.tool_calls, toolbox)
+            records = await self._run_tools(reply.tool_calls, toolkit)
             transcript.add_tool_results([(record.call_id, record.result) for record in records])
             event = TurnEvent(
                 agent=self.name,
@@ -120,12 +118,13 @@ class AgentLoop:
             )
             events.append(event)
             usage += reply.usage
+            offline = offline or reply.offline_label is not None
             await self._emit(event)
             if not reply.tool_calls:
-                return self._result(StopReason.FINAL_MESSAGE, reply.text, events, usage)
+                return self._result(StopReason.FINAL_MESSAGE, reply.text, events, usage, offline)
             if self.token_budget is not None and usage.total_tokens >= self.token_budget:
-                return self._result(StopReason.TOKEN_BUDGET, None, events, usage)
-        return self._result(StopReason.MAX_TURNS, None, events, usage)
+                return self._result(StopReason.TOKEN_BUDGET, None, events, usage, offline)
+        return self._result(StopReason.MAX_TURNS, None, events, usage, offline)
 
     def _client_from_environment(self) -> AsyncOpenAI:
         try:
@@ -137,13 +136,13 @@ class AgentLoop:
             ) from error
 
     async def _send(
-        self, transcript: Transcript, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox
+        self, transcript: Transcript, client: AsyncOpenAI, settings: RequestSettings, toolkit: Toolkit
     ) -> tuple[ModelReply, tuple[float, ...]]:
         waits: list[float] = []
         try:
             async for attempt in self.retry.retrying(on_wait=waits.append):
                 with attempt:
-                    reply = await transcript.send(client, settings, toolbox)
+                    reply = await transcript.send(client, settings, toolkit)
         except openai.APIError as error:
             raise ModelCallError(
                 f"agent {self.name!r}: model request failed after {len(waits) + 1} attempt(s): {error}"
@@ -151,12 +150,12 @@ class AgentLoop:
         return reply, tuple(waits)
 
     async def _run_tools(
-        self, calls: tuple[RequestedToolCall, ...], toolbox: Toolbox
+        self, calls: tuple[RequestedToolCall, ...], toolkit: Toolkit
     ) -> tuple[ToolCallRecord, ...]:
         if self.parallel_tool_calls:
-            return tuple(await asyncio.gather(*(_run_tool(call, toolbox) for call in calls)))
+            return tuple(await asyncio.gather(*(_run_tool(call, toolkit) for call in calls)))
         # Parallel calls were turned off, yet some endpoints still send several: keep them in order.
-        return tuple([await _run_tool(call, toolbox) for call in calls])
+        return tuple([await _run_tool(call, toolkit) for call in calls])
 
     async def _emit(self, event: TurnEvent) -> None:
         if self.on_event is None:
@@ -166,7 +165,12 @@ class AgentLoop:
             await outcome
 
     def _result(
-        self, reason: StopReason, final_text: str | None, events: list[TurnEvent], usage: Usage
+        self,
+        reason: StopReason,
+        final_text: str | None,
+        events: list[TurnEvent],
+        usage: Usage,
+        offline: bool,
     ) -> AgentResult:
         return AgentResult(
             agent=self.name,
@@ -176,20 +180,20 @@ class AgentLoop:
             turns=len(events),
             events=tuple(events),
             usage=usage,
-            scripted=any(is_scripted_model(event.response_model) for event in events),
+            scripted=offline,
         )
 
 
-async def _run_tool(call: RequestedToolCall, toolbox: Toolbox) -> ToolCallRecord:
+async def _run_tool(call: RequestedToolCall, toolkit: Toolkit) -> ToolCallRecord:
     started_at = time.time()
     started = time.perf_counter()
-    result = await toolbox.call(call.name, call.arguments)
+    result = await toolkit.call(call.name, call.arguments)
     return ToolCallRecord(
         call_id=call.call_id,
         name=call.name,
         arguments=call.arguments,
         result=result,
-        ok=tool_output_ok(result),
+        ok=ToolResult.from_text(result).ok,
         started_at=started_at,
         duration_s=time.perf_counter() - started,
     )

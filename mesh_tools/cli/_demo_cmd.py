@@ -2,8 +2,8 @@
 
 Everything runs in this process: a room server on a loopback port with SQLite in ``--data-dir``, the
 three agents of ``agents/`` as three participants, and a viewer that shows the document growing.
-Without ``OPENAI_API_KEY`` (or with ``--scripted``) the model is the scripted server playing the
-roles of :mod:`mesh_tools.agent.demo_policies`, and the output says so first and last.
+Without ``OPENAI_API_KEY`` (or with ``--scripted``) the model is a ``ScriptedModel`` in this process
+playing the roles of :mod:`mesh_tools.demo`, and the output says so first and last.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentConfigError
 from ..helpers import websocket_room_url
-from .agent_cmd import add_model_options, banner, exit_code, model_client
+from ._agent_cmd import add_model_options, banner, exit_code, model_client
 
 if TYPE_CHECKING:
-    from ..agent import TurnEvent
-    from ..agent.team import TeamMember, TeamResult
+    from ..agent import TeamMember, TeamResult, TurnEvent
     from ..schema import MeshSchema
 
 ROOM = "demo"
@@ -77,11 +76,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from ..agent import ScriptedServer
-    from ..agent.demo_policies import DEMO_TASK, demo_policies, demo_schema
-    from ..agent.live_view import TeamView, output_console, print_team_result
-    from ..agent.team import TeamSpec, run_team, token_minter
+    from openai import AsyncOpenAI
+
+    from ..agent import (
+        ScriptedModel,
+        TeamSpec,
+        TeamView,
+        output_console,
+        print_team_result,
+        run_team,
+        token_minter,
+    )
     from ..client import RoomClient, WebSocketClientProtocol
+    from ..demo import DEMO_TASK, demo_policies, demo_schema
     from ..server import RoomServer
 
     if args.scripted and args.model:
@@ -91,11 +98,12 @@ async def _demo(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = f"reports/launch-plan-{stamp}.report"
     members = _members(args.agents, schema, path, scripted=scripted, model=args.model)
+    offline = ScriptedModel(demo_policies(schema)) if scripted else None
     console = output_console()
     view = TeamView(
         console,
         ROLES,
-        banner=banner([member.model for member in members], args.api, args.base_url),
+        banner=banner([member.model for member in members], args.api, args.base_url, offline=offline),
         scripted=scripted,
         live=False if args.plain else None,
     )
@@ -110,11 +118,9 @@ async def _demo(args: argparse.Namespace) -> int:
     tokens = token_minter(secret, ROOM)
     async with AsyncExitStack() as stack:
         # The model client first: a missing key is reported before anything is written to disk.
-        if scripted:
-            scripted_server = await stack.enter_async_context(ScriptedServer(demo_policies(schema)))
-            client = scripted_server.client()
-        else:
-            client = await stack.enter_async_context(model_client(args.base_url))
+        client: AsyncOpenAI | ScriptedModel = (
+            offline if offline is not None else await stack.enter_async_context(model_client(args.base_url))
+        )
         args.data_dir.mkdir(parents=True, exist_ok=True)
         server = await stack.enter_async_context(RoomServer(data_dir=args.data_dir, secret=secret))
         url = websocket_room_url(room_name=ROOM, base_url=server.url)
@@ -148,8 +154,7 @@ def _members(
     agents: Path, schema: MeshSchema, path: str, *, scripted: bool, model: str | None
 ) -> list[TeamMember]:
     """The three roles from ``agents``, scripted, or on ``model`` (None: each definition's own)."""
-    from ..agent import load_agent_definitions
-    from ..agent.team import TeamMember
+    from ..agent import TeamMember, load_agent_definitions
 
     hint = "run the demo from the repository root (where agents/ is), or pass --agents DIR"
     if not agents.is_dir():

@@ -12,7 +12,7 @@ first puts list items straight into a section (``child_not_allowed``) and then w
 and the reviewer first marks a section ``approved`` (``invalid_value``) and then uses ``reviewed``.
 
 Policies are pure functions of the conversation (a retried request gets the same answer), and
-everything they produce is labelled scripted by the server: never a model result.
+everything they produce is labelled scripted by the ``ScriptedModel``: never a model result.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
+from ..agent import Conversation, FinalMessage, Policy, Step, ToolCall, ToolCalls, ToolExchange
 from ..document import ROOT_ID
 from ..schema import ID_ATTRIBUTE, MeshSchema
-from ..tools.arguments import TAG_KEY
-from .scripted_model import Conversation, FinalMessage, Policy, Step, ToolCall, ToolCalls, ToolExchange
+from ..tools import TAG_KEY, ToolName
 
 __all__ = [
     "DEMO_TASK",
@@ -45,10 +45,6 @@ DEMO_TASK = (
     "Write a one-page launch plan for the mesh-tools 0.1 release: goals, scope, rollout steps, risks and "
     "how success is measured. Keep it short and concrete."
 )
-
-_DESCRIBE = "describe_document"
-_APPEND = "append_child"
-_SET = "set_attribute"
 
 # Reads in a row that found nothing to do before a policy gives up waiting for the others.
 _PATIENCE = 12
@@ -204,7 +200,7 @@ class ArchitectPolicy:
         calls = [] if outline.title else [_set(ROOT_ID, "title", DEMO_TITLE)]
         round_size = _FIRST_ROUND if not _appended(conversation) else len(missing)
         calls += [
-            _call(_APPEND, parent_id=ROOT_ID, position=None, element=self._section(section))
+            _call(ToolName.APPEND_CHILD, parent_id=ROOT_ID, position=None, element=self._section(section))
             for section in missing[:round_size]
         ]
         if calls:
@@ -254,7 +250,7 @@ class WriterPolicy:
             return _describe()
         if not outline.sections:
             return FinalMessage("No sections appeared to write; the outline is still missing.")
-        marked = {_marked_written(exchange) for exchange in _successes(conversation, _SET)}
+        marked = {_marked_written(exchange) for exchange in _successes(conversation, ToolName.SET_ATTRIBUTE)}
         written = [section.heading for section in outline.sections if section.id in marked]
         if not written:
             return FinalMessage("Every section already had its content; nothing left to write.")
@@ -267,16 +263,22 @@ class WriterPolicy:
             calls = [_set(section.note_id, "text", plan.opening), _set(section.note_id, "style", "normal")]
         else:
             opening = _element(self._schema, "paragraph", {"text": plan.opening, "style": "normal"})
-            calls = [_call(_APPEND, parent_id=section.id, position=None, element=opening)]
+            calls = [_call(ToolName.APPEND_CHILD, parent_id=section.id, position=None, element=opening)]
         for block in plan.blocks:
             if block.tag == "list" and plan.loose_items:
                 calls += [
-                    _call(_APPEND, parent_id=section.id, position=None, element=self._item(text))
+                    _call(
+                        ToolName.APPEND_CHILD, parent_id=section.id, position=None, element=self._item(text)
+                    )
                     for text in block.items
                 ]
             else:
-                calls.append(_call(_APPEND, parent_id=section.id, position=None, element=self._block(block)))
-        if not any(call.name == _APPEND for call in calls):
+                calls.append(
+                    _call(
+                        ToolName.APPEND_CHILD, parent_id=section.id, position=None, element=self._block(block)
+                    )
+                )
+        if not any(call.name == ToolName.APPEND_CHILD for call in calls):
             # Nothing to wait for before the section counts as written.
             calls.append(_set(section.id, "status", "written"))
         return calls
@@ -293,7 +295,14 @@ class WriterPolicy:
         block = next((b for b in plan.blocks if text in b.items), None) if plan else None
         if block is None or block.items[0] != text:
             return []  # one corrected call puts the whole list back; the other rejected items are in it
-        return [_call(_APPEND, parent_id=arguments["parent_id"], position=None, element=self._block(block))]
+        return [
+            _call(
+                ToolName.APPEND_CHILD,
+                parent_id=arguments["parent_id"],
+                position=None,
+                element=self._block(block),
+            )
+        ]
 
     def _block(self, block: _Block) -> dict[str, Any]:
         if block.tag == "callout":
@@ -335,7 +344,7 @@ class ReviewerPolicy:
         waiting = not outline.sections or any(s.status != "reviewed" for s in outline.sections)
         if _idle_reads(conversation) < (_PATIENCE if waiting else _CONFIRMING_READS):
             return _describe()
-        fixes = [_attribute_name(exchange) for exchange in _successes(conversation, _SET)]
+        fixes = [_attribute_name(exchange) for exchange in _successes(conversation, ToolName.SET_ATTRIBUTE)]
         text = (
             f"Reviewed {len(outline.sections)} sections: corrected {fixes.count('text')} typo(s) and "
             f"restyled {fixes.count('style')} leftover brief(s)."
@@ -373,7 +382,7 @@ class _Outline:
 def _latest_outline(conversation: Conversation) -> _Outline | None:
     """The document as the latest successful full read showed it, or None before any read."""
     for exchange in reversed(conversation.exchanges):
-        if exchange.name == _DESCRIBE and not _failed(exchange):
+        if exchange.name == ToolName.DESCRIBE_DOCUMENT and not _failed(exchange):
             return _outline(exchange.result["element"])
     return None
 
@@ -431,14 +440,13 @@ def _plan_for(heading: str) -> _Section:
 
 
 def _failed(exchange: ToolExchange) -> bool:
-    result = exchange.result
-    return not isinstance(result, dict) or result.get("ok") is not True
+    result = exchange.tool_result
+    return result is None or not result.ok
 
 
 def _error_code(exchange: ToolExchange) -> str | None:
-    result = exchange.result
-    error = result.get("error") if isinstance(result, dict) else None
-    return str(error.get("code")) if isinstance(error, dict) else None
+    result = exchange.tool_result
+    return None if result is None or result.error is None else result.error.get("code")
 
 
 def _attribute_name(exchange: ToolExchange) -> str | None:
@@ -455,18 +463,20 @@ def _successes(conversation: Conversation, tool: str) -> list[ToolExchange]:
 
 def _was_rejected(conversation: Conversation, attribute: str) -> bool:
     return any(
-        exchange.name == _SET and _failed(exchange) and _attribute_name(exchange) == attribute
+        exchange.name == ToolName.SET_ATTRIBUTE
+        and _failed(exchange)
+        and _attribute_name(exchange) == attribute
         for exchange in conversation.exchanges
     )
 
 
 def _appended(conversation: Conversation) -> bool:
-    return bool(_successes(conversation, _APPEND))
+    return bool(_successes(conversation, ToolName.APPEND_CHILD))
 
 
 def _last_turn_edited(conversation: Conversation) -> bool:
     """Whether the latest turn changed the document, so the next step must read it again."""
-    return any(exchange.name != _DESCRIBE for exchange in conversation.latest_exchanges())
+    return any(exchange.name != ToolName.DESCRIBE_DOCUMENT for exchange in conversation.latest_exchanges())
 
 
 def _idle_reads(conversation: Conversation) -> int:
@@ -476,7 +486,7 @@ def _idle_reads(conversation: Conversation) -> int:
         turns.setdefault(exchange.turn, []).append(exchange.name)
     count = 0
     for turn in sorted(turns, reverse=True):
-        if any(name != _DESCRIBE for name in turns[turn]):
+        if any(name != ToolName.DESCRIBE_DOCUMENT for name in turns[turn]):
             break
         count += 1
     return count
@@ -484,11 +494,17 @@ def _idle_reads(conversation: Conversation) -> int:
 
 def _filled_section(latest: Sequence[ToolExchange]) -> str | None:
     """The section the latest turn wrote content into, if that turn was a successful fill."""
-    if not latest or any(exchange.name not in (_APPEND, _SET) for exchange in latest):
+    if not latest or any(
+        exchange.name not in (ToolName.APPEND_CHILD, ToolName.SET_ATTRIBUTE) for exchange in latest
+    ):
         return None
     if any(_attribute_name(exchange) == "status" for exchange in latest):
         return None
-    parents = {exchange.parsed_arguments["parent_id"] for exchange in latest if exchange.name == _APPEND}
+    parents = {
+        exchange.parsed_arguments["parent_id"]
+        for exchange in latest
+        if exchange.name == ToolName.APPEND_CHILD
+    }
     return parents.pop() if len(parents) == 1 else None
 
 
@@ -504,11 +520,11 @@ def _marked_written(exchange: ToolExchange) -> str | None:
 
 
 def _describe() -> ToolCalls:
-    return ToolCalls(_call(_DESCRIBE, id=ROOT_ID, depth=None))
+    return ToolCalls(_call(ToolName.DESCRIBE_DOCUMENT, id=ROOT_ID, depth=None))
 
 
 def _set(element_id: str, name: str, value: Any) -> ToolCall:
-    return _call(_SET, id=element_id, attribute={"name": name, "value": value})
+    return _call(ToolName.SET_ATTRIBUTE, id=element_id, attribute={"name": name, "value": value})
 
 
 def _call(name: str, **arguments: Any) -> ToolCall:

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, BaseModel
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
 from ..errors import ModelCallError
-from .events import Usage
-from .toolbox import Toolbox
+from ..tools import Toolkit
+from ._events import Usage
 
 __all__ = [
+    "OFFLINE_LABEL_FIELD",
     "ApiName",
     "ChatTranscript",
     "ModelReply",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 ApiName = Literal["responses", "chat"]
+
+#: The top-level reply field in which an offline backend (a ``ScriptedModel``) states its label; a
+#: reply that carries it is never a model result.
+OFFLINE_LABEL_FIELD = "mesh_tools_offline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class ModelReply:
     text: str | None
     tool_calls: tuple[RequestedToolCall, ...]
     usage: Usage
+    offline_label: str | None = None
+    """The label an offline backend stamped on the reply; None when a model answered."""
 
 
 def _request_params(settings: RequestSettings, tools: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,8 +92,8 @@ class Transcript(ABC):
         """Append a note for the model (a change notice) as a user message."""
 
     @abstractmethod
-    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox) -> ModelReply:
-        """Send the whole history with the toolbox's tools; on success append the reply to the history.
+    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolkit: Toolkit) -> ModelReply:
+        """Send the whole history with the toolkit's tools; on success append the reply to the history.
 
         A failed request leaves the history untouched, so sending again is a clean retry.
         """
@@ -106,8 +113,8 @@ class ResponsesTranscript(Transcript):
     def add_note(self, text: str) -> None:
         self._items.append({"role": "user", "content": text})
 
-    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox) -> ModelReply:
-        params = _request_params(settings, toolbox.responses_tools()) | {
+    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolkit: Toolkit) -> ModelReply:
+        params = _request_params(settings, toolkit.responses_tools()) | {
             "instructions": self._instructions,
             "input": list(self._items),
             "store": False,
@@ -138,6 +145,7 @@ class ResponsesTranscript(Transcript):
         return ModelReply(
             response_id=response.id,
             model=str(response.model),
+            offline_label=_offline_label(response),
             text=response.output_text or None,
             tool_calls=tuple(calls),
             usage=Usage(usage.input_tokens, usage.output_tokens, usage.total_tokens) if usage else Usage(),
@@ -162,8 +170,8 @@ class ChatTranscript(Transcript):
     def add_note(self, text: str) -> None:
         self._messages.append({"role": "user", "content": text})
 
-    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolbox: Toolbox) -> ModelReply:
-        params = _request_params(settings, toolbox.chat_completions_tools()) | {
+    async def send(self, client: AsyncOpenAI, settings: RequestSettings, toolkit: Toolkit) -> ModelReply:
+        params = _request_params(settings, toolkit.chat_completions_tools()) | {
             "messages": list(self._messages)
         }
         completion = await client.chat.completions.create(**params)
@@ -196,6 +204,7 @@ class ChatTranscript(Transcript):
         return ModelReply(
             response_id=completion.id,
             model=completion.model,
+            offline_label=_offline_label(completion),
             text=text,
             tool_calls=calls,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
@@ -214,3 +223,8 @@ def new_transcript(api: ApiName, instructions: str, task: str) -> Transcript:
     if api == "responses":
         return ResponsesTranscript(instructions, task)
     return ChatTranscript(instructions, task)
+
+
+def _offline_label(reply: BaseModel) -> str | None:
+    label = (reply.model_extra or {}).get(OFFLINE_LABEL_FIELD)
+    return label if isinstance(label, str) else None

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..helpers import DEFAULT_URL, URL_ENV
-from .room_cmd import SECRET_ENV, TOKEN_ENV, add_connection_options, room_protocol
+from ._room_cmd import SECRET_ENV, TOKEN_ENV, add_connection_options, room_protocol
 
 if TYPE_CHECKING:
     from ..schema import MeshSchema

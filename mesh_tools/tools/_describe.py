@@ -14,7 +14,7 @@ from typing import Any
 
 from ..document import Element
 from ..schema import ID_ATTRIBUTE
-from .arguments import TAG_KEY
+from ._arguments import TAG_KEY
 
 __all__ = ["Description", "describe", "subtree"]
 

@@ -33,9 +33,9 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallRecord:
-    """One tool call the model asked for and what the toolbox answered.
+    """One tool call the model asked for and what the toolkit answered.
 
-    ``arguments`` and ``result`` are kept verbatim (the model's JSON string, the toolbox's JSON string),
+    ``arguments`` and ``result`` are kept verbatim (the model's JSON string, the toolkit's JSON string),
     so a malformed call stays visible as it was sent.
     """
 
@@ -60,7 +60,7 @@ class TurnEvent:
     model: str
     """The model the loop asked for."""
     response_model: str
-    """The model the server says answered; ``scripted:<agent>`` for the scripted server."""
+    """The model the server says answered; ``scripted:<agent>`` for a ``ScriptedModel``."""
     response_id: str
     started_at: float
     """Wall-clock time (Unix seconds) at which the first attempt of the request was sent."""
@@ -109,7 +109,7 @@ class AgentResult:
     events: tuple[TurnEvent, ...]
     usage: Usage
     scripted: bool
-    """True when any reply came from the scripted server: such a run is never a model result."""
+    """True when any reply was stamped by an offline backend: such a run is never a model result."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready plain data."""

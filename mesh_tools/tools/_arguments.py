@@ -1,4 +1,4 @@
-"""Tool argument schemas derived from ``MeshSchema.to_json()``, inside OpenAI's strict subset.
+"""Tool argument schemas built from the schema's element types, inside OpenAI's strict subset.
 
 An element is one flat object: ``{"$tag": tag, attribute: value, ..., <children>: [element, ...]}``,
 the same shape ``describe_document`` shows (plus ``$id`` there), so what the model reads is what it
@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..schema import MeshSchema
+from ..schema import ChildProperty, MeshSchema, ValueProperty
 
 __all__ = [
     "TAG_KEY",
@@ -65,17 +65,16 @@ def element_definitions(schema: MeshSchema) -> dict[str, dict[str, Any]]:
     """``$defs`` for the insertable elements, keyed by tag, rewritten for strict mode."""
     wanted = set(insertable_tags(schema))
     defs: dict[str, dict[str, Any]] = {}
-    for wrapper in schema.to_json()["$defs"].values():
-        ((tag, inner),) = wrapper["properties"].items()
-        if tag not in wanted:
+    for element in schema.elements:
+        if element.tag_name not in wanted:
             continue
-        properties: dict[str, Any] = {TAG_KEY: {"type": "string", "const": tag}}
-        for name, spec in inner["properties"].items():
-            properties[name] = _children(spec) if spec["type"] == "array" else _nullable(spec)
+        properties: dict[str, Any] = {TAG_KEY: {"type": "string", "const": element.tag_name}}
+        for prop in element.properties:
+            properties[prop.name] = _children(prop) if isinstance(prop, ChildProperty) else _nullable(prop)
         definition = object_schema(properties)
-        if "description" in wrapper:
-            definition["description"] = wrapper["description"]
-        defs[tag] = definition
+        if element.description:
+            definition["description"] = element.description
+        defs[element.tag_name] = definition
     return defs
 
 
@@ -104,38 +103,33 @@ def attribute_branches(schema: MeshSchema) -> list[dict[str, Any]]:
     which element has which attribute the model reads from ``append_child``'s definitions.
     """
     branches: dict[str, dict[str, Any]] = {}
-    for wrapper in schema.to_json()["$defs"].values():
-        ((_tag, inner),) = wrapper["properties"].items()
-        for name, spec in inner["properties"].items():
-            if spec["type"] == "array":
-                continue
-            value = {"type": spec["type"]}
-            if "enum" in spec:
-                value["enum"] = list(spec["enum"])
-            key = json.dumps([name, value], sort_keys=True)
+    for element in schema.elements:
+        for attribute in element.attributes.values():
+            value: dict[str, Any] = {"type": attribute.type}
+            if attribute.enum is not None:
+                value["enum"] = list(attribute.enum)
+            key = json.dumps([attribute.name, value], sort_keys=True)
             branches.setdefault(
-                key, object_schema({"name": {"type": "string", "const": name}, "value": value})
+                key, object_schema({"name": {"type": "string", "const": attribute.name}, "value": value})
             )
     return list(branches.values())
 
 
-def _nullable(spec: Mapping[str, Any]) -> dict[str, Any]:
-    type_ = spec["type"]
+def _nullable(attribute: ValueProperty) -> dict[str, Any]:
+    type_ = attribute.type
     out: dict[str, Any] = {"type": type_ if type_ == "null" else [type_, "null"]}
-    if "enum" in spec:
-        out["enum"] = [*spec["enum"], None]
-    if "description" in spec:
-        out["description"] = spec["description"]
+    if attribute.enum is not None:
+        out["enum"] = [*attribute.enum, None]
+    if attribute.description:
+        out["description"] = attribute.description
     return out
 
 
-def _children(spec: Mapping[str, Any]) -> dict[str, Any]:
-    ordered = "prefixItems" in spec
-    refs = spec["prefixItems"] if ordered else spec["items"]["anyOf"]
-    unique = list({ref["$ref"]: ref for ref in refs}.values())
+def _children(children: ChildProperty) -> dict[str, Any]:
+    unique = [{"$ref": f"#/$defs/{tag}"} for tag in dict.fromkeys(children.child_tag_names)]
     out: dict[str, Any] = {"type": "array", "items": one_of(unique)}
-    if ordered:
-        out["maxItems"] = len(refs)
-    if "description" in spec:
-        out["description"] = spec["description"]
+    if children.ordered:
+        out["maxItems"] = len(children.child_tag_names)
+    if children.description:
+        out["description"] = children.description
     return out

@@ -1,6 +1,6 @@
 """A set of function tools with one entry point for calls, in every wire format we serve.
 
-The registry imports no agent SDK: ``agents_sdk_tools`` and ``mcp_server`` import theirs when called.
+It imports no agent SDK: ``agents_sdk_tools`` and ``mcp_server`` import theirs when called.
 """
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InvalidOperationError, InvalidValueError, MeshError, SchemaError, ServerError
-from .strict import StrictIssue
-from .tool import Tool
+from ._contract import ToolResult
+from ._strict import StrictIssue
+from ._tool import Tool
 
-__all__ = ["Toolkit", "dump_result", "result_ok"]
+__all__ = ["FunctionToolkit"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mesh_tools.tools")
 
 
-class Toolkit:
-    """Function tools by name. ``call`` never raises for a bad call: errors are results the model reads.
+class FunctionToolkit:
+    """Function tools by name, a :class:`~mesh_tools.tools.Toolkit`.
 
-    Results are compact JSON objects: ``{"ok": true, ...}`` or
-    ``{"ok": false, "error": {"code", "message", "hint"}}``.
+    ``call`` never raises for a bad call: errors are results the model reads, compact JSON
+    :class:`~mesh_tools.tools.ToolResult` objects.
     """
 
     def __init__(self, tools: Iterable[Tool]) -> None:
@@ -60,31 +61,37 @@ class Toolkit:
         """Tool definitions for Chat Completions (``tools=`` of ``client.chat.completions.create``)."""
         return [tool.chat_completions_format() for tool in self.tools]
 
+    def change_notice(self) -> str | None:
+        """Plain function tools track no document, so there is never news of others' edits."""
+        return None
+
     async def call(self, name: str, arguments: str) -> str:
         """Run a call as a model sent it (``arguments`` is the raw JSON string); return JSON text."""
         try:
             parsed = _parse(arguments)
         except MeshError as error:
-            return dump_result(_failure(error))
-        return dump_result(await self.invoke(name, parsed))
+            return ToolResult.failure(error).to_json()
+        return (await self.invoke(name, parsed)).to_json()
 
-    async def invoke(self, name: str, arguments: Any) -> dict[str, Any]:
-        """Run a call whose arguments are already parsed; return the result object."""
+    async def invoke(self, name: str, arguments: Any) -> ToolResult:
+        """Run a call whose arguments are already parsed."""
         tool = self._by_name.get(name)
         if tool is None:
-            return _failure(
+            return ToolResult.failure(
                 InvalidOperationError(f"there is no tool {name!r}", hint=f"tools: {', '.join(self._by_name)}")
             )
         try:
             tool.check(arguments)
-            return {"ok": True, **await tool.handler(arguments)}
+            return ToolResult.success(await tool.handler(arguments))
         except MeshError as error:
-            return _failure(error)
+            return ToolResult.failure(error)
         except RecursionError:
-            return _failure(InvalidValueError("the arguments nest too deeply", hint=tool.description))
+            return ToolResult.failure(
+                InvalidValueError("the arguments nest too deeply", hint=tool.description)
+            )
         except Exception as error:
             logger.exception("tool %s failed on %r", name, arguments)
-            return _failure(
+            return ToolResult.failure(
                 ServerError(
                     f"the tool failed: {type(error).__name__}: {error}",
                     hint="this is not caused by your arguments; try again",
@@ -93,20 +100,15 @@ class Toolkit:
 
     def agents_sdk_tools(self) -> list[Any]:
         """The tools as openai-agents ``FunctionTool`` objects (needs the ``agents`` extra)."""
-        from .agents_sdk import function_tools
+        from ._agents_sdk import function_tools
 
         return function_tools(self)
 
     def mcp_server(self, name: str = "mesh-tools", instructions: str | None = None) -> Any:
         """A low-level ``mcp.server.Server`` publishing these tools (needs the ``mcp`` extra)."""
-        from .mcp_server import build_server
+        from ._mcp_server import build_server
 
         return build_server(self, name=name, instructions=instructions)
-
-
-def result_ok(result: dict[str, Any]) -> bool:
-    """Whether a result object reports success."""
-    return result.get("ok") is True
 
 
 def _parse(arguments: str) -> Any:
@@ -126,12 +128,3 @@ def _parse(arguments: str) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _failure(error: MeshError) -> dict[str, Any]:
-    return {"ok": False, "error": error.to_dict()}
-
-
-def dump_result(result: dict[str, Any]) -> str:
-    """A result object as the compact JSON text a model reads."""
-    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)

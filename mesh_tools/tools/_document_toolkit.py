@@ -10,7 +10,7 @@ from typing import Any
 from ..document import ROOT_ID, Element, MeshDocument
 from ..errors import ElementNotFoundError, InvalidOperationError, InvalidValueError
 from ..schema import MeshSchema
-from .arguments import (
+from ._arguments import (
     attribute_branches,
     attribute_names,
     element_definitions,
@@ -19,12 +19,13 @@ from .arguments import (
     one_of,
     to_document_json,
 )
-from .changes import ChangeTracker
-from .describe import describe, subtree
-from .registry import Toolkit
-from .source import ClosingSource, DocumentSource, RoomSession, Synchronizing
-from .strict import StrictLimits
-from .tool import Tool, ToolHandler
+from ._changes import ChangeTracker
+from ._contract import ToolName
+from ._describe import describe, subtree
+from ._function_toolkit import FunctionToolkit
+from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
+from ._strict import StrictLimits
+from ._tool import Tool, ToolHandler
 from .validation import ArgumentChecker, ArgumentKind
 
 __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
@@ -41,7 +42,7 @@ class _OpenDocument:
     changes: ChangeTracker
 
 
-class DocumentToolkit(Toolkit):
+class DocumentToolkit(FunctionToolkit):
     """Tools over the documents of one schema in a room: open, describe, insert, set, remove, delete.
 
     ``room_or_source`` is a connected ``RoomClient`` (its ``sync`` is used) or any
@@ -114,7 +115,7 @@ class DocumentToolkit(Toolkit):
         if self.path is None:
             tools.append(
                 self._tool(
-                    "open_document",
+                    ToolName.OPEN_DOCUMENT,
                     "Open or create the document at path.",
                     {},
                     self._open_document,
@@ -122,7 +123,7 @@ class DocumentToolkit(Toolkit):
             )
         tools.append(
             self._tool(
-                "describe_document",
+                ToolName.DESCRIBE_DOCUMENT,
                 'Read element id ("root" = whole document) with its $id values, which the other tools '
                 "take. $more: n hides n children.",
                 {"id": _STRING, "depth": {"type": ["integer", "null"]}},
@@ -133,7 +134,7 @@ class DocumentToolkit(Toolkit):
             defs = element_definitions(self.schema)
             tools.append(
                 self._tool(
-                    "append_child",
+                    ToolName.APPEND_CHILD,
                     "Insert an element tree under parent_id. Returns the new ids.",
                     {
                         "parent_id": _STRING,
@@ -148,7 +149,7 @@ class DocumentToolkit(Toolkit):
         if attribute_names(self.schema):
             tools.append(
                 self._tool(
-                    "set_attribute",
+                    ToolName.SET_ATTRIBUTE,
                     "Set an attribute of element id; returns its previous value.",
                     {"id": _STRING, "attribute": one_of(attribute_branches(self.schema))},
                     self._set_attribute,
@@ -157,7 +158,7 @@ class DocumentToolkit(Toolkit):
             )
             tools.append(
                 self._tool(
-                    "remove_attribute",
+                    ToolName.REMOVE_ATTRIBUTE,
                     "Remove an attribute of element id; returns its previous value.",
                     {"id": _STRING, "name": {"type": "string", "enum": attribute_names(self.schema)}},
                     self._remove_attribute,
@@ -166,7 +167,7 @@ class DocumentToolkit(Toolkit):
             )
         tools.append(
             self._tool(
-                "delete_element",
+                ToolName.DELETE_ELEMENT,
                 "Delete element id and all inside it; returns the count.",
                 {"id": _STRING},
                 self._delete_element,
@@ -176,7 +177,7 @@ class DocumentToolkit(Toolkit):
 
     def _tool(
         self,
-        name: str,
+        name: ToolName,
         description: str,
         properties: Mapping[str, Any],
         handler: ToolHandler,
@@ -189,7 +190,7 @@ class DocumentToolkit(Toolkit):
         parameters = object_schema(properties)
         if defs:
             parameters["$defs"] = dict(defs)
-        full_name = self._prefix + name
+        full_name = self._prefix + name.value
         checker = ArgumentChecker(full_name, parameters, schema=self.schema, kinds=kinds or {})
         return Tool(
             name=full_name,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SchemaError
-from .strict import StrictIssue, StrictLimits, lint_strict
+from ._contract import TOOL_NAME_PATTERN
+from ._strict import StrictIssue, StrictLimits, lint_strict
 
-__all__ = ["TOOL_NAME_PATTERN", "Tool", "ToolHandler"]
-
-#: What OpenAI accepts as a function name (both APIs); MCP clients that re-export tools need the same.
-TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+__all__ = ["Tool", "ToolHandler"]
 
 #: Runs a call whose arguments were already checked; returns the result fields (``ok`` is added).
 ToolHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -1,7 +1,7 @@
 """Adapter: the toolkit as a low-level MCP server (``mcp.server.Server``, mcp 2.x).
 
 The low-level server publishes each input schema verbatim (MCPServer would derive its own from type
-hints) and validates nothing, so calls go through ``Toolkit.invoke``. Failures come back as
+hints) and validates nothing, so calls go through ``FunctionToolkit.invoke``. Failures come back as
 ``CallToolResult(is_error=True)`` with the same JSON the OpenAI adapters return; a raised exception
 would reach the client as an opaque JSON-RPC internal error.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .registry import Toolkit
+    from ._function_toolkit import FunctionToolkit
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "build_server"]
 
@@ -22,15 +22,13 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-def build_server(toolkit: Toolkit, *, name: str, instructions: str | None = None) -> Any:
+def build_server(toolkit: FunctionToolkit, *, name: str, instructions: str | None = None) -> Any:
     """A ``mcp.server.Server`` listing the toolkit's tools and running their calls."""
     try:
         import mcp.types as types
         from mcp.server import Server, ServerRequestContext
     except ImportError as error:
         raise ImportError("toolkit.mcp_server() needs the MCP SDK: pip install 'mesh-tools[mcp]'") from error
-    from .registry import dump_result, result_ok
-
     listed = [
         types.Tool(name=tool.name, description=tool.description, input_schema=dict(tool.parameters))
         for tool in toolkit.tools
@@ -46,7 +44,7 @@ def build_server(toolkit: Toolkit, *, name: str, instructions: str | None = None
     ) -> types.CallToolResult:
         result = await toolkit.invoke(params.name, params.arguments if params.arguments is not None else {})
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=dump_result(result))], is_error=not result_ok(result)
+            content=[types.TextContent(type="text", text=result.to_json())], is_error=not result.ok
         )
 
     return Server(

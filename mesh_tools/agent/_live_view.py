@@ -25,9 +25,9 @@ from rich.text import Text
 
 from ..document import MeshDocument
 from ..document_view import document_tree, shorten
-from ..tools.arguments import TAG_KEY
-from .events import ToolCallRecord, TurnEvent
-from .team import TeamResult
+from ..tools import TAG_KEY, ToolName
+from ._events import ToolCallRecord, TurnEvent
+from ._team import TeamResult
 
 __all__ = [
     "SCRIPTED_BANNER",
@@ -264,18 +264,18 @@ def _call_summary(name: str, arguments_json: str, detail: bool) -> str:
         return f"{name}(malformed arguments)"
     if not isinstance(arguments, dict):
         return f"{name}({shorten(arguments_json, 40)})"
-    if name == "append_child":
+    if name == ToolName.APPEND_CHILD:
         element = arguments.get("element")
         tag = element.get(TAG_KEY, "?") if isinstance(element, dict) else "?"
-        return f"append_child <{tag}>" + (f" into {arguments.get('parent_id')}" if detail else "")
-    if name == "set_attribute":
+        return f"{ToolName.APPEND_CHILD} <{tag}>" + (f" into {arguments.get('parent_id')}" if detail else "")
+    if name == ToolName.SET_ATTRIBUTE:
         attribute = arguments.get("attribute")
         if isinstance(attribute, dict):
             value = shorten(json.dumps(attribute.get("value"), ensure_ascii=False), 32 if detail else 16)
-            return f"set_attribute {attribute.get('name')}={value}" + (
+            return f"{ToolName.SET_ATTRIBUTE} {attribute.get('name')}={value}" + (
                 f" on {arguments.get('id')}" if detail else ""
             )
-    if name in ("describe_document", "delete_element", "remove_attribute"):
+    if name in (ToolName.DESCRIBE_DOCUMENT, ToolName.DELETE_ELEMENT, ToolName.REMOVE_ATTRIBUTE):
         detail_name = f" {arguments['name']}" if "name" in arguments else ""
         return f"{name}{detail_name} {arguments.get('id')}"
     return f"{name}({shorten(json.dumps(arguments, ensure_ascii=False), 40)})"

@@ -1,12 +1,9 @@
-"""A scripted stand-in for a model: policies that read the conversation and decide the next step.
+"""Scripted policies: plain Python that reads the conversation so far and decides the model's next step.
 
-The scripted server (:mod:`mesh_tools.agent.scripted_server`) turns each request into a
-:class:`Conversation` and asks the agent's :class:`Policy` for the next :class:`Step`: tool calls
-(one, or several to be run in parallel) or a final message. A policy is plain Python, so it can read ids
-that an earlier tool call returned and use them in the next call, like a model would.
-
-Nothing a policy produces is a model result. The server labels every reply ``scripted:<agent>`` and the
-loop reports such runs with ``scripted=True``.
+:class:`~mesh_tools.agent.ScriptedModel` turns each request into a :class:`Conversation` and asks the
+agent's :class:`Policy` for the next :class:`Step`: tool calls (one, or several to be run in parallel)
+or a final message. A policy can read ids that an earlier tool call returned and use them in the next
+call, like a model would. Nothing a policy produces is a model result.
 """
 
 from __future__ import annotations
@@ -16,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ..tools import ToolResult
+
 __all__ = [
-    "SCRIPTED_MODEL_PREFIX",
     "Conversation",
     "FinalMessage",
     "Policy",
@@ -29,20 +27,11 @@ __all__ = [
     "ToolExchange",
     "conversation_from_chat",
     "conversation_from_responses",
-    "is_scripted_model",
 ]
-
-#: Requests for model ``scripted:<agent>`` are answered by the policy registered for ``<agent>``.
-SCRIPTED_MODEL_PREFIX = "scripted:"
-
-
-def is_scripted_model(model: str) -> bool:
-    """Whether a model name denotes the scripted server rather than a real model."""
-    return model.startswith(SCRIPTED_MODEL_PREFIX)
 
 
 class ScriptedModelError(Exception):
-    """A request the scripted model cannot answer, or a policy that failed; the server replies 400."""
+    """A request the scripted model cannot answer, or a policy that failed; it is answered with a 400."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +55,11 @@ class ToolExchange:
     def result(self) -> Any:
         """The result as JSON, or None when there is none or it does not parse."""
         return None if self.output is None else _parse_json(self.output)
+
+    @property
+    def tool_result(self) -> ToolResult | None:
+        """The result as a :class:`~mesh_tools.tools.ToolResult`, or None while there is none."""
+        return None if self.output is None else ToolResult.from_text(self.output)
 
 
 @dataclass(frozen=True, slots=True)
