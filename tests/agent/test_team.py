@@ -12,25 +12,28 @@ import pytest
 
 from mesh_tools.agent import (
     FinalMessage,
-    HttpFault,
-    ScriptedServer,
     ScriptPolicy,
     StopReason,
+    TeamMember,
+    TeamSpec,
+    TokenFactory,
     ToolCall,
     ToolCalls,
     TurnEvent,
     load_agent_definitions,
+    run_team,
+    token_minter,
 )
-from mesh_tools.agent.demo_policies import DEMO_TASK, DEMO_TITLE, demo_policies, demo_schema
-from mesh_tools.agent.team import TeamMember, TeamSpec, TokenFactory, run_team, token_minter
 from mesh_tools.client import RoomClient, WebSocketClientProtocol
+from mesh_tools.demo import DEMO_TASK, DEMO_TITLE, demo_policies, demo_schema
 from mesh_tools.errors import AgentConfigError, DocumentExistsError, InvalidOperationError
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
+from mesh_tools.testing import HttpFault, ScriptedServer
 
-from .server_helpers import SCHEMA as OTHER_SCHEMA
+from ..server_helpers import SCHEMA as OTHER_SCHEMA
 
-AGENTS = Path(__file__).resolve().parent.parent / "agents"
+AGENTS = Path(__file__).resolve().parents[2] / "agents"
 SECRET = "team-tests-secret-0123456789abcdef"
 ROOM = "team"
 PATH = "reports/plan.report"

@@ -12,25 +12,22 @@ import pytest
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
-from mesh_tools.agent import (
-    AgentLoop,
+from mesh_tools.agent import AgentLoop
+from mesh_tools.agent._policy import conversation_from_chat, conversation_from_responses
+from mesh_tools.errors import ModelCallError
+from mesh_tools.testing import (
     Conversation,
     FinalMessage,
     HttpFault,
+    ScriptedModelError,
     ScriptedServer,
     ScriptPolicy,
     Step,
     ToolCall,
     ToolCalls,
 )
-from mesh_tools.agent.scripted_model import (
-    ScriptedModelError,
-    conversation_from_chat,
-    conversation_from_responses,
-)
-from mesh_tools.errors import ModelCallError
 
-from .notebook_toolbox import NotebookToolbox
+from ..notebook_toolkit import NotebookToolkit
 
 TOOL_STEP = ToolCalls(ToolCall("add_note", {"text": "a"}), ToolCall("read_notes", {}))
 
@@ -140,7 +137,7 @@ async def test_an_exhausted_script_fails_the_run_without_retries(server: Scripte
     loop = AgentLoop(name="closer", instructions="-", model="scripted:closer", client=server.client())
     server.add_policy("closer", ScriptPolicy([TOOL_STEP]))
     with pytest.raises(ModelCallError, match="has 1 step"):
-        await loop.run("Go.", NotebookToolbox())
+        await loop.run("Go.", NotebookToolkit())
     assert [request.status for request in server.requests] == [200, 400]
 
 
@@ -148,7 +145,7 @@ async def test_agents_with_different_policies_share_one_server(server: ScriptedS
     results = [
         await AgentLoop(
             name=name, instructions="-", model=f"scripted:{name}", client=server.client(), api=api
-        ).run("Go.", NotebookToolbox())
+        ).run("Go.", NotebookToolkit())
         for name, api in [("closer", "chat"), ("closer", "responses")]
     ]
     assert [result.final_text for result in results] == ["Done.", "Done."]

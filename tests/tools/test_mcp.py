@@ -7,9 +7,9 @@ import json
 import mcp
 
 from mesh_tools.tools import DocumentToolkit, InMemorySource
-from mesh_tools.tools.mcp_server import DEFAULT_INSTRUCTIONS
+from mesh_tools.tools._mcp_server import DEFAULT_INSTRUCTIONS
 
-from .tools_fixtures import BOARD, rich
+from .examples import BOARD, rich
 
 
 async def test_tools_are_listed_with_their_schemas_verbatim() -> None:

@@ -37,5 +37,5 @@ def test_building_the_parser_imports_no_heavy_module() -> None:
     # A fresh interpreter: this test process has long since imported all of them.
     done = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout)
-    assert "mesh_tools.cli.demo_cmd" in loaded  # the parser was built from every command module
+    assert "mesh_tools.cli._demo_cmd" in loaded  # the parser was built from every command module
     assert sorted({package(name) for name in loaded} & HEAVY) == []

@@ -16,106 +16,9 @@ from agents.strict_schema import ensure_strict_json_schema
 
 from mesh_tools.errors import SchemaError
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.tools import DocumentToolkit, InMemorySource, Toolkit, lint_strict
+from mesh_tools.tools import DocumentToolkit, FunctionToolkit, InMemorySource, lint_strict
 
-from .tools_fixtures import BOARD, HTML, args, loads, rich
-
-#: Every tool for the seed's html schema, bound to one path, exactly as the Responses API receives it.
-HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "describe_document",
-        "description": 'Read element id ("root" = whole document) with its $id values, which the other '
-        "tools take. $more: n hides n children.",
-        "parameters": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "depth": {"type": ["integer", "null"]}},
-            "required": ["id", "depth"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "append_child",
-        "description": "Insert an element tree under parent_id. Returns the new ids.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "parent_id": {"type": "string"},
-                "position": {"type": ["integer", "null"], "description": "null = last"},
-                "element": {"anyOf": [{"$ref": "#/$defs/body"}, {"$ref": "#/$defs/p"}]},
-            },
-            "required": ["parent_id", "position", "element"],
-            "additionalProperties": False,
-            "$defs": {
-                "body": {
-                    "type": "object",
-                    "properties": {
-                        "$tag": {"type": "string", "const": "body"},
-                        "children": {"type": "array", "items": {"$ref": "#/$defs/p"}},
-                    },
-                    "required": ["$tag", "children"],
-                    "additionalProperties": False,
-                },
-                "p": {
-                    "type": "object",
-                    "properties": {
-                        "$tag": {"type": "string", "const": "p"},
-                        "class": {"type": ["string", "null"]},
-                    },
-                    "required": ["$tag", "class"],
-                    "additionalProperties": False,
-                },
-            },
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "set_attribute",
-        "description": "Set an attribute of element id; returns its previous value.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "attribute": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string", "const": "class"}, "value": {"type": "string"}},
-                    "required": ["name", "value"],
-                    "additionalProperties": False,
-                },
-            },
-            "required": ["id", "attribute"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "remove_attribute",
-        "description": "Remove an attribute of element id; returns its previous value.",
-        "parameters": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "name": {"type": "string", "enum": ["class"]}},
-            "required": ["id", "name"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "delete_element",
-        "description": "Delete element id and all inside it; returns the count.",
-        "parameters": {
-            "type": "object",
-            "properties": {"id": {"type": "string"}},
-            "required": ["id"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-]
+from .examples import BOARD, HTML, HTML_RESPONSES_TOOLS, args, loads, rich
 
 
 def toolkit(schema: MeshSchema, path: str | None = "doc", **options: Any) -> DocumentToolkit:
@@ -246,8 +149,8 @@ def test_tool_names_are_checked_and_collisions_detected() -> None:
         toolkit(HTML, prefix="x" * 50)
     html, board = toolkit(HTML), toolkit(BOARD)
     with pytest.raises(SchemaError, match="two tools are named 'describe_document'"):
-        Toolkit([*html.tools, *board.tools])
-    combined = Toolkit([*toolkit(HTML, prefix="html_").tools, *toolkit(BOARD, prefix="board-").tools])
+        FunctionToolkit([*html.tools, *board.tools])
+    combined = FunctionToolkit([*toolkit(HTML, prefix="html_").tools, *toolkit(BOARD, prefix="board-").tools])
     assert combined.names[:2] == ["html_describe_document", "html_append_child"]
     assert "board-set_attribute" in combined.names
 
@@ -273,7 +176,7 @@ async def test_a_schema_too_deep_for_strict_mode_falls_back_and_still_validates(
 ) -> None:
     # Each tree level costs an object and an array: e1..e5 under the arguments object fit in 10.
     assert toolkit(deep_schema(5)).strict_issues == {}
-    with caplog.at_level(logging.WARNING, logger="mesh_tools.tools.registry"):
+    with caplog.at_level(logging.WARNING, logger="mesh_tools.tools"):
         kit = toolkit(deep_schema(6))
     issues = kit.strict_issues
     assert list(issues) == ["append_child"]

@@ -1,4 +1,4 @@
-"""The agent loop end to end: real openai client, HTTP on loopback, scripted server, test toolbox."""
+"""The agent loop end to end: real openai client, HTTP on loopback, scripted server, test toolkit."""
 
 from __future__ import annotations
 
@@ -13,10 +13,7 @@ from mesh_tools.agent import (
     AgentLoop,
     Conversation,
     FinalMessage,
-    HttpFault,
-    MalformedArguments,
     RetryPolicy,
-    ScriptedServer,
     ScriptPolicy,
     Step,
     StopReason,
@@ -25,8 +22,9 @@ from mesh_tools.agent import (
     TurnEvent,
 )
 from mesh_tools.errors import AgentConfigError, ModelCallError
+from mesh_tools.testing import HttpFault, MalformedArguments, ScriptedServer
 
-from .notebook_toolbox import NotebookToolbox
+from ..notebook_toolkit import NotebookToolkit
 
 APIS = ["responses", "chat"]
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait_s=0.01, max_wait_s=1.0)
@@ -101,15 +99,15 @@ async def test_policy_uses_ids_from_earlier_results_and_the_run_ends_on_a_final_
             ]
         ),
     )
-    toolbox = NotebookToolbox()
-    result = await make_loop(server, api).run("Add a draft note, then remove it.", toolbox)
+    toolkit = NotebookToolkit()
+    result = await make_loop(server, api).run("Add a draft note, then remove it.", toolkit)
 
     assert result.stop_reason is StopReason.FINAL_MESSAGE
     assert result.final_text == "Removed the draft."
     assert result.turns == 3
-    assert toolbox.notes == {}
-    assert [call for call, _ in toolbox.calls] == ["add_note", "delete_note"]
-    assert json.loads(toolbox.calls[1][1]) == {"id": "n1"}
+    assert toolkit.notes == {}
+    assert [call for call, _ in toolkit.calls] == ["add_note", "delete_note"]
+    assert json.loads(toolkit.calls[1][1]) == {"id": "n1"}
     assert result.scripted is True
     assert all(event.response_model == "scripted:scribe" for event in result.events)
     assert [event.turn for event in result.events] == [1, 2, 3]
@@ -119,7 +117,7 @@ async def test_policy_uses_ids_from_earlier_results_and_the_run_ends_on_a_final_
 @pytest.mark.parametrize("api", APIS)
 async def test_usage_is_the_sum_of_what_the_server_reported(server: ScriptedServer, api: str) -> None:
     server.add_policy("scribe", ScriptPolicy([ToolCalls(ToolCall("read_notes", {})), FinalMessage("Empty.")]))
-    result = await make_loop(server, api).run("Read the notes.", NotebookToolbox())
+    result = await make_loop(server, api).run("Read the notes.", NotebookToolkit())
 
     assert [event.usage.total_tokens for event in result.events] == [
         event.usage.input_tokens + event.usage.output_tokens for event in result.events
@@ -153,13 +151,13 @@ async def test_a_tool_error_goes_back_verbatim_and_the_model_recovers(
             ]
         ),
     )
-    toolbox = NotebookToolbox()
-    toolbox.edit_by_other("bob", "stale")
-    toolbox.change_notice()  # the agent starts knowing the notebook as it is
-    result = await make_loop(server, api).run("Delete the stale note.", toolbox)
+    toolkit = NotebookToolkit()
+    toolkit.edit_by_other("bob", "stale")
+    toolkit.change_notice()  # the agent starts knowing the notebook as it is
+    result = await make_loop(server, api).run("Delete the stale note.", toolkit)
 
     assert result.stop_reason is StopReason.FINAL_MESSAGE
-    assert toolbox.notes == {}
+    assert toolkit.notes == {}
     first = result.events[0].tool_calls[0]
     assert first.ok is False
     assert [event.tool_calls[0].ok for event in result.events[1:3]] == [True, True]
@@ -182,13 +180,13 @@ async def test_malformed_arguments_are_reported_and_retried_by_the_model(server:
         ),
     )
     server.inject(MalformedArguments())
-    toolbox = NotebookToolbox()
-    result = await make_loop(server, "responses").run("Add a note.", toolbox)
+    toolkit = NotebookToolkit()
+    result = await make_loop(server, "responses").run("Add a note.", toolkit)
 
     assert result.stop_reason is StopReason.FINAL_MESSAGE
     assert result.events[0].tool_calls[0].arguments == '{"text": "broken"'
     assert result.events[0].tool_calls[0].ok is False
-    assert list(toolbox.notes.values()) == ["fixed"]
+    assert list(toolkit.notes.values()) == ["fixed"]
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -200,14 +198,14 @@ async def test_max_turns_stops_the_run_after_running_the_last_turns_tools(
             return ToolCalls(ToolCall("read_notes", {}))
 
     server.add_policy("scribe", AlwaysRead())
-    toolbox = NotebookToolbox()
-    result = await make_loop(server, api, max_turns=3).run("Keep reading.", toolbox)
+    toolkit = NotebookToolkit()
+    result = await make_loop(server, api, max_turns=3).run("Keep reading.", toolkit)
 
     assert result.stop_reason is StopReason.MAX_TURNS
     assert result.final_text is None
     assert result.turns == 3
     assert len(answered_bodies(server)) == 3
-    assert len(toolbox.calls) == 3
+    assert len(toolkit.calls) == 3
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -217,11 +215,11 @@ async def test_the_token_budget_stops_the_run_once_reported_usage_reaches_it(api
             return ToolCalls(ToolCall("read_notes", {}))
 
     async with ScriptedServer({"scribe": AlwaysRead()}) as reference:
-        first_turn = (await make_loop(reference, api, max_turns=1).run("Read.", NotebookToolbox())).usage
+        first_turn = (await make_loop(reference, api, max_turns=1).run("Read.", NotebookToolkit())).usage
     async with ScriptedServer({"scribe": AlwaysRead()}) as server:
         # One token more than the first turn used: the run must go on to turn 2 and stop there.
         loop = make_loop(server, api, max_turns=50, token_budget=first_turn.total_tokens + 1)
-        result = await loop.run("Read.", NotebookToolbox())
+        result = await loop.run("Read.", NotebookToolkit())
 
     assert result.stop_reason is StopReason.TOKEN_BUDGET
     assert result.turns == 2
@@ -238,8 +236,8 @@ async def test_rate_limits_and_server_errors_are_retried_honouring_retry_after(
         "scribe", ScriptPolicy([ToolCalls(ToolCall("add_note", {"text": "a"})), FinalMessage("ok")])
     )
     server.inject(HttpFault(429, retry_after_s=0.05), HttpFault(500), HttpFault(503, retry_after_s=0.02))
-    toolbox = NotebookToolbox()
-    result = await make_loop(server, api).run("Add a note.", toolbox)
+    toolkit = NotebookToolkit()
+    result = await make_loop(server, api).run("Add a note.", toolkit)
 
     assert result.stop_reason is StopReason.FINAL_MESSAGE
     assert [request.status for request in server.requests] == [429, 500, 503, 200, 200]
@@ -249,14 +247,14 @@ async def test_rate_limits_and_server_errors_are_retried_honouring_retry_after(
     assert 0 <= first.retry_waits_s[1] <= FAST_RETRY.max_wait_s
     assert first.retry_waits_s[2] == 0.02
     assert result.events[1].attempts == 1
-    assert list(toolbox.notes.values()) == ["a"]  # the retried turn ran its tool exactly once
+    assert list(toolkit.notes.values()) == ["a"]  # the retried turn ran its tool exactly once
 
 
 async def test_a_server_that_keeps_failing_raises_after_the_last_attempt(server: ScriptedServer) -> None:
     server.add_policy("scribe", ScriptPolicy([FinalMessage("never")]))
     server.inject(*[HttpFault(500)] * FAST_RETRY.max_attempts)
     with pytest.raises(ModelCallError, match="after 4 attempt"):
-        await make_loop(server, "responses").run("Anything.", NotebookToolbox())
+        await make_loop(server, "responses").run("Anything.", NotebookToolkit())
     assert len(server.requests) == FAST_RETRY.max_attempts
 
 
@@ -264,14 +262,14 @@ async def test_a_retry_after_longer_than_the_policy_allows_is_not_waited_for(ser
     server.add_policy("scribe", ScriptPolicy([FinalMessage("never")]))
     server.inject(HttpFault(429, retry_after_s=3600))
     with pytest.raises(ModelCallError, match="after 1 attempt"):
-        await make_loop(server, "chat").run("Anything.", NotebookToolbox())
+        await make_loop(server, "chat").run("Anything.", NotebookToolkit())
 
 
 async def test_a_rate_limit_for_exhausted_quota_is_not_retried(server: ScriptedServer) -> None:
     server.add_policy("scribe", ScriptPolicy([FinalMessage("never")]))
     server.inject(HttpFault(429, code="insufficient_quota"), HttpFault(429))
     with pytest.raises(ModelCallError, match="after 1 attempt"):
-        await make_loop(server, "responses").run("Anything.", NotebookToolbox())
+        await make_loop(server, "responses").run("Anything.", NotebookToolkit())
     assert [request.status for request in server.requests] == [429]
 
 
@@ -280,7 +278,7 @@ async def test_a_refused_request_is_not_retried(server: ScriptedServer) -> None:
         name="ghost", instructions="-", model="scripted:ghost", client=server.client(), retry=FAST_RETRY
     )
     with pytest.raises(ModelCallError, match="no scripted policy"):
-        await loop.run("Anything.", NotebookToolbox())
+        await loop.run("Anything.", NotebookToolkit())
     assert [request.status for request in server.requests] == [404]
 
 
@@ -295,13 +293,13 @@ async def test_parallel_calls_run_concurrently_and_results_go_back_by_id_in_call
             [ToolCalls(*(ToolCall("add_note", {"text": text}) for text in texts)), FinalMessage("ok")]
         ),
     )
-    toolbox = NotebookToolbox()
-    toolbox.gate = asyncio.Barrier(len(texts))
-    toolbox.delays = {"slow": 0.06, "medium": 0.03}
-    result = await make_loop(server, api).run("Add three notes at once.", toolbox)
+    toolkit = NotebookToolkit()
+    toolkit.gate = asyncio.Barrier(len(texts))
+    toolkit.delays = {"slow": 0.06, "medium": 0.03}
+    result = await make_loop(server, api).run("Add three notes at once.", toolkit)
 
-    assert toolbox.max_in_flight == 3
-    assert [json.loads(arguments)["text"] for arguments in toolbox.finished] == ["fast", "medium", "slow"]
+    assert toolkit.max_in_flight == 3
+    assert [json.loads(arguments)["text"] for arguments in toolkit.finished] == ["fast", "medium", "slow"]
     records = result.events[0].tool_calls
     assert [json.loads(record.result)["text"] for record in records] == texts
     second_request = answered_bodies(server)[1]
@@ -321,11 +319,11 @@ async def test_without_parallel_tool_calls_the_request_says_so_and_calls_run_one
         "scribe",
         ScriptPolicy([ToolCalls(ToolCall("add_note", {"text": "one"})), FinalMessage("ok")]),
     )
-    toolbox = NotebookToolbox()
-    await make_loop(server, api, parallel_tool_calls=False).run("Add a note.", toolbox)
+    toolkit = NotebookToolkit()
+    await make_loop(server, api, parallel_tool_calls=False).run("Add a note.", toolkit)
 
     assert all(body["parallel_tool_calls"] is False for body in answered_bodies(server))
-    assert toolbox.max_in_flight == 1
+    assert toolkit.max_in_flight == 1
 
 
 async def test_a_policy_that_breaks_parallel_tool_calls_false_is_refused(server: ScriptedServer) -> None:
@@ -333,7 +331,7 @@ async def test_a_policy_that_breaks_parallel_tool_calls_false_is_refused(server:
         "scribe", ScriptPolicy([ToolCalls(ToolCall("read_notes", {}), ToolCall("read_notes", {}))])
     )
     with pytest.raises(ModelCallError, match="parallel_tool_calls is false"):
-        await make_loop(server, "chat", parallel_tool_calls=False).run("Read.", NotebookToolbox())
+        await make_loop(server, "chat", parallel_tool_calls=False).run("Read.", NotebookToolkit())
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -357,14 +355,14 @@ async def test_change_notices_appear_in_the_next_request(server: ScriptedServer,
             ]
         ),
     )
-    toolbox = NotebookToolbox()
+    toolkit = NotebookToolkit()
 
     def other_participant_edits(event: TurnEvent) -> None:
         if event.turn == 1:
-            toolbox.edit_by_other("alice", "budget table")
+            toolkit.edit_by_other("alice", "budget table")
 
     loop = make_loop(server, api, on_event=other_participant_edits)
-    result = await loop.run("Read the notes.", toolbox)
+    result = await loop.run("Read the notes.", toolkit)
 
     notice = "alice added note n1: 'budget table'"
     first, second = answered_bodies(server)
@@ -382,13 +380,13 @@ async def test_responses_requests_carry_flat_strict_tools_and_the_whole_history(
     server.add_policy(
         "scribe", ScriptPolicy([ToolCalls(ToolCall("add_note", {"text": "x"})), FinalMessage("ok")])
     )
-    toolbox = NotebookToolbox()
-    await make_loop(server, "responses", temperature=0.2).run("Add x.", toolbox)
+    toolkit = NotebookToolkit()
+    await make_loop(server, "responses", temperature=0.2).run("Add x.", toolkit)
 
     first, second = answered_bodies(server)
     assert first["model"] == "scripted:scribe"
     assert first["instructions"] == "Keep the notebook tidy."
-    assert first["tools"] == toolbox.responses_tools()
+    assert first["tools"] == toolkit.responses_tools()
     assert all(tool["strict"] is True and "function" not in tool for tool in first["tools"])
     assert first["tool_choice"] == "auto"
     assert first["parallel_tool_calls"] is True
@@ -410,15 +408,15 @@ async def test_chat_requests_carry_nested_strict_tools_and_the_whole_history(ser
     server.add_policy(
         "scribe", ScriptPolicy([ToolCalls(ToolCall("add_note", {"text": "x"})), FinalMessage("ok")])
     )
-    toolbox = NotebookToolbox()
-    await make_loop(server, "chat").run("Add x.", toolbox)
+    toolkit = NotebookToolkit()
+    await make_loop(server, "chat").run("Add x.", toolkit)
 
     first, second = answered_bodies(server)
     assert first["messages"] == [
         {"role": "system", "content": "Keep the notebook tidy."},
         {"role": "user", "content": "Add x."},
     ]
-    assert first["tools"] == toolbox.chat_completions_tools()
+    assert first["tools"] == toolkit.chat_completions_tools()
     assert all(tool["function"]["strict"] is True for tool in first["tools"])
     assert first["tool_choice"] == "auto"
     assert "temperature" not in first
@@ -438,7 +436,7 @@ async def test_events_reach_sync_and_async_callbacks_as_json(server: ScriptedSer
         await asyncio.sleep(0)
         received.append(json.loads(json.dumps(event.to_dict())))
 
-    result = await make_loop(server, "responses", on_event=record).run("Read.", NotebookToolbox())
+    result = await make_loop(server, "responses", on_event=record).run("Read.", NotebookToolkit())
 
     assert [event["turn"] for event in received] == [1, 2]
     first = received[0]
@@ -476,5 +474,5 @@ async def test_without_a_client_or_api_key_the_run_explains_what_is_missing(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     loop = AgentLoop(name="scribe", instructions="-", model="gpt-5.4-mini")
     with pytest.raises(AgentConfigError) as raised:
-        await loop.run("Anything.", NotebookToolbox())
+        await loop.run("Anything.", NotebookToolkit())
     assert "OPENAI_API_KEY" in str(raised.value)

@@ -8,14 +8,13 @@ import json
 import pytest
 from rich.console import Console
 
-from mesh_tools.agent import ToolCallRecord, TurnEvent, Usage
-from mesh_tools.agent.demo_policies import demo_schema
-from mesh_tools.agent.limited_toolbox import LimitedToolbox
-from mesh_tools.agent.live_view import TeamView, describe_call
-from mesh_tools.agent.schema_summary import schema_summary
+from mesh_tools.agent import TeamView, ToolCallRecord, TurnEvent, Usage
+from mesh_tools.agent._live_view import describe_call
+from mesh_tools.agent._schema_summary import schema_summary
+from mesh_tools.demo import demo_schema
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import AgentConfigError
-from mesh_tools.tools import DocumentToolkit, InMemorySource
+from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit
 
 SCHEMA = demo_schema()
 SECTION = {"$tag": "section", "status": "draft", "children": []}
@@ -112,9 +111,9 @@ async def test_on_a_terminal_the_board_shows_each_agent_and_the_live_document() 
     assert 'report "Launch plan"' in final_frame
 
 
-async def test_a_limited_toolbox_offers_and_runs_only_the_allowed_tools() -> None:
+async def test_a_limited_toolkit_offers_and_runs_only_the_allowed_tools() -> None:
     toolkit = DocumentToolkit(InMemorySource(SCHEMA), schema=SCHEMA, path="plan.report")
-    limited = LimitedToolbox(toolkit, ["open_document", "describe_document", "set_attribute"])
+    limited = LimitedToolkit(toolkit, ["open_document", "describe_document", "set_attribute"])
     assert limited.names == ("describe_document", "set_attribute")
     assert [tool["name"] for tool in limited.responses_tools()] == ["describe_document", "set_attribute"]
     assert [tool["function"]["name"] for tool in limited.chat_completions_tools()] == list(limited.names)
@@ -128,7 +127,7 @@ async def test_a_limited_toolbox_offers_and_runs_only_the_allowed_tools() -> Non
     assert limited.change_notice() is None
 
     with pytest.raises(AgentConfigError, match="none of the allowed tools"):
-        LimitedToolbox(toolkit, ["open_document"])
+        LimitedToolkit(toolkit, ["open_document"])
 
 
 def test_the_schema_summary_names_every_element_attribute_and_allowed_value() -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from mesh_tools.agent import load_agent_definition, load_agent_definitions, render_prompt
-from mesh_tools.agent.definition import DOCUMENT_TOOLS
 from mesh_tools.errors import AgentConfigError
+from mesh_tools.tools import ToolName
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+DOCUMENT_TOOLS = frozenset(ToolName)
+REPOSITORY = Path(__file__).resolve().parents[2]
 VALID = """\
 name = "scribe"
 description = "Keeps notes."

@@ -13,9 +13,8 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 
 from mesh_tools.tools import DocumentToolkit, InMemorySource
 
-from .test_adapters_openai import FakeOpenAI, responses_answer
-from .test_tools_schemas import HTML_RESPONSES_TOOLS
-from .tools_fixtures import HTML, rich
+from .examples import HTML, HTML_RESPONSES_TOOLS, rich
+from .fake_openai import FakeOpenAI, responses_answer
 
 NO_TRACING = RunConfig(tracing_disabled=True)
 

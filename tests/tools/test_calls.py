@@ -6,12 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-from mesh_tools.agent.toolbox import Toolbox
 from mesh_tools.document import MeshDocument
 from mesh_tools.schema import MeshSchema
-from mesh_tools.tools import DocumentToolkit, InMemorySource
+from mesh_tools.tools import DocumentToolkit, InMemorySource, Toolkit
 
-from .tools_fixtures import BOARD, HTML, args, loads, rich
+from .examples import BOARD, HTML, args, loads, rich
 
 
 def kit_for(schema: MeshSchema, path: str | None = "doc") -> tuple[DocumentToolkit, InMemorySource]:
@@ -577,6 +576,6 @@ async def test_closing_stops_tracking() -> None:
     assert kit.change_notice() is None
 
 
-def test_the_toolkit_is_the_agent_loops_toolbox() -> None:
+def test_the_document_toolkit_is_what_the_agent_loop_takes() -> None:
     kit, _ = kit_for(HTML)
-    assert isinstance(kit, Toolbox)
+    assert isinstance(kit, Toolkit)

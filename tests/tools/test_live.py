@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from agents import Agent, RunConfig, Runner, set_tracing_disabled
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
 from mesh_tools.client import RoomClient, SyncedDocument
-from mesh_tools.server import RoomServer
 from mesh_tools.tools import DocumentToolkit
 
-from .tools_fixtures import HTML, args, live_server, loads, participant, rich, until
+from .examples import HTML, args, loads, rich
+from .live_room import LiveRoom
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RoomServer]:
-    async with live_server(tmp_path) as running:
-        yield running
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for replication; the ceiling only turns a hang into a failure that says what was awaited."""
+    try:
+        async with asyncio.timeout(20):
+            while not condition():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def open_synced(room: RoomClient, path: str) -> SyncedDocument:
@@ -30,8 +33,8 @@ async def open_synced(room: RoomClient, path: str) -> SyncedDocument:
     return document
 
 
-async def test_an_agent_edits_a_room_document_and_hears_about_others(server: RoomServer) -> None:
-    async with participant(server, "agent") as agent_room, participant(server, "bob") as bob_room:
+async def test_an_agent_edits_a_room_document_and_hears_about_others(live_room: LiveRoom) -> None:
+    async with live_room.participant("agent") as agent_room, live_room.participant("bob") as bob_room:
         kit = DocumentToolkit(agent_room, schema=rich(), path="notes.doc")
         bob = await open_synced(bob_room, "notes.doc")
         table = {
@@ -42,14 +45,16 @@ async def test_an_agent_edits_a_room_document_and_hears_about_others(server: Roo
         created = loads(await kit.call("append_child", args(parent_id="root", position=None, element=table)))
         table_id, row_id, cell_id = created["ids"]
         await agent_room.sync.flush("notes.doc")
-        await until(lambda: bob.get_element(cell_id) is not None)
+        await until(lambda: bob.get_element(cell_id) is not None, "the new table to reach bob")
         assert bob.element_by_id(table_id).get_attribute("caption") == "Plan"
 
         bob.element_by_id(cell_id).set_attribute("text", "b")
         bob.element_by_id(row_id).delete()
         heading = bob.root.insert_child(0, "heading", {"text": "Hi", "level": 1})
         agent_document = agent_room.sync.get_open_documents()["notes.doc"]
-        await until(lambda: agent_document.get_element(heading.id) is not None)
+        await until(
+            lambda: agent_document.get_element(heading.id) is not None, "bob's heading to reach the agent"
+        )
         assert kit.change_notice() == (
             "Other participants edited notes.doc since you last looked: "
             f"1 element inserted (ids: {heading.id}), 2 elements deleted (ids: {cell_id}, {row_id}). "
@@ -68,7 +73,7 @@ async def test_an_agent_edits_a_room_document_and_hears_about_others(server: Roo
         assert "notes.doc" not in agent_room.sync.get_open_documents()
 
 
-async def test_the_agents_runner_edits_a_live_room(server: RoomServer) -> None:
+async def test_the_agents_runner_edits_a_live_room(live_room: LiveRoom) -> None:
     set_tracing_disabled(True)
     steps: list[Any] = [
         [function_call("describe_document", {"id": "root", "depth": None}, call_id="c1")],
@@ -93,7 +98,7 @@ async def test_the_agents_runner_edits_a_live_room(server: RoomServer) -> None:
         ]
 
     model = ScriptedModel([*steps, ModelStep.respond(add_paragraph), [assistant_message("Done.")]])
-    async with participant(server, "agent") as agent_room, participant(server, "bob") as bob_room:
+    async with live_room.participant("agent") as agent_room, live_room.participant("bob") as bob_room:
         async with DocumentToolkit(agent_room, schema=HTML, path="page.html") as kit:
             agent = Agent(
                 name="writer", instructions="Edit the page.", model=model, tools=kit.agents_sdk_tools()

@@ -11,19 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from mesh_tools.agent import ScriptedServer
-from mesh_tools.agent.demo_policies import DEMO_TITLE, demo_policies, demo_schema
-from mesh_tools.agent.live_view import SCRIPTED_BANNER
-from mesh_tools.agent.team import token_minter
+from mesh_tools.agent import SCRIPTED_BANNER, token_minter
 from mesh_tools.cli import main
 from mesh_tools.client import RoomClient, WebSocketClientProtocol
+from mesh_tools.demo import DEMO_TITLE, demo_policies, demo_schema
 from mesh_tools.document import MeshDocument
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
+from mesh_tools.testing import ScriptedServer
 
-from .sync_support import Run, run_process
+from ..sync_support import Run, run_process
 
-AGENTS = Path(__file__).resolve().parent.parent / "agents"
+AGENTS = Path(__file__).resolve().parents[2] / "agents"
 SCHEMA_FILE = str(files("mesh_tools") / "data" / "report.schema.json")
 SECRET = "demo-tests-secret-0123456789abcdef"
 ROOM = "cli-team"

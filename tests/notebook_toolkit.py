@@ -1,4 +1,4 @@
-"""A test double of the document toolkit: a dict-backed list of notes behind the Toolbox protocol.
+"""A test double of the document toolkit: a dict-backed list of notes behind the Toolkit protocol.
 
 It follows the toolkit's contract (strict tool schemas in both wire shapes, JSON results, errors
 returned as ``{"ok": false, "error": {...}}`` and never raised, change notices about others' edits) and
@@ -28,7 +28,7 @@ def _parameters(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class NotebookToolbox:
+class NotebookToolkit:
     """Notes keyed by id.
 
     ``gate``, when set, is a barrier every call must pass, so a batch of N calls completes only if all N

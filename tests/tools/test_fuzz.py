@@ -15,10 +15,10 @@ from jsonschema import Draft202012Validator
 from mesh_tools.errors import SchemaError
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
-from mesh_tools.tools.arguments import insertable_tags
+from mesh_tools.tools._arguments import insertable_tags
 from mesh_tools.tools.validation import compile_schema
 
-from .tools_fixtures import BOARD, rich
+from .examples import BOARD, rich
 
 SCHEMAS = {"rich": rich(), "board": BOARD}
 
