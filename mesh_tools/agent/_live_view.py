@@ -132,7 +132,7 @@ class TeamView:
         board = self._boards.setdefault(event.agent, _AgentBoard())
         board.turns = event.turn
         for call in event.tool_calls:
-            board.edits += int(call.ok and call.name != "describe_document")
+            board.edits += int(call.ok and call.name != ToolName.DESCRIBE_DOCUMENT)
             board.rejected += int(not call.ok)
             board.lines.append(_call_text(call, detail=False))
             if not self.live:

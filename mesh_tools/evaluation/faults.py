@@ -168,7 +168,11 @@ def deleted_selectors(reference: Sequence[PlayedStep]) -> list[str]:
     for step in reference:
         for call in step_calls(step):
             target = call.args.get("id")
-            if call.call.endswith("delete_element") and isinstance(target, dict) and "$select" in target:
+            if (
+                call.call.endswith(ToolName.DELETE_ELEMENT)
+                and isinstance(target, dict)
+                and "$select" in target
+            ):
                 found.append(str(target["$select"]))
     return found
 
@@ -180,7 +184,7 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     waiting for the other's delete before making their own would wait forever.
     """
     writes = [index for index, step in enumerate(steps) if _uses(step, WRITE_TOOLS)]
-    deletes = [index for index, step in enumerate(steps) if _uses(step, {"delete_element"})]
+    deletes = [index for index, step in enumerate(steps) if _uses(step, {ToolName.DELETE_ELEMENT})]
     if deletes:
         return max(deletes) + 1
     if writes:
@@ -196,7 +200,7 @@ def _after_first_read(reference: Sequence[PlayedStep]) -> int:
     for index, step in enumerate(reference):
         if isinstance(step, WaitStep):
             return index + 1
-        if any(call.call.endswith("describe_document") for call in step_calls(step)):
+        if any(call.call.endswith(ToolName.DESCRIBE_DOCUMENT) for call in step_calls(step)):
             return index + 1
     return 0
 
@@ -205,7 +209,7 @@ def _after_first_read(reference: Sequence[PlayedStep]) -> int:
 
 
 def _malformed(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | None:
-    tool = next((t for t in ("set_attribute", _APPEND, "delete_element") if t in tools), None)
+    tool = next((t for t in (ToolName.SET_ATTRIBUTE, _APPEND, ToolName.DELETE_ELEMENT) if t in tools), None)
     return None if tool is None else ToolCall(tool, '{"id": "root", "attribute": {"name": ')
 
 
@@ -214,11 +218,11 @@ def _unknown_tool(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall |
 
 
 def _invented_id(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | None:
-    if "delete_element" in tools:
-        return ToolCall("delete_element", {"id": INVENTED_ID})
+    if ToolName.DELETE_ELEMENT in tools:
+        return ToolCall(ToolName.DELETE_ELEMENT, {"id": INVENTED_ID})
     setter = _valid_setter(schema)
-    if "set_attribute" in tools and setter is not None:
-        return ToolCall("set_attribute", {"id": INVENTED_ID, "attribute": setter})
+    if ToolName.SET_ATTRIBUTE in tools and setter is not None:
+        return ToolCall(ToolName.SET_ATTRIBUTE, {"id": INVENTED_ID, "attribute": setter})
     return None
 
 
@@ -228,9 +232,9 @@ def _wrong_type(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | N
             wrong = _wrong_value(schema, prop.name)
             if wrong is None:
                 continue
-            if "set_attribute" in tools:
+            if ToolName.SET_ATTRIBUTE in tools:
                 return ToolCall(
-                    "set_attribute", {"id": ROOT_ID, "attribute": {"name": prop.name, "value": wrong}}
+                    ToolName.SET_ATTRIBUTE, {"id": ROOT_ID, "attribute": {"name": prop.name, "value": wrong}}
                 )
             if _APPEND in tools and _insertable(schema, element.tag_name):
                 body = _empty_body(element) | {prop.name: wrong}
@@ -265,13 +269,13 @@ def _stale(
         if len(matches) != 1 or matches[0].id is None:
             continue
         element_id = matches[0].id
-        if "delete_element" in tools:
-            return element_id, ToolCall("delete_element", {"id": element_id})
+        if ToolName.DELETE_ELEMENT in tools:
+            return element_id, ToolCall(ToolName.DELETE_ELEMENT, {"id": element_id})
         element_type = schema.element(matches[0].tag)
-        if "set_attribute" in tools and element_type.attributes:
+        if ToolName.SET_ATTRIBUTE in tools and element_type.attributes:
             prop = next(iter(element_type.attributes.values()))
             return element_id, ToolCall(
-                "set_attribute",
+                ToolName.SET_ATTRIBUTE,
                 {"id": element_id, "attribute": {"name": prop.name, "value": _valid_value(prop)}},
             )
     return None
