@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import MeshError
-from mesh_tools.protocol import (
+from mesh_tools.sync import (
     Push,
     Request,
     Response,

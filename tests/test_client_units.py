@@ -20,11 +20,12 @@ from mesh_tools.errors import (
     AuthenticationError,
     ConnectionLostError,
     DocumentNotFoundError,
+    HandshakeRefusedError,
     PermissionDeniedError,
     ProtocolError,
 )
 from mesh_tools.helpers import mesh_tools_base_url, meshagent_base_url, websocket_room_url
-from mesh_tools.protocol import Response, decode_binary, parse_sync_message, sync_step2_message
+from mesh_tools.sync import Response, decode_binary, parse_sync_message, sync_step2_message
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 
 SCHEMA = MeshSchema(
@@ -99,7 +100,7 @@ async def test_connect_sends_the_token_as_a_bearer_header(gatekeeper: tuple[str,
         (401, AuthenticationError),
         (403, PermissionDeniedError),
         (503, ConnectionLostError),
-        (404, ProtocolError),
+        (404, HandshakeRefusedError),
     ],
 )
 async def test_refused_handshakes_become_typed_errors(

@@ -16,7 +16,7 @@ from mesh_tools.crdt_layout import FRAGMENT_NAME
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import PermissionDeniedError
 from mesh_tools.helpers import websocket_room_url
-from mesh_tools.protocol import PushType
+from mesh_tools.sync import PushType
 from mesh_tools.server import RoomServer
 
 from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token

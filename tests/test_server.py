@@ -24,7 +24,7 @@ from mesh_tools.errors import (
     ProtocolError,
     SchemaError,
 )
-from mesh_tools.protocol import PushType, awareness_clocks
+from mesh_tools.sync import PushType, awareness_clocks
 from mesh_tools.server import RoomServer
 
 from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from mesh_tools.document import MeshDocument
-from mesh_tools.protocol import encode_binary
+from mesh_tools.sync import encode_binary
 from mesh_tools.server import RoomServer
 
 from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token
