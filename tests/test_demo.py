@@ -21,7 +21,7 @@ from mesh_tools.document import MeshDocument
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 
-from .sync_support import Run, run_process
+from .support import Run, run_process
 
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
 SCHEMA_FILE = str(files("mesh_tools") / "data" / "report.schema.json")

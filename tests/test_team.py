@@ -28,7 +28,7 @@ from mesh_tools.errors import AgentConfigError, DocumentExistsError, InvalidOper
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 
-from .server_helpers import SCHEMA as OTHER_SCHEMA
+from .support import DOC_SCHEMA as OTHER_SCHEMA
 
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
 SECRET = "team-tests-secret-0123456789abcdef"

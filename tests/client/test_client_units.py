@@ -22,11 +22,10 @@ from mesh_tools.errors import (
     DocumentNotFoundError,
     HandshakeRefusedError,
     PermissionDeniedError,
-    ProtocolError,
 )
 from mesh_tools.helpers import mesh_tools_base_url, meshagent_base_url, websocket_room_url
-from mesh_tools.sync import Response, decode_binary, parse_sync_message, sync_step2_message
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.sync import Response, decode_binary, parse_sync_message, sync_step2_message
 
 SCHEMA = MeshSchema(
     root_tag_name="doc",
