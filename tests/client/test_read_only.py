@@ -128,7 +128,9 @@ async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_a
 
             # The writer's next edit is the first thing anyone receives after the refused ones.
             mine.root.append_child("p", {"text": "two"})
-            await replica.wait_for(lambda doc: texts(doc) == ["one", "two"])
+            await replica.wait_for(
+                lambda doc: texts(doc) == ["one", "two"], what="the raw reader sees two notes"
+            )
             await wait_until(lambda: texts(theirs) == ["one", "two"], what="the reader sees two notes")
         assert texts(mine) == ["one", "two"]
         assert await stored_texts(writer) == ["one", "two"]

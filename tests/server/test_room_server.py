@@ -191,8 +191,8 @@ async def test_two_clients_converge_and_flush(server: RoomServer, raw_client: Ra
         a.doc.root.set_attribute("title", "T")
         for i in range(20):
             (a if i % 2 else b).doc.root.append_child("p", {"text": f"p{i}", "size": i})
-        await a.wait_for(lambda d: len(d) == 21)
-        await b.wait_for(lambda d: len(d) == 21)
+        await a.wait_for(lambda d: len(d) == 21, what="it holds the root and all 20 paragraphs")
+        await b.wait_for(lambda d: len(d) == 21, what="it holds the root and all 20 paragraphs")
         assert a.doc.to_json() == b.doc.to_json()
         assert await alice.request("sync.flush", channel=a.channel) == {}
         assert await alice.request("sync.close", channel=a.channel) == {}
@@ -207,7 +207,7 @@ async def test_sync_request_applies_raw_updates(server: RoomServer, raw_client: 
         source.root.append_child("p", {"text": "via sync.sync"})
         data = base64.b64encode(source.get_update()).decode()
         assert await client.request("sync.sync", path="raw.doc", data=data) == {"violations": []}
-        await doc.wait_for(lambda d: len(d) == 2)
+        await doc.wait_for(lambda d: len(d) == 2, what="it holds two elements")
         with pytest.raises(ProtocolError, match="base64"):
             await client.request("sync.sync", path="raw.doc", data="%%%")
         with pytest.raises(ProtocolError, match="cannot be applied"):
@@ -255,7 +255,7 @@ async def test_schema_breaking_update_is_compensated_everywhere(
         a = await alice.open("guarded.doc")
         b = await bob.open("guarded.doc")
         a.doc.root.append_child("p", {"text": "valid"})
-        await b.wait_for(lambda d: len(d) == 2)
+        await b.wait_for(lambda d: len(d) == 2, what="it holds two elements")
         for tag, attributes, code in [
             ("script", {}, "unknown_tag"),
             ("p", {"size": "big"}, "invalid_value"),
@@ -269,7 +269,7 @@ async def test_schema_breaking_update_is_compensated_everywhere(
             assert push.type == PushType.SYNC_REJECTED
             assert [v["code"] for v in push.fields["violations"]] == [code]
             # The sender got the repair; the others never saw the bad state and stay equal.
-            await b.wait_for(lambda d: not d.validate())
+            await b.wait_for(lambda d: not d.validate(), what="the server's repair arrived")
             await asyncio.sleep(0.05)
             for replica in (a, b):
                 assert replica.doc.validate() == []
@@ -303,7 +303,7 @@ async def test_bad_frames_hurt_only_their_sender(server: RoomServer, raw_client:
             assert push.fields["error"]["code"] == "protocol_error"
         other.doc.root.append_child("p", {"text": "still syncing"})
         replica = bad.documents[channel]
-        await replica.wait_for(lambda d: len(d) == 2)
+        await replica.wait_for(lambda d: len(d) == 2, what="it holds two elements")
         assert good.pushes.empty()
 
 
@@ -337,4 +337,4 @@ async def test_oversized_frame_closes_only_that_connection(
             assert big.connection.close_code == 1009
         async with raw_client(server.url) as writer:
             (await writer.open("big.doc")).doc.root.append_child("p", {"text": "after"})
-            await watcher.wait_for(lambda d: len(d) == 2)
+            await watcher.wait_for(lambda d: len(d) == 2, what="it holds two elements")

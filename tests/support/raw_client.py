@@ -48,12 +48,17 @@ class RawDocument:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
-        """Wait until ``predicate(doc)`` holds (checked after every remote change)."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self.doc):
-                self.changed.clear()
-                await self.changed.wait()
+    async def wait_for(self, predicate: Any, *, what: str, timeout: float = 5.0) -> None:
+        """Wait until ``predicate(doc)`` holds (checked after every remote change); fail naming ``what``."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate(self.doc):
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"channel {self.channel}: timed out after {timeout:g} s waiting until {what}"
+            ) from None
 
 
 class RawClient:
@@ -113,8 +118,13 @@ class RawClient:
         self._outgoing.put_nowait(encode_binary(channel, message))
 
     async def next_push(self, timeout: float = 5.0) -> Push:
-        async with asyncio.timeout(timeout):
-            return await self.pushes.get()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.pushes.get()
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for a push from the server"
+            ) from None
 
     def _local_update(self, raw: RawDocument, update: bytes, origin: Any) -> None:
         if origin is None:  # a local edit, not an update that came from the server
