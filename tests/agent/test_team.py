@@ -31,7 +31,7 @@ from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 from mesh_tools.testing import HttpFault, ScriptedServer
 
-from ..server_helpers import SCHEMA as OTHER_SCHEMA
+from ..support import DOC_SCHEMA as OTHER_SCHEMA
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 SECRET = "team-tests-secret-0123456789abcdef"

@@ -20,7 +20,7 @@ from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 from mesh_tools.testing import ScriptedServer
 
-from ..sync_support import Run, run_process
+from ..support import Run, run_process
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 SCHEMA_FILE = str(files("mesh_tools") / "data" / "report.schema.json")

@@ -9,15 +9,17 @@ import pytest
 
 from mesh_tools.errors import ConnectionLostError, RequestTimeoutError
 
-from .sync_support import NOTES, SECRET, ServeProcess, room_client, texts, wait_until
+from ..support import NOTES, ClientFactory, ServeProcess, texts, wait_until
 
 ROOM = "crash"
 PATH = "burst.notes"
 
 
 @pytest.mark.slow
-async def test_flushed_edits_survive_sigkill_and_the_rest_resync(tmp_path: Path) -> None:
-    server = ServeProcess(tmp_path / "data", env={"MESH_TOOLS_SECRET": SECRET})
+async def test_flushed_edits_survive_sigkill_and_the_rest_resync(
+    tmp_path: Path, secret: str, room_client: ClientFactory
+) -> None:
+    server = ServeProcess(tmp_path / "data", env={"MESH_TOOLS_SECRET": secret})
     await server.start()
     try:
         async with room_client(
@@ -56,6 +58,8 @@ async def test_flushed_edits_survive_sigkill_and_the_rest_resync(tmp_path: Path)
                     item["note"]["text"] for item in (await reader.sync.describe(PATH))["notes"]["items"]
                 ]
             assert sorted(after, key=int) == [str(i) for i in range(made)], "resync lost or doubled edits"
-            await wait_until(lambda: texts(document) == after)
+            await wait_until(
+                lambda: texts(document) == after, what="the writer's replica holds every edit, once"
+            )
     finally:
         await server.stop()

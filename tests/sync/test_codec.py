@@ -20,7 +20,7 @@ from pycrdt import (
 )
 
 from mesh_tools.errors import InvalidPathError, MeshError, ProtocolError
-from mesh_tools.protocol import (
+from mesh_tools.sync import (
     Push,
     PushType,
     Request,

@@ -14,24 +14,26 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from mesh_tools.document import MeshDocument
-from mesh_tools.protocol import encode_binary
 from mesh_tools.server import RoomServer
+from mesh_tools.sync import encode_binary
 
-from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token
+from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector
 
 
-async def test_slow_reader_is_evicted_with_1013_and_resyncs(tmp_path: Path) -> None:
+async def test_slow_reader_is_evicted_with_1013_and_resyncs(
+    tmp_path: Path, secret: str, make_token: MakeToken, raw_client: RawConnector
+) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET, send_queue_size=8) as server,
-        RawClient.connect(server.url) as writer,
+        RoomServer(data_dir=tmp_path, secret=secret, send_queue_size=8) as server,
+        raw_client(server.url) as writer,
     ):
-        await writer.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        await writer.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
         source = await writer.open("flood.doc")
         headers = {"Authorization": f"Bearer {make_token(name='sloth')}"}
         # max_queue=1: the client stops reading from the socket as soon as one frame is buffered.
         async with connect(f"{server.url}/rooms/{ROOM}", additional_headers=headers, max_queue=1) as slow:
             await slow.send(json.dumps({"id": 1, "type": "sync.open", "path": "flood.doc"}))
-            empty = MeshDocument(schema=SCHEMA)
+            empty = MeshDocument(schema=DOC_SCHEMA)
             await slow.send(encode_binary(1, create_sync_message(empty.ydoc)))  # go live, then never read
             chunk = "x" * 64 * 1024
             for i in range(400):
@@ -48,19 +50,21 @@ async def test_slow_reader_is_evicted_with_1013_and_resyncs(tmp_path: Path) -> N
                         pass
             assert slow.close_code == 1013
         # Reconnecting resyncs everything by state vector: nothing was lost for the slow reader.
-        async with RawClient.connect(server.url, token=make_token(name="sloth"), max_size=None) as again:
+        async with raw_client(server.url, token=make_token(name="sloth"), max_size=None) as again:
             replica = await again.open("flood.doc")
             await writer.request("sync.flush", channel=source.channel)
             assert replica.doc.to_json() == source.doc.to_json()
 
 
 @pytest.mark.slow
-async def test_open_close_many_documents_leaves_nothing_resident(tmp_path: Path) -> None:
+async def test_open_close_many_documents_leaves_nothing_resident(
+    tmp_path: Path, secret: str, raw_client: RawConnector
+) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
-        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
 
         async def cycle(start: int, stop: int) -> None:
             for i in range(start, stop):

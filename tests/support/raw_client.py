@@ -1,4 +1,4 @@
-"""A minimal raw client of the room protocol for server tests, plus tokens and a schema.
+"""A minimal raw client of the room protocol, for testing the server without mesh_tools.client.
 
 It speaks docs/protocol.md directly (JSON requests, channel-prefixed y-sync frames) so the server is
 tested independently of mesh_tools.client.
@@ -11,7 +11,6 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from pycrdt import YMessageType, YSyncMessageType, create_sync_message, create_update_message
@@ -20,7 +19,8 @@ from websockets.exceptions import ConnectionClosed
 
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import MeshError
-from mesh_tools.protocol import (
+from mesh_tools.schema import MeshSchema
+from mesh_tools.sync import (
     Push,
     Request,
     Response,
@@ -31,44 +31,10 @@ from mesh_tools.protocol import (
     parse_sync_message,
     sync_step2_message,
 )
-from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
-SECRET = "room-server-tests-secret-0123456789abcdef"
-ROOM = "lab"
+from .schemas import ROOM
 
-SCHEMA = MeshSchema(
-    root_tag_name="doc",
-    elements=[
-        ElementType(
-            tag_name="doc",
-            properties=[
-                ValueProperty(name="title", type="string"),
-                ChildProperty(name="children", child_tag_names=["p"]),
-            ],
-        ),
-        ElementType(
-            tag_name="p",
-            properties=[ValueProperty(name="text", type="string"), ValueProperty(name="size", type="number")],
-        ),
-    ],
-)
-
-
-def make_token(
-    *,
-    room: str = ROOM,
-    name: str = "alice",
-    read_only: bool = False,
-    paths: list[str] | None = None,
-    expiration: timedelta | None = None,
-    secret: str = SECRET,
-    kid: str | None = None,
-) -> str:
-    token = ParticipantToken.for_room(
-        name=name, room=room, api=ApiScope(sync=SyncScope(read_only=read_only, paths=paths)), api_key_id=kid
-    )
-    return token.to_jwt(token=secret, expiration=expiration)
+__all__ = ["RawClient", "RawDocument", "error_code"]
 
 
 @dataclass(eq=False)
@@ -82,12 +48,17 @@ class RawDocument:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
-        """Wait until ``predicate(doc)`` holds (checked after every remote change)."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self.doc):
-                self.changed.clear()
-                await self.changed.wait()
+    async def wait_for(self, predicate: Any, *, what: str, timeout: float = 5.0) -> None:
+        """Wait until ``predicate(doc)`` holds (checked after every remote change); fail naming ``what``."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate(self.doc):
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"channel {self.channel}: timed out after {timeout:g} s waiting until {what}"
+            ) from None
 
 
 class RawClient:
@@ -108,9 +79,9 @@ class RawClient:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, url: str, *, room: str = ROOM, token: str | None = None, **kwargs: Any
+        cls, url: str, *, token: str, room: str = ROOM, **kwargs: Any
     ) -> AsyncIterator[RawClient]:
-        headers = {"Authorization": f"Bearer {token or make_token(room=room)}"}
+        headers = {"Authorization": f"Bearer {token}"}
         async with connect(f"{url}/rooms/{room}", additional_headers=headers, **kwargs) as connection:
             client = cls(connection)
             try:
@@ -147,8 +118,13 @@ class RawClient:
         self._outgoing.put_nowait(encode_binary(channel, message))
 
     async def next_push(self, timeout: float = 5.0) -> Push:
-        async with asyncio.timeout(timeout):
-            return await self.pushes.get()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.pushes.get()
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for a push from the server"
+            ) from None
 
     def _local_update(self, raw: RawDocument, update: bytes, origin: Any) -> None:
         if origin is None:  # a local edit, not an update that came from the server

@@ -19,7 +19,7 @@ from mesh_tools.client import RoomClient, SyncedDocument
 from mesh_tools.errors import ConnectionLostError, RequestTimeoutError
 from mesh_tools.server import RoomServer
 
-from .sync_support import NOTES, SECRET, TcpProxy, room_client, texts, wait_until
+from ..support import NOTES, ClientFactory, TcpProxy, texts, wait_until
 
 ROOM = "converge"
 PATH = "shared.notes"
@@ -35,7 +35,9 @@ def _ids(document: SyncedDocument) -> list[str]:
     return [note.id for note in document.root.get_children()]
 
 
-async def _converged(server: RoomServer, documents: list[SyncedDocument]) -> dict[str, Any]:
+async def _converged(
+    room_client: ClientFactory, server: RoomServer, documents: list[SyncedDocument]
+) -> dict[str, Any]:
     """Wait until every replica and the server hold the same document; return it."""
     async with room_client(server.url, ROOM, "observer") as observer:
         stored = await observer.sync.describe(PATH)
@@ -48,9 +50,11 @@ async def _converged(server: RoomServer, documents: list[SyncedDocument]) -> dic
     return stored
 
 
-async def test_two_clients_editing_at_once_converge(tmp_path: Path) -> None:
+async def test_two_clients_editing_at_once_converge(
+    tmp_path: Path, secret: str, room_client: ClientFactory
+) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
         room_client(server.url, ROOM, "alice") as alice,
         room_client(server.url, ROOM, "bob") as bob,
     ):
@@ -69,7 +73,7 @@ async def test_two_clients_editing_at_once_converge(tmp_path: Path) -> None:
             await room.sync.flush(PATH)
 
         await asyncio.gather(write(alice, documents[0], "a"), write(bob, documents[1], "b"))
-        await _converged(server, documents)
+        await _converged(room_client, server, documents)
         expected = sorted([f"a{i}" for i in range(150)] + [f"b{i}" for i in range(150)])
         assert sorted(texts(documents[0])) == expected
         assert len(set(_ids(documents[0]))) == 300
@@ -131,10 +135,10 @@ async def _apply(replica: _Replica, ledger: _Ledger, action: str, pick: int) -> 
             await replica.room.sync.flush(PATH, timeout=5)
 
 
-async def _scenario(steps: list[tuple[int, str, int]]) -> None:
+async def _scenario(room_client: ClientFactory, secret: str, steps: list[tuple[int, str, int]]) -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         async with (
-            RoomServer(data_dir=data_dir, secret=SECRET) as server,
+            RoomServer(data_dir=data_dir, secret=secret) as server,
             contextlib.AsyncExitStack() as stack,
         ):
             port = int(server.url.rsplit(":", 1)[1])
@@ -155,14 +159,21 @@ async def _scenario(steps: list[tuple[int, str, int]]) -> None:
             for replica in replicas:
                 replica.proxy.offline = False
             await asyncio.gather(*(replica.room.sync.flush(PATH) for replica in replicas))
-            stored = await _converged(server, [replica.document for replica in replicas])
+            stored = await _converged(room_client, server, [replica.document for replica in replicas])
             present = [item["note"]["$id"] for item in stored["notes"]["items"]]
             assert len(present) == len(set(present)), "an element was doubled"
             assert set(present) == ledger.created - ledger.deleted, "an edit was lost or a deletion undone"
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The fixtures are stateless (a factory and a string), so sharing them across examples is safe.
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(steps=_steps)
-def test_five_clients_converge_through_random_edits_and_drops(steps: list[tuple[int, str, int]]) -> None:
-    asyncio.run(_scenario(steps))
+def test_five_clients_converge_through_random_edits_and_drops(
+    room_client: ClientFactory, secret: str, steps: list[tuple[int, str, int]]
+) -> None:
+    asyncio.run(_scenario(room_client, secret, steps))

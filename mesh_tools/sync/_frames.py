@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from pycrdt import Decoder, YMessageType, YSyncMessageType, write_message, write_var_uint
 
-from ..errors import ProtocolError
+from ..errors import RemoteProtocolError
+from ._constants import MAX_CHANNEL
 
 __all__ = [
-    "MAX_CHANNEL",
     "SyncMessage",
     "decode_binary",
     "encode_binary",
@@ -23,8 +23,6 @@ __all__ = [
     "sync_step2_message",
 ]
 
-#: Channels travel as varUint; stay inside what a JavaScript client reads exactly.
-MAX_CHANNEL = 2**53 - 1
 _MAX_VARUINT_BYTES = 8  # 8 × 7 bits = 56 bits, enough for 2**53
 
 
@@ -44,13 +42,13 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
     channel, offset = read_var_uint(frame, 0, "channel")
     message = bytes(frame[offset:])
     if not message:
-        raise ProtocolError(f"binary frame for channel {channel} has no y-message")
+        raise RemoteProtocolError(f"binary frame for channel {channel} has no y-message")
     if message[0] == YMessageType.SYNC:
         _payload_start(message, 2, _sync_kind(message).name.lower())
     elif message[0] == YMessageType.AWARENESS:
         _payload_start(message, 1, "awareness")
     else:
-        raise ProtocolError(
+        raise RemoteProtocolError(
             f"unknown y-message type {message[0]}", hint="send sync (0) or awareness (1) messages"
         )
     return channel, message
@@ -77,11 +75,11 @@ def sync_step2_message(update: bytes) -> bytes:
 
 def _sync_kind(message: bytes) -> YSyncMessageType:
     if len(message) < 2 or message[0] != YMessageType.SYNC:
-        raise ProtocolError("not a y-sync message")
+        raise RemoteProtocolError("not a y-sync message")
     try:
         return YSyncMessageType(message[1])
     except ValueError:
-        raise ProtocolError(
+        raise RemoteProtocolError(
             f"unknown y-sync message type {message[1]}", hint="0 = Step1, 1 = Step2, 2 = Update"
         ) from None
 
@@ -90,7 +88,7 @@ def _payload_start(message: bytes, offset: int, what: str) -> int:
     """Where the one length-prefixed payload at ``offset`` starts; it must run to the end."""
     length, start = read_var_uint(message, offset, f"{what} length")
     if start + length != len(message):
-        raise ProtocolError(
+        raise RemoteProtocolError(
             f"{what} payload declares {length} bytes but the frame holds {len(message) - start}",
             hint="send exactly one length-prefixed payload per frame",
         )
@@ -103,13 +101,13 @@ def read_var_uint(data: bytes, offset: int, what: str) -> tuple[int, int]:
     end = offset
     while True:
         if end >= len(data):
-            raise ProtocolError(f"truncated varUint ({what})")
+            raise RemoteProtocolError(f"truncated varUint ({what})")
         if end - offset >= _MAX_VARUINT_BYTES:
-            raise ProtocolError(f"varUint too long ({what})")
+            raise RemoteProtocolError(f"varUint too long ({what})")
         if data[end] < 0x80:
             break
         end += 1
     value = Decoder(bytes(data[offset : end + 1])).read_var_uint()
     if value > MAX_CHANNEL:
-        raise ProtocolError(f"varUint {value} exceeds 2**53-1 ({what})")
+        raise RemoteProtocolError(f"varUint {value} exceeds 2**53-1 ({what})")
     return value, end + 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
+from typing import Protocol
 
 import pytest
 from pycrdt import XmlElement, XmlFragment, create_update_message
@@ -16,31 +16,32 @@ from mesh_tools.crdt_layout import FRAGMENT_NAME
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import PermissionDeniedError
 from mesh_tools.helpers import websocket_room_url
-from mesh_tools.protocol import PushType
 from mesh_tools.server import RoomServer
+from mesh_tools.sync import PushType
 
-from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, make_token
-from .sync_support import TcpProxy, wait_until
+from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, TcpProxy, texts, wait_until
 
 PATH = "plan.doc"
 
 
+class Client(Protocol):
+    def __call__(
+        self, url: str, name: str, *, read_only: bool = ..., paths: list[str] | None = ...
+    ) -> RoomClient: ...
+
+
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RoomServer]:
-    async with RoomServer(data_dir=tmp_path, secret=SECRET) as running:
-        async with RawClient.connect(running.url) as admin:
-            await admin.request("schema.put", name="doc", schema=SCHEMA.to_json())
-        yield running
+def client(make_token: MakeToken) -> Client:
+    """``client(url, name, read_only=False, paths=None)``: a RoomClient of ROOM with that sync scope."""
 
+    def connect(
+        url: str, name: str, *, read_only: bool = False, paths: list[str] | None = None
+    ) -> RoomClient:
+        token = make_token(name=name, read_only=read_only, paths=paths)
+        protocol = WebSocketClientProtocol(url=websocket_room_url(room_name=ROOM, base_url=url), token=token)
+        return RoomClient(protocol=protocol, request_timeout=5.0)
 
-def client(url: str, name: str, *, read_only: bool = False, paths: list[str] | None = None) -> RoomClient:
-    token = make_token(name=name, read_only=read_only, paths=paths)
-    protocol = WebSocketClientProtocol(url=websocket_room_url(room_name=ROOM, base_url=url), token=token)
-    return RoomClient(protocol=protocol, request_timeout=5.0)
-
-
-def texts(document: MeshDocument) -> list[str]:
-    return [str(p.get_attribute("text")) for p in document.root.get_children()]
+    return connect
 
 
 async def stored_texts(room: RoomClient) -> list[str]:
@@ -49,7 +50,7 @@ async def stored_texts(room: RoomClient) -> list[str]:
 
 
 async def test_a_reader_follows_a_writer_live_and_its_edits_fail_before_touching_the_replica(
-    server: RoomServer,
+    server: RoomServer, client: Client
 ) -> None:
     async with client(server.url, "writer") as writer, client(server.url, "reader", read_only=True) as reader:
         mine = await writer.sync.open(PATH)
@@ -63,7 +64,10 @@ async def test_a_reader_follows_a_writer_live_and_its_edits_fail_before_touching
 
         mine.root.append_child("p", {"text": "two"})
         mine.root.set_attribute("title", "live")
-        await wait_until(lambda: texts(theirs) == ["one", "two"] and theirs.root["title"] == "live")
+        await wait_until(
+            lambda: texts(theirs) == ["one", "two"] and theirs.root["title"] == "live",
+            what="the reader sees the writer's second note and title",
+        )
 
         state, seen = theirs.get_state(), theirs.to_json(include_ids=True)
         updates: list[bytes] = []
@@ -90,12 +94,12 @@ async def test_a_reader_follows_a_writer_live_and_its_edits_fail_before_touching
 
         # Remote updates still apply after the refusals.
         mine.root.append_child("p", {"text": "three"})
-        await wait_until(lambda: texts(theirs) == ["one", "two", "three"])
+        await wait_until(lambda: texts(theirs) == ["one", "two", "three"], what="the reader sees three notes")
         assert await stored_texts(writer) == ["one", "two", "three"]
 
 
 async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_anyone(
-    server: RoomServer,
+    server: RoomServer, make_token: MakeToken, raw_client: RawConnector, client: Client
 ) -> None:
     async with client(server.url, "writer") as writer, client(server.url, "reader", read_only=True) as reader:
         mine = await writer.sync.open(PATH)
@@ -105,7 +109,7 @@ async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_a
         await theirs.synchronized
 
         # A valid update on top of the shared state, as a writer would have made it.
-        rogue = MeshDocument(schema=SCHEMA)
+        rogue = MeshDocument(schema=DOC_SCHEMA)
         rogue.apply_update(theirs.get_update())
         rogue.root.append_child("p", {"text": "sneaky"})
         update = rogue.get_update(theirs.get_state())
@@ -114,7 +118,7 @@ async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_a
             await reader.sync.sync(PATH, update)
         assert texts(theirs) == ["one"], "a refused sync.sync is not applied locally either"
 
-        async with RawClient.connect(server.url, token=make_token(name="crafty", read_only=True)) as raw:
+        async with raw_client(server.url, token=make_token(name="crafty", read_only=True)) as raw:
             replica = await raw.open(PATH)
             assert replica.doc.root.get_children() and texts(replica.doc) == ["one"]
             await raw.send_frame(replica.channel, create_update_message(update))
@@ -124,8 +128,10 @@ async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_a
 
             # The writer's next edit is the first thing anyone receives after the refused ones.
             mine.root.append_child("p", {"text": "two"})
-            await replica.wait_for(lambda doc: texts(doc) == ["one", "two"])
-            await wait_until(lambda: texts(theirs) == ["one", "two"])
+            await replica.wait_for(
+                lambda doc: texts(doc) == ["one", "two"], what="the raw reader sees two notes"
+            )
+            await wait_until(lambda: texts(theirs) == ["one", "two"], what="the reader sees two notes")
         assert texts(mine) == ["one", "two"]
         assert await stored_texts(writer) == ["one", "two"]
         async with client(server.url, "late") as late:
@@ -134,36 +140,38 @@ async def test_writes_a_reader_sends_anyway_are_refused_and_change_nothing_for_a
             assert texts(fresh) == ["one", "two"]
 
 
-async def test_a_reader_cannot_create_documents_sync_or_store_schemas(server: RoomServer) -> None:
+async def test_a_reader_cannot_create_documents_sync_or_store_schemas(
+    server: RoomServer, client: Client
+) -> None:
     async with client(server.url, "reader", read_only=True) as reader:
         with pytest.raises(PermissionDeniedError):
             await reader.sync.create("new.doc")
         with pytest.raises(PermissionDeniedError):
             await reader.sync.open("missing.doc")  # create=True by default
         with pytest.raises(PermissionDeniedError):
-            await reader.schemas.put("other", SCHEMA)
+            await reader.schemas.put("other", DOC_SCHEMA)
         with pytest.raises(PermissionDeniedError):
-            await reader.sync.sync("missing.doc", MeshDocument(schema=SCHEMA).get_update())
+            await reader.sync.sync("missing.doc", MeshDocument(schema=DOC_SCHEMA).get_update())
         assert await reader.sync.list() == []
         assert await reader.schemas.list() == ["doc"]
 
 
-async def test_the_open_result_says_read_only_per_the_tokens_scope_and_paths(server: RoomServer) -> None:
-    async with RawClient.connect(server.url) as admin:
+async def test_the_open_result_says_read_only_per_the_tokens_scope_and_paths(
+    server: RoomServer, make_token: MakeToken, raw_client: RawConnector, client: Client
+) -> None:
+    async with raw_client(server.url) as admin:
         for path in ("notes/a.doc", "secret.doc"):
             await admin.request("sync.create", path=path)
         opened = await admin.request("sync.open", path="notes/a.doc", create=False)
         assert opened["read_only"] is False
     # Its path pattern lets this token read notes/ and write nothing: open says so.
     notes_reader = make_token(name="notes-reader", read_only=True, paths=["notes/*"])
-    async with RawClient.connect(server.url, token=notes_reader) as reader:
+    async with raw_client(server.url, token=notes_reader) as reader:
         opened = await reader.request("sync.open", path="notes/a.doc", create=False)
         assert opened["read_only"] is True
         with pytest.raises(PermissionDeniedError, match=r"secret\.doc"):
             await reader.request("sync.open", path="secret.doc", create=False)
-    async with RawClient.connect(
-        server.url, token=make_token(name="notes-writer", paths=["notes/*"])
-    ) as writer:
+    async with raw_client(server.url, token=make_token(name="notes-writer", paths=["notes/*"])) as writer:
         opened = await writer.request("sync.open", path="notes/a.doc", create=False)
         assert opened["read_only"] is False
     async with client(server.url, "notes-reader", read_only=True, paths=["notes/*"]) as room:
@@ -172,7 +180,7 @@ async def test_the_open_result_says_read_only_per_the_tokens_scope_and_paths(ser
 
 
 async def test_flush_and_close_of_a_read_only_document_send_nothing_and_do_not_wait(
-    server: RoomServer, caplog: pytest.LogCaptureFixture
+    server: RoomServer, caplog: pytest.LogCaptureFixture, client: Client
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mesh_tools")
     port = int(server.url.rsplit(":", 1)[1])
@@ -196,9 +204,11 @@ async def test_flush_and_close_of_a_read_only_document_send_nothing_and_do_not_w
             proxy.resume()
 
             proxy.drop()  # the reconnect's handshake must not carry the raw edit either
-            await wait_until(lambda: reader.is_connected and theirs.is_synchronized)
+            await wait_until(
+                lambda: reader.is_connected and theirs.is_synchronized, what="the reader resynced"
+            )
             mine.root.append_child("p", {"text": "two"})
-            await wait_until(lambda: "two" in texts(theirs))
+            await wait_until(lambda: "two" in texts(theirs), what="the reader got the note made offline")
             assert await reader.sync.list() == [PATH]
 
             proxy.stall()
@@ -216,8 +226,8 @@ async def test_flush_and_close_of_a_read_only_document_send_nothing_and_do_not_w
 
 
 def test_a_read_only_document_applies_remote_updates_and_refuses_local_writes() -> None:
-    source = MeshDocument(schema=SCHEMA)
-    replica = MeshDocument(schema=SCHEMA, read_only=True)
+    source = MeshDocument(schema=DOC_SCHEMA)
+    replica = MeshDocument(schema=DOC_SCHEMA, read_only=True)
     assert replica.read_only and not source.read_only
     source.root.append_child("p", {"text": "hello"})
     assert replica.apply_update(source.get_update()) == []
@@ -229,4 +239,4 @@ def test_a_read_only_document_applies_remote_updates_and_refuses_local_writes() 
         replica.root.get_children()[0]["text"] = "mine"
     assert replica.get_state() == state
     with pytest.raises(PermissionDeniedError):
-        MeshDocument(schema=SCHEMA, read_only=True).load_json({"doc": {}})
+        MeshDocument(schema=DOC_SCHEMA, read_only=True).load_json({"doc": {}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +24,12 @@ from mesh_tools.errors import (
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 
-from .sync_support import NOTES, SECRET, TcpProxy, room_client, texts, token, wait_until
+from ..support import NOTES, NOTES_ROOM, ClientFactory, MakeToken, TcpProxy, texts, wait_until
 
-ROOM = "team"
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RoomServer]:
-    async with RoomServer(data_dir=tmp_path, secret=SECRET) as running:
-        async with room_client(running.url, ROOM, "setup") as setup:
-            await setup.schemas.put("notes", NOTES)
-        yield running
+ROOM = NOTES_ROOM  # the server fixture stores the NOTES schema there
 
 
-@pytest.fixture
-async def proxy(server: RoomServer) -> AsyncIterator[TcpProxy]:
-    async with TcpProxy(int(server.url.rsplit(":", 1)[1])) as relay:
-        yield relay
-
-
-async def test_open_edit_flush_and_read_back(server: RoomServer) -> None:
+async def test_open_edit_flush_and_read_back(server: RoomServer, room_client: ClientFactory) -> None:
     async with room_client(server.url, ROOM, "alice") as alice, room_client(server.url, ROOM, "bob") as bob:
         assert alice.room_name == ROOM
         document = await alice.sync.open("plan.notes")
@@ -60,10 +46,12 @@ async def test_open_edit_flush_and_read_back(server: RoomServer) -> None:
         await mirror.synchronized
         assert texts(mirror) == ["first"]
         mirror.root.append_child("note", {"text": "second"})
-        await wait_until(lambda: texts(document) == ["first", "second"])
+        await wait_until(lambda: texts(document) == ["first", "second"], what="both notes arrived")
 
 
-async def test_a_failing_listener_does_not_break_the_link(server: RoomServer) -> None:
+async def test_a_failing_listener_does_not_break_the_link(
+    server: RoomServer, room_client: ClientFactory
+) -> None:
     async with room_client(server.url, ROOM, "alice") as alice, room_client(server.url, ROOM, "bob") as bob:
         mine = await alice.sync.open("loud.notes")
         theirs = await bob.sync.open("loud.notes")
@@ -75,12 +63,12 @@ async def test_a_failing_listener_does_not_break_the_link(server: RoomServer) ->
         theirs.on_update(explode)
         mine.root.append_child("note", {"text": "one"})
         mine.root.append_child("note", {"text": "two"})
-        await wait_until(lambda: texts(theirs) == ["one", "two"])
+        await wait_until(lambda: texts(theirs) == ["one", "two"], what="bob sees both of alice's notes")
         assert bob.is_connected
         await bob.sync.flush("loud.notes")
 
 
-async def test_open_is_reference_counted(server: RoomServer) -> None:
+async def test_open_is_reference_counted(server: RoomServer, room_client: ClientFactory) -> None:
     async with room_client(server.url, ROOM) as room:
         first, second = await asyncio.gather(room.sync.open("a.notes"), room.sync.open("a.notes"))
         third = await room.sync.open("a.notes")
@@ -102,7 +90,9 @@ async def test_open_is_reference_counted(server: RoomServer) -> None:
         assert texts(again) == ["still synced"]
 
 
-async def test_create_describe_and_errors(server: RoomServer, tmp_path: Path) -> None:
+async def test_create_describe_and_errors(
+    server: RoomServer, tmp_path: Path, room_client: ClientFactory
+) -> None:
     async with room_client(server.url, ROOM) as room:
         content = {"notes": {"items": [{"note": {"text": "seeded", "n": 3}}]}}
         await room.sync.create("seeded.notes", json=content)
@@ -119,7 +109,7 @@ async def test_create_describe_and_errors(server: RoomServer, tmp_path: Path) ->
         assert room.sync.get_open_documents() == {}, "a failed open leaves nothing behind"
 
 
-async def test_sync_sends_an_encoded_update(server: RoomServer) -> None:
+async def test_sync_sends_an_encoded_update(server: RoomServer, room_client: ClientFactory) -> None:
     async with room_client(server.url, ROOM, "alice") as alice, room_client(server.url, ROOM, "bob") as bob:
         source = await alice.sync.open("raw.notes")
         await source.synchronized
@@ -133,7 +123,9 @@ async def test_sync_sends_an_encoded_update(server: RoomServer) -> None:
         assert described["notes"]["items"][0]["note"]["text"] == "encoded elsewhere"
 
 
-async def test_schema_breaking_updates_are_rejected_and_reported(server: RoomServer) -> None:
+async def test_schema_breaking_updates_are_rejected_and_reported(
+    server: RoomServer, room_client: ClientFactory
+) -> None:
     async with room_client(server.url, ROOM) as room:
         document = await room.sync.open("strict.notes")
         await document.synchronized
@@ -150,21 +142,26 @@ async def test_schema_breaking_updates_are_rejected_and_reported(server: RoomSer
         assert (await room.sync.describe("strict.notes"))["notes"]["items"] == []
 
 
-async def test_bad_tokens_are_refused_with_the_servers_reason(server: RoomServer) -> None:
+async def test_bad_tokens_are_refused_with_the_servers_reason(
+    server: RoomServer, make_token: MakeToken
+) -> None:
     url = websocket_room_url(room_name=ROOM, base_url=server.url)
     forged = RoomClient(
         protocol=WebSocketClientProtocol(
-            url=url, token=token(ROOM, secret="not-the-secret-but-just-as-long-as-it")
+            url=url,
+            token=make_token(room=ROOM, name="tester", secret="not-the-secret-but-just-as-long-as-it"),
         )
     )
     with pytest.raises(AuthenticationError, match="signature"):
         await forged.start()
-    elsewhere = RoomClient(protocol=WebSocketClientProtocol(url=url, token=token("another-room")))
+    elsewhere = RoomClient(
+        protocol=WebSocketClientProtocol(url=url, token=make_token(room="another-room", name="tester"))
+    )
     with pytest.raises(PermissionDeniedError, match="does not grant room"):
         await elsewhere.start()
 
 
-async def test_unreachable_server_fails_fast_with_a_hint(proxy: TcpProxy) -> None:
+async def test_unreachable_server_fails_fast_with_a_hint(proxy: TcpProxy, room_client: ClientFactory) -> None:
     proxy.offline = True
     with pytest.raises(ConnectionLostError) as caught:
         async with room_client(proxy.url, ROOM, connect_timeout=0.3):
@@ -172,7 +169,7 @@ async def test_unreachable_server_fails_fast_with_a_hint(proxy: TcpProxy) -> Non
     assert "mesh-tools serve" in (caught.value.hint or "")
 
 
-async def test_request_without_answer_times_out(proxy: TcpProxy) -> None:
+async def test_request_without_answer_times_out(proxy: TcpProxy, room_client: ClientFactory) -> None:
     async with room_client(proxy.url, ROOM, request_timeout=0.3) as room:
         proxy.stall()
         with pytest.raises(RequestTimeoutError, match=r"sync\.list"):
@@ -193,7 +190,9 @@ async def _cut_with_requests_in_flight(proxy: TcpProxy, *requests: Awaitable[obj
     return pending
 
 
-async def test_requests_that_cannot_be_repeated_fail_when_the_connection_drops(proxy: TcpProxy) -> None:
+async def test_requests_that_cannot_be_repeated_fail_when_the_connection_drops(
+    proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=0.5) as room:
         pending = await _cut_with_requests_in_flight(
             proxy, room.sync.create("cut.notes"), room.schemas.put("cut", NOTES)
@@ -209,7 +208,9 @@ async def test_requests_that_cannot_be_repeated_fail_when_the_connection_drops(p
         assert "cut.notes" in await room.sync.list()
 
 
-async def test_idempotent_requests_wait_through_an_outage(server: RoomServer, proxy: TcpProxy) -> None:
+async def test_idempotent_requests_wait_through_an_outage(
+    server: RoomServer, proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     async with room_client(server.url, ROOM, "setup") as setup:
         await setup.sync.create("there.notes", {"notes": {"items": [{"note": {"text": "hi", "n": 1}}]}})
     async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=10) as room:
@@ -238,7 +239,9 @@ async def test_idempotent_requests_wait_through_an_outage(server: RoomServer, pr
         assert sorted(await room.sync.list()) == ["opened-offline.notes", "there.notes"]
 
 
-async def test_open_whose_answer_was_lost_is_repeated(server: RoomServer, proxy: TcpProxy) -> None:
+async def test_open_whose_answer_was_lost_is_repeated(
+    server: RoomServer, proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     async with room_client(proxy.url, ROOM, "alice", max_reconnect_delay=0.2) as alice:
         pending = await _cut_with_requests_in_flight(proxy, alice.sync.open("lost.notes"))
         proxy.offline = False
@@ -254,7 +257,9 @@ async def test_open_whose_answer_was_lost_is_repeated(server: RoomServer, proxy:
         assert [item["note"]["text"] for item in described["notes"]["items"]] == ["after the cut"]
 
 
-async def test_idempotent_requests_time_out_if_the_outage_lasts(proxy: TcpProxy) -> None:
+async def test_idempotent_requests_time_out_if_the_outage_lasts(
+    proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     async with room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=0.5) as room:
         pending = await _cut_with_requests_in_flight(proxy, room.sync.list(), room.sync.open("x.notes"))
         outcomes = await pending
@@ -270,7 +275,9 @@ async def test_idempotent_requests_time_out_if_the_outage_lasts(proxy: TcpProxy)
         )
 
 
-async def test_idempotent_requests_fail_at_once_once_closed(proxy: TcpProxy) -> None:
+async def test_idempotent_requests_fail_at_once_once_closed(
+    proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     room = room_client(proxy.url, ROOM, max_reconnect_delay=0.2, request_timeout=30)
     await room.start()
     pending = await _cut_with_requests_in_flight(proxy, room.sync.list())
@@ -283,7 +290,9 @@ async def test_idempotent_requests_fail_at_once_once_closed(proxy: TcpProxy) -> 
     assert all(isinstance(outcome, ConnectionLostError) for outcome in outcomes), outcomes
 
 
-async def test_offline_edits_survive_a_reconnect(server: RoomServer, proxy: TcpProxy) -> None:
+async def test_offline_edits_survive_a_reconnect(
+    server: RoomServer, proxy: TcpProxy, room_client: ClientFactory
+) -> None:
     async with room_client(proxy.url, ROOM, "alice") as alice, room_client(server.url, ROOM, "bob") as bob:
         mine = await alice.sync.open("shared.notes")
         theirs = await bob.sync.open("shared.notes")
@@ -313,7 +322,7 @@ async def test_offline_edits_survive_a_reconnect(server: RoomServer, proxy: TcpP
 
 
 async def test_flush_on_a_link_that_just_died_confirms_after_the_resync(
-    server: RoomServer, proxy: TcpProxy
+    server: RoomServer, proxy: TcpProxy, room_client: ClientFactory
 ) -> None:
     async with room_client(proxy.url, ROOM, "alice", max_reconnect_delay=0.2) as alice:
         document = await alice.sync.open("drop.notes")
@@ -327,8 +336,10 @@ async def test_flush_on_a_link_that_just_died_confirms_after_the_resync(
         assert [item["note"]["text"] for item in described["notes"]["items"]] == ["sent into a dead socket"]
 
 
-async def test_server_restart_resyncs_without_loss_or_duplicates(tmp_path: Path) -> None:
-    first = RoomServer(data_dir=tmp_path, secret=SECRET)
+async def test_server_restart_resyncs_without_loss_or_duplicates(
+    tmp_path: Path, secret: str, room_client: ClientFactory
+) -> None:
+    first = RoomServer(data_dir=tmp_path, secret=secret)
     await first.start()
     async with (
         TcpProxy(int(first.url.rsplit(":", 1)[1])) as proxy,
@@ -340,10 +351,10 @@ async def test_server_restart_resyncs_without_loss_or_duplicates(tmp_path: Path)
         document.root.append_child("note", {"text": "before"})
         await alice.sync.flush("restart.notes")
         await first.close()  # graceful: clients get 1012
-        await wait_until(lambda: not alice.is_connected)
+        await wait_until(lambda: not alice.is_connected, what="alice noticed the server stopped")
         document.root.append_child("note", {"text": "while down"})
 
-        async with RoomServer(data_dir=tmp_path, secret=SECRET) as second:
+        async with RoomServer(data_dir=tmp_path, secret=secret) as second:
             proxy.target_port = int(second.url.rsplit(":", 1)[1])
             await alice.sync.flush("restart.notes")
             document.root.append_child("note", {"text": "after"})
@@ -354,8 +365,10 @@ async def test_server_restart_resyncs_without_loss_or_duplicates(tmp_path: Path)
     assert [item["note"]["text"] for item in described["notes"]["items"]] == ["before", "while down", "after"]
 
 
-async def test_replaced_server_copy_is_not_merged(tmp_path: Path) -> None:
-    first = RoomServer(data_dir=tmp_path / "one", secret=SECRET)
+async def test_replaced_server_copy_is_not_merged(
+    tmp_path: Path, secret: str, room_client: ClientFactory
+) -> None:
+    first = RoomServer(data_dir=tmp_path / "one", secret=secret)
     await first.start()
     async with (
         TcpProxy(int(first.url.rsplit(":", 1)[1])) as proxy,
@@ -365,7 +378,7 @@ async def test_replaced_server_copy_is_not_merged(tmp_path: Path) -> None:
         document = await alice.sync.open("epoch.notes")
         await document.synchronized
         await first.close()
-        async with RoomServer(data_dir=tmp_path / "two", secret=SECRET) as second:
+        async with RoomServer(data_dir=tmp_path / "two", secret=secret) as second:
             async with room_client(second.url, ROOM, "setup") as setup:
                 await setup.schemas.put("notes", NOTES)
                 await setup.sync.create("epoch.notes", json={"notes": {"items": [{"note": {"text": "x"}}]}})
@@ -383,14 +396,16 @@ async def test_replaced_server_copy_is_not_merged(tmp_path: Path) -> None:
             await alice.sync.close("epoch.notes")
 
 
-async def test_slow_reader_is_evicted_and_resyncs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_slow_reader_is_evicted_and_resyncs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, secret: str, room_client: ClientFactory
+) -> None:
     caplog.set_level(logging.WARNING)
 
     def evicted() -> bool:
         return any("closing with 1013" in record.getMessage() for record in caplog.records)
 
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET, send_queue_size=8) as server,
+        RoomServer(data_dir=tmp_path, secret=secret, send_queue_size=8) as server,
         TcpProxy(int(server.url.rsplit(":", 1)[1])) as proxy,
         room_client(proxy.url, ROOM, "slow") as slow,
         room_client(server.url, ROOM, "fast") as fast,
@@ -412,7 +427,7 @@ async def test_slow_reader_is_evicted_and_resyncs(tmp_path: Path, caplog: pytest
         proxy.resume()
         await wait_until(lambda: len(texts(mine)) == len(texts(theirs)), what="slow reader resynced")
         await slow.sync.flush("flood.notes")
-        await wait_until(lambda: texts(mine) == texts(theirs))
+        await wait_until(lambda: texts(mine) == texts(theirs), what="the evicted reader caught up")
         assert texts(theirs).count("from the slow reader") == 1
     assert proxy.connections == 2
     assert any("(1013)" in record.getMessage() for record in caplog.records if record.name.endswith("room"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pycrdt import Encoder, create_awareness_message
 
-from ..errors import ProtocolError
-from .frames import read_var_uint
+from ..errors import RemoteProtocolError
+from ._frames import read_var_uint
 
 __all__ = ["awareness_clocks", "awareness_removal_message"]
 
@@ -29,11 +29,11 @@ def awareness_clocks(message: bytes) -> dict[int, int | None]:
         length, offset = read_var_uint(message, offset, "awareness state length")
         state = message[offset : offset + length]
         if len(state) != length:
-            raise ProtocolError("an awareness state runs past the end of the frame")
+            raise RemoteProtocolError("an awareness state runs past the end of the frame")
         offset += length
         clocks[client] = None if state == _NULL_STATE else clock
     if offset != len(message):
-        raise ProtocolError("an awareness payload has bytes after its last entry")
+        raise RemoteProtocolError("an awareness payload has bytes after its last entry")
     return clocks
 
 

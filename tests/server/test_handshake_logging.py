@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,26 +15,28 @@ from websockets.http11 import Request as HttpRequest
 
 from mesh_tools.server import RoomServer
 
-from .server_helpers import ROOM, SECRET, make_token
+from ..support import ROOM, MakeToken
 
 HANDSHAKE_FAILED = "opening handshake failed"
 
 
-@pytest.fixture
-async def server(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[RoomServer]:
+@pytest.fixture(autouse=True)
+def log_levels(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture what the server logs; autouse, so it is set before the server fixture starts."""
     caplog.set_level(logging.INFO, logger="mesh_tools")
     caplog.set_level(logging.DEBUG, logger="websockets.server")  # last: it also sets caplog's handler level
-    async with RoomServer(data_dir=tmp_path, secret=SECRET) as running:
-        yield running
 
 
 async def _wait_for_record(caplog: pytest.LogCaptureFixture, text: str) -> logging.LogRecord:
-    async with asyncio.timeout(5):
-        while True:
-            for record in caplog.records:
-                if text in record.getMessage():
-                    return record
-            await asyncio.sleep(0.01)
+    try:
+        async with asyncio.timeout(5):
+            while True:
+                for record in caplog.records:
+                    if text in record.getMessage():
+                        return record
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"nothing was logged containing {text!r} within 5 s") from None
 
 
 async def _raw(server: RoomServer, data: bytes, *, abort: bool = False) -> None:
@@ -50,14 +52,14 @@ async def _raw(server: RoomServer, data: bytes, *, abort: bool = False) -> None:
         writer.close()
 
 
-async def _refused_token(server: RoomServer) -> None:
+async def _refused_token(server: RoomServer, token: str) -> None:
     with pytest.raises(InvalidStatus):
         async with connect(f"{server.url}/rooms/{ROOM}", additional_headers={"Authorization": "Bearer x"}):
             pass
 
 
-async def _plain_http(server: RoomServer) -> None:
-    request = f"GET /rooms/{ROOM} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {make_token()}\r\n\r\n"
+async def _plain_http(server: RoomServer, token: str) -> None:
+    request = f"GET /rooms/{ROOM} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
     reader, writer = await asyncio.open_connection("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
     writer.write(request.encode())
     assert (await reader.readline()).startswith(b"HTTP/1.1 426")
@@ -67,14 +69,18 @@ async def _plain_http(server: RoomServer) -> None:
 @pytest.mark.parametrize(
     ("failure", "logged", "level"),
     [
-        (lambda server: _raw(server, b""), "closed while reading HTTP request line", logging.DEBUG),
-        (lambda server: _raw(server, b"GET /rooms/lab HTTP/1.1\r\n"), "reading HTTP headers", logging.DEBUG),
+        (lambda server, _: _raw(server, b""), "closed while reading HTTP request line", logging.DEBUG),
         (
-            lambda server: _raw(server, b"GET /rooms/lab HTTP/1.1\r\n", abort=True),
+            lambda server, _: _raw(server, b"GET /rooms/lab HTTP/1.1\r\n"),
+            "reading HTTP headers",
+            logging.DEBUG,
+        ),
+        (
+            lambda server, _: _raw(server, b"GET /rooms/lab HTTP/1.1\r\n", abort=True),
             "HTTP headers",
             logging.DEBUG,
         ),
-        (lambda server: _raw(server, b"HELLO\r\n\r\n"), "invalid HTTP request line", logging.INFO),
+        (lambda server, _: _raw(server, b"HELLO\r\n\r\n"), "invalid HTTP request line", logging.INFO),
         (_plain_http, "missing Connection header", logging.INFO),
         (_refused_token, "connection rejected (401 Unauthorized)", logging.INFO),
     ],
@@ -83,11 +89,12 @@ async def _plain_http(server: RoomServer) -> None:
 async def test_handshakes_failed_by_the_client_are_logged_without_an_error_or_traceback(
     server: RoomServer,
     caplog: pytest.LogCaptureFixture,
-    failure: Callable[[RoomServer], Awaitable[None]],
+    failure: Callable[[RoomServer, str], Awaitable[None]],
     logged: str,
     level: int,
+    make_token: MakeToken,
 ) -> None:
-    await failure(server)
+    await failure(server, make_token())
     record = await _wait_for_record(caplog, logged)
     assert record.levelno == level and record.exc_info is None
     # Whatever else ran on the server, nothing was loud about it.
@@ -103,13 +110,13 @@ async def test_handshakes_failed_by_the_client_are_logged_without_an_error_or_tr
 
 
 async def test_a_handshake_that_fails_inside_the_server_is_still_an_error(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, secret: str
 ) -> None:
     def broken(self: RoomServer, connection: object, request: HttpRequest) -> None:
         raise RuntimeError("a bug in the token check")
 
     monkeypatch.setattr(RoomServer, "_authenticate", broken)
-    async with RoomServer(data_dir=tmp_path, secret=SECRET) as server:
+    async with RoomServer(data_dir=tmp_path, secret=secret) as server:
         with pytest.raises(InvalidStatus) as info:
             async with connect(f"{server.url}/rooms/{ROOM}"):
                 pass
