@@ -36,6 +36,8 @@ __all__ = [
     "id_reused",
     "invalid_value",
     "missing_id_message",
+    "no_element_has_attribute",
+    "not_insertable",
     "reserved_attribute",
     "too_many_children",
     "unknown_attribute",
@@ -137,6 +139,13 @@ def child_not_allowed(
     )
 
 
+def not_insertable(tag: str, allowed: Sequence[str], *, at: str = "") -> ChildNotAllowedError:
+    """A defined tag that no element a tool call names as parent takes."""
+    return ChildNotAllowedError(
+        _at(at, f"<{tag}> cannot be inserted"), hint=f"elements you can insert: {', '.join(allowed)}"
+    )
+
+
 def too_many_children(tag: str, names: Sequence[str], *, at: str = "") -> ChildNotAllowedError:
     """More children than an ordered child list has positions."""
     return ChildNotAllowedError(
@@ -148,6 +157,11 @@ def too_many_children(tag: str, names: Sequence[str], *, at: str = "") -> ChildN
 def unknown_attribute(tag: str, name: str, *, hint: str, at: str = "") -> UnknownAttributeError:
     """An attribute ``<tag>`` does not have."""
     return UnknownAttributeError(_at(at, f"<{tag}> has no attribute {name!r}"), hint=hint)
+
+
+def no_element_has_attribute(shown: str, *, hint: str, at: str = "") -> UnknownAttributeError:
+    """An attribute name (``shown`` as the caller quotes it) that no element of the schema has."""
+    return UnknownAttributeError(_at(at, f"no element has an attribute {shown}"), hint=hint)
 
 
 def invalid_value(tag: str, name: str, shown: str, *, hint: str, at: str = "") -> InvalidValueError:
