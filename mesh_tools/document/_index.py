@@ -7,6 +7,7 @@ Local writes index what they built themselves; remote updates arrive as pycrdt X
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import XmlElement, XmlEvent, XmlFragment
@@ -23,14 +24,12 @@ if TYPE_CHECKING:
 __all__ = ["ElementIndex", "Integration"]
 
 
+@dataclass(slots=True)
 class Integration:
     """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do."""
 
-    __slots__ = ("changes", "check_all")
-
-    def __init__(self) -> None:
-        self.changes: list[DocumentEvent] = []
-        self.check_all = False
+    changes: list[DocumentEvent] = field(default_factory=list)
+    check_all: bool = False
 
 
 class ElementIndex(dict[str, Element]):
