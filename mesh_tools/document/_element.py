@@ -40,7 +40,7 @@ class Element:
     @property
     def is_alive(self) -> bool:
         """False once the element was deleted, locally or by another participant."""
-        return self._doc._index.get(self.id) is self
+        return self._doc._elements.get(self.id) is self
 
     def _live(self) -> XmlElement:
         # Touching a deleted pycrdt XmlElement panics in Rust; never let a stale handle get that far.
@@ -54,11 +54,11 @@ class Element:
     @property
     def parent(self) -> Element | None:
         parent_id = self._doc._index.parents.get(self.id)
-        return None if parent_id is None else self._doc._index.get(parent_id)
+        return None if parent_id is None else self._doc._elements.get(parent_id)
 
     def get_children(self) -> list[Element]:
         """The child elements in document order."""
-        index = self._doc._index
+        index = self._doc._elements
         ids = child_ids(self._live(), self._doc.ydoc)
         return [index[i] for i in ids if isinstance(i, str) and i in index]
 

@@ -62,7 +62,9 @@ class MeshDocument:
         #: Events of the current transaction, delivered to listeners once it commits.
         self._pending: list[DocumentEvent] = []
         self._index = ElementIndex(self, self._pending)
-        self._builder = Builder(schema, self._index)
+        #: Element handles by id: the index's dict, looked up directly on every read.
+        self._elements = self._index.elements
+        self._builder = Builder(schema, self._elements)
         self._json = JsonWriter(self.ydoc, self._builder.element_type)
         self._event_listeners: list[EventListener] = []
         self._update_listeners: list[UpdateListener] = []
@@ -81,14 +83,14 @@ class MeshDocument:
     @property
     def root(self) -> Element:
         try:
-            return self._index[ROOT_ID]
+            return self._elements[ROOT_ID]
         except KeyError:
             raise ElementNotFoundError("the document has no root element") from None
 
     def element_by_id(self, element_id: str) -> Element:
         """The element with this id, in O(1); raises ElementNotFoundError if there is none."""
         try:
-            return self._index[element_id]
+            return self._elements[element_id]
         except (KeyError, TypeError):
             raise ElementNotFoundError(
                 f"no element has id {element_id!r}",
@@ -96,11 +98,11 @@ class MeshDocument:
             ) from None
 
     def get_element(self, element_id: str) -> Element | None:
-        return self._index.get(element_id)
+        return self._elements.get(element_id)
 
     def __len__(self) -> int:
         """Number of elements, the root included."""
-        return len(self._index)
+        return len(self._elements)
 
     def __iter__(self) -> Iterator[Element]:
         """Elements in document order (depth first)."""
