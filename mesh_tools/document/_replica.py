@@ -20,8 +20,8 @@ from typing import Any, TypeAlias
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
 
-from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError, UnknownTagError
-from ..schema import ID_ATTRIBUTE, MeshSchema
+from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
+from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
 from ._build import Builder, unwrap
 from ._element import Element
@@ -130,10 +130,7 @@ class MeshDocument:
         self._check_writable()
         tag, body = unwrap(data, "document JSON")
         if tag != self.schema.root_tag_name:
-            raise UnknownTagError(
-                f"the document JSON starts with {tag!r}, the schema's root is {self.schema.root_tag_name!r}",
-                hint=f"wrap the content as {{{self.schema.root_tag_name!r}: {{...}}}}",
-            )
+            raise rules.json_root_mismatch(tag, self.schema.root_tag_name)
         root = self.root
         if root.get_children() or root.attributes:
             raise InvalidOperationError("load_json needs an empty document", hint="use a new MeshDocument")

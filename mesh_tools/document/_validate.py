@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pycrdt import XmlElement
 
+from ..errors import DocumentError
 from ..schema import ID_ATTRIBUTE, rules
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementInserted
@@ -84,7 +85,7 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
                 element.get_attribute(change.name),
             )
             if error is not None:
-                violations.append(Violation(error.code, error.message, element.id, change.name))
+                violations.append(_violation(error, element.id, change.name))
     return violations
 
 
@@ -130,10 +131,9 @@ def _findings(doc: MeshDocument) -> list[_Finding]:
             tag, attributes, _ = node
             element_id = node_id(attributes)
             if count > 0:
-                out.append(_Finding(Violation("invalid_document", f"extra root <{tag}>", element_id), (raw,)))
+                out.append(_Finding(_violation(rules.extra_root(tag), element_id), (raw,)))
             elif tag != root_tag:
-                message = f"the root is <{tag}>, not <{root_tag}>"
-                out.append(_Finding(Violation("unknown_tag", message, element_id), (raw,)))
+                out.append(_Finding(_violation(rules.wrong_root(tag, root_tag), element_id), (raw,)))
             else:
                 _check_tree(doc, node, None, 0, (raw,), out, seen)
         return out
@@ -153,11 +153,10 @@ def _check_tree(
     if parent_tag is not None:
         error = rules.child_error(doc.schema, parent_tag, tag, position)
         if error is not None:
-            out.append(_Finding(Violation(error.code, error.message, element_id), path))
+            out.append(_Finding(_violation(error, element_id), path))
             return
     if element_id is None or (seen is not None and element_id in seen):
-        message = rules.missing_id_message(tag)
-        out.append(_Finding(Violation("reserved_attribute", message, element_id, ID_ATTRIBUTE), path))
+        out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path))
     elif seen is not None:
         seen.add(element_id)
     element_type = doc._builder.element_type(tag)
@@ -168,6 +167,10 @@ def _check_tree(
             else rules.attribute_error(element_type, tag, name, read_value(value))
         )
         if error is not None:
-            out.append(_Finding(Violation(error.code, error.message, element_id, name), path))
+            out.append(_Finding(_violation(error, element_id, name), path))
     for position, (raw, child) in enumerate(children):
         _check_tree(doc, child, tag, position, (*path, raw), out, seen)
+
+
+def _violation(error: DocumentError, element_id: str | None, attribute: str | None = None) -> Violation:
+    return Violation(error.code, error.message, element_id, attribute)

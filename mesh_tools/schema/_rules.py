@@ -30,12 +30,14 @@ __all__ = [
     "attributes_hint",
     "child_error",
     "child_not_allowed",
+    "extra_root",
     "id_not_fresh",
     "id_not_removable",
     "id_not_settable",
     "id_reused",
     "invalid_value",
-    "missing_id_message",
+    "json_root_mismatch",
+    "missing_id",
     "no_element_has_attribute",
     "not_insertable",
     "reserved_attribute",
@@ -43,6 +45,7 @@ __all__ = [
     "unknown_attribute",
     "unknown_tag",
     "value_fits",
+    "wrong_root",
 ]
 
 #: The attribute that holds every element's id; no property may use the name.
@@ -206,6 +209,24 @@ def reserved_attribute(at: str, *, inserting: bool) -> ReservedAttributeError:
     )
 
 
-def missing_id_message(tag: str) -> str:
-    """What validate() reports for an element (from a raw update) without a usable id."""
-    return f"<{tag}> has a missing or duplicate id"
+def missing_id(tag: str) -> ReservedAttributeError:
+    """An element (from a raw update) without a usable id: none, not a string, or another's."""
+    return ReservedAttributeError(f"<{tag}> has a missing or duplicate id")
+
+
+def extra_root(tag: str) -> DocumentError:
+    """A second element directly in the document's fragment (from a raw update)."""
+    return DocumentError(f"extra root <{tag}>")
+
+
+def wrong_root(tag: str, root_tag: str) -> UnknownTagError:
+    """The fragment's element is not the schema's root (from a raw update)."""
+    return UnknownTagError(f"the root is <{tag}>, not <{root_tag}>")
+
+
+def json_root_mismatch(tag: str, root_tag: str) -> UnknownTagError:
+    """Document JSON to load whose top key is not the schema's root tag."""
+    return UnknownTagError(
+        f"the document JSON starts with {tag!r}, the schema's root is {root_tag!r}",
+        hint=f"wrap the content as {{{root_tag!r}: {{...}}}}",
+    )
