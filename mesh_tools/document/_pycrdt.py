@@ -126,38 +126,32 @@ def subtree_json(
     layout_of: Callable[[str], JsonLayout],
     include_ids: bool,
 ) -> dict[str, Any]:
-    """The subtree under ``xml`` in document JSON, its attributes laid out by ``layouts``/``layout_of``.
+    """The subtree under ``xml`` in document JSON, each tag laid out by ``layouts`` (else ``layout_of``).
 
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
-    intermediate tree, so 10k elements cost little more than reading the CRDT.
+    intermediate tree, so 10k elements cost little more than reading the CRDT. A closure, so the
+    recursion passes one argument instead of five.
     """
-    with ydoc.transaction() as txn:
-        return _json_of(xml.integrated, txn._txn, layouts, layout_of, include_ids)
 
+    def json_of(inner: Any) -> dict[str, Any]:
+        tag = inner.tag()
+        order, child_name = layouts.get(tag) or layout_of(tag)
+        raw = dict(inner.attributes(txn))
+        element_id = raw.pop(ID_ATTRIBUTE, None)
+        body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
+        # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
+        for name in order:
+            value = raw.pop(name, _MISSING)
+            if value is not _MISSING:
+                body[name] = int(value) if type(value) is float and value.is_integer() else value
+        for name in sorted(raw):
+            body[name] = read_value(raw[name])
+        if child_name is not None:
+            body[child_name] = [
+                json_of(child) for child in inner.children(txn) if type(child) is _IntegratedElement
+            ]
+        return {tag: body}
 
-def _json_of(
-    inner: Any,
-    txn: Any,
-    layouts: dict[str, JsonLayout],
-    layout_of: Callable[[str], JsonLayout],
-    include_ids: bool,
-) -> dict[str, Any]:
-    tag = inner.tag()
-    order, child_name = layouts.get(tag) or layout_of(tag)
-    raw = dict(inner.attributes(txn))
-    element_id = raw.pop(ID_ATTRIBUTE, None)
-    body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
-    # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
-    for name in order:
-        value = raw.pop(name, _MISSING)
-        if value is not _MISSING:
-            body[name] = int(value) if type(value) is float and value.is_integer() else value
-    for name in sorted(raw):
-        body[name] = read_value(raw[name])
-    if child_name is not None:
-        body[child_name] = [
-            _json_of(child, txn, layouts, layout_of, include_ids)
-            for child in inner.children(txn)
-            if type(child) is _IntegratedElement
-        ]
-    return {tag: body}
+    with ydoc.transaction() as transaction:
+        txn: Any = transaction._txn
+        return json_of(xml.integrated)
