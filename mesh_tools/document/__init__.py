@@ -7,6 +7,7 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_build``: checking a write completely before it touches the CRDT;
 - ``_validate``: :class:`Violation`, finding and repairing what remote updates broke;
 - ``_index``: the id index, kept in step with remote changes; ``_events``: what observers are told;
+- ``_text``: an element's collaborative text, read and edited in characters;
 - ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
 - ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree.
 
@@ -18,9 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._element import Element
-from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
+from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
 from ._layout import FRAGMENT_NAME, ROOT_ID
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
+from ._text import MARKS_KEY, MarkSpan, MarkValue, TextEdit
 from ._validate import Violation
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FRAGMENT_NAME",
+    "MARKS_KEY",
     "REMOTE",
     "ROOT_ID",
     "AttributeChanged",
@@ -36,7 +39,11 @@ __all__ = [
     "ElementDeleted",
     "ElementInserted",
     "EventListener",
+    "MarkSpan",
+    "MarkValue",
     "MeshDocument",
+    "TextChanged",
+    "TextEdit",
     "UpdateListener",
     "Violation",
     "document_tree",

@@ -8,9 +8,9 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 
 The private names used: ``pycrdt._pycrdt.XmlElement`` (the integrated element class), the ``integrated``
 attribute of XmlElement/XmlFragment, its ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``,
-``children(txn)`` and ``observe_deep(callback)`` methods, ``Transaction._txn`` (the Rust transaction
-those methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to
-pycrdt's Python events).
+``children(txn)`` and ``observe_deep(callback)`` methods, ``pycrdt._pycrdt.XmlText`` (the integrated
+text class) and its ``diff(txn)``, ``Transaction._txn`` (the Rust transaction those methods take), and
+``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to pycrdt's Python events).
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from typing import Any, Protocol, TypeAlias
 from pycrdt import Doc, XmlElement, XmlFragment
 from pycrdt._base import observe_deep_callback
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
+from pycrdt._pycrdt import XmlText as _IntegratedText
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
+from ._text import MARKS_KEY, read_chunks
 
 __all__ = [
     "DeepObserver",
@@ -37,11 +39,16 @@ __all__ = [
     "subtree_json",
 ]
 
-# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
-Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]]]
+#: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
+TextChunks: TypeAlias = list[tuple[Any, dict[str, Any] | None]]
 
-#: How an element's JSON body is laid out: its attributes in schema order, and its child property.
-JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None]
+# (tag, attributes, [(position among all children, child)], [(position among all children, text)]) as
+# read from the CRDT in one go
+Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]], list[tuple[int, TextChunks]]]
+
+#: How an element's JSON body is laid out: its attributes in schema order, its child property, and its
+#: text property.
+JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None, str | None]
 
 _MISSING = object()
 
@@ -100,15 +107,14 @@ def fragment_nodes(fragment: XmlFragment, ydoc: Doc[Any]) -> list[tuple[int, Nod
 
 
 def _node(inner: Any, txn: Any) -> Node:
-    return (
-        inner.tag(),
-        inner.attributes(txn),
-        [
-            (raw, _node(child, txn))
-            for raw, child in enumerate(inner.children(txn))
-            if isinstance(child, _IntegratedElement)
-        ],
-    )
+    elements: list[tuple[int, Node]] = []
+    texts: list[tuple[int, TextChunks]] = []
+    for raw, child in enumerate(inner.children(txn)):
+        if isinstance(child, _IntegratedElement):
+            elements.append((raw, _node(child, txn)))
+        elif isinstance(child, _IntegratedText):
+            texts.append((raw, child.diff(txn)))
+    return (inner.tag(), inner.attributes(txn), elements, texts)
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:
@@ -128,6 +134,8 @@ def subtree_json(
 ) -> dict[str, Any]:
     """The subtree under ``xml`` in document JSON, each tag laid out by ``layouts`` (else ``layout_of``).
 
+    An element's text comes after its attributes, as a plain string, with its marks under ``$marks``.
+
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
     intermediate tree, so 10k elements cost little more than reading the CRDT. A closure, so the
     recursion passes one argument instead of five.
@@ -135,7 +143,7 @@ def subtree_json(
 
     def json_of(inner: Any) -> dict[str, Any]:
         tag = inner.tag()
-        order, child_name = layouts.get(tag) or layout_of(tag)
+        order, child_name, text_name = layouts.get(tag) or layout_of(tag)
         raw = dict(inner.attributes(txn))
         element_id = raw.pop(ID_ATTRIBUTE, None)
         body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
@@ -146,6 +154,11 @@ def subtree_json(
                 body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
             body[name] = read_value(raw[name])
+        if text_name is not None:
+            chunks = next((c.diff(txn) for c in inner.children(txn) if type(c) is _IntegratedText), [])
+            body[text_name], spans = read_chunks(chunks)
+            if spans:
+                body[MARKS_KEY] = [span.to_json() for span in spans]
         if child_name is not None:
             body[child_name] = [
                 json_of(child) for child in inner.children(txn) if type(child) is _IntegratedElement

@@ -23,13 +23,14 @@ from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
-from ._build import Builder, unwrap
+from ._build import Builder, PendingMarks, unwrap
 from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._pycrdt import DeepObserver
+from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -137,19 +138,24 @@ class MeshDocument:
         element_type = self.schema.root
         # The root's id is fixed; JSON written with include_ids=True carries it and that is fine.
         body = {k: v for k, v in body.items() if not (k == ID_ATTRIBUTE and v == ROOT_ID)}
-        attributes, children = self._builder.split_body(element_type, body, "root")
+        attributes, children, text, root_marks = self._builder.split_body(element_type, body, "root")
+        marks: PendingMarks = [(ROOT_ID, root_marks)] if root_marks else []
         checked = [
-            self._builder.subtree(child, parent_tag=tag, position=i) for i, child in enumerate(children)
+            self._builder.subtree(child, parent_tag=tag, position=i, marks=marks)
+            for i, child in enumerate(children)
         ]
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
+            if text:
+                root.insert_text(0, text)
             for prelim, built in checked:
                 self._pending.append(
                     ElementInserted(
                         self._index.add_built(root._xml.children.append(prelim), built, ROOT_ID), True
                     )
                 )
+            apply_marks(self, marks)
 
     @contextmanager
     def transaction(self, origin: Any = None) -> Iterator[None]:
@@ -274,6 +280,7 @@ class MeshDocument:
 
     def _on_xml_events(self, events: list[Any]) -> None:
         self._index.integrate(events, local=self._origin is None, into=self._integration)
+        collect_text_changes(self, events, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, cast
 from pycrdt import XmlElement
 
 from ..errors import DocumentError
-from ..schema import ID_ATTRIBUTE, rules
+from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._element import Element
-from ._events import AttributeChanged, DocumentEvent, ElementInserted
+from ._events import AttributeChanged, DocumentEvent, ElementInserted, TextChanged
 from ._layout import gc_paused, id_of, read_value
-from ._pycrdt import Node, fragment_nodes, node_id, read_node
+from ._pycrdt import Node, TextChunks, fragment_nodes, node_id, read_node
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -41,10 +41,17 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class _Finding:
-    """A violation with the path of child positions from the fragment to its element, for repair."""
+    """A violation with the path of child positions from the fragment to its element, for repair.
+
+    A finding in an element's text has the text's path and says what to strip from it: ``marks`` to
+    remove, or ``ranges`` (pycrdt offsets and lengths) of embedded objects to delete. Any other finding
+    without an attribute deletes the node at its path.
+    """
 
     violation: Violation
     path: tuple[int, ...]
+    marks: tuple[str, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
 
 
 def find_violations(doc: MeshDocument) -> list[Violation]:
@@ -75,6 +82,12 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
     """The violations that remote ``changes`` brought in: inserted subtrees and attributes set."""
     inserted = [c.element for c in changes if isinstance(c, ElementInserted) and c.element.is_alive]
     violations = validate(doc, inserted) if inserted else []
+    texts = {c.element.id: c.element for c in changes if isinstance(c, TextChanged) and c.element.is_alive}
+    for element in texts.values():
+        found: list[_Finding] = []
+        tag, _, _, text_nodes = read_node(element._xml, doc.ydoc)
+        _check_texts(doc, doc._builder.element_type(tag), tag, element.id, text_nodes, (), found)
+        violations.extend(finding.violation for finding in found)
     for change in changes:
         if isinstance(change, AttributeChanged) and change.element.is_alive and change.new_value is not None:
             element = change.element
@@ -97,6 +110,9 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
     deletions: dict[tuple[int, ...], list[int]] = {}
     with doc.transaction(origin=origin):
         for finding in findings:
+            if finding.marks or finding.ranges:
+                _strip_text(doc, finding)
+                continue
             attribute = finding.violation.attribute
             if attribute is None:
                 deletions.setdefault(finding.path[:-1], []).append(finding.path[-1])
@@ -115,6 +131,14 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
     return [finding.violation for finding in findings]
 
 
+def _strip_text(doc: MeshDocument, finding: _Finding) -> None:
+    text: Any = _node_at(doc, finding.path)
+    if finding.marks:
+        text.format(0, len(text), dict.fromkeys(finding.marks))
+    for offset, length in sorted(finding.ranges, reverse=True):
+        del text[offset : offset + length]
+
+
 def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
     node: Any = doc._fragment
     for position in path:
@@ -128,7 +152,7 @@ def _findings(doc: MeshDocument) -> list[_Finding]:
         seen: set[str] = set()
         root_tag = doc.schema.root_tag_name
         for count, (raw, node) in enumerate(fragment_nodes(doc._fragment, doc.ydoc)):
-            tag, attributes, _ = node
+            tag, attributes = node[0], node[1]
             element_id = node_id(attributes)
             if count > 0:
                 out.append(_Finding(_violation(rules.extra_root(tag), element_id), (raw,)))
@@ -148,7 +172,7 @@ def _check_tree(
     out: list[_Finding],
     seen: set[str] | None,
 ) -> None:
-    tag, attributes, children = node
+    tag, attributes, children, texts = node
     element_id = node_id(attributes)
     if parent_tag is not None:
         error = rules.child_error(doc.schema, parent_tag, tag, position)
@@ -168,8 +192,51 @@ def _check_tree(
         )
         if error is not None:
             out.append(_Finding(_violation(error, element_id, name), path))
+    _check_texts(doc, element_type, tag, element_id, texts, path, out)
     for position, (raw, child) in enumerate(children):
         _check_tree(doc, child, tag, position, (*path, raw), out, seen)
+
+
+def _check_texts(
+    doc: MeshDocument,
+    element_type: ElementType | None,
+    tag: str,
+    element_id: str | None,
+    texts: list[tuple[int, TextChunks]],
+    path: tuple[int, ...],
+    out: list[_Finding],
+) -> None:
+    """Text where none is declared, a second text, marks the text does not allow, embedded objects."""
+    if not texts:
+        return
+    error = rules.text_error(doc.schema, element_type, tag)
+    if error is not None or element_type is None or element_type.text_property is None:
+        for raw, _ in texts:
+            out.append(_Finding(_violation(error or rules.text_split(tag), element_id), (*path, raw)))
+        return
+    prop = element_type.text_property
+    (raw, chunks), *extra = texts
+    for extra_raw, _ in extra:
+        # One text per element: a second one comes from a client that made its own; it is dropped.
+        out.append(_Finding(_violation(rules.text_split(tag), element_id), (*path, extra_raw)))
+    bad_marks: dict[str, DocumentError] = {}
+    embeds: list[tuple[int, int]] = []
+    offset = 0
+    for value, marks in chunks:
+        size = len(value.encode("utf-8")) if isinstance(value, str) else 1
+        if not isinstance(value, str):
+            embeds.append((offset, size))
+        for name, mark in (marks or {}).items():
+            refused = None if name in bad_marks else rules.mark_error(prop, tag, name, mark)
+            if refused is not None:
+                bad_marks[name] = refused
+        offset += size
+    for name, breach in bad_marks.items():
+        out.append(_Finding(_violation(breach, element_id), (*path, raw), marks=(name,)))
+    if embeds:
+        out.append(
+            _Finding(_violation(rules.text_embed(tag), element_id), (*path, raw), ranges=tuple(embeds))
+        )
 
 
 def _violation(error: DocumentError, element_id: str | None, attribute: str | None = None) -> Violation:

@@ -7,10 +7,11 @@ from .fixtures import ClientFactory, MakeToken, RawConnector
 from .network import TcpProxy
 from .processes import Run, ServeProcess, run_process
 from .raw_client import RawClient, RawDocument, error_code
-from .schemas import DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
+from .schemas import ARTICLE, DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
 from .waiting import wait_until
 
 __all__ = [
+    "ARTICLE",
     "DOC_SCHEMA",
     "NOTES",
     "NOTES_ROOM",
