@@ -240,7 +240,7 @@ def test_foreign_text_breaking_the_schema_is_reported_and_repaired() -> None:
 
 def test_allowed_marks_in_prosemirror_form_are_valid() -> None:
     doc, para = _article("pm")
-    ydoc, root, raw_para, text = _raw(doc)
+    ydoc, _, _, text = _raw(doc)
     state = ydoc.get_state()
     text.format(0, 2, {"bold": {}})  # y-prosemirror writes marks without attributes as {}
     assert doc.apply_update(ydoc.get_update(state)) == []
