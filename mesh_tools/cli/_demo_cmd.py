@@ -175,7 +175,7 @@ def _members(
 
 
 def _export(data_dir: Path, stamp: str, path: str, result: TeamResult) -> list[str]:
-    from ..server.room_server import DATABASE_NAME
+    from ..server._room_server import DATABASE_NAME
 
     document_file = data_dir / f"launch-plan-{stamp}.json"
     record_file = data_dir / f"launch-plan-{stamp}.run.json"
