@@ -39,7 +39,7 @@ from ._text_tools import (
     text_properties,
 )
 from ._tool import Tool, ToolHandler
-from .validation import ArgumentChecker, ArgumentKind
+from ._validation import ArgumentChecker, ArgumentKind
 
 __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
 
