@@ -11,7 +11,7 @@ from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.server import RoomServer
 from mesh_tools.sync import PushType
 
-from ..support import ARTICLE, RawConnector
+from ..support import RawConnector
 
 
 def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
