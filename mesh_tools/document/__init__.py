@@ -22,7 +22,7 @@ from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
 from ._layout import FRAGMENT_NAME, ROOT_ID
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
-from ._text import MARKS_KEY, MarkSpan, MarkValue, TextEdit
+from ._text import MARKS_KEY, MarkSpan, MarkValue, TextEdit, read_text_delta
 from ._validate import Violation
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ __all__ = [
     "UpdateListener",
     "Violation",
     "document_tree",
+    "read_text_delta",
     "shorten",
 ]
 

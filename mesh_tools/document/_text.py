@@ -39,6 +39,7 @@ __all__ = [
     "parse_spans",
     "read_chunks",
     "read_text",
+    "read_text_delta",
     "splice_text",
     "text_node",
 ]
@@ -109,6 +110,11 @@ def read_chunks(chunks: Chunks) -> tuple[str, list[MarkSpan]]:
     spans.extend(open_spans.values())
     spans.sort(key=lambda span: (span.start, span.mark))
     return "".join(parts), spans
+
+
+def read_text_delta(delta: Iterable[Mapping[str, Any]]) -> tuple[str, list[MarkSpan]]:
+    """The plain text and its marks from a Yjs delta (``text.toDelta()`` of a JavaScript client)."""
+    return read_chunks((op["insert"], op.get("attributes")) for op in delta if "insert" in op)
 
 
 def text_node(xml: XmlElement) -> XmlText | None:
