@@ -7,7 +7,8 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_build``: checking a write completely before it touches the CRDT;
 - ``_validate``: :class:`Violation`, finding and repairing what remote updates broke;
 - ``_index``: the id index, kept in step with remote changes; ``_events``: what observers are told;
-- ``_text``: an element's collaborative text, read and edited in characters;
+- ``_text``: an element's collaborative text, read and edited in characters; ``_marks``: text as a
+  plain string and mark spans;
 - ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
 - ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree.
 
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
 from ._layout import FRAGMENT_NAME, ROOT_ID
+from ._marks import MARKS_KEY, MarkSpan
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
-from ._text import MARKS_KEY, MarkSpan, MarkValue, TextEdit, read_text_delta
+from ._text import MarkValue, TextEdit, read_text_delta
 from ._validate import Violation
 
 if TYPE_CHECKING:

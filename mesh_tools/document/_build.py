@@ -14,7 +14,8 @@ from pycrdt import XmlElement, XmlText
 from ..errors import InvalidValueError
 from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
 from ._layout import new_element_id
-from ._text import MARKS_KEY, MarkSpan, parse_spans
+from ._marks import MARKS_KEY, MarkSpan
+from ._text import parse_spans
 
 __all__ = ["Body", "Builder", "Built", "PendingMarks", "unwrap"]
 

@@ -11,9 +11,9 @@ from ..errors import ElementNotFoundError, InvalidOperationError
 from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
+from ._marks import MarkSpan
 from ._pycrdt import child_ids
 from ._text import (
-    MarkSpan,
     MarkValue,
     TextEdit,
     apply_marks,

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlEvent, XmlFragment
+from pycrdt import XmlElement, XmlEvent, XmlFragment, XmlText
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
@@ -125,6 +125,8 @@ class ElementIndex:
                     self.rebuild(target, local=local)
                     into.check_all = True
                 continue
+            if isinstance(target, XmlText):
+                continue  # a text edit: document/_text.py turns those into TextChanged events
             target_id = id_of(target)
             if target_id is None or target_id not in self.elements:
                 continue

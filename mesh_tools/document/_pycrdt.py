@@ -6,11 +6,13 @@ instead, which made reading a 10k-element document ~8x faster. Checked against p
 (pyproject.toml pins ``pycrdt>=0.14.13,<0.15``); the tests in tests/document/ exercise every function
 here, so a pycrdt release that moves one of these names fails them rather than the users.
 
-The private names used: ``pycrdt._pycrdt.XmlElement`` (the integrated element class), the ``integrated``
-attribute of XmlElement/XmlFragment, its ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``,
-``children(txn)`` and ``observe_deep(callback)`` methods, ``pycrdt._pycrdt.XmlText`` (the integrated
-text class) and its ``diff(txn)``, ``Transaction._txn`` (the Rust transaction those methods take), and
-``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to pycrdt's Python events).
+The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
+element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
+``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
+``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``remove_range(txn, ...)`` and ``insert(txn, ...)``, ``Transaction._txn`` (the Rust transaction those
+methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to pycrdt's
+Python events).
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, TypeAlias
 
-from pycrdt import Doc, XmlElement, XmlFragment
+from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import observe_deep_callback
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
 from pycrdt._pycrdt import XmlText as _IntegratedText
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
-from ._text import MARKS_KEY, read_chunks
+from ._marks import MARKS_KEY, read_chunks
 
 __all__ = [
     "DeepObserver",
@@ -36,7 +38,10 @@ __all__ = [
     "fragment_nodes",
     "node_id",
     "read_node",
+    "splice_text_node",
     "subtree_json",
+    "text_holder_id",
+    "text_of",
 ]
 
 #: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
@@ -115,6 +120,45 @@ def _node(inner: Any, txn: Any) -> Node:
         elif isinstance(child, _IntegratedText):
             texts.append((raw, child.diff(txn)))
     return (inner.tag(), inner.attributes(txn), elements, texts)
+
+
+def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, str] | None:
+    """The element's first text child (integrated) and its characters; None if it has no text child.
+
+    Typing calls this once per keystroke: the public views would add a wrapper per child and per chunk.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        for child in xml.integrated.children(inner):
+            if isinstance(child, _IntegratedText):
+                return child, "".join(v for v, _ in child.diff(inner) if isinstance(v, str))
+    return None
+
+
+def text_holder_id(text: XmlText, ydoc: Doc[Any]) -> str | None:
+    """The ``$id`` of the element a text sits in, if it sits in one with a string id.
+
+    Runs once per remote text edit (every keystroke a watcher receives): no wrappers, one transaction.
+    """
+    with ydoc.transaction() as txn:
+        parent = text.integrated.parent()
+        if not isinstance(parent, _IntegratedElement):
+            return None
+        inner: Any = txn._txn
+        value = parent.attribute(inner, ID_ATTRIBUTE)
+    return value if isinstance(value, str) else None
+
+
+def splice_text_node(
+    node: Any, ydoc: Doc[Any], offset: int, length: int, inserted: str, attributes: dict[str, Any]
+) -> None:
+    """Delete ``length`` and insert ``inserted`` at ``offset`` (UTF-8 bytes) of a :func:`text_of` text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        if length:
+            node.remove_range(inner, offset, length)
+        if inserted:
+            node.insert(inner, offset, inserted, iter(attributes.items()))
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:

@@ -12,7 +12,7 @@ string indices) and converts at the boundary, so a program never splits a charac
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pycrdt import XmlElement, XmlText
@@ -21,6 +21,8 @@ from ..errors import AmbiguousSnippetError, InvalidOperationError, InvalidValueE
 from ..schema import TextProperty, rules
 from ._events import DocumentEvent, TextChanged
 from ._layout import id_of
+from ._marks import MARKS_KEY, MarkSpan, read_chunks
+from ._pycrdt import splice_text_node, text_holder_id, text_of
 
 if TYPE_CHECKING:
     from ._element import Element
@@ -28,8 +30,6 @@ if TYPE_CHECKING:
     from ._replica import MeshDocument
 
 __all__ = [
-    "MARKS_KEY",
-    "MarkSpan",
     "MarkValue",
     "TextEdit",
     "apply_marks",
@@ -37,35 +37,14 @@ __all__ = [
     "find_snippet",
     "format_text",
     "parse_spans",
-    "read_chunks",
     "read_text",
     "read_text_delta",
     "splice_text",
     "text_node",
 ]
 
-#: The key under which document JSON and ``describe_document`` list an element's marks.
-MARKS_KEY = "$marks"
-
 #: A mark as a program sets it: True (or an object of its attributes) to apply, None or False to remove.
 MarkValue: TypeAlias = bool | Mapping[str, str] | None
-
-#: Text as pycrdt's ``diff()`` gives it: (characters or an embedded object, formatting attributes).
-Chunks: TypeAlias = Iterable[tuple[Any, Mapping[str, Any] | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class MarkSpan:
-    """One mark over characters ``start`` to ``end`` (excluded), with the mark's attributes."""
-
-    mark: str
-    start: int
-    end: int
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"mark", "start", "end", **attributes}``: the form document JSON lists under ``$marks``."""
-        return {"mark": self.mark, "start": self.start, "end": self.end, **self.attributes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,41 +54,6 @@ class TextEdit:
     at: int
     removed: str
     inserted: str
-
-
-def read_chunks(chunks: Chunks) -> tuple[str, list[MarkSpan]]:
-    """The plain text and its marks, merged into maximal spans, from pycrdt ``diff()`` chunks.
-
-    Embedded objects are skipped (validation reports them); they take no character offset.
-    """
-    parts: list[str] = []
-    spans: list[MarkSpan] = []
-    open_spans: dict[str, MarkSpan] = {}
-    position = 0
-    for value, attributes in chunks:
-        if not isinstance(value, str):
-            continue
-        end = position + len(value)
-        marks = attributes or {}
-        for name in list(open_spans):
-            if name not in marks:
-                spans.append(open_spans.pop(name))
-        for name, raw in marks.items():
-            if raw is None:
-                continue
-            span_attributes = dict(raw) if isinstance(raw, Mapping) else {}
-            current = open_spans.get(name)
-            if current is not None and dict(current.attributes) == span_attributes:
-                open_spans[name] = MarkSpan(name, current.start, end, span_attributes)
-                continue
-            if current is not None:
-                spans.append(current)
-            open_spans[name] = MarkSpan(name, position, end, span_attributes)
-        parts.append(value)
-        position = end
-    spans.extend(open_spans.values())
-    spans.sort(key=lambda span: (span.start, span.mark))
-    return "".join(parts), spans
 
 
 def read_text_delta(delta: Iterable[Mapping[str, Any]]) -> tuple[str, list[MarkSpan]]:
@@ -147,19 +91,18 @@ def splice_text(
         raise rules.invalid_value(element.tag_name, prop.name, repr(inserted), hint="expected a string")
     attributes = {name: value for name, value in _checked_marks(element, prop, marks or {}).items() if value}
     with doc._api_write():
-        node = text_node(xml)
-        if node is None:
+        found = text_of(xml, doc.ydoc)
+        if found is None:
             # Only a root or an element from a foreign client lacks its text; concurrent creators of
             # this lazily made text would each get their own (see the ADR), elements built here never do.
-            node = xml.children.insert(0, XmlText())
-        text = "".join(value for value, _ in node.diff() if isinstance(value, str))
+            xml.children.insert(0, XmlText())
+            found = text_of(xml, doc.ydoc)
+            assert found is not None
+        node, text = found
         _check_range(element, text, start, end)
         removed = text[start:end]
         begin = _byte_offset(text, start)
-        if end > start:
-            del node[begin : begin + len(removed.encode("utf-8"))]
-        if inserted:
-            node.insert(begin, inserted, attributes)
+        splice_text_node(node, doc.ydoc, begin, len(removed.encode("utf-8")), inserted, attributes)
         if removed or inserted:
             doc._pending.append(TextChanged(element, local=True))
     return TextEdit(start, removed, inserted)
@@ -247,31 +190,41 @@ def find_snippet(element: Element, snippet: str) -> int:
 
 
 def collect_text_changes(doc: MeshDocument, xml_events: list[Any], *, local: bool, into: Integration) -> None:
-    """Turn remote edits of texts (pycrdt deep events) into one TextChanged per element."""
-    changed: dict[str, Element] = {}
+    """Turn remote edits of texts (pycrdt deep events) into one TextChanged per element.
+
+    Only changes that can break the schema go to ``into`` for checking: a text created, marks set, or
+    something other than characters inserted. Plain typing into a valid text cannot, and checking it
+    would read the whole text on every keystroke.
+    """
+    changed: dict[str, tuple[Element, bool]] = {}
     for event in xml_events:
         target: Any = event.target
         if isinstance(target, XmlText):
-            holder = target.parent
+            element_id, suspect = text_holder_id(target, doc.ydoc), any(_may_break(d) for d in event.delta)
         elif isinstance(target, XmlElement) and any(
             isinstance(item, XmlText) for delta in event.delta for item in delta.get("insert", ())
         ):
-            holder = target  # a text was created in an element: validation decides if it may be there
+            element_id, suspect = id_of(target), True  # a text was created in an element: may it hold one?
         else:
             continue
-        if not isinstance(holder, XmlElement):
-            continue
-        element_id = id_of(holder)
         element = doc._elements.get(element_id) if element_id is not None else None
         if element is not None:
-            changed[element.id] = element
-    for element in changed.values():
+            suspect = suspect or changed.get(element.id, (element, False))[1]
+            changed[element.id] = (element, suspect)
+    for element, suspect in changed.values():
         change: DocumentEvent = TextChanged(element, local)
         doc._pending.append(change)
-        into.changes.append(change)
+        if suspect:
+            into.changes.append(change)
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _may_break(delta: Mapping[str, Any]) -> bool:
+    """Whether one op of a text event's delta can break the schema: marks, or a non-character insert."""
+    return bool(delta.get("attributes")) or ("insert" in delta and not isinstance(delta["insert"], str))
+
 
 _HINT_TEXT_LIMIT = 2_000
 

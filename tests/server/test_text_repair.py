@@ -73,21 +73,12 @@ async def test_two_replicas_typing_into_one_paragraph_through_the_server_converg
         await b.wait_for(lambda d: d.get_element(para.id) is not None, what="the paragraph arrived")
         bob_para = b.doc.element_by_id(para.id)
         for i, (left, right) in enumerate(zip("alice types", "bob typing!", strict=True)):
-            para.insert_text(1 + i, left)  # alice types after "["
+            para.insert_text(i, left)  # alice types in front of "["
             bob_para.insert_text(len(bob_para.text) - 1, right)  # bob types before "]"
             await asyncio.sleep(0)
         for replica in (a, b):
             await replica.wait_for(
                 lambda d: len(d.element_by_id(para.id).text) == 24, what="all 22 keystrokes arrived"
             )
-        assert para.text == bob_para.text
-        assert sorted(para.text) == sorted("[]alice typesbob typing!")
-        # Each one's keystrokes stay in the order they were typed, between the brackets.
-        assert para.text[0] == "[" and para.text[-1] == "]"
-        assert _in_order("alice types", para.text) and _in_order("bob typing!", para.text)
-
-
-def _in_order(typed: str, text: str) -> bool:
-    """Whether ``typed`` occurs in ``text`` as a subsequence."""
-    rest = iter(text)
-    return all(char in rest for char in typed)
+        # Each one's keystrokes land where that one typed them, whatever arrived in between.
+        assert para.text == bob_para.text == "alice types[bob typing!]"
