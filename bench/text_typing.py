@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--skip-server", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
     text = keystrokes(args.keystrokes)
-    console = Console()
+    console = Console(width=110)
     runs = {"raw pycrdt XmlText.insert (reference)": raw_pycrdt(text)}
     runs["mesh-tools Element.insert_text"] = mesh_text(text)
     runs["rewrite a string attribute"] = mesh_attribute(text)
