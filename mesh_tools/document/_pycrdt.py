@@ -10,9 +10,9 @@ The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlTe
 element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
 ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
 ``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
-``remove_range(txn, ...)`` and ``insert(txn, ...)``, ``Transaction._txn`` (the Rust transaction those
-methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to pycrdt's
-Python events).
+``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
+Rust transaction those methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust
+events to pycrdt's Python events).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "JsonLayout",
     "Node",
     "child_ids",
+    "format_text_node",
     "fragment_nodes",
     "node_id",
     "read_node",
@@ -122,8 +123,8 @@ def _node(inner: Any, txn: Any) -> Node:
     return (inner.tag(), inner.attributes(txn), elements, texts)
 
 
-def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, str] | None:
-    """The element's first text child (integrated) and its characters; None if it has no text child.
+def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
+    """The element's first text child (integrated) and its chunks; None if it has no text child.
 
     Typing calls this once per keystroke: the public views would add a wrapper per child and per chunk.
     """
@@ -131,7 +132,7 @@ def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, str] | None:
         inner: Any = txn._txn
         for child in xml.integrated.children(inner):
             if isinstance(child, _IntegratedText):
-                return child, "".join(v for v, _ in child.diff(inner) if isinstance(v, str))
+                return child, child.diff(inner)
     return None
 
 
@@ -159,6 +160,13 @@ def splice_text_node(
             node.remove_range(inner, offset, length)
         if inserted:
             node.insert(inner, offset, inserted, iter(attributes.items()))
+
+
+def format_text_node(node: Any, ydoc: Doc[Any], offset: int, length: int, attributes: dict[str, Any]) -> None:
+    """Set (or, with None, remove) formatting on ``length`` UTF-8 bytes from ``offset`` of a text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        node.format(inner, offset, length, iter(attributes.items()))
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:

@@ -21,8 +21,8 @@ from ..errors import AmbiguousSnippetError, InvalidOperationError, InvalidValueE
 from ..schema import TextProperty, rules
 from ._events import DocumentEvent, TextChanged
 from ._layout import id_of
-from ._marks import MARKS_KEY, MarkSpan, read_chunks
-from ._pycrdt import splice_text_node, text_holder_id, text_of
+from ._marks import MARKS_KEY, Chunks, MarkSpan, read_chunks
+from ._pycrdt import format_text_node, splice_text_node, text_holder_id, text_of
 
 if TYPE_CHECKING:
     from ._element import Element
@@ -40,7 +40,6 @@ __all__ = [
     "read_text",
     "read_text_delta",
     "splice_text",
-    "text_node",
 ]
 
 #: A mark as a program sets it: True (or an object of its attributes) to apply, None or False to remove.
@@ -61,19 +60,11 @@ def read_text_delta(delta: Iterable[Mapping[str, Any]]) -> tuple[str, list[MarkS
     return read_chunks((op["insert"], op.get("attributes")) for op in delta if "insert" in op)
 
 
-def text_node(xml: XmlElement) -> XmlText | None:
-    """The element's text, its first ``XmlText`` child; None if it has none yet."""
-    for child in xml.children:
-        if isinstance(child, XmlText):
-            return child
-    return None
-
-
 def read_text(element: Element) -> tuple[str, list[MarkSpan]]:
     """The element's text and marks; raises TextNotAllowedError if its type declares no text."""
     _text_property(element)
-    node = text_node(element._live())
-    return read_chunks(node.diff()) if node is not None else ("", [])
+    found = text_of(element._live(), element._doc.ydoc)
+    return read_chunks(found[1]) if found is not None else ("", [])
 
 
 def splice_text(
@@ -98,7 +89,7 @@ def splice_text(
             xml.children.insert(0, XmlText())
             found = text_of(xml, doc.ydoc)
             assert found is not None
-        node, text = found
+        node, text = found[0], _characters(found[1])
         _check_range(element, text, start, end)
         removed = text[start:end]
         begin = _byte_offset(text, start)
@@ -116,13 +107,13 @@ def format_text(element: Element, start: int, end: int, marks: Mapping[str, Mark
     prop = _text_property(element)
     attributes = {name: value or None for name, value in _checked_marks(element, prop, marks).items()}
     with doc._api_write():
-        node = text_node(xml)
-        text = "" if node is None else "".join(v for v, _ in node.diff() if isinstance(v, str))
+        found = text_of(xml, doc.ydoc)
+        text = "" if found is None else _characters(found[1])
         _check_range(element, text, start, end)
-        if node is None or end == start or not attributes:
+        if found is None or end == start or not attributes:
             return
         begin = _byte_offset(text, start)
-        node.format(begin, begin + len(text[start:end].encode("utf-8")), attributes)
+        format_text_node(found[0], doc.ydoc, begin, len(text[start:end].encode("utf-8")), attributes)
         doc._pending.append(TextChanged(element, local=True))
 
 
@@ -180,8 +171,8 @@ def find_snippet(element: Element, snippet: str) -> int:
         raise SnippetNotFoundError(
             f"the text of {element.id!r} does not contain {snippet!r}", hint=_current_text_hint(text)
         )
-    count = text.count(snippet)
-    if count > 1:
+    if text.find(snippet, first + 1) >= 0:
+        count = sum(1 for i in range(first, len(text)) if text.startswith(snippet, i))  # overlaps count
         raise AmbiguousSnippetError(
             f"{snippet!r} occurs {count} times in the text of {element.id!r}",
             hint="quote more words around it so it occurs once; " + _current_text_hint(text),
@@ -263,6 +254,10 @@ def _check_range(element: Element, text: str, start: int, end: int) -> None:
             f"range {start}..{end} is outside the text of {element.id!r} (0..{len(text)})",
             hint=f"use 0 <= start <= end <= {len(text)}",
         )
+
+
+def _characters(chunks: Chunks) -> str:
+    return "".join(value for value, _ in chunks if isinstance(value, str))
 
 
 def _byte_offset(text: str, index: int) -> int:
