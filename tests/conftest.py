@@ -16,7 +16,6 @@ from mesh_tools.server import RoomServer
 from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
 from .support import (
-    ARTICLE,
     DOC_SCHEMA,
     NOTES,
     NOTES_ROOM,
@@ -62,10 +61,9 @@ def make_token() -> MakeToken:
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[RoomServer]:
     """A RoomServer on a free loopback port, SQLite in ``tmp_path/server``, with the tests' schemas:
-    DOC_SCHEMA as ``doc`` and ARTICLE as ``article`` in ROOM, NOTES as ``notes`` in NOTES_ROOM."""
+    DOC_SCHEMA as ``doc`` in ROOM and NOTES as ``notes`` in NOTES_ROOM."""
     async with RoomServer(data_dir=tmp_path / "server", secret=SECRET) as running:
         await running.storage.put_schema(ROOM, "doc", DOC_SCHEMA.to_json())
-        await running.storage.put_schema(ROOM, "article", ARTICLE.to_json())
         await running.storage.put_schema(NOTES_ROOM, "notes", NOTES.to_json())
         yield running
 

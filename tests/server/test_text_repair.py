@@ -11,7 +11,7 @@ from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.server import RoomServer
 from mesh_tools.sync import PushType
 
-from ..support import RawConnector
+from ..support import ARTICLE, ROOM, RawConnector
 
 
 def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
@@ -34,6 +34,7 @@ def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
 async def test_invalid_marks_are_repaired_by_the_server_and_the_characters_kept(
     server: RoomServer, raw_client: RawConnector
 ) -> None:
+    await server.storage.put_schema(ROOM, "article", ARTICLE.to_json())
     async with raw_client(server.url) as alice, raw_client(server.url) as mallory:
         a = await alice.open("marks.article")
         m = await mallory.open("marks.article")
@@ -66,6 +67,7 @@ async def test_invalid_marks_are_repaired_by_the_server_and_the_characters_kept(
 async def test_two_replicas_typing_into_one_paragraph_through_the_server_converge(
     server: RoomServer, raw_client: RawConnector
 ) -> None:
+    await server.storage.put_schema(ROOM, "article", ARTICLE.to_json())
     async with raw_client(server.url) as alice, raw_client(server.url) as bob:
         a = await alice.open("typing.article")
         b = await bob.open("typing.article")

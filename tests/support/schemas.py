@@ -40,7 +40,7 @@ NOTES = MeshSchema(
     ],
 )
 
-#: A schema with collaborative text; the server fixture stores it in ROOM as ``article``.
+#: A schema with collaborative text; tests that need it on a server store it as ``article``.
 ARTICLE = MeshSchema(
     root_tag_name="article",
     elements=[

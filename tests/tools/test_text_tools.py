@@ -110,6 +110,7 @@ async def test_two_agents_editing_one_paragraph_through_the_tools_both_keep_thei
     server: RoomServer, room_client: ClientFactory
 ) -> None:
     path = "story.article"
+    await server.storage.put_schema(ROOM, "article", ARTICLE.to_json())
     alice_room: RoomClient = room_client(server.url, ROOM, "alice")
     bob_room: RoomClient = room_client(server.url, ROOM, "bob")
     async with alice_room, bob_room:
