@@ -20,7 +20,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check mesh_tools tests bench
 	$(BIN)/mypy
 
+# CI always runs the multi-node tests, so it installs Redis and PostgreSQL first; elsewhere they run when
+# both are installed (tests/cluster_services.py starts throwaway instances).
 test: lint
+	if [ "$$CI" = "true" ]; then scripts/install-cluster-services.sh; fi
 	$(BIN)/pytest
 
 bench: $(STAMP)
