@@ -1,19 +1,22 @@
 """The room server: rooms of live documents behind authenticated WebSockets, with durable storage.
 
-One node: ``RoomServer(data_dir=...)`` (SQLite), or ``RoomServer(storage=PostgresStorage(url))``; the
-PostgreSQL driver comes with the ``cluster`` extra and is imported only when that class is used.
+One node: ``RoomServer(data_dir=...)`` (SQLite). Several nodes serving the same rooms:
+``RoomServer(storage=PostgresStorage(url), bus=RedisBus(url))`` (docs/deploy.md); their drivers come
+with the ``cluster`` extra and are imported only when those classes are used.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .bus import DocumentBus
 from .room_server import RoomServer
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage, StoredDocument
 
 if TYPE_CHECKING:
     from ._postgres_storage import PostgresStorage
+    from ._redis_bus import RedisBus
 
 __all__ = [
     "DocumentBus",
@@ -27,9 +30,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # psycopg is optional: import it only when PostgreSQL storage is used.
+    # psycopg and redis are optional: import them only for a cluster.
     if name == "PostgresStorage":
         from ._postgres_storage import PostgresStorage
 
         return PostgresStorage
+    if name == "RedisBus":
+        from ._redis_bus import RedisBus
+
+        return RedisBus
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,6 +45,8 @@ _Connection = psycopg.AsyncConnection[tuple[Any, ...]]
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 #: Serialises table creation when several nodes start at once (CREATE ... IF NOT EXISTS can race).
 _SCHEMA_LOCK = 0x6D657368
+#: Seconds without operations after which the writer checks that the connection still works.
+_PROBE_AFTER = 1.0
 
 _SCHEMA_SQL = [
     "CREATE TABLE IF NOT EXISTS mesh_documents (room text NOT NULL, path text NOT NULL, schema text NOT NULL,"
@@ -253,7 +255,13 @@ class PostgresStorage:
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            batch, stopping = await next_batch(self._queue, self.max_batch)
+            try:
+                batch, stopping = await asyncio.wait_for(
+                    next_batch(self._queue, self.max_batch), _PROBE_AFTER
+                )
+            except TimeoutError:
+                await self._probe()
+                continue
             if batch:
                 await self._write(batch)
 
@@ -284,6 +292,17 @@ class PostgresStorage:
             return
         for op, (ok, value) in zip(batch, done.results, strict=True):
             settle(op.future, ok, value)
+
+    async def _probe(self) -> None:
+        """An idle writer checks its connection, so readiness turns false without waiting for a write."""
+        db = self._db
+        if db is None or self._failure is not None:
+            return
+        try:
+            await db.execute("SELECT 1")
+        except _CONNECTION_ERRORS as exc:
+            logger.warning("lost the database connection (%s); reconnecting", exc)
+            self._lose_connection(db)
 
     async def _run_batch(self, db: _Connection, batch: list[_Op[Any]]) -> Batch:
         done = Batch()

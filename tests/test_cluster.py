@@ -1,0 +1,170 @@
+"""Several room servers on one PostgreSQL and one Redis serve the same rooms (docs/adr/0011-cluster.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from pycrdt import Awareness, create_awareness_message
+
+from mesh_tools.errors import StorageUnavailableError
+from mesh_tools.protocol import awareness_clocks
+from mesh_tools.server import PostgresStorage, RedisBus, RoomServer
+
+from .cluster_services import ThrowawayService
+from .server_helpers import SCHEMA, SECRET, RawClient, RawDocument
+
+pytestmark = pytest.mark.cluster
+
+
+NodeFactory = Callable[[], contextlib.AbstractAsyncContextManager[RoomServer]]
+
+
+@pytest.fixture
+def node(postgres_url: str, redis_url: str) -> NodeFactory:
+    """Starts room server nodes on the test's PostgreSQL schema and Redis."""
+
+    @contextlib.asynccontextmanager
+    async def start() -> AsyncIterator[RoomServer]:
+        server = RoomServer(storage=PostgresStorage(postgres_url), bus=RedisBus(redis_url), secret=SECRET)
+        async with server:
+            yield server
+
+    return start
+
+
+@contextlib.asynccontextmanager
+async def _two_nodes(node: NodeFactory) -> AsyncIterator[tuple[RoomServer, RoomServer, RawClient, RawClient]]:
+    """Nodes a and b, alice connected to a and bob to b; the room has the test schema."""
+    async with node() as a, node() as b, RawClient.connect(a.url) as alice, RawClient.connect(b.url) as bob:
+        await alice.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        yield a, b, alice, bob
+
+
+def _texts(doc: RawDocument) -> list[str]:
+    return [child.attributes.get("text", "") for child in doc.doc.root.get_children()]
+
+
+async def _converged(
+    docs: list[RawDocument], predicate: Callable[[Any], bool], timeout: float = 10.0
+) -> None:
+    await asyncio.gather(*(doc.wait_for(predicate, timeout) for doc in docs))
+    first = docs[0].doc.to_json(include_ids=True)
+    for doc in docs[1:]:
+        assert doc.doc.to_json(include_ids=True) == first
+
+
+async def test_edits_on_one_node_reach_clients_of_another(node: NodeFactory) -> None:
+    async with _two_nodes(node) as (_, _, alice, bob):
+        on_a = await alice.open("shared.doc")
+        on_b = await bob.open("shared.doc", create=False)
+        assert on_a.epoch == on_b.epoch
+        on_a.doc.root.append_child("p", {"text": "from a"})
+        on_b.doc.root.append_child("p", {"text": "from b"})
+        await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 2)
+        assert sorted(_texts(on_a)) == ["from a", "from b"]
+        await alice.request("sync.flush", channel=on_a.channel)
+        # A third node that opens the document late catches up from storage and the stream.
+        async with node() as c, RawClient.connect(c.url) as carol:
+            on_c = await carol.open("shared.doc", create=False)
+            on_c.doc.root.append_child("p", {"text": "from c"})
+            await _converged([on_a, on_b, on_c], lambda d: len(d.root.get_children()) == 3)
+
+
+async def test_awareness_crosses_nodes_and_leaves_with_the_channel(node: NodeFactory) -> None:
+    async with _two_nodes(node) as (_, _, alice, bob):
+        on_a = await alice.open("presence.doc")
+        on_b = await bob.open("presence.doc", create=False)
+        presence = Awareness(on_a.doc.ydoc)
+        presence.set_local_state({"user": "alice", "cursor": 3})
+        message = create_awareness_message(presence.encode_awareness_update([on_a.doc.ydoc.client_id]))
+        await alice.send_frame(on_a.channel, message)
+        async with asyncio.timeout(5):
+            assert await bob.awareness.get() == (on_b.channel, message)
+        await alice.request("sync.close", channel=on_a.channel)
+        async with asyncio.timeout(5):
+            channel, removal = await bob.awareness.get()
+        assert channel == on_b.channel
+        assert awareness_clocks(removal) == {on_a.doc.ydoc.client_id: None}
+
+
+def _health(server: RoomServer, path: str) -> tuple[int, dict[str, Any]]:
+    url = server.url.replace("ws://", "http://") + path
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def _wait_health(server: RoomServer, status: int, timeout: float = 20.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            code, report = await asyncio.to_thread(_health, server, "/healthz/ready")
+            if code == status:
+                return report
+            await asyncio.sleep(0.1)
+
+
+async def test_redis_restart_delays_fan_out_but_loses_nothing(
+    node: NodeFactory, redis_service: ThrowawayService
+) -> None:
+    async with _two_nodes(node) as (a, b, alice, bob):
+        on_a = await alice.open("bus.doc")
+        on_b = await bob.open("bus.doc", create=False)
+        on_a.doc.root.append_child("p", {"text": "before"})
+        await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 1)
+        assert await asyncio.to_thread(_health, a, "/healthz/ready") == (
+            200,
+            {"live": True, "ready": True, "storage": True, "bus": True},
+        )
+        await asyncio.to_thread(redis_service.stop)
+        report = await _wait_health(a, 503)
+        assert report == {"live": True, "ready": False, "storage": True, "bus": False}
+        assert (await asyncio.to_thread(_health, a, "/healthz/live"))[0] == 200
+        # Storage still takes writes: they are durable now and reach the other node later.
+        on_a.doc.root.append_child("p", {"text": "during"})
+        await alice.request("sync.flush", channel=on_a.channel)
+        await asyncio.to_thread(redis_service.start)
+        await _wait_health(a, 200)
+        await _wait_health(b, 200)
+        on_b.doc.root.append_child("p", {"text": "after"})
+        await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 3)
+        assert sorted(_texts(on_a)) == ["after", "before", "during"]
+
+
+async def test_postgres_restart_refuses_writes_then_recovers(
+    node: NodeFactory, postgres_service: ThrowawayService
+) -> None:
+    async with _two_nodes(node) as (a, b, alice, bob):
+        on_a = await alice.open("db.doc")
+        on_b = await bob.open("db.doc", create=False)
+        on_a.doc.root.append_child("p", {"text": "kept"})
+        await alice.request("sync.flush", channel=on_a.channel)
+        await asyncio.to_thread(postgres_service.stop)
+        try:
+            report = await _wait_health(b, 503)
+            assert report["storage"] is False and report["bus"] is True
+            # The write cannot be made durable: the channel is closed with a typed error, and
+            # nothing reaches the other node.
+            on_a.doc.root.append_child("p", {"text": "refused, then resent"})
+            push = await alice.next_push(timeout=10)
+            assert push.type == "sync.closed" and push.fields["channel"] == on_a.channel
+            assert push.fields["error"]["code"] == "storage_unavailable"
+            with pytest.raises(StorageUnavailableError):
+                await alice.request("sync.list")
+        finally:
+            await asyncio.to_thread(postgres_service.start)
+        await _wait_health(a, 200)
+        # Reconnecting clients resync: the participant's replica still holds the refused edit.
+        state = base64.b64encode(on_a.doc.ydoc.get_update()).decode()
+        await alice.request("sync.sync", path="db.doc", data=state)
+        await on_b.wait_for(lambda d: len(d.root.get_children()) == 2, timeout=10)
+        assert sorted(_texts(on_b)) == ["kept", "refused, then resent"]
