@@ -36,6 +36,7 @@ from .crdt_layout import (
     node_id,
     read_node,
     read_value,
+    repair_element_id,
     root_update,
 )
 from .document_events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
@@ -495,7 +496,9 @@ class MeshDocument:
     def repair(self, origin: Any = None) -> list[Violation]:
         """Mend every violation with the smallest edit: drop the attribute, or delete the element.
 
-        Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
+        Deterministic: replicas in the same state make the same repair, so two servers mending one
+        violation converge to a single repair (docs/adr/0011-cluster.md). Runs in one transaction
+        (one update for the replicas); returns what was mended. Afterwards
         ``validate()`` finds nothing.
         """
         self._check_writable()
@@ -503,6 +506,7 @@ class MeshDocument:
         if not findings:
             return []
         deletions: dict[tuple[int, ...], list[int]] = {}
+        assigned: set[str] = set()
         with self.transaction(origin=origin):
             for finding in findings:
                 attribute = finding.violation.attribute
@@ -511,7 +515,11 @@ class MeshDocument:
                     continue
                 xml = self._node_at(finding.path)
                 if attribute == ID_ATTRIBUTE:
-                    xml.attributes[ID_ATTRIBUTE] = self._fresh_id()
+                    # Derived, not random: servers mending the same state write the same id.
+                    seed = f"{finding.violation.element_id}@{finding.path}"
+                    new_id = repair_element_id(seed, assigned.union(self._index))
+                    assigned.add(new_id)
+                    xml.attributes[ID_ATTRIBUTE] = new_id
                 else:
                     del xml.attributes[attribute]
             # Deepest parents first and from the back, so the paths still to visit stay valid.

@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from pycrdt import Awareness, create_awareness_message
+from pycrdt import Awareness, Doc, XmlElement, XmlFragment, create_awareness_message
 
+from mesh_tools.crdt_layout import FRAGMENT_NAME
+from mesh_tools.document import MeshDocument
 from mesh_tools.errors import StorageUnavailableError
 from mesh_tools.protocol import awareness_clocks
 from mesh_tools.server import PostgresStorage, RedisBus, RoomServer
 
 from .cluster_services import ThrowawayService
-from .server_helpers import SCHEMA, SECRET, RawClient, RawDocument
+from .server_helpers import ROOM, SCHEMA, SECRET, RawClient, RawDocument
 
 pytestmark = pytest.mark.cluster
 
@@ -168,3 +170,45 @@ async def test_postgres_restart_refuses_writes_then_recovers(
         await alice.request("sync.sync", path="db.doc", data=state)
         await on_b.wait_for(lambda d: len(d.root.get_children()) == 2, timeout=10)
         assert sorted(_texts(on_b)) == ["kept", "refused, then resent"]
+
+
+def _insert_with_id(base: MeshDocument, element_id: str, text: str) -> bytes:
+    """An update, made on a copy of ``base``, that appends a <p> with a chosen (maybe taken) id."""
+    ydoc: Doc = Doc()
+    ydoc.apply_update(base.get_update())
+    root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+    assert isinstance(root, XmlElement)
+    state = ydoc.get_state()
+    root.children.append(XmlElement("p", {"$id": element_id, "text": text}))
+    return ydoc.get_update(state)
+
+
+async def test_nodes_mending_one_violation_converge_to_one_repair(node: NodeFactory) -> None:
+    async with _two_nodes(node) as (a, b, alice, bob):
+        for round_ in range(6):
+            path = f"race-{round_}.doc"
+            on_a = await alice.open(path)
+            on_b = await bob.open(path, create=False)
+            # Each update is valid alone; together they give two elements one id. Sent at once to
+            # different nodes, each node finds the duplicate when the other's update arrives (or
+            # when its own does), and each mends it.
+            one = _insert_with_id(on_a.doc, "same", "via a")
+            two = _insert_with_id(on_b.doc, "same", "via b")
+            await asyncio.gather(
+                alice.request("sync.sync", path=path, data=base64.b64encode(one).decode()),
+                bob.request("sync.sync", path=path, data=base64.b64encode(two).decode()),
+            )
+
+            def mended(doc: MeshDocument) -> bool:
+                children = doc.to_json(include_ids=True)["doc"].get("children", [])
+                ids = {child["p"]["$id"] for child in children}
+                return len(children) == 2 and len(ids) == 2 and not doc.validate()
+
+            await _converged([on_a, on_b], mended)
+            await asyncio.sleep(0.2)  # let any second repair arrive: it must change nothing
+            servers = [server.rooms[ROOM].documents[path].doc for server in (a, b)]
+            expected = on_a.doc.to_json(include_ids=True)
+            for replica in [on_a.doc, on_b.doc, *servers]:
+                assert replica.to_json(include_ids=True) == expected
+            texts = [child["p"]["text"] for child in expected["doc"]["children"]]
+            assert sorted(texts) == ["via a", "via b"]
