@@ -52,13 +52,40 @@ class Node:
     process: subprocess.Popen[str]
     url: str
 
-    def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.process.pid)
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its direct children (PostgreSQL runs a process per connection)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
+
+
+@dataclass
+class Processes:
+    """Whose CPU a run used: this process (the clients), the nodes, Redis and PostgreSQL."""
+
+    pids: dict[str, int]
+
+    def sample(self) -> dict[str, float]:
+        return {"bench clients": time.process_time()} | {
+            name: cpu_seconds(pid) for name, pid in self.pids.items()
+        }
+
+    def used_since(self, before: dict[str, float]) -> str:
+        after = self.sample()
+        return ", ".join(f"{name} {after[name] - before[name]:.2f}" for name in after)
 
 
 @contextlib.contextmanager
@@ -101,7 +128,10 @@ async def measure_latency(writer_url: str, reader_url: str, rounds: int) -> tupl
     return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
 
 
-async def measure_fanout(urls: list[str], receivers: int, updates: int) -> float:
+async def measure_fanout(
+    urls: list[str], receivers: int, updates: int, processes: Processes
+) -> tuple[float, str]:
+    """Deliveries per second, and the CPU seconds each process spent on the edits."""
     async with contextlib.AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(Client.connect("ours", urls[i % len(urls)], Doc()))
@@ -113,13 +143,15 @@ async def measure_fanout(urls: list[str], receivers: int, updates: int) -> float
         writer = await stack.enter_async_context(Client.connect("ours", urls[0], writer_doc.ydoc))
         await asyncio.gather(*(wait_for_children(client, children(writer.ydoc)) for client in clients))
         target = children(writer.ydoc) + updates
+        cpu = processes.sample()
         started = time.perf_counter()
         for i in range(updates):
             writer_doc.root.append_child("p", {"n": i})
             await writer.send(create_update_message(outgoing.pop()))
         await asyncio.gather(*(wait_for_children(client, target) for client in clients))
         elapsed = time.perf_counter() - started
-    return receivers * updates / elapsed
+        used = processes.used_since(cpu)
+    return receivers * updates / elapsed, f"{elapsed:.2f} s wall; CPU s: {used}"
 
 
 # -- operation counters ---------------------------------------------------------------------------------
@@ -198,20 +230,15 @@ async def run(args: argparse.Namespace) -> None:
             cpu: dict[int, str] = {}
             nodes = [a, b, c]
             for count in (1, 2, 3):
-                used = [node.cpu_seconds() for node in nodes]
-                client_cpu = time.process_time()
+                processes = Processes(
+                    {f"node {i + 1}": node.process.pid for i, node in enumerate(nodes[:count])}
+                    | {"redis": redis.pid(), "postgres": postgres.pid()}
+                )
                 before = Operations.read(redis, storage)
-                started = time.perf_counter()
-                rates[count] = await measure_fanout(
-                    [n.url for n in nodes[:count]], args.clients, args.updates
+                rates[count], cpu[count] = await measure_fanout(
+                    [n.url for n in nodes[:count]], args.clients, args.updates, processes
                 )
-                elapsed = time.perf_counter() - started
                 burst = Operations.read(redis, storage).per_edit(before, args.updates)
-                node_cpu = [node.cpu_seconds() - u for node, u in zip(nodes, used, strict=True)][:count]
-                cpu[count] = (
-                    f"{elapsed:.1f} s wall: bench clients {time.process_time() - client_cpu:.1f} s CPU, "
-                    f"nodes {' + '.join(f'{s:.1f}' for s in node_cpu)} s"
-                )
     finally:
         redis.remove()
         postgres.remove()
@@ -226,7 +253,7 @@ async def run(args: argparse.Namespace) -> None:
     fanout = Table(title=f"fan-out: {args.clients} receivers spread over the nodes, {args.updates} edits")
     fanout.add_column("cluster nodes")
     fanout.add_column("deliveries/s", justify="right")
-    fanout.add_column("time and CPU")
+    fanout.add_column("edit phase: wall time, CPU seconds per process")
     for count, rate in rates.items():
         fanout.add_row(str(count), f"{rate:,.0f}", cpu[count])
     console.print(fanout)

@@ -71,6 +71,11 @@ class ThrowawayService:
     def stop(self) -> None:
         subprocess.run([SCRIPT, self.kind, "stop", self.directory], check=True)
 
+    def pid(self) -> int:
+        """The server's process id (for PostgreSQL, the postmaster)."""
+        pid_file = self.directory / ("redis.pid" if self.kind == "redis" else "data/postmaster.pid")
+        return int(pid_file.read_text().split()[0])
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -263,6 +263,9 @@ class PostgresStorage:
                 await self._probe()
                 continue
             if batch:
+                # Let the fan-out queued with these updates leave first: peers should not wait for
+                # the database's round trips (in pipeline mode the batch holds the loop until sent).
+                await asyncio.sleep(0)
                 await self._write(batch)
 
     async def _write(self, batch: list[_Op[Any]]) -> None:

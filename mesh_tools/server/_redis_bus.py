@@ -56,7 +56,7 @@ _PUBLISH_BATCH = 512
 @dataclass(slots=True)
 class _Followed:
     document: LiveDocument
-    #: The last stream id delivered; None until the document caught up after a reconnection.
+    #: The last stream id delivered; None until the document is caught up from storage.
     position: str | None
 
 
@@ -88,6 +88,8 @@ class RedisBus:
         self.retention = retention
         self.max_reconnect_delay = max_reconnect_delay
         self.node_id = node_id or secrets.token_hex(8)
+        if not 0 < len(self.node_id.encode()) < 256:
+            raise ValueError("a node id is 1 to 255 bytes long")
         self._node = self.node_id.encode()
         # Awareness messages start with the sender's node id, length first.
         self._tag = bytes([len(self._node)]) + self._node
@@ -258,16 +260,23 @@ class RedisBus:
         while True:
             try:
                 if attempt:
-                    await self._catch_up()
                     wake = await self._stream_end(self._wake_stream())
                     self._connected = True
-                    attempt = 0
-                    logger.info("reconnected to Redis; followed documents caught up")
+                    logger.info("reconnected to Redis")
+                await self._catch_up()
+                attempt = 0
                 wake = await self._read_once(wake)
-            except _REDIS_ERRORS as exc:
-                if self._connected:
-                    logger.warning("lost Redis (%s); reconnecting", exc)
-                self._connected = False
+            except Exception as exc:
+                # Redis went away, or storage did during a catch-up: whatever was not read is
+                # reloaded from storage once both answer again.
+                if isinstance(exc, _REDIS_ERRORS):
+                    if self._connected:
+                        logger.warning("lost Redis (%s); reconnecting", exc)
+                    self._connected = False
+                    for followed in self._followed.values():
+                        followed.position = None
+                else:
+                    logger.warning("catching up from storage failed (%s); retrying", exc)
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt, self.max_reconnect_delay))
 
@@ -293,10 +302,15 @@ class RedisBus:
         return wake
 
     async def _catch_up(self) -> None:
-        """After a reconnection: reload every followed document from storage, then follow from now."""
+        """Reload from storage each followed document that has no stream position, then set one.
+
+        A document has none if it was opened while Redis was unreachable, or Redis went away since.
+        """
         storage = self._storage
         assert storage is not None
         for key, followed in list(self._followed.items()):
+            if followed.position is not None:
+                continue
             document = followed.document
             position = await self._stream_end(key)
             stored = await storage.load_document(document.room, document.path)
@@ -322,7 +336,9 @@ class RedisBus:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
                     if message is not None:
                         self._deliver_awareness(_text(message["channel"]), message["data"])
-            except _REDIS_ERRORS:
+            except Exception as exc:
+                if not isinstance(exc, _REDIS_ERRORS):
+                    logger.exception("relaying awareness failed; resubscribing")
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt, self.max_reconnect_delay))
             finally:
