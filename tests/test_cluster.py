@@ -134,12 +134,18 @@ async def test_redis_restart_delays_fan_out_but_loses_nothing(
         # Storage still takes writes: they are durable now and reach the other node later.
         on_a.doc.root.append_child("p", {"text": "during"})
         await alice.request("sync.flush", channel=on_a.channel)
+        # A document first opened while Redis is away is caught up once it is back.
+        late_a = await alice.open("late.doc")
+        late_b = await bob.open("late.doc", create=False)
+        late_a.doc.root.append_child("p", {"text": "written before b could follow"})
+        await alice.request("sync.flush", channel=late_a.channel)
         await asyncio.to_thread(redis_service.start)
         await _wait_health(a, 200)
         await _wait_health(b, 200)
         on_b.doc.root.append_child("p", {"text": "after"})
         await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 3)
         assert sorted(_texts(on_a)) == ["after", "before", "during"]
+        await _converged([late_a, late_b], lambda d: len(d.root.get_children()) == 1)
 
 
 async def test_postgres_restart_refuses_writes_then_recovers(
