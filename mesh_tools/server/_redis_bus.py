@@ -102,9 +102,6 @@ class RedisBus:
         self._connected = False
         self._pubsub: Any = None
         self._subscribed: set[str] = set()
-        #: Counters for bench/cluster.py: Redis commands sent and entries delivered to documents.
-        self.commands = 0
-        self.deliveries = 0
 
     def __repr__(self) -> str:
         return f"<RedisBus node={self.node_id} followed={len(self._followed)} available={self.available}>"
@@ -176,6 +173,7 @@ class RedisBus:
         followed = self._followed.get(key)
         if followed is not None and followed.document is document:
             del self._followed[key]
+            self._last_ids.pop(key, None)
 
     def publish_update(self, room: str, path: str, update: bytes) -> None:
         self._outbox.put_nowait(_Entry(self._stream(room, path), None, update))
@@ -201,7 +199,6 @@ class RedisBus:
         return self._redis
 
     async def _stream_end(self, key: str) -> str:
-        self.commands += 1
         last: Any = await self._require().xrevrange(key, count=1)
         return _text(last[0][0]) if last else "0-0"
 
@@ -223,6 +220,10 @@ class RedisBus:
                     attempt += 1
                     logger.warning("publishing to Redis failed (%s); retrying", exc)
                     await asyncio.sleep(_backoff(attempt, self.max_reconnect_delay))
+                except Exception:
+                    # Redis refused the commands themselves: resending would fail the same way.
+                    logger.exception("Redis refused %d entries; other nodes see them on reload", len(batch))
+                    break
             for _ in batch:
                 self._outbox.task_done()
 
@@ -245,7 +246,6 @@ class RedisBus:
                     pipe.pexpire(entry.stream, 2 * retention_ms)
                     adds.append(entry.stream)
             results: list[Any] = await pipe.execute()
-        self.commands += len(results)
         added = iter(result for result in results if isinstance(result, bytes))
         for stream in adds:
             entry_id = next(added)
@@ -283,7 +283,6 @@ class RedisBus:
     async def _read_once(self, wake: str) -> str:
         streams: dict[Any, Any] = {self._wake_stream(): wake}
         streams.update({key: f.position for key, f in self._followed.items() if f.position is not None})
-        self.commands += 1
         reply: Any = await self._require().xread(streams, count=_READ_COUNT, block=_READ_BLOCK_MS)
         for raw_key, entries in reply or []:
             key = _text(raw_key)
@@ -296,7 +295,6 @@ class RedisBus:
             followed.position = _text(entries[-1][0])
             updates = [fields[_UPDATE] for _, fields in entries if fields.get(_NODE) != self._node]
             if updates:
-                self.deliveries += len(updates)
                 # One application for the batch: a change and its repair land together.
                 followed.document.apply_remote(updates[0] if len(updates) == 1 else merge_updates(*updates))
         return wake
