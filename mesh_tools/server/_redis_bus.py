@@ -102,6 +102,7 @@ class RedisBus:
         self._connected = False
         self._pubsub: Any = None
         self._subscribed: set[str] = set()
+        self._unsubscribe_due = False
 
     def __repr__(self) -> str:
         return f"<RedisBus node={self.node_id} followed={len(self._followed)} available={self.available}>"
@@ -174,6 +175,7 @@ class RedisBus:
         if followed is not None and followed.document is document:
             del self._followed[key]
             self._last_ids.pop(key, None)
+            self._unsubscribe_due = True  # the awareness loop does it: this is not a coroutine
 
     def publish_update(self, room: str, path: str, update: bytes) -> None:
         self._outbox.put_nowait(_Entry(self._stream(room, path), None, update))
@@ -328,9 +330,12 @@ class RedisBus:
                 # A channel of its own, so the connection is subscribed even before any document is.
                 await pubsub.subscribe(f"{self.prefix}:node:{self.node_id}")
                 self._pubsub, self._subscribed = pubsub, set()
+                self._unsubscribe_due = True
                 attempt = 0
                 while True:
-                    await self._resubscribe()
+                    if self._unsubscribe_due:
+                        self._unsubscribe_due = False
+                        await self._resubscribe()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
                     if message is not None:
                         self._deliver_awareness(_text(message["channel"]), message["data"])
