@@ -9,13 +9,11 @@ import pytest
 from mesh_tools.cli import main
 from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
-from .server_helpers import SECRET
-
 
 def test_token_command_mints_a_scoped_token(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
 ) -> None:
-    monkeypatch.setenv("MESH_TOOLS_SECRET", SECRET)
+    monkeypatch.setenv("MESH_TOOLS_SECRET", secret)
     argv = [
         "token",
         "--room",
@@ -31,7 +29,7 @@ def test_token_command_mints_a_scoped_token(
         "k1",
     ]
     assert main(argv) == 0
-    token = ParticipantToken.from_jwt(capsys.readouterr().out.strip(), {"k1": SECRET})
+    token = ParticipantToken.from_jwt(capsys.readouterr().out.strip(), {"k1": secret})
     assert (token.name, token.role, token.allows_room("r")) == ("ada", "agent", True)
     assert token.api == ApiScope(sync=SyncScope(read_only=True, paths=["notes/*"]))
 
@@ -51,9 +49,9 @@ def test_missing_secret_and_bad_key_files_are_explained(
 
 
 def test_cluster_backends_are_checked_before_serving(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
 ) -> None:
-    monkeypatch.setenv("MESH_TOOLS_SECRET", SECRET)
+    monkeypatch.setenv("MESH_TOOLS_SECRET", secret)
     monkeypatch.delenv("MESH_TOOLS_STORAGE", raising=False)
     monkeypatch.setenv("MESH_TOOLS_BUS", "redis://127.0.0.1:1/0")
     # A bus without shared storage would split rooms between nodes: refused.
