@@ -16,7 +16,7 @@ as_owner() {
 pg_bin() {
     local found
     found=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1)
-    [ -n "$found" ] || { echo "PostgreSQL is not installed (scripts/install-cluster-services.sh)" >&2; exit 1; }
+    [ -n "$found" ] || { echo "PostgreSQL is not installed (scripts/deps-cluster-services.sh)" >&2; exit 1; }
     echo "$found"
 }
 

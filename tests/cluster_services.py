@@ -2,7 +2,7 @@
 
 Each service lives in a temporary directory on a free port for the whole test session. Without the
 engines installed the cluster tests are skipped, except with CI=true, where they fail: CI installs them
-(scripts/install-cluster-services.sh) and must run these tests.
+(scripts/deps-cluster-services.sh) and must run these tests.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def require_engine(kind: str) -> None:
     )
     if installed:
         return
-    message = f"{kind} is not installed: run scripts/install-cluster-services.sh"
+    message = f"{kind} is not installed: run scripts/deps-cluster-services.sh"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

@@ -19,7 +19,7 @@ from pycrdt import Doc, Text
 
 from mesh_tools.errors import DocumentExistsError, ServerError
 from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
-from mesh_tools.server.room_server import DATABASE_NAME
+from mesh_tools.server._room_server import DATABASE_NAME
 
 from .support import DOC_SCHEMA, ROOM, RawConnector
 

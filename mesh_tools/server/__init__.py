@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .bus import DocumentBus
-from .room_server import RoomServer
-from .sqlite_storage import SQLiteStorage
-from .storage import Storage, StoredDocument
+from ._bus import DocumentBus
+from ._room_server import RoomServer
+from ._sqlite_storage import SQLiteStorage
+from ._storage import Storage, StoredDocument
 
 if TYPE_CHECKING:
     from ._postgres_storage import PostgresStorage

@@ -32,8 +32,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
 from tenacity.wait import wait_random_exponential
 
 from ..errors import DocumentExistsError, MeshError, ServerError, StorageUnavailableError
+from ._storage import StoredDocument
 from ._write_batches import Batch, DocKey, LogStats, next_batch, settle
-from .storage import StoredDocument
 
 __all__ = ["PostgresStorage"]
 
@@ -74,7 +74,7 @@ class _Op(Generic[_T]):
 
 
 class PostgresStorage:
-    """:class:`~mesh_tools.server.storage.Storage` in PostgreSQL, at ``url`` (a libpq URL or DSN).
+    """:class:`~mesh_tools.server.Storage` in PostgreSQL, at ``url`` (a libpq URL or DSN).
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.

@@ -36,8 +36,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..errors import ServerError
 
 if TYPE_CHECKING:
-    from .live_document import LiveDocument
-    from .storage import Storage
+    from ._live_document import LiveDocument
+    from ._storage import Storage
 
 __all__ = ["RedisBus"]
 
@@ -68,7 +68,7 @@ class _Entry:
 
 
 class RedisBus:
-    """:class:`~mesh_tools.server.bus.DocumentBus` on Redis at ``url`` (``redis://host:port/db``).
+    """:class:`~mesh_tools.server.DocumentBus` on Redis at ``url`` (``redis://host:port/db``).
 
     ``retention``: seconds a stream entry stays readable. ``max_reconnect_delay``: longest wait between
     reconnection attempts, in seconds. ``node_id`` names this node in entries (random by default).

@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .live_document import LiveDocument
-    from .storage import Storage
+    from ._live_document import LiveDocument
+    from ._storage import Storage
 
 __all__ = ["DocumentBus"]
 

@@ -25,9 +25,9 @@ from pycrdt import create_update_message, merge_updates
 from ..document import MeshDocument, Violation
 from ..errors import ProtocolError, RemoteProtocolError, ServerError, StorageUnavailableError
 from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
-from .bus import DocumentBus
-from .participant import Participant
-from .storage import Storage
+from ._bus import DocumentBus
+from ._participant import Participant
+from ._storage import Storage
 
 __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 

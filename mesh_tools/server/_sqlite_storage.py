@@ -23,8 +23,8 @@ from typing import Any, Generic, TypeVar
 from pycrdt import merge_updates
 
 from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
+from ._storage import StoredDocument
 from ._write_batches import Batch, LogStats, next_batch, settle
-from .storage import StoredDocument
 
 __all__ = ["SQLiteStorage"]
 
@@ -61,7 +61,7 @@ class _Op(Generic[_T]):
 
 
 class SQLiteStorage:
-    """:class:`~mesh_tools.server.storage.Storage` in one SQLite file.
+    """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
