@@ -277,24 +277,31 @@ class PostgresStorage:
             return
         try:
             done = await self._run_batch(db, batch)
+        except Exception as exc:
+            error = self._handle_failure(db, exc)
+            for op in batch:
+                settle(op.future, False, error)
+            return
+        for op, (ok, value) in zip(batch, done.results, strict=True):
+            settle(op.future, ok, value)
+        # After the acknowledgements: folding a log is no reason to keep a flush waiting.
+        try:
             for key in done.due:
                 await self._compact(db, key)
-        except _CONNECTION_ERRORS as exc:
+        except Exception as exc:
+            self._handle_failure(db, exc)
+
+    def _handle_failure(self, db: _Connection, exc: Exception) -> ServerError:
+        """Reconnect after a lost connection; stop for good after any other database error."""
+        if isinstance(exc, _CONNECTION_ERRORS):
             # Not committed, or committed without our hearing of it: the callers retry either way,
             # and replaying a CRDT update twice changes nothing.
             logger.warning("lost the database connection (%s); reconnecting", exc)
             self._lose_connection(db)
-            for op in batch:
-                settle(op.future, False, _unavailable(exc))
-            return
-        except Exception as exc:
-            logger.exception("storage batch failed; refusing further writes")
-            self._failure = exc
-            for op in batch:
-                settle(op.future, False, self._failed())
-            return
-        for op, (ok, value) in zip(batch, done.results, strict=True):
-            settle(op.future, ok, value)
+            return _unavailable(exc)
+        logger.error("storage failed; refusing further writes", exc_info=exc)
+        self._failure = exc
+        return self._failed()
 
     async def _probe(self) -> None:
         """An idle writer checks its connection, so readiness turns false without waiting for a write."""
@@ -304,8 +311,7 @@ class PostgresStorage:
         try:
             await db.execute("SELECT 1")
         except _CONNECTION_ERRORS as exc:
-            logger.warning("lost the database connection (%s); reconnecting", exc)
-            self._lose_connection(db)
+            self._handle_failure(db, exc)
 
     async def _run_batch(self, db: _Connection, batch: list[_Op[Any]]) -> Batch:
         done = Batch()
