@@ -21,7 +21,7 @@ from mesh_tools.errors import DocumentExistsError, ServerError
 from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
 from mesh_tools.server._room_server import DATABASE_NAME
 
-from .support import DOC_SCHEMA, ROOM, RawConnector
+from ..support import DOC_SCHEMA, ROOM, RawConnector
 
 
 @dataclass
