@@ -42,7 +42,7 @@ from mesh_tools.document import MeshDocument
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the throwaway services the tests use
-from tests.cluster_services import ThrowawayService, isolated_postgres_url  # noqa: E402
+from tests.support import ThrowawayService, isolated_postgres_url  # noqa: E402
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -1,5 +1,5 @@
 """Fixtures every test folder shares: the one secret, the one room server, tokens and clients of it, and
-the throwaway Redis and PostgreSQL of the multi-node tests (cluster_services.py)."""
+the throwaway Redis and PostgreSQL of the multi-node tests (support/services.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer
 from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
-from .cluster_services import ThrowawayService, flush_redis, isolated_postgres_url
 from .support import (
     DOC_SCHEMA,
     NOTES,
@@ -27,6 +26,9 @@ from .support import (
     RawClient,
     RawConnector,
     TcpProxy,
+    ThrowawayService,
+    flush_redis,
+    isolated_postgres_url,
 )
 
 #: The one HS256 secret of the test servers (and of the tokens that reach them).

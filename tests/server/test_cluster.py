@@ -19,8 +19,7 @@ from mesh_tools.errors import StorageUnavailableError
 from mesh_tools.server import PostgresStorage, RedisBus, RoomServer
 from mesh_tools.sync import awareness_clocks
 
-from ..cluster_services import ThrowawayService
-from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector, RawDocument
+from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector, RawDocument, ThrowawayService
 
 pytestmark = pytest.mark.cluster
 

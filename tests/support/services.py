@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "throwaway-service.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "throwaway-service.sh"
 
 
 def free_port() -> int:
