@@ -239,6 +239,29 @@ def test_foreign_text_breaking_the_schema_is_reported_and_repaired() -> None:
     assert doc.to_json() == {"article": {"blocks": [{"para": {"text": "keep these words"}}]}}
 
 
+def test_two_servers_mending_one_broken_text_make_one_repair() -> None:
+    doc, para = _article("keep these words")
+    ydoc, root, raw_para, text = _raw(doc)
+    text.format(0, 4, {"underline": True})
+    text.insert_embed(5, {"image": "x.png"})
+    raw_para.children.append(XmlText("second"))
+    root.children.insert(0, XmlText("stray"))
+    broken = ydoc.get_update()
+    first, second = MeshDocument(schema=ARTICLE), MeshDocument(schema=ARTICLE)
+    repairs = []
+    for replica in (first, second):
+        replica.apply_update(broken)
+        before = replica.get_state()
+        assert replica.repair()
+        repairs.append(replica.get_update(before))
+    first.apply_update(repairs[1])
+    second.apply_update(repairs[0])
+    for replica in (first, second):
+        assert replica.validate() == []
+        assert replica.to_json(include_ids=True) == first.to_json(include_ids=True)
+        assert replica.element_by_id(para.id).text == "keep these words"
+
+
 def test_allowed_marks_in_prosemirror_form_are_valid() -> None:
     doc, para = _article("pm")
     ydoc, _, _, text = _raw(doc)
