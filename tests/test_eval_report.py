@@ -136,8 +136,10 @@ def test_an_episode_is_scored_from_its_calls_and_final_document(suite: Suite) ->
     unfixed = rename_episode(task, fixed=False, trial=2)
     assert not unfixed.success
     assert (unfixed.recovery.rejected, unfixed.recovery.recovered) == (1, 0)
-    failed = [outcome for outcome in unfixed.checks if not outcome.passed]
-    assert failed and failed[0].detail is not None
+    # The whole-state goal names what is missing; nothing else changed, so there is no collateral damage.
+    assert unfixed.goal is not None
+    assert unfixed.goal.missed == ("<column name='In progress'>.name is 'In progress', expected 'Doing'",)
+    assert unfixed.goal.collateral == ()
 
 
 def run_info(backend: str = "model", trials: int = 2) -> RunInfo:

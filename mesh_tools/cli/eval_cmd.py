@@ -148,9 +148,12 @@ def _print_summary(console: Console, report: dict[str, Any]) -> None:
     if k != "1":
         rows.append((f"pass^{k}", summary["pass_hat_k"][k]))
     rows += [
+        ("final document is the goal", summary["goal_achieved"]),
+        ("collateral damage (episodes)", summary["collateral"]),
         ("final document valid", summary["final_validity"]),
         ("recovery after rejected edit", summary["recovery"]),
-        ("abstention (impossible tasks)", summary["abstention"]),
+        ("abstention (no edit due)", summary["abstention"]),
+        ("over-refusal (edit due)", summary["over_refusal"]),
         ("arguments fit the tool schema", calls["fits_tool_schema"]),
         ("edits fit the document schema", calls["fits_document_schema"]),
         ("referenced ids live", calls["ids_live"]),
@@ -224,6 +227,8 @@ def _plain(value: float | None) -> str:
 def _higher_is_better(metric: str) -> bool:
     return metric not in {
         "stopped at max turns",
+        "collateral damage",
+        "over-refusal",
         "writes in a conflict",
         "lost intents",
         "turns",

@@ -83,9 +83,12 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
     if k != "1":
         add("summary", f"pass^{k}", summary_a["pass_hat_k"].get(k), summary_b["pass_hat_k"].get(k))
     for key, name in (
+        ("goal_achieved", "final document is the goal"),
+        ("collateral", "collateral damage"),
         ("final_validity", "final document valid"),
         ("recovery", "recovery after a rejected edit"),
-        ("abstention", "abstention on impossible tasks"),
+        ("abstention", "abstention where no edit is due"),
+        ("over_refusal", "over-refusal"),
         ("max_turns", "stopped at max turns"),
     ):
         add("summary", name, summary_a[key], summary_b[key])

@@ -70,9 +70,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     rows = [_rate_row("task success, pass@1", summary["pass_at_1"])]
     rows += [_rate_row(f"pass^{key}", pass_hat[key]) for key in sorted(pass_hat, key=int) if key != "1"]
     rows += [
+        _rate_row("final document is the goal", summary["goal_achieved"]),
+        _rate_row("collateral damage (episodes)", summary["collateral"]),
         _rate_row("final document valid", summary["final_validity"]),
         _rate_row("recovery after a rejected edit", summary["recovery"]),
-        _rate_row("abstention on impossible tasks", summary["abstention"]),
+        _rate_row("abstention where no edit is due", summary["abstention"]),
+        _rate_row("over-refusal where an edit is due", summary["over_refusal"]),
         _rate_row("stopped at max turns", summary["max_turns"]),
     ]
     lines += _table(["metric", "value", "95% CI", "count"], rows)
@@ -91,7 +94,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     attempts = summary["mean_attempts_to_recover"]
     estimated = "" if report["model_result"] else " Tokens are the scripted server's estimates."
     lines += [
-        f"{summary['tasks']} tasks, {summary['episodes']} episodes, {summary['errors']} failed to run. "
+        f"{summary['tasks']} tasks, {summary['episodes']} episodes, {summary['errors']} failed to run, "
+        f"{summary['collateral_changes']} collateral changes in all. "
         f"Mean write attempts to recover: {'n/a' if attempts is None else attempts}.{estimated}",
         "",
     ]

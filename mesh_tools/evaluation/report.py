@@ -117,7 +117,9 @@ def _summary(
 ) -> dict[str, Any]:
     per_task = [_outcomes(runs) for runs in by_task.values()]
     ks = range(1, max((n for _, n in per_task), default=0) + 1)
-    impossible = [episode for episode in episodes if episode.abstained is not None]
+    judged = [episode for episode in episodes if episode.goal is not None]
+    declines = [episode for episode in episodes if not episode.needs_edit]
+    edits = [episode for episode in episodes if episode.needs_edit]
     rejected = sum(episode.recovery.rejected for episode in episodes)
     recovered = sum(episode.recovery.recovered for episode in episodes)
     attempts = [n for episode in episodes for n in episode.recovery.attempts]
@@ -135,7 +137,13 @@ def _summary(
         "max_turns": rate(sum(e.max_turns_hit for e in episodes), len(episodes)).to_dict(),
         "recovery": rate(recovered, rejected).to_dict(),
         "mean_attempts_to_recover": round(statistics.fmean(attempts), 3) if attempts else None,
-        "abstention": rate(sum(bool(e.abstained) for e in impossible), len(impossible)).to_dict(),
+        "goal_achieved": rate(
+            sum(e.goal is not None and e.goal.achieved for e in judged), len(judged)
+        ).to_dict(),
+        "collateral": rate(sum(bool(e.collateral) for e in judged), len(judged)).to_dict(),
+        "collateral_changes": sum(len(e.collateral) for e in judged),
+        "abstention": rate(sum(bool(e.abstained) for e in declines), len(declines)).to_dict(),
+        "over_refusal": rate(sum(bool(e.over_refused) for e in edits), len(edits)).to_dict(),
         "turns": _spread([e.turns for e in episodes]),
         "tool_calls": _spread([len(e.calls) for e in episodes]),
         "tokens": _spread([e.usage.total_tokens for e in episodes]),
@@ -207,9 +215,14 @@ def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> dict[str,
     for run in runs:
         if run.success:
             continue
-        reason = run.error or next(
-            (f"{outcome.check}: {outcome.detail}" for outcome in run.checks if not outcome.passed),
-            "the final document is invalid: " + "; ".join(run.violations),
+        missed = run.goal.missed if run.goal is not None else ()
+        lines = [
+            *(f"missed: {line}" for line in missed),
+            *(f"collateral: {line}" for line in run.collateral),
+            *(f"{outcome.check}: {outcome.detail}" for outcome in run.checks if not outcome.passed),
+        ]
+        reason = run.error or (
+            lines[0] if lines else "the final document is invalid: " + "; ".join(run.violations)
         )
         failures.append({"trial": run.trial, "reason": reason})
     k = min(trials, n)

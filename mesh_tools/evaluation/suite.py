@@ -16,7 +16,7 @@
 ``tasks/<any>.yaml`` holds ``tasks:``, a list of::
 
     id: board-add-task
-    category: create        # create | nested | typed | edit | delete | impossible | multi_agent
+    category: create        # one of CATEGORIES; multi_agent and conflict tasks have several agents
     schema: board
     document: board         # a named document, or document JSON inline
     instruction: Add a task "Ship it" to the To do column.
@@ -24,7 +24,8 @@
       - agent: editor       # participant name defaults to the agent's; set name: to use one twice
         instruction: ...    # optional, replaces the task's for this agent
         reference: [...]    # see reference.py
-    checks: [...]           # see checks.py
+    goal: [...]             # the expected final document: every change, see goals.py
+    checks: [...]           # optional further checks, see checks.py
 
 Everything is checked on load (schemas, starting documents against their schema, references against
 the agents' tools, selectors and expressions), and every error names the file and the field.
@@ -37,7 +38,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml  # type: ignore[import-untyped, unused-ignore]  # types-PyYAML is a test extra
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
@@ -49,13 +50,21 @@ from ..errors import AgentConfigError, MeshError
 from ..schema import MeshSchema
 from .checks import Check
 from .errors import SuiteError
+from .goals import GoalChange, goal_problems
 from .reference import PlayedStep, ReferenceStep, reference_problems
 
-__all__ = ["CATEGORIES", "Category", "Suite", "SuiteError", "Task", "TaskAgent", "load_suite"]
+__all__ = [
+    "CATEGORIES",
+    "TEAM_CATEGORIES",
+    "Category",
+    "Suite",
+    "SuiteError",
+    "Task",
+    "TaskAgent",
+    "load_suite",
+]
 
-Category = Literal["create", "nested", "typed", "edit", "delete", "impossible", "multi_agent"]
-#: Task categories, in the order reports list them.
-CATEGORIES: tuple[Category, ...] = (
+Category = Literal[
     "create",
     "nested",
     "typed",
@@ -63,7 +72,17 @@ CATEGORIES: tuple[Category, ...] = (
     "delete",
     "impossible",
     "multi_agent",
-)
+    "long",
+    "deep",
+    "inference",
+    "relevance",
+    "conflict",
+    "recovery",
+]
+#: Task categories, in the order reports list them.
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+#: Categories whose tasks have several agents, working at the same time; every other task has one.
+TEAM_CATEGORIES: frozenset[Category] = frozenset({"multi_agent", "conflict"})
 
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _AGENT_NAME = r"^[A-Za-z0-9_-]{1,64}$"
@@ -110,7 +129,8 @@ class _TaskEntry(_Strict):
     document: str | dict[str, JsonValue]
     instruction: Annotated[str, Field(min_length=1)]
     agents: Annotated[list[_Role], Field(min_length=1)]
-    checks: Annotated[list[Check], Field(min_length=1)]
+    goal: list[GoalChange]
+    checks: list[Check] = Field(default_factory=list)
 
 
 class _TaskFile(_Strict):
@@ -145,12 +165,20 @@ class Task:
     """The starting document as the document renders it, what ``unchanged`` compares with."""
     instruction: str
     agents: tuple[TaskAgent, ...]
+    goal: tuple[GoalChange, ...]
+    """Every change a correct agent makes; everything else must end as it started (goals.py)."""
     checks: tuple[Check, ...]
+    """Further checks, such as ``rejected_writes``; the goal is the main one."""
     source: Path
 
     @property
     def multi_agent(self) -> bool:
         return len(self.agents) > 1
+
+    @property
+    def needs_edit(self) -> bool:
+        """Whether a correct agent changes the document; False for requests to decline or already met."""
+        return bool(self.goal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,11 +374,15 @@ def _task(
             hint=error.hint,
         ) from error
     roles = _roles(entry, where, agents)
-    if (entry.category == "multi_agent") != (len(roles) > 1):
+    if (entry.category in TEAM_CATEGORIES) != (len(roles) > 1):
         raise SuiteError(
-            f"{where}: field 'category': a task is multi_agent exactly when it has several agents",
+            f"{where}: field 'category': a task has several agents exactly when its category is one of "
+            f"{', '.join(sorted(TEAM_CATEGORIES))}",
             hint=f"it has {len(roles)} agent(s) and category {entry.category!r}",
         )
+    problems = goal_problems(entry.goal, start, schema)
+    if problems:
+        raise SuiteError(f"{where}: field 'goal': {'; '.join(problems)}")
     return Task(
         id=entry.id,
         category=entry.category,
@@ -361,6 +393,7 @@ def _task(
         start=start,
         instruction=entry.instruction,
         agents=roles,
+        goal=tuple(entry.goal),
         checks=tuple(entry.checks),
         source=source,
     )
