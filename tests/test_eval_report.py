@@ -148,6 +148,7 @@ def run_info(backend: str = "model", trials: int = 2) -> RunInfo:
         suite_path=str(CORE),
         backend=backend,  # type: ignore[arg-type]
         model="scripted" if backend != "model" else "gpt-test",
+        model_result=backend == "model",
         api="responses",
         trials=trials,
         started_at="2026-01-02T03:04:05+00:00",

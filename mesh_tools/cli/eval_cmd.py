@@ -4,6 +4,7 @@
     mesh-tools eval evals/core --model scripted     # replay the reference solutions: must score 100%
     mesh-tools eval evals/core --model faulty       # inject faults: each must be classified as expected
     mesh-tools eval compare A/report.json B/report.json
+    mesh-tools eval discriminate evals/core   # bad policies must fail every task they break
 
 Offline runs exit with 1 when they miss their bar (scripted below 100%, a fault misclassified), so CI
 can run them.
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..evaluation import EpisodeResult
 
 _COMPARE = "compare"
+_DISCRIMINATE = "discriminate"
 
 
 def register(commands: Any) -> None:
@@ -37,8 +39,15 @@ def register(commands: Any) -> None:
         epilog="--model scripted replays the reference solutions and --model faulty injects faults; both "
         "are offline, labelled in every report, and never model results.",
     )
-    parser.add_argument("suite", metavar="SUITE", help="suite directory (such as evals/core), or `compare`")
-    parser.add_argument("reports", nargs="*", metavar="REPORT", help="with `compare`: two report.json files")
+    parser.add_argument(
+        "suite", metavar="SUITE", help="suite directory (such as evals/core), or `compare` / `discriminate`"
+    )
+    parser.add_argument(
+        "reports",
+        nargs="*",
+        metavar="REPORT",
+        help="with `compare`: two report.json files; with `discriminate`: suite directories",
+    )
     parser.add_argument("--model", help="model id, or `scripted` / `faulty` to run offline")
     parser.add_argument("--trials", type=int, default=3, help="runs of each task (default 3)")
     parser.add_argument("--api", choices=["responses", "chat"], default="responses", help="model API")
@@ -56,6 +65,10 @@ def _run(args: argparse.Namespace) -> int:
         if len(args.reports) != 2:
             raise SystemExit("usage: mesh-tools eval compare A/report.json B/report.json")
         return _compare(Path(args.reports[0]), Path(args.reports[1]))
+    if args.suite == _DISCRIMINATE:
+        if not args.reports:
+            raise SystemExit("usage: mesh-tools eval discriminate SUITE...")
+        return asyncio.run(_discriminate(args))
     if args.reports:
         raise SystemExit(
             f"unexpected arguments {' '.join(args.reports)}; did you mean `mesh-tools eval compare`?"
@@ -214,6 +227,17 @@ def _compare(a_path: Path, b_path: Path) -> int:
     for warning in comparison.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}")
     return 0
+
+
+async def _discriminate(args: argparse.Namespace) -> int:
+    from ..evaluation import discriminate, load_suite
+
+    ok = True
+    for path in args.reports:
+        table = await discriminate(load_suite(path).only(args.tasks), concurrency=args.concurrency)
+        print(table.markdown())
+        ok = ok and table.ok
+    return 0 if ok else 1
 
 
 def _percent(value: float | None) -> str:

@@ -15,18 +15,26 @@ from .calls import CallClassifier, CallOutcome, ClassifiedCall
 from .chart import draw_chart
 from .checks import Check, CheckContext, CheckOutcome
 from .compare import Comparison, ComparisonRow, compare_reports, load_report
+from .discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
 from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .errors import ReportError, SuiteError
+from .errors import AgentRunError, ReportError, SuiteError
 from .faults import FaultKind, InjectedFault, plan_faults
+from .goals import GoalChange, GoalOutcome, judge_goal
 from .markdown import render_markdown
 from .metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
 from .reference import ReplayPolicy
 from .report import REPORT_FORMAT, RunInfo, build_report
-from .runner import EvalConfig, EvalRun, run_suite
+from .runner import EvalConfig, EvalRun, RunnerFactory, run_suite
+from .runners import MCPClientRunner, OpenAIAgentsRunner, ReplayRunner, play_policy
+from .seat import AgentReply, AgentRunner, RecordingToolkit, Seat
 from .suite import Suite, Task, TaskAgent, load_suite
 
 __all__ = [
     "REPORT_FORMAT",
+    "AgentReply",
+    "AgentRunError",
+    "AgentRunner",
+    "BadPolicy",
     "CallClassifier",
     "CallOutcome",
     "Check",
@@ -35,30 +43,44 @@ __all__ = [
     "ClassifiedCall",
     "Comparison",
     "ComparisonRow",
+    "Discrimination",
+    "DiscriminationRow",
     "EpisodeRecord",
     "EpisodeResult",
     "EvalConfig",
     "EvalRun",
     "FaultKind",
+    "GoalChange",
+    "GoalOutcome",
     "InjectedFault",
+    "MCPClientRunner",
+    "OpenAIAgentsRunner",
     "Rate",
+    "RecordingToolkit",
     "ReplayPolicy",
+    "ReplayRunner",
     "ReportError",
     "RunInfo",
+    "RunnerFactory",
+    "Seat",
     "Suite",
     "SuiteError",
     "Task",
     "TaskAgent",
     "build_report",
     "compare_reports",
+    "discriminate",
     "draw_chart",
+    "judge_goal",
     "load_report",
     "load_suite",
     "pass_at_k",
     "pass_hat_k",
     "plan_faults",
+    "play_policy",
     "render_markdown",
     "run_suite",
+    "sabotage",
     "score_episode",
     "wilson_interval",
 ]

@@ -27,7 +27,7 @@ __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
 #: The ``format`` field of every report; bumped when the shape changes incompatibly.
 REPORT_FORMAT = "mesh-tools-eval/1"
 
-Backend = Literal["model", "scripted", "faulty"]
+Backend = Literal["model", "scripted", "faulty", "runner"]
 
 _LABELS: Mapping[Backend, str] = {
     "model": "model run",
@@ -44,7 +44,9 @@ class RunInfo:
     suite_path: str
     backend: Backend
     model: str
-    """The model id asked for; ``scripted`` or ``faulty`` for offline backends."""
+    """The model id asked for; ``scripted`` or ``faulty`` for offline backends; the runners' labels."""
+    model_result: bool
+    """Whether the numbers are a model's work: never for the offline backends or an offline runner."""
     api: Literal["responses", "chat"]
     trials: int
     started_at: str
@@ -57,7 +59,11 @@ class RunInfo:
 
     @property
     def label(self) -> str:
-        return _LABELS[self.backend]
+        if self.backend != "runner":
+            return _LABELS[self.backend]
+        if self.model_result:
+            return f"agent runner: {self.model}"
+        return f"OFFLINE RUNNER RUN ({self.model}): no LLM called; not a model result"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +92,7 @@ def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> dict[str, A
     return {
         "format": REPORT_FORMAT,
         "run": run.to_dict(),
-        "model_result": run.backend == "model",
+        "model_result": run.model_result,
         "summary": _summary(episodes, by_task, run.trials),
         "calls": _calls(calls),
         "multi_agent": _multi_agent(episodes),

@@ -12,6 +12,10 @@ The model decides the backend:
 - ``scripted``: a :class:`~mesh_tools.agent.ScriptedServer` per episode replays each agent's reference
   solution through the real client, loop, toolkit and room; it must score 100%;
 - ``faulty``: the same, with the fault model's bad calls injected (``faults.py``).
+
+Any other agent runs through an :class:`~mesh_tools.evaluation.AgentRunner` (``seat.py``): pass
+``runner=``, a function of the task and its starting document (with ids) that returns the runner for
+that episode. The report then names the runner and says whether it is a model result.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import dataclasses
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -34,6 +38,7 @@ from ..agent import ScriptedServer, TurnEvent, is_scripted_model
 from ..agent.team import TeamMember, TeamSpec, run_team, token_minter
 from ..agent.transcript import ApiName
 from ..client import RoomClient, WebSocketClientProtocol
+from ..document import MeshDocument
 from ..errors import AgentConfigError, MeshError
 from ..helpers import websocket_room_url
 from ..server import RoomServer
@@ -42,9 +47,13 @@ from .episode import EpisodeRecord, EpisodeResult, score_episode
 from .faults import InjectedFault, deleted_selectors, plan_faults
 from .reference import ReplayPolicy
 from .report import Backend, RunInfo
+from .seat import AgentRunner, member_runner
 from .suite import Suite, Task, TaskAgent
 
-__all__ = ["EvalConfig", "EvalRun", "run_suite"]
+__all__ = ["EvalConfig", "EvalRun", "RunnerFactory", "run_suite"]
+
+#: Who plays an episode's agents, given its task and starting document (JSON with ids).
+RunnerFactory = Callable[[Task, Mapping[str, Any]], AgentRunner]
 
 _OFFLINE: dict[str, Backend] = {"scripted": "scripted", "faulty": "faulty"}
 
@@ -61,6 +70,11 @@ class EvalConfig:
     """Episodes run at the same time."""
     temperature: float | None = None
     """Replaces every agent's temperature when set."""
+    base_url: str | None = None
+    """The OpenAI-compatible endpoint of a model run; None for ``OPENAI_BASE_URL`` or OpenAI's."""
+    in_process: bool = False
+    """Play each episode on one in-process document instead of a room (runners only): no sync, no
+    convergence to measure, much faster; for self-tests of the suite and the judging."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -95,23 +109,37 @@ async def run_suite(
     suite: Suite,
     config: EvalConfig,
     *,
+    runner: RunnerFactory | None = None,
     on_episode: Callable[[EpisodeResult], None] | None = None,
     on_event: Callable[[TurnEvent], None] | None = None,
 ) -> EvalRun:
     """Run every task of ``suite`` ``config.trials`` times and score each episode.
 
-    ``on_episode`` sees each scored episode and ``on_event`` every agent turn (for progress displays).
-    Raises :class:`~mesh_tools.errors.AgentConfigError` when a model run has no API key.
+    With ``runner``, every agent is played by the runner it returns for the episode (``config.model``
+    is then only the label); otherwise by our agent loop on ``config.model``. ``on_episode`` sees each
+    scored episode and ``on_event`` every agent turn of the loop (for progress displays). Raises
+    :class:`~mesh_tools.errors.AgentConfigError` when a model run has no API key.
     """
+    if config.in_process and runner is None:
+        raise AgentConfigError(
+            "in-process episodes need a runner", hint="pass runner=, or leave in_process off"
+        )
     started_at = _now()
-    client = _model_client() if config.backend == "model" else None
+    client = _model_client(config.base_url) if config.backend == "model" and runner is None else None
+    labels: dict[str, bool] = {}
     secret = secrets.token_hex(32)
     gate = asyncio.Semaphore(config.concurrency)
     jobs = [(task, trial) for task in suite.tasks for trial in range(1, config.trials + 1)]
 
     async def one(task: Task, trial: int) -> EpisodeResult:
         async with gate:
-            episode = await _episode(server, secret, task, trial, config, client, on_event)
+            if config.in_process:
+                assert runner is not None, "checked by EvalConfig and run_suite"
+                episode = await _local_episode(task, trial, config, runner, labels)
+            else:
+                episode = await _episode(
+                    server, secret, task, trial, config, client, runner, labels, on_event
+                )
         if on_episode is not None:
             on_episode(episode)
         return episode
@@ -126,8 +154,9 @@ async def run_suite(
     info = RunInfo(
         suite=suite.name,
         suite_path=str(suite.path),
-        backend=config.backend,
-        model=config.model,
+        backend=config.backend if runner is None else "runner",
+        model=config.model if runner is None else ", ".join(sorted(labels)),
+        model_result=config.backend == "model" if runner is None else all(labels.values()),
         api=config.api,
         trials=config.trials,
         started_at=started_at,
@@ -143,9 +172,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _model_client() -> AsyncOpenAI:
+def _model_client(base_url: str | None) -> AsyncOpenAI:
     try:
-        return AsyncOpenAI(max_retries=0)
+        return AsyncOpenAI(max_retries=0, base_url=base_url)
     except OpenAIError as error:
         raise AgentConfigError(
             f"cannot reach a model: {error}",
@@ -161,6 +190,8 @@ async def _episode(
     trial: int,
     config: EvalConfig,
     client: AsyncOpenAI | None,
+    runner: RunnerFactory | None,
+    labels: dict[str, bool],
     on_event: Callable[[TurnEvent], None] | None,
 ) -> EpisodeResult:
     room = f"eval-{task.id}-{trial}"
@@ -172,6 +203,14 @@ async def _episode(
     started = time.perf_counter()
     start = await _seed(server.url, room, path, task, tokens(f"seed-{task.id}"))
     members, policies, faults = _cast(task, config, path, start, offered)
+    if runner is not None:
+        played = runner(task, start)
+        labels[played.label] = played.model_result
+        members = [
+            dataclasses.replace(member, model=played.label, runner=member_runner(played))
+            for member in members
+        ]
+        policies = {}
     record = EpisodeRecord(
         task=task, trial=trial, results=(), tools=tools, offered=offered, start=start, final=None
     )
@@ -213,6 +252,55 @@ async def _episode(
             wall_s=time.perf_counter() - started,
             error="; ".join(failures) or None,
             faults=faults,
+        )
+    )
+
+
+async def _local_episode(
+    task: Task, trial: int, config: EvalConfig, runner: RunnerFactory, labels: dict[str, bool]
+) -> EpisodeResult:
+    """An episode on one in-process document that every agent's toolkit edits directly."""
+    path = f"{task.id}.{task.schema_name}"
+    source = InMemorySource(task.schema)
+    document = source.documents[path] = MeshDocument.from_json(task.schema, task.document)
+    start = document.to_json(include_ids=True)
+    kits = [DocumentToolkit(source, schema=task.schema, path=path) for _ in task.agents]
+    offered = {agent.name: _offered(agent, kits[0].names) for agent in task.agents}
+    members, _, _ = _cast(task, config, path, start, offered)
+    played = runner(task, start)
+    labels[played.label] = played.model_result
+    play = member_runner(played)
+    started = time.perf_counter()
+    runs = await asyncio.gather(
+        *(
+            play(member, member.task or task.instruction, kit)
+            for member, kit in zip(members, kits, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    failures = [
+        f"{m.name}: {r.code}: {r.message}"
+        for m, r in zip(members, runs, strict=True)
+        if isinstance(r, MeshError)
+    ]
+    unexpected = [r for r in runs if isinstance(r, BaseException) and not isinstance(r, MeshError)]
+    if unexpected:
+        raise unexpected[0]
+    return score_episode(
+        EpisodeRecord(
+            task=task,
+            trial=trial,
+            results=[r for r in runs if not isinstance(r, BaseException)],
+            tools=kits[0].responses_tools(),
+            offered=offered,
+            start=start,
+            final=document.to_json(include_ids=True),
+            # One document, no replicas: nothing to converge.
+            converged=True,
+            replicas=1,
+            violations=[violation.message for violation in document.validate()],
+            wall_s=time.perf_counter() - started,
+            error="; ".join(failures) or None,
         )
     )
 
