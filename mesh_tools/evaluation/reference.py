@@ -19,7 +19,9 @@ A reference is a list of steps, one model turn each::
 
 ``{$select: SEL}`` is replaced by the id of the one element ``SEL`` matches in the document the agent
 read last (its latest ``describe_document`` result), so references work with the random ids of a live
-room exactly as a model does. ``{$result: NAME}`` is the ``id`` field of the result of the call named
+room exactly as a model does; ``{$select: SEL, read: first}`` looks in its first read instead (an id
+the agent saw before another agent deleted the element: a stale id).
+``{$result: NAME}`` is the ``id`` field of the result of the call named
 ``NAME`` (``field:`` picks another field). The :class:`ReplayPolicy` is stateless: it rebuilds where it
 is from the conversation on every request, like :class:`~mesh_tools.agent.ScriptPolicy`.
 """
@@ -240,8 +242,16 @@ class ReplayPolicy:
         if isinstance(step, RawStep):
             return ToolCalls(*step.calls)
         document = latest_document(conversation.exchanges)
+        first = next(
+            (
+                read
+                for exchange in conversation.exchanges
+                if (read := latest_document([exchange])) is not None
+            ),
+            None,
+        )
         return ToolCalls(
-            *(ToolCall(call.call, _resolve(call.args, document, results)) for call in step_calls(step))
+            *(ToolCall(call.call, _resolve(call.args, document, results, first)) for call in step_calls(step))
         )
 
     def _replay(self, conversation: Conversation) -> tuple[int, dict[str, Any]]:
@@ -280,15 +290,21 @@ def _holds(step: WaitStep, document: dict[str, Any] | None) -> bool:
     return bool(select(document, step.wait.selector)) == step.wait.present
 
 
-def _resolve(value: Any, document: dict[str, Any] | None, results: Mapping[str, Any]) -> Any:
+def _resolve(
+    value: Any,
+    document: dict[str, Any] | None,
+    results: Mapping[str, Any],
+    first_document: dict[str, Any] | None,
+) -> Any:
     if isinstance(value, dict):
-        if "$select" in value and len(value) == 1:
-            return _select_id(str(value["$select"]), document)
+        if "$select" in value and set(value) <= {"$select", "read"}:
+            read = first_document if value.get("read") == "first" else document
+            return _select_id(str(value["$select"]), read)
         if "$result" in value and set(value) <= {"$result", "field"}:
             return _result_field(str(value["$result"]), str(value.get("field", "id")), results)
-        return {key: _resolve(sub, document, results) for key, sub in value.items()}
+        return {key: _resolve(sub, document, results, first_document) for key, sub in value.items()}
     if isinstance(value, list):
-        return [_resolve(sub, document, results) for sub in value]
+        return [_resolve(sub, document, results, first_document) for sub in value]
     return value
 
 

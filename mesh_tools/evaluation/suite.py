@@ -50,6 +50,7 @@ from ..errors import AgentConfigError, MeshError
 from ..schema import MeshSchema
 from .checks import Check
 from .errors import SuiteError
+from .generated import generate
 from .goals import GoalChange, goal_problems
 from .reference import PlayedStep, ReferenceStep, reference_problems
 
@@ -105,11 +106,21 @@ class _InlineAgent(_Strict):
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
 
 
+class _Generated(BaseModel):
+    """A document built by code (``generated.py``): ``{generate: board, columns: 30, tasks: 40}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    generate: str
+
+    def parameters(self) -> dict[str, int]:
+        return {key: int(value) for key, value in (self.model_extra or {}).items()}
+
+
 class _SuiteFile(_Strict):
     name: Annotated[str, Field(pattern=_ID)]
     description: Annotated[str, Field(min_length=1)]
     schemas: Annotated[dict[str, str], Field(min_length=1)]
-    documents: dict[str, str] = Field(default_factory=dict)
+    documents: dict[str, str | _Generated] = Field(default_factory=dict)
     agent_files: list[str] = Field(default_factory=list)
     agents: list[_InlineAgent] = Field(default_factory=list)
 
@@ -212,9 +223,10 @@ def load_suite(path: str | Path) -> Suite:
     spec = _parse(_SuiteFile, suite_path)
     schemas = {name: _schema(directory, suite_path, name, file) for name, file in spec.schemas.items()}
     documents = {
-        name: _json_file(directory, suite_path, f"documents.{name}", file)
-        for name, file in spec.documents.items()
+        name: _document(directory, suite_path, name, source) for name, source in spec.documents.items()
     }
+    # Rendered once per named document: a long one takes a second or more to build.
+    rendered: dict[str, Mapping[str, Any]] = {}
     agents = _agents(directory, suite_path, spec)
     tasks: list[Task] = []
     seen: dict[str, Path] = {}
@@ -229,7 +241,7 @@ def load_suite(path: str | Path) -> Suite:
                     f"{where}: field 'id': task {entry.id!r} is already defined in {seen[entry.id]}"
                 )
             seen[entry.id] = task_path
-            tasks.append(_task(entry, where, task_path, schemas, documents, agents))
+            tasks.append(_task(entry, where, task_path, schemas, documents, rendered, agents))
     return Suite(spec.name, spec.description, directory, tuple(tasks), schemas)
 
 
@@ -283,6 +295,15 @@ def _schema(directory: Path, suite_path: Path, name: str, file: str) -> MeshSche
         return MeshSchema.from_file(directory / file)
     except MeshError as error:
         raise SuiteError(f"{suite_path}: field 'schemas.{name}': {error.message}", hint=error.hint) from error
+
+
+def _document(directory: Path, suite_path: Path, name: str, source: str | _Generated) -> dict[str, Any]:
+    if isinstance(source, str):
+        return _json_file(directory, suite_path, f"documents.{name}", source)
+    try:
+        return generate(source.generate, source.parameters())
+    except ValueError as error:
+        raise SuiteError(f"{suite_path}: field 'documents.{name}': {error}") from error
 
 
 def _json_file(directory: Path, suite_path: Path, label: str, file: str) -> dict[str, Any]:
@@ -351,6 +372,7 @@ def _task(
     source: Path,
     schemas: Mapping[str, MeshSchema],
     documents: Mapping[str, dict[str, Any]],
+    rendered: dict[str, Mapping[str, Any]],
     agents: Mapping[str, AgentDefinition],
 ) -> Task:
     schema = schemas.get(entry.schema_name)
@@ -366,8 +388,13 @@ def _task(
             )
     else:
         document = entry.document
+    key = f"{entry.schema_name}:{entry.document}" if isinstance(entry.document, str) else None
     try:
-        start = MeshDocument.from_json(schema, document).to_json()
+        start = rendered.get(key) if key is not None else None
+        if start is None:
+            start = MeshDocument.from_json(schema, document).to_json()
+            if key is not None:
+                rendered[key] = start
     except MeshError as error:
         raise SuiteError(
             f"{where}: field 'document': not a valid {entry.schema_name!r} document: {error.message}",
