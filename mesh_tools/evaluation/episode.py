@@ -162,7 +162,8 @@ def strip_ids(document: Mapping[str, Any]) -> dict[str, Any]:
 def score_episode(record: EpisodeRecord) -> EpisodeResult:
     """Classify the calls, run the checks and compute the episode's measures."""
     task = record.task
-    start_ids = [node.id for node in tree(record.start).walk() if node.id is not None]
+    start_root = tree(record.start)
+    start_ids = [node.id for node in start_root.walk() if node.id is not None]
     classifier = CallClassifier(record.tools, offered=record.offered, known_ids=start_ids)
     events = [event for result in record.results for event in result.events] + list(record.unfinished)
     made = [(event.agent, event.turn, call) for event in events for call in event.tool_calls]
@@ -184,9 +185,10 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
     outcomes: tuple[CheckOutcome, ...] = ()
     goal = None
     if record.final is not None:
-        context = CheckContext(strip_ids(record.final), task.start, rejected_writes)
-        outcomes = tuple(check.evaluate(context) for check in task.checks)
-        goal = judge_goal(task.goal, record.start, record.final)
+        if task.checks:
+            context = CheckContext(strip_ids(record.final), task.start, rejected_writes)
+            outcomes = tuple(check.evaluate(context) for check in task.checks)
+        goal = judge_goal(task.goal, start_root, record.final)
     valid = record.final is not None and not record.violations
     success = (
         record.error is None

@@ -314,10 +314,14 @@ def _resolve(changes: Sequence[GoalChange], start: Node) -> _Resolved:
 
 
 def judge_goal(
-    changes: Sequence[GoalChange], start: Mapping[str, Any], final: Mapping[str, Any]
+    changes: Sequence[GoalChange], start: Mapping[str, Any] | Node, final: Mapping[str, Any] | Node
 ) -> GoalOutcome:
-    """Compare the final document with the starting one plus ``changes``; both documents carry ids."""
-    start_root, final_root = tree(start), tree(final)
+    """Compare the final document with the starting one plus ``changes``; both documents carry ids.
+
+    Either may be given as document JSON or as its :func:`~.selectors.tree`.
+    """
+    start_root = start if isinstance(start, Node) else tree(start)
+    final_root = final if isinstance(final, Node) else tree(final)
     goal = _resolve(changes, start_root)
     before = {node.id: node for node in start_root.walk() if node.id is not None}
     after = {node.id: node for node in final_root.walk() if node.id is not None}

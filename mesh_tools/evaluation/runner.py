@@ -127,6 +127,8 @@ async def run_suite(
     started_at = _now()
     client = _model_client(config.base_url) if config.backend == "model" and runner is None else None
     labels: dict[str, bool] = {}
+    # In process, each starting document is built once and copied per episode (a long one takes seconds).
+    built: dict[int, bytes] = {}
     secret = secrets.token_hex(32)
     gate = asyncio.Semaphore(config.concurrency)
     jobs = [(task, trial) for task in suite.tasks for trial in range(1, config.trials + 1)]
@@ -135,7 +137,7 @@ async def run_suite(
         async with gate:
             if config.in_process:
                 assert runner is not None, "checked by EvalConfig and run_suite"
-                episode = await _local_episode(task, trial, config, runner, labels)
+                episode = await _local_episode(task, trial, config, runner, labels, built)
             else:
                 episode = await _episode(
                     server, secret, task, trial, config, client, runner, labels, on_event
@@ -257,12 +259,21 @@ async def _episode(
 
 
 async def _local_episode(
-    task: Task, trial: int, config: EvalConfig, runner: RunnerFactory, labels: dict[str, bool]
+    task: Task,
+    trial: int,
+    config: EvalConfig,
+    runner: RunnerFactory,
+    labels: dict[str, bool],
+    built: dict[int, bytes],
 ) -> EpisodeResult:
     """An episode on one in-process document that every agent's toolkit edits directly."""
     path = f"{task.id}.{task.schema_name}"
     source = InMemorySource(task.schema)
-    document = source.documents[path] = MeshDocument.from_json(task.schema, task.document)
+    update = built.get(id(task.document))
+    if update is None:
+        update = built[id(task.document)] = MeshDocument.from_json(task.schema, task.document).get_update()
+    document = source.documents[path] = MeshDocument(schema=task.schema)
+    document.apply_update(update)
     start = document.to_json(include_ids=True)
     kits = [DocumentToolkit(source, schema=task.schema, path=path) for _ in task.agents]
     offered = {agent.name: _offered(agent, kits[0].names) for agent in task.agents}
