@@ -224,6 +224,10 @@ def _compare(a_path: Path, b_path: Path) -> int:
         style = "" if not delta else "green" if (delta > 0) == _higher_is_better(row.metric) else "red"
         table.add_row(row.section, row.metric, *cells, style=style)
     console.print(table)
+    if comparison.significance is not None:
+        console.print(comparison.significance.statement())
+    else:
+        console.print("The reports share no task and trial: no paired test of task success.")
     for warning in comparison.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}")
     return 0

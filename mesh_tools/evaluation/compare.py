@@ -1,4 +1,16 @@
-"""Two eval reports side by side: each metric in both, and the change from the first to the second."""
+"""Two eval reports side by side: each metric in both, the change from the first to the second, and
+whether the change in task success is more than chance.
+
+Success is compared pairwise: episodes are paired by task and trial. Two tests, both reported:
+
+- **McNemar's exact test** on the paired episodes: of the pairs where exactly one side succeeded, is
+  the split further from 50/50 than chance allows? It treats the pairs as independent.
+- **A paired bootstrap over tasks**: the 95% interval of the mean per-task difference in success rate,
+  resampling tasks (10,000 times, fixed seed), so the trials of one task stay together.
+
+The difference is called significant (at the 5% level) only when both agree: McNemar's p < 0.05 and
+the bootstrap interval excludes zero. Otherwise the statement says it is not, whatever the delta.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReportError
+from .metrics import mcnemar_exact, paired_bootstrap
 from .report import REPORT_FORMAT
 
-__all__ = ["Comparison", "ComparisonRow", "compare_reports", "load_report"]
+__all__ = [
+    "Comparison",
+    "ComparisonRow",
+    "Significance",
+    "compare_reports",
+    "load_report",
+    "paired_significance",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +50,41 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Significance:
+    """The paired tests of task success between two reports (module docs)."""
+
+    pairs: int
+    """Episodes present in both reports (same task, same trial)."""
+    a_only: int
+    """Pairs where only A succeeded."""
+    b_only: int
+    tasks: int
+    delta: float
+    """B's success rate minus A's over the paired episodes."""
+    mcnemar_p: float
+    bootstrap_low: float
+    bootstrap_high: float
+
+    @property
+    def significant(self) -> bool:
+        return self.mcnemar_p < 0.05 and not self.bootstrap_low <= 0.0 <= self.bootstrap_high
+
+    def statement(self) -> str:
+        """The verdict in one plain sentence."""
+        verdict = (
+            f"the difference is significant at the 5% level: B {'beats' if self.delta > 0 else 'trails'} A"
+            if self.significant
+            else "the difference is not significant at the 5% level; it may be chance"
+        )
+        return (
+            f"Task success B - A = {self.delta * 100:+.1f} pp over {self.pairs} paired episodes of "
+            f"{self.tasks} tasks ({self.b_only} only B passed, {self.a_only} only A passed); McNemar exact "
+            f"p = {self.mcnemar_p:.3g}; paired bootstrap over tasks 95% CI "
+            f"[{self.bootstrap_low * 100:+.1f}, {self.bootstrap_high * 100:+.1f}] pp: {verdict}."
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """The rows of a comparison, and what each report is (never mistake a scripted run for a model)."""
 
@@ -37,6 +92,36 @@ class Comparison:
     b_label: str
     rows: tuple[ComparisonRow, ...]
     warnings: tuple[str, ...]
+    significance: Significance | None
+    """None when the reports share no task and trial."""
+
+
+def paired_significance(a: Mapping[str, Any], b: Mapping[str, Any]) -> Significance | None:
+    """McNemar's exact test and a paired bootstrap over tasks on the episodes both reports ran."""
+    outcomes_b = {(e["task"], e["trial"]): bool(e["success"]) for e in b["episodes"]}
+    pairs = [
+        (e["task"], bool(e["success"]), outcomes_b[(e["task"], e["trial"])])
+        for e in a["episodes"]
+        if (e["task"], e["trial"]) in outcomes_b
+    ]
+    if not pairs:
+        return None
+    by_task: dict[str, list[float]] = {}
+    for task, passed_a, passed_b in pairs:
+        by_task.setdefault(task, []).append(float(passed_b) - float(passed_a))
+    low, high = paired_bootstrap([sum(d) / len(d) for d in by_task.values()])
+    a_only = sum(passed_a and not passed_b for _, passed_a, passed_b in pairs)
+    b_only = sum(passed_b and not passed_a for _, passed_a, passed_b in pairs)
+    return Significance(
+        pairs=len(pairs),
+        a_only=a_only,
+        b_only=b_only,
+        tasks=len(by_task),
+        delta=(b_only - a_only) / len(pairs),
+        mcnemar_p=mcnemar_exact(a_only, b_only),
+        bootstrap_low=low,
+        bootstrap_high=high,
+    )
 
 
 def load_report(path: str | Path) -> dict[str, Any]:
@@ -129,4 +214,4 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
             warnings.append(
                 f"{name} is a {report['run']['backend']} run: it measures the harness, not a model"
             )
-    return Comparison(_describe(a), _describe(b), tuple(rows), tuple(warnings))
+    return Comparison(_describe(a), _describe(b), tuple(rows), tuple(warnings), paired_significance(a, b))

@@ -85,6 +85,8 @@ class EpisodeResult:
     calls: tuple[ClassifiedCall, ...]
     turns: int
     usage: Usage
+    model_latencies_s: tuple[float, ...]
+    """How long each model call took (retries included); empty for agents run by an AgentRunner."""
     wall_s: float
     stop_reasons: Mapping[str, str]
     recovery: Recovery
@@ -129,9 +131,11 @@ class EpisodeResult:
             "tool_calls": len(self.calls),
             "tokens": {
                 "input": self.usage.input_tokens,
+                "cached_input": self.usage.cached_input_tokens,
                 "output": self.usage.output_tokens,
                 "total": self.usage.total_tokens,
             },
+            "model_latencies_s": [round(latency, 4) for latency in self.model_latencies_s],
             "wall_s": round(self.wall_s, 4),
             "stop_reasons": dict(self.stop_reasons),
             "recovery": self.recovery.to_dict(),
@@ -218,6 +222,7 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
         calls=calls,
         turns=len(events),
         usage=usage,
+        model_latencies_s=tuple(event.duration_s for event in events if event.api != "runner"),
         wall_s=record.wall_s,
         stop_reasons={result.agent: result.stop_reason.value for result in record.results},
         recovery=_recovery(calls) if task.needs_edit else Recovery(0, 0, ()),

@@ -80,17 +80,20 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     lines += _table(["metric", "value", "95% CI", "count"], rows)
     lines += _table(
-        ["per episode", "mean", "median", "max"],
+        ["per episode", "mean", "median", "p95", "max"],
         [
-            [name, *(_number(summary[key][stat]) for stat in ("mean", "median", "max"))]
+            [name, *(_number(summary[key][stat]) for stat in ("mean", "median", "p95", "max"))]
             for name, key in (
                 ("turns", "turns"),
                 ("tool calls", "tool_calls"),
                 ("tokens", "tokens"),
                 ("wall time (s)", "wall_s"),
+                ("model call latency (s), per call", "model_call_latency_s"),
+                ("tool call latency (s), per call", "tool_call_latency_s"),
             )
         ],
     )
+    lines += [_cost_line(run, summary), ""]
     attempts = summary["mean_attempts_to_recover"]
     estimated = "" if report["model_result"] else " Tokens are the scripted server's estimates."
     lines += [
@@ -186,6 +189,22 @@ def _faults_section(faults: Mapping[str, Any]) -> list[str]:
     )
     lines += [f"- {line}" for line in faults["misclassified"][:20]]
     return lines + ([""] if faults["misclassified"] else [])
+
+
+def _cost_line(run: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+    cost = summary["cost_usd"]
+    cached = f"{summary['cached_input_tokens']} input tokens were served from the prompt cache."
+    if cost is None:
+        price = "offline run: no cost" if run["backend"] != "model" else "no price known for this model"
+        return f"Cost: n/a ({price}). {cached}"
+    rates = run["price_usd_per_mtok"]
+    per_success = "n/a" if cost["per_success"] is None else f"${cost['per_success']:.4f}"
+    return (
+        f"Cost: ${cost['total']:.4f} in all, ${cost['per_episode']:.4f} per episode, "
+        f"{per_success} per successful episode "
+        f"(USD per million tokens: input {rates['input']}, cached input {rates['cached_input']}, output "
+        f"{rates['output']}; price table of {run['prices_as_of']}). {cached}"
+    )
 
 
 def _number(value: Any) -> str:

@@ -10,6 +10,7 @@ never a model.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from .calls import CallOutcome, ClassifiedCall
 from .episode import EpisodeResult
 from .faults import FaultKind, tally_faults
 from .metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
+from .pricing import PRICES_AS_OF, Price
 from .suite import CATEGORIES
 
 __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
@@ -56,6 +58,8 @@ class RunInfo:
     base_url: str | None
     """The OpenAI-compatible endpoint (None: the client's default); never a key."""
     mesh_tools_version: str
+    price: Price | None = None
+    """The model's price (USD per million tokens) costs are computed with; None when unknown."""
 
     @property
     def label(self) -> str:
@@ -80,6 +84,14 @@ class RunInfo:
             "temperature": self.temperature,
             "base_url": self.base_url,
             "mesh_tools_version": self.mesh_tools_version,
+            "price_usd_per_mtok": None
+            if self.price is None
+            else {
+                "input": self.price.input,
+                "cached_input": self.price.cached_input,
+                "output": self.price.output,
+            },
+            "prices_as_of": PRICES_AS_OF,
         }
 
 
@@ -93,7 +105,7 @@ def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> dict[str, A
         "format": REPORT_FORMAT,
         "run": run.to_dict(),
         "model_result": run.model_result,
-        "summary": _summary(episodes, by_task, run.trials),
+        "summary": _summary(episodes, by_task, run.trials, run.price, run.model_result),
         "calls": _calls(calls),
         "multi_agent": _multi_agent(episodes),
         "categories": _categories(by_task, run.trials),
@@ -109,17 +121,38 @@ def _outcomes(runs: Sequence[EpisodeResult]) -> tuple[int, int]:
 
 def _spread(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
-        return {"mean": None, "median": None, "max": None, "total": 0}
+        return {"mean": None, "median": None, "p95": None, "max": None, "total": 0}
+    ordered = sorted(values)
     return {
-        "mean": round(statistics.fmean(values), 4),
-        "median": round(statistics.median(values), 4),
-        "max": round(max(values), 4),
-        "total": round(sum(values), 4),
+        "mean": round(statistics.fmean(ordered), 4),
+        "median": round(statistics.median(ordered), 4),
+        # Nearest rank: the smallest value with at least 95% of the values at or below it.
+        "p95": round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 4),
+        "max": round(ordered[-1], 4),
+        "total": round(math.fsum(ordered), 4),
+    }
+
+
+def _cost(episodes: Sequence[EpisodeResult], price: Price | None) -> dict[str, float | None] | None:
+    """Money spent, in US dollars: in all, per episode and per successful episode; None without a price."""
+    if price is None:
+        return None
+    costs = [price.cost(episode.usage) for episode in episodes]
+    successes = sum(episode.success for episode in episodes)
+    total = math.fsum(costs)
+    return {
+        "total": round(total, 6),
+        "per_episode": round(total / len(costs), 6) if costs else None,
+        "per_success": round(total / successes, 6) if successes else None,
     }
 
 
 def _summary(
-    episodes: Sequence[EpisodeResult], by_task: Mapping[str, Sequence[EpisodeResult]], trials: int
+    episodes: Sequence[EpisodeResult],
+    by_task: Mapping[str, Sequence[EpisodeResult]],
+    trials: int,
+    price: Price | None,
+    model_result: bool,
 ) -> dict[str, Any]:
     per_task = [_outcomes(runs) for runs in by_task.values()]
     ks = range(1, max((n for _, n in per_task), default=0) + 1)
@@ -153,6 +186,10 @@ def _summary(
         "turns": _spread([e.turns for e in episodes]),
         "tool_calls": _spread([len(e.calls) for e in episodes]),
         "tokens": _spread([e.usage.total_tokens for e in episodes]),
+        "cached_input_tokens": sum(e.usage.cached_input_tokens for e in episodes),
+        "cost_usd": _cost(episodes, price) if model_result else None,
+        "model_call_latency_s": _spread([latency for e in episodes for latency in e.model_latencies_s]),
+        "tool_call_latency_s": _spread([call.duration_s for e in episodes for call in e.calls]),
         "wall_s": _spread([e.wall_s for e in episodes]),
     }
 

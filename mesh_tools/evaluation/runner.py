@@ -45,6 +45,7 @@ from ..server import RoomServer
 from ..tools import DocumentToolkit, InMemorySource
 from .episode import EpisodeRecord, EpisodeResult, score_episode
 from .faults import InjectedFault, deleted_selectors, plan_faults
+from .pricing import Price, price_of
 from .reference import ReplayPolicy
 from .report import Backend, RunInfo
 from .seat import AgentRunner, member_runner
@@ -72,6 +73,8 @@ class EvalConfig:
     """Replaces every agent's temperature when set."""
     base_url: str | None = None
     """The OpenAI-compatible endpoint of a model run; None for ``OPENAI_BASE_URL`` or OpenAI's."""
+    price: Price | None = None
+    """The model's price, when the table (``pricing.py``) does not list it or you pay another rate."""
     in_process: bool = False
     """Play each episode on one in-process document instead of a room (runners only): no sync, no
     convergence to measure, much faster; for self-tests of the suite and the judging."""
@@ -166,6 +169,7 @@ async def run_suite(
         temperature=config.temperature,
         base_url=str(client.base_url) if client is not None else None,
         mesh_tools_version=version("mesh-tools"),
+        price=config.price or price_of(config.model),
     )
     return EvalRun(info, tuple(episodes))
 

@@ -158,8 +158,12 @@ class OpenAIAgentsRunner:
         usage = result.context_wrapper.usage
         return AgentReply(
             str(result.final_output),
-            Usage(usage.input_tokens, usage.output_tokens, usage.total_tokens),
-            cached_input_tokens=usage.input_tokens_details.cached_tokens,
+            Usage(
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.total_tokens,
+                usage.input_tokens_details.cached_tokens,
+            ),
         )
 
 

@@ -95,8 +95,7 @@ class AgentReply:
     final_text: str | None
     """Its last message; None when it stopped at a limit without one."""
     usage: Usage = field(default_factory=Usage)
-    cached_input_tokens: int = 0
-    """Input tokens the provider served from its prompt cache (part of ``usage.input_tokens``)."""
+    """Tokens over the whole run, cached input included, when the agent reports them."""
 
 
 class AgentRunner(Protocol):
