@@ -1,4 +1,4 @@
-"""The discrimination self-test: every bad policy fails exactly the tasks it breaks; the reference passes all."""
+"""The discrimination self-test: each bad policy fails exactly the tasks it breaks; the reference none."""
 
 from __future__ import annotations
 

@@ -80,6 +80,15 @@ def test_doing_nothing_misses_and_a_wrong_value_misses() -> None:
     assert wrong.missed == ("<task title='Hosting'>.points is 8, expected 5",) and wrong.collateral == ()
 
 
+def test_setting_an_attribute_that_was_unset_is_checked_even_when_it_stays_unset() -> None:
+    # Found by the discrimination self-test: doing nothing passed goals that set an unset attribute.
+    due = [{"set": "task[title=Hosting]", "attribute": "due", "value": "2025-07-01"}]
+    assert judged(due, lambda d: None).missed == (
+        "<task title='Hosting'>.due is unset, expected '2025-07-01'",
+    )
+    assert judged(due, lambda d: by(d, "title", "Hosting").set_attribute("due", "2025-07-01")).achieved
+
+
 def test_anything_not_named_is_collateral_damage() -> None:
     def vandal(document: MeshDocument) -> None:
         by(document, "title", "Hosting").set_attribute("points", 5)

@@ -5,6 +5,7 @@
     mesh-tools eval evals/core --model faulty       # inject faults: each must be classified as expected
     mesh-tools eval compare A/report.json B/report.json
     mesh-tools eval discriminate evals/core   # bad policies must fail every task they break
+    mesh-tools eval rescore DIR/recording.json evals/core   # judge a recorded run again, offline
 
 Offline runs exit with 1 when they miss their bar (scripted below 100%, a fault misclassified), so CI
 can run them.
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..agent import TurnEvent
-    from ..evaluation import EpisodeResult
+    from ..evaluation import EpisodeResult, EvalConfig, EvalRun, RunnerFactory
 
 _COMPARE = "compare"
 _DISCRIMINATE = "discriminate"
+_RESCORE = "rescore"
 
 
 def register(commands: Any) -> None:
@@ -40,13 +42,16 @@ def register(commands: Any) -> None:
         "are offline, labelled in every report, and never model results.",
     )
     parser.add_argument(
-        "suite", metavar="SUITE", help="suite directory (such as evals/core), or `compare` / `discriminate`"
+        "suite",
+        metavar="SUITE",
+        help="suite directory (such as evals/core), or `compare` / `discriminate` / `rescore`",
     )
     parser.add_argument(
         "reports",
         nargs="*",
         metavar="REPORT",
-        help="with `compare`: two report.json files; with `discriminate`: suite directories",
+        help="with `compare`: two report.json files; with `discriminate`: suite directories; with "
+        "`rescore`: a recording.json and its suite directory",
     )
     parser.add_argument("--model", help="model id, or `scripted` / `faulty` to run offline")
     parser.add_argument("--trials", type=int, default=3, help="runs of each task (default 3)")
@@ -57,6 +62,22 @@ def register(commands: Any) -> None:
     parser.add_argument("--tasks", nargs="+", default=[], metavar="GLOB", help="only tasks whose id matches")
     parser.add_argument("--concurrency", type=int, default=4, help="episodes run at once (default 4)")
     parser.add_argument("--temperature", type=float, help="replace every agent's temperature")
+    parser.add_argument(
+        "--base-url", help="an OpenAI-compatible endpoint (default: OPENAI_BASE_URL, else OpenAI's)"
+    )
+    parser.add_argument(
+        "--price",
+        nargs=3,
+        type=float,
+        metavar=("INPUT", "CACHED", "OUTPUT"),
+        help="the model's price in USD per million tokens, when the built-in table does not list it",
+    )
+    parser.add_argument(
+        "--runner",
+        choices=["loop", "openai-agents"],
+        default="loop",
+        help="the agent to evaluate: our agent loop (default) or an openai-agents Agent, on --model",
+    )
     parser.set_defaults(run=_run)
 
 
@@ -65,6 +86,10 @@ def _run(args: argparse.Namespace) -> int:
         if len(args.reports) != 2:
             raise SystemExit("usage: mesh-tools eval compare A/report.json B/report.json")
         return _compare(Path(args.reports[0]), Path(args.reports[1]))
+    if args.suite == _RESCORE:
+        if len(args.reports) != 2:
+            raise SystemExit("usage: mesh-tools eval rescore RECORDING.json SUITE")
+        return _rescore(Path(args.reports[0]), args.reports[1], args.out)
     if args.suite == _DISCRIMINATE:
         if not args.reports:
             raise SystemExit("usage: mesh-tools eval discriminate SUITE...")
@@ -82,7 +107,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..evaluation import EvalConfig, build_report, load_suite, run_suite
+    from ..evaluation import EvalConfig, Price, load_suite, run_suite
 
     console = Console()
     suite = load_suite(args.suite).only(args.tasks)
@@ -92,7 +117,10 @@ async def _evaluate(args: argparse.Namespace) -> int:
         api=args.api,
         concurrency=args.concurrency,
         temperature=args.temperature,
+        base_url=args.base_url,
+        price=Price(*args.price) if args.price else None,
     )
+    runner = _runner(args, config) if args.runner != "loop" else None
     if config.backend != "model":
         console.print(f"[bold yellow]{config.backend.upper()} RUN: no LLM is called; not a model result.[/]")
     episodes = len(suite.tasks) * config.trials
@@ -123,10 +151,38 @@ async def _evaluate(args: argparse.Namespace) -> int:
         bar = progress.add_task(
             f"{suite.name} · {config.model}", total=episodes, passed=0, failed=0, turns=0, last=""
         )
-        run = await run_suite(suite, config, on_episode=done, on_event=turn)
-    report = build_report(run.info, run.episodes)
+        run = await run_suite(suite, config, runner=runner, on_episode=done, on_event=turn)
     out = args.out or Path("eval-results") / _slug(suite.name, config.model)
+    return _report(console, run, out)
+
+
+def _runner(args: argparse.Namespace, config: EvalConfig) -> RunnerFactory:
+    from openai import AsyncOpenAI
+
+    from ..evaluation import OpenAIAgentsRunner
+
+    if config.backend != "model":
+        raise SystemExit("--runner openai-agents needs a model id, not an offline backend")
+    runner = OpenAIAgentsRunner(args.model, AsyncOpenAI(base_url=args.base_url), api=args.api)
+    return lambda task, start: runner
+
+
+def _rescore(recording: Path, suite_path: str, out: Path | None) -> int:
+    from rich.console import Console
+
+    from ..evaluation import load_suite, rescore
+
+    run = rescore(recording, load_suite(suite_path))
+    return _report(Console(), run, out or recording.parent / "rescored")
+
+
+def _report(console: Console, run: EvalRun, out: Path) -> int:
+    from ..evaluation import build_report, write_recording
+
+    report = build_report(run.info, run.episodes)
     files = _write(report, out)
+    if run.records:
+        files.append(write_recording(run, out / "recording.json"))
     _print_summary(console, report)
     for path in files:
         console.print(f"wrote {path}")

@@ -14,7 +14,7 @@ See evals/README.md for the suite format and docs/evals.md for what each metric 
 from .calls import CallClassifier, CallOutcome, ClassifiedCall
 from .chart import draw_chart
 from .checks import Check, CheckContext, CheckOutcome
-from .compare import Comparison, ComparisonRow, compare_reports, load_report
+from .compare import Comparison, ComparisonRow, Significance, compare_reports, load_report
 from .discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
 from .episode import EpisodeRecord, EpisodeResult, score_episode
 from .errors import AgentRunError, ReportError, SuiteError
@@ -22,6 +22,8 @@ from .faults import FaultKind, InjectedFault, plan_faults
 from .goals import GoalChange, GoalOutcome, judge_goal
 from .markdown import render_markdown
 from .metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
+from .pricing import PRICES, PRICES_AS_OF, Price, price_of
+from .recording import RECORDING_FORMAT, rescore, write_recording
 from .reference import ReplayPolicy
 from .report import REPORT_FORMAT, RunInfo, build_report
 from .runner import EvalConfig, EvalRun, RunnerFactory, run_suite
@@ -30,6 +32,9 @@ from .seat import AgentReply, AgentRunner, RecordingToolkit, Seat
 from .suite import Suite, Task, TaskAgent, load_suite
 
 __all__ = [
+    "PRICES",
+    "PRICES_AS_OF",
+    "RECORDING_FORMAT",
     "REPORT_FORMAT",
     "AgentReply",
     "AgentRunError",
@@ -55,6 +60,7 @@ __all__ = [
     "InjectedFault",
     "MCPClientRunner",
     "OpenAIAgentsRunner",
+    "Price",
     "Rate",
     "RecordingToolkit",
     "ReplayPolicy",
@@ -63,6 +69,7 @@ __all__ = [
     "RunInfo",
     "RunnerFactory",
     "Seat",
+    "Significance",
     "Suite",
     "SuiteError",
     "Task",
@@ -78,9 +85,12 @@ __all__ = [
     "pass_hat_k",
     "plan_faults",
     "play_policy",
+    "price_of",
     "render_markdown",
+    "rescore",
     "run_suite",
     "sabotage",
     "score_episode",
     "wilson_interval",
+    "write_recording",
 ]

@@ -343,7 +343,9 @@ def judge_goal(
         now = after.get(element_id)
         if now is None:
             continue
-        for name in sorted(set(node.attributes) | set(now.attributes)):
+        # An attribute the goal sets may be unset both before and after: it must be looked at too.
+        named = {name for (target, name) in goal.attributes if target == element_id}
+        for name in sorted(set(node.attributes) | set(now.attributes) | named):
             key = (element_id, name)
             present, value = name in now.attributes, now.attributes.get(name)
             if key in goal.attributes:

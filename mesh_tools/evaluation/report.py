@@ -10,6 +10,7 @@ never a model.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import Counter
@@ -60,14 +61,31 @@ class RunInfo:
     mesh_tools_version: str
     price: Price | None = None
     """The model's price (USD per million tokens) costs are computed with; None when unknown."""
+    rescored_at: str | None = None
+    """When a recording of this run was scored again offline (``recording.py``); None for a live run."""
+    rescored_by: str | None = None
+    """The harness version that scored it again."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        """The info of a run from its ``to_dict()`` (derived fields are left out and computed again)."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        price = data.get("price_usd_per_mtok")
+        values["price"] = None if price is None else Price(**price)
+        return cls(**values)
 
     @property
     def label(self) -> str:
         if self.backend != "runner":
-            return _LABELS[self.backend]
-        if self.model_result:
-            return f"agent runner: {self.model}"
-        return f"OFFLINE RUNNER RUN ({self.model}): no LLM called; not a model result"
+            label = _LABELS[self.backend]
+        elif self.model_result:
+            label = f"agent runner: {self.model}"
+        else:
+            label = f"OFFLINE RUNNER RUN ({self.model}): no LLM called; not a model result"
+        if self.rescored_at is None:
+            return label
+        return f"{label}; RE-SCORED offline on {self.rescored_at[:10]} by mesh-tools {self.rescored_by}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +94,7 @@ class RunInfo:
             "backend": self.backend,
             "label": self.label,
             "model": self.model,
+            "model_result": self.model_result,
             "api": self.api,
             "trials": self.trials,
             "started_at": self.started_at,
@@ -92,6 +111,8 @@ class RunInfo:
                 "output": self.price.output,
             },
             "prices_as_of": PRICES_AS_OF,
+            "rescored_at": self.rescored_at,
+            "rescored_by": self.rescored_by,
         }
 
 
@@ -157,8 +178,8 @@ def _summary(
     per_task = [_outcomes(runs) for runs in by_task.values()]
     ks = range(1, max((n for _, n in per_task), default=0) + 1)
     judged = [episode for episode in episodes if episode.goal is not None]
-    declines = [episode for episode in episodes if not episode.needs_edit]
-    edits = [episode for episode in episodes if episode.needs_edit]
+    declines = [episode for episode in episodes if episode.abstained is not None]
+    edits = [episode for episode in episodes if episode.over_refused is not None]
     rejected = sum(episode.recovery.rejected for episode in episodes)
     recovered = sum(episode.recovery.recovered for episode in episodes)
     attempts = [n for episode in episodes for n in episode.recovery.attempts]

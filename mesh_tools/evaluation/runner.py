@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import secrets
 import tempfile
 import time
@@ -102,10 +103,12 @@ class EvalConfig:
 
 @dataclass(frozen=True, slots=True)
 class EvalRun:
-    """A finished run: what it was and its scored episodes, in task and trial order."""
+    """A finished run: what it was, its scored episodes in task and trial order, and their records."""
 
     info: RunInfo
     episodes: tuple[EpisodeResult, ...]
+    records: tuple[EpisodeRecord, ...] = ()
+    """What each episode left behind, for a recording (``recording.py``); same order as ``episodes``."""
 
 
 async def run_suite(
@@ -136,23 +139,22 @@ async def run_suite(
     gate = asyncio.Semaphore(config.concurrency)
     jobs = [(task, trial) for task in suite.tasks for trial in range(1, config.trials + 1)]
 
-    async def one(task: Task, trial: int) -> EpisodeResult:
+    async def one(task: Task, trial: int) -> tuple[EpisodeRecord, EpisodeResult]:
         async with gate:
             if config.in_process:
                 assert runner is not None, "checked by EvalConfig and run_suite"
-                episode = await _local_episode(task, trial, config, runner, labels, built)
+                record = await _local_episode(task, trial, config, runner, labels, built)
             else:
-                episode = await _episode(
-                    server, secret, task, trial, config, client, runner, labels, on_event
-                )
+                record = await _episode(server, secret, task, trial, config, client, runner, labels, on_event)
+        episode = score_episode(record)
         if on_episode is not None:
             on_episode(episode)
-        return episode
+        return record, episode
 
     try:
         with tempfile.TemporaryDirectory(prefix="mesh-tools-eval-") as data_dir:
             async with RoomServer(data_dir=data_dir, secret=secret) as server:
-                episodes = await asyncio.gather(*(one(task, trial) for task, trial in jobs))
+                done = await asyncio.gather(*(one(task, trial) for task, trial in jobs))
     finally:
         if client is not None:
             await client.close()
@@ -171,7 +173,7 @@ async def run_suite(
         mesh_tools_version=version("mesh-tools"),
         price=config.price or price_of(config.model),
     )
-    return EvalRun(info, tuple(episodes))
+    return EvalRun(info, tuple(episode for _, episode in done), tuple(record for record, _ in done))
 
 
 def _now() -> str:
@@ -179,8 +181,10 @@ def _now() -> str:
 
 
 def _model_client(base_url: str | None) -> AsyncOpenAI:
+    # An endpoint named explicitly (a local server) needs no key unless it asks for one.
+    key = os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
     try:
-        return AsyncOpenAI(max_retries=0, base_url=base_url)
+        return AsyncOpenAI(max_retries=0, base_url=base_url, api_key=key)
     except OpenAIError as error:
         raise AgentConfigError(
             f"cannot reach a model: {error}",
@@ -199,7 +203,7 @@ async def _episode(
     runner: RunnerFactory | None,
     labels: dict[str, bool],
     on_event: Callable[[TurnEvent], None] | None,
-) -> EpisodeResult:
+) -> EpisodeRecord:
     room = f"eval-{task.id}-{trial}"
     path = f"{task.id}.{task.schema_name}"
     tokens = token_minter(secret, room)
@@ -237,28 +241,24 @@ async def _episode(
                 )
             )
     except MeshError as error:
-        return score_episode(
-            dataclasses.replace(
-                record,
-                wall_s=time.perf_counter() - started,
-                error=f"{error.code}: {error.message}",
-                faults=faults,
-            )
-        )
-    failures = [f"{m.agent}: {m.error['code']}: {m.error['message']}" for m in result.members if m.error]
-    return score_episode(
-        dataclasses.replace(
+        return dataclasses.replace(
             record,
-            results=[m.result for m in result.members if m.result is not None],
-            unfinished=[event for m in result.members if m.result is None for event in m.events],
-            final=result.document,
-            converged=result.convergence.converged,
-            replicas=len(result.convergence.replicas),
-            violations=[violation.message for violation in result.violations],
             wall_s=time.perf_counter() - started,
-            error="; ".join(failures) or None,
+            error=f"{error.code}: {error.message}",
             faults=faults,
         )
+    failures = [f"{m.agent}: {m.error['code']}: {m.error['message']}" for m in result.members if m.error]
+    return dataclasses.replace(
+        record,
+        results=[m.result for m in result.members if m.result is not None],
+        unfinished=[event for m in result.members if m.result is None for event in m.events],
+        final=result.document,
+        converged=result.convergence.converged,
+        replicas=len(result.convergence.replicas),
+        violations=[violation.message for violation in result.violations],
+        wall_s=time.perf_counter() - started,
+        error="; ".join(failures) or None,
+        faults=faults,
     )
 
 
@@ -269,7 +269,7 @@ async def _local_episode(
     runner: RunnerFactory,
     labels: dict[str, bool],
     built: dict[int, bytes],
-) -> EpisodeResult:
+) -> EpisodeRecord:
     """An episode on one in-process document that every agent's toolkit edits directly."""
     path = f"{task.id}.{task.schema_name}"
     source = InMemorySource(task.schema)
@@ -301,22 +301,20 @@ async def _local_episode(
     unexpected = [r for r in runs if isinstance(r, BaseException) and not isinstance(r, MeshError)]
     if unexpected:
         raise unexpected[0]
-    return score_episode(
-        EpisodeRecord(
-            task=task,
-            trial=trial,
-            results=[r for r in runs if not isinstance(r, BaseException)],
-            tools=kits[0].responses_tools(),
-            offered=offered,
-            start=start,
-            final=document.to_json(include_ids=True),
-            # One document, no replicas: nothing to converge.
-            converged=True,
-            replicas=1,
-            violations=[violation.message for violation in document.validate()],
-            wall_s=time.perf_counter() - started,
-            error="; ".join(failures) or None,
-        )
+    return EpisodeRecord(
+        task=task,
+        trial=trial,
+        results=[r for r in runs if not isinstance(r, BaseException)],
+        tools=kits[0].responses_tools(),
+        offered=offered,
+        start=start,
+        final=document.to_json(include_ids=True),
+        # One document, no replicas: nothing to converge.
+        converged=True,
+        replicas=1,
+        violations=[violation.message for violation in document.validate()],
+        wall_s=time.perf_counter() - started,
+        error="; ".join(failures) or None,
     )
 
 
