@@ -172,6 +172,8 @@ class Task:
     schema: MeshSchema
     document: Mapping[str, Any]
     """The starting document as written (document JSON without ids)."""
+    document_name: str | None
+    """The suite's name for the starting document; None when the task writes it inline."""
     start: Mapping[str, Any]
     """The starting document as the document renders it, what ``unchanged`` compares with."""
     instruction: str
@@ -417,6 +419,7 @@ def _task(
         schema_name=entry.schema_name,
         schema=schema,
         document=document,
+        document_name=entry.document if isinstance(entry.document, str) else None,
         start=start,
         instruction=entry.instruction,
         agents=roles,
