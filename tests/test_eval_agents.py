@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mesh_tools.agent import ScriptedServer
 from mesh_tools.cli import main
 from mesh_tools.evaluation import (
     AgentReply,
@@ -25,6 +24,7 @@ from mesh_tools.evaluation import (
     run_suite,
     write_recording,
 )
+from mesh_tools.testing import ScriptedServer
 
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 TASKS = ["board-add-task", "team-thread-moderation", "page-embed-video"]

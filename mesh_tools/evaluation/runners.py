@@ -21,8 +21,7 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-from ..agent import Conversation, FinalMessage, Policy, ScriptedModelError, ToolExchange, Usage
-from ..agent.transcript import ApiName
+from ..agent import ApiName, Conversation, FinalMessage, Policy, ScriptedModelError, ToolExchange, Usage
 from .errors import AgentRunError
 from .seat import AgentReply, Seat
 

@@ -24,21 +24,21 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage
-from ..agent.team import MemberRunner, TeamMember
+from ..agent import AgentResult, MemberRunner, StopReason, TeamMember, ToolCallRecord, TurnEvent, Usage
 from ..errors import MeshError
-from ..tools import DocumentToolkit
-from ..tools.registry import Toolkit, dump_result, result_ok
+from ..tools import DocumentToolkit, FunctionToolkit, ToolResult
 from .errors import AgentRunError
 
 __all__ = ["AgentReply", "AgentRunner", "RecordingToolkit", "Seat", "member_runner"]
 
 
-class RecordingToolkit(Toolkit):
+class RecordingToolkit(FunctionToolkit):
     """One agent's tools: the document toolkit's tools it may call, with every call recorded by turn."""
 
     def __init__(self, toolkit: DocumentToolkit, allowed: Collection[str] | None) -> None:
-        self._inner = Toolkit(tool for tool in toolkit.tools if allowed is None or tool.name in allowed)
+        self._inner = FunctionToolkit(
+            tool for tool in toolkit.tools if allowed is None or tool.name in allowed
+        )
         super().__init__(self._inner.tools)
         self._document_tools = toolkit
         self.turn = 1
@@ -58,16 +58,16 @@ class RecordingToolkit(Toolkit):
         self._record(turn, name, arguments, result, started_at, started)
         return result
 
-    async def invoke(self, name: str, arguments: Any) -> dict[str, Any]:
+    async def invoke(self, name: str, arguments: Any) -> ToolResult:
         turn, started_at, started = self.turn, time.time(), time.perf_counter()
         result = await self._inner.invoke(name, arguments)
-        self._record(turn, name, json.dumps(arguments), dump_result(result), started_at, started)
+        self._record(turn, name, json.dumps(arguments), result.to_json(), started_at, started)
         return result
 
     def _record(
         self, turn: int, name: str, arguments: str, result: str, started_at: float, started: float
     ) -> None:
-        ok = result_ok(json.loads(result))
+        ok = ToolResult.from_text(result).ok
         call_id = f"call_{len(self.calls) + 1}"
         duration = time.perf_counter() - started
         self.calls.append((turn, ToolCallRecord(call_id, name, arguments, result, ok, started_at, duration)))

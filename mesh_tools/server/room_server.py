@@ -30,11 +30,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.frames import CloseCode
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
+from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from .participant import Participant
 from .paths import check_room_name
@@ -43,14 +43,12 @@ from .session import Session
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage
 
-__all__ = ["DATABASE_NAME", "TOKEN_EXPIRED", "RoomServer"]
+__all__ = ["DATABASE_NAME", "RoomServer"]
 
 logger = logging.getLogger(__name__)
 
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
-#: Close code for a session whose token expired (docs/protocol.md).
-TOKEN_EXPIRED = 4401
 _ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
 
 
@@ -203,7 +201,7 @@ class RoomServer:
         if token.expires_at is not None:
             delay = (token.expires_at - datetime.now(UTC)).total_seconds()
             expiry = asyncio.get_running_loop().call_later(
-                max(delay, 0.0), participant.close, TOKEN_EXPIRED, "token expired"
+                max(delay, 0.0), participant.close, CloseCode.TOKEN_EXPIRED, "token expired"
             )
         try:
             async for frame in connection:
