@@ -11,6 +11,7 @@ import pytest
 
 from mesh_tools.evaluation.errors import SuiteError
 from mesh_tools.evaluation.reference import ParallelStep, SayStep, WaitStep, step_calls
+from mesh_tools.evaluation.selectors import tree
 from mesh_tools.evaluation.suite import CATEGORIES, load_suite
 
 CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
@@ -209,3 +210,32 @@ def test_yaml_syntax_errors_name_the_file(tmp_path: Path) -> None:
     make_suite(tmp_path, GOOD_TASK + "  - {broken: [\n")
     with pytest.raises(SuiteError, match=r"main.yaml: not valid YAML"):
         load_suite(tmp_path)
+
+
+def test_the_hard_suite_has_80_tasks_over_four_schemas_and_ten_per_category() -> None:
+    suite = load_suite(CORE.parent / "hard")
+    assert len(suite.tasks) >= 80
+    assert len({task.schema_name for task in suite.tasks}) >= 4
+    categories = Counter(task.category for task in suite.tasks)
+    assert set(categories) == set(CATEGORIES[7:])
+    assert all(count >= 10 for count in categories.values()), categories
+    for task in suite.tasks:
+        assert task.multi_agent == (task.category == "conflict"), task.id
+        # Relevance tasks are met already or cannot be expressed: nothing may change.
+        assert task.needs_edit == (task.category != "relevance"), task.id
+    # Long documents are built by code, between 500 and 5,000 elements.
+    sizes = {
+        task.document_name: sum(1 for _ in tree(task.start).walk())
+        for task in suite.tasks
+        if task.category == "long"
+    }
+    assert all(500 <= size <= 5000 for size in sizes.values()), sizes
+    assert max(sizes.values()) > 4000
+    assert not any((CORE.parent / "hard" / "documents" / f"{name}.json").exists() for name in sizes)
+    # Recovery references make a write that is then made again, fixed.
+    for task in suite.tasks:
+        if task.category == "recovery":
+            steps = task.agents[0].reference
+            calls = [call.call for step in steps for call in step_calls(step)]
+            writes = [name for name in calls if name != "describe_document"]
+            assert len(writes) == 2 and writes[0] == writes[1], task.id
