@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ..agent import TurnEvent
     from ..evaluation import EpisodeResult, EvalConfig, EvalRun, RunnerFactory
+    from ..evaluation.report_data import ReportData
 
 _COMPARE = "compare"
 _DISCRIMINATE = "discriminate"
@@ -194,7 +195,7 @@ def _slug(suite: str, model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{suite}-{model}-{stamp}")
 
 
-def _write(report: dict[str, Any], out: Path) -> list[Path]:
+def _write(report: ReportData, out: Path) -> list[Path]:
     from ..evaluation import draw_chart, render_markdown
 
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +206,7 @@ def _write(report: dict[str, Any], out: Path) -> list[Path]:
     return [json_path, markdown_path, draw_chart(report, out / "report.png")]
 
 
-def _print_summary(console: Console, report: dict[str, Any]) -> None:
+def _print_summary(console: Console, report: ReportData) -> None:
     from rich.table import Table
 
     summary, calls = report["summary"], report["calls"]
@@ -250,7 +251,7 @@ def _print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print(f"[red]✗ {task_id} #{failure['trial']}[/]: {failure['reason']}")
 
 
-def _exit_code(report: dict[str, Any]) -> int:
+def _exit_code(report: ReportData) -> int:
     backend = report["run"]["backend"]
     if backend == "scripted" and report["summary"]["pass_at_1"]["value"] != 1.0:
         return 1

@@ -6,14 +6,14 @@ backend so no display is needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from .report_data import CategoryRateKey, ReportData
 
 __all__ = ["draw_chart"]
 
 
-def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
+def draw_chart(report: ReportData, path: Path) -> Path:
     """Draw the report's chart as a PNG at ``path``; returns ``path``."""
     import matplotlib
 
@@ -29,10 +29,11 @@ def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
     )
     try:
         width = 0.38
-        for offset, key, label in (
+        bars: tuple[tuple[float, CategoryRateKey, str], ...] = (
             (-width / 2, "pass_at_1", "pass@1"),
             (width / 2, "pass_hat_k", f"pass^{k}"),
-        ):
+        )
+        for offset, key, label in bars:
             rates = [categories[name][key] for name in names]
             values = [rate["value"] or 0.0 for rate in rates]
             errors = [

@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from .expressions import ExpressionError, compile_predicate
+from .report_data import CheckData
 from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
 
 __all__ = [
@@ -74,7 +75,7 @@ class CheckOutcome:
     passed: bool
     detail: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckData:
         return {"check": self.check, "passed": self.passed, "detail": self.detail}
 
 

@@ -18,11 +18,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import ReportError
 from .metrics import mcnemar_exact, paired_bootstrap
 from .report import REPORT_FORMAT
+from .report_data import FunnelKey, MultiAgentRateKey, ReportData, SpreadKey, SummaryRateKey
 
 __all__ = [
     "Comparison",
@@ -96,7 +97,7 @@ class Comparison:
     """None when the reports share no task and trial."""
 
 
-def paired_significance(a: Mapping[str, Any], b: Mapping[str, Any]) -> Significance | None:
+def paired_significance(a: ReportData, b: ReportData) -> Significance | None:
     """McNemar's exact test and a paired bootstrap over tasks on the episodes both reports ran."""
     outcomes_b = {(e["task"], e["trial"]): bool(e["success"]) for e in b["episodes"]}
     pairs = [
@@ -124,7 +125,7 @@ def paired_significance(a: Mapping[str, Any], b: Mapping[str, Any]) -> Significa
     )
 
 
-def load_report(path: str | Path) -> dict[str, Any]:
+def load_report(path: str | Path) -> ReportData:
     """Read a report JSON written by ``mesh-tools eval``."""
     path = Path(path)
     try:
@@ -139,10 +140,10 @@ def load_report(path: str | Path) -> dict[str, Any]:
             f"{path} is not an eval report of format {REPORT_FORMAT} (format: {found!r})",
             hint="pass the report.json that `mesh-tools eval` wrote",
         )
-    return data
+    return cast(ReportData, data)
 
 
-def _describe(report: Mapping[str, Any]) -> str:
+def _describe(report: ReportData) -> str:
     run = report["run"]
     text = f"{run['model']} ({run['api']}, {run['date']}, {run['trials']} trials)"
     return text if report["model_result"] else f"{text} [{run['backend'].upper()}: not a model result]"
@@ -155,7 +156,7 @@ def _value(entry: Any) -> float | None:
     return None if entry is None else float(entry)
 
 
-def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
+def compare_reports(a: ReportData, b: ReportData) -> Comparison:
     """Compare report ``a`` with report ``b``; tasks and categories present in only one are left out."""
     rows: list[ComparisonRow] = []
 
@@ -167,7 +168,7 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
     k = str(min(a["run"]["trials"], b["run"]["trials"]))
     if k != "1":
         add("summary", f"pass^{k}", summary_a["pass_hat_k"].get(k), summary_b["pass_hat_k"].get(k))
-    for key, name in (
+    rates: tuple[tuple[SummaryRateKey, str], ...] = (
         ("goal_achieved", "final document is the goal"),
         ("collateral", "collateral damage"),
         ("final_validity", "final document valid"),
@@ -175,30 +176,36 @@ def compare_reports(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
         ("abstention", "abstention where no edit is due"),
         ("over_refusal", "over-refusal"),
         ("max_turns", "stopped at max turns"),
-    ):
+    )
+    for key, name in rates:
         add("summary", name, summary_a[key], summary_b[key])
-    for key, name in (
+    spreads: tuple[tuple[SpreadKey, str], ...] = (
         ("turns", "turns"),
         ("tool_calls", "tool calls"),
         ("tokens", "tokens"),
         ("wall_s", "wall s"),
-    ):
-        add("per episode (mean)", name, summary_a[key]["mean"], summary_b[key]["mean"], is_rate=False)
-    for key, name in (
+        ("model_call_latency_s", "model call latency s"),
+    )
+    for spread, name in spreads:
+        add("per episode (mean)", name, summary_a[spread]["mean"], summary_b[spread]["mean"], is_rate=False)
+    funnel: tuple[tuple[FunnelKey, str], ...] = (
         ("name_valid", "tool name exists"),
         ("arguments_parse", "arguments parse"),
         ("fits_tool_schema", "fit the tool schema"),
         ("ids_live", "ids are live"),
         ("fits_document_schema", "fit the document schema"),
-    ):
-        add("tool calls", name, a["calls"][key], b["calls"][key])
-    if a["multi_agent"] is not None and b["multi_agent"] is not None:
-        for key, name in (
+    )
+    for stage, name in funnel:
+        add("tool calls", name, a["calls"][stage], b["calls"][stage])
+    multi_a, multi_b = a["multi_agent"], b["multi_agent"]
+    if multi_a is not None and multi_b is not None:
+        team: tuple[tuple[MultiAgentRateKey, str], ...] = (
             ("conflict_rate", "writes in a conflict"),
             ("lost_intent_rate", "lost intents"),
             ("converged", "replicas converged"),
-        ):
-            add("multi-agent", name, a["multi_agent"][key], b["multi_agent"][key])
+        )
+        for measure, name in team:
+            add("multi-agent", name, multi_a[measure], multi_b[measure])
     for category, entry in a["categories"].items():
         if category in b["categories"]:
             add("category pass@1", category, entry["pass_at_1"], b["categories"][category]["pass_at_1"])

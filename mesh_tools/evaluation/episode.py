@@ -23,6 +23,7 @@ from .checks import CheckContext, CheckOutcome
 from .faults import InjectedFault
 from .goals import GoalOutcome, judge_goal
 from .multi_agent import MultiAgentStats, measure_multi_agent
+from .report_data import EpisodeData, RecoveryData
 from .selectors import tree
 from .suite import Task
 
@@ -67,7 +68,7 @@ class Recovery:
     attempts: tuple[int, ...]
     """For each recovered edit, the write calls it took up to and including the accepted one."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecoveryData:
         return {"rejected": self.rejected, "recovered": self.recovered, "attempts": list(self.attempts)}
 
 
@@ -120,7 +121,7 @@ class EpisodeResult:
     def max_turns_hit(self) -> bool:
         return StopReason.MAX_TURNS.value in self.stop_reasons.values()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EpisodeData:
         return {
             "task": self.task_id,
             "category": self.category,

@@ -16,6 +16,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .report_data import RateData
+
 __all__ = [
     "Z_95",
     "Rate",
@@ -81,7 +83,7 @@ class Rate:
     low: float
     high: float
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    def to_dict(self) -> RateData:
         return {
             "successes": self.successes,
             "n": self.n,

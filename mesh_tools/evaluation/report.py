@@ -23,6 +23,20 @@ from .episode import EpisodeResult
 from .faults import FaultKind, tally_faults
 from .metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
 from .pricing import PRICES_AS_OF, Price
+from .report_data import (
+    CallsData,
+    CategoryData,
+    CostData,
+    FaultKindData,
+    FaultsData,
+    MultiAgentData,
+    ReportData,
+    RunData,
+    SpreadData,
+    SummaryData,
+    TaskData,
+    TaskFailure,
+)
 from .suite import CATEGORIES
 
 __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
@@ -87,7 +101,7 @@ class RunInfo:
             return label
         return f"{label}; RE-SCORED offline on {self.rescored_at[:10]} by mesh-tools {self.rescored_by}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunData:
         return {
             "suite": self.suite,
             "suite_path": self.suite_path,
@@ -116,7 +130,7 @@ class RunInfo:
         }
 
 
-def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> dict[str, Any]:
+def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> ReportData:
     """The report for a run: summary, per-call funnel, categories, tasks, faults and every episode."""
     by_task: dict[str, list[EpisodeResult]] = {}
     for episode in episodes:
@@ -140,7 +154,7 @@ def _outcomes(runs: Sequence[EpisodeResult]) -> tuple[int, int]:
     return sum(run.success for run in runs), len(runs)
 
 
-def _spread(values: Sequence[float]) -> dict[str, float | None]:
+def _spread(values: Sequence[float]) -> SpreadData:
     if not values:
         return {"mean": None, "median": None, "p95": None, "max": None, "total": 0}
     ordered = sorted(values)
@@ -154,7 +168,7 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def _cost(episodes: Sequence[EpisodeResult], price: Price | None) -> dict[str, float | None] | None:
+def _cost(episodes: Sequence[EpisodeResult], price: Price | None) -> CostData | None:
     """Money spent, in US dollars: in all, per episode and per successful episode; None without a price."""
     if price is None:
         return None
@@ -174,7 +188,7 @@ def _summary(
     trials: int,
     price: Price | None,
     model_result: bool,
-) -> dict[str, Any]:
+) -> SummaryData:
     per_task = [_outcomes(runs) for runs in by_task.values()]
     ks = range(1, max((n for _, n in per_task), default=0) + 1)
     judged = [episode for episode in episodes if episode.goal is not None]
@@ -215,7 +229,7 @@ def _summary(
     }
 
 
-def _calls(calls: Sequence[ClassifiedCall]) -> dict[str, Any]:
+def _calls(calls: Sequence[ClassifiedCall]) -> CallsData:
     """The per-call funnel: each stage over the calls that reached it."""
     outcome = Counter(call.outcome for call in calls)
     named = [c for c in calls if c.outcome is not CallOutcome.UNKNOWN_TOOL]
@@ -242,7 +256,7 @@ def _calls(calls: Sequence[ClassifiedCall]) -> dict[str, Any]:
     }
 
 
-def _multi_agent(episodes: Sequence[EpisodeResult]) -> dict[str, Any] | None:
+def _multi_agent(episodes: Sequence[EpisodeResult]) -> MultiAgentData | None:
     stats = [episode.multi_agent for episode in episodes if episode.multi_agent is not None]
     if not stats:
         return None
@@ -257,8 +271,8 @@ def _multi_agent(episodes: Sequence[EpisodeResult]) -> dict[str, Any] | None:
     }
 
 
-def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> dict[str, CategoryData]:
+    out: dict[str, CategoryData] = {}
     for category in CATEGORIES:
         groups = [runs for runs in by_task.values() if runs[0].category == category]
         if not groups:
@@ -273,9 +287,9 @@ def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> 
     return out
 
 
-def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> dict[str, Any]:
+def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> TaskData:
     successes, n = _outcomes(runs)
-    failures = []
+    failures: list[TaskFailure] = []
     for run in runs:
         if run.success:
             continue
@@ -304,8 +318,8 @@ def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> dict[str,
     }
 
 
-def _faults(episodes: Sequence[EpisodeResult]) -> dict[str, Any]:
-    by_kind: dict[FaultKind, dict[str, Any]] = {}
+def _faults(episodes: Sequence[EpisodeResult]) -> FaultsData:
+    by_kind: dict[FaultKind, FaultKindData] = {}
     misclassified: list[str] = []
     for episode in episodes:
         for tally in tally_faults(episode.faults, episode.calls):
