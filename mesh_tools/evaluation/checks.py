@@ -28,7 +28,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     JsonValue,
     Tag,
@@ -37,6 +36,7 @@ from pydantic import (
 )
 
 from .expressions import ExpressionError, compile_predicate
+from .keyed_union import by_key
 from .report_data import CheckData
 from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
 
@@ -256,12 +256,6 @@ class RejectedWritesCheck(_Check):
 _KINDS = ("count", "attribute", "children", "unchanged", "expr", "rejected_writes")
 
 
-def _kind(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        return next((key for key in _KINDS if key in value), None)
-    return next((key for key in _KINDS if key in type(value).model_fields), None)
-
-
 #: One check, recognized by its key.
 Check = Annotated[
     Annotated[CountCheck, Tag("count")]
@@ -270,9 +264,5 @@ Check = Annotated[
     | Annotated[UnchangedCheck, Tag("unchanged")]
     | Annotated[ExpressionCheck, Tag("expr")]
     | Annotated[RejectedWritesCheck, Tag("rejected_writes")],
-    Discriminator(
-        _kind,
-        custom_error_type="unknown_check",
-        custom_error_message=f"a check has one of the keys {', '.join(_KINDS)}",
-    ),
+    by_key(_KINDS, error_type="unknown_check", what="a check"),
 ]

@@ -14,15 +14,13 @@ the bootstrap interval excludes zero. Otherwise the statement says it is not, wh
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .errors import ReportError
 from .metrics import mcnemar_exact, paired_bootstrap
-from .report import REPORT_FORMAT
+from .report import REPORT_FORMAT, read_harness_file
 from .report_data import FunnelKey, MultiAgentRateKey, ReportData, SpreadKey, SummaryRateKey
 
 __all__ = [
@@ -127,19 +125,12 @@ def paired_significance(a: ReportData, b: ReportData) -> Significance | None:
 
 def load_report(path: str | Path) -> ReportData:
     """Read a report JSON written by ``mesh-tools eval``."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ReportError(f"cannot read {path}: {error.strerror}") from error
-    except ValueError as error:
-        raise ReportError(f"{path} is not JSON: {error}") from error
-    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
-        found = data.get("format") if isinstance(data, dict) else None
-        raise ReportError(
-            f"{path} is not an eval report of format {REPORT_FORMAT} (format: {found!r})",
-            hint="pass the report.json that `mesh-tools eval` wrote",
-        )
+    data = read_harness_file(
+        Path(path),
+        REPORT_FORMAT,
+        what="an eval report",
+        hint="pass the report.json that `mesh-tools eval` wrote",
+    )
     return cast(ReportData, data)
 
 

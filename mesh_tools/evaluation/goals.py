@@ -39,9 +39,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validator
 
 from ..schema import MeshSchema
+from .keyed_union import by_key
 from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
 
 __all__ = [
@@ -163,24 +164,13 @@ class InsertChange(_Change):
         return self.insert
 
 
-def _change_kind(value: Any) -> str | None:
-    keys = ("set", "remove", "delete", "insert")
-    if isinstance(value, Mapping):
-        return next((key for key in keys if key in value), None)
-    return next((key for key in keys if key in type(value).model_fields), None)
-
-
 #: One change of a goal, told apart by its key.
 GoalChange = Annotated[
     Annotated[SetChange, Tag("set")]
     | Annotated[RemoveChange, Tag("remove")]
     | Annotated[DeleteChange, Tag("delete")]
     | Annotated[InsertChange, Tag("insert")],
-    Discriminator(
-        _change_kind,
-        custom_error_type="unknown_change",
-        custom_error_message="a goal change has one of the keys set, remove, delete, insert",
-    ),
+    by_key(("set", "remove", "delete", "insert"), error_type="unknown_change", what="a goal change"),
 ]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from ..agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage
 from .episode import EpisodeRecord, score_episode
 from .errors import ReportError
-from .report import RunInfo
+from .report import RunInfo, read_harness_file
 from .runner import EvalRun
 from .suite import Suite
 
@@ -49,17 +49,12 @@ def write_recording(run: EvalRun, path: str | Path) -> Path:
 def rescore(path: str | Path, suite: Suite) -> EvalRun:
     """Score every episode recorded in ``path`` again, with the goals and checks of ``suite``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ReportError(f"cannot read {path}: {error.strerror}") from error
-    except ValueError as error:
-        raise ReportError(f"{path} is not JSON: {error}") from error
-    if not isinstance(data, dict) or data.get("format") != RECORDING_FORMAT:
-        raise ReportError(
-            f"{path} is not an eval recording of format {RECORDING_FORMAT}",
-            hint="pass the recording.json that `mesh-tools eval` wrote beside its report",
-        )
+    data = read_harness_file(
+        path,
+        RECORDING_FORMAT,
+        what="an eval recording",
+        hint="pass the recording.json that `mesh-tools eval` wrote beside its report",
+    )
     tasks = {task.id: task for task in suite.tasks}
     missing = sorted({e["task"] for e in data["episodes"]} - set(tasks))
     if missing:

@@ -33,11 +33,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validator
 
 from ..agent import Conversation, FinalMessage, ScriptedModelError, Step, ToolCall, ToolCalls, ToolExchange
 from ..document import ROOT_ID
 from ..tools import ToolName, ToolResult
+from .keyed_union import by_key
 from .selectors import SelectorError, parse_selector, select
 
 __all__ = [
@@ -124,24 +125,13 @@ class RawStep:
 PlayedStep = CallStep | ParallelStep | WaitStep | SayStep | RawStep
 
 
-def _step_kind(value: Any) -> str | None:
-    keys = ("call", "parallel", "wait", "say")
-    if isinstance(value, Mapping):
-        return next((key for key in keys if key in value), None)
-    return next((key for key in keys if key in type(value).model_fields), None)
-
-
 #: One turn of a reference solution.
 ReferenceStep = Annotated[
     Annotated[CallStep, Tag("call")]
     | Annotated[ParallelStep, Tag("parallel")]
     | Annotated[WaitStep, Tag("wait")]
     | Annotated[SayStep, Tag("say")],
-    Discriminator(
-        _step_kind,
-        custom_error_type="unknown_step",
-        custom_error_message="a reference step has one of the keys call, parallel, wait, say",
-    ),
+    by_key(("call", "parallel", "wait", "say"), error_type="unknown_step", what="a reference step"),
 ]
 
 

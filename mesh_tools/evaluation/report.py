@@ -11,15 +11,18 @@ never a model.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from .calls import CallOutcome, ClassifiedCall
 from .episode import EpisodeResult
+from .errors import ReportError
 from .faults import FaultKind, tally_faults
 from .metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
 from .pricing import PRICES_AS_OF, Price
@@ -128,6 +131,20 @@ class RunInfo:
             "rescored_at": self.rescored_at,
             "rescored_by": self.rescored_by,
         }
+
+
+def read_harness_file(path: Path, file_format: str, *, what: str, hint: str) -> dict[str, Any]:
+    """A JSON file the harness wrote (a report, a recording), checked to be of ``file_format``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReportError(f"cannot read {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ReportError(f"{path} is not JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != file_format:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ReportError(f"{path} is not {what} of format {file_format} (format: {found!r})", hint=hint)
+    return data
 
 
 def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> ReportData:
