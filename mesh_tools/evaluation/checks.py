@@ -100,7 +100,8 @@ class _Check(BaseModel):
         """Whether the check holds, and what was found (shown only when it does not)."""
 
 
-def _selector(value: str) -> str:
+def valid_selector(value: str) -> str:
+    """``value`` if it parses as a selector; a pydantic field validator for selector fields."""
     try:
         parse_selector(value)
     except SelectorError as error:
@@ -116,7 +117,7 @@ class CountCheck(_Check):
     min: Annotated[int, Field(ge=0)] | None = None
     max: Annotated[int, Field(ge=0)] | None = None
 
-    _valid_selector = field_validator("count")(_selector)
+    _valid_selector = field_validator("count")(valid_selector)
 
     @model_validator(mode="after")
     def _one_bound(self) -> CountCheck:
@@ -152,7 +153,7 @@ class AttributeCheck(_Check):
     contains: str | None = None
     absent: Literal[True] | None = None
 
-    _valid_selector = field_validator("attribute")(_selector)
+    _valid_selector = field_validator("attribute")(valid_selector)
 
     @model_validator(mode="after")
     def _one_expectation(self) -> AttributeCheck:
@@ -192,7 +193,7 @@ class ChildrenCheck(_Check):
     children: str
     tags: list[str]
 
-    _valid_selector = field_validator("children")(_selector)
+    _valid_selector = field_validator("children")(valid_selector)
 
     def describe(self) -> str:
         return f"children of {self.children} are [{', '.join(self.tags)}]"

@@ -42,8 +42,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validator
 
 from ..schema import MeshSchema
+from .checks import valid_selector
 from .keyed_union import by_key
-from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
+from .selectors import Node, json_equal, select, tree
 
 __all__ = [
     "DeleteChange",
@@ -66,14 +67,6 @@ class _Change(BaseModel):
     def target(self) -> str:
         """The selector of the element this change is about."""
         raise NotImplementedError
-
-
-def _selector(value: str) -> str:
-    try:
-        parse_selector(value)
-    except SelectorError as error:
-        raise ValueError(str(error)) from error
-    return value
 
 
 def _matcher_shape(value: Any) -> None:
@@ -118,7 +111,7 @@ class SetChange(_Change):
     attribute: Annotated[str, Field(min_length=1)]
     value: JsonValue
 
-    _valid_selector = field_validator("set")(_selector)
+    _valid_selector = field_validator("set")(valid_selector)
     _valid_value = field_validator("value")(_matchers)
 
     def target(self) -> str:
@@ -131,7 +124,7 @@ class RemoveChange(_Change):
     remove: str
     attribute: Annotated[str, Field(min_length=1)]
 
-    _valid_selector = field_validator("remove")(_selector)
+    _valid_selector = field_validator("remove")(valid_selector)
 
     def target(self) -> str:
         return self.remove
@@ -142,7 +135,7 @@ class DeleteChange(_Change):
 
     delete: str
 
-    _valid_selector = field_validator("delete")(_selector)
+    _valid_selector = field_validator("delete")(valid_selector)
 
     def target(self) -> str:
         return self.delete
@@ -157,7 +150,7 @@ class InsertChange(_Change):
     """Index among the parent's final children (negative from the end); None for anywhere."""
     unordered: bool = False
 
-    _valid_selector = field_validator("insert")(_selector)
+    _valid_selector = field_validator("insert")(valid_selector)
     _valid_element = field_validator("element")(_matchers)
 
     def target(self) -> str:
