@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._resources import eval_suite
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -38,21 +40,23 @@ def register(commands: Any) -> None:
         "eval",
         help="run an eval suite and write its report, or compare two reports",
         description="Run every task of SUITE --trials times and write report.json, report.md and "
-        "report.png; or, as `mesh-tools eval compare A B`, print the change from report A to report B.",
+        "report.png (the chart needs the charts extra); or, as `mesh-tools eval compare A B`, print the "
+        "change from report A to report B.",
         epilog="--model scripted replays the reference solutions and --model faulty injects faults; both "
         "are offline, labelled in every report, and never model results.",
     )
     parser.add_argument(
         "suite",
         metavar="SUITE",
-        help="suite directory (such as evals/core), or `compare` / `discriminate` / `rescore`",
+        help="suite directory, a suite that ships with mesh-tools (core, hard), or `compare` / "
+        "`discriminate` / `rescore`",
     )
     parser.add_argument(
         "reports",
         nargs="*",
         metavar="REPORT",
-        help="with `compare`: two report.json files; with `discriminate`: suite directories; with "
-        "`rescore`: a recording.json and its suite directory",
+        help="with `compare`: two report.json files; with `discriminate`: suites; with `rescore`: a "
+        "recording.json and its suite",
     )
     parser.add_argument("--model", help="model id, or `scripted` / `faulty` to run offline")
     parser.add_argument("--trials", type=int, default=3, help="runs of each task (default 3)")
@@ -111,7 +115,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import EvalConfig, Price, load_suite, run_suite
 
     console = Console()
-    suite = load_suite(args.suite).only(args.tasks)
+    suite = load_suite(eval_suite(args.suite)).only(args.tasks)
     config = EvalConfig(
         model=args.model,
         trials=args.trials,
@@ -173,7 +177,7 @@ def _rescore(recording: Path, suite_path: str, out: Path | None) -> int:
 
     from ..evaluation import load_suite, rescore
 
-    run = rescore(recording, load_suite(suite_path))
+    run = rescore(recording, load_suite(eval_suite(suite_path)))
     return _report(Console(), run, out or recording.parent / "rescored")
 
 
@@ -181,12 +185,10 @@ def _report(console: Console, run: EvalRun, out: Path) -> int:
     from ..evaluation import build_report, write_recording
 
     report = build_report(run.info, run.episodes)
-    files = _write(report, out)
-    if run.records:
-        files.append(write_recording(run, out / "recording.json"))
     _print_summary(console, report)
-    for path in files:
-        console.print(f"wrote {path}")
+    _write(report, out, console)
+    if run.records:
+        console.print(f"wrote {write_recording(run, out / 'recording.json')}")
     return _exit_code(report)
 
 
@@ -195,15 +197,21 @@ def _slug(suite: str, model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{suite}-{model}-{stamp}")
 
 
-def _write(report: ReportData, out: Path) -> list[Path]:
-    from ..evaluation import draw_chart, render_markdown
+def _write(report: ReportData, out: Path, console: Console) -> None:
+    from rich.markup import escape
+
+    from ..evaluation import ChartUnavailableError, draw_chart, render_markdown
 
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown_path = out / "report.md"
     markdown_path.write_text(render_markdown(report), encoding="utf-8")
-    return [json_path, markdown_path, draw_chart(report, out / "report.png")]
+    console.print(f"wrote {json_path}\nwrote {markdown_path}")
+    try:
+        console.print(f"wrote {draw_chart(report, out / 'report.png')}")
+    except ChartUnavailableError as exc:
+        console.print(f"[yellow]note:[/] {escape(f'{exc.message}; {exc.hint}')}")
 
 
 def _print_summary(console: Console, report: ReportData) -> None:
@@ -295,7 +303,9 @@ async def _discriminate(args: argparse.Namespace) -> int:
 
     ok = True
     for path in args.reports:
-        table = await discriminate(load_suite(path).only(args.tasks), concurrency=args.concurrency)
+        table = await discriminate(
+            load_suite(eval_suite(path)).only(args.tasks), concurrency=args.concurrency
+        )
         print(table.markdown())
         ok = ok and table.ok
     return 0 if ok else 1

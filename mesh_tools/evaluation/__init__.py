@@ -17,7 +17,7 @@ from .checks import Check, CheckContext, CheckOutcome
 from .compare import Comparison, ComparisonRow, Significance, compare_reports, load_report
 from .discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
 from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .errors import AgentRunError, ReportError, SuiteError
+from .errors import AgentRunError, ChartUnavailableError, ReportError, SuiteError
 from .faults import FaultKind, InjectedFault, plan_faults
 from .goals import GoalChange, GoalOutcome, judge_goal
 from .markdown import render_markdown
@@ -42,6 +42,7 @@ __all__ = [
     "BadPolicy",
     "CallClassifier",
     "CallOutcome",
+    "ChartUnavailableError",
     "Check",
     "CheckContext",
     "CheckOutcome",

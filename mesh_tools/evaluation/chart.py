@@ -1,13 +1,15 @@
 """The eval report's chart: success per category with 95% intervals, and what tool calls ran into.
 
 matplotlib (the ``charts`` extra) is imported only here, only when a chart is drawn, on the Agg
-backend so no display is needed.
+backend so no display is needed. Without it :func:`draw_chart` raises :class:`ChartUnavailableError`,
+which the eval command turns into a note: the JSON and Markdown reports are complete without the chart.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import ChartUnavailableError
 from .report_data import CategoryRateKey, ReportData
 
 __all__ = ["draw_chart"]
@@ -15,7 +17,13 @@ __all__ = ["draw_chart"]
 
 def draw_chart(report: ReportData, path: Path) -> Path:
     """Draw the report's chart as a PNG at ``path``; returns ``path``."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ChartUnavailableError(
+            f"{path.name} not drawn: matplotlib is not installed",
+            hint="install the charts extra (pip install 'mesh-tools[charts]') to draw it",
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

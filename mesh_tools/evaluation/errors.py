@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import MeshError
 
-__all__ = ["AgentRunError", "ReportError", "SuiteError"]
+__all__ = ["AgentRunError", "ChartUnavailableError", "ReportError", "SuiteError"]
 
 
 class SuiteError(MeshError):
@@ -23,3 +23,9 @@ class AgentRunError(MeshError):
     """An agent plugged in through an :class:`~mesh_tools.evaluation.AgentRunner` failed to finish its run."""
 
     code = "agent_run_failed"
+
+
+class ChartUnavailableError(MeshError):
+    """The report's chart cannot be drawn: matplotlib, an optional extra, is not installed."""
+
+    code = "chart_unavailable"
