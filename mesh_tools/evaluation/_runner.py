@@ -50,13 +50,13 @@ from ..errors import AgentConfigError, MeshError
 from ..helpers import websocket_room_url
 from ..server import RoomServer
 from ..tools import DocumentToolkit, InMemorySource
-from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .faults import InjectedFault, deleted_selectors, plan_faults
-from .pricing import Price, price_of
-from .reference import ReplayPolicy
-from .report import Backend, RunInfo
-from .seat import AgentRunner, member_runner
-from .suite import Suite, Task, TaskAgent
+from ._episode import EpisodeRecord, EpisodeResult, score_episode
+from ._faults import InjectedFault, deleted_selectors, plan_faults
+from ._pricing import Price, price_of
+from ._reference import ReplayPolicy
+from ._report import Backend, RunInfo
+from ._seat import AgentRunner, member_runner
+from ._suite import Suite, Task, TaskAgent
 
 __all__ = ["EvalConfig", "EvalRun", "RunnerFactory", "run_suite"]
 

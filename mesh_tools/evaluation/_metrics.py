@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .report_data import RateData
+from ._report_data import RateData
 
 __all__ = [
     "Z_95",

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from mesh_tools.evaluation.checks import Check, CheckContext, CheckOutcome
-from mesh_tools.evaluation.expressions import ExpressionError, compile_predicate
-from mesh_tools.evaluation.selectors import SelectorError, parse_selector, select
+from mesh_tools.evaluation._checks import Check, CheckContext, CheckOutcome
+from mesh_tools.evaluation._expressions import ExpressionError, compile_predicate
+from mesh_tools.evaluation._selectors import SelectorError, parse_selector, select
 
 BOARD: dict[str, Any] = {
     "board": {

@@ -10,10 +10,10 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from mesh_tools.document import Element, MeshDocument
-from mesh_tools.evaluation.goals import GoalChange, GoalOutcome, goal_problems, judge_goal, value_matches
+from mesh_tools.evaluation._goals import GoalChange, GoalOutcome, goal_problems, judge_goal, value_matches
 from mesh_tools.schema import MeshSchema
 
-CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
+CORE = Path(__file__).resolve().parents[2] / "evals" / "core"
 BOARD = MeshSchema.from_file(CORE / "schemas" / "task-board.json")
 START = {
     "board": {

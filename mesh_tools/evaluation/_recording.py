@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage
-from .episode import EpisodeRecord, score_episode
-from .errors import ReportError
-from .report import RunInfo, read_harness_file
-from .runner import EvalRun
-from .suite import Suite
+from ._episode import EpisodeRecord, score_episode
+from ._errors import ReportError
+from ._report import RunInfo, read_harness_file
+from ._runner import EvalRun
+from ._suite import Suite
 
 __all__ = ["RECORDING_FORMAT", "rescore", "write_recording"]
 

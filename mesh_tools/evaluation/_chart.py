@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ChartUnavailableError
-from .report_data import CategoryRateKey, ReportData
+from ._errors import ChartUnavailableError
+from ._report_data import CategoryRateKey, ReportData
 
 __all__ = ["draw_chart"]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mesh_tools.evaluation.errors import SuiteError
-from mesh_tools.evaluation.reference import ParallelStep, SayStep, WaitStep, step_calls
-from mesh_tools.evaluation.selectors import tree
-from mesh_tools.evaluation.suite import CATEGORIES, load_suite
+from mesh_tools.evaluation._errors import SuiteError
+from mesh_tools.evaluation._reference import ParallelStep, SayStep, WaitStep, step_calls
+from mesh_tools.evaluation._selectors import tree
+from mesh_tools.evaluation._suite import CATEGORIES, load_suite
 
-CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
+CORE = Path(__file__).resolve().parents[2] / "evals" / "core"
 
 SUITE_YAML = """\
 name: mini

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from mesh_tools.evaluation.calls import CallClassifier, CallOutcome
-from mesh_tools.evaluation.faults import FaultKind, deleted_selectors, plan_faults, tally_faults
-from mesh_tools.evaluation.reference import CallStep, RawStep, SayStep, WaitStep
-from mesh_tools.evaluation.suite import load_suite
+from mesh_tools.evaluation._calls import CallClassifier, CallOutcome
+from mesh_tools.evaluation._faults import FaultKind, deleted_selectors, plan_faults, tally_faults
+from mesh_tools.evaluation._reference import CallStep, RawStep, SayStep, WaitStep
+from mesh_tools.evaluation._suite import load_suite
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
 
-CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
+CORE = Path(__file__).resolve().parents[2] / "evals" / "core"
 PATH = "plan.board"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mesh_tools.evaluation import BadPolicy, Task, discriminate, load_suite
 
-EVALS = Path(__file__).resolve().parent.parent / "evals"
+EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 
 async def test_every_bad_policy_fails_every_core_task_it_breaks(capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,9 +42,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validator
 
 from ..schema import MeshSchema
-from .checks import valid_selector
-from .keyed_union import by_key
-from .selectors import Node, json_equal, select, tree
+from ._checks import valid_selector
+from ._keyed_union import by_key
+from ._selectors import Node, json_equal, select, tree
 
 __all__ = [
     "DeleteChange",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report_data import CallsData, FaultsData, RateData, ReportData, RunData, SpreadKey, SummaryData
+from ._report_data import CallsData, FaultsData, RateData, ReportData, RunData, SpreadKey, SummaryData
 
 __all__ = ["render_markdown"]
 

@@ -31,13 +31,13 @@ from enum import StrEnum
 from typing import Any
 
 from ..schema import MeshSchema
-from .episode import EpisodeResult
-from .goals import DeleteChange, RemoveChange, SetChange
-from .reference import CallStep, PlayedStep, ReplayPolicy, SayStep, step_calls
-from .runner import EvalConfig, run_suite
-from .runners import ReplayRunner
-from .selectors import Node, select, tree
-from .suite import Suite, Task
+from ._episode import EpisodeResult
+from ._goals import DeleteChange, RemoveChange, SetChange
+from ._reference import CallStep, PlayedStep, ReplayPolicy, SayStep, step_calls
+from ._runner import EvalConfig, run_suite
+from ._runners import ReplayRunner
+from ._selectors import Node, select, tree
+from ._suite import Suite, Task
 
 __all__ = ["BadPolicy", "Discrimination", "DiscriminationRow", "Sabotage", "discriminate", "sabotage"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .metrics import mcnemar_exact, paired_bootstrap
-from .report import REPORT_FORMAT, read_harness_file
-from .report_data import FunnelKey, MultiAgentRateKey, ReportData, SpreadKey, SummaryRateKey
+from ._metrics import mcnemar_exact, paired_bootstrap
+from ._report import REPORT_FORMAT, read_harness_file
+from ._report_data import FunnelKey, MultiAgentRateKey, ReportData, SpreadKey, SummaryRateKey
 
 __all__ = [
     "Comparison",

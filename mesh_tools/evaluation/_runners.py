@@ -22,8 +22,8 @@ from typing import Any
 from openai import AsyncOpenAI
 
 from ..agent import ApiName, Conversation, FinalMessage, Policy, ScriptedModelError, ToolExchange, Usage
-from .errors import AgentRunError
-from .seat import AgentReply, Seat
+from ._errors import AgentRunError
+from ._seat import AgentReply, Seat
 
 __all__ = ["MCPClientRunner", "MCPDriver", "OpenAIAgentsRunner", "ReplayRunner", "ToolCaller", "play_policy"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tools import ToolName
-from .calls import ClassifiedCall
-from .report_data import EpisodeMultiAgentData
-from .selectors import Node, json_equal, tree
+from ._calls import ClassifiedCall
+from ._report_data import EpisodeMultiAgentData
+from ._selectors import Node, json_equal, tree
 
 __all__ = ["DEFAULT_CONFLICT_WINDOW_S", "MultiAgentStats", "measure_multi_agent"]
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from ..agent import AgentResult, StopReason, TurnEvent, Usage
 from ..schema import ID_ATTRIBUTE
-from .calls import CallClassifier, ClassifiedCall
-from .checks import CheckContext, CheckOutcome
-from .faults import InjectedFault
-from .goals import GoalOutcome, judge_goal
-from .multi_agent import MultiAgentStats, measure_multi_agent
-from .report_data import EpisodeData, RecoveryData
-from .selectors import tree
-from .suite import Task
+from ._calls import CallClassifier, ClassifiedCall
+from ._checks import CheckContext, CheckOutcome
+from ._faults import InjectedFault
+from ._goals import GoalOutcome, judge_goal
+from ._multi_agent import MultiAgentStats, measure_multi_agent
+from ._report_data import EpisodeData, RecoveryData
+from ._selectors import tree
+from ._suite import Task
 
 __all__ = ["EpisodeRecord", "EpisodeResult", "Recovery", "score_episode", "strip_ids"]
 

@@ -26,7 +26,7 @@ from mesh_tools.evaluation import (
 )
 from mesh_tools.testing import ScriptedServer
 
-EVALS = Path(__file__).resolve().parent.parent / "evals"
+EVALS = Path(__file__).resolve().parents[2] / "evals"
 TASKS = ["board-add-task", "team-thread-moderation", "page-embed-video"]
 
 

@@ -11,17 +11,17 @@ import pytest
 
 from mesh_tools.agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage
 from mesh_tools.document import MeshDocument
-from mesh_tools.evaluation.calls import CallOutcome
-from mesh_tools.evaluation.chart import draw_chart
-from mesh_tools.evaluation.compare import compare_reports, load_report
-from mesh_tools.evaluation.episode import EpisodeRecord, EpisodeResult, score_episode
-from mesh_tools.evaluation.errors import ReportError
-from mesh_tools.evaluation.markdown import render_markdown
-from mesh_tools.evaluation.report import REPORT_FORMAT, RunInfo, build_report
-from mesh_tools.evaluation.suite import Suite, Task, load_suite
+from mesh_tools.evaluation._calls import CallOutcome
+from mesh_tools.evaluation._chart import draw_chart
+from mesh_tools.evaluation._compare import compare_reports, load_report
+from mesh_tools.evaluation._episode import EpisodeRecord, EpisodeResult, score_episode
+from mesh_tools.evaluation._errors import ReportError
+from mesh_tools.evaluation._markdown import render_markdown
+from mesh_tools.evaluation._report import REPORT_FORMAT, RunInfo, build_report
+from mesh_tools.evaluation._suite import Suite, Task, load_suite
 from mesh_tools.tools import DocumentToolkit, InMemorySource, ToolResult
 
-CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
+CORE = Path(__file__).resolve().parents[2] / "evals" / "core"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

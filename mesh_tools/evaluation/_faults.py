@@ -37,9 +37,9 @@ from ..agent import ToolCall
 from ..document import ROOT_ID
 from ..schema import ElementType, MeshSchema, ValueProperty
 from ..tools import TAG_KEY, WRITE_TOOLS, ToolName
-from .calls import CallOutcome, ClassifiedCall
-from .reference import PlayedStep, RawStep, SayStep, WaitCondition, WaitStep, step_calls
-from .selectors import Node, select, tree
+from ._calls import CallOutcome, ClassifiedCall
+from ._reference import PlayedStep, RawStep, SayStep, WaitCondition, WaitStep, step_calls
+from ._selectors import Node, select, tree
 
 __all__ = [
     "FaultKind",

@@ -48,11 +48,11 @@ from ..document import MeshDocument
 from ..errors import AgentConfigError, MeshError
 from ..schema import MeshSchema
 from ..tools import TOOL_NAME_PATTERN, ToolName
-from .checks import Check
-from .errors import SuiteError
-from .generated import generate
-from .goals import GoalChange, goal_problems
-from .reference import PlayedStep, ReferenceStep, reference_problems
+from ._checks import Check
+from ._errors import SuiteError
+from ._generated import generate
+from ._goals import GoalChange, goal_problems
+from ._reference import PlayedStep, ReferenceStep, reference_problems
 
 __all__ = [
     "CATEGORIES",

@@ -35,10 +35,10 @@ from pydantic import (
     model_validator,
 )
 
-from .expressions import ExpressionError, compile_predicate
-from .keyed_union import by_key
-from .report_data import CheckData
-from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
+from ._expressions import ExpressionError, compile_predicate
+from ._keyed_union import by_key
+from ._report_data import CheckData
+from ._selectors import Node, SelectorError, json_equal, parse_selector, select, tree
 
 __all__ = [
     "AttributeCheck",

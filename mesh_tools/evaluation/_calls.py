@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 
 from ..schema import ID_ATTRIBUTE
 from ..tools import WRITE_TOOLS, ToolName, ToolResult
-from .report_data import CallData
+from ._report_data import CallData
 
 __all__ = [
     "CallClassifier",

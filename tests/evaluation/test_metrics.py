@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mesh_tools.evaluation.metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k, wilson_interval
+from mesh_tools.evaluation._metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k, wilson_interval
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ mistakes and casual escapes out; it is not a sandbox against a hostile author (a
 burns CPU).
 
 Names available: ``doc`` and ``start`` (final and starting document JSON, without ids), ``root`` (the
-final document as a :class:`~mesh_tools.evaluation.selectors.Node` tree), ``select(sel)``,
+final document as a :class:`~mesh_tools.evaluation._selectors.Node` tree), ``select(sel)``,
 ``count(sel)``, ``first(sel)`` (a Node or None), and the builtins listed in :data:`SAFE_BUILTINS`.
 """
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from .selectors import select, tree
+from ._selectors import select, tree
 
 __all__ = ["SAFE_BUILTINS", "ExpressionError", "Predicate", "compile_predicate"]
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from ..agent import AgentResult, MemberRunner, StopReason, TeamMember, ToolCallRecord, TurnEvent, Usage
 from ..errors import MeshError
 from ..tools import DocumentToolkit, FunctionToolkit, ToolResult
-from .errors import AgentRunError
+from ._errors import AgentRunError
 
 __all__ = ["AgentReply", "AgentRunner", "RecordingToolkit", "Seat", "member_runner"]
 

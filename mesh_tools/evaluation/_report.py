@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .calls import CallOutcome, ClassifiedCall
-from .episode import EpisodeResult
-from .errors import ReportError
-from .faults import FaultKind, tally_faults
-from .metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
-from .pricing import PRICES_AS_OF, Price
-from .report_data import (
+from ._calls import CallOutcome, ClassifiedCall
+from ._episode import EpisodeResult
+from ._errors import ReportError
+from ._faults import FaultKind, tally_faults
+from ._metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
+from ._pricing import PRICES_AS_OF, Price
+from ._report_data import (
     CallsData,
     CategoryData,
     CostData,
@@ -40,7 +40,7 @@ from .report_data import (
     TaskData,
     TaskFailure,
 )
-from .suite import CATEGORIES
+from ._suite import CATEGORIES
 
 __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
 

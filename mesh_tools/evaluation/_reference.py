@@ -38,8 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validat
 from ..agent import Conversation, FinalMessage, ScriptedModelError, Step, ToolCall, ToolCalls, ToolExchange
 from ..document import ROOT_ID
 from ..tools import ToolName, ToolResult
-from .keyed_union import by_key
-from .selectors import SelectorError, parse_selector, select
+from ._keyed_union import by_key
+from ._selectors import SelectorError, parse_selector, select
 
 __all__ = [
     "DEFAULT_FINAL_MESSAGE",
