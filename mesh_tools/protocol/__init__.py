@@ -3,13 +3,24 @@
 Nothing here touches a socket: the server and the client feed frames in and get frames out.
 """
 
-from .awareness import awareness_clocks, awareness_removal_message
+from .awareness import (
+    NULL_STATE,
+    AwarenessEntry,
+    awareness_clocks,
+    awareness_removal_message,
+    decode_awareness,
+    encode_awareness,
+)
 from .frames import (
+    AUTH,
     MAX_CHANNEL,
+    PERMISSION_DENIED,
+    QUERY_AWARENESS,
     SyncMessage,
     decode_binary,
     encode_binary,
     parse_sync_message,
+    permission_denied_message,
     read_var_uint,
     sync_step2_message,
 )
@@ -25,7 +36,12 @@ from .messages import (
 )
 
 __all__ = [
+    "AUTH",
     "MAX_CHANNEL",
+    "NULL_STATE",
+    "PERMISSION_DENIED",
+    "QUERY_AWARENESS",
+    "AwarenessEntry",
     "Message",
     "Push",
     "PushType",
@@ -35,11 +51,14 @@ __all__ = [
     "SyncMessage",
     "awareness_clocks",
     "awareness_removal_message",
+    "decode_awareness",
     "decode_binary",
     "decode_text",
+    "encode_awareness",
     "encode_binary",
     "encode_text",
     "parse_sync_message",
+    "permission_denied_message",
     "read_var_uint",
     "sync_step2_message",
 ]

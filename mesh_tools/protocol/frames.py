@@ -14,14 +14,24 @@ from pycrdt import Decoder, YMessageType, YSyncMessageType, write_message, write
 from ..errors import ProtocolError
 
 __all__ = [
+    "AUTH",
     "MAX_CHANNEL",
+    "PERMISSION_DENIED",
+    "QUERY_AWARENESS",
     "SyncMessage",
     "decode_binary",
     "encode_binary",
     "parse_sync_message",
+    "permission_denied_message",
     "read_var_uint",
     "sync_step2_message",
 ]
+
+#: y-protocols message types pycrdt has no name for: the server's refusal of a write (``messageAuth``,
+#: sub-type 0 = permission denied) and a peer asking for every awareness state (``messageQueryAwareness``).
+AUTH = 2
+PERMISSION_DENIED = 0
+QUERY_AWARENESS = 3
 
 #: Channels travel as varUint; stay inside what a JavaScript client reads exactly.
 MAX_CHANNEL = 2**53 - 1
@@ -39,7 +49,7 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
     """Split a frame into its channel and its y-message, after checking the y-message is well formed.
 
     Accepted y-messages are sync (Step1, Step2, Update) and awareness, each with exactly one
-    length-prefixed payload; anything else raises ProtocolError.
+    length-prefixed payload, and QueryAwareness (the lone type byte); anything else raises ProtocolError.
     """
     channel, offset = read_var_uint(frame, 0, "channel")
     message = bytes(frame[offset:])
@@ -49,9 +59,13 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
         _payload_start(message, 2, _sync_kind(message).name.lower())
     elif message[0] == YMessageType.AWARENESS:
         _payload_start(message, 1, "awareness")
+    elif message[0] == QUERY_AWARENESS:
+        if len(message) != 1:
+            raise ProtocolError("a QueryAwareness message carries no payload")
     else:
         raise ProtocolError(
-            f"unknown y-message type {message[0]}", hint="send sync (0) or awareness (1) messages"
+            f"unknown y-message type {message[0]}",
+            hint="send sync (0), awareness (1) or QueryAwareness (3) messages",
         )
     return channel, message
 
@@ -73,6 +87,11 @@ def parse_sync_message(message: bytes) -> SyncMessage:
 def sync_step2_message(update: bytes) -> bytes:
     """A SyncStep2 y-message (pycrdt builds it only inside ``handle_sync_message``)."""
     return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
+
+
+def permission_denied_message(reason: str) -> bytes:
+    """The y-protocols auth message that tells a client its write was refused (y-websocket logs it)."""
+    return bytes([AUTH, PERMISSION_DENIED]) + write_message(reason.encode())
 
 
 def _sync_kind(message: bytes) -> YSyncMessageType:

@@ -19,16 +19,9 @@ from pycrdt import YSyncMessageType, create_sync_message, create_update_message,
 
 from ..document import MeshDocument, Violation
 from ..errors import PermissionDeniedError, ProtocolError, ServerError
-from ..protocol import (
-    Push,
-    PushType,
-    SyncMessage,
-    awareness_clocks,
-    awareness_removal_message,
-    encode_binary,
-    sync_step2_message,
-)
+from ..protocol import Push, PushType, SyncMessage, encode_binary, sync_step2_message
 from .participant import Participant
+from .presence import Presence
 from .storage import Storage
 
 __all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber"]
@@ -52,8 +45,6 @@ class Subscriber:
     live: bool = field(default=False)
     #: Cleared when the channel is closed, by the participant or by the server.
     active: bool = field(default=True)
-    #: Awareness client ids announced on this channel, with their last clock.
-    awareness: dict[int, int] = field(default_factory=dict)
 
 
 class LiveDocument:
@@ -81,6 +72,9 @@ class LiveDocument:
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Who is here and where: the last awareness state of every client, sent to each joiner.
+        self.presence = Presence()
+        self._presence_sweep: asyncio.TimerHandle | None = None
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -102,14 +96,14 @@ class LiveDocument:
     def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
         subscriber.participant.send(encode_binary(subscriber.channel, create_sync_message(self.doc.ydoc)))
+        self.answer_awareness_query(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         if subscriber.active:
             subscriber.active = False
             self._subscribers.remove(subscriber)
-            if subscriber.awareness:
-                # Tell the others at once rather than leave ghosts until their 30 s timeout.
-                self._broadcast(awareness_removal_message(subscriber.awareness))
+            # Tell the others at once rather than leave ghosts until their 30 s timeout.
+            self._broadcast(self.presence.remove_owner(subscriber))
             self.release()
 
     def release(self) -> None:
@@ -121,6 +115,8 @@ class LiveDocument:
     def close(self) -> None:
         """Detach from the replica so it can be freed (pycrdt pins a Doc while it is observed)."""
         self.closed = True
+        if self._presence_sweep is not None:
+            self._presence_sweep.cancel()
         self.doc.close()  # also drops the update listener
 
     # -- sync -------------------------------------------------------------------------------
@@ -172,19 +168,38 @@ class LiveDocument:
         self._publish()
         return violations
 
-    def relay_awareness(self, sender: Subscriber, message: bytes) -> None:
-        """Awareness goes to every live subscriber, the sender included (y-websocket expects the echo)."""
-        for client, clock in awareness_clocks(message).items():
-            if clock is None:
-                sender.awareness.pop(client, None)
-            else:
-                sender.awareness[client] = clock
-        self._broadcast(message)
+    # -- presence ---------------------------------------------------------------------------
 
-    def _broadcast(self, message: bytes) -> None:
+    def relay_awareness(self, sender: Subscriber, message: bytes) -> None:
+        """Keep the states; send them to every subscriber, the sender too (y-websocket expects the echo)."""
+        self.presence.apply(sender, message)
+        self._broadcast(message)
+        if self._presence_sweep is None and len(self.presence):
+            self._schedule_presence_sweep()
+
+    def answer_awareness_query(self, subscriber: Subscriber) -> None:
+        """Send the subscriber every current awareness state (on joining, and for QueryAwareness)."""
+        snapshot = self.presence.snapshot()
+        if snapshot is not None:
+            subscriber.participant.send(encode_binary(subscriber.channel, snapshot))
+
+    def _schedule_presence_sweep(self) -> None:
+        delay = self.presence.timeout / 2
+        self._presence_sweep = asyncio.get_running_loop().call_later(delay, self._sweep_presence)
+
+    def _sweep_presence(self) -> None:
+        # Peers that stopped renewing (a frozen tab, a half-open link) leave before they mislead a joiner.
+        self._broadcast(self.presence.expire())
+        self._presence_sweep = None
+        if len(self.presence) and not self.closed:
+            self._schedule_presence_sweep()
+
+    def _broadcast(self, message: bytes | None) -> None:
+        # Awareness needs no document state, so subscribers get it before their handshake is done.
+        if message is None:
+            return
         for subscriber in self._subscribers:
-            if subscriber.live:
-                subscriber.participant.send(encode_binary(subscriber.channel, message))
+            subscriber.participant.send(encode_binary(subscriber.channel, message))
 
     # -- persistence and fan-out ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from ..errors import (
     ServerError,
 )
 from ..protocol import (
+    QUERY_AWARENESS,
     Push,
     PushType,
     Request,
@@ -108,6 +109,8 @@ class Session:
             subscriber = self._subscriber(channel)
             if message[0] == YMessageType.AWARENESS:
                 subscriber.document.relay_awareness(subscriber, message)
+            elif message[0] == QUERY_AWARENESS:
+                subscriber.document.answer_awareness_query(subscriber)
             else:
                 subscriber.document.receive(subscriber, parse_sync_message(message))
         except MeshError as exc:

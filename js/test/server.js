@@ -1,0 +1,73 @@
+// A real `mesh-tools serve` on loopback for the Node tests, with tokens minted by `mesh-tools token`.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+/** The project's virtualenv, or MESH_TOOLS_PYTHON. */
+export const PYTHON = process.env.MESH_TOOLS_PYTHON ?? resolve(here, '../../.venv/bin/python')
+export const SCHEMA_FILE = join(here, 'fixtures', 'doc.schema.json')
+const SECRET = 'node-tests-secret-0123456789abcdef0123456789'
+
+/**
+ * Start `mesh-tools serve --port 0` and return { url, token(name, options), mesh(args), stop() }.
+ * `mesh(args)` runs a mesh-tools command against it and returns its stdout.
+ */
+export async function startServer ({ room = 'lab', args = [] } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mesh-node-'))
+  const env = { ...process.env, MESH_TOOLS_SECRET: SECRET }
+  const child = spawn(PYTHON, ['-m', 'mesh_tools', 'serve', '--port', '0', '--data-dir', dataDir, ...args], {
+    env, stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const url = await new Promise((resolve, reject) => {
+    child.once('exit', code => reject(new Error(`mesh-tools serve exited with ${code}`)))
+    createInterface({ input: child.stdout }).once('line', resolve)
+  })
+  const mesh = (commandArgs, extraEnv = {}) => execFileSync(PYTHON, ['-m', 'mesh_tools', ...commandArgs], {
+    env: { ...env, MESH_TOOLS_URL: url, ...extraEnv }, encoding: 'utf8'
+  })
+  const token = (name, { readOnly = false, paths = [], tokenRoom = room } = {}) => mesh([
+    'token', '--room', tokenRoom, '--name', name, ...(readOnly ? ['--read-only'] : []),
+    ...paths.flatMap(path => ['--path', path])
+  ]).trim()
+  mesh(['room', 'schema', 'put', '--room', room, 'doc', SCHEMA_FILE])
+  const stop = async () => {
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  return { url, room, token, mesh, stop, env: { ...env, MESH_TOOLS_URL: url } }
+}
+
+/** Run a Python participant (test/participant.py) that edits and reads through mesh_tools.client. */
+export function pythonParticipant (server, args) {
+  const child = spawn(PYTHON, [join(here, 'participant.py'), ...args], {
+    env: server.env, stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const lines = createInterface({ input: child.stdout })
+  const queue = []
+  const waiters = []
+  lines.on('line', line => {
+    const waiter = waiters.shift()
+    if (waiter) waiter(line); else queue.push(line)
+  })
+  return {
+    /** The next line the participant printed (JSON). */
+    next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise(resolve => waiters.push(resolve)),
+    send: line => child.stdin.write(line + '\n'),
+    exited: new Promise(resolve => child.once('exit', resolve))
+  }
+}
+
+/** Poll until `condition()` holds; the ceiling only turns a hang into a failure. */
+export async function waitUntil (condition, what = 'condition', timeout = 15000) {
+  const deadline = Date.now() + timeout
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
