@@ -89,16 +89,24 @@ test('a read-only participant gets permission-denied, stays connected, and chang
   }
 })
 
-test('presence: a joiner sees existing awareness states at once', async () => {
+test('presence: a joiner sees existing states at once, Python and Yjs participants see each other', async () => {
   const first = connect('here.doc', server.token('ann'))
   first.provider.awareness.setLocalStateField('user', { name: 'ann', role: 'person' })
   await new Promise(resolve => first.provider.once('sync', resolve))
+  const python = pythonParticipant(server, [server.room, 'here.doc', 'py'])
+  await python.next()
   const joiner = connect('here.doc', server.token('bob'))
+  const names = () => [...joiner.provider.awareness.getStates().values()].map(state => state.user?.name)
   try {
     const started = Date.now()
-    await waitUntil(() => [...joiner.provider.awareness.getStates().values()].some(s => s.user?.name === 'ann'), 'ann')
+    await waitUntil(() => names().includes('ann') && names().includes('py'), 'ann and py in the joiner')
     assert.ok(Date.now() - started < 3000, 'well before the 15 s renewal')
+    python.send(JSON.stringify({ peers: 2 }))
+    const peers = JSON.parse(await python.next())
+    assert.ok(peers.some(state => state.user?.name === 'ann'), JSON.stringify(peers))
   } finally {
+    python.send(JSON.stringify({ json: true }))
+    await python.next()
     joiner.provider.destroy()
     first.provider.destroy()
   }

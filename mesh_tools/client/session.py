@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from ..errors import DocumentNotFoundError, MeshError, ProtocolError
 from ..protocol import encode_binary, parse_sync_message, sync_step2_message
 from .document import SyncedDocument
+from .presence import apply_awareness_message, local_awareness_message
 
 __all__ = ["FROM_SERVER", "DocumentSession", "SendFrame"]
 
@@ -40,6 +41,8 @@ SendFrame: TypeAlias = Callable[[bytes], Awaitable[None]]
 # costs memory in proportion to the document change, not to the number of edits.
 _COMPACT_AT = 256
 _EMPTY_UPDATE = b"\x00\x00"
+#: y-protocols peers renew their presence every 15 s and drop a peer silent for 30 s.
+_PRESENCE_RENEWAL = 15.0
 
 
 class DocumentSession:
@@ -65,6 +68,7 @@ class DocumentSession:
         self._queued_seq = 0  # local updates the queue covers
         self._server_state: bytes | None = None  # a server Step1 still to answer
         self._resync = False  # send our Step1 again: an update from the server could not be applied
+        self._presence_due = False  # our awareness state changed (or needs renewing) since we sent it
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -75,7 +79,14 @@ class DocumentSession:
     def bind(self, document: SyncedDocument) -> None:
         """Start following the document's local edits."""
         self.document = document
-        self._unsubscribe = document.on_update(self._on_update)
+        stop_updates = document.on_update(self._on_update)
+        presence = document.awareness.observe(self._on_presence)
+
+        def unsubscribe() -> None:
+            stop_updates()
+            document.awareness.unobserve(presence)
+
+        self._unsubscribe = unsubscribe
 
     @property
     def is_attached(self) -> bool:
@@ -101,6 +112,15 @@ class DocumentSession:
         self.detach()
         self.read_only = read_only
         document._set_read_only(read_only)
+        # Whoever is still there is in the snapshot the server sends after its Step1, at clocks this
+        # replica may have seen already: forget the clocks too, or the snapshot would look stale.
+        awareness = document.awareness
+        others = [client for client in awareness.meta if client != awareness.client_id]
+        awareness.remove_awareness_states(others, "reconnect")
+        for client in others:
+            del awareness.meta[client]
+        # At a new clock: the server removed us for everyone at the old one when the link dropped.
+        self._renew_presence()
         self.channel = channel
         self._sender = asyncio.get_running_loop().create_task(
             self._run_sender(channel, send), name=f"mesh-tools sync sender {self.path}"
@@ -143,8 +163,14 @@ class DocumentSession:
 
     def receive(self, message: bytes) -> None:
         """Handle a y-message the server sent on this document's channel."""
+        if message[0] == YMessageType.AWARENESS:
+            try:
+                apply_awareness_message(self._document.awareness, message, origin=FROM_SERVER)
+            except (ValueError, IndexError):
+                logger.warning("ignoring a malformed awareness message for %s", self.path)
+            return
         if message[0] != YMessageType.SYNC:
-            return  # awareness: this client keeps no presence state
+            return
         try:
             sync = parse_sync_message(message)
         except ProtocolError:
@@ -207,12 +233,21 @@ class DocumentSession:
             self._queue = [merge_updates(*self._queue)]
         self._wakeup.set()
 
+    def _on_presence(self, topic: str, event: tuple[dict[str, Any], Any]) -> None:
+        if topic == "update" and event[1] == "local":
+            self._presence_due = True
+            self._wakeup.set()
+
     async def _run_sender(self, channel: int, send: SendFrame) -> None:
         document = self._document
         try:
             await send(encode_binary(channel, create_sync_message(document.ydoc)))
             while True:
-                await self._wakeup.wait()
+                try:
+                    async with asyncio.timeout(_PRESENCE_RENEWAL):
+                        await self._wakeup.wait()
+                except TimeoutError:
+                    self._renew_presence()
                 self._wakeup.clear()
                 while True:
                     if self._server_state is not None:
@@ -234,12 +269,22 @@ class DocumentSession:
                         self._resync = False
                         await send(encode_binary(channel, create_sync_message(document.ydoc)))
                         continue
+                    elif self._presence_due:
+                        self._presence_due = False
+                        await send(encode_binary(channel, local_awareness_message(document.awareness)))
+                        continue
                     else:
                         break
                     self._sent_seq = max(self._sent_seq, covered)
                     self._progress()
         except ConnectionClosed:
             pass  # the room's read loop sees the close too and detaches every session
+
+    def _renew_presence(self) -> None:
+        awareness = self._document.awareness
+        state = awareness.get_local_state()
+        if state is not None:
+            awareness.set_local_state(state)  # a new clock: the peers' 30 s timeout starts over
 
     def _progress(self) -> None:
         waiters, self._waiters = self._waiters, []

@@ -25,6 +25,7 @@ from ..protocol import Push, PushType, RequestType
 from ..schema import MeshSchema
 from ._results import result_field
 from .document import Rejection, SyncedDocument
+from .presence import participant_identity
 from .session import FROM_SERVER, DocumentSession
 
 if TYPE_CHECKING:
@@ -225,7 +226,8 @@ class SyncClient:
                 read_only = result_field(result, "read_only", bool)
                 if session.document is None:
                     schema = MeshSchema.from_json(result_field(result, "schema", dict))
-                    session.bind(SyncedDocument(path=session.path, schema=schema))
+                    user = participant_identity(self.room.protocol.token)
+                    session.bind(SyncedDocument(path=session.path, schema=schema, user=user))
                 session.attach(
                     channel,
                     self.room._current_sender(),

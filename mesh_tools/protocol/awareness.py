@@ -77,7 +77,9 @@ def awareness_clocks(message: bytes) -> dict[int, int | None]:
 
 
 def awareness_removal_message(clocks: dict[int, int]) -> bytes:
-    """An awareness y-message that removes these clients (each at its next clock)."""
-    return encode_awareness(
-        [AwarenessEntry(client, clock + 1, NULL_STATE) for client, clock in clocks.items()]
-    )
+    """An awareness y-message that removes these clients.
+
+    Each at the clock it last announced, as y-websocket's server does: peers drop a state on a null at
+    an equal clock, and a client that comes back announces itself at a higher one.
+    """
+    return encode_awareness([AwarenessEntry(client, clock, NULL_STATE) for client, clock in clocks.items()])

@@ -13,7 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..protocol import NULL_STATE, AwarenessEntry, decode_awareness, encode_awareness
+from ..protocol import (
+    NULL_STATE,
+    AwarenessEntry,
+    awareness_removal_message,
+    decode_awareness,
+    encode_awareness,
+)
 
 __all__ = ["AWARENESS_TIMEOUT", "Presence"]
 
@@ -82,5 +88,4 @@ class Presence:
     def _remove(self, clients: list[int]) -> bytes | None:
         if not clients:
             return None
-        removed = [self._held.pop(client).entry for client in clients]
-        return encode_awareness([AwarenessEntry(e.client, e.clock + 1, NULL_STATE) for e in removed])
+        return awareness_removal_message({client: self._held.pop(client).entry.clock for client in clients})

@@ -22,7 +22,7 @@ from .arguments import (
 from .changes import ChangeTracker
 from .describe import describe, subtree
 from .registry import Toolkit
-from .source import ClosingSource, DocumentSource, RoomSession, Synchronizing
+from .source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from .strict import StrictLimits
 from .tool import Tool, ToolHandler
 from .validation import ArgumentChecker, ArgumentKind
@@ -293,6 +293,9 @@ class DocumentToolkit(Toolkit):
     def _element(self, entry: _OpenDocument, element_id: str) -> Element:
         element = entry.document.get_element(element_id)
         if element is not None:
+            # People watching the document see which element the agent is working on.
+            if isinstance(entry.document, ShowsPresence):
+                entry.document.focus(element_id)
             return element
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:
