@@ -16,10 +16,11 @@ const SECRET = 'node-tests-secret-0123456789abcdef0123456789'
  * Start `mesh-tools serve --port 0` and return { url, token(name, options), mesh(args), stop() }.
  * `mesh(args)` runs a mesh-tools command against it and returns its stdout.
  */
-export async function startServer ({ room = 'lab', args = [] } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mesh-node-'))
+export async function startServer ({ room = 'lab', args = [], port = 0, dataDir = null } = {}) {
+  const fresh = dataDir === null
+  dataDir ??= mkdtempSync(join(tmpdir(), 'mesh-node-'))
   const env = { ...process.env, MESH_TOOLS_SECRET: SECRET }
-  const child = spawn(PYTHON, ['-m', 'mesh_tools', 'serve', '--port', '0', '--data-dir', dataDir, ...args], {
+  const child = spawn(PYTHON, ['-m', 'mesh_tools', 'serve', '--port', String(port), '--data-dir', dataDir, ...args], {
     env, stdio: ['ignore', 'pipe', 'inherit']
   })
   const url = await new Promise((resolve, reject) => {
@@ -33,14 +34,19 @@ export async function startServer ({ room = 'lab', args = [] } = {}) {
     'token', '--room', tokenRoom, '--name', name, ...(readOnly ? ['--read-only'] : []),
     ...paths.flatMap(path => ['--path', path])
   ]).trim()
-  mesh(['room', 'schema', 'put', '--room', room, 'doc', SCHEMA_FILE])
-  const stop = async () => {
+  if (fresh) mesh(['room', 'schema', 'put', '--room', room, 'doc', SCHEMA_FILE])
+  /** SIGTERM (graceful: clients see 1012); `keepData` leaves the database for a restart. */
+  const stop = async ({ keepData = false } = {}) => {
     const exited = new Promise(resolve => child.once('exit', resolve))
     child.kill('SIGTERM')
     await exited
-    rmSync(dataDir, { recursive: true, force: true })
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true })
   }
-  return { url, room, token, mesh, stop, env: { ...env, MESH_TOOLS_URL: url } }
+  const restart = async () => {
+    await stop({ keepData: true })
+    return startServer({ room, args, port: Number(new URL(url).port), dataDir })
+  }
+  return { url, room, dataDir, token, mesh, stop, restart, env: { ...env, MESH_TOOLS_URL: url } }
 }
 
 /** Run a Python participant (test/participant.py) that edits and reads through mesh_tools.client. */

@@ -188,14 +188,17 @@ class RoomServer:
             route = parse_route(target.path)
         except InvalidPathError as exc:
             return _refuse(connection, Refusal(HTTPStatus.NOT_FOUND, exc))
-        decision = self._admit(route, request.headers, target.query)
-        if isinstance(decision, Refusal) and route.document is None and "Origin" not in request.headers:
+        query = parse_qs(target.query)
+        decision = self._admit(route, request.headers, query)
+        # Browsers (they send Origin, and must put the token in the URL) and y-websocket read only a
+        # close code and reason: they get the upgrade, then a close; other programs get the status.
+        by_status = route.document is None and "Origin" not in request.headers and "token" not in query
+        if isinstance(decision, Refusal) and by_status:
             return _refuse(connection, decision)
-        # Browsers and y-websocket read only a close code and reason: upgrade, then close with them.
         self._admitted[connection] = decision
         return None
 
-    def _admit(self, route: Route, headers: Headers, query: str) -> _Admission | Refusal:
+    def _admit(self, route: Route, headers: Headers, query: dict[str, list[str]]) -> _Admission | Refusal:
         origin = headers.get("Origin")
         if origin is not None and self.allowed_origins is not None and origin not in self.allowed_origins:
             error = PermissionDeniedError(
@@ -203,7 +206,7 @@ class RoomServer:
                 hint="start the server with --allowed-origin " + origin,
             )
             return Refusal(HTTPStatus.FORBIDDEN, error)
-        raw = _bearer_token(headers.get("Authorization")) or parse_qs(query).get("token", [""])[0]
+        raw = _bearer_token(headers.get("Authorization")) or query.get("token", [""])[0]
         try:
             if not raw:
                 raise AuthenticationError(
