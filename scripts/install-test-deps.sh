@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the JavaScript and browser tests need beyond the Python virtualenv: Node and npm, Debian's
-# chromium (never a downloaded browser build), and the npm packages pinned by js/package-lock.json.
+# chromium (never a downloaded browser build), the npm packages pinned by js/package-lock.json, and the
+# live web page's bundle built from them into mesh_tools/web/static/ (git-ignored).
 # As root (CI, a fresh machine) missing system packages are installed with apt; otherwise they are
 # reported and the tests that need them skip, except under CI=true, where a missing one is an error.
 set -euo pipefail
@@ -27,4 +28,5 @@ if command -v npm >/dev/null; then
     if [ ! -f js/node_modules/.package-lock.json ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
         (cd js && npm ci --no-audit --no-fund --loglevel=error)
     fi
+    (cd js && npm run --silent build)
 fi

@@ -44,8 +44,7 @@ test('the JS client and a Python participant co-edit, converge, and flush durabl
     const seen = JSON.parse(await python.next())
     assert.deepEqual(seen.doc.children.map(child => Object.values(child)[0].text), ['from python', 'from js'])
   } finally {
-    python.send(JSON.stringify({ json: true }))
-    await python.next()
+    await python.stop()
     await room.close()
   }
 })
@@ -84,8 +83,7 @@ test('presence: JS and Python participants see who is where', async () => {
     const seen = JSON.parse(await python.next())
     assert.deepEqual(seen.find(state => state.user?.name === 'js-person')?.user, { name: 'js-person', role: 'agent' })
   } finally {
-    python.send(JSON.stringify({ json: true }))
-    await python.next()
+    await python.stop()
     await room.close()
   }
 })

@@ -2,7 +2,7 @@
 
 Usage: participant.py ROOM PATH NAME (with MESH_TOOLS_URL and MESH_TOOLS_SECRET set). Commands:
 ``{"append": {"tag", "attributes"}}`` appends under the root and flushes; ``{"wait": N}`` waits until the
-root has N children; ``{"json": true}`` prints the document; ``{"presence": {...}}`` publishes awareness;
+root has N children; ``{"presence": {...}}`` publishes awareness;
 ``{"peers": N}`` waits until N other participants are present and prints their states.
 """
 
@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from mesh_tools.client import RoomClient, WebSocketClientProtocol
+from mesh_tools.client import RoomClient, SyncedDocument, WebSocketClientProtocol
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.tokens import ParticipantToken
 
@@ -29,6 +29,38 @@ async def until(condition: Any) -> None:
             await asyncio.sleep(0.02)
 
 
+def has_child(doc: SyncedDocument, tag: str, attributes: dict[str, Any]) -> bool:
+    return any(
+        child.tag_name == tag and all(child.get_attribute(k) == v for k, v in attributes.items())
+        for child in doc.root.get_children()
+    )
+
+
+def peers(doc: SyncedDocument) -> list[dict[str, Any]]:
+    return list(doc.peers.values())
+
+
+async def handle(client: RoomClient, doc: SyncedDocument, command: dict[str, Any]) -> Any:
+    if "append" in command:
+        element = doc.root.append_child(command["append"]["tag"], command["append"]["attributes"])
+        await client.sync.flush(doc.path)
+        return {"id": element.id}
+    if "wait" in command:
+        count = command["wait"]
+        await until(lambda: len(doc.root.get_children()) == count)
+        return doc.to_json()
+    if "find" in command:
+        tag, attributes = command["find"]["tag"], command["find"]["attributes"]
+        await until(lambda: has_child(doc, tag, attributes))
+        return doc.to_json()
+    if "presence" in command:
+        doc.awareness.set_local_state(command["presence"])
+        return {"ok": True}
+    count = command["peers"]
+    await until(lambda: len(peers(doc)) >= count)
+    return peers(doc)
+
+
 async def main(room: str, path: str, name: str) -> None:
     token = ParticipantToken.for_room(name=name, room=room).to_jwt(token=os.environ["MESH_TOOLS_SECRET"])
     url = websocket_room_url(room_name=room, base_url=os.environ["MESH_TOOLS_URL"])
@@ -36,24 +68,9 @@ async def main(room: str, path: str, name: str) -> None:
         doc = await client.sync.open(path)
         await doc.synchronized
         answer({"ready": True})
+        # Until its input ends; leaving the block closes the document, flushing its edits.
         while line := await asyncio.to_thread(sys.stdin.readline):
-            command = json.loads(line)
-            if "append" in command:
-                element = doc.root.append_child(command["append"]["tag"], command["append"]["attributes"])
-                await client.sync.flush(path)
-                answer({"id": element.id})
-            elif "wait" in command:
-                await until(lambda: len(doc.root.get_children()) == command["wait"])
-                answer(doc.to_json())
-            elif "json" in command:
-                answer(doc.to_json())
-            elif "presence" in command:
-                doc.awareness.set_local_state(command["presence"])
-                answer({"ok": True})
-            elif "peers" in command:
-                me = doc.ydoc.client_id
-                await until(lambda: len([c for c in doc.awareness.states if c != me]) >= command["peers"])
-                answer([state for c, state in doc.awareness.states.items() if c != me])
+            answer(await handle(client, doc, json.loads(line)))
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ export async function startServer ({ room = 'lab', args = [], port = 0, dataDir 
   const mesh = (commandArgs, extraEnv = {}) => execFileSync(PYTHON, ['-m', 'mesh_tools', ...commandArgs], {
     env: { ...env, MESH_TOOLS_URL: url, ...extraEnv }, encoding: 'utf8'
   })
-  const token = (name, { readOnly = false, paths = [], tokenRoom = room } = {}) => mesh([
-    'token', '--room', tokenRoom, '--name', name, ...(readOnly ? ['--read-only'] : []),
+  const token = (name, { readOnly = false, paths = [], tokenRoom = room, role = 'agent' } = {}) => mesh([
+    'token', '--room', tokenRoom, '--name', name, '--role', role, ...(readOnly ? ['--read-only'] : []),
     ...paths.flatMap(path => ['--path', path])
   ]).trim()
   if (fresh) mesh(['room', 'schema', 'put', '--room', room, 'doc', SCHEMA_FILE])
@@ -65,7 +65,12 @@ export function pythonParticipant (server, args) {
     /** The next line the participant printed (JSON). */
     next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise(resolve => waiters.push(resolve)),
     send: line => child.stdin.write(line + '\n'),
-    exited: new Promise(resolve => child.once('exit', resolve))
+    /** End its input: it closes the document (flushing) and exits. */
+    stop: () => {
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.stdin.end()
+      return exited
+    }
   }
 }
 

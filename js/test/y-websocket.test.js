@@ -46,8 +46,7 @@ test('y-websocket and a Python participant co-edit one document and converge', a
     await waitUntil(() => root(doc).length === 2, 'the repair')
   } finally {
     provider.destroy()
-    python.send(JSON.stringify({ json: true }))
-    await python.next()
+    await python.stop()
   }
 })
 
@@ -105,8 +104,7 @@ test('presence: a joiner sees existing states at once, Python and Yjs participan
     const peers = JSON.parse(await python.next())
     assert.ok(peers.some(state => state.user?.name === 'ann'), JSON.stringify(peers))
   } finally {
-    python.send(JSON.stringify({ json: true }))
-    await python.next()
+    await python.stop()
     joiner.provider.destroy()
     first.provider.destroy()
   }

@@ -32,6 +32,14 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     serve.add_argument("--data-dir", default="mesh-data", help="where the SQLite database lives")
     serve.add_argument("--secret-file", help='JSON file {"kid": "secret", ...} instead of the env secret')
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        metavar="ORIGIN",
+        help="only pages from this origin (e.g. https://app.example.com) may connect (repeatable; "
+        "default: any); programs, which send no Origin, are not concerned",
+    )
     serve.set_defaults(run=_serve)
 
     token: argparse.ArgumentParser = commands.add_parser(
@@ -89,6 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
         secrets=keys,
         host=args.host,
         port=args.port,
+        allowed_origins=args.allowed_origins,
     )
 
     async def main() -> None:

@@ -3,5 +3,6 @@
 from .room_server import RoomServer
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage, StoredDocument
+from .web_page import page_url
 
-__all__ = ["RoomServer", "SQLiteStorage", "Storage", "StoredDocument"]
+__all__ = ["RoomServer", "SQLiteStorage", "Storage", "StoredDocument", "page_url"]

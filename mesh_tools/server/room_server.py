@@ -46,6 +46,7 @@ from .routes import Refusal, Route, parse_route
 from .session import Session
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage
+from .web_page import web_response
 from .yjs_session import YjsParticipant, YjsSession
 
 __all__ = ["DATABASE_NAME", "TOKEN_EXPIRED", "RoomServer"]
@@ -183,6 +184,8 @@ class RoomServer:
     # -- connections ------------------------------------------------------------------------
 
     def _authenticate(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket" and (page := web_response(request)):
+            return page
         target = urlsplit(request.path)
         try:
             route = parse_route(target.path)
