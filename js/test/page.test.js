@@ -5,7 +5,11 @@ import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startServer, pythonParticipant } from './server.js'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import { RoomClient, newElementId } from '../src/index.js'
+import { startServer, pythonParticipant, waitUntil } from './server.js'
 import { browserMissing, launchBrowser } from './browser.js'
 
 const skip = browserMissing() ?? false
@@ -159,4 +163,85 @@ test('a refused token shows a readable message', { skip }, async () => {
   await page.waitForSelector('#status.error')
   assert.match(await page.textContent('#status'), /no participant token/)
   await page.close()
+})
+
+test('a Python agent, pycrdt\'s Provider, stock y-websocket, the JS client and a person co-edit and converge', { skip }, async () => {
+  const path = 'everyone.doc'
+  const agent = pythonParticipant(server, [server.room, path, 'agent-py'])
+  await agent.next()
+  const provider = pythonParticipant(server, [server.room, path, 'provider-py', 'provider'])
+  await provider.next()
+  const yDoc = new Y.Doc()
+  const yws = new WebsocketProvider(`${server.url}/rooms/${server.room}/docs`, encodeURIComponent(path), yDoc, {
+    WebSocketPolyfill: WebSocket, params: { token: server.token('y-websocket') }, disableBc: true
+  })
+  yws.awareness.setLocalStateField('user', { name: 'y-websocket', role: 'user' })
+  const js = new RoomClient({ url: server.url, room: server.room, token: server.token('js-client'), WebSocket })
+  await js.connect()
+  const { page, problems } = await openPage(path, server.token('pat', { role: 'user' }))
+  try {
+    const shared = await js.openDocument(path)
+    await shared.synced
+    await waitUntil(() => yws.synced, 'y-websocket synced')
+    await page.waitForSelector('[data-element-id="root"]')
+    const paragraph = text => {
+      const created = new Y.XmlElement('p')
+      created.setAttribute('$id', newElementId())
+      created.setAttribute('text', text)
+      return created
+    }
+    // Everyone writes at once.
+    agent.send(JSON.stringify({ append: { tag: 'p', attributes: { text: 'from the agent' } } }))
+    provider.send(JSON.stringify({ append: { tag: 'p', attributes: { text: 'from pycrdt' } } }))
+    yDoc.getXmlFragment('mesh').get(0).push([paragraph('from y-websocket')])
+    shared.root.push([paragraph('from the JS client')])
+    await page.selectOption('[data-element-id="root"] > .add-child select', 'p')
+    await page.click('[data-element-id="root"] > .add-child button')
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-tag="p"] input[data-attribute="text"]')].some(input => input.value === ''))
+    const mine = await page.$$eval('[data-tag="p"]', nodes => nodes.find(node => node.querySelector('input[data-attribute="text"]').value === '').dataset.elementId)
+    await page.fill(`[data-field="${mine}.text"]`, 'from the page')
+    await page.press(`[data-field="${mine}.text"]`, 'Enter')
+    await agent.next()
+    await provider.next()
+    const expected = ['from pycrdt', 'from the JS client', 'from the agent', 'from the page', 'from y-websocket']
+    const sorted = texts => [...texts].sort()
+    agent.send(JSON.stringify({ find: { tag: 'p', attributes: { text: 'from the page' } } }))
+    await agent.next()
+    agent.send(JSON.stringify({ wait: 5 }))
+    const agentView = JSON.parse(await agent.next())
+    provider.send(JSON.stringify({ wait: 5 }))
+    const providerView = JSON.parse(await provider.next())
+    const order = view => view.doc.children.map(child => child.p.text)
+    assert.deepEqual(sorted(order(agentView)), expected)
+    // Converged: the same order everywhere.
+    assert.deepEqual(order(providerView), order(agentView))
+    const yOrder = () => yDoc.getXmlFragment('mesh').get(0).toArray().map(node => node.getAttribute('text'))
+    const jsOrder = () => shared.root.toArray().map(node => node.getAttribute('text'))
+    const pageOrder = () => page.$$eval('[data-tag="p"] input[data-attribute="text"]', inputs => inputs.map(input => input.value))
+    await waitUntil(() => JSON.stringify(yOrder()) === JSON.stringify(order(agentView)), 'y-websocket converged')
+    await waitUntil(() => JSON.stringify(jsOrder()) === JSON.stringify(order(agentView)), 'the JS client converged')
+    assert.deepEqual(await pageOrder(), order(agentView))
+    // Presence visible to all.
+    provider.send(JSON.stringify({ presence: { user: { name: 'provider-py', role: 'agent' }, element: 'root' } }))
+    await provider.next()
+    const everyone = ['agent-py', 'js-client', 'pat', 'provider-py', 'y-websocket']
+    for (const name of everyone.filter(name => name !== 'pat')) await page.waitForSelector(`[data-person="${name}"]`, { timeout: 5000 })
+    agent.send(JSON.stringify({ peers: 4 }))
+    const agentPeers = JSON.parse(await agent.next()).map(state => state.user?.name)
+    assert.deepEqual(sorted(agentPeers.filter(Boolean)), everyone.filter(name => name !== 'agent-py'))
+    const names = awareness => [...awareness.getStates().values()].map(state => state.user?.name).filter(Boolean)
+    await waitUntil(() => sorted(names(yws.awareness)).join() === everyone.join(), 'y-websocket sees everyone')
+    await waitUntil(() => sorted(names(shared.awareness)).join() === everyone.join(), 'the JS client sees everyone')
+    const shot = join(SCREENSHOTS, 'everyone.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    console.log(`screenshot: ${shot}`)
+    assert.deepEqual(problems, [])
+  } finally {
+    await page.close()
+    yws.destroy()
+    yDoc.destroy()
+    await js.close()
+    await provider.stop()
+    await agent.stop()
+  }
 })

@@ -57,16 +57,32 @@ export function pythonParticipant (server, args) {
   const lines = createInterface({ input: child.stdout })
   const queue = []
   const waiters = []
+  let exitCode = null
   lines.on('line', line => {
     const waiter = waiters.shift()
-    if (waiter) waiter(line); else queue.push(line)
+    if (waiter) waiter.resolve(line); else queue.push(line)
+  })
+  child.once('exit', code => {
+    exitCode = code
+    for (const waiter of waiters.splice(0)) waiter.reject(new Error(`participant ${args.join(' ')} exited with ${code}`))
   })
   return {
-    /** The next line the participant printed (JSON). */
-    next: () => queue.length ? Promise.resolve(queue.shift()) : new Promise(resolve => waiters.push(resolve)),
+    /** The next line the participant printed (JSON); rejects if it exits or stays silent for 30 s. */
+    next: () => {
+      if (queue.length) return Promise.resolve(queue.shift())
+      if (exitCode !== null) return Promise.reject(new Error(`participant ${args.join(' ')} exited with ${exitCode}`))
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`participant ${args.join(' ')} said nothing for 30 s`)), 30000)
+        waiters.push({
+          resolve: line => { clearTimeout(timer); resolve(line) },
+          reject: error => { clearTimeout(timer); reject(error) }
+        })
+      })
+    },
     send: line => child.stdin.write(line + '\n'),
     /** End its input: it closes the document (flushing) and exits. */
     stop: () => {
+      if (exitCode !== null) return Promise.resolve(exitCode)
       const exited = new Promise(resolve => child.once('exit', resolve))
       child.stdin.end()
       return exited

@@ -46,12 +46,13 @@ test('y-websocket and a Python participant co-edit one document and converge', a
     await waitUntil(() => root(doc).length === 2, 'the repair')
   } finally {
     provider.destroy()
+    doc.destroy()
     await python.stop()
   }
 })
 
 test('a refused token closes with 44xx and a readable reason, and y-websocket stops retrying', async () => {
-  const { provider } = connect('x.doc', 'not-a-jwt')
+  const { doc, provider } = connect('x.doc', 'not-a-jwt')
   const closes = []
   provider.on('connection-close', event => closes.push(event))
   await waitUntil(() => closes.length > 0, 'the close')
@@ -61,6 +62,7 @@ test('a refused token closes with 44xx and a readable reason, and y-websocket st
   assert.equal(closes.length, 1, 'no reconnect after a 44xx close')
   assert.equal(provider.shouldConnect, false)
   provider.destroy()
+  doc.destroy()
 })
 
 test('a read-only participant gets permission-denied, stays connected, and changes nothing', async () => {
@@ -83,8 +85,7 @@ test('a read-only participant gets permission-denied, stays connected, and chang
     assert.deepEqual(texts(writer.doc), ['original', 'later'])
   } finally {
     console.warn = warn
-    reader.provider.destroy()
-    writer.provider.destroy()
+    for (const { doc, provider } of [reader, writer]) { provider.destroy(); doc.destroy() }
   }
 })
 
@@ -105,7 +106,6 @@ test('presence: a joiner sees existing states at once, Python and Yjs participan
     assert.ok(peers.some(state => state.user?.name === 'ann'), JSON.stringify(peers))
   } finally {
     await python.stop()
-    joiner.provider.destroy()
-    first.provider.destroy()
+    for (const { doc, provider } of [joiner, first]) { provider.destroy(); doc.destroy() }
   }
 })
