@@ -3,32 +3,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# setuptools announces how it made an editable install with a warning it calls information only
+# (pypa/packaging-problems#558); pip shows it, and it would open every first `make demo`.
+PIP_INSTALL := $(BIN)/python -W "ignore:Editable installation" -m pip install --quiet
+# What the tests need beyond .venv (a server, a browser): one scripts/deps-*.sh per need, run in name
+# order, each quick when its need is met already. Adding one needs no change here.
+DEPS_SCRIPTS := $(sort $(wildcard scripts/deps-*.sh))
 
-.PHONY: demo test test-js deps lint bench clean
+.PHONY: demo test test-js lint deps wheel-smoke bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mesh-tools demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check mesh_tools tests bench
-	$(BIN)/ruff format --check mesh_tools tests bench
+	$(BIN)/ruff check mesh_tools tests bench setup.py
+	$(BIN)/ruff format --check mesh_tools tests bench setup.py
 	$(BIN)/mypy
 
-# Node, npm packages and chromium for the JavaScript and browser tests (scripts/install-test-deps.sh).
-deps: $(STAMP)
-	bash scripts/install-test-deps.sh
+deps:
+	for script in $(DEPS_SCRIPTS); do bash $$script || exit 1; done
 
-test: lint deps
+# The built wheel, installed outside the repository, runs the demo and the core eval suite.
+wheel-smoke: $(STAMP)
+	scripts/wheel-smoke.sh $(BIN)/python
+
+test: lint deps wheel-smoke
 	$(BIN)/pytest
 	$(MAKE) test-js
 
-# The Node tests start a real `mesh-tools serve` from the virtualenv; without Node they skip (not in CI).
+# The Node and browser tests (js/test) start a real `mesh-tools serve` from the virtualenv; without
+# Node they skip, except under CI=true (scripts/deps-web.sh installs Node, npm packages and chromium).
 test-js: $(STAMP)
 	@if command -v npm >/dev/null && [ -d js/node_modules ]; then \
 		cd js && MESH_TOOLS_PYTHON=$(CURDIR)/$(BIN)/python npm test; \
@@ -39,4 +49,4 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache js/node_modules
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache js/node_modules

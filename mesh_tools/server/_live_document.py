@@ -1,0 +1,290 @@
+"""A document loaded in a room: its replica, the channels subscribed to it, persistence and fan-out.
+
+Every change, whoever makes it, is one pycrdt transaction; the document's update listener appends the
+transaction's update to the storage log (in order) and to an outbox. ``MeshDocument.apply_update``
+reports the schema violations an incoming update brought in; the server mends them with one edit of its
+own, then sends the outbox to every live subscriber except the one the change came from — so other
+replicas never see a schema-breaking state, and the sender gets the server's repair.
+
+In a cluster, each committed update also goes to the bus, and updates committed by other nodes come
+back through :meth:`LiveDocument.apply_remote`: checked and mended like any other, never stored again
+(docs/adr/0011-cluster.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import create_update_message, merge_updates
+
+from ..document import MeshDocument, Violation
+from ..errors import ProtocolError, RemoteProtocolError, ServerError, StorageUnavailableError
+from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
+from ._bus import DocumentBus
+from ._participant import Participant
+from ._presence import Presence
+from ._storage import Storage
+
+__all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
+
+logger = logging.getLogger(__name__)
+
+#: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
+SERVER_ORIGIN = "mesh-tools-server"
+#: Origin of updates another node committed: already durable and published, so only fanned out here.
+BUS_ORIGIN = "mesh-tools-bus"
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    """One channel of one participant, bound to a document. Hashable by identity (a CRDT origin)."""
+
+    participant: Participant
+    #: The channel's sync state (sans-I/O): handshake, read-only rule, announced awareness.
+    sync: ServerChannel
+    document: LiveDocument
+    #: Cleared when the channel is closed, by the participant or by the server.
+    active: bool = field(default=True)
+
+    @property
+    def channel(self) -> int:
+        return self.sync.number
+
+
+class LiveDocument:
+    """A loaded document; ``holds`` counts the subscribers and requests using it."""
+
+    def __init__(
+        self,
+        *,
+        room: str,
+        path: str,
+        doc: MeshDocument,
+        epoch: str,
+        storage: Storage,
+        on_idle: Callable[[LiveDocument], None],
+        bus: DocumentBus | None = None,
+    ) -> None:
+        self.room = room
+        self.path = path
+        self.doc = doc
+        self.epoch = epoch
+        self.holds = 0
+        self.closed = False
+        #: Resolves once the latest change is durable (changes are stored in order).
+        self.last_write: asyncio.Future[None] | None = None
+        self._storage = storage
+        self._bus = bus
+        self._on_idle = on_idle
+        self._subscribers: list[Subscriber] = []
+        self._outbox: list[tuple[bytes, Any]] = []
+        #: Who is here and where: the last awareness state of every client, sent to each joiner.
+        self.presence = Presence()
+        self._presence_sweep: asyncio.TimerHandle | None = None
+        doc.on_update(self._on_update)
+
+    def __repr__(self) -> str:
+        return f"<LiveDocument {self.room}/{self.path} subscribers={len(self._subscribers)}>"
+
+    @property
+    def subscribers(self) -> tuple[Subscriber, ...]:
+        return tuple(self._subscribers)
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def subscribe(self, participant: Participant, channel: int, *, read_only: bool) -> Subscriber:
+        """Bind a channel; the caller answers the open request, then calls :meth:`greet`."""
+        subscriber = Subscriber(participant, ServerChannel(channel, read_only), self)
+        self._subscribers.append(subscriber)
+        self.holds += 1
+        return subscriber
+
+    def greet(self, subscriber: Subscriber) -> None:
+        """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
+        subscriber.participant.send(subscriber.sync.greeting(self.doc))
+        self._answer_presence_query(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber.active:
+            subscriber.active = False
+            self._subscribers.remove(subscriber)
+            removal = subscriber.sync.awareness_removal()
+            if removal is not None:
+                # Tell the others at once rather than leave ghosts until their 30 s timeout.
+                self.presence.apply(removal)
+                self._broadcast(removal)
+                self._publish_awareness(removal)
+            self.release()
+
+    def release(self) -> None:
+        """Drop one hold; the room unloads the document when none is left."""
+        self.holds -= 1
+        if self.holds == 0:
+            self._on_idle(self)
+
+    def close(self) -> None:
+        """Detach from the replica so it can be freed (pycrdt pins a Doc while it is observed)."""
+        self.closed = True
+        if self._presence_sweep is not None:
+            self._presence_sweep.cancel()
+        self.doc.close()  # also drops the update listener
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def receive(self, subscriber: Subscriber, message: bytes) -> None:
+        """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
+        inbound = subscriber.sync.receive(self.doc, message, path=self.path)
+        if inbound.reply is not None:
+            subscriber.participant.send(inbound.reply)
+        elif inbound.awareness is not None:
+            # Awareness goes to every subscriber, the sender included (y-websocket expects the echo).
+            self._keep_presence(inbound.awareness)
+            self._broadcast(inbound.awareness)
+            self._publish_awareness(inbound.awareness)
+        elif inbound.presence_query:
+            self._answer_presence_query(subscriber)
+        elif inbound.update is not None:
+            violations = self.apply(inbound.update, origin=subscriber)
+            if violations:
+                rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
+                subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
+
+    def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
+        """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
+
+        An update that cannot be decoded raises ProtocolError and changes nothing.
+        """
+        try:
+            violations = self.doc.apply_update(update, origin=origin)
+        except (ValueError, RuntimeError) as exc:
+            raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+        if violations:
+            self.mend()
+        else:
+            self._publish()
+        return violations
+
+    def mend(self) -> list[Violation]:
+        """Repair every schema violation with one server edit and send everything pending on."""
+        violations = self.doc.repair(origin=SERVER_ORIGIN)
+        self._publish()
+        return violations
+
+    def apply_remote(self, update: bytes) -> None:
+        """Apply an update another node committed (through the bus): checked and mended, not stored."""
+        try:
+            self.apply(update, origin=BUS_ORIGIN)
+        except ProtocolError as exc:
+            logger.error(
+                "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
+            )
+
+    def receive_remote_awareness(self, message: bytes) -> None:
+        """Relay awareness from participants on other nodes to this node's subscribers."""
+        try:
+            self._keep_presence(message)
+        except ProtocolError as exc:
+            logger.error("awareness of %s/%s from another node is malformed: %s", self.room, self.path, exc)
+            return
+        self._broadcast(message)
+
+    # -- presence ---------------------------------------------------------------------------
+
+    def _keep_presence(self, message: bytes) -> None:
+        self.presence.apply(message)
+        if self._presence_sweep is None and len(self.presence):
+            self._schedule_presence_sweep()
+
+    def _answer_presence_query(self, subscriber: Subscriber) -> None:
+        """Send the subscriber every current awareness state (on joining, and for QueryAwareness)."""
+        snapshot = self.presence.snapshot()
+        if snapshot is not None:
+            subscriber.participant.send(subscriber.sync.frame(snapshot))
+
+    def _schedule_presence_sweep(self) -> None:
+        delay = self.presence.timeout / 2
+        self._presence_sweep = asyncio.get_running_loop().call_later(delay, self._sweep_presence)
+
+    def _sweep_presence(self) -> None:
+        # Peers that stopped renewing (a frozen tab, a half-open link) leave before they mislead a joiner.
+        self._presence_sweep = None
+        removal = self.presence.expire()
+        if removal is not None:
+            self._broadcast(removal)
+        if len(self.presence) and not self.closed:
+            self._schedule_presence_sweep()
+
+    def _publish_awareness(self, message: bytes) -> None:
+        if self._bus is not None:
+            self._bus.publish_awareness(self.room, self.path, message)
+
+    def _broadcast(self, message: bytes) -> None:
+        # Awareness needs no document state, so subscribers get it before their handshake is done.
+        for subscriber in self._subscribers:
+            subscriber.participant.send(subscriber.sync.frame(message))
+
+    # -- persistence and fan-out ------------------------------------------------------------
+
+    def _on_update(self, update: bytes, origin: Any) -> None:
+        # Called inside the transaction's commit: only record; never touch the replica here.
+        self._outbox.append((update, origin))
+        if origin is BUS_ORIGIN:
+            return
+        future = self._storage.append_update(self.room, self.path, update)
+        future.add_done_callback(self._written)
+        if self._bus is not None:
+            # Futures resolve in append order, so other nodes get this node's updates in commit order.
+            future.add_done_callback(functools.partial(self._committed, update))
+        self.last_write = future
+
+    def _publish(self) -> None:
+        entries, self._outbox = self._outbox, []
+        if not entries:
+            return
+        messages: dict[Any, bytes] = {}
+        for subscriber in self._subscribers:
+            if not subscriber.sync.live:
+                continue
+            # One message per distinct origin to leave out; usually one for everyone.
+            key = subscriber if any(origin is subscriber for _, origin in entries) else None
+            message = messages.get(key)
+            if message is None:
+                updates = [update for update, origin in entries if origin is not key]
+                if not updates:
+                    continue
+                # Several updates (a change and its repair) travel as one, so no replica sees the gap.
+                merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+                message = messages[key] = create_update_message(merged)
+            subscriber.participant.send(subscriber.sync.frame(message))
+
+    def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
+        if self._bus is not None and not future.cancelled() and future.exception() is None:
+            self._bus.publish_update(self.room, self.path, update)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled() or (failure := future.exception()) is None:
+            return
+        logger.error("storing an update of %s/%s failed: closing its channels", self.room, self.path)
+        # The replica holds a change the log lacks: closing every channel unloads the document, so the
+        # reopening clients' sync sends that change again.
+        error: ServerError = (
+            failure
+            if isinstance(failure, StorageUnavailableError)
+            else ServerError(
+                f"the server could not store changes to {self.path!r}", hint="reopen the document later"
+            )
+        )
+        for subscriber in list(self._subscribers):
+            closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())
+            subscriber.participant.send_message(Push(PushType.SYNC_CLOSED, dict(closed)))
+            self.unsubscribe(subscriber)
+
+
+def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:
+    """Mended violations as the wire carries them (``sync.rejected``, the ``sync.sync`` result)."""
+    return [violation_body(v.code, v.message, v.element_id) for v in violations]

@@ -1,0 +1,263 @@
+"""One participant's session in a room: its requests, its channels and their binary sync frames.
+
+Frames are handled in arrival order: a binary update is applied before the next frame is read, so a
+``sync.flush`` or ``sync.close`` that follows it waits for it to be durable (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from ..errors import (
+    DocumentExistsError,
+    DocumentNotFoundError,
+    MeshError,
+    PermissionDeniedError,
+    ProtocolError,
+    RemoteProtocolError,
+    ServerError,
+)
+from ..schema import MeshSchema
+from ..sync import (
+    FIRST_CHANNEL,
+    CloseCode,
+    CreateResult,
+    DescribeResult,
+    ErrorPush,
+    ListResult,
+    OpenResult,
+    Push,
+    PushType,
+    Request,
+    RequestType,
+    Response,
+    SchemaListResult,
+    SyncResult,
+    decode_binary,
+    decode_text,
+)
+from ..tokens import SyncScope
+from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
+from ._participant import Participant
+from ._paths import check_document_path, check_schema_name
+from ._room import Room
+
+__all__ = ["Session"]
+
+logger = logging.getLogger(__name__)
+
+_Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
+
+
+class Session:
+    """Dispatches one connection's frames; ``max_errors`` bad frames in a row close it with 1008."""
+
+    def __init__(self, room: Room, participant: Participant, *, max_errors: int = 32) -> None:
+        self.room = room
+        self.participant = participant
+        self.max_errors = max_errors
+        self._channels: dict[int, Subscriber] = {}
+        self._next_channel = FIRST_CHANNEL
+        self._errors = 0
+        self._handlers: dict[str, _Handler] = {
+            RequestType.SYNC_CREATE: self._create,
+            RequestType.SYNC_DESCRIBE: self._describe,
+            RequestType.SYNC_OPEN: self._open,
+            RequestType.SYNC_CLOSE: self._close,
+            RequestType.SYNC_FLUSH: self._flush,
+            RequestType.SYNC_SYNC: self._sync,
+            RequestType.SYNC_LIST: self._list,
+            RequestType.SCHEMA_PUT: self._schema_put,
+            RequestType.SCHEMA_LIST: self._schema_list,
+        }
+
+    # -- frames -----------------------------------------------------------------------------
+
+    async def handle_text(self, text: str) -> None:
+        """Answer one request (exactly once, with a result or a typed error)."""
+        try:
+            request = decode_text(text)
+            if not isinstance(request, Request):
+                raise RemoteProtocolError("clients send requests: a JSON object with an 'id' and a 'type'")
+        except ProtocolError as exc:
+            self._reject(exc, None)
+            return
+        handler = self._handlers.get(request.type)
+        try:
+            if handler is None:
+                raise RemoteProtocolError(
+                    f"unknown request type {request.type!r}", hint=f"known: {', '.join(self._handlers)}"
+                )
+            result = await handler(request)
+        except MeshError as exc:
+            self.participant.send_message(Response(request.id, error=exc))
+            return
+        except Exception:
+            logger.exception("request %s failed", request.type)
+            error = ServerError(f"{request.type} failed inside the server", hint="see the server log")
+            self.participant.send_message(Response(request.id, error=error))
+            return
+        if result is not None:
+            self.participant.send_message(Response(request.id, result=dict(result)))
+        self._errors = 0
+
+    def handle_binary(self, frame: bytes) -> None:
+        """Route a sync or awareness frame to its channel's document."""
+        channel: int | None = None
+        try:
+            channel, message = decode_binary(frame)
+            subscriber = self._subscriber(channel)
+            subscriber.document.receive(subscriber, message)
+        except MeshError as exc:
+            self._reject(exc, channel)
+            return
+        self._errors = 0
+
+    def close(self) -> None:
+        """Release every channel (the connection is gone)."""
+        for subscriber in self._channels.values():
+            subscriber.document.unsubscribe(subscriber)
+        self._channels.clear()
+
+    def _reject(self, error: MeshError, channel: int | None) -> None:
+        push = ErrorPush(error=error.to_dict())
+        if channel is not None:
+            push["channel"] = channel
+        self.participant.send_message(Push(PushType.ERROR, dict(push)))
+        self._errors += 1
+        if self._errors >= self.max_errors:
+            self.participant.close(CloseCode.POLICY_VIOLATION, f"{self._errors} bad frames in a row")
+
+    def _subscriber(self, channel: int) -> Subscriber:
+        subscriber = self._channels.get(channel)
+        if subscriber is not None and not subscriber.active:
+            del self._channels[channel]  # the server closed it (and said so with sync.closed)
+            subscriber = None
+        if subscriber is None:
+            raise RemoteProtocolError(
+                f"channel {channel} is not open", hint="open the document with sync.open"
+            )
+        return subscriber
+
+    # -- permissions ------------------------------------------------------------------------
+
+    def _scope(self, path: str | None, *, write: bool) -> SyncScope:
+        scope = self.participant.token.api.sync
+        if scope is None:
+            raise PermissionDeniedError("this token grants no document access", hint="add an api sync scope")
+        if path is not None and not scope.allows_path(path):
+            raise PermissionDeniedError(
+                f"this token does not grant {path!r}", hint=f"granted paths: {', '.join(scope.paths or ())}"
+            )
+        if write and scope.read_only:
+            raise PermissionDeniedError("this token may only read", hint="ask for a read-write token")
+        return scope
+
+    def _path(self, request: Request, *, write: bool) -> str:
+        path = check_document_path(request.get("path", str))
+        self._scope(path, write=write)
+        return path
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _create(self, request: Request) -> CreateResult:
+        path = self._path(request, write=True)
+        data = request.get_optional("json", dict)
+        schema_json = request.get_optional("schema", dict)
+        schema = None if schema_json is None else MeshSchema.from_json(schema_json)
+        await self.room.create(path, data=data, schema=schema)
+        return CreateResult(path=path)
+
+    async def _describe(self, request: Request) -> DescribeResult:
+        path = self._path(request, write=False)
+        live = await self.room.acquire(path)
+        try:
+            return DescribeResult(path=path, json=live.doc.to_json(include_ids=True))
+        finally:
+            live.release()
+
+    async def _open(self, request: Request) -> None:
+        path = self._path(request, write=False)
+        create = request.get_optional("create", bool)
+        try:
+            live = await self.room.acquire(path)
+        except DocumentNotFoundError:
+            if create is False:
+                raise
+            self._scope(path, write=True)
+            # Another participant may have created it meanwhile: then open theirs.
+            with contextlib.suppress(DocumentExistsError):
+                await self.room.create(path, data=None, schema=None)
+            live = await self.room.acquire(path)
+        read_only = self._scope(path, write=False).read_only
+        channel = self._next_channel
+        self._next_channel += 1
+        subscriber = live.subscribe(self.participant, channel, read_only=read_only)
+        live.release()  # the subscription holds it now
+        self._channels[channel] = subscriber
+        # The answer must precede the first frame on the new channel: send it here, then greet.
+        result = OpenResult(
+            channel=channel,
+            schema=live.doc.schema.to_json(),
+            epoch=live.epoch,
+            # The client turns its replica read-only, so edits fail where they are made, not silently here.
+            read_only=read_only,
+        )
+        self.participant.send_message(Response(request.id, result=dict(result)))
+        live.greet(subscriber)
+        return None
+
+    async def _close(self, request: Request) -> dict[str, Any]:
+        subscriber = self._subscriber(request.get("channel", int))
+        del self._channels[subscriber.channel]
+        document = subscriber.document
+        pending = document.last_write
+        document.unsubscribe(subscriber)
+        if pending is not None:
+            await pending
+        return {}
+
+    async def _flush(self, request: Request) -> dict[str, Any]:
+        pending = self._subscriber(request.get("channel", int)).document.last_write
+        if pending is not None:
+            await pending
+        return {}
+
+    async def _sync(self, request: Request) -> SyncResult:
+        path = self._path(request, write=True)
+        try:
+            update = base64.b64decode(request.get("data", str), validate=True)
+        except binascii.Error:
+            raise RemoteProtocolError(
+                "sync.sync data must be base64", hint="encode the y-update as base64"
+            ) from None
+        live = await self.room.acquire(path)
+        try:
+            violations = live.apply(update, origin=SERVER_ORIGIN)
+            pending = live.last_write
+        finally:
+            live.release()
+        if pending is not None:
+            await pending
+        return SyncResult(violations=violation_bodies(violations))
+
+    async def _list(self, request: Request) -> ListResult:
+        scope = self._scope(None, write=False)
+        paths = await self.room.storage.list_documents(self.room.name)
+        return ListResult(paths=[path for path in paths if scope.allows_path(path)])
+
+    async def _schema_put(self, request: Request) -> dict[str, Any]:
+        self._scope(None, write=True)
+        name = check_schema_name(request.get("name", str))
+        schema = MeshSchema.from_json(request.get("schema", dict))
+        await self.room.storage.put_schema(self.room.name, name, schema.to_json())
+        return {}
+
+    async def _schema_list(self, request: Request) -> SchemaListResult:
+        self._scope(None, write=False)
+        return SchemaListResult(names=await self.room.storage.list_schemas(self.room.name))

@@ -1,0 +1,326 @@
+"""SQLite room storage: an update log with group commit, snapshots by ``merge_updates``, and schemas.
+
+One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
+disk, power loss included. One writer task owns the connection: it drains a queue of operations and runs
+each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
+futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
+
+Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
+``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pycrdt import merge_updates
+
+from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
+from ._storage import StoredDocument
+from ._write_batches import Batch, LogStats, next_batch, settle
+
+__all__ = ["SQLiteStorage"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_DocKey = tuple[str, str]
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    room TEXT NOT NULL, path TEXT NOT NULL, schema TEXT NOT NULL, epoch TEXT NOT NULL,
+    data BLOB NOT NULL, upto INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, path TEXT NOT NULL, data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS updates_by_document ON updates (room, path, seq);
+CREATE TABLE IF NOT EXISTS schemas (
+    room TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (room, name)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(slots=True)
+class _Op(Generic[_T]):
+    """One storage operation: runs on the writer thread inside the batch's transaction."""
+
+    run: Callable[[sqlite3.Connection], _T]
+    future: asyncio.Future[_T]
+    appends: _DocKey | None = None
+    size: int = 0
+
+
+class SQLiteStorage:
+    """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
+
+    ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
+    writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        compact_rows: int = 500,
+        compact_bytes: int = 1 << 20,
+        max_batch: int = 1024,
+    ) -> None:
+        self.path = Path(path)
+        self.compact_rows = compact_rows
+        self.compact_bytes = compact_bytes
+        self.max_batch = max_batch
+        self._db: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._closing = False
+        # Log size per document, learnt on the first append of this process; drives compaction.
+        self._stats: dict[_DocKey, LogStats] = {}
+
+    @property
+    def available(self) -> bool:
+        return self._writer is not None and self._failure is None and not self._closing
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError("the storage is already open")
+        self._db = await asyncio.to_thread(self._connect)
+        self._writer = asyncio.create_task(self._write_loop(), name=f"sqlite-writer {self.path.name}")
+
+    async def close(self) -> None:
+        """Commit what is queued, fold every log written by this process into its snapshot, close."""
+        if self._writer is None:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        await self._writer
+        self._writer = None
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            if self._failure is None:
+                await asyncio.to_thread(
+                    self._compact_all, db, [key for key, s in self._stats.items() if s.rows]
+                )
+        finally:
+            await asyncio.to_thread(db.close)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: the writer issues BEGIN/COMMIT itself, one transaction per batch.
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA_SQL)
+        return db
+
+    # -- the Storage interface --------------------------------------------------------------
+
+    async def create_document(
+        self, room: str, path: str, *, schema: dict[str, Any], epoch: str, update: bytes
+    ) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            if db.execute("SELECT 1 FROM snapshots WHERE room=? AND path=?", (room, path)).fetchone():
+                raise DocumentExistsError(f"{path!r} already exists", hint="open it, or pick another path")
+            db.execute(
+                "INSERT INTO snapshots (room, path, schema, epoch, data, upto) VALUES (?, ?, ?, ?, ?, 0)",
+                (room, path, json.dumps(schema), epoch, update),
+            )
+
+        await self._submit(run)
+
+    async def load_document(self, room: str, path: str) -> StoredDocument | None:
+        def run(db: sqlite3.Connection) -> StoredDocument | None:
+            row = db.execute(
+                "SELECT schema, epoch, data, upto FROM snapshots WHERE room=? AND path=?", (room, path)
+            ).fetchone()
+            if row is None:
+                return None
+            schema, epoch, snapshot, upto = row
+            log = db.execute(
+                "SELECT data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (room, path, upto)
+            )
+            return StoredDocument(json.loads(schema), epoch, [snapshot, *(data for (data,) in log)])
+
+        return await self._submit(run)
+
+    def append_update(self, room: str, path: str, update: bytes) -> asyncio.Future[None]:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO updates (room, path, data) VALUES (?, ?, ?)", (room, path, update))
+
+        return self._enqueue(run, appends=(room, path), size=len(update))
+
+    async def flush(self) -> None:
+        await self._submit(lambda db: None)
+
+    async def list_documents(self, room: str) -> list[str]:
+        def run(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("SELECT path FROM snapshots WHERE room=? ORDER BY path", (room,))
+            return [path for (path,) in rows]
+
+        return await self._submit(run)
+
+    async def put_schema(self, room: str, name: str, schema: dict[str, Any]) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO schemas (room, name, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (room, name) DO UPDATE SET data=excluded.data",
+                (room, name, json.dumps(schema)),
+            )
+
+        await self._submit(run)
+
+    async def get_schema(self, room: str, name: str) -> dict[str, Any] | None:
+        def run(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT data FROM schemas WHERE room=? AND name=?", (room, name)).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+        return await self._submit(run)
+
+    async def list_schemas(self, room: str) -> list[str]:
+        def run(db: sqlite3.Connection) -> list[str]:
+            return [
+                name for (name,) in db.execute("SELECT name FROM schemas WHERE room=? ORDER BY name", (room,))
+            ]
+
+        return await self._submit(run)
+
+    # -- the writer -------------------------------------------------------------------------
+
+    async def _submit(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
+        return await self._enqueue(run)
+
+    def _enqueue(
+        self, run: Callable[[sqlite3.Connection], _T], *, appends: _DocKey | None = None, size: int = 0
+    ) -> asyncio.Future[_T]:
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        if self._failure is not None:
+            future.set_exception(self._failed())
+        elif self._writer is None or self._closing:
+            future.set_exception(ServerError("the storage is closed"))
+        else:
+            self._queue.put_nowait(_Op(run, future, appends, size))
+        return future
+
+    def _failed(self) -> ServerError:
+        error = ServerError(f"storage failed: {self._failure!r}", hint="the server needs attention")
+        error.__cause__ = self._failure
+        return error
+
+    async def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            batch, stopping = await next_batch(self._queue, self.max_batch)
+            if not batch:
+                continue
+            if self._failure is not None:
+                for op in batch:
+                    settle(op.future, False, self._failed())
+                continue
+            try:
+                done = await asyncio.to_thread(self._run_batch, batch)
+            except Exception as exc:  # the transaction itself failed: nothing in it is stored
+                logger.exception("storage batch failed; refusing further writes")
+                self._failure = exc
+                for op in batch:
+                    settle(op.future, False, self._failed())
+                continue
+            for op, (ok, value) in zip(batch, done.results, strict=True):
+                settle(op.future, ok, value)
+            if done.due:
+                try:
+                    await asyncio.to_thread(self._compact_all, self._require_db(), done.due)
+                except Exception as exc:
+                    logger.exception("compaction failed; refusing further writes")
+                    self._failure = exc
+
+    def _require_db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise ServerError("the storage is not open")
+        return self._db
+
+    def _run_batch(self, batch: list[_Op[Any]]) -> Batch:
+        """Run on the writer thread: every operation of the batch in one transaction."""
+        db = self._require_db()
+        done = Batch()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for op in batch:
+                # A savepoint per operation, so a refused one leaves the rest of the batch intact;
+                # any other error (sqlite3.Error) fails the whole batch.
+                db.execute("SAVEPOINT op")
+                try:
+                    value = op.run(db)
+                except MeshError as exc:  # refused (say, the document exists): only this operation fails
+                    db.execute("ROLLBACK TO op")
+                    db.execute("RELEASE op")
+                    done.results.append((False, exc))
+                    continue
+                db.execute("RELEASE op")
+                done.results.append((True, value))
+                if op.appends is not None:
+                    self._count(db, op.appends, op.size, done)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return done
+
+    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: Batch) -> None:
+        stats = self._stats.get(key)
+        if stats is None:
+            # Includes the row just inserted.
+            rows, total = db.execute(
+                "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
+                "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
+                "AND s.path=u.path)",
+                key,
+            ).fetchone()
+            stats = self._stats[key] = LogStats(rows, total)
+        else:
+            stats.rows += 1
+            stats.size += size
+        if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
+            done.due.append(key)
+
+    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
+        for key in keys:
+            self._compact(db, key)
+
+    def _compact(self, db: sqlite3.Connection, key: _DocKey) -> None:
+        """Fold a document's log into its snapshot; the merge runs off the event loop (writer thread)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
+            if row is None:
+                raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
+            snapshot, upto = row
+            log = db.execute(
+                "SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (*key, upto)
+            ).fetchall()
+            if log:
+                # merge_updates keeps structs whose dependencies are missing; a live Doc would drop them.
+                merged = merge_updates(snapshot, *(data for _, data in log))
+                last = log[-1][0]
+                db.execute(
+                    "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (merged, last, *key)
+                )
+                db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, last))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._stats[key] = LogStats(0, 0)

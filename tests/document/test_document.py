@@ -1,0 +1,403 @@
+"""MeshDocument: schema-checked writes, ids, JSON shape, events, replication and convergence."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycrdt import XmlElement
+
+from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.document import (
+    ROOT_ID,
+    AttributeChanged,
+    ElementDeleted,
+    ElementInserted,
+    MeshDocument,
+)
+from mesh_tools.errors import (
+    ChildNotAllowedError,
+    DocumentError,
+    ElementNotFoundError,
+    InvalidOperationError,
+    InvalidValueError,
+    ReservedAttributeError,
+    UnknownAttributeError,
+    UnknownTagError,
+)
+
+from ..schema.schemas import rich_schema, seed_schema
+
+
+def board_schema() -> MeshSchema:
+    return MeshSchema(
+        root_tag_name="board",
+        elements=[
+            ElementType(
+                tag_name="board",
+                properties=[
+                    ValueProperty(name="title", type="string"),
+                    ChildProperty(name="columns", child_tag_names=["column"]),
+                ],
+            ),
+            ElementType(
+                tag_name="column",
+                properties=[
+                    ValueProperty(name="name", type="string"),
+                    ChildProperty(name="cards", child_tag_names=["card"]),
+                ],
+            ),
+            ElementType(
+                tag_name="card",
+                properties=[
+                    ValueProperty(name="title", type="string"),
+                    ValueProperty(name="points", type="integer"),
+                    ValueProperty(name="estimate", type="number"),
+                    ValueProperty(name="done", type="boolean"),
+                    ValueProperty(name="priority", type="string", enum=["low", "high"]),
+                ],
+            ),
+        ],
+    )
+
+
+def sync(*docs: MeshDocument) -> None:
+    """Exchange state vectors pairwise until every replica has everything."""
+    for a in docs:
+        for b in docs:
+            if a is not b:
+                b.apply_update(a.get_update(b.get_state()))
+
+
+def test_seed_append_child_example() -> None:
+    document = MeshDocument(schema=seed_schema())
+    body = document.root.append_child(tag_name="body", attributes={})
+    body.append_child(tag_name="p", attributes={"class": "lead"})
+    assert document.to_json() == {"html": {"children": [{"body": {"children": [{"p": {"class": "lead"}}]}}]}}
+
+
+def test_values_keep_their_json_types() -> None:
+    document = MeshDocument(schema=board_schema())
+    column = document.root.append_child("column", {"name": "todo"})
+    card = column.append_child("card", {"title": "t", "points": 3, "estimate": 1.5, "done": False})
+    replica = MeshDocument(schema=board_schema())
+    sync(document, replica)
+    remote = replica.element_by_id(card.id)
+    assert remote.get_attribute("points") == 3 and type(remote.get_attribute("points")) is int
+    assert remote.get_attribute("estimate") == 1.5
+    assert remote.get_attribute("done") is False
+    assert remote.get_attribute("title") == "t"
+    assert remote.get_attribute("priority") is None
+
+
+def test_ids_are_short_unique_and_stable_across_replicas() -> None:
+    a, b = MeshDocument(schema=board_schema()), MeshDocument(schema=board_schema())
+    made = [a.root.append_child("column", {"name": str(i)}) for i in range(200)]
+    made += [b.root.append_child("column", {"name": str(i)}) for i in range(200)]
+    sync(a, b)
+    ids = [e.id for e in made]
+    assert len(set(ids)) == 400
+    assert all(len(i) == 8 for i in ids)
+    assert a.to_json(include_ids=True) == b.to_json(include_ids=True)
+    assert {e.id for e in a.root.get_children()} == set(ids)
+
+
+def test_concurrent_fresh_replicas_share_one_root() -> None:
+    replicas = [MeshDocument(schema=seed_schema()) for _ in range(3)]
+    for replica in replicas:
+        replica.root.append_child("body")
+    sync(*replicas)
+    for replica in replicas:
+        assert replica.root.id == ROOT_ID
+        assert len(replica.root.get_children()) == 3
+        assert replica.validate() == []
+
+
+def test_subtree_insert_is_one_update_and_checked_first() -> None:
+    document = MeshDocument(schema=rich_schema())
+    updates: list[bytes] = []
+    document.on_update(lambda update, origin: updates.append(update))
+    table = document.root.append_json(
+        {
+            "table": {
+                "caption": "c",
+                "rows": [{"row": {"cells": [{"cell": {"text": "a"}}, {"cell": {"text": "b"}}]}}],
+            }
+        }
+    )
+    assert len(updates) == 1
+    assert [c.tag_name for c in table.get_children()[0].get_children()] == ["cell", "cell"]
+    before = document.get_update()
+    with pytest.raises(
+        ChildNotAllowedError, match=r"<cell> is not allowed inside <row>|<row> is not allowed"
+    ):
+        document.root.append_json({"table": {"rows": [{"row": {"cells": [{"row": {"cells": []}}]}}]}})
+    assert document.get_update() == before
+    assert len(updates) == 1
+
+
+def test_insert_child_positions() -> None:
+    document = MeshDocument(schema=board_schema())
+    first = document.root.append_child("column", {"name": "b"})
+    document.root.insert_child(0, "column", {"name": "a"})
+    document.root.insert_child(-1, "column", {"name": "between"})
+    assert [c.get_attribute("name") for c in document.root.get_children()] == ["a", "between", "b"]
+    assert document.root.get_children()[-1].id == first.id
+    with pytest.raises(InvalidOperationError, match=r"outside 0\.\.3"):
+        document.root.insert_child(9, "column", {})
+
+
+def invalid_writes(document: MeshDocument) -> list[tuple[type[DocumentError], str, Any]]:
+    column = document.root.get_children()[0]
+    card = column.get_children()[0]
+    return [
+        (UnknownTagError, "unknown tag 'lane'", lambda: document.root.append_child("lane")),
+        (
+            ChildNotAllowedError,
+            "<card> is not allowed inside <board>",
+            lambda: document.root.append_child("card"),
+        ),
+        (ChildNotAllowedError, "<card> cannot have children", lambda: card.append_child("card")),
+        (UnknownAttributeError, "<card> has no attribute 'owner'", lambda: card.set_attribute("owner", "x")),
+        (InvalidValueError, "not a valid value for card.points", lambda: card.set_attribute("points", 1.5)),
+        (InvalidValueError, "not a valid value for card.done", lambda: card.set_attribute("done", "yes")),
+        (
+            InvalidValueError,
+            "not a valid value for card.priority",
+            lambda: card.set_attribute("priority", "mid"),
+        ),
+        (
+            InvalidValueError,
+            "not a valid value for card.estimate",
+            lambda: card.set_attribute("estimate", True),
+        ),
+        (ReservedAttributeError, "$id is managed", lambda: card.set_attribute("$id", "x")),
+        (ReservedAttributeError, "cannot be removed", lambda: card.remove_attribute("$id")),
+        (UnknownAttributeError, "no attribute 'nope'", lambda: card.remove_attribute("nope")),
+        (ElementNotFoundError, "no element has id 'zzz'", lambda: document.element_by_id("zzz")),
+        (InvalidOperationError, "root element cannot be deleted", lambda: document.root.delete()),
+        (InvalidValueError, "exactly one key", lambda: column.append_json({"card": {}, "x": {}})),
+        (
+            ReservedAttributeError,
+            "is not a fresh id",
+            lambda: column.append_json({"card": {"$id": card.id}}),
+        ),
+    ]
+
+
+def test_every_invalid_write_raises_its_code_and_changes_nothing() -> None:
+    document = MeshDocument(schema=board_schema())
+    document.root.append_child("column", {"name": "todo"}).append_child("card", {"title": "x"})
+    for error_type, fragment, write in invalid_writes(document):
+        before = document.get_update()
+        with pytest.raises(error_type) as info:
+            write()
+        assert fragment in info.value.message, info.value.message
+        assert info.value.hint or error_type in (ElementNotFoundError, InvalidValueError)
+        assert document.get_update() == before, fragment
+
+
+def test_error_hints_name_what_is_allowed() -> None:
+    document = MeshDocument(schema=board_schema())
+    with pytest.raises(ChildNotAllowedError) as info:
+        document.root.append_child("card")
+    assert info.value.hint == "children of <board>: column"
+    card = document.root.append_child("column").append_child("card")
+    with pytest.raises(InvalidValueError) as value_info:
+        card.set_attribute("priority", "urgent")
+    assert value_info.value.hint == 'expected priority: one of "low", "high"'
+    assert value_info.value.to_dict()["code"] == "invalid_value"
+
+
+def test_deleted_handles_fail_cleanly_locally_and_remotely() -> None:
+    a, b = MeshDocument(schema=board_schema()), MeshDocument(schema=board_schema())
+    column = a.root.append_child("column")
+    card = column.append_child("card")
+    sync(a, b)
+    stale = b.element_by_id(card.id)
+    column.delete()
+    sync(a, b)
+    assert not stale.is_alive
+    with pytest.raises(ElementNotFoundError, match="was deleted"):
+        stale.set_attribute("title", "x")
+    with pytest.raises(ElementNotFoundError):
+        b.element_by_id(column.id)
+    assert len(b) == 1
+
+
+def test_events_report_local_and_remote_changes() -> None:
+    a, b = MeshDocument(schema=board_schema()), MeshDocument(schema=board_schema())
+    seen_a: list[Any] = []
+    seen_b: list[Any] = []
+    a.observe(seen_a.append)
+    b.observe(seen_b.append)
+    column = a.root.append_child("column", {"name": "x"})
+    column.set_attribute("name", "y")
+    sync(a, b)
+    column.delete()
+    sync(a, b)
+    assert isinstance(seen_a[0], ElementInserted) and seen_a[0].local
+    assert any(isinstance(e, AttributeChanged) and e.new_value == "y" and e.local for e in seen_a)
+    inserted = [e for e in seen_b if isinstance(e, ElementInserted)]
+    assert [e.element.id for e in inserted] == [column.id] and not inserted[0].local
+    deleted = [e for e in seen_b if isinstance(e, ElementDeleted)]
+    assert deleted == [ElementDeleted(column.id, "column", local=False)]
+
+
+def test_listener_may_edit_and_transaction_batches() -> None:
+    document = MeshDocument(schema=board_schema())
+    updates: list[bytes] = []
+    document.on_update(lambda update, origin: updates.append(update))
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ElementInserted) and event.element.tag_name == "column":
+            event.element.append_child("card", {"title": "auto"})
+
+    document.observe(on_event)
+    with document.transaction():
+        for i in range(5):
+            document.root.append_child("column", {"name": str(i)})
+    assert len(updates) == 1 + 5  # the batch, then one per listener edit
+    assert all(len(c.get_children()) == 1 for c in document.root.get_children())
+
+
+def test_from_json_round_trip_and_validate() -> None:
+    data = {
+        "document": {
+            "title": "Plan",
+            "blocks": [
+                {"heading": {"text": "Intro", "level": 1}},
+                {"list": {"ordered": True, "items": [{"item": {"text": "a", "done": False}}]}},
+            ],
+        }
+    }
+    document = MeshDocument.from_json(rich_schema(), data)
+    assert document.to_json() == data
+    with_ids = document.to_json(include_ids=True)
+    copy = MeshDocument.from_json(rich_schema(), with_ids)
+    assert copy.to_json(include_ids=True) == with_ids
+    assert document.validate() == []
+    with pytest.raises(UnknownTagError, match="root is 'document'"):
+        MeshDocument.from_json(rich_schema(), {"html": {}})
+
+
+def test_raw_invalid_update_is_found_and_repaired() -> None:
+    good = MeshDocument(schema=board_schema())
+    column = good.root.append_child("column", {"name": "todo"})
+    rogue = MeshDocument(schema=board_schema())
+    sync(good, rogue)
+    # A participant that bypasses the API writes straight into the CRDT.
+    raw = rogue.element_by_id(column.id)._xml
+    with rogue.ydoc.transaction():
+        raw.attributes["name"] = 5
+        raw.attributes["colour"] = "red"
+        raw.children.append(XmlElement("board", {"$id": "nested"}))
+        raw.children.append(XmlElement("card", {"$id": "okcard", "points": 2.5}))
+        raw.children.append(XmlElement("card", {}))
+    reported = good.apply_update(rogue.get_update(good.get_state()))
+    codes = sorted(v.code for v in good.validate())
+    assert sorted(v.code for v in reported) == codes
+    assert codes == [
+        "child_not_allowed",
+        "invalid_value",
+        "invalid_value",
+        "reserved_attribute",
+        "unknown_attribute",
+    ]
+    mended = good.repair()
+    assert len(mended) == 5
+    assert good.validate() == []
+    rogue.apply_update(good.get_update(rogue.get_state()))
+    assert rogue.validate() == [] and rogue.to_json(include_ids=True) == good.to_json(include_ids=True)
+    assert good.element_by_id("okcard").get_attribute("points") is None
+
+
+# -- property tests ------------------------------------------------------------------------------
+
+_TAGS = ["column", "card", "board", "nope"]
+_ATTRS = ["name", "title", "points", "estimate", "done", "priority", "owner"]
+_VALUES = st.one_of(
+    st.text(max_size=4), st.integers(-5, 5), st.floats(-3, 3, allow_nan=False), st.booleans(), st.none()
+)
+
+
+@st.composite
+def edit_scripts(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    ops = []
+    for _ in range(draw(st.integers(1, 25))):
+        kind = draw(st.sampled_from(["append", "insert", "set", "remove", "delete", "sync"]))
+        ops.append(
+            (
+                kind,
+                draw(st.integers(0, 2)),  # replica
+                draw(st.integers(0, 1000)),  # element selector
+                draw(st.sampled_from(_TAGS)),
+                draw(st.sampled_from(_ATTRS)),
+                draw(_VALUES),
+                draw(st.integers(-3, 5)),  # position
+                draw(st.integers(0, 2)),  # sync partner
+            )
+        )
+    return ops
+
+
+def _apply(replicas: list[MeshDocument], op: tuple[Any, ...]) -> None:
+    kind, r, selector, tag, attr, value, position, partner = op
+    document = replicas[r]
+    elements = list(document)
+    element = elements[selector % len(elements)]
+    before = document.get_update()
+    try:
+        if kind == "append":
+            element.append_child(tag, {attr: value} if value is not None else {})
+        elif kind == "insert":
+            element.insert_child(position, tag)
+        elif kind == "set":
+            element.set_attribute(attr, value)
+        elif kind == "remove":
+            element.remove_attribute(attr)
+        elif kind == "delete":
+            element.delete()
+        else:
+            replicas[partner].apply_update(document.get_update(replicas[partner].get_state()))
+    except DocumentError:
+        assert document.get_update() == before, "a rejected write changed the document"
+
+
+@settings(max_examples=120, deadline=None)
+@given(edit_scripts(), st.randoms(use_true_random=False))
+def test_random_edits_on_three_replicas_converge_and_stay_valid(ops: list[Any], rnd: random.Random) -> None:
+    replicas = [MeshDocument(schema=board_schema()) for _ in range(3)]
+    for op in ops:
+        _apply(replicas, op)
+    # Deliver every replica's full update to every other, in a random order.
+    deliveries = [(a, b) for a in range(3) for b in range(3) if a != b]
+    rnd.shuffle(deliveries)
+    updates = [r.get_update() for r in replicas]
+    for a, b in deliveries:
+        replicas[b].apply_update(updates[a])
+    sync(*replicas)
+    first = replicas[0].to_json(include_ids=True)
+    for replica in replicas:
+        assert replica.to_json(include_ids=True) == first
+        assert replica.validate() == []
+        assert {e.id for e in replica} == set(replica._index)
+
+
+def test_apply_update_reports_only_what_it_broke() -> None:
+    good = MeshDocument(schema=board_schema())
+    card = good.root.append_child("column").append_child("card", {"title": "a"})
+    rogue = MeshDocument(schema=board_schema())
+    sync(good, rogue)
+    rogue.element_by_id(card.id).set_attribute("title", "b")
+    assert good.apply_update(rogue.get_update(good.get_state())) == []
+    with rogue.ydoc.transaction():
+        rogue.element_by_id(card.id)._xml.attributes["points"] = "many"
+    (violation,) = good.apply_update(rogue.get_update(good.get_state()))
+    assert (violation.code, violation.element_id, violation.attribute) == ("invalid_value", card.id, "points")
+    with pytest.raises(ValueError):
+        good.apply_update(b"\xff\x00garbage")
+    assert good.validate() == [violation]
