@@ -79,7 +79,7 @@ test('presence: JS and Python participants see who is where', async () => {
     const peers = () => [...document.peers.values()]
     await waitUntil(() => peers().some(state => state.user?.name === 'py' && state.element === 'root'), 'py at root')
     document.focus('root')
-    python.send(JSON.stringify({ peers: 1 }))
+    python.send(JSON.stringify({ peers: ['js-person'] }))
     const seen = JSON.parse(await python.next())
     assert.deepEqual(seen.find(state => state.user?.name === 'js-person')?.user, { name: 'js-person', role: 'agent' })
   } finally {

@@ -69,7 +69,7 @@ test('renders the tree, follows an agent\'s edit within a second, and shows who 
     assert.match(await page.textContent('[data-person="writer-agent"]'), new RegExp(`at ${taskId}`))
     // ... and the agent sees the person, with the element the person is editing.
     await page.click(`[data-field="${id}.text"]`)
-    agent.send(JSON.stringify({ peers: 1 }))
+    agent.send(JSON.stringify({ peers: ['pat'] }))
     const peers = JSON.parse(await agent.next())
     assert.deepEqual(peers.find(state => state.user?.name === 'pat')?.user, { name: 'pat', role: 'user' })
     mkdirSync(SCREENSHOTS, { recursive: true })
@@ -226,7 +226,7 @@ test('a Python agent, pycrdt\'s Provider, stock y-websocket, the JS client and a
     await provider.next()
     const everyone = ['agent-py', 'js-client', 'pat', 'provider-py', 'y-websocket']
     for (const name of everyone.filter(name => name !== 'pat')) await page.waitForSelector(`[data-person="${name}"]`, { timeout: 5000 })
-    agent.send(JSON.stringify({ peers: 4 }))
+    agent.send(JSON.stringify({ peers: everyone.filter(name => name !== 'agent-py') }))
     const agentPeers = JSON.parse(await agent.next()).map(state => state.user?.name)
     assert.deepEqual(sorted(agentPeers.filter(Boolean)), everyone.filter(name => name !== 'agent-py'))
     const names = awareness => [...awareness.getStates().values()].map(state => state.user?.name).filter(Boolean)

@@ -5,7 +5,8 @@ Usage: participant.py ROOM PATH NAME [client|provider] (with MESH_TOOLS_URL and 
 y-websocket route (append, wait and presence only). Commands:
 ``{"append": {"tag", "attributes"}}`` appends under the root and flushes; ``{"wait": N}`` waits until the
 root has N children; ``{"presence": {...}}`` publishes awareness;
-``{"peers": N}`` waits until N other participants are present and prints their states.
+``{"peers": [name, ...]}`` waits until participants with those user names are present and prints
+every other participant's state.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ async def handle(client: RoomClient, doc: SyncedDocument, command: dict[str, Any
     if "presence" in command:
         doc.awareness.set_local_state(command["presence"])
         return {"ok": True}
-    count = command["peers"]
-    await until(lambda: len(peers(doc)) >= count)
+    names = set(command["peers"])
+    await until(lambda: names <= {state.get("user", {}).get("name") for state in peers(doc)})
     return peers(doc)
 
 
