@@ -17,19 +17,20 @@ from mesh_tools.document import MeshDocument, read_text_delta
 
 from ..support import ARTICLE
 
-PEER_DIR = Path(__file__).resolve().parents[1] / "yjs"
+#: The JavaScript client's folder: its package.json pins yjs, scripts/deps-web.sh installs it.
+JS_DIR = Path(__file__).resolve().parents[2] / "js"
 
 
 class YjsPeer:
-    """The Node process of tests/yjs/text_peer.mjs, spoken to one JSON line at a time."""
+    """The Node process of js/test/text_peer.mjs, spoken to one JSON line at a time."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
-            ["node", str(PEER_DIR / "text_peer.mjs")],
+            ["node", str(JS_DIR / "test" / "text_peer.mjs")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=PEER_DIR,
+            cwd=JS_DIR,
         )
 
     def ask(self, **command: Any) -> dict[str, Any]:
@@ -53,10 +54,10 @@ class YjsPeer:
 
 @pytest.fixture
 def peer() -> Iterator[YjsPeer]:
-    if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "yjs").is_dir():
+    if shutil.which("node") is None or not (JS_DIR / "node_modules" / "yjs").is_dir():
         if os.environ.get("CI") == "true":
-            pytest.fail("Node or tests/yjs/node_modules is missing: run scripts/deps-yjs.sh")
-        pytest.skip("Node or the npm package yjs is missing (scripts/deps-yjs.sh installs them)")
+            pytest.fail("Node or js/node_modules is missing: run scripts/deps-web.sh")
+        pytest.skip("Node or the npm package yjs is missing (scripts/deps-web.sh installs them)")
     running = YjsPeer()
     yield running
     running.close()

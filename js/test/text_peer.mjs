@@ -1,4 +1,4 @@
-// A plain Yjs client for tests/document/test_text_yjs.py: it edits a paragraph's text the way a browser
+// A plain Yjs client for tests/document/test_text_yjs.py (not a Node test itself): it edits a paragraph's text the way a browser
 // editor would, beside a Python replica. One JSON object per line on stdin, one answer per line on stdout.
 //   {"update": b64}                 apply an update
 //   {"edit": [[op, ...args], ...]}  edit the first paragraph's text in one transaction, answer {"update"}
