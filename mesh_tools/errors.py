@@ -25,6 +25,7 @@ __all__ = [
     "DocumentExistsError",
     "DocumentNotFoundError",
     "DocumentReplacedError",
+    "EditConflictError",
     "ElementNotFoundError",
     "HandshakeRefusedError",
     "InvalidOperationError",
@@ -113,6 +114,12 @@ class ReservedAttributeError(DocumentError):
 
 class ElementNotFoundError(DocumentError):
     code = "not_found"
+
+
+class EditConflictError(DocumentError):
+    """An edit made on a stale read: another participant changed the element since the given version."""
+
+    code = "conflict"
 
 
 class InvalidOperationError(DocumentError):

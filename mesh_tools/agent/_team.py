@@ -36,12 +36,11 @@ from ..errors import AgentConfigError, DocumentExistsError, InvalidOperationErro
 from ..helpers import websocket_room_url
 from ..schema import MeshSchema
 from ..tokens import DEFAULT_TTL, ParticipantToken
-from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit
+from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit, schema_summary
 from ._definition import AgentDefinition
 from ._events import AgentResult, EventCallback, TurnEvent
 from ._loop import AgentLoop
 from ._retry import RetryPolicy
-from ._schema_summary import schema_summary
 from ._scripted_model import ScriptedModel
 from ._transcript import ApiName
 

@@ -14,6 +14,7 @@ from ._describe import Description
 from ._document_toolkit import DEFAULT_DESCRIBE_BUDGET, DocumentToolkit
 from ._function_toolkit import FunctionToolkit
 from ._limited_toolkit import LimitedToolkit
+from ._schema_summary import schema_summary
 from ._source import DocumentSource, InMemorySource, RoomSession
 from ._strict import StrictIssue, StrictLimits, lint_strict
 from ._tool import Tool, ToolHandler
@@ -39,4 +40,5 @@ __all__ = [
     "ToolResult",
     "Toolkit",
     "lint_strict",
+    "schema_summary",
 ]

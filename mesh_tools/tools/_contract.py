@@ -32,6 +32,9 @@ class ToolName(StrEnum):
     SET_ATTRIBUTE = "set_attribute"
     REMOVE_ATTRIBUTE = "remove_attribute"
     DELETE_ELEMENT = "delete_element"
+    SEARCH_ELEMENTS = "search_elements"
+    CHANGES_SINCE = "changes_since"
+    WAIT_FOR_CHANGES = "wait_for_changes"
 
 
 #: Tools that change the document.
