@@ -212,47 +212,6 @@ class DocumentToolkit(FunctionToolkit):
                 read_only=True,
             )
         )
-        tools.append(
-            self._tool(
-                ToolName.SEARCH_ELEMENTS,
-                "Find elements by tag, attribute value (equals) or text substring, under an element; "
-                "paged: pass next as cursor.",
-                {
-                    "tag": {"type": ["string", "null"], "enum": [*self.schema.tag_names, None]},
-                    "attribute": (
-                        {"type": ["string", "null"], "enum": [*attribute_names(self.schema), None]}
-                        if attribute_names(self.schema)
-                        else {"type": "null"}
-                    ),
-                    "equals": {"type": ["string", "number", "boolean", "null"]},
-                    "text": _OPTIONAL_STRING,
-                    "under": _OPTIONAL_STRING,
-                    "cursor": _OPTIONAL_STRING,
-                },
-                self._search_elements,
-                read_only=True,
-            )
-        )
-        tools.append(
-            self._tool(
-                ToolName.CHANGES_SINCE,
-                "Others' edits since version (from any result): who, what, where. Cheaper than reading "
-                "again.",
-                {"version": _STRING},
-                self._changes_since,
-                read_only=True,
-            )
-        )
-        tools.append(
-            self._tool(
-                ToolName.WAIT_FOR_CHANGES,
-                f"Wait up to timeout seconds (max {MAX_WAIT_S:g}) for others' edits after version; "
-                "returns them.",
-                {"version": _STRING, "timeout": {"type": "number"}},
-                self._wait_for_changes,
-                read_only=True,
-            )
-        )
         if insertable_tags(self.schema):
             defs = element_definitions(self.schema)
             tools.append(
@@ -299,6 +258,47 @@ class DocumentToolkit(FunctionToolkit):
                 {"id": _ADDRESS},
                 self._delete_element,
                 destructive=True,
+            )
+        )
+        tools.append(
+            self._tool(
+                ToolName.SEARCH_ELEMENTS,
+                "Find elements by tag, attribute value (equals) or text substring, under an element; "
+                "paged: pass next as cursor.",
+                {
+                    "tag": {"type": ["string", "null"], "enum": [*self.schema.tag_names, None]},
+                    "attribute": (
+                        {"type": ["string", "null"], "enum": [*attribute_names(self.schema), None]}
+                        if attribute_names(self.schema)
+                        else {"type": "null"}
+                    ),
+                    "equals": {"type": ["string", "number", "boolean", "null"]},
+                    "text": _OPTIONAL_STRING,
+                    "under": _OPTIONAL_STRING,
+                    "cursor": _OPTIONAL_STRING,
+                },
+                self._search_elements,
+                read_only=True,
+            )
+        )
+        tools.append(
+            self._tool(
+                ToolName.CHANGES_SINCE,
+                "Others' edits since version (from any result): who, what, where. Cheaper than reading "
+                "again.",
+                {"version": _STRING},
+                self._changes_since,
+                read_only=True,
+            )
+        )
+        tools.append(
+            self._tool(
+                ToolName.WAIT_FOR_CHANGES,
+                f"Wait up to timeout seconds (max {MAX_WAIT_S:g}) for others' edits after version; "
+                "returns them.",
+                {"version": _STRING, "timeout": {"type": "number"}},
+                self._wait_for_changes,
+                read_only=True,
             )
         )
         return tools

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import weakref
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from ._function_toolkit import FunctionToolkit
     from ._tool import Tool
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "RESOURCE_SCHEME", "DocumentPublisher", "build_server"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "OUTPUT_SCHEMA", "RESOURCE_SCHEME", "DocumentPublisher", "build_server"]
+
+logger = logging.getLogger("mesh_tools.tools")
 
 DEFAULT_INSTRUCTIONS = (
     "Tools to read and edit live, schema-typed documents shared with other participants. Call "
@@ -137,8 +139,8 @@ def _resource_handlers(publisher: DocumentPublisher, types: Any) -> dict[str, An
     from ..errors import MeshError
 
     bus = InMemorySubscriptionBus()
-    # Sessions subscribed with resources/subscribe, by URI; weak, so a closed session drops out.
-    subscribers: dict[str, weakref.WeakSet[Any]] = {}
+    # Sessions subscribed with resources/subscribe, by URI; one that fails to take a notice is dropped.
+    subscribers: dict[str, list[Any]] = {}
     pending: set[str] = set()
 
     def path_of(uri: str) -> str:
@@ -150,7 +152,11 @@ def _resource_handlers(publisher: DocumentPublisher, types: Any) -> dict[str, An
         pending.discard(uri)
         await bus.publish(ResourceUpdated(uri=uri))
         for session in list(subscribers.get(uri, ())):
-            await session.send_resource_updated(uri)
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:
+                logger.info("dropping a closed MCP session's subscription to %s", uri, exc_info=True)
+                subscribers[uri].remove(session)
 
     def changed(path: str) -> None:
         # One notice per burst: a remote update inserting a subtree reports many events at once.
@@ -206,11 +212,15 @@ def _resource_handlers(publisher: DocumentPublisher, types: Any) -> dict[str, An
             await publisher.watch(path_of(uri))
         except MeshError as error:
             raise _invalid_params(str(error)) from None
-        subscribers.setdefault(uri, weakref.WeakSet()).add(context.session)
+        sessions = subscribers.setdefault(uri, [])
+        if context.session not in sessions:
+            sessions.append(context.session)
         return types.EmptyResult()
 
     async def unsubscribe(context: Any, params: Any) -> Any:
-        subscribers.get(str(params.uri), weakref.WeakSet()).discard(context.session)
+        sessions = subscribers.get(str(params.uri), [])
+        if context.session in sessions:
+            sessions.remove(context.session)
         return types.EmptyResult()
 
     return {

@@ -85,57 +85,12 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "name": "describe_document",
         "description": 'Read element id ("root" = whole document) with its $id values, which the other '
-        "tools take. $more: n hides n children; pass its $next as id to read on. Tools take an $id or a "
-        "path like /list[2]/item[0].",
+        "tools take. $more: n hides n children; pass its $next as id to read on. Tools "
+        "take an $id or a path like /list[2]/item[0].",
         "parameters": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "depth": {"type": ["integer", "null"]}},
             "required": ["id", "depth"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "search_elements",
-        "description": "Find elements by tag, attribute value (equals) or text substring, under an "
-        "element; paged: pass next as cursor.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "tag": {"type": ["string", "null"], "enum": ["html", "body", "p", None]},
-                "attribute": {"type": ["string", "null"], "enum": ["class", None]},
-                "equals": {"type": ["string", "number", "boolean", "null"]},
-                "text": {"type": ["string", "null"]},
-                "under": {"type": ["string", "null"]},
-                "cursor": {"type": ["string", "null"]},
-            },
-            "required": ["tag", "attribute", "equals", "text", "under", "cursor"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "changes_since",
-        "description": "Others' edits since version (from any result): who, what, where. Cheaper than "
-        "reading again.",
-        "parameters": {
-            "type": "object",
-            "properties": {"version": {"type": "string"}},
-            "required": ["version"],
-            "additionalProperties": False,
-        },
-        "strict": True,
-    },
-    {
-        "type": "function",
-        "name": "wait_for_changes",
-        "description": "Wait up to timeout seconds (max 60) for others' edits after version; returns them.",
-        "parameters": {
-            "type": "object",
-            "properties": {"version": {"type": "string"}, "timeout": {"type": "number"}},
-            "required": ["version", "timeout"],
             "additionalProperties": False,
         },
         "strict": True,
@@ -237,6 +192,51 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
                 },
             },
             "required": ["id", "if_unchanged_since"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "search_elements",
+        "description": "Find elements by tag, attribute value (equals) or text substring, under an "
+        "element; paged: pass next as cursor.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "tag": {"type": ["string", "null"], "enum": ["html", "body", "p", None]},
+                "attribute": {"type": ["string", "null"], "enum": ["class", None]},
+                "equals": {"type": ["string", "number", "boolean", "null"]},
+                "text": {"type": ["string", "null"]},
+                "under": {"type": ["string", "null"]},
+                "cursor": {"type": ["string", "null"]},
+            },
+            "required": ["tag", "attribute", "equals", "text", "under", "cursor"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "changes_since",
+        "description": "Others' edits since version (from any result): who, what, where. Cheaper than "
+        "reading again.",
+        "parameters": {
+            "type": "object",
+            "properties": {"version": {"type": "string"}},
+            "required": ["version"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "wait_for_changes",
+        "description": "Wait up to timeout seconds (max 60) for others' edits after version; returns them.",
+        "parameters": {
+            "type": "object",
+            "properties": {"version": {"type": "string"}, "timeout": {"type": "number"}},
+            "required": ["version", "timeout"],
             "additionalProperties": False,
         },
         "strict": True,

@@ -62,7 +62,9 @@ async def test_responses_api_round_trip() -> None:
     output = await kit.call(item.name, item.arguments)
     body_id, p_id = json.loads(output)["ids"]
     assert output == json.dumps(
-        {"ok": True, "id": body_id, "ids": {body_id: "body", p_id: "p"}}, separators=(",", ":")
+        # An edit answers the version of the agent's latest read: here, the document as opened.
+        {"ok": True, "id": body_id, "ids": {body_id: "body", p_id: "p"}, "version": "0.AQAC"},
+        separators=(",", ":"),
     )
     second = await fake.client.responses.create(
         model="gpt-test",

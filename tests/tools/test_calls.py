@@ -10,6 +10,7 @@ from mesh_tools.document import MeshDocument
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource, Toolkit
 
+from ..support.replicas import replica_of
 from .examples import BOARD, HTML, args, loads, rich
 
 
@@ -263,8 +264,8 @@ async def test_malformed_calls() -> None:
     assert loads(await kit.call("undo", "{}")) == error(
         "invalid_operation",
         "there is no tool 'undo'",
-        "tools: describe_document, search_elements, changes_since, wait_for_changes, append_child, "
-        "set_attribute, remove_attribute, delete_element",
+        "tools: describe_document, append_child, set_attribute, remove_attribute, delete_element, "
+        "search_elements, changes_since, wait_for_changes",
     )
     assert await call(kit, "describe_document", id="root", depth=-1) == error(
         "invalid_value", "depth -1 is negative", "use 0 or more, or null for all"
@@ -524,15 +525,6 @@ async def test_source_errors_come_back_as_results() -> None:
 
 
 # -- what others changed ------------------------------------------------------------------------
-
-
-def replica_of(document: MeshDocument) -> MeshDocument:
-    """A second participant's replica, wired both ways like two clients of one room."""
-    other = MeshDocument(schema=document.schema)
-    other.apply_update(document.get_update())
-    document.on_update(lambda update, origin: other.apply_update(update) if origin is None else None)
-    other.on_update(lambda update, origin: document.apply_update(update) if origin is None else None)
-    return other
 
 
 async def test_change_notice_reports_only_others_edits_once() -> None:

@@ -35,7 +35,7 @@ async def test_every_call_answers_one_envelope_that_reads_back_the_same() -> Non
     refused = await kit.call(ToolName.DELETE_ELEMENT, args(id="nope"))
 
     success = ToolResult.from_text(created)
-    assert success.ok and success.error is None and set(success.fields) == {"id", "ids"}
+    assert success.ok and success.error is None and set(success.fields) == {"id", "ids", "version"}
     assert success.to_json() == created
     failure = ToolResult.from_text(refused)
     assert not failure.ok and failure.fields == {}
