@@ -2,9 +2,10 @@
 
 A model that reads a document once can keep it current from what it sees afterwards: its own
 successful edits (it knows what it sent, and ``append_child`` returns the new ids) and the change
-feed (``changes_since`` / ``wait_for_changes``: others' inserts with their content, set and removed
-attributes, deletions). :func:`known_document` replays exactly that over the latest full read, so the
-scripted roles work the way the tools ask a model to: read once, then follow the feed.
+feed (others' inserts with their content, set and removed attributes, deletions), which
+``changes_since`` and ``wait_for_changes`` answer and every edit's result carries as ``changes``.
+:func:`known_document` replays exactly that over the latest full read, so the scripted roles work the
+way the tools ask a model to: read once, then follow the feed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from ..schema import ID_ATTRIBUTE
 from ..tools import ToolName
 
 __all__ = ["known_document", "latest_version"]
-
-_FEEDS = (ToolName.CHANGES_SINCE, ToolName.WAIT_FOR_CHANGES)
 
 
 def known_document(conversation: Conversation) -> dict[str, Any] | None:
@@ -44,9 +43,8 @@ def known_document(conversation: Conversation) -> dict[str, Any] | None:
             _set(index, arguments["id"], arguments["name"], None)
         elif exchange.name == ToolName.DELETE_ELEMENT:
             _delete(index, arguments["id"])
-        elif exchange.name in _FEEDS:
-            for change in result["changes"]:
-                _apply(index, change)
+        for change in result.get("changes", ()):
+            _apply(index, change)
     return root
 
 

@@ -6,7 +6,7 @@ one-line brief each (``status: draft``), the writer turns each draft section's b
 marks it ``written``, the reviewer fixes typos and leftovers in written sections and marks them
 ``reviewed``. Every id they use comes from a ``describe_document``, ``append_child`` or change-feed
 result, so they cope with whatever the others did meanwhile. Each reads the document once and then
-follows the change feed (``changes_since`` after its own edits, ``wait_for_changes`` while it has
+follows the change feed (the ``changes`` its edits' results carry, ``wait_for_changes`` while it has
 nothing to do), keeping its picture current as :mod:`._mirror` describes, instead of re-reading.
 
 Two mistakes are scripted on purpose, so a run shows the tools' error feedback at work: the writer
@@ -201,7 +201,7 @@ class ArchitectPolicy:
     def next_step(self, conversation: Conversation) -> Step:
         """Read first; then lay out what is missing; read again to check; then report."""
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
+        if outline is None or _behind(conversation):
             return _catch_up(conversation)
         missing = [section for section in _PLAN if section.heading not in outline.headings]
         calls = [] if outline.title else [_set(ROOT_ID, "title", DEMO_TITLE)]
@@ -246,7 +246,7 @@ class WriterPolicy:
         if filled is not None:
             return ToolCalls(_set(filled, "status", "written"))
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
+        if outline is None or _behind(conversation):
             return _catch_up(conversation)
         for section in outline.sections:
             if section.status == "draft":
@@ -338,14 +338,16 @@ class ReviewerPolicy:
         if retry:
             return ToolCalls(*retry)
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
+        if outline is None or _behind(conversation):
             return _catch_up(conversation)
         # Until a rejection taught it the schema's word, the reviewer says "approved".
         verdict = "reviewed" if _was_rejected(conversation, "status") else "approved"
         calls = [
             call for section in outline.sections if section.status == "written" for call in _review(section)
         ]
-        calls += [_set(s.id, "status", verdict) for s in outline.sections if s.status == "written"]
+        written = [s for s in outline.sections if s.status == "written"]
+        # A word it is unsure of, it tries on one section first.
+        calls += [_set(s.id, "status", verdict) for s in written[: None if verdict == "reviewed" else 1]]
         if calls:
             return ToolCalls(*calls)
         waiting = not outline.sections or any(s.status != "reviewed" for s in outline.sections)
@@ -479,9 +481,12 @@ def _appended(conversation: Conversation) -> bool:
     return bool(_successes(conversation, ToolName.APPEND_CHILD))
 
 
-def _last_turn_edited(conversation: Conversation) -> bool:
-    """Whether the latest turn changed the document, so the next step must catch up with the others."""
-    return any(exchange.name not in _READS for exchange in conversation.latest_exchanges())
+def _behind(conversation: Conversation) -> bool:
+    """Whether an edit of the latest turn said others' changes wait that did not fit in its result."""
+    return any(
+        isinstance(exchange.result, dict) and "changes_pending" in exchange.result
+        for exchange in conversation.latest_exchanges()
+    )
 
 
 def _idle_reads(conversation: Conversation) -> int:

@@ -37,6 +37,8 @@ __all__ = ["Change", "ChangeFeed", "FeedPage", "StateVector"]
 #: A state vector decoded: each client's next clock.
 StateVector = dict[int, int]
 
+#: How long ``wait`` keeps waiting for more once a change arrived, in seconds.
+SETTLE_S = 0.3
 # Characters one inserted subtree may use in a feed page, at most.
 _INSERT_BUDGET = 2_000
 _VERSION_HINT = "use the version of your latest read or edit, or call describe_document to read again"
@@ -98,8 +100,12 @@ class ChangeFeed:
 
     def read(self) -> str:
         """The current version, for a read's result: the agent has now seen everything up to it."""
-        self._seen = self.version()
-        return self._seen
+        return self.mark_seen(self.version())
+
+    def mark_seen(self, version: str) -> str:
+        """Record that the agent has seen everything up to ``version`` (a page it was given); returns it."""
+        self._seen = version
+        return version
 
     @property
     def seen(self) -> str:
@@ -141,9 +147,12 @@ class ChangeFeed:
 
     def changes_since(self, version: str, *, budget: int) -> FeedPage:
         """Others' edits after ``version``, folded: an element inserted then changed shows once, as
-        it is now; one inserted and deleted again not at all; several sets of one attribute, the last."""
+        it is now; one inserted and deleted again not at all; several sets of one attribute, the last.
+
+        The page's version is the current one; the caller marks it seen once the agent has the page.
+        """
         entries = self._since(version)
-        current = self.read()
+        current = self.version()
         inserted: dict[str, _Entry] = {}
         fresh: set[str] = set()
         sets: dict[tuple[str, str], _Entry] = {}
@@ -189,12 +198,27 @@ class ChangeFeed:
             changes.append(change)
         return _fit(changes, current, budget)
 
-    async def wait(self, version: str, timeout: float) -> bool:
+    async def wait(self, version: str, timeout: float, *, settle: float = SETTLE_S) -> bool:
         """Wait until another participant changes the document after ``version`` or ``timeout``
-        seconds pass; True if there are changes."""
+        seconds pass; True if there are changes.
+
+        Once a change arrives, waits on while more follow within ``settle`` seconds (never past the
+        timeout): a participant's turn is several edits, and one answer for all of them saves the
+        agent a turn per edit.
+        """
         position = self._position(version)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        if not await self._arrival(position, deadline):
+            return False
+        settled = False
+        while not settled:
+            settled = not await self._arrival(self._logged, min(deadline, loop.time() + settle))
+        return True
+
+    async def _arrival(self, position: int, deadline: float) -> bool:
+        """Whether the log grows past ``position`` before the loop's clock reaches ``deadline``."""
+        loop = asyncio.get_running_loop()
         while self._logged == position:
             self._arrived = self._arrived or asyncio.Event()
             try:

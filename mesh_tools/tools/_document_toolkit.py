@@ -53,6 +53,8 @@ _ADDRESS = _STRING
 _IF_UNCHANGED = "if_unchanged_since"
 #: The longest a ``wait_for_changes`` call may block, in seconds.
 MAX_WAIT_S = 60.0
+#: Characters of others' changes an edit's result may carry (more are left to ``changes_since``).
+EDIT_CHANGES_BUDGET = 2_000
 #: Matches on one page of ``search_elements`` at most.
 SEARCH_PAGE = 50
 
@@ -430,8 +432,25 @@ class DocumentToolkit(FunctionToolkit):
                 f"{page.omitted} more changes did not fit; search_elements or describe_document show the "
                 "current state"
             )
-        result["version"] = page.version
+        result["version"] = entry.feed.mark_seen(page.version)
         return result
+
+    def _edited(self, entry: _OpenDocument, fields: dict[str, Any]) -> dict[str, Any]:
+        """An edit's result, with others' edits since the agent's last look when they fit.
+
+        The agent then learns of them without another call; when they do not fit, it is told how
+        many wait, and its version stays where it was so that ``changes_since`` still shows them.
+        """
+        page = entry.feed.changes_since(entry.feed.seen, budget=EDIT_CHANGES_BUDGET)
+        if page.omitted:
+            fields["changes_pending"] = len(page.changes) + page.omitted
+            fields["version"] = entry.feed.seen
+            return fields
+        if page.changes:
+            fields["changes"] = page.changes
+            entry.changes.clear()
+        fields["version"] = entry.feed.mark_seen(page.version)
+        return fields
 
     async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._writable(arguments, "parent_id")
@@ -440,11 +459,9 @@ class DocumentToolkit(FunctionToolkit):
         created = parent.append_json(
             to_document_json(arguments["element"], self.schema), None if position is None else int(position)
         )
-        return {
-            "id": created.id,
-            "ids": {element.id: element.tag_name for element in subtree(created)},
-            "version": entry.feed.seen,
-        }
+        return self._edited(
+            entry, {"id": created.id, "ids": {element.id: element.tag_name for element in subtree(created)}}
+        )
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._writable(arguments, "id")
@@ -452,21 +469,21 @@ class DocumentToolkit(FunctionToolkit):
         name = arguments["attribute"]["name"]
         previous = element.get_attribute(name)
         element.set_attribute(name, arguments["attribute"]["value"])
-        return {"previous": previous, "version": entry.feed.seen}
+        return self._edited(entry, {"previous": previous})
 
     async def _remove_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._writable(arguments, "id")
         element = self._element(entry, arguments["id"])
         previous = element.get_attribute(arguments["name"])
         element.remove_attribute(arguments["name"])
-        return {"previous": previous, "version": entry.feed.seen}
+        return self._edited(entry, {"previous": previous})
 
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._writable(arguments, "id")
         element = self._element(entry, arguments["id"])
         count = len(subtree(element))
         element.delete()
-        return {"deleted": count, "version": entry.feed.seen}
+        return self._edited(entry, {"deleted": count})
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -484,7 +484,12 @@ async def test_id_errors_say_whether_the_element_was_deleted_and_by_whom() -> No
     theirs = (await append(kit, paragraph()))["id"]
     other = replica_of(source.documents["doc"])
     other.element_by_id(theirs).delete()
-    assert await call(kit, "delete_element", id=mine) == {"ok": True, "deleted": 1}
+    deleted = await call(kit, "delete_element", id=mine)
+    # The edit's result also tells of the other's deletion (an unnamed participant: its client id).
+    [change] = deleted.pop("changes")
+    assert deleted == {"ok": True, "deleted": 1}
+    assert change == {"op": "delete", "ids": [theirs], "by": change["by"]}
+    assert change["by"].startswith("client ")
     not_found_hint = "call describe_document to see the current elements and ids"
     assert await call(kit, "set_attribute", id=mine, attribute={"name": "text", "value": "x"}) == error(
         "not_found", f"element '{mine}' was deleted by you", not_found_hint
