@@ -77,6 +77,8 @@ class FeedPage:
 class _Entry:
     event: DocumentEvent
     by: str | None
+    inserted: tuple[str, ...] = ()
+    """For an insert: every id of the subtree as it arrived, so deleting it again folds away."""
 
 
 class ChangeFeed:
@@ -160,6 +162,7 @@ class ChangeFeed:
         for entry in entries:
             event = entry.event
             if isinstance(event, ElementInserted):
+                fresh.update(entry.inserted)
                 if event.element.is_alive:
                     inserted[event.element.id] = entry
                     fresh.update(element.id for element in subtree(event.element))
@@ -259,7 +262,12 @@ class ChangeFeed:
             self._by = self._authors.names(advanced)
         elif isinstance(event, ElementDeleted):
             self._by = None  # a deletion alone advances no clock: its author is unknown
-        self._log.append(_Entry(event, self._by))
+        born = (
+            tuple(element.id for element in subtree(event.element))
+            if isinstance(event, ElementInserted) and event.element.is_alive
+            else ()
+        )
+        self._log.append(_Entry(event, self._by, born))
         self._logged += 1
         if self._arrived is not None:
             self._arrived.set()
