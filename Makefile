@@ -20,7 +20,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check mesh_tools tests bench
 	$(BIN)/mypy
 
-test: lint
+# The MCP Inspector CLI (npm, pinned by its lockfile) that tests/tools/test_mcp_inspector.py drives.
+INSPECTOR := scripts/mcp-inspector/node_modules/.bin/mcp-inspector
+
+$(INSPECTOR): scripts/mcp-inspector/package-lock.json scripts/install-mcp-inspector.sh
+	./scripts/install-mcp-inspector.sh
+
+test: lint $(INSPECTOR)
 	$(BIN)/pytest
 
 bench: $(STAMP)
