@@ -39,7 +39,7 @@ from ._search import SearchQuery, search
 from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
 from ._strict import StrictLimits
 from ._tool import Tool, ToolHandler
-from .validation import ArgumentChecker, ArgumentKind
+from ._validation import ArgumentChecker, ArgumentKind
 
 __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
 

@@ -1,4 +1,4 @@
-"""The MCP Inspector CLI (npm, installed by scripts/install-mcp-inspector.sh) calls every tool of
+"""The MCP Inspector CLI (npm, installed by scripts/deps-mcp-inspector.sh) calls every tool of
 `mesh-tools mcp` serving a live room document: the form-building client that strict-style schemas broke."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def answer(result: Any) -> Any:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not INSPECTOR.exists(), reason="run scripts/install-mcp-inspector.sh (make test does)")
+@pytest.mark.skipif(not INSPECTOR.exists(), reason="run scripts/deps-mcp-inspector.sh (make test does)")
 async def test_the_inspector_lists_and_calls_every_tool(tmp_path: Path, live_room: LiveRoom) -> None:
     schema_file = tmp_path / "rich.json"
     schema_file.write_text(json.dumps(rich().to_json()))

@@ -16,14 +16,15 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pycrdt import merge_updates
 
 from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
-from .storage import StoredDocument
+from ._storage import StoredDocument
+from ._write_batches import Batch, LogStats, next_batch, settle
 
 __all__ = ["SQLiteStorage"]
 
@@ -59,20 +60,8 @@ class _Op(Generic[_T]):
     size: int = 0
 
 
-@dataclass(slots=True)
-class _LogStats:
-    rows: int
-    size: int
-
-
-@dataclass(slots=True)
-class _Batch:
-    results: list[tuple[bool, Any]] = field(default_factory=list)
-    due: list[_DocKey] = field(default_factory=list)
-
-
 class SQLiteStorage:
-    """:class:`~mesh_tools.server.storage.Storage` in one SQLite file.
+    """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
@@ -96,7 +85,11 @@ class SQLiteStorage:
         self._failure: BaseException | None = None
         self._closing = False
         # Log size per document, learnt on the first append of this process; drives compaction.
-        self._stats: dict[_DocKey, _LogStats] = {}
+        self._stats: dict[_DocKey, LogStats] = {}
+
+    @property
+    def available(self) -> bool:
+        return self._writer is not None and self._failure is None and not self._closing
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -230,23 +223,12 @@ class SQLiteStorage:
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            first = await self._queue.get()
-            batch: list[_Op[Any]] = []
-            if first is None:
-                stopping = True
-            else:
-                batch.append(first)
-            while not self._queue.empty() and len(batch) < self.max_batch:
-                op = self._queue.get_nowait()
-                if op is None:
-                    stopping = True
-                else:
-                    batch.append(op)
+            batch, stopping = await next_batch(self._queue, self.max_batch)
             if not batch:
                 continue
             if self._failure is not None:
                 for op in batch:
-                    _settle(op.future, False, self._failed())
+                    settle(op.future, False, self._failed())
                 continue
             try:
                 done = await asyncio.to_thread(self._run_batch, batch)
@@ -254,10 +236,10 @@ class SQLiteStorage:
                 logger.exception("storage batch failed; refusing further writes")
                 self._failure = exc
                 for op in batch:
-                    _settle(op.future, False, self._failed())
+                    settle(op.future, False, self._failed())
                 continue
             for op, (ok, value) in zip(batch, done.results, strict=True):
-                _settle(op.future, ok, value)
+                settle(op.future, ok, value)
             if done.due:
                 try:
                     await asyncio.to_thread(self._compact_all, self._require_db(), done.due)
@@ -270,10 +252,10 @@ class SQLiteStorage:
             raise ServerError("the storage is not open")
         return self._db
 
-    def _run_batch(self, batch: list[_Op[Any]]) -> _Batch:
+    def _run_batch(self, batch: list[_Op[Any]]) -> Batch:
         """Run on the writer thread: every operation of the batch in one transaction."""
         db = self._require_db()
-        done = _Batch()
+        done = Batch()
         db.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
@@ -297,7 +279,7 @@ class SQLiteStorage:
             raise
         return done
 
-    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: _Batch) -> None:
+    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: Batch) -> None:
         stats = self._stats.get(key)
         if stats is None:
             # Includes the row just inserted.
@@ -307,7 +289,7 @@ class SQLiteStorage:
                 "AND s.path=u.path)",
                 key,
             ).fetchone()
-            stats = self._stats[key] = _LogStats(rows, total)
+            stats = self._stats[key] = LogStats(rows, total)
         else:
             stats.rows += 1
             stats.size += size
@@ -341,13 +323,4 @@ class SQLiteStorage:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._stats[key] = _LogStats(0, 0)
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller gave up waiting (cancelled); the write itself happened or failed
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+        self._stats[key] = LogStats(0, 0)
