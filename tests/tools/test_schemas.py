@@ -240,3 +240,39 @@ def test_the_registry_imports_no_agent_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+async def test_an_attribute_with_two_types_gets_one_branch_whose_value_is_their_union() -> None:
+    schema = MeshSchema(
+        root_tag_name="doc",
+        elements=[
+            ElementType(tag_name="doc", properties=[ChildProperty(name="parts", child_tag_names=["a", "b"])]),
+            ElementType(tag_name="a", properties=[ValueProperty(name="level", type="integer")]),
+            ElementType(tag_name="b", properties=[ValueProperty(name="level", type="string")]),
+        ],
+    )
+    kit = toolkit(schema)
+    setter = next(tool for tool in kit.tools if tool.name == "set_attribute")
+    assert setter.strict_issues == ()
+    assert setter.parameters["properties"]["attribute"] == {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "const": "level"},
+            "value": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+        },
+        "required": ["name", "value"],
+        "additionalProperties": False,
+    }
+    created = loads(
+        await kit.call(
+            "append_child", args(parent_id="root", position=None, element={"$tag": "b", "level": None})
+        )
+    )
+    ok = loads(
+        await kit.call("set_attribute", args(id=created["id"], attribute={"name": "level", "value": "high"}))
+    )
+    assert ok["ok"] is True
+    wrong = loads(
+        await kit.call("set_attribute", args(id=created["id"], attribute={"name": "level", "value": 3}))
+    )
+    assert wrong["error"]["code"] == "invalid_value"
