@@ -378,7 +378,7 @@ async def _seat(stack: AsyncExitStack, spec: TeamSpec, member: TeamMember) -> _S
     # be compared at the end even if it never called a tool; the toolkit reuses this open document.
     document = await room.sync.open(spec.document_path, create=False)
     await document.synchronized
-    toolkit = DocumentToolkit(room, schema=spec.schema, path=spec.document_path)
+    toolkit = DocumentToolkit(room, schema=spec.schema, path=spec.document_path, participant=member.name)
     tools = toolkit if member.allowed_tools is None else LimitedToolkit(toolkit, member.allowed_tools)
     return _Seat(member, room, document, toolkit, tools)
 
