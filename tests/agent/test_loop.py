@@ -25,7 +25,7 @@ from mesh_tools.errors import AgentConfigError, ModelCallError
 from mesh_tools.testing import HttpFault, MalformedArguments, ScriptedServer
 
 from ..notebook_toolkit import NotebookToolkit
-from ..tools.fake_openai import FakeOpenAI, responses_answer
+from ..tools.fake_openai import FakeOpenAI, message_item, responses_answer
 
 APIS = ["responses", "chat"]
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait_s=0.01, max_wait_s=1.0)
@@ -494,13 +494,7 @@ async def test_responses_keep_encrypted_reasoning_across_turns_without_storing_a
         "arguments": '{"text": "x"}',
         "status": "completed",
     }
-    done = {
-        "type": "message",
-        "id": "msg_1",
-        "role": "assistant",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": "ok", "annotations": []}],
-    }
+    done = message_item("ok")
     fake = FakeOpenAI(responses_answer(reasoning, call), responses_answer(done))
     loop = AgentLoop(
         name="scribe", instructions="Keep it.", model="o-test", api="responses", client=fake.client

@@ -35,6 +35,19 @@ def two_participants() -> tuple[DocumentToolkit, DocumentToolkit, MeshDocument]:
 PARAGRAPH = {"$tag": "paragraph", "text": "draft", "style": None}
 
 
+def retitled_by_reviewer(title: str) -> dict[str, Any]:
+    """The feed's entry for the reviewer setting the document's title."""
+    return {
+        "op": "set",
+        "id": "root",
+        "tag": "document",
+        "by": "reviewer",
+        "path": "/",
+        "name": "title",
+        "value": title,
+    }
+
+
 async def test_changes_since_reports_others_edits_folded_with_who_and_where() -> None:
     writer, reviewer, _ = two_participants()
     read = await call(writer, "describe_document", id="root", depth=None)
@@ -55,15 +68,7 @@ async def test_changes_since_reports_others_edits_folded_with_who_and_where() ->
             "parent": "root",
             "element": {"$tag": "paragraph", "$id": kept["id"], "text": "final"},
         },
-        {
-            "op": "set",
-            "id": "root",
-            "tag": "document",
-            "by": "reviewer",
-            "path": "/",
-            "name": "title",
-            "value": "B",
-        },
+        retitled_by_reviewer("B"),
     ]
     again = await call(writer, "changes_since", version=feed["version"])
     assert again["changes"] == []
@@ -78,17 +83,7 @@ async def test_edit_results_carry_others_changes_so_nothing_falls_between_read_a
     read = await call(writer, "describe_document", id="root", depth=None)
     await call(reviewer, "set_attribute", id="root", attribute={"name": "title", "value": "theirs"})
     edit = await call(writer, "append_child", parent_id="root", position=None, element=PARAGRAPH)
-    assert edit["changes"] == [
-        {
-            "op": "set",
-            "id": "root",
-            "tag": "document",
-            "by": "reviewer",
-            "path": "/",
-            "name": "title",
-            "value": "theirs",
-        }
-    ]
+    assert edit["changes"] == [retitled_by_reviewer("theirs")]
     assert edit["version"] != read["version"]
     assert writer.change_notice() is None  # told once, in the result
 
@@ -159,14 +154,4 @@ async def test_openai_agents_models_hear_of_others_edits_through_tool_outputs() 
     model.assert_complete()
     assert result.final_output == "The reviewer retitled the document."
     [output] = [item["output"] for item in model.calls[1].input if item.get("type") == "function_call_output"]
-    assert json.loads(output)["changes"] == [
-        {
-            "op": "set",
-            "id": "root",
-            "tag": "document",
-            "by": "reviewer",
-            "path": "/",
-            "name": "title",
-            "value": "Reviewed",
-        }
-    ]
+    assert json.loads(output)["changes"] == [retitled_by_reviewer("Reviewed")]
