@@ -9,7 +9,15 @@ the :class:`Toolkit` methods can serve an agent. See docs/tools.md.
 """
 
 from ._arguments import TAG_KEY
-from ._contract import TOOL_NAME_PATTERN, WRITE_TOOLS, ToolError, Toolkit, ToolName, ToolResult
+from ._contract import (
+    OMITTABLE_ARGUMENTS,
+    TOOL_NAME_PATTERN,
+    WRITE_TOOLS,
+    ToolError,
+    Toolkit,
+    ToolName,
+    ToolResult,
+)
 from ._describe import Description
 from ._document_toolkit import DEFAULT_DESCRIBE_BUDGET, DocumentToolkit
 from ._function_toolkit import FunctionToolkit
@@ -21,6 +29,7 @@ from ._tool import Tool, ToolHandler
 
 __all__ = [
     "DEFAULT_DESCRIBE_BUDGET",
+    "OMITTABLE_ARGUMENTS",
     "TAG_KEY",
     "TOOL_NAME_PATTERN",
     "WRITE_TOOLS",

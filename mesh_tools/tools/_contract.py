@@ -16,7 +16,15 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ..errors import MeshError
 
-__all__ = ["TOOL_NAME_PATTERN", "WRITE_TOOLS", "ToolError", "ToolName", "ToolResult", "Toolkit"]
+__all__ = [
+    "OMITTABLE_ARGUMENTS",
+    "TOOL_NAME_PATTERN",
+    "WRITE_TOOLS",
+    "ToolError",
+    "ToolName",
+    "ToolResult",
+    "Toolkit",
+]
 
 #: What OpenAI accepts as a function name (both APIs); MCP clients that re-export tools, and agent
 #: names (they become model ids and participant names), need the same.
@@ -41,6 +49,12 @@ class ToolName(StrEnum):
 WRITE_TOOLS = frozenset(
     {ToolName.APPEND_CHILD, ToolName.SET_ATTRIBUTE, ToolName.REMOVE_ATTRIBUTE, ToolName.DELETE_ELEMENT}
 )
+
+
+#: Arguments added after callers were written: strict mode lists them as required (and nullable), but
+#: a call may leave them out, which reads as null. Checks of calls against the advertised schemas (the
+#: toolkit's, the eval classifier's) fill them in first.
+OMITTABLE_ARGUMENTS = frozenset({"if_unchanged_since"})
 
 
 class ToolError(TypedDict, total=False):

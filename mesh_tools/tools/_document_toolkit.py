@@ -31,7 +31,7 @@ from ._arguments import (
 from ._authors import Authors
 from ._change_feed import ChangeFeed
 from ._changes import ChangeTracker
-from ._contract import WRITE_TOOLS, ToolName
+from ._contract import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
 from ._schema_summary import schema_summary
@@ -322,7 +322,6 @@ class DocumentToolkit(FunctionToolkit):
             properties = {"path": _STRING, **properties}
         optional: tuple[str, ...] = ()
         if name in WRITE_TOOLS:
-            # Added after callers were written: strict mode lists it as required, callers may omit it.
             properties = {
                 **properties,
                 _IF_UNCHANGED: {
@@ -330,7 +329,7 @@ class DocumentToolkit(FunctionToolkit):
                     "description": "a version: fail if others changed the element since",
                 },
             }
-            optional = (_IF_UNCHANGED,)
+            optional = tuple(OMITTABLE_ARGUMENTS & set(properties))
         parameters = object_schema(properties)
         if defs:
             parameters["$defs"] = dict(defs)
