@@ -95,8 +95,9 @@ def _body(element: Element) -> tuple[dict[str, Any], int]:
     cost = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)) + 1  # and a comma
     child_property = element.element_type.child_property
     if child_property is not None:
-        # ,"name":[] and room for ,"$more":n,"$next":"..."
-        cost += len(child_property.name) + 6 + _MORE_COST + 2 * len(element.id)
+        cost += len(child_property.name) + 6  # ,"name":[]
+        if element.has_children:  # only an element with children can be cut: room for $more and $next
+            cost += _MORE_COST + 2 * len(element.id)
     return body, cost
 
 
