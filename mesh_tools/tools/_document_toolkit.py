@@ -36,7 +36,7 @@ from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
 from ._schema_summary import schema_summary
 from ._search import SearchQuery, search
-from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
+from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
 from ._tool import Tool, ToolHandler
 from ._validation import ArgumentChecker, ArgumentKind
@@ -560,6 +560,9 @@ class DocumentToolkit(FunctionToolkit):
     def _address(self, entry: _OpenDocument, element_id: str) -> Address:
         address = resolve(entry.document, element_id)
         if address is not None:
+            # People watching the document see which element the agent is working on.
+            if isinstance(entry.document, ShowsPresence):
+                entry.document.focus(address.element.id)
             return address
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:
