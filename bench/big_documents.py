@@ -100,7 +100,7 @@ async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | N
     lists_there = other.root.get_children()
     for n in range(10):
         lists_there[n * (lists // 10)].append_child("item", {"text": f"new {n}"})
-        lists_there[n * (lists // 10) + 1].get_children()[0].set_attribute("done", True)
+        lists_there[(n * (lists // 10) + 1) % lists].get_children()[0].set_attribute("done", True)
     feed_ms, feed = await timed(lambda: call("changes_since", version=version))
     row("changes_since after 20 edits by another replica", feed_ms, feed)
 
