@@ -25,6 +25,7 @@ __all__ = [
     "DocumentExistsError",
     "DocumentNotFoundError",
     "DocumentReplacedError",
+    "EditConflictError",
     "ElementNotFoundError",
     "HandshakeRefusedError",
     "InvalidOperationError",
@@ -138,6 +139,12 @@ class AmbiguousSnippetError(DocumentError):
     """A text edit anchored on a snippet that occurs more than once."""
 
     code = "ambiguous_snippet"
+
+
+class EditConflictError(DocumentError):
+    """An edit made on a stale read: another participant changed the element since the given version."""
+
+    code = "conflict"
 
 
 class InvalidOperationError(DocumentError):

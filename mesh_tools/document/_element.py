@@ -73,6 +73,11 @@ class Element:
         ids = child_ids(self._live(), self._doc.ydoc)
         return [index[i] for i in ids if isinstance(i, str) and i in index]
 
+    @property
+    def has_children(self) -> bool:
+        """Whether any element lies below this one, from the index (no CRDT read)."""
+        return bool(self._doc._index.kids.get(self.id))
+
     def count_descendants(self) -> int:
         """How many elements lie below this one, from the index (no CRDT read)."""
         kids = self._doc._index.kids

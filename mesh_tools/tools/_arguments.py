@@ -102,22 +102,26 @@ def attribute_names(schema: MeshSchema) -> list[str]:
 
 
 def attribute_branches(schema: MeshSchema) -> list[dict[str, Any]]:
-    """One ``{name: const, value: typed}`` branch per distinct attribute name and value type.
+    """One ``{name: const, value: typed}`` branch per attribute name.
 
-    Elements that share an attribute of the same type share its branch (many elements carry ``text``);
-    which element has which attribute the model reads from ``append_child``'s definitions.
+    Elements that share an attribute share its branch (many elements carry ``text``); a name with
+    different types on different elements gets ``anyOf`` the types as its value, and the document
+    checks the element's own type. Which element has which attribute the model reads from
+    ``append_child``'s definitions.
     """
-    branches: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, dict[str, Any]]] = {}
     for element in schema.elements:
         for attribute in element.attributes.values():
             value: dict[str, Any] = {"type": attribute.type}
             if attribute.enum is not None:
                 value["enum"] = list(attribute.enum)
-            key = json.dumps([attribute.name, value], sort_keys=True)
-            branches.setdefault(
-                key, object_schema({"name": {"type": "string", "const": attribute.name}, "value": value})
-            )
-    return list(branches.values())
+            values.setdefault(attribute.name, {}).setdefault(json.dumps(value, sort_keys=True), value)
+    # One branch per name: branches that share their first key (the name's const) are reported to be
+    # rejected by OpenAI, so a name with several value types gets one branch whose value is their union.
+    return [
+        object_schema({"name": {"type": "string", "const": name}, "value": one_of(list(typed.values()))})
+        for name, typed in values.items()
+    ]
 
 
 def _nullable(attribute: ValueProperty) -> dict[str, Any]:

@@ -10,11 +10,10 @@ from rich.console import Console
 
 from mesh_tools.agent import TeamView, ToolCallRecord, TurnEvent, Usage
 from mesh_tools.agent._live_view import describe_call
-from mesh_tools.agent._schema_summary import schema_summary
 from mesh_tools.demo import demo_schema
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import AgentConfigError
-from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit
+from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit, schema_summary
 
 from ..support import ARTICLE
 

@@ -26,7 +26,7 @@ def test_tool_names_are_the_names_a_toolkit_advertises() -> None:
     unbound = DocumentToolkit(InMemorySource(ARTICLE), schema=ARTICLE)
     assert unbound.names == [name.value for name in ToolName]
     without_text = DocumentToolkit(InMemorySource(HTML), schema=HTML)
-    assert without_text.names == [name.value for name in ToolName][:6]
+    assert without_text.names == [name.value for name in ToolName][:9]
     assert all(TOOL_NAME_PATTERN.match(name) for name in ToolName)
     assert {
         "append_child",
@@ -47,7 +47,7 @@ async def test_every_call_answers_one_envelope_that_reads_back_the_same() -> Non
     refused = await kit.call(ToolName.DELETE_ELEMENT, args(id="nope"))
 
     success = ToolResult.from_text(created)
-    assert success.ok and success.error is None and set(success.fields) == {"id", "ids"}
+    assert success.ok and success.error is None and set(success.fields) == {"id", "ids", "version"}
     assert success.to_json() == created
     failure = ToolResult.from_text(refused)
     assert not failure.ok and failure.fields == {}

@@ -26,9 +26,9 @@ def test_text_tools_are_strict_and_take_snippets_not_offsets() -> None:
     kit = DocumentToolkit(InMemorySource(ARTICLE), schema=ARTICLE, path="a.article")
     tools = {tool["name"]: tool for tool in kit.responses_tools()}
     assert all(tool["strict"] for tool in tools.values())
-    assert tools["replace_text"]["parameters"]["required"] == ["id", "snippet", "text"]
-    assert tools["insert_text"]["parameters"]["required"] == ["id", "after", "before", "text"]
-    assert tools["set_text"]["parameters"]["required"] == ["id", "text"]
+    assert tools["replace_text"]["parameters"]["required"] == ["id", "snippet", "text", "if_unchanged_since"]
+    assert tools["insert_text"]["parameters"]["required"] == ["id", "after", "before", "text", "if_unchanged_since"]
+    assert tools["set_text"]["parameters"]["required"] == ["id", "text", "if_unchanged_since"]
     fmt = tools["format_text"]["parameters"]["properties"]
     assert fmt["mark"] == {"type": "string", "enum": ["bold", "italic", "code", "link"]}
     assert fmt["href"]["type"] == ["string", "null"]
@@ -39,6 +39,7 @@ def test_text_tools_are_strict_and_take_snippets_not_offsets() -> None:
 async def test_replace_insert_and_set_say_what_changed() -> None:
     kit, pid = await _kit_with("the quick fox")
     replaced = loads(await kit.call(ToolName.REPLACE_TEXT, args(id=pid, snippet="quick", text="slow")))
+    assert isinstance(replaced.pop("version"), str)  # like every edit's result (change feeds)
     assert replaced == {"ok": True, "at": 4, "removed": "quick", "inserted": "slow", "text": "the slow fox"}
     after = loads(await kit.call(ToolName.INSERT_TEXT, args(id=pid, after="fox", before=None, text=" ran")))
     assert (after["at"], after["text"]) == (12, "the slow fox ran")
