@@ -27,7 +27,8 @@ def test_text_tools_are_strict_and_take_snippets_not_offsets() -> None:
     tools = {tool["name"]: tool for tool in kit.responses_tools()}
     assert all(tool["strict"] for tool in tools.values())
     assert tools["replace_text"]["parameters"]["required"] == ["id", "snippet", "text", "if_unchanged_since"]
-    assert tools["insert_text"]["parameters"]["required"] == ["id", "after", "before", "text", "if_unchanged_since"]
+    insert_required = tools["insert_text"]["parameters"]["required"]
+    assert insert_required == ["id", "after", "before", "text", "if_unchanged_since"]
     assert tools["set_text"]["parameters"]["required"] == ["id", "text", "if_unchanged_since"]
     fmt = tools["format_text"]["parameters"]["properties"]
     assert fmt["mark"] == {"type": "string", "enum": ["bold", "italic", "code", "link"]}
