@@ -17,6 +17,7 @@ __all__ = [
     "ConnectionLostError",
     "DocumentError",
     "DocumentExistsError",
+    "DocumentLimitError",
     "DocumentNotFoundError",
     "ElementNotFoundError",
     "InvalidOperationError",
@@ -31,8 +32,10 @@ __all__ = [
     "RoomServerException",
     "SchemaError",
     "ServerError",
+    "StorageUnavailableError",
     "UnknownAttributeError",
     "UnknownTagError",
+    "UpdateRefusedError",
     "error_from_dict",
 ]
 
@@ -104,6 +107,18 @@ class ElementNotFoundError(DocumentError):
     code = "not_found"
 
 
+class UpdateRefusedError(DocumentError):
+    """An incoming CRDT update that would break the document layout beyond repair; nothing applied."""
+
+    code = "update_refused"
+
+
+class DocumentLimitError(DocumentError):
+    """An edit would take the document past its configured depth or size limit."""
+
+    code = "document_too_large"
+
+
 class InvalidOperationError(DocumentError):
     """A well-formed edit that cannot apply here, such as deleting the root."""
 
@@ -158,6 +173,15 @@ class ServerError(MeshError):
     """The server failed in a way that is not the caller's fault."""
 
     code = "internal_error"
+
+
+class StorageUnavailableError(ServerError):
+    """The server cannot read or write its storage right now (disk full, database locked or gone).
+
+    It retries by itself; the request may be repeated once the cause is gone.
+    """
+
+    code = "storage_unavailable"
 
 
 class AgentConfigError(MeshError):

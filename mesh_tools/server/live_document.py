@@ -17,6 +17,7 @@ from typing import Any
 
 from pycrdt import YSyncMessageType, create_sync_message, create_update_message, merge_updates
 
+from .._update_guard import check_update
 from ..document import MeshDocument, Violation
 from ..errors import PermissionDeniedError, ProtocolError, ServerError
 from ..protocol import (
@@ -154,8 +155,11 @@ class LiveDocument:
     def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
-        An update that cannot be decoded raises ProtocolError and changes nothing.
+        An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
+        repair UpdateRefusedError (``mesh_tools._update_guard``); either changes nothing.
         """
+        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
+        check_update(update, known=self.doc.get_state())
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:

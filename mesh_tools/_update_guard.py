@@ -1,0 +1,118 @@
+"""Refuse, before it is applied, an update that no repair could undo or that leaves the layout.
+
+A CRDT cannot take back a deletion, and a second root or a foreign top-level type cannot be removed
+once integrated without guessing which root is the real one. So the room server reads every incoming
+update (:mod:`mesh_tools._yjs_update`) and refuses it whole when it:
+
+- deletes or rewrites an item of client 0, which writes only the shared root (crdt_layout.root_update);
+- inserts anything beside the root, or into a top-level type other than the ``mesh`` fragment;
+- creates a shared type other than an XML element (text nodes, maps, arrays, hooks, sub-documents),
+  or text, embeds, formats, JSON or binary content, which no schema allows;
+- puts a plain value in an element's child list, or an element in an attribute;
+- writes a malformed ``$id``.
+
+What the update alone cannot tell (schema checks; a ``$id`` rewritten, which Yjs encodes as an item
+whose origin is the old value, so the key is not in the update; depth and size) is checked after it is
+applied and mended by one server edit. Given the replica's state vector, the check first trims the
+update to what the replica lacks (``pycrdt.get_update``, in Rust), so a full state from a replica that
+is nearly in sync costs little. See
+docs/adr/0012-refusing-hostile-updates.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NoReturn
+
+from pycrdt import get_update
+
+from ._yjs_update import Content, DecodedItem, TypeRef, decode_update
+from .crdt_layout import FRAGMENT_NAME
+from .errors import ProtocolError, UpdateRefusedError
+from .schema import ID_ATTRIBUTE
+
+__all__ = ["ELEMENT_ID_PATTERN", "ROOT_CLIENT", "check_update"]
+
+#: The client id that writes the shared root, and how many clocks the root recipe uses (element, $id).
+ROOT_CLIENT = 0
+_ROOT_CLOCKS = 2
+_ROOT_ITEM = (ROOT_CLIENT, 0)
+#: What an element id may look like: the API assigns 8 lowercase base32 characters; document JSON may
+#: bring its own short ids.
+ELEMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_CONTENT_NAMES: dict[int, str] = {
+    Content.STRING: "text",
+    Content.EMBED: "an embed",
+    Content.FORMAT: "a text format",
+    Content.JSON: "JSON content",
+    Content.BINARY: "binary content",
+    Content.DOC: "a sub-document",
+}
+_TYPE_NAMES: dict[int, str] = {
+    TypeRef.ARRAY: "an array",
+    TypeRef.MAP: "a map",
+    TypeRef.TEXT: "a text",
+    TypeRef.XML_FRAGMENT: "an XML fragment",
+    TypeRef.XML_HOOK: "an XML hook",
+    TypeRef.XML_TEXT: "a text node",
+}
+
+
+def check_update(update: bytes, known: bytes | None = None) -> None:
+    """Raise UpdateRefusedError if the update breaks the layout beyond repair, ProtocolError if unreadable.
+
+    ``known``: the state vector of the replica it will be applied to; what that replica already holds
+    is skipped by Yjs, so only the rest is read.
+    """
+    try:
+        decoded = decode_update(update if known is None else get_update(update, known))
+    except ValueError as exc:  # UpdateFormatError, or pycrdt cannot read it either
+        raise ProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+    if ROOT_CLIENT in decoded.deletes:
+        _refuse("it deletes the root element or its id")
+    for item in decoded.items:
+        _check_item(item)
+
+
+def _check_item(item: DecodedItem) -> None:
+    client, clock = item.id
+    if client == ROOT_CLIENT:
+        # Every replica already holds these clocks (the root recipe); Yjs skips them.
+        if clock + item.length > _ROOT_CLOCKS:
+            _refuse(f"it writes as client {ROOT_CLIENT}, which only creates the root")
+        return
+    if item.content in (Content.GC, Content.SKIP, Content.DELETED):
+        return
+    for neighbour in (item.origin, item.right_origin):
+        if neighbour is not None and neighbour[0] == ROOT_CLIENT:
+            _refuse("it inserts beside the root element or rewrites the root's id")
+    if isinstance(item.parent, tuple) and item.parent[0] == ROOT_CLIENT and item.parent != _ROOT_ITEM:
+        _refuse("it nests an item inside the root's id")
+    if isinstance(item.parent, str):
+        if item.parent == FRAGMENT_NAME:
+            _refuse("it inserts a second root element")
+        _refuse(f"it creates the top-level type {item.parent!r}; documents hold only {FRAGMENT_NAME!r}")
+    if item.content in _CONTENT_NAMES:
+        _refuse(f"it inserts {_CONTENT_NAMES[item.content]}, which no schema allows")
+    if item.content == Content.TYPE:
+        if item.type_ref != TypeRef.XML_ELEMENT:
+            kind = _TYPE_NAMES.get(item.type_ref or 0, "a shared type")
+            _refuse(f"it creates {kind}; documents hold only elements")
+        if item.key is not None:
+            _refuse(f"it stores an element in the attribute {item.key!r}")
+        return
+    # Content.ANY: an attribute value when written with its key.
+    if item.parent is not None and item.key is None:
+        _refuse("it puts a plain value among an element's children")
+    if item.key == ID_ATTRIBUTE:
+        value = item.values[0] if len(item.values) == 1 else None
+        if not isinstance(value, str) or ELEMENT_ID_PATTERN.fullmatch(value) is None:
+            _refuse(f"{value!r} is not an element id (1-64 letters, digits, '_' or '-')")
+
+
+def _refuse(reason: str) -> NoReturn:
+    raise UpdateRefusedError(
+        f"the update was refused: {reason}",
+        hint="edit through the document API, or keep to docs/document-layout.md; nothing was applied",
+    )
