@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc, Text
 
-from mesh_tools.errors import DocumentExistsError, ServerError
+from mesh_tools.errors import DocumentExistsError
 from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
 from mesh_tools.server.room_server import DATABASE_NAME
 
@@ -97,17 +97,6 @@ async def test_compaction_folds_the_log_and_keeps_pending_structs(tmp_path: Path
     stored = await reopened.load_document(ROOM, "c.doc")
     await reopened.close()
     assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
-
-
-async def test_write_errors_propagate(storage: SQLiteStorage) -> None:
-    await storage.create_document(ROOM, "e.doc", schema={}, epoch="e", update=b"\x00\x00")
-    with sqlite3.connect(storage.path) as db:
-        db.execute("DROP TABLE updates")
-    with pytest.raises(ServerError, match="storage failed"):
-        await storage.append_update(ROOM, "e.doc", b"\x00\x00")
-    # Fail-stop: nothing more is accepted once a write failed.
-    with pytest.raises(ServerError, match="storage failed"):
-        await storage.list_documents(ROOM)
 
 
 async def test_flushed_changes_survive_a_restart(tmp_path: Path) -> None:
@@ -232,7 +221,10 @@ async def test_a_failed_write_closes_the_documents_channels(tmp_path: Path) -> N
         doc.doc.root.append_child("p", {"text": "cannot be stored"})
         push = await client.next_push()
         assert push.type == "sync.closed" and push.fields["channel"] == doc.channel
-        assert push.fields["error"]["code"] == "internal_error"
-        with pytest.raises(ServerError, match="storage failed"):
-            await client.request("sync.list")
+        # The cause by its code; the driver's text ("no such table") stays in the server's log.
+        assert push.fields["error"]["code"] == "storage_unavailable"
+        assert "storage failed" in push.fields["error"]["message"]
+        assert "table" not in push.fields["error"]["message"]
         assert server.resident_documents == 0
+        # Not fail-stop (tests/test_storage_faults.py): the reopened database serves requests again.
+        assert await client.request("sync.list") == {"paths": ["doomed.doc"]}

@@ -19,7 +19,7 @@ from pycrdt import YSyncMessageType, create_sync_message, create_update_message,
 
 from .._update_guard import check_update
 from ..document import MeshDocument, Violation
-from ..errors import PermissionDeniedError, ProtocolError, ServerError
+from ..errors import MeshError, PermissionDeniedError, ProtocolError, ServerError
 from ..protocol import (
     Push,
     PushType,
@@ -222,9 +222,16 @@ class LiveDocument:
     def _written(self, future: asyncio.Future[None]) -> None:
         if future.cancelled() or future.exception() is None:
             return
-        logger.error("storing an update of %s/%s failed: closing its channels", self.room, self.path)
-        error = ServerError(
-            f"the server could not store changes to {self.path!r}", hint="reopen the document later"
+        cause = future.exception()
+        logger.error(
+            "storing an update of %s/%s failed (%s): closing its channels", self.room, self.path, cause
+        )
+        # The storage's error names the cause (storage_unavailable: the disk is full, ...); the
+        # replicas keep the changes and send them again when they reopen the document.
+        error = (
+            cause
+            if isinstance(cause, MeshError)
+            else ServerError(f"the server could not store changes to {self.path!r}", hint="reopen it later")
         )
         for subscriber in list(self._subscribers):
             subscriber.participant.send_message(

@@ -34,6 +34,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
+from .._log_redaction import redact_args
 from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
 from ..tokens import ParticipantToken
 from .participant import Participant
@@ -43,12 +44,14 @@ from .session import Session
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage
 
-__all__ = ["DATABASE_NAME", "TOKEN_EXPIRED", "RoomServer"]
+__all__ = ["DATABASE_NAME", "HEALTH_PATH", "TOKEN_EXPIRED", "RoomServer"]
 
 logger = logging.getLogger(__name__)
 
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
+#: Plain HTTP GET here answers 200 while the server can store changes, 503 while it cannot.
+HEALTH_PATH = "/healthz"
 #: Close code for a session whose token expired (docs/protocol.md).
 TOKEN_EXPIRED = 4401
 _ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
@@ -165,6 +168,8 @@ class RoomServer:
 
     def _authenticate(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
         target = urlsplit(request.path)
+        if target.path == HEALTH_PATH:
+            return self._health(connection)
         match = _ROOM_URL.fullmatch(target.path)
         try:
             if match is None:
@@ -189,6 +194,13 @@ class RoomServer:
             return _refuse(connection, HTTPStatus.FORBIDDEN, error)
         self._admitted[connection] = (room, token)
         return None
+
+    def _health(self, connection: ServerConnection) -> HttpResponse:
+        """200 while storage takes writes, 503 with the cause (``storage_unavailable``) while it cannot."""
+        problem = self.storage.problem
+        if problem is None:
+            return connection.respond(HTTPStatus.OK, '{"status": "ok"}\n')
+        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps(problem.to_dict()) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         room_name, token = self._admitted.pop(connection)
@@ -230,10 +242,13 @@ class _QuietHandshakes(logging.LoggerAdapter[logging.Logger]):
     the socket before its request was complete (a health check, a port scan, a client cancelled while
     connecting) and a request it refused itself (plain HTTP gets 426). Nothing is wrong with the server
     then, so those go to DEBUG (the client went away) or INFO (a bad request), without the traceback.
-    A handshake that failed inside the server (process_request raised) stays an ERROR.
+    A handshake that failed inside the server (process_request raised) stays an ERROR. Bearer tokens
+    and ``?token=`` values are masked in every record (websockets logs headers at DEBUG).
     """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        # At DEBUG websockets logs the request line and every header: tokens must not reach the log.
+        args = redact_args(args)
         if level >= logging.ERROR and msg == "opening handshake failed":
             # websockets logs this from its except block, so the failure is the exception being handled.
             error = sys.exc_info()[1]

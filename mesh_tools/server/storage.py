@@ -18,6 +18,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import StorageUnavailableError
+
 __all__ = ["Storage", "StoredDocument"]
 
 
@@ -31,7 +33,16 @@ class StoredDocument:
 
 
 class Storage(Protocol):
-    """Durable room storage. All methods raise on failure; nothing is swallowed."""
+    """Durable room storage. All methods raise on failure; nothing is swallowed.
+
+    A failure the backend cannot help (a full disk, a lost connection) raises StorageUnavailableError
+    with the cause in words, never the driver's text; the backend keeps retrying and recovers once the
+    cause is gone, and ``problem`` holds that error meanwhile (the server's health check reads it).
+    """
+
+    @property
+    def problem(self) -> StorageUnavailableError | None:
+        """Why writes fail right now, or None when storage works."""
 
     async def open(self) -> None:
         """Prepare the backend (create tables, start the writer)."""
