@@ -176,9 +176,9 @@ class ServerError(MeshError):
 
 
 class StorageUnavailableError(ServerError):
-    """The server cannot read or write its storage right now (disk full, database locked or gone).
+    """The server cannot reach its database right now, so it refuses what it could not make durable.
 
-    It retries by itself; the request may be repeated once the cause is gone.
+    It reconnects by itself; the same request, or reopening the document, works again once it has.
     """
 
     code = "storage_unavailable"

@@ -35,7 +35,13 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from .._log_redaction import redact_args
-from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
+from ..errors import (
+    AuthenticationError,
+    InvalidPathError,
+    MeshError,
+    PermissionDeniedError,
+    StorageUnavailableError,
+)
 from ..tokens import ParticipantToken
 from .participant import Participant
 from .paths import check_room_name
@@ -196,11 +202,11 @@ class RoomServer:
         return None
 
     def _health(self, connection: ServerConnection) -> HttpResponse:
-        """200 while storage takes writes, 503 with the cause (``storage_unavailable``) while it cannot."""
-        problem = self.storage.problem
-        if problem is None:
+        """200 while storage takes writes, 503 while it cannot (it heals by itself; see the log for why)."""
+        if self.storage.available:
             return connection.respond(HTTPStatus.OK, '{"status": "ok"}\n')
-        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps(problem.to_dict()) + "\n")
+        error = StorageUnavailableError("storage cannot take writes right now", hint="see the server log")
+        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps(error.to_dict()) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         room_name, token = self._admitted.pop(connection)

@@ -7,8 +7,8 @@ futures on the event loop — many updates, one fsync. See docs/adr/0002-update-
 
 Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fails its operations with
 ``storage_unavailable`` naming the cause, the connection is reopened, and the next batch tries again;
-while writes fail, the writer probes once a second, and :attr:`SQLiteStorage.problem` says why until a
-write succeeds. A lock file beside the database keeps a second process from using it.
+while writes fail, the writer probes once a second, ``available`` is False and ``problem`` says why,
+until a write succeeds. A lock file beside the database keeps a second process from using it.
 
 Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
 ``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
@@ -129,6 +129,10 @@ class SQLiteStorage:
         self._stats: dict[_DocKey, _LogStats] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self._writer is not None and self._problem is None and not self._closing
 
     @property
     def problem(self) -> StorageUnavailableError | None:

@@ -18,8 +18,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import StorageUnavailableError
-
 __all__ = ["Storage", "StoredDocument"]
 
 
@@ -36,13 +34,13 @@ class Storage(Protocol):
     """Durable room storage. All methods raise on failure; nothing is swallowed.
 
     A failure the backend cannot help (a full disk, a lost connection) raises StorageUnavailableError
-    with the cause in words, never the driver's text; the backend keeps retrying and recovers once the
-    cause is gone, and ``problem`` holds that error meanwhile (the server's health check reads it).
+    with the cause in words, never the driver's text; the backend keeps retrying and recovers by itself
+    once the cause is gone.
     """
 
     @property
-    def problem(self) -> StorageUnavailableError | None:
-        """Why writes fail right now, or None when storage works."""
+    def available(self) -> bool:
+        """True while the backend can make writes durable: what the server's readiness check reports."""
 
     async def open(self) -> None:
         """Prepare the backend (create tables, start the writer)."""
