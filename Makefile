@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint js-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check mesh_tools tests bench
 	$(BIN)/mypy
 
-test: lint
+# Node and the npm packages of the JS-Yjs hostile writer test (scripts/install-js-test-deps.sh).
+js-deps:
+	bash scripts/install-js-test-deps.sh
+
+test: lint js-deps
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/js_hostile/node_modules
