@@ -12,7 +12,8 @@ these ways while the probes run:
 - big describes: ``--describes`` pipelined ``sync.describe`` of a ``--describe-elements`` document.
 
 Quiet is the same probes for ``--seconds`` with nobody misbehaving. Printed: probe rounds, p50, p99,
-the longest round (the stall; inf: a probe was evicted or waited over 15 s), and p99 against quiet (targets: <= 3x quiet p99, no stall over 50 ms).
+the longest round (the stall; inf: a probe was evicted or waited over 15 s), and p99 against quiet
+(targets: <= 3x quiet p99, no stall over 50 ms).
 """
 
 from __future__ import annotations
