@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.crdt_layout import FRAGMENT_NAME, root_update
 from mesh_tools.document import MeshDocument
-from mesh_tools.protocol import Request, Response, decode_text, encode_binary, encode_text
+from mesh_tools.sync import Request, Response, decode_text, encode_binary, encode_text
 from mesh_tools.tokens import ParticipantToken
 
 BIG_SCHEMA = MeshSchema(

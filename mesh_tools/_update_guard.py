@@ -28,7 +28,7 @@ from pycrdt import get_update
 
 from ._yjs_update import Content, DecodedItem, TypeRef, decode_update
 from .crdt_layout import FRAGMENT_NAME
-from .errors import ProtocolError, UpdateRefusedError
+from .errors import RemoteProtocolError, UpdateRefusedError
 from .schema import ID_ATTRIBUTE
 
 __all__ = ["ELEMENT_ID_PATTERN", "ROOT_CLIENT", "check_update"]
@@ -60,7 +60,7 @@ _TYPE_NAMES: dict[int, str] = {
 
 
 def check_update(update: bytes, known: bytes | None = None) -> None:
-    """Raise UpdateRefusedError if the update breaks the layout beyond repair, ProtocolError if unreadable.
+    """Raise UpdateRefusedError if it breaks the layout beyond repair, RemoteProtocolError if unreadable.
 
     ``known``: the state vector of the replica it will be applied to; what that replica already holds
     is skipped by Yjs, so only the rest is read.
@@ -68,7 +68,7 @@ def check_update(update: bytes, known: bytes | None = None) -> None:
     try:
         decoded = decode_update(update if known is None else get_update(update, known))
     except ValueError as exc:  # UpdateFormatError, or pycrdt cannot read it either
-        raise ProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+        raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
     if ROOT_CLIENT in decoded.deletes:
         _refuse("it deletes the root element or its id")
     for item in decoded.items:

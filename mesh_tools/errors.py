@@ -4,10 +4,16 @@ Every error has a stable machine-readable ``code`` (what programs and models bra
 ``message`` that says what was wrong, and an optional ``hint`` that says what would be allowed or
 what to do next. Errors cross the wire as ``{"code", "message", "hint"}`` and are rebuilt into the
 same class on the other side by :func:`error_from_dict`.
+
+Groups callers can catch: :class:`TransportError` (the link failed, timed out or refused the connection:
+retrying may help), :class:`ProtocolError` (split into :class:`RemoteProtocolError`, the peer broke the
+protocol, and :class:`LocalProtocolError`, the peer says we did), :class:`DocumentError` (an edit that
+does not fit the schema), and :class:`DocumentReplacedError` (the server's copy was replaced; reopen it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
@@ -19,20 +25,25 @@ __all__ = [
     "DocumentExistsError",
     "DocumentLimitError",
     "DocumentNotFoundError",
+    "DocumentReplacedError",
     "ElementNotFoundError",
+    "HandshakeRefusedError",
     "InvalidOperationError",
     "InvalidPathError",
     "InvalidValueError",
+    "LocalProtocolError",
     "MeshError",
     "ModelCallError",
     "PermissionDeniedError",
     "ProtocolError",
+    "RemoteProtocolError",
     "RequestTimeoutError",
     "ReservedAttributeError",
     "RoomServerException",
     "SchemaError",
     "ServerError",
     "StorageUnavailableError",
+    "TransportError",
     "UnknownAttributeError",
     "UnknownTagError",
     "UpdateRefusedError",
@@ -126,9 +137,20 @@ class InvalidOperationError(DocumentError):
 
 
 class ProtocolError(MeshError):
-    """A frame or message that does not follow the wire protocol."""
+    """A frame or message that does not follow the wire protocol; catch the group, raise a side."""
 
     code = "protocol_error"
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent a frame or message that does not follow the wire protocol.
+
+    Raised where a frame is read; the server reports it back to the client as ``protocol_error``.
+    """
+
+
+class LocalProtocolError(ProtocolError):
+    """The peer reported (``protocol_error``) that a frame or message we sent breaks the protocol."""
 
 
 class AuthenticationError(MeshError):
@@ -153,20 +175,41 @@ class DocumentNotFoundError(MeshError):
     code = "document_not_found"
 
 
+class DocumentReplacedError(DocumentNotFoundError):
+    """The server's copy of an open document was replaced (a new epoch): this replica cannot merge into it.
+
+    A kind of DocumentNotFoundError: the document this replica descends from is gone.
+    """
+
+    code = "document_replaced"
+
+
 class DocumentExistsError(MeshError):
     code = "document_exists"
 
 
-class RequestTimeoutError(MeshError):
+class TransportError(MeshError):
+    """The link to the server failed: unreachable, dropped, too slow, or the handshake was refused."""
+
+    code = "transport_error"
+
+
+class RequestTimeoutError(TransportError):
     """The server did not answer a request in time."""
 
     code = "timeout"
 
 
-class ConnectionLostError(MeshError):
+class ConnectionLostError(TransportError):
     """The connection closed while a request was pending; the request may or may not have applied."""
 
     code = "disconnected"
+
+
+class HandshakeRefusedError(TransportError):
+    """The server answered the WebSocket handshake with an HTTP error other than 401, 403 or 5xx."""
+
+    code = "handshake_refused"
 
 
 class ServerError(MeshError):
@@ -196,7 +239,11 @@ class ModelCallError(MeshError):
     code = "model_call_failed"
 
 
-def error_from_dict(data: dict[str, Any]) -> MeshError:
+# A peer that reports a protocol_error says the frame *we* sent broke the protocol.
+_BY_CODE[ProtocolError.code] = LocalProtocolError
+
+
+def error_from_dict(data: Mapping[str, Any]) -> MeshError:
     """Rebuild an error received as ``{"code", "message", "hint"}``; unknown codes give a MeshError."""
     code = str(data.get("code", "error"))
     cls = _BY_CODE.get(code, MeshError)

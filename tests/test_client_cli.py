@@ -10,7 +10,7 @@ import pytest
 
 from mesh_tools.server import RoomServer
 
-from .sync_support import NOTES, SECRET, Run, TcpProxy, run_process
+from .support import NOTES, Run, TcpProxy, run_process
 
 ROOM = "cli-room"
 
@@ -20,14 +20,15 @@ async def mesh_tools(*args: str, env: dict[str, str]) -> Run:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RoomServer]:
-    async with RoomServer(data_dir=tmp_path / "data", secrets={"k1": SECRET}) as running:
+async def server(tmp_path: Path, secret: str) -> AsyncIterator[RoomServer]:
+    # The CLI signs with a key id (MESH_TOOLS_KEY_ID), so this server knows its secret under one.
+    async with RoomServer(data_dir=tmp_path / "data", secrets={"k1": secret}) as running:
         yield running
 
 
 @pytest.fixture
-def env(server: RoomServer) -> dict[str, str]:
-    return {"MESH_TOOLS_URL": server.url, "MESH_TOOLS_SECRET": SECRET, "MESH_TOOLS_KEY_ID": "k1"}
+def env(server: RoomServer, secret: str) -> dict[str, str]:
+    return {"MESH_TOOLS_URL": server.url, "MESH_TOOLS_SECRET": secret, "MESH_TOOLS_KEY_ID": "k1"}
 
 
 @pytest.mark.slow  # one `mesh-tools` process per command, ~1 s of imports each

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mesh_tools.agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage, tool_output_ok
+from mesh_tools.agent import AgentResult, StopReason, ToolCallRecord, TurnEvent, Usage
 from mesh_tools.document import MeshDocument
 from mesh_tools.evaluation.calls import CallOutcome
 from mesh_tools.evaluation.chart import draw_chart
@@ -19,7 +19,7 @@ from mesh_tools.evaluation.errors import ReportError
 from mesh_tools.evaluation.markdown import render_markdown
 from mesh_tools.evaluation.report import REPORT_FORMAT, RunInfo, build_report
 from mesh_tools.evaluation.suite import Suite, Task, load_suite
-from mesh_tools.tools import DocumentToolkit, InMemorySource
+from mesh_tools.tools import DocumentToolkit, InMemorySource, ToolResult
 
 CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def seeded(task: Task) -> MeshDocument:
 def record(name: str, arguments: Any, result: dict[str, Any], at: float) -> ToolCallRecord:
     text = json.dumps(result)
     raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
-    return ToolCallRecord(f"call_{at}", name, raw, text, tool_output_ok(text), at, 0.01)
+    return ToolCallRecord(f"call_{at}", name, raw, text, ToolResult.from_text(text).ok, at, 0.01)
 
 
 def agent_result(

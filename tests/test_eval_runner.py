@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from mesh_tools.agent import ScriptedServer
 from mesh_tools.cli import main
 from mesh_tools.errors import AgentConfigError
 from mesh_tools.evaluation import EvalConfig, build_report, load_suite, run_suite
 from mesh_tools.evaluation.calls import CallOutcome
 from mesh_tools.evaluation.faults import FaultKind
+from mesh_tools.testing import ScriptedServer
 
 CORE = Path(__file__).resolve().parent.parent / "evals" / "core"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

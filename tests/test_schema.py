@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.errors import SchemaError
 
-from .tools_fixtures import RICH_FIXTURE
+from .fixtures import RICH_FIXTURE
 
 
 def seed_schema() -> MeshSchema:

@@ -13,7 +13,7 @@ import pytest
 
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 
-from .sync_support import ServeProcess, run_process
+from .support import ServeProcess, run_process
 
 SEED = Path(__file__).with_name("seed_example.py")
 KEY_ID = "seed-key"

@@ -9,13 +9,11 @@ import pytest
 from mesh_tools.cli import main
 from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
 
-from .server_helpers import SECRET
-
 
 def test_token_command_mints_a_scoped_token(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
 ) -> None:
-    monkeypatch.setenv("MESH_TOOLS_SECRET", SECRET)
+    monkeypatch.setenv("MESH_TOOLS_SECRET", secret)
     argv = [
         "token",
         "--room",
@@ -31,7 +29,7 @@ def test_token_command_mints_a_scoped_token(
         "k1",
     ]
     assert main(argv) == 0
-    token = ParticipantToken.from_jwt(capsys.readouterr().out.strip(), {"k1": SECRET})
+    token = ParticipantToken.from_jwt(capsys.readouterr().out.strip(), {"k1": secret})
     assert (token.name, token.role, token.allows_room("r")) == ("ada", "agent", True)
     assert token.api == ApiScope(sync=SyncScope(read_only=True, paths=["notes/*"]))
 

@@ -19,7 +19,7 @@ from mesh_tools.errors import DocumentExistsError
 from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
 from mesh_tools.server.room_server import DATABASE_NAME
 
-from .server_helpers import ROOM, SCHEMA, SECRET, RawClient
+from .support import DOC_SCHEMA, ROOM, RawConnector
 
 
 @pytest.fixture
@@ -99,12 +99,14 @@ async def test_compaction_folds_the_log_and_keeps_pending_structs(tmp_path: Path
     assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
 
 
-async def test_flushed_changes_survive_a_restart(tmp_path: Path) -> None:
+async def test_flushed_changes_survive_a_restart(
+    tmp_path: Path, secret: str, raw_client: RawConnector
+) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
-        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
         doc = await client.open("keep.doc")
         for i in range(30):
             doc.doc.root.append_child("p", {"text": f"p{i}"})
@@ -112,8 +114,8 @@ async def test_flushed_changes_survive_a_restart(tmp_path: Path) -> None:
         expected = doc.doc.to_json()
         epoch = doc.epoch
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
         reopened = await client.open("keep.doc", create=False)
         assert reopened.doc.to_json() == expected
@@ -124,8 +126,8 @@ async def test_flushed_changes_survive_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    env = {**os.environ, "MESH_TOOLS_SECRET": SECRET}
+def serve_process(tmp_path: Path, secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {**os.environ, "MESH_TOOLS_SECRET": secret}
     command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", "--data-dir", str(tmp_path)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -137,9 +139,9 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]
     process.wait()
 
 
-async def _write_and_flush(url: str, count: int) -> dict[str, object]:
-    async with RawClient.connect(url) as client:
-        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+async def _write_and_flush(raw_client: RawConnector, url: str, count: int) -> dict[str, object]:
+    async with raw_client(url) as client:
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
         doc = await client.open("crash.doc")
         for i in range(count):
             doc.doc.root.append_child("p", {"text": f"p{i}", "size": i})
@@ -148,25 +150,25 @@ async def _write_and_flush(url: str, count: int) -> dict[str, object]:
 
 
 async def test_acknowledged_changes_survive_sigkill(
-    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str]
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str], secret: str, raw_client: RawConnector
 ) -> None:
     process, url = serve_process
-    expected = await _write_and_flush(url, 50)
+    expected = await _write_and_flush(raw_client, url, 50)
     process.send_signal(signal.SIGKILL)
     process.wait()
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
         assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
 
 
 async def test_sigterm_closes_with_1012_and_snapshots(
-    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str]
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str], secret: str, raw_client: RawConnector
 ) -> None:
     process, url = serve_process
-    expected = await _write_and_flush(url, 5)
-    async with RawClient.connect(url) as client:
+    expected = await _write_and_flush(raw_client, url, 5)
+    async with raw_client(url) as client:
         await client.open("crash.doc")
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
@@ -176,8 +178,8 @@ async def test_sigterm_closes_with_1012_and_snapshots(
     with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
         assert db.execute("SELECT count(*) FROM updates").fetchone()[0] == 0
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
         assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
 
@@ -192,14 +194,14 @@ class _CountingStorage(SQLiteStorage):
         return await super().load_document(room, path)
 
 
-async def test_concurrent_opens_share_one_load(tmp_path: Path) -> None:
+async def test_concurrent_opens_share_one_load(tmp_path: Path, secret: str, raw_client: RawConnector) -> None:
     storage = _CountingStorage(tmp_path / "db.sqlite3")
-    async with RoomServer(storage=storage, secret=SECRET) as server:
-        async with RawClient.connect(server.url) as admin:
-            await admin.request("schema.put", name="doc", schema=SCHEMA.to_json())
+    async with RoomServer(storage=storage, secret=secret) as server:
+        async with raw_client(server.url) as admin:
+            await admin.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
             await admin.request("sync.create", path="hot.doc")
         async with contextlib.AsyncExitStack() as stack:
-            clients = [await stack.enter_async_context(RawClient.connect(server.url)) for _ in range(8)]
+            clients = [await stack.enter_async_context(raw_client(server.url)) for _ in range(8)]
             opened = await asyncio.gather(*(client.open("hot.doc", create=False) for client in clients))
             assert storage.loads == 1
             assert len({doc.epoch for doc in opened}) == 1
@@ -209,12 +211,14 @@ async def test_concurrent_opens_share_one_load(tmp_path: Path) -> None:
             assert server.resident_documents == 0
 
 
-async def test_a_failed_write_closes_the_documents_channels(tmp_path: Path) -> None:
+async def test_a_failed_write_closes_the_documents_channels(
+    tmp_path: Path, secret: str, raw_client: RawConnector
+) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=SECRET) as server,
-        RawClient.connect(server.url) as client,
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
     ):
-        await client.request("schema.put", name="doc", schema=SCHEMA.to_json())
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
         doc = await client.open("doomed.doc")
         with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
             db.execute("DROP TABLE updates")

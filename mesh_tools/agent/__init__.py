@@ -1,16 +1,26 @@
 """Agents that edit documents through function-calling tools.
 
 :class:`AgentLoop` runs one agent over the official ``openai`` client (Responses or Chat Completions,
-any OpenAI-compatible endpoint); :class:`Toolbox` is all it needs from the tools. Agent definitions
-come from ``agents/*.toml`` (:func:`load_agent_definitions`). :class:`ScriptedServer` is an offline
-OpenAI-compatible endpoint that plays per-agent policies; its runs are always labelled scripted.
+any OpenAI-compatible endpoint); a :class:`~mesh_tools.tools.Toolkit` is all it needs from the tools.
+:func:`run_team` runs several agents on one document of a room, each its own participant. Agent
+definitions come from ``agents/*.toml`` (:func:`load_agent_definitions`).
+
+:class:`ScriptedModel` is the offline backend: per-agent :class:`Policy` objects answer in process
+behind the OpenAI APIs, and every run made with it is marked ``scripted`` (never a model result).
+See docs/agents.md.
 """
 
-from .definition import AgentDefinition, load_agent_definition, load_agent_definitions, render_prompt
-from .events import AgentResult, EventCallback, StopReason, ToolCallRecord, TurnEvent, Usage
-from .loop import AgentLoop
-from .retry import RetryPolicy
-from .scripted_model import (
+from ._definition import (
+    PROMPT_PLACEHOLDERS,
+    AgentDefinition,
+    load_agent_definition,
+    load_agent_definitions,
+    render_prompt,
+)
+from ._events import AgentResult, EventCallback, StopReason, ToolCallRecord, TurnEvent, Usage
+from ._live_view import SCRIPTED_BANNER, TeamView, output_console, print_team_result
+from ._loop import AgentLoop
+from ._policy import (
     Conversation,
     FinalMessage,
     Policy,
@@ -20,38 +30,60 @@ from .scripted_model import (
     ToolCall,
     ToolCalls,
     ToolExchange,
-    is_scripted_model,
 )
-from .scripted_server import HttpFault, MalformedArguments, RecordedRequest, ScriptedServer
-from .toolbox import Toolbox, tool_output_ok
+from ._retry import RetryPolicy
+from ._scripted_model import SCRIPTED_MODEL_PREFIX, ScriptedModel, ScriptedReply, ScriptedRequest
+from ._team import (
+    Convergence,
+    MemberResult,
+    TeamMember,
+    TeamResult,
+    TeamSpec,
+    TokenFactory,
+    run_team,
+    token_minter,
+)
+from ._transcript import OFFLINE_LABEL_FIELD, ApiName
 
 __all__ = [
+    "OFFLINE_LABEL_FIELD",
+    "PROMPT_PLACEHOLDERS",
+    "SCRIPTED_BANNER",
+    "SCRIPTED_MODEL_PREFIX",
     "AgentDefinition",
     "AgentLoop",
     "AgentResult",
+    "ApiName",
+    "Convergence",
     "Conversation",
     "EventCallback",
     "FinalMessage",
-    "HttpFault",
-    "MalformedArguments",
+    "MemberResult",
     "Policy",
-    "RecordedRequest",
     "RetryPolicy",
     "ScriptPolicy",
+    "ScriptedModel",
     "ScriptedModelError",
-    "ScriptedServer",
+    "ScriptedReply",
+    "ScriptedRequest",
     "Step",
     "StopReason",
+    "TeamMember",
+    "TeamResult",
+    "TeamSpec",
+    "TeamView",
+    "TokenFactory",
     "ToolCall",
     "ToolCallRecord",
     "ToolCalls",
     "ToolExchange",
-    "Toolbox",
     "TurnEvent",
     "Usage",
-    "is_scripted_model",
     "load_agent_definition",
     "load_agent_definitions",
+    "output_console",
+    "print_team_result",
     "render_prompt",
-    "tool_output_ok",
+    "run_team",
+    "token_minter",
 ]

@@ -19,13 +19,13 @@ from ..errors import MeshError
 
 # In the order `mesh-tools --help` lists their commands.
 COMMAND_MODULES = [
-    "mesh_tools.cli.schema_cmd",
-    "mesh_tools.cli.serve_cmd",
-    "mesh_tools.cli.room_cmd",
-    "mesh_tools.cli.mcp_cmd",
-    "mesh_tools.cli.eval_cmd",
-    "mesh_tools.cli.agent_cmd",
-    "mesh_tools.cli.demo_cmd",
+    "mesh_tools.cli._schema_cmd",
+    "mesh_tools.cli._serve_cmd",
+    "mesh_tools.cli._room_cmd",
+    "mesh_tools.cli._mcp_cmd",
+    "mesh_tools.cli._eval_cmd",
+    "mesh_tools.cli._agent_cmd",
+    "mesh_tools.cli._demo_cmd",
 ]
 
 

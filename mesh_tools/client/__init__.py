@@ -10,7 +10,7 @@ async with RoomClient(protocol=protocol) as room:
 ```
 """
 
-from .document import Rejection, SyncedDocument
+from .document import Rejection, SyncedDocument, SyncState
 from .room import RoomClient
 from .schemas import SchemaClient
 from .sync import SyncClient
@@ -21,6 +21,7 @@ __all__ = [
     "RoomClient",
     "SchemaClient",
     "SyncClient",
+    "SyncState",
     "SyncedDocument",
     "WebSocketClientProtocol",
 ]

@@ -12,7 +12,7 @@ from ..document import MeshDocument, Violation
 from ..errors import MeshError, PermissionDeniedError
 from ..schema import MeshSchema
 
-__all__ = ["Rejection", "RejectionListener", "SyncedDocument"]
+__all__ = ["Rejection", "RejectionListener", "SyncState", "SyncedDocument"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,65 @@ class Rejection:
 RejectionListener: TypeAlias = Callable[[Rejection], None]
 
 
+class SyncState:
+    """Where the link to the server stands for one document; its DocumentSession drives it.
+
+    Read it through the document (``synchronized``, ``is_synchronized``, ``rejections``, ``sync_error``).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        #: Every schema rejection the server reported for this client's updates, oldest first.
+        self.rejections: list[Rejection] = []
+        #: Why the server stopped syncing this document (closed it, or replaced its storage); else None.
+        self.error: MeshError | None = None
+        self._listeners: list[RejectionListener] = []
+        self._synchronized = _new_waiter()
+
+    @property
+    def synchronized(self) -> Awaitable[None]:
+        return asyncio.shield(self._synchronized)
+
+    @property
+    def is_synchronized(self) -> bool:
+        return self._synchronized.done() and self._synchronized.exception() is None
+
+    def on_rejected(self, listener: RejectionListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def mark_synchronized(self) -> None:
+        """The server's SyncStep2 is applied: the replica holds everything the server had."""
+        if not self._synchronized.done():
+            self._synchronized.set_result(None)
+
+    def mark_unsynchronized(self) -> None:
+        """The connection dropped: the next handshake synchronizes again."""
+        if self._synchronized.done() and self.error is None:
+            self._synchronized = _new_waiter()
+
+    def fail(self, error: MeshError) -> None:
+        """Syncing stopped for good; ``await synchronized`` raises ``error`` from now on."""
+        self.error = error
+        if self._synchronized.done():
+            self._synchronized = _new_waiter()
+        self._synchronized.set_exception(error)
+
+    def reject(self, rejection: Rejection) -> None:
+        """Record a rejection the server reported and tell the listeners."""
+        self.rejections.append(rejection)
+        logger.warning(
+            "server rejected an update to %s: %s",
+            self.path,
+            "; ".join(v.message for v in rejection.violations) or "no details",
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(rejection)
+            except Exception:
+                logger.exception("rejection listener failed")
+
+
 class SyncedDocument(MeshDocument):
     """A MeshDocument that a SyncClient keeps in sync with the room.
 
@@ -50,17 +109,13 @@ class SyncedDocument(MeshDocument):
     participant (``read_only``), local edits raise PermissionDeniedError and everyone else's still arrive.
     """
 
-    def __init__(self, *, path: str, schema: MeshSchema) -> None:
-        super().__init__(schema=schema)
+    def __init__(self, *, path: str, schema: MeshSchema, read_only: bool = False) -> None:
+        super().__init__(schema=schema, read_only=read_only)
         self.path = path
         #: The server's storage generation of this document (see docs/adr/0003-reconnect-and-resync.md).
         self.epoch: str | None = None
-        #: Every schema rejection the server reported for this client's updates, oldest first.
-        self.rejections: list[Rejection] = []
-        #: Why the server stopped syncing this document (closed it, or replaced its storage); else None.
-        self.sync_error: MeshError | None = None
-        self._rejection_listeners: list[RejectionListener] = []
-        self._synchronized = self._new_waiter()
+        #: The link's state, driven by the SyncClient.
+        self.sync_state = SyncState(path)
 
     @property
     def synchronized(self) -> Awaitable[None]:
@@ -69,26 +124,29 @@ class SyncedDocument(MeshDocument):
         After a disconnect it resolves again when the resync completes. Raises the error that
         stopped the sync, if one did. Cancelling an ``await`` of it cancels only that wait.
         """
-        return asyncio.shield(self._synchronized)
+        return self.sync_state.synchronized
 
     @property
     def is_synchronized(self) -> bool:
         """True while connected and caught up with the server's state at the last handshake."""
-        return self._synchronized.done() and self._synchronized.exception() is None
+        return self.sync_state.is_synchronized
+
+    @property
+    def rejections(self) -> list[Rejection]:
+        """Every schema rejection the server reported for this client's updates, oldest first."""
+        return self.sync_state.rejections
+
+    @property
+    def sync_error(self) -> MeshError | None:
+        """Why the server stopped syncing this document (closed it, or replaced its storage); else None."""
+        return self.sync_state.error
 
     def on_rejected(self, listener: RejectionListener) -> Callable[[], None]:
         """Call ``listener(rejection)`` whenever the server rejects one of this client's updates.
 
         Returns a function that removes the listener.
         """
-        self._rejection_listeners.append(listener)
-        return lambda: self._rejection_listeners.remove(listener)
-
-    # -- driven by the SyncClient -------------------------------------------------------------
-
-    def _set_read_only(self, read_only: bool) -> None:
-        # What the server granted on the latest open; the server refuses writes either way.
-        self._read_only = read_only
+        return self.sync_state.on_rejected(listener)
 
     def _read_only_error(self) -> PermissionDeniedError:
         return PermissionDeniedError(
@@ -96,36 +154,9 @@ class SyncedDocument(MeshDocument):
             hint="the token's sync scope is read-only for this path; connect with a read-write token to edit",
         )
 
-    def _mark_synchronized(self) -> None:
-        if not self._synchronized.done():
-            self._synchronized.set_result(None)
 
-    def _mark_unsynchronized(self) -> None:
-        if self._synchronized.done() and self.sync_error is None:
-            self._synchronized = self._new_waiter()
-
-    def _fail(self, error: MeshError) -> None:
-        self.sync_error = error
-        if self._synchronized.done():
-            self._synchronized = self._new_waiter()
-        self._synchronized.set_exception(error)
-
-    def _reject(self, rejection: Rejection) -> None:
-        self.rejections.append(rejection)
-        logger.warning(
-            "server rejected an update to %s: %s",
-            self.path,
-            "; ".join(v.message for v in rejection.violations) or "no details",
-        )
-        for listener in list(self._rejection_listeners):
-            try:
-                listener(rejection)
-            except Exception:
-                logger.exception("rejection listener failed")
-
-    @staticmethod
-    def _new_waiter() -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # Nobody may await it; retrieving the exception here keeps asyncio from logging it as lost.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return future
+def _new_waiter() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # Nobody may await it; retrieving the exception here keeps asyncio from logging it as lost.
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from ..errors import MeshError
-from ..protocol import Response
+from ..sync import Response
 
 __all__ = ["PendingRequests", "ResultHook"]
 

@@ -22,7 +22,6 @@ from tenacity.stop import StopBaseT
 from tenacity.wait import wait_random_exponential
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
 
 from ..errors import (
     AuthenticationError,
@@ -32,7 +31,7 @@ from ..errors import (
     RequestTimeoutError,
     error_from_dict,
 )
-from ..protocol import Push, PushType, Request, Response, decode_binary, decode_text, encode_text
+from ..sync import CloseCode, Push, PushType, Request, Response, decode_binary, decode_text, encode_text
 from .requests import PendingRequests, ResultHook
 from .schemas import SchemaClient
 from .session import SendFrame
@@ -46,7 +45,6 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _FIRST_RETRY_DELAY = 0.1  # seconds; doubles per failed attempt, with full jitter
-_TOKEN_EXPIRED = 4401  # docs/protocol.md: the token expired during the session
 
 
 class RoomClient:
@@ -137,7 +135,7 @@ class RoomClient:
         """
         if self._closing:
             return []
-        errors = await self.sync._close_all()
+        errors = await self.sync.close_all()
         self._closing = True
         self._state_changed.set()
         self._signal_drop()
@@ -152,7 +150,7 @@ class RoomClient:
         self._pending.fail_all(
             lambda kind: ConnectionLostError(f"the room client closed before {kind} was answered")
         )
-        self.sync._connection_down()
+        self.sync.connection_lost()
         return errors
 
     # -- requests ------------------------------------------------------------------------------
@@ -170,8 +168,9 @@ class RoomClient:
 
         While disconnected the request waits for the reconnect, within the same ``timeout``. If the link
         drops before the answer, a plain request fails with ConnectionLostError (it may or may not have
-        been applied); an ``idempotent`` one is sent again on the next connection (:meth:`_through_drops`)
-        and so fails only with RequestTimeoutError, or once the client is closed.
+        been applied); an ``idempotent`` one is sent again on the next connection
+        (:meth:`retry_through_drops`) and so fails only with RequestTimeoutError, or once the client is
+        closed.
         ``on_result`` runs synchronously when the result is read, before any later frame is handled:
         use it to register what the frames that follow the answer need (a channel).
         """
@@ -195,7 +194,7 @@ class RoomClient:
 
         try:
             async with asyncio.timeout(limit):
-                return await (self._through_drops(exchange) if idempotent else exchange())
+                return await (self.retry_through_drops(exchange) if idempotent else exchange())
         except TimeoutError:
             if not (started or idempotent):
                 raise ConnectionLostError(
@@ -209,15 +208,15 @@ class RoomClient:
                 "retry, or raise request_timeout",
             ) from None
 
-    # -- internals used by SyncClient ----------------------------------------------------------
+    # -- what the SyncClient builds on ---------------------------------------------------------
 
-    def _current_sender(self) -> SendFrame:
+    def frame_sender(self) -> SendFrame:
         """Where a channel opened by the answer being handled right now sends its frames."""
         if self._connection is None:
             raise ConnectionLostError("the connection closed while a document was being opened")
         return self._connection.send
 
-    async def _through_drops(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
+    async def retry_through_drops(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         """Run ``attempt`` again each time a dropped connection cuts it short (ConnectionLostError).
 
         Only for work that is safe to repeat: the answer was lost, not necessarily the effect. Before
@@ -236,11 +235,12 @@ class RoomClient:
             await dropped.wait()
 
     def _signal_drop(self) -> None:
-        """Wake whatever waits in :meth:`_through_drops` for the current connection to be gone."""
+        """Wake whatever waits in :meth:`retry_through_drops` for the current connection to be gone."""
         self._dropped.set()
         self._dropped = asyncio.Event()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+    def run_in_background(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run a task until it ends or the client closes; a failure is logged, never lost."""
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -274,13 +274,13 @@ class RoomClient:
             opened_at = loop.time()
             self._connection = connection
             self._state_changed.set()
-            self.sync._connection_up()
+            self.sync.connection_opened()
             await self._read(connection)
             self._connection = None
             self._state_changed.clear()
             self._signal_drop()
             self._pending.fail_all(functools.partial(_lost, self.protocol.url, connection=connection))
-            self.sync._connection_down()
+            self.sync.connection_lost()
             if self._closing:
                 return
             fatal = _close_error(connection)
@@ -322,7 +322,7 @@ class RoomClient:
         logger.error("%s: giving up the connection: %s", self.room_name, error)
         self._failure = error
         self._state_changed.set()
-        self.sync._fail_all(error)
+        self.sync.fail_all(error)
 
     async def _wait_connected(self) -> ClientConnection:
         while self._connection is None:
@@ -348,7 +348,7 @@ class RoomClient:
                 detail = error_from_dict(error) if isinstance(error, dict) else error
                 logger.warning("%s: the server reported: %s", self.room_name, detail)
             else:
-                self.sync._on_push(message)
+                self.sync.receive_push(message)
         else:
             logger.warning("ignoring a request from the server: %s", message.type)
 
@@ -358,7 +358,7 @@ class RoomClient:
         except ProtocolError:
             logger.warning("ignoring a malformed binary frame from the server", exc_info=True)
             return
-        self.sync._on_frame(channel, message)
+        self.sync.receive_frame(channel, message)
 
 
 def _lost(url: str, request_type: str, connection: ClientConnection) -> ConnectionLostError:
@@ -372,7 +372,7 @@ def _lost(url: str, request_type: str, connection: ClientConnection) -> Connecti
 
 def _close_error(connection: ClientConnection) -> MeshError | None:
     """The error that ends the session for good, for close codes a reconnect cannot fix."""
-    if connection.close_code == _TOKEN_EXPIRED:
+    if connection.close_code == CloseCode.TOKEN_EXPIRED:
         return AuthenticationError(
             "the token expired during the session", hint="mint a new token and connect again"
         )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import RequestType
 from ..schema import MeshSchema
-from ._results import result_field
+from ..sync import RequestType, SchemaPutParams, read_field
 
 if TYPE_CHECKING:
     from .room import RoomClient
@@ -29,9 +28,9 @@ class SchemaClient:
         """
         if not isinstance(schema, MeshSchema):
             schema = MeshSchema.from_json(schema)
-        await self.room.request(RequestType.SCHEMA_PUT, {"name": name, "schema": schema.to_json()})
+        await self.room.request(RequestType.SCHEMA_PUT, SchemaPutParams(name=name, schema=schema.to_json()))
 
     async def list(self) -> list[str]:
         """The names of the room's schemas."""
         result = await self.room.request(RequestType.SCHEMA_LIST, idempotent=True)
-        return [str(name) for name in result_field(result, "names", list)]
+        return [str(name) for name in read_field(result, "names", list)]

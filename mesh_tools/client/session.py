@@ -1,14 +1,8 @@
-"""One open document's sync state across connections: channel, handshake, and the outbound update stream.
+"""One open document across connections: the asyncio shell over its :class:`~mesh_tools.sync.ClientChannel`.
 
-The invariant that makes reconnects lossless without ever resending blindly: on each connection the
-client answers the server's SyncStep1 with a SyncStep2 computed from the document at that moment, which
-holds every local change the server lacks (made offline, or sent on a connection that died). Local
-updates made after that go out as Update messages, in order. So a change counts as *delivered* on a
-connection once the Step2 or the Update that carries it has been written to that connection; ``flush``
-waits for that and then asks the server for its durable acknowledgement.
-
-A read-only channel sends nothing local: the server would refuse it. Its Step2 is empty and local
-updates (only possible by writing to the raw CRDT) are not queued.
+The channel (sans-I/O) decides what to send and when a change counts as delivered; this shell owns what
+needs the event loop: the sender task that writes the channel's frames to the connection one at a
+time, and the futures that ``flush`` and ``close`` wait on.
 """
 
 from __future__ import annotations
@@ -18,28 +12,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
-from pycrdt import YMessageType, YSyncMessageType, create_sync_message, create_update_message, merge_updates
 from websockets.exceptions import ConnectionClosed
 
-from ..errors import DocumentNotFoundError, MeshError, ProtocolError
-from ..protocol import encode_binary, parse_sync_message, sync_step2_message
+from ..errors import DocumentReplacedError, MeshError
+from ..sync import ClientChannel, Received
 from .document import SyncedDocument
 
-__all__ = ["FROM_SERVER", "DocumentSession", "SendFrame"]
+__all__ = ["DocumentSession", "SendFrame"]
 
 logger = logging.getLogger(__name__)
 
-#: Transaction origin of the updates that came from the server; every other update is sent to it, so
-#: edits made under an origin of the caller's own (``document.transaction(origin="agent-7")``) sync too.
-FROM_SERVER = "mesh-tools.client:from-server"
-
 #: Writes one binary frame to the connection the session is attached to.
 SendFrame: TypeAlias = Callable[[bytes], Awaitable[None]]
-
-# Past this many queued updates they are merged in place, so a long outage of the sender (a slow link)
-# costs memory in proportion to the document change, not to the number of edits.
-_COMPACT_AT = 256
-_EMPTY_UPDATE = b"\x00\x00"
 
 
 class DocumentSession:
@@ -50,21 +34,10 @@ class DocumentSession:
         self.create = create
         self.refcount = 0
         self.document: SyncedDocument | None = None
-        #: Set while a connection holds a channel for this document.
-        self.channel: int | None = None
-        #: The server opened the channel read-only for this participant: nothing local is sent.
-        self.read_only = False
         #: Why syncing stopped for good; every later flush raises it.
         self.error: MeshError | None = None
+        self._channel: ClientChannel | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self._local_seq = 0  # local updates made so far
-        self._sent_seq = 0  # local updates written to the current connection
-        self._streaming = False  # our Step2 is computed: later local updates go out as Updates
-        self._ready = False  # our Step2 went out on the current connection
-        self._queue: list[bytes] = []
-        self._queued_seq = 0  # local updates the queue covers
-        self._server_state: bytes | None = None  # a server Step1 still to answer
-        self._resync = False  # send our Step1 again: an update from the server could not be applied
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -75,7 +48,18 @@ class DocumentSession:
     def bind(self, document: SyncedDocument) -> None:
         """Start following the document's local edits."""
         self.document = document
+        self._channel = ClientChannel(document)
         self._unsubscribe = document.on_update(self._on_update)
+
+    @property
+    def channel(self) -> int | None:
+        """Set while a connection holds a channel for this document."""
+        return None if self._channel is None else self._channel.channel
+
+    @property
+    def read_only(self) -> bool:
+        """The server opened the channel read-only for this participant: nothing local is sent."""
+        return self._channel is not None and self._channel.read_only
 
     @property
     def is_attached(self) -> bool:
@@ -87,23 +71,21 @@ class DocumentSession:
         """Bind to a channel the server opened on a new connection and start the handshake.
 
         ``read_only`` is what the server's open result said: then nothing local goes out.
-        Raises DocumentNotFoundError (and attaches nothing) if the server's copy is no longer the one
+        Raises DocumentReplacedError (and attaches nothing) if the server's copy is no longer the one
         this replica descends from: merging into it would duplicate content.
         """
-        document = self._document
+        document, sync = self._bound
         if document.epoch is not None and epoch != document.epoch:
-            raise DocumentNotFoundError(
+            raise DocumentReplacedError(
                 f"{self.path} was replaced on the server (epoch {document.epoch} -> {epoch}); "
                 "this replica cannot be merged into the new copy",
                 hint="close the document and open it again to get the server's copy",
             )
         document.epoch = epoch
         self.detach()
-        self.read_only = read_only
-        document._set_read_only(read_only)
-        self.channel = channel
+        sync.connect(channel, read_only=read_only)
         self._sender = asyncio.get_running_loop().create_task(
-            self._run_sender(channel, send), name=f"mesh-tools sync sender {self.path}"
+            self._run_sender(send), name=f"mesh-tools sync sender {self.path}"
         )
 
     def detach(self) -> None:
@@ -111,15 +93,10 @@ class DocumentSession:
         if self._sender is not None:
             self._sender.cancel()
             self._sender = None
-        self.channel = None
-        self._streaming = False
-        self._ready = False
-        self._sent_seq = 0
-        self._queue.clear()
-        self._server_state = None
-        self._resync = False
+        if self._channel is not None:
+            self._channel.disconnect()
         if self.document is not None:
-            self.document._mark_unsynchronized()
+            self.document.sync_state.mark_unsynchronized()
         self._progress()
 
     def fail(self, error: MeshError) -> None:
@@ -127,7 +104,7 @@ class DocumentSession:
         self.detach()
         self.error = error
         if self.document is not None:
-            self.document._fail(error)
+            self.document.sync_state.fail(error)
         self._progress()
 
     def release(self) -> None:
@@ -143,28 +120,14 @@ class DocumentSession:
 
     def receive(self, message: bytes) -> None:
         """Handle a y-message the server sent on this document's channel."""
-        if message[0] != YMessageType.SYNC:
-            return  # awareness: this client keeps no presence state
-        try:
-            sync = parse_sync_message(message)
-        except ProtocolError:
-            logger.warning("ignoring a malformed sync message for %s", self.path, exc_info=True)
-            return
-        document = self._document
-        if sync.kind == YSyncMessageType.SYNC_STEP1:
-            self._server_state = sync.payload
-            self._wakeup.set()
-            return
-        try:
-            document.apply_update(sync.payload, origin=FROM_SERVER)
-        except (ValueError, RuntimeError, MeshError):
-            # Not applied, so not lost: a fresh Step1 makes the server send whatever is still missing.
-            logger.error("cannot apply an update from the server to %s; resyncing", self.path, exc_info=True)
-            self._resync = True
-            self._wakeup.set()
-            return
-        if sync.kind == YSyncMessageType.SYNC_STEP2:
-            document._mark_synchronized()
+        document, sync = self._bound
+        if sync.receive(message) is Received.SYNCHRONIZED:
+            document.sync_state.mark_synchronized()
+        self._wake_sender()
+
+    def apply_from_server(self, update: bytes) -> None:
+        """Apply an update the server already holds (it is not sent back)."""
+        self._bound[1].apply_from_server(update)
 
     async def wait_delivered(self) -> int:
         """Wait until every local change made before the call is written to the current connection.
@@ -172,17 +135,14 @@ class DocumentSession:
         Returns the channel it went out on; waits through reconnects; raises ``error`` if syncing
         stopped for good.
         """
-        target = self._local_seq
-        await self._wait_for(lambda: self._ready and self._sent_seq >= target)
-        assert self.channel is not None
-        return self.channel
-
-    async def _wait_for(self, condition: Callable[[], bool]) -> None:
+        sync = self._bound[1]
+        mark = sync.mark()
         while True:
             if self.error is not None:
                 raise self.error
-            if condition():
-                return
+            if sync.delivered(mark):
+                assert sync.channel is not None
+                return sync.channel
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await waiter
@@ -190,54 +150,31 @@ class DocumentSession:
     # -- internals -----------------------------------------------------------------------------
 
     @property
-    def _document(self) -> SyncedDocument:
-        assert self.document is not None, "bind() comes first"
-        return self.document
+    def _bound(self) -> tuple[SyncedDocument, ClientChannel]:
+        assert self.document is not None and self._channel is not None, "bind() comes first"
+        return self.document, self._channel
 
     def _on_update(self, update: bytes, origin: Any) -> None:
         # Runs inside the CRDT's transaction callback: only record; the sender task does the I/O.
-        if origin == FROM_SERVER or self.read_only:
-            return
-        self._local_seq += 1
-        if not self._streaming:
-            return  # the Step2 of the coming handshake carries it
-        self._queue.append(update)
-        self._queued_seq = self._local_seq
-        if len(self._queue) >= _COMPACT_AT:
-            self._queue = [merge_updates(*self._queue)]
-        self._wakeup.set()
+        self._bound[1].local_update(update, origin)
+        self._wake_sender()
 
-    async def _run_sender(self, channel: int, send: SendFrame) -> None:
-        document = self._document
+    def _wake_sender(self) -> None:
+        if self._bound[1].wants_to_send:
+            self._wakeup.set()
+
+    async def _run_sender(self, send: SendFrame) -> None:
+        sync = self._bound[1]
         try:
-            await send(encode_binary(channel, create_sync_message(document.ydoc)))
             while True:
+                # next_frame computes each frame just before it is written, so a Step2 covers every
+                # change made up to that moment and updates queued behind a slow write go out merged.
+                while (outgoing := sync.next_frame()) is not None:
+                    await send(outgoing.frame)
+                    sync.sent(outgoing)
+                    self._progress()
                 await self._wakeup.wait()
                 self._wakeup.clear()
-                while True:
-                    if self._server_state is not None:
-                        # One synchronous block: the Step2 covers the queue exactly as it is now.
-                        state, self._server_state = self._server_state, None
-                        missing = _EMPTY_UPDATE if self.read_only else document.get_update(state)
-                        frame = sync_step2_message(missing)
-                        self._queue.clear()
-                        covered = self._local_seq
-                        self._streaming = True
-                        await send(encode_binary(channel, frame))
-                        self._ready = True
-                    elif self._queue:
-                        batch, self._queue = self._queue, []
-                        covered = self._queued_seq
-                        update = batch[0] if len(batch) == 1 else merge_updates(*batch)
-                        await send(encode_binary(channel, create_update_message(update)))
-                    elif self._resync:
-                        self._resync = False
-                        await send(encode_binary(channel, create_sync_message(document.ydoc)))
-                        continue
-                    else:
-                        break
-                    self._sent_seq = max(self._sent_seq, covered)
-                    self._progress()
         except ConnectionClosed:
             pass  # the room's read loop sees the close too and detaches every session
 

@@ -21,11 +21,21 @@ from ..errors import (
     RequestTimeoutError,
     error_from_dict,
 )
-from ..protocol import Push, PushType, RequestType
 from ..schema import MeshSchema
-from ._results import result_field
+from ..sync import (
+    ChannelParams,
+    CreateParams,
+    OpenParams,
+    PathParams,
+    Push,
+    PushType,
+    RequestType,
+    SyncParams,
+    read_field,
+    read_open_result,
+)
 from .document import Rejection, SyncedDocument
-from .session import FROM_SERVER, DocumentSession
+from .session import DocumentSession
 
 if TYPE_CHECKING:
     from .room import RoomClient
@@ -66,22 +76,22 @@ class SyncClient:
         """
         if schema is not None and not isinstance(schema, MeshSchema):
             schema = MeshSchema.from_json(schema)
-        params = {
-            "path": path,
-            "json": None if json is None else dict(json),
-            "schema": None if schema is None else schema.to_json(),
-        }
+        params = CreateParams(
+            path=path,
+            json=None if json is None else dict(json),
+            schema=None if schema is None else schema.to_json(),
+        )
         await self.room.request(RequestType.SYNC_CREATE, params)
 
     async def describe(self, path: str) -> dict[str, Any]:
         """The document as JSON (with element ids), without opening a sync session."""
-        result = await self.room.request(RequestType.SYNC_DESCRIBE, {"path": path}, idempotent=True)
-        return result_field(result, "json", dict)
+        result = await self.room.request(RequestType.SYNC_DESCRIBE, PathParams(path=path), idempotent=True)
+        return read_field(result, "json", dict)
 
     async def list(self) -> list[str]:
         """The paths of the room's documents."""
         result = await self.room.request(RequestType.SYNC_LIST, idempotent=True)
-        return [str(path) for path in result_field(result, "paths", list)]
+        return [str(path) for path in read_field(result, "paths", list)]
 
     async def sync(self, path: str, data: bytes) -> builtins.list[Violation]:
         """Send an already encoded y-update for ``path``; returns once the server applied and stored it.
@@ -89,12 +99,11 @@ class SyncClient:
         Returns the schema violations the update brought in, which the server has already mended.
         If the document is open here, the update is applied to the local replica too.
         """
-        result = await self.room.request(
-            RequestType.SYNC_SYNC, {"path": path, "data": base64.b64encode(data).decode("ascii")}
-        )
+        params = SyncParams(path=path, data=base64.b64encode(data).decode("ascii"))
+        result = await self.room.request(RequestType.SYNC_SYNC, params)
         session = self._sessions.get(path)
         if session is not None and session.document is not None:
-            session.document.apply_update(data, origin=FROM_SERVER)
+            session.apply_from_server(data)
         return list(Rejection.from_wire(result.get("violations")).violations)
 
     # -- open documents ------------------------------------------------------------------------
@@ -215,22 +224,19 @@ class SyncClient:
         """
 
         def attach(result: dict[str, Any]) -> None:
-            channel = result_field(result, "channel", int)
+            channel = read_field(result, "channel", int)
             if self._sessions.get(session.path) is not session:
                 # Closed while the answer was on its way: give the channel back.
                 self._release_channel(channel)
                 return
-            epoch = result.get("epoch")
             try:
-                read_only = result_field(result, "read_only", bool)
+                opened = read_open_result(result)
                 if session.document is None:
-                    schema = MeshSchema.from_json(result_field(result, "schema", dict))
-                    session.bind(SyncedDocument(path=session.path, schema=schema))
+                    schema = MeshSchema.from_json(opened["schema"])
+                    document = SyncedDocument(path=session.path, schema=schema, read_only=opened["read_only"])
+                    session.bind(document)
                 session.attach(
-                    channel,
-                    self.room._current_sender(),
-                    epoch if isinstance(epoch, str) else None,
-                    read_only=read_only,
+                    channel, self.room.frame_sender(), opened["epoch"], read_only=opened["read_only"]
                 )
             except MeshError:
                 self._release_channel(channel)
@@ -239,7 +245,7 @@ class SyncClient:
 
         await self.room.request(
             RequestType.SYNC_OPEN,
-            {"path": session.path, "create": session.create},
+            OpenParams(path=session.path, create=session.create),
             on_result=attach,
             idempotent=idempotent,
         )
@@ -247,11 +253,11 @@ class SyncClient:
     def _release_channel(self, channel: int) -> None:
         async def release() -> None:
             try:
-                await self.room.request(RequestType.SYNC_CLOSE, {"channel": channel})
+                await self.room.request(RequestType.SYNC_CLOSE, ChannelParams(channel=channel))
             except MeshError as exc:
                 logger.debug("closing unused channel %d failed: %s", channel, exc)
 
-        self.room._spawn(release(), name=f"mesh-tools close channel {channel}")
+        self.room.run_in_background(release(), name=f"mesh-tools close channel {channel}")
 
     async def _reopen(self, session: DocumentSession) -> None:
         while self._sessions.get(session.path) is session and session.error is None:
@@ -276,18 +282,21 @@ class SyncClient:
             # No await between reading the channel and sending: both belong to one connection. If it
             # drops before the answer, the changes are unconfirmed, not lost: the next connection's
             # handshake carries them again and the request is repeated there.
-            await self.room.request(request_type, {"channel": channel}, timeout=limit)
+            await self.room.request(request_type, ChannelParams(channel=channel), timeout=limit)
 
         try:
             async with asyncio.timeout(limit):
-                await self.room._through_drops(confirm)
+                await self.room.retry_through_drops(confirm)
         except TimeoutError:
             raise RequestTimeoutError(
                 f"{session.path}: local changes were not confirmed within {limit:g} s",
                 hint="the client is not connected or the server is slow; it keeps trying in the background",
             ) from None
 
-    async def _close_all(self) -> builtins.list[MeshError]:
+    # -- the seam RoomClient drives: connection events, frames and pushes for this client's channels --
+
+    async def close_all(self) -> builtins.list[MeshError]:
+        """Flush and close every open document (the room is closing); returns the errors, logged."""
         paths = [
             path
             for path, session in self._sessions.items()
@@ -305,31 +314,34 @@ class SyncClient:
                 raise outcome
         return errors
 
-    # -- driven by RoomClient ------------------------------------------------------------------
-
-    def _connection_up(self) -> None:
+    def connection_opened(self) -> None:
+        """A new connection is up: re-open every document that lost its channel, and resync it."""
         for session in self._sessions.values():
             if session.document is not None and session.error is None and not session.is_attached:
-                self.room._spawn(self._reopen(session), name=f"mesh-tools reopen {session.path}")
+                self.room.run_in_background(self._reopen(session), name=f"mesh-tools reopen {session.path}")
 
-    def _connection_down(self) -> None:
+    def connection_lost(self) -> None:
+        """The connection is gone: every channel with it; the documents stay and resync later."""
         self._channels.clear()
         for session in self._sessions.values():
             session.detach()
 
-    def _fail_all(self, error: MeshError) -> None:
+    def fail_all(self, error: MeshError) -> None:
+        """The session ended for good: every document stops syncing with ``error``."""
         self._channels.clear()
         for session in self._sessions.values():
             session.fail(error)
 
-    def _on_frame(self, channel: int, message: bytes) -> None:
+    def receive_frame(self, channel: int, message: bytes) -> None:
+        """A y-message the server sent on ``channel``."""
         session = self._channels.get(channel)
         if session is None:
             logger.debug("ignoring a frame for channel %d, which is not open", channel)
             return
         session.receive(message)
 
-    def _on_push(self, push: Push) -> None:
+    def receive_push(self, push: Push) -> None:
+        """A ``sync.rejected`` or ``sync.closed`` push."""
         channel = push.fields.get("channel")
         if not isinstance(channel, int):
             logger.debug("ignoring %s push without a channel", push.type)
@@ -339,7 +351,7 @@ class SyncClient:
             logger.debug("ignoring %s push for channel %r", push.type, channel)
             return
         if push.type == PushType.SYNC_REJECTED:
-            session.document._reject(Rejection.from_wire(push.fields.get("violations")))
+            session.document.sync_state.reject(Rejection.from_wire(push.fields.get("violations")))
         elif push.type == PushType.SYNC_CLOSED:
             error = push.fields.get("error")
             reason = (

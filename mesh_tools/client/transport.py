@@ -12,9 +12,9 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from ..errors import (
     AuthenticationError,
     ConnectionLostError,
+    HandshakeRefusedError,
     MeshError,
     PermissionDeniedError,
-    ProtocolError,
     error_from_dict,
 )
 
@@ -108,4 +108,4 @@ def _status_error(url: str, exc: InvalidStatus) -> MeshError:
         return PermissionDeniedError(text, hint=hint or "the token needs a room grant for this room")
     if status >= 500:
         return ConnectionLostError(text, hint="the server failed; the client retries")
-    return ProtocolError(text, hint=hint or _SERVE_HINT)
+    return HandshakeRefusedError(text, hint=hint or _SERVE_HINT)

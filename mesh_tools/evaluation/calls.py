@@ -23,16 +23,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..schema import ID_ATTRIBUTE
+from ..tools import WRITE_TOOLS, ToolName, ToolResult
 
 __all__ = [
-    "WRITE_TOOLS",
     "CallClassifier",
     "CallOutcome",
     "ClassifiedCall",
 ]
-
-#: Tools that change the document, by their unprefixed name.
-WRITE_TOOLS = frozenset({"append_child", "set_attribute", "remove_attribute", "delete_element"})
 
 # Arguments that name an existing element.
 _ID_ARGUMENTS = ("id", "parent_id")
@@ -155,15 +152,14 @@ class CallClassifier:
         duration_s: float = 0.0,
     ) -> ClassifiedCall:
         """Classify one call from what was sent and what the toolkit answered."""
-        parsed_result = _parse(result)[1]
-        answer: dict[str, Any] = parsed_result if isinstance(parsed_result, dict) else {}
-        accepted = answer.get("ok") is True
-        error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}
+        answer = ToolResult.from_value(_parse(result)[1])
+        accepted = answer.ok
+        error = answer.error or {}
         code = None if accepted else str(error.get("code", "unknown"))
         message = str(error.get("message", ""))
         parses, parsed = _parse(arguments)
         targets = _targets(parsed)
-        created = _created(tool, answer) if accepted else ()
+        created = _created(tool, answer.fields) if accepted else ()
         known = tool in self._validators and (self._offered is None or tool in self._offered.get(agent, ()))
         outcome, note = self._outcome(
             tool if known else None, parses, parsed, targets, accepted, code, message
@@ -243,7 +239,7 @@ def _targets(arguments: Any) -> tuple[str, ...]:
 def _created(tool: str, answer: Mapping[str, Any]) -> tuple[str, ...]:
     """The ids an accepted ``append_child`` created: the new element first, then its descendants."""
     created = answer.get("id")
-    if not tool.endswith("append_child") or not isinstance(created, str):
+    if not tool.endswith(ToolName.APPEND_CHILD) or not isinstance(created, str):
         return ()
     ids = answer.get("ids")
     rest = [str(key) for key in ids if key != created] if isinstance(ids, dict) else []

@@ -28,7 +28,7 @@ classifier, so the check that each one is classified as expected is independent 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -36,7 +36,7 @@ from typing import Any
 from ..agent import ToolCall
 from ..document import ROOT_ID
 from ..schema import ElementType, MeshSchema, ValueProperty
-from ..tools.arguments import TAG_KEY
+from ..tools import TAG_KEY, WRITE_TOOLS, ToolName
 from .calls import CallOutcome, ClassifiedCall
 from .reference import PlayedStep, RawStep, SayStep, WaitCondition, WaitStep, step_calls
 from .selectors import Node, select, tree
@@ -55,8 +55,7 @@ __all__ = [
 INVENTED_ID = "qqqqzzzz"
 _UNKNOWN_TOOL = "insert_element"
 _UNKNOWN_TAG = "marquee"
-_APPEND = "append_child"
-_WRITES = {_APPEND, "set_attribute", "remove_attribute", "delete_element"}
+_APPEND = ToolName.APPEND_CHILD
 # Turns a stale-id fault waits for another agent's delete to arrive before giving up.
 _MAX_POLLS = 100
 
@@ -169,7 +168,11 @@ def deleted_selectors(reference: Sequence[PlayedStep]) -> list[str]:
     for step in reference:
         for call in step_calls(step):
             target = call.args.get("id")
-            if call.call.endswith("delete_element") and isinstance(target, dict) and "$select" in target:
+            if (
+                call.call.endswith(ToolName.DELETE_ELEMENT)
+                and isinstance(target, dict)
+                and "$select" in target
+            ):
                 found.append(str(target["$select"]))
     return found
 
@@ -180,8 +183,8 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     An agent that deletes something itself waits only after its own deletes instead: two agents each
     waiting for the other's delete before making their own would wait forever.
     """
-    writes = [index for index, step in enumerate(steps) if _uses(step, _WRITES)]
-    deletes = [index for index, step in enumerate(steps) if _uses(step, {"delete_element"})]
+    writes = [index for index, step in enumerate(steps) if _uses(step, WRITE_TOOLS)]
+    deletes = [index for index, step in enumerate(steps) if _uses(step, {ToolName.DELETE_ELEMENT})]
     if deletes:
         return max(deletes) + 1
     if writes:
@@ -189,7 +192,7 @@ def _stale_position(steps: Sequence[PlayedStep]) -> int:
     return len(steps) - 1 if steps and isinstance(steps[-1], SayStep) else len(steps)
 
 
-def _uses(step: PlayedStep, tools: set[str]) -> bool:
+def _uses(step: PlayedStep, tools: Collection[str]) -> bool:
     return any(call.call in tools for call in step_calls(step))
 
 
@@ -197,7 +200,7 @@ def _after_first_read(reference: Sequence[PlayedStep]) -> int:
     for index, step in enumerate(reference):
         if isinstance(step, WaitStep):
             return index + 1
-        if any(call.call.endswith("describe_document") for call in step_calls(step)):
+        if any(call.call.endswith(ToolName.DESCRIBE_DOCUMENT) for call in step_calls(step)):
             return index + 1
     return 0
 
@@ -206,7 +209,7 @@ def _after_first_read(reference: Sequence[PlayedStep]) -> int:
 
 
 def _malformed(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | None:
-    tool = next((t for t in ("set_attribute", _APPEND, "delete_element") if t in tools), None)
+    tool = next((t for t in (ToolName.SET_ATTRIBUTE, _APPEND, ToolName.DELETE_ELEMENT) if t in tools), None)
     return None if tool is None else ToolCall(tool, '{"id": "root", "attribute": {"name": ')
 
 
@@ -215,11 +218,11 @@ def _unknown_tool(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall |
 
 
 def _invented_id(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | None:
-    if "delete_element" in tools:
-        return ToolCall("delete_element", {"id": INVENTED_ID})
+    if ToolName.DELETE_ELEMENT in tools:
+        return ToolCall(ToolName.DELETE_ELEMENT, {"id": INVENTED_ID})
     setter = _valid_setter(schema)
-    if "set_attribute" in tools and setter is not None:
-        return ToolCall("set_attribute", {"id": INVENTED_ID, "attribute": setter})
+    if ToolName.SET_ATTRIBUTE in tools and setter is not None:
+        return ToolCall(ToolName.SET_ATTRIBUTE, {"id": INVENTED_ID, "attribute": setter})
     return None
 
 
@@ -229,9 +232,9 @@ def _wrong_type(tools: set[str], schema: MeshSchema, root: Node) -> ToolCall | N
             wrong = _wrong_value(schema, prop.name)
             if wrong is None:
                 continue
-            if "set_attribute" in tools:
+            if ToolName.SET_ATTRIBUTE in tools:
                 return ToolCall(
-                    "set_attribute", {"id": ROOT_ID, "attribute": {"name": prop.name, "value": wrong}}
+                    ToolName.SET_ATTRIBUTE, {"id": ROOT_ID, "attribute": {"name": prop.name, "value": wrong}}
                 )
             if _APPEND in tools and _insertable(schema, element.tag_name):
                 body = _empty_body(element) | {prop.name: wrong}
@@ -266,13 +269,13 @@ def _stale(
         if len(matches) != 1 or matches[0].id is None:
             continue
         element_id = matches[0].id
-        if "delete_element" in tools:
-            return element_id, ToolCall("delete_element", {"id": element_id})
+        if ToolName.DELETE_ELEMENT in tools:
+            return element_id, ToolCall(ToolName.DELETE_ELEMENT, {"id": element_id})
         element_type = schema.element(matches[0].tag)
-        if "set_attribute" in tools and element_type.attributes:
+        if ToolName.SET_ATTRIBUTE in tools and element_type.attributes:
             prop = next(iter(element_type.attributes.values()))
             return element_id, ToolCall(
-                "set_attribute",
+                ToolName.SET_ATTRIBUTE,
                 {"id": element_id, "attribute": {"name": prop.name, "value": _valid_value(prop)}},
             )
     return None

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..tools import ToolName
 from .calls import ClassifiedCall
 from .selectors import Node, json_equal, tree
 
@@ -85,7 +86,7 @@ def _touched(call: ClassifiedCall) -> str | None:
     arguments = call.parsed_arguments()
     if not isinstance(arguments, dict):
         return None
-    key = "parent_id" if call.tool.endswith("append_child") else "id"
+    key = "parent_id" if call.tool.endswith(ToolName.APPEND_CHILD) else "id"
     value = arguments.get(key)
     return value if isinstance(value, str) else None
 
@@ -119,7 +120,7 @@ def _lost_intents(
     deleted_by: dict[str, set[str]] = {}
     for call in writes:
         target = _touched(call)
-        if call.tool.endswith("delete_element") and target is not None:
+        if call.tool.endswith(ToolName.DELETE_ELEMENT) and target is not None:
             deleted_by.setdefault(call.agent, set()).add(target)
 
     def undone_by(agent: str, element_id: str) -> bool:
@@ -137,13 +138,13 @@ def _lost_intents(
         target = _touched(call)
         if target is None or not isinstance(arguments, dict):
             continue
-        if call.tool.endswith(("set_attribute", "remove_attribute")):
+        if call.tool.endswith((ToolName.SET_ATTRIBUTE, ToolName.REMOVE_ATTRIBUTE)):
             attribute = arguments.get("attribute")
             name = attribute.get("name") if isinstance(attribute, dict) else arguments.get("name")
             last[(call.agent, "attribute", target, str(name))] = call
-        elif call.tool.endswith("append_child") and call.created_ids:
+        elif call.tool.endswith(ToolName.APPEND_CHILD) and call.created_ids:
             last[(call.agent, "insert", call.created_ids[0], "")] = call
-        elif call.tool.endswith("delete_element"):
+        elif call.tool.endswith(ToolName.DELETE_ELEMENT):
             last[(call.agent, "delete", target, "")] = call
     lost: list[str] = []
     for (agent, kind, element_id, name), call in last.items():
@@ -161,7 +162,7 @@ def _lost_intents(
 
 
 def _attribute_holds(call: ClassifiedCall, node: Node, name: str) -> bool:
-    if call.tool.endswith("remove_attribute"):
+    if call.tool.endswith(ToolName.REMOVE_ATTRIBUTE):
         return name not in node.attributes
     value = call.parsed_arguments()["attribute"]["value"]
     return json_equal(node.attributes.get(name), value)

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
 from ..agent import Conversation, FinalMessage, ScriptedModelError, Step, ToolCall, ToolCalls, ToolExchange
 from ..document import ROOT_ID
+from ..tools import ToolName, ToolResult
 from .selectors import SelectorError, parse_selector, select
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
 DEFAULT_FINAL_MESSAGE = "Done."
 #: The arguments of a full ``describe_document`` (strict schemas make every argument required).
 DESCRIBE_ARGUMENTS: Mapping[str, Any] = {"id": ROOT_ID, "depth": None}
-_DESCRIBE = "describe_document"
+_DESCRIBE = ToolName.DESCRIBE_DOCUMENT
 
 
 class _Step(BaseModel):
@@ -207,9 +208,9 @@ def reference_problems(
 def latest_document(exchanges: Sequence[ToolExchange]) -> dict[str, Any] | None:
     """The document JSON of the most recent successful ``describe_document`` result."""
     for exchange in reversed(exchanges):
-        result = exchange.result
-        if exchange.name.endswith(_DESCRIBE) and isinstance(result, dict) and result.get("ok") is True:
-            element = result.get("element")
+        result = exchange.tool_result
+        if exchange.name.endswith(_DESCRIBE) and result is not None and result.ok:
+            element = result.fields.get("element")
             if isinstance(element, dict):
                 return element
     return None
@@ -306,7 +307,9 @@ def _select_id(selector: str, document: dict[str, Any] | None) -> str:
 
 
 def _result_field(name: str, field: str, results: Mapping[str, Any]) -> Any:
-    result = results.get(name)
-    if not isinstance(result, dict) or result.get("ok") is not True or field not in result:
-        raise ScriptedModelError(f"$result {name!r}: the call failed or has no {field!r}: {result!r}")
-    return result[field]
+    result = ToolResult.from_value(results.get(name))
+    if not result.ok or field not in result.fields:
+        raise ScriptedModelError(
+            f"$result {name!r}: the call failed or has no {field!r}: {results.get(name)!r}"
+        )
+    return result.fields[field]

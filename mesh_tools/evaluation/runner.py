@@ -9,7 +9,7 @@ The model decides the backend:
 
 - a model id (``gpt-5.4-mini``): the agents talk to the OpenAI-compatible endpoint of the environment
   (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``);
-- ``scripted``: a :class:`~mesh_tools.agent.ScriptedServer` per episode replays each agent's reference
+- ``scripted``: a :class:`~mesh_tools.agent.ScriptedModel` per episode replays each agent's reference
   solution through the real client, loop, toolkit and room; it must score 100%;
 - ``faulty``: the same, with the fault model's bad calls injected (``faults.py``).
 """
@@ -17,12 +17,11 @@ The model decides the backend:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -30,9 +29,16 @@ from typing import Any
 
 from openai import AsyncOpenAI, OpenAIError
 
-from ..agent import ScriptedServer, TurnEvent, is_scripted_model
-from ..agent.team import TeamMember, TeamSpec, run_team, token_minter
-from ..agent.transcript import ApiName
+from ..agent import (
+    SCRIPTED_MODEL_PREFIX,
+    ApiName,
+    ScriptedModel,
+    TeamMember,
+    TeamSpec,
+    TurnEvent,
+    run_team,
+    token_minter,
+)
 from ..client import RoomClient, WebSocketClientProtocol
 from ..errors import AgentConfigError, MeshError
 from ..helpers import websocket_room_url
@@ -66,7 +72,7 @@ class EvalConfig:
         problems = []
         if not self.model:
             problems.append("model must not be empty")
-        elif is_scripted_model(self.model):
+        elif self.model.startswith(SCRIPTED_MODEL_PREFIX):
             # A scripted reply must never be reported as a model result.
             problems.append(f"model {self.model!r} names the scripted server; use --model scripted")
         if self.trials < 1:
@@ -176,21 +182,20 @@ async def _episode(
         task=task, trial=trial, results=(), tools=tools, offered=offered, start=start, final=None
     )
     try:
-        async with _scripted(policies) as scripted_client:
-            result = await run_team(
-                TeamSpec(
-                    url=server.url,
-                    room=room,
-                    document_path=path,
-                    schema=task.schema,
-                    members=members,
-                    task=task.instruction,
-                    tokens=tokens,
-                    api=config.api,
-                    client=scripted_client or client,
-                    on_event=on_event,
-                )
+        result = await run_team(
+            TeamSpec(
+                url=server.url,
+                room=room,
+                document_path=path,
+                schema=task.schema,
+                members=members,
+                task=task.instruction,
+                tokens=tokens,
+                api=config.api,
+                client=ScriptedModel(policies, label=config.backend) if policies else client,
+                on_event=on_event,
             )
+        )
     except MeshError as error:
         return score_episode(
             dataclasses.replace(
@@ -237,7 +242,7 @@ def _cast(
     policies: dict[str, ReplayPolicy] = {}
     faults: list[InjectedFault] = []
     for agent in task.agents:
-        model = config.model if config.backend == "model" else f"scripted:{agent.name}"
+        model = config.model if config.backend == "model" else SCRIPTED_MODEL_PREFIX + agent.name
         # The participant's name, not the definition's, goes into the prompt ({agent_name}).
         definition = dataclasses.replace(agent.definition, name=agent.name)
         member = TeamMember.from_definition(
@@ -267,13 +272,3 @@ def _cast(
             member = dataclasses.replace(member, max_turns=member.max_turns + plan.extra_turns)
         members.append(member)
     return members, policies, faults
-
-
-@contextlib.asynccontextmanager
-async def _scripted(policies: dict[str, ReplayPolicy]) -> AsyncIterator[AsyncOpenAI | None]:
-    """A scripted server for this episode's policies, and a client for it; nothing for model runs."""
-    if not policies:
-        yield None
-        return
-    async with ScriptedServer(policies) as server:
-        yield server.client()

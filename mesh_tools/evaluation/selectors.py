@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from ..schema import ID_ATTRIBUTE
-from ..tools.arguments import TAG_KEY
+from ..tools import TAG_KEY
 
 __all__ = ["Node", "Selector", "SelectorError", "json_equal", "parse_selector", "select", "tree"]
 

@@ -42,11 +42,11 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml  # type: ignore[import-untyped, unused-ignore]  # types-PyYAML is a test extra
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ..agent import AgentDefinition, load_agent_definition, render_prompt
-from ..agent.definition import DOCUMENT_TOOLS, PROMPT_PLACEHOLDERS
+from ..agent import PROMPT_PLACEHOLDERS, AgentDefinition, load_agent_definition, render_prompt
 from ..document import MeshDocument
 from ..errors import AgentConfigError, MeshError
 from ..schema import MeshSchema
+from ..tools import TOOL_NAME_PATTERN, ToolName
 from .checks import Check
 from .errors import SuiteError
 from .reference import PlayedStep, ReferenceStep, reference_problems
@@ -66,7 +66,6 @@ CATEGORIES: tuple[Category, ...] = (
 )
 
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
-_AGENT_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 # -- the files, as written ---------------------------------------------------------------------
@@ -77,7 +76,7 @@ class _Strict(BaseModel):
 
 
 class _InlineAgent(_Strict):
-    name: Annotated[str, Field(pattern=_AGENT_NAME)]
+    name: Annotated[str, Field(pattern=TOOL_NAME_PATTERN.pattern)]
     description: Annotated[str, Field(min_length=1)]
     prompt: Annotated[str, Field(min_length=1)]
     """The prompt template itself (placeholders as in prompts/*.md)."""
@@ -97,7 +96,7 @@ class _SuiteFile(_Strict):
 
 class _Role(_Strict):
     agent: str
-    name: Annotated[str | None, Field(pattern=_AGENT_NAME)] = None
+    name: Annotated[str | None, Field(pattern=TOOL_NAME_PATTERN.pattern)] = None
     instruction: str | None = None
     reference: Annotated[list[ReferenceStep], Field(min_length=1)]
 
@@ -287,11 +286,11 @@ def _agents(directory: Path, suite_path: Path, spec: _SuiteFile) -> dict[str, Ag
             ) from error
     for index, inline in enumerate(spec.agents):
         label = f"agents[{index}]"
-        unknown = sorted(set(inline.allowed_tools) - DOCUMENT_TOOLS)
+        unknown = sorted(set(inline.allowed_tools) - set(ToolName))
         if unknown:
             raise SuiteError(
                 f"{suite_path}: field '{label}.allowed_tools': unknown tool(s) {', '.join(unknown)}",
-                hint=f"known tools: {', '.join(sorted(DOCUMENT_TOOLS))}",
+                hint=f"known tools: {', '.join(sorted(ToolName))}",
             )
         try:
             render_prompt(inline.prompt, dict.fromkeys(PROMPT_PLACEHOLDERS, ""), source=suite_path)

@@ -15,30 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import YSyncMessageType, create_sync_message, create_update_message, merge_updates
+from pycrdt import create_update_message, merge_updates
 
 from .._update_guard import check_update
 from ..document import MeshDocument, Violation
-from ..errors import MeshError, PermissionDeniedError, ProtocolError, ServerError
-from ..protocol import (
-    Push,
-    PushType,
-    SyncMessage,
-    awareness_clocks,
-    awareness_removal_message,
-    encode_binary,
-    sync_step2_message,
-)
+from ..errors import MeshError, RemoteProtocolError, ServerError
+from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
 from .participant import Participant
 from .storage import Storage
 
-__all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber"]
+__all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
 logger = logging.getLogger(__name__)
 
 #: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
 SERVER_ORIGIN = "mesh-tools-server"
-_EMPTY_UPDATE = b"\x00\x00"
 
 
 @dataclass(eq=False, slots=True)
@@ -46,15 +37,15 @@ class Subscriber:
     """One channel of one participant, bound to a document. Hashable by identity (a CRDT origin)."""
 
     participant: Participant
-    channel: int
+    #: The channel's sync state (sans-I/O): handshake, read-only rule, announced awareness.
+    sync: ServerChannel
     document: LiveDocument
-    read_only: bool
-    #: Set once the server answered the subscriber's SyncStep1; only live subscribers get updates.
-    live: bool = field(default=False)
     #: Cleared when the channel is closed, by the participant or by the server.
     active: bool = field(default=True)
-    #: Awareness client ids announced on this channel, with their last clock.
-    awareness: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def channel(self) -> int:
+        return self.sync.number
 
 
 class LiveDocument:
@@ -95,22 +86,23 @@ class LiveDocument:
 
     def subscribe(self, participant: Participant, channel: int, *, read_only: bool) -> Subscriber:
         """Bind a channel; the caller answers the open request, then calls :meth:`greet`."""
-        subscriber = Subscriber(participant, channel, self, read_only)
+        subscriber = Subscriber(participant, ServerChannel(channel, read_only), self)
         self._subscribers.append(subscriber)
         self.holds += 1
         return subscriber
 
     def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
-        subscriber.participant.send(encode_binary(subscriber.channel, create_sync_message(self.doc.ydoc)))
+        subscriber.participant.send(subscriber.sync.greeting(self.doc))
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         if subscriber.active:
             subscriber.active = False
             self._subscribers.remove(subscriber)
-            if subscriber.awareness:
+            removal = subscriber.sync.awareness_removal()
+            if removal is not None:
                 # Tell the others at once rather than leave ghosts until their 30 s timeout.
-                self._broadcast(awareness_removal_message(subscriber.awareness))
+                self._broadcast(removal)
             self.release()
 
     def release(self) -> None:
@@ -126,31 +118,19 @@ class LiveDocument:
 
     # -- sync -------------------------------------------------------------------------------
 
-    def receive(self, subscriber: Subscriber, message: SyncMessage) -> None:
-        """Handle a y-sync message that arrived on the subscriber's channel."""
-        if message.kind is YSyncMessageType.SYNC_STEP1:
-            try:
-                missing = self.doc.get_update(message.payload)
-            except ValueError:
-                raise ProtocolError("the SyncStep1 state vector cannot be decoded") from None
-            subscriber.participant.send(encode_binary(subscriber.channel, sync_step2_message(missing)))
-            subscriber.live = True
-            return
-        if message.payload == _EMPTY_UPDATE:
-            return
-        if subscriber.read_only:
-            raise PermissionDeniedError(
-                f"this token may only read {self.path!r}; the update was dropped",
-                hint="ask for a token with read-write sync scope",
-            )
-        violations = self.apply(message.payload, origin=subscriber)
-        if violations:
-            subscriber.participant.send_message(
-                Push(
-                    PushType.SYNC_REJECTED,
-                    {"channel": subscriber.channel, "violations": [v.to_dict() for v in violations]},
-                )
-            )
+    def receive(self, subscriber: Subscriber, message: bytes) -> None:
+        """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
+        inbound = subscriber.sync.receive(self.doc, message, path=self.path)
+        if inbound.reply is not None:
+            subscriber.participant.send(inbound.reply)
+        elif inbound.awareness is not None:
+            # Awareness goes to every live subscriber, the sender included (y-websocket expects the echo).
+            self._broadcast(inbound.awareness)
+        elif inbound.update is not None:
+            violations = self.apply(inbound.update, origin=subscriber)
+            if violations:
+                rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
+                subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
 
     def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
@@ -163,7 +143,7 @@ class LiveDocument:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
-            raise ProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+            raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         if violations:
             self.mend()
         else:
@@ -176,19 +156,10 @@ class LiveDocument:
         self._publish()
         return violations
 
-    def relay_awareness(self, sender: Subscriber, message: bytes) -> None:
-        """Awareness goes to every live subscriber, the sender included (y-websocket expects the echo)."""
-        for client, clock in awareness_clocks(message).items():
-            if clock is None:
-                sender.awareness.pop(client, None)
-            else:
-                sender.awareness[client] = clock
-        self._broadcast(message)
-
     def _broadcast(self, message: bytes) -> None:
         for subscriber in self._subscribers:
-            if subscriber.live:
-                subscriber.participant.send(encode_binary(subscriber.channel, message))
+            if subscriber.sync.live:
+                subscriber.participant.send(subscriber.sync.frame(message))
 
     # -- persistence and fan-out ------------------------------------------------------------
 
@@ -205,7 +176,7 @@ class LiveDocument:
             return
         messages: dict[Any, bytes] = {}
         for subscriber in self._subscribers:
-            if not subscriber.live:
+            if not subscriber.sync.live:
                 continue
             # One message per distinct origin to leave out; usually one for everyone.
             key = subscriber if any(origin is subscriber for _, origin in entries) else None
@@ -217,7 +188,7 @@ class LiveDocument:
                 # Several updates (a change and its repair) travel as one, so no replica sees the gap.
                 merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
                 message = messages[key] = create_update_message(merged)
-            subscriber.participant.send(encode_binary(subscriber.channel, message))
+            subscriber.participant.send(subscriber.sync.frame(message))
 
     def _written(self, future: asyncio.Future[None]) -> None:
         if future.cancelled() or future.exception() is None:
@@ -234,7 +205,11 @@ class LiveDocument:
             else ServerError(f"the server could not store changes to {self.path!r}", hint="reopen it later")
         )
         for subscriber in list(self._subscribers):
-            subscriber.participant.send_message(
-                Push(PushType.SYNC_CLOSED, {"channel": subscriber.channel, "error": error.to_dict()})
-            )
+            closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())
+            subscriber.participant.send_message(Push(PushType.SYNC_CLOSED, dict(closed)))
             self.unsubscribe(subscriber)
+
+
+def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:
+    """Mended violations as the wire carries them (``sync.rejected``, the ``sync.sync`` result)."""
+    return [violation_body(v.code, v.message, v.element_id) for v in violations]

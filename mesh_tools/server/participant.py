@@ -13,9 +13,8 @@ import logging
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
 
-from ..protocol import Message, encode_text
+from ..sync import CloseCode, Message, encode_text
 from ..tokens import ParticipantToken
 
 __all__ = ["Participant"]

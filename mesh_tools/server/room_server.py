@@ -30,7 +30,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.frames import CloseCode
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
@@ -42,6 +41,7 @@ from ..errors import (
     PermissionDeniedError,
     StorageUnavailableError,
 )
+from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from .participant import Participant
 from .paths import check_room_name
@@ -50,7 +50,7 @@ from .session import Session
 from .sqlite_storage import SQLiteStorage
 from .storage import Storage
 
-__all__ = ["DATABASE_NAME", "HEALTH_PATH", "TOKEN_EXPIRED", "RoomServer"]
+__all__ = ["DATABASE_NAME", "HEALTH_PATH", "RoomServer"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "rooms.sqlite3"
 #: Plain HTTP GET here answers 200 while the server can store changes, 503 while it cannot.
 HEALTH_PATH = "/healthz"
-#: Close code for a session whose token expired (docs/protocol.md).
-TOKEN_EXPIRED = 4401
 _ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
 
 
@@ -221,7 +219,7 @@ class RoomServer:
         if token.expires_at is not None:
             delay = (token.expires_at - datetime.now(UTC)).total_seconds()
             expiry = asyncio.get_running_loop().call_later(
-                max(delay, 0.0), participant.close, TOKEN_EXPIRED, "token expired"
+                max(delay, 0.0), participant.close, CloseCode.TOKEN_EXPIRED, "token expired"
             )
         try:
             async for frame in connection:

@@ -10,11 +10,8 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-
-from pycrdt import YMessageType
-from websockets.frames import CloseCode
 
 from ..errors import (
     DocumentExistsError,
@@ -22,21 +19,30 @@ from ..errors import (
     MeshError,
     PermissionDeniedError,
     ProtocolError,
+    RemoteProtocolError,
     ServerError,
 )
-from ..protocol import (
+from ..schema import MeshSchema
+from ..sync import (
+    FIRST_CHANNEL,
+    CloseCode,
+    CreateResult,
+    DescribeResult,
+    ErrorPush,
+    ListResult,
+    OpenResult,
     Push,
     PushType,
     Request,
     RequestType,
     Response,
+    SchemaListResult,
+    SyncResult,
     decode_binary,
     decode_text,
-    parse_sync_message,
 )
-from ..schema import MeshSchema
 from ..tokens import SyncScope
-from .live_document import SERVER_ORIGIN, Subscriber
+from .live_document import SERVER_ORIGIN, Subscriber, violation_bodies
 from .participant import Participant
 from .paths import check_document_path, check_schema_name
 from .room import Room
@@ -45,7 +51,7 @@ __all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
 
-_Handler = Callable[[Request], Awaitable[dict[str, Any] | None]]
+_Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
 
 
 class Session:
@@ -56,7 +62,7 @@ class Session:
         self.participant = participant
         self.max_errors = max_errors
         self._channels: dict[int, Subscriber] = {}
-        self._next_channel = 1
+        self._next_channel = FIRST_CHANNEL
         self._errors = 0
         self._handlers: dict[str, _Handler] = {
             RequestType.SYNC_CREATE: self._create,
@@ -77,14 +83,14 @@ class Session:
         try:
             request = decode_text(text)
             if not isinstance(request, Request):
-                raise ProtocolError("clients send requests: a JSON object with an 'id' and a 'type'")
+                raise RemoteProtocolError("clients send requests: a JSON object with an 'id' and a 'type'")
         except ProtocolError as exc:
             self._reject(exc, None)
             return
         handler = self._handlers.get(request.type)
         try:
             if handler is None:
-                raise ProtocolError(
+                raise RemoteProtocolError(
                     f"unknown request type {request.type!r}", hint=f"known: {', '.join(self._handlers)}"
                 )
             result = await handler(request)
@@ -97,7 +103,7 @@ class Session:
             self.participant.send_message(Response(request.id, error=error))
             return
         if result is not None:
-            self.participant.send_message(Response(request.id, result=result))
+            self.participant.send_message(Response(request.id, result=dict(result)))
         self._errors = 0
 
     def handle_binary(self, frame: bytes) -> None:
@@ -106,10 +112,7 @@ class Session:
         try:
             channel, message = decode_binary(frame)
             subscriber = self._subscriber(channel)
-            if message[0] == YMessageType.AWARENESS:
-                subscriber.document.relay_awareness(subscriber, message)
-            else:
-                subscriber.document.receive(subscriber, parse_sync_message(message))
+            subscriber.document.receive(subscriber, message)
         except MeshError as exc:
             self._reject(exc, channel)
             return
@@ -122,10 +125,10 @@ class Session:
         self._channels.clear()
 
     def _reject(self, error: MeshError, channel: int | None) -> None:
-        fields: dict[str, Any] = {"error": error.to_dict()}
+        push = ErrorPush(error=error.to_dict())
         if channel is not None:
-            fields["channel"] = channel
-        self.participant.send_message(Push(PushType.ERROR, fields))
+            push["channel"] = channel
+        self.participant.send_message(Push(PushType.ERROR, dict(push)))
         self._errors += 1
         if self._errors >= self.max_errors:
             self.participant.close(CloseCode.POLICY_VIOLATION, f"{self._errors} bad frames in a row")
@@ -136,7 +139,9 @@ class Session:
             del self._channels[channel]  # the server closed it (and said so with sync.closed)
             subscriber = None
         if subscriber is None:
-            raise ProtocolError(f"channel {channel} is not open", hint="open the document with sync.open")
+            raise RemoteProtocolError(
+                f"channel {channel} is not open", hint="open the document with sync.open"
+            )
         return subscriber
 
     # -- permissions ------------------------------------------------------------------------
@@ -160,19 +165,19 @@ class Session:
 
     # -- requests ---------------------------------------------------------------------------
 
-    async def _create(self, request: Request) -> dict[str, Any]:
+    async def _create(self, request: Request) -> CreateResult:
         path = self._path(request, write=True)
         data = request.get_optional("json", dict)
         schema_json = request.get_optional("schema", dict)
         schema = None if schema_json is None else MeshSchema.from_json(schema_json)
         await self.room.create(path, data=data, schema=schema)
-        return {"path": path}
+        return CreateResult(path=path)
 
-    async def _describe(self, request: Request) -> dict[str, Any]:
+    async def _describe(self, request: Request) -> DescribeResult:
         path = self._path(request, write=False)
         live = await self.room.acquire(path)
         try:
-            return {"path": path, "json": live.doc.to_json(include_ids=True)}
+            return DescribeResult(path=path, json=live.doc.to_json(include_ids=True))
         finally:
             live.release()
 
@@ -196,14 +201,14 @@ class Session:
         live.release()  # the subscription holds it now
         self._channels[channel] = subscriber
         # The answer must precede the first frame on the new channel: send it here, then greet.
-        result = {
-            "channel": channel,
-            "schema": live.doc.schema.to_json(),
-            "epoch": live.epoch,
+        result = OpenResult(
+            channel=channel,
+            schema=live.doc.schema.to_json(),
+            epoch=live.epoch,
             # The client turns its replica read-only, so edits fail where they are made, not silently here.
-            "read_only": read_only,
-        }
-        self.participant.send_message(Response(request.id, result=result))
+            read_only=read_only,
+        )
+        self.participant.send_message(Response(request.id, result=dict(result)))
         live.greet(subscriber)
         return None
 
@@ -223,12 +228,12 @@ class Session:
             await pending
         return {}
 
-    async def _sync(self, request: Request) -> dict[str, Any]:
+    async def _sync(self, request: Request) -> SyncResult:
         path = self._path(request, write=True)
         try:
             update = base64.b64decode(request.get("data", str), validate=True)
         except binascii.Error:
-            raise ProtocolError(
+            raise RemoteProtocolError(
                 "sync.sync data must be base64", hint="encode the y-update as base64"
             ) from None
         live = await self.room.acquire(path)
@@ -239,12 +244,12 @@ class Session:
             live.release()
         if pending is not None:
             await pending
-        return {"violations": [violation.to_dict() for violation in violations]}
+        return SyncResult(violations=violation_bodies(violations))
 
-    async def _list(self, request: Request) -> dict[str, Any]:
+    async def _list(self, request: Request) -> ListResult:
         scope = self._scope(None, write=False)
         paths = await self.room.storage.list_documents(self.room.name)
-        return {"paths": [path for path in paths if scope.allows_path(path)]}
+        return ListResult(paths=[path for path in paths if scope.allows_path(path)])
 
     async def _schema_put(self, request: Request) -> dict[str, Any]:
         self._scope(None, write=True)
@@ -253,6 +258,6 @@ class Session:
         await self.room.storage.put_schema(self.room.name, name, schema.to_json())
         return {}
 
-    async def _schema_list(self, request: Request) -> dict[str, Any]:
+    async def _schema_list(self, request: Request) -> SchemaListResult:
         self._scope(None, write=False)
-        return {"names": await self.room.storage.list_schemas(self.room.name)}
+        return SchemaListResult(names=await self.room.storage.list_schemas(self.room.name))

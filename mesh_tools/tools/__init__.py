@@ -1,27 +1,42 @@
 """Function tools for LLMs over live documents: OpenAI (Responses, Chat Completions), openai-agents, MCP.
 
 >>> toolkit = DocumentToolkit(InMemorySource(schema), schema=schema, path="notes.html")
->>> await toolkit.call("describe_document", '{"id": null, "depth": null}')
+>>> await toolkit.call(ToolName.DESCRIBE_DOCUMENT, '{"id": "root", "depth": null}')
+
+The contract every caller shares: tool names are :class:`ToolName`, every result is a
+:class:`ToolResult` (``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``), and anything with
+the :class:`Toolkit` methods can serve an agent. See docs/tools.md.
 """
 
-from .describe import Description
-from .document_tools import DEFAULT_DESCRIBE_BUDGET, DocumentToolkit
-from .registry import Toolkit
-from .source import DocumentSource, InMemorySource, RoomSession
-from .strict import StrictIssue, StrictLimits, lint_strict
-from .tool import TOOL_NAME_PATTERN, Tool
+from ._arguments import TAG_KEY
+from ._contract import TOOL_NAME_PATTERN, WRITE_TOOLS, ToolError, Toolkit, ToolName, ToolResult
+from ._describe import Description
+from ._document_toolkit import DEFAULT_DESCRIBE_BUDGET, DocumentToolkit
+from ._function_toolkit import FunctionToolkit
+from ._limited_toolkit import LimitedToolkit
+from ._source import DocumentSource, InMemorySource, RoomSession
+from ._strict import StrictIssue, StrictLimits, lint_strict
+from ._tool import Tool, ToolHandler
 
 __all__ = [
     "DEFAULT_DESCRIBE_BUDGET",
+    "TAG_KEY",
     "TOOL_NAME_PATTERN",
+    "WRITE_TOOLS",
     "Description",
     "DocumentSource",
     "DocumentToolkit",
+    "FunctionToolkit",
     "InMemorySource",
+    "LimitedToolkit",
     "RoomSession",
     "StrictIssue",
     "StrictLimits",
     "Tool",
+    "ToolError",
+    "ToolHandler",
+    "ToolName",
+    "ToolResult",
     "Toolkit",
     "lint_strict",
 ]

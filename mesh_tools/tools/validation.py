@@ -25,7 +25,7 @@ from ..errors import (
     UnknownTagError,
 )
 from ..schema import ID_ATTRIBUTE, MeshSchema
-from .arguments import TAG_KEY
+from ._arguments import TAG_KEY
 
 __all__ = ["ArgumentChecker", "ArgumentKind", "compile_schema"]
 

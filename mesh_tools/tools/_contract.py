@@ -1,0 +1,142 @@
+"""The tool contract, in one place: tool names, the result envelope, and what a toolkit offers.
+
+Every layer above the tools (the agent loop, team runs, evals, the demo, the MCP and openai-agents
+adapters) reads tool names from :class:`ToolName` and tool results through :class:`ToolResult`, so
+"which tool was this" and "did the call succeed" have one answer each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from ..errors import MeshError
+
+__all__ = ["TOOL_NAME_PATTERN", "WRITE_TOOLS", "ToolError", "ToolName", "ToolResult", "Toolkit"]
+
+#: What OpenAI accepts as a function name (both APIs); MCP clients that re-export tools, and agent
+#: names (they become model ids and participant names), need the same.
+TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolName(StrEnum):
+    """The document tools, by their unprefixed names (a toolkit may prepend a prefix)."""
+
+    OPEN_DOCUMENT = "open_document"
+    DESCRIBE_DOCUMENT = "describe_document"
+    APPEND_CHILD = "append_child"
+    SET_ATTRIBUTE = "set_attribute"
+    REMOVE_ATTRIBUTE = "remove_attribute"
+    DELETE_ELEMENT = "delete_element"
+
+
+#: Tools that change the document.
+WRITE_TOOLS = frozenset(
+    {ToolName.APPEND_CHILD, ToolName.SET_ATTRIBUTE, ToolName.REMOVE_ATTRIBUTE, ToolName.DELETE_ELEMENT}
+)
+
+
+class ToolError(TypedDict, total=False):
+    """Why a call failed: a stable ``code``, a ``message`` and a ``hint`` saying what to do instead."""
+
+    code: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool call answers: ``{"ok": true, **fields}`` or ``{"ok": false, "error": {...}}``."""
+
+    ok: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """The result's fields on success (``ok`` itself excluded)."""
+    error: ToolError | None = None
+    """Why the call failed; None on success."""
+
+    @classmethod
+    def success(cls, fields: Mapping[str, Any]) -> ToolResult:
+        return cls(True, dict(fields))
+
+    @classmethod
+    def failure(cls, error: MeshError) -> ToolResult:
+        reason = ToolError(code=error.code, message=error.message)
+        if error.hint:
+            reason["hint"] = error.hint
+        return cls(False, error=reason)
+
+    @classmethod
+    def from_text(cls, text: str) -> ToolResult:
+        """Read a result as a toolkit returned it.
+
+        A JSON object with ``"ok": false`` or an ``"error"`` key is a failure; anything else, JSON or
+        not, is a success (a toolkit that is not ours may answer in plain text).
+        """
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return cls(True)
+        return cls.from_value(data)
+
+    @classmethod
+    def from_value(cls, data: Any) -> ToolResult:
+        """Read a result already parsed from JSON, by the rules of :meth:`from_text`."""
+        if not isinstance(data, dict):
+            return cls(True)
+        if data.get("ok") is False or "error" in data:
+            error = data.get("error")
+            return cls(False, error=_tool_error(error) if isinstance(error, dict) else ToolError())
+        return cls(True, {name: value for name, value in data.items() if name != "ok"})
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.ok:
+            return {"ok": True, **self.fields}
+        return {"ok": False, "error": dict(self.error or {})}
+
+    def to_json(self) -> str:
+        """The compact JSON text a model reads."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+@runtime_checkable
+class Toolkit(Protocol):
+    """The tools one agent may call, in both OpenAI wire formats, plus news about others' edits.
+
+    :class:`~mesh_tools.tools.DocumentToolkit` is one; the agent loop needs nothing more, so it runs
+    just as well over a test double or another tool registry.
+    """
+
+    def responses_tools(self) -> list[dict[str, Any]]:
+        """Function tools in the Responses API's flat shape (``{"type", "name", "parameters", ...}``)."""
+        ...
+
+    def chat_completions_tools(self) -> list[dict[str, Any]]:
+        """Function tools in the Chat Completions shape (``{"type", "function": {...}}``)."""
+        ...
+
+    async def call(self, name: str, arguments: str) -> str:
+        """Run one tool call and return its result as JSON text (a :class:`ToolResult`).
+
+        Never raises for a bad call (unknown tool, malformed or invalid arguments, rejected edit):
+        the error comes back as the result, so the model can read it and correct itself.
+        """
+        ...
+
+    def change_notice(self) -> str | None:
+        """Text describing edits made by others since the agent last looked, or None if there were none."""
+        ...
+
+
+def _tool_error(data: Mapping[str, Any]) -> ToolError:
+    error = ToolError()
+    if "code" in data:
+        error["code"] = str(data["code"])
+    if "message" in data:
+        error["message"] = str(data["message"])
+    if "hint" in data:
+        error["hint"] = str(data["hint"])
+    return error

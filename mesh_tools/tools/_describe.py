@@ -1,0 +1,96 @@
+"""A document (or a subtree) as JSON for a model: ids included, cut to a depth and a size budget.
+
+The shape is the one the model writes to ``append_child`` (``{"$tag": tag, "$id": id, attribute: value,
+<children>: [...]}``). Elements are taken breadth first, so a cut keeps the top of the tree and the
+first children of each element; an element whose children were cut carries ``"$more": n``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..document import Element
+from ..schema import ID_ATTRIBUTE
+from ._arguments import TAG_KEY
+
+__all__ = ["Description", "describe", "subtree"]
+
+_MORE = "$more"
+_MORE_COST = len(',"$more":') + 6  # up to six digits
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """The rendered subtree, how many elements it shows, and how many exist under the start element."""
+
+    content: dict[str, Any]
+    shown: int
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - self.shown
+
+
+def describe(start: Element, *, depth: int | None, budget: int) -> Description:
+    """Render ``start`` and its descendants down to ``depth`` levels within ``budget`` characters.
+
+    The budget bounds the compact JSON of the rendered subtree; the start element is always shown.
+    """
+    content, used = _body(start)
+    queue: deque[tuple[Element, dict[str, Any], int]] = deque([(start, content, 0)])
+    shown = 1
+    hidden: list[Element] = []
+    full = False
+    while queue:
+        element, body, level = queue.popleft()
+        child_property = element.element_type.child_property
+        if child_property is None:
+            continue
+        children = element.get_children()
+        listed: list[dict[str, Any]] = []
+        body[child_property.name] = listed
+        if not full and (depth is None or level < depth):
+            for child in children:
+                child_body, cost = _body(child)
+                if used + cost > budget:
+                    full = True
+                    break
+                used += cost
+                listed.append(child_body)
+                queue.append((child, child_body, level + 1))
+        shown += len(listed)
+        if len(listed) < len(children):
+            body[_MORE] = len(children) - len(listed)
+            hidden.extend(children[len(listed) :])
+    return Description(content, shown, shown + sum(1 + element.count_descendants() for element in hidden))
+
+
+def _body(element: Element) -> tuple[dict[str, Any], int]:
+    """The element's tag, id and attributes in schema order, and what they cost in the output."""
+    attributes = element.attributes
+    body: dict[str, Any] = {TAG_KEY: element.tag_name, ID_ATTRIBUTE: element.id}
+    for name in element.element_type.attributes:
+        if name in attributes:
+            body[name] = attributes.pop(name)
+    body.update(sorted(attributes.items()))
+    cost = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)) + 1  # and a comma
+    child_property = element.element_type.child_property
+    if child_property is not None:
+        cost += len(child_property.name) + 6 + _MORE_COST  # ,"name":[] and room for ,"$more":n
+    return body, cost
+
+
+def subtree(element: Element) -> list[Element]:
+    """The element and its descendants in document order."""
+    out = []
+    stack = [element]
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        if current.element_type.child_property is not None:  # a leaf needs no CRDT read
+            stack.extend(reversed(current.get_children()))
+    return out

@@ -1,0 +1,177 @@
+"""Example schemas, the exact tool definitions they produce, and JSON helpers the tool tests share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+
+from ..fixtures import RICH_FIXTURE
+
+#: The seed's example: html > body > p with a string class.
+HTML = MeshSchema(
+    root_tag_name="html",
+    elements=[
+        ElementType(tag_name="html", properties=[ChildProperty(name="children", child_tag_names=["body"])]),
+        ElementType(tag_name="body", properties=[ChildProperty(name="children", child_tag_names=["p"])]),
+        ElementType(tag_name="p", properties=[ValueProperty(name="class", type="string")]),
+    ],
+)
+
+#: A task board: enums, booleans, integers and numbers, descriptions, and an ordered child list.
+BOARD = MeshSchema(
+    root_tag_name="board",
+    elements=[
+        ElementType(
+            tag_name="board",
+            description="a kanban board",
+            properties=[
+                ValueProperty(name="name", type="string"),
+                ChildProperty(name="columns", child_tag_names=["column"]),
+            ],
+        ),
+        ElementType(
+            tag_name="column",
+            properties=[
+                ValueProperty(name="name", type="string"),
+                ValueProperty(name="wip_limit", type="integer", description="most cards allowed"),
+                ChildProperty(name="cards", child_tag_names=["card"]),
+            ],
+        ),
+        ElementType(
+            tag_name="card",
+            properties=[
+                ValueProperty(name="title", type="string"),
+                ValueProperty(name="priority", type="string", enum=["low", "medium", "high"]),
+                ValueProperty(name="done", type="boolean"),
+                ValueProperty(name="estimate", type="number"),
+                ChildProperty(name="parts", child_tag_names=["summary", "checklist"], ordered=True),
+            ],
+        ),
+        ElementType(tag_name="summary", properties=[ValueProperty(name="text", type="string")]),
+        ElementType(
+            tag_name="checklist",
+            properties=[ChildProperty(name="checks", child_tag_names=["check"])],
+        ),
+        ElementType(
+            tag_name="check",
+            properties=[
+                ValueProperty(name="text", type="string"),
+                ValueProperty(name="done", type="boolean"),
+            ],
+        ),
+    ],
+)
+
+
+def rich() -> MeshSchema:
+    """The shared rich-document fixture (headings, paragraphs, lists, tables)."""
+    return MeshSchema.from_file(RICH_FIXTURE)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def args(**values: Any) -> str:
+    """Tool arguments as the JSON string a model sends."""
+    return json.dumps(values)
+
+
+#: Every tool for the seed's html schema, bound to one path, exactly as the Responses API receives it.
+HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "describe_document",
+        "description": 'Read element id ("root" = whole document) with its $id values, which the other '
+        "tools take. $more: n hides n children.",
+        "parameters": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "depth": {"type": ["integer", "null"]}},
+            "required": ["id", "depth"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "append_child",
+        "description": "Insert an element tree under parent_id. Returns the new ids.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "parent_id": {"type": "string"},
+                "position": {"type": ["integer", "null"], "description": "null = last"},
+                "element": {"anyOf": [{"$ref": "#/$defs/body"}, {"$ref": "#/$defs/p"}]},
+            },
+            "required": ["parent_id", "position", "element"],
+            "additionalProperties": False,
+            "$defs": {
+                "body": {
+                    "type": "object",
+                    "properties": {
+                        "$tag": {"type": "string", "const": "body"},
+                        "children": {"type": "array", "items": {"$ref": "#/$defs/p"}},
+                    },
+                    "required": ["$tag", "children"],
+                    "additionalProperties": False,
+                },
+                "p": {
+                    "type": "object",
+                    "properties": {
+                        "$tag": {"type": "string", "const": "p"},
+                        "class": {"type": ["string", "null"]},
+                    },
+                    "required": ["$tag", "class"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "set_attribute",
+        "description": "Set an attribute of element id; returns its previous value.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "attribute": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "const": "class"}, "value": {"type": "string"}},
+                    "required": ["name", "value"],
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["id", "attribute"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "remove_attribute",
+        "description": "Remove an attribute of element id; returns its previous value.",
+        "parameters": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string", "enum": ["class"]}},
+            "required": ["id", "name"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "delete_element",
+        "description": "Delete element id and all inside it; returns the count.",
+        "parameters": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}},
+            "required": ["id"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+]

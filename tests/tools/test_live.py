@@ -1,0 +1,113 @@
+"""The toolkit over a live room: a RoomServer on 127.0.0.1, RoomClients through real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from agents import Agent, RunConfig, Runner, set_tracing_disabled
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+
+from mesh_tools.client import RoomClient, SyncedDocument
+from mesh_tools.tools import DocumentToolkit
+
+from .examples import HTML, args, loads, rich
+from .live_room import LiveRoom
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for replication; the ceiling only turns a hang into a failure that says what was awaited."""
+    try:
+        async with asyncio.timeout(20):
+            while not condition():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def open_synced(room: RoomClient, path: str) -> SyncedDocument:
+    document = await room.sync.open(path)
+    await document.synchronized
+    return document
+
+
+async def test_an_agent_edits_a_room_document_and_hears_about_others(live_room: LiveRoom) -> None:
+    async with live_room.participant("agent") as agent_room, live_room.participant("bob") as bob_room:
+        kit = DocumentToolkit(agent_room, schema=rich(), path="notes.doc")
+        bob = await open_synced(bob_room, "notes.doc")
+        table = {
+            "$tag": "table",
+            "caption": "Plan",
+            "rows": [{"$tag": "row", "cells": [{"$tag": "cell", "text": "a"}]}],
+        }
+        created = loads(await kit.call("append_child", args(parent_id="root", position=None, element=table)))
+        table_id, row_id, cell_id = created["ids"]
+        await agent_room.sync.flush("notes.doc")
+        await until(lambda: bob.get_element(cell_id) is not None, "the new table to reach bob")
+        assert bob.element_by_id(table_id).get_attribute("caption") == "Plan"
+
+        bob.element_by_id(cell_id).set_attribute("text", "b")
+        bob.element_by_id(row_id).delete()
+        heading = bob.root.insert_child(0, "heading", {"text": "Hi", "level": 1})
+        agent_document = agent_room.sync.get_open_documents()["notes.doc"]
+        await until(
+            lambda: agent_document.get_element(heading.id) is not None, "bob's heading to reach the agent"
+        )
+        assert kit.change_notice() == (
+            "Other participants edited notes.doc since you last looked: "
+            f"1 element inserted (ids: {heading.id}), 2 elements deleted (ids: {cell_id}, {row_id}). "
+            "Call describe_document to see the current state."
+        )
+        stale = loads(
+            await kit.call("set_attribute", args(id=cell_id, attribute={"name": "text", "value": "c"}))
+        )
+        assert stale["error"]["message"] == f"element '{cell_id}' was deleted by another participant"
+        described = loads(await kit.call("describe_document", args(id="root", depth=None)))
+        assert described["element"]["blocks"] == [
+            {"$tag": "heading", "$id": heading.id, "text": "Hi", "level": 1},
+            {"$tag": "table", "$id": table_id, "caption": "Plan", "rows": []},
+        ]
+        await kit.aclose()
+        assert "notes.doc" not in agent_room.sync.get_open_documents()
+
+
+async def test_the_agents_runner_edits_a_live_room(live_room: LiveRoom) -> None:
+    set_tracing_disabled(True)
+    steps: list[Any] = [
+        [function_call("describe_document", {"id": "root", "depth": None}, call_id="c1")],
+        [
+            function_call(
+                "append_child",
+                {"parent_id": "root", "position": None, "element": {"$tag": "body", "children": []}},
+                call_id="c2",
+            )
+        ],
+    ]
+
+    def add_paragraph(call: Any) -> Any:
+        # The model reads the id the previous tool call returned, as a real model would.
+        outputs = [item["output"] for item in call.input if item.get("type") == "function_call_output"]
+        body_id = json.loads(outputs[-1])["id"]
+        element = {"$tag": "p", "class": "lead"}
+        return [
+            function_call(
+                "append_child", {"parent_id": body_id, "position": 0, "element": element}, call_id="c3"
+            )
+        ]
+
+    model = ScriptedModel([*steps, ModelStep.respond(add_paragraph), [assistant_message("Done.")]])
+    async with live_room.participant("agent") as agent_room, live_room.participant("bob") as bob_room:
+        async with DocumentToolkit(agent_room, schema=HTML, path="page.html") as kit:
+            agent = Agent(
+                name="writer", instructions="Edit the page.", model=model, tools=kit.agents_sdk_tools()
+            )
+            result = await Runner.run(
+                agent, "Add a lead paragraph.", run_config=RunConfig(tracing_disabled=True)
+            )
+            assert result.final_output == "Done."
+        # Closing the toolkit flushed its edits to the server; a later reader sees them.
+        bob = await open_synced(bob_room, "page.html")
+        assert bob.to_json() == {"html": {"children": [{"body": {"children": [{"p": {"class": "lead"}}]}}]}}
+    model.assert_complete()

@@ -1,0 +1,72 @@
+"""`mesh-tools mcp` as a subprocess on stdio, connected to a live room, driven by mcp.Client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import mcp
+from mcp.client.stdio import StdioServerParameters
+
+from mesh_tools.cli import build_parser
+
+from .examples import HTML, HTML_RESPONSES_TOOLS
+from .live_room import LiveRoom
+
+
+def test_the_command_is_registered() -> None:
+    args = build_parser().parse_args(["mcp", "--room", "r", "--schema", "s.json", "--path", "p.html"])
+    assert (args.command, args.room, args.schema, args.path, args.url) == (
+        "mcp",
+        "r",
+        "s.json",
+        "p.html",
+        None,
+    )
+
+
+async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_room: LiveRoom) -> None:
+    schema_file = tmp_path / "html.json"
+    schema_file.write_text(json.dumps(HTML.to_json()))
+    server = live_room.server
+    command = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "mesh_tools",
+            "mcp",
+            "--room",
+            live_room.name,
+            "--schema",
+            str(schema_file),
+            "--path",
+            "page.html",
+        ],
+        env={**os.environ, "MESH_TOOLS_SECRET": live_room.secret, "MESH_TOOLS_URL": server.url},
+    )
+    async with mcp.Client(command) as client:
+        listed = (await client.list_tools()).tools
+        created = await client.call_tool(
+            "append_child",
+            {"parent_id": "root", "position": None, "element": {"$tag": "body", "children": []}},
+        )
+        refused = await client.call_tool(
+            "append_child",
+            {"parent_id": "root", "position": None, "element": {"$tag": "p", "class": None}},
+        )
+    assert [(t.name, t.description, t.input_schema) for t in listed] == [
+        (t["name"], t["description"], t["parameters"]) for t in HTML_RESPONSES_TOOLS
+    ]
+    assert created.is_error is False
+    assert refused.is_error is True
+    assert [json.loads(c.text)["error"]["message"] for c in refused.content if c.type == "text"] == [
+        "<p> is not allowed inside <html>"
+    ]
+    # The command closed its document on exit, which flushed the edit to the server.
+    (body_id,) = [json.loads(c.text)["id"] for c in created.content if c.type == "text"]
+    async with live_room.participant("reader") as room:
+        assert await room.sync.describe("page.html") == {
+            "html": {"$id": "root", "children": [{"body": {"$id": body_id, "children": []}}]}
+        }
