@@ -59,7 +59,10 @@ MISBEHAVIOURS = ("awareness flood", "one 8 MiB update", "big describes")
 async def request(connection: ClientConnection, request_id: int, type_: str, **params: Any) -> dict[str, Any]:
     await connection.send(encode_text(Request(request_id, type_, params)))
     while True:
-        message = decode_text(await connection.recv())
+        frame = await connection.recv()
+        if isinstance(frame, bytes):  # sync frames of an open channel
+            continue
+        message = decode_text(frame)
         if isinstance(message, Response) and message.id == request_id:
             if message.error is not None:
                 raise message.error
@@ -120,7 +123,8 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
                 await connection.send(encode_text(Request(100 + i, "sync.describe", {"path": "huge.doc"})))
             answered = 0
             while answered < describes:
-                if isinstance(decode_text(await connection.recv()), Response):
+                frame = await connection.recv()
+                if isinstance(frame, str) and isinstance(decode_text(frame), Response):
                     answered += 1
         print("done", flush=True)
 

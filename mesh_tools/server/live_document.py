@@ -15,12 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import create_update_message, merge_updates
+from pycrdt import YMessageType, create_update_message, merge_updates
 
 from .._update_guard import check_update
 from ..document import MeshDocument, Violation
-from ..errors import MeshError, RemoteProtocolError, ServerError
-from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
+from ..errors import MeshError, PermissionDeniedError, RemoteProtocolError, ServerError
+from ..sync import (
+    ClosedPush,
+    Push,
+    PushType,
+    RejectedPush,
+    ServerChannel,
+    ViolationBody,
+    awareness_clocks,
+    violation_body,
+)
 from .participant import Participant
 from .storage import Storage
 
@@ -28,6 +37,9 @@ __all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
 logger = logging.getLogger(__name__)
 
+#: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
+MAX_PRESENCES = 4
+_AWARENESS = bytes([YMessageType.AWARENESS])
 #: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
 SERVER_ORIGIN = "mesh-tools-server"
 
@@ -120,6 +132,8 @@ class LiveDocument:
 
     def receive(self, subscriber: Subscriber, message: bytes) -> None:
         """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
+        if message[:1] == _AWARENESS:
+            self._check_presence(subscriber, message)
         inbound = subscriber.sync.receive(self.doc, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
@@ -131,6 +145,26 @@ class LiveDocument:
             if violations:
                 rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
                 subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
+
+    def _check_presence(self, sender: Subscriber, message: bytes) -> None:
+        """A channel speaks only for its own awareness clients, and for a few of them.
+
+        Otherwise one participant could remove or impersonate another's presence, or announce
+        thousands of phantom clients. Read-only participants may still publish their own presence.
+        """
+        clients = awareness_clocks(message)
+        for other in self._subscribers:
+            if other is not sender and not other.sync.awareness.keys().isdisjoint(clients):
+                taken = sorted(other.sync.awareness.keys() & clients.keys())
+                raise PermissionDeniedError(
+                    f"awareness client {taken[0]} belongs to another participant",
+                    hint="announce only your own document's client id",
+                )
+        if len(sender.sync.awareness.keys() | clients.keys()) > MAX_PRESENCES:
+            raise PermissionDeniedError(
+                f"a channel announces at most {MAX_PRESENCES} awareness clients",
+                hint="announce only your own document's client id",
+            )
 
     def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.

@@ -43,6 +43,8 @@ from ..errors import (
 )
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
+from ._admission import ConnectionGate, gated_connection_class
+from ._rate_limit import RateLimits
 from .participant import Participant
 from .paths import check_room_name
 from .room import Room
@@ -67,8 +69,10 @@ class RoomServer:
     Keys: ``secret`` (one HS256 secret) or ``secrets`` (``{kid: secret}``; the token header's ``kid``
     picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``.
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_size``
-    (frames queued per participant before it is closed with 1013), ``max_errors`` (bad frames in a row
-    before 1008).
+    and ``send_queue_bytes`` (frames and bytes queued per participant before it is closed with 1013),
+    ``max_errors`` (bad frames in a row before 1008), ``rate_limits`` (what one connection may send
+    before it is slowed down), ``max_connections_per_address`` and ``max_handshaking`` (TCP connections
+    from one address, and connections not yet through their handshake, before more are aborted).
     """
 
     def __init__(
@@ -82,8 +86,12 @@ class RoomServer:
         port: int = 0,
         max_message_size: int = 16 * 2**20,
         send_queue_size: int = 256,
+        send_queue_bytes: int = 32 * 2**20,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
+        rate_limits: RateLimits | None = None,
+        max_connections_per_address: int = 256,
+        max_handshaking: int = 256,
     ) -> None:
         if (secret is None) == (secrets is None):
             raise ValueError("pass exactly one of secret= and secrets=")
@@ -99,7 +107,10 @@ class RoomServer:
         self.port = port
         self.max_message_size = max_message_size
         self.send_queue_size = send_queue_size
+        self.send_queue_bytes = send_queue_bytes
         self.max_errors = max_errors
+        self.rate_limits = rate_limits or RateLimits()
+        self._gate = ConnectionGate(max_connections_per_address, max_handshaking)
         self.ping_interval = ping_interval
         self._server: Server | None = None
         self._rooms: dict[str, Room] = {}
@@ -150,6 +161,7 @@ class RoomServer:
                 compression=None,
                 ping_interval=self.ping_interval,
                 logger=_QuietHandshakes(logging.getLogger("websockets.server")),
+                create_connection=gated_connection_class(self._gate),
             )
         except BaseException:
             await self.storage.close()
@@ -207,13 +219,16 @@ class RoomServer:
         return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps(error.to_dict()) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
+        self._gate.opened(connection)
         room_name, token = self._admitted.pop(connection)
         room = self._rooms.get(room_name)
         if room is None:
             room = self._rooms[room_name] = Room(room_name, self.storage)
         room.participants += 1
-        participant = Participant(connection, token, queue_size=self.send_queue_size)
-        session = Session(room, participant, max_errors=self.max_errors)
+        participant = Participant(
+            connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
+        )
+        session = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
         participant.start()
         expiry = None
         if token.expires_at is not None:
@@ -223,6 +238,7 @@ class RoomServer:
             )
         try:
             async for frame in connection:
+                await session.pace(frame)
                 if isinstance(frame, str):
                     await session.handle_text(frame)
                 else:

@@ -6,12 +6,15 @@ Frames are handled in arrival order: a binary update is applied before the next 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+from pycrdt import YMessageType
 
 from ..errors import (
     DocumentExistsError,
@@ -42,6 +45,7 @@ from ..sync import (
     decode_text,
 )
 from ..tokens import SyncScope
+from ._rate_limit import RateLimits, TokenBucket
 from .live_document import SERVER_ORIGIN, Subscriber, violation_bodies
 from .participant import Participant
 from .paths import check_document_path, check_schema_name
@@ -57,10 +61,16 @@ _Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
 class Session:
     """Dispatches one connection's frames; ``max_errors`` bad frames in a row close it with 1008."""
 
-    def __init__(self, room: Room, participant: Participant, *, max_errors: int = 32) -> None:
+    def __init__(
+        self, room: Room, participant: Participant, *, max_errors: int = 32, limits: RateLimits | None = None
+    ) -> None:
         self.room = room
         self.participant = participant
         self.max_errors = max_errors
+        limits = limits or RateLimits()
+        self._frames = TokenBucket(limits.frames_per_second, limits.frame_burst)
+        self._bytes = TokenBucket(limits.bytes_per_second, limits.byte_burst)
+        self._awareness = TokenBucket(limits.awareness_per_second, limits.awareness_burst)
         self._channels: dict[int, Subscriber] = {}
         self._next_channel = FIRST_CHANNEL
         self._errors = 0
@@ -77,6 +87,17 @@ class Session:
         }
 
     # -- frames -----------------------------------------------------------------------------
+
+    async def pace(self, frame: str | bytes) -> None:
+        """Before a frame is handled: wait as long as this connection is over its rate limits.
+
+        The next frame is read only after this one is handled, so the wait slows the sender alone.
+        """
+        delay = max(self._frames.take(1), self._bytes.take(len(frame)))
+        if isinstance(frame, bytes) and _is_awareness(frame):
+            delay = max(delay, self._awareness.take(1))
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
@@ -252,7 +273,14 @@ class Session:
         return ListResult(paths=[path for path in paths if scope.allows_path(path)])
 
     async def _schema_put(self, request: Request) -> dict[str, Any]:
-        self._scope(None, write=True)
+        scope = self._scope(None, write=True)
+        if scope.paths is not None and "*" not in scope.paths:
+            # A room schema applies to documents outside any path scope; only a room-wide writer sets it.
+            raise PermissionDeniedError(
+                "schema.put changes the schema of documents anywhere in the room; this token is limited "
+                f"to {', '.join(scope.paths)}",
+                hint="use a token without path limits, or pass the schema to sync.create instead",
+            )
         name = check_schema_name(request.get("name", str))
         schema = MeshSchema.from_json(request.get("schema", dict))
         await self.room.storage.put_schema(self.room.name, name, schema.to_json())
@@ -261,3 +289,10 @@ class Session:
     async def _schema_list(self, request: Request) -> SchemaListResult:
         self._scope(None, write=False)
         return SchemaListResult(names=await self.room.storage.list_schemas(self.room.name))
+
+
+def _is_awareness(frame: bytes) -> bool:
+    try:
+        return decode_binary(frame)[1][0] == YMessageType.AWARENESS
+    except MeshError:  # handle_binary reports it
+        return False
