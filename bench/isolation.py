@@ -36,8 +36,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.crdt_layout import FRAGMENT_NAME, root_update
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument
+from mesh_tools.document._layout import root_update
 from mesh_tools.sync import Request, Response, decode_text, encode_binary, encode_text
 from mesh_tools.tokens import ParticipantToken
 

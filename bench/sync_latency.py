@@ -41,8 +41,7 @@ from rich.table import Table
 from websockets.asyncio.client import ClientConnection, connect
 
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.crdt_layout import FRAGMENT_NAME
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.sync import (
     Request,
     Response,

@@ -5,7 +5,7 @@
 Rows: a one-element edit into a document of N elements (the check must not grow with the document);
 a whole N-element state (what a first sync or sync.sync carries) into an empty replica and into one
 that holds it already (the check trims to what the replica lacks first); one ~8 MiB update. Each row gives
-mesh_tools._update_guard.check_update and pycrdt's Doc.apply_update of the same bytes into a replica
+mesh_tools.document.check_update and pycrdt's Doc.apply_update of the same bytes into a replica
 holding the document (target: the check costs less than the apply, and the one-element row stays flat).
 """
 
@@ -22,8 +22,7 @@ from pycrdt import Doc
 from rich.console import Console
 from rich.table import Table
 
-from mesh_tools._update_guard import check_update
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import MeshDocument, check_update
 
 
 def median_seconds(repeats: int, run: Callable[[], None]) -> float:

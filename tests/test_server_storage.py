@@ -17,7 +17,7 @@ from pycrdt import Doc, Text
 
 from mesh_tools.errors import DocumentExistsError
 from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
-from mesh_tools.server.room_server import DATABASE_NAME
+from mesh_tools.server._room_server import DATABASE_NAME
 
 from .support import DOC_SCHEMA, ROOM, RawConnector
 

@@ -23,8 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..document import MeshDocument
-from ..document_view import document_tree, shorten
+from ..document import MeshDocument, document_tree, shorten
 from ..tools import TAG_KEY, ToolName
 from ._events import ToolCallRecord, TurnEvent
 from ._team import TeamResult

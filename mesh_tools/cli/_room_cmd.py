@@ -179,7 +179,7 @@ async def _sync_show(room: RoomClient, args: argparse.Namespace) -> None:
     if args.tree:
         from rich.console import Console
 
-        from ..document_view import document_tree
+        from ..document import document_tree
 
         Console().print(document_tree(content, path=args.path, detail=True))
     else:

@@ -12,8 +12,7 @@ import pytest
 from pycrdt import XmlElement, XmlFragment, create_update_message
 
 from mesh_tools.client import RoomClient, SyncedDocument, WebSocketClientProtocol
-from mesh_tools.crdt_layout import FRAGMENT_NAME
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.errors import PermissionDeniedError
 from mesh_tools.helpers import websocket_room_url
 from mesh_tools.server import RoomServer

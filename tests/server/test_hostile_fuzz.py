@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, create_update_message
 
-from mesh_tools.crdt_layout import FRAGMENT_NAME, attribute_items
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument
+from mesh_tools.document._layout import attribute_items
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.server import RoomServer
 

@@ -1,6 +1,6 @@
 """A JS-Yjs participant breaks the layout on purpose through the wire (tests/js_hostile/hostile_writer.mjs).
 
-Node and the pinned npm packages come from scripts/install-js-test-deps.sh (``make test`` runs it);
+Node and the pinned npm packages come from scripts/deps-node-yjs.sh (``make test`` runs it);
 without them the test skips, except under CI=true, where that is a failure.
 """
 
@@ -41,10 +41,8 @@ def _node() -> str:
     node = shutil.which("node")
     if node is None or not (WRITER.parent / "node_modules" / "yjs").is_dir():
         if os.environ.get("CI") == "true":
-            pytest.fail(
-                "node or tests/js_hostile/node_modules is missing: run scripts/install-js-test-deps.sh"
-            )
-        pytest.skip("node or tests/js_hostile/node_modules is missing: run scripts/install-js-test-deps.sh")
+            pytest.fail("node or tests/js_hostile/node_modules is missing: run scripts/deps-node-yjs.sh")
+        pytest.skip("node or tests/js_hostile/node_modules is missing: run scripts/deps-node-yjs.sh")
     return node
 
 

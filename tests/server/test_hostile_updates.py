@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, create_update_message
 
-from mesh_tools._update_guard import check_update
-from mesh_tools._yjs_update import TypeRef, decode_update
-from mesh_tools.crdt_layout import FRAGMENT_NAME, root_update
+from mesh_tools.document import FRAGMENT_NAME, check_update
+from mesh_tools.document._layout import root_update
+from mesh_tools.document._yjs_update import TypeRef, decode_update
 from mesh_tools.errors import ProtocolError, UpdateRefusedError
 from mesh_tools.server import RoomServer
 from mesh_tools.sync import PushType

@@ -14,8 +14,7 @@ from pycrdt import Awareness, Doc, XmlElement, XmlFragment, create_awareness_mes
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from mesh_tools.crdt_layout import FRAGMENT_NAME
-from mesh_tools.document import MeshDocument
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.errors import (
     DocumentExistsError,
     DocumentNotFoundError,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pycrdt import Encoder
 
-from mesh_tools._yjs_update import Content, TypeRef
+from mesh_tools.document._yjs_update import Content, TypeRef
 
 Id = tuple[int, int]
 

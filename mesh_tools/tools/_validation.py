@@ -15,16 +15,8 @@ from typing import Any, Literal, TypeAlias
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from ..errors import (
-    ChildNotAllowedError,
-    InvalidValueError,
-    MeshError,
-    ReservedAttributeError,
-    SchemaError,
-    UnknownAttributeError,
-    UnknownTagError,
-)
-from ..schema import ID_ATTRIBUTE, MeshSchema
+from ..errors import InvalidValueError, MeshError, SchemaError
+from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._arguments import TAG_KEY
 
 __all__ = ["ArgumentChecker", "ArgumentKind", "compile_schema"]
@@ -330,26 +322,18 @@ class ArgumentChecker:
         self, instance: Any, pointer: str, parent_tag: str | None, branches: list[Any]
     ) -> MeshError:
         allowed = [branch["$ref"].removeprefix("#/$defs/") for branch in branches]
-        allowed_text = ", ".join(allowed)
         tag = instance.get(TAG_KEY) if isinstance(instance, dict) else None
         if not isinstance(tag, str):
             return InvalidValueError(
                 f"{pointer}: an element is an object with {TAG_KEY!r} naming its tag, not {_show(instance)}",
-                hint=f"tags allowed here: {allowed_text}",
+                hint=f"tags allowed here: {', '.join(allowed)}",
             )
         if tag not in allowed:
             if tag not in self._schema:
-                return UnknownTagError(
-                    f"{pointer}: unknown tag {tag!r}", hint=f"tags allowed here: {allowed_text}"
-                )
+                return rules.unknown_tag(tag, allowed, hint_label="tags allowed here", at=pointer)
             if parent_tag is None:
-                return ChildNotAllowedError(
-                    f"{pointer}: <{tag}> cannot be inserted", hint=f"elements you can insert: {allowed_text}"
-                )
-            return ChildNotAllowedError(
-                f"{pointer}: <{tag}> is not allowed inside <{parent_tag}>",
-                hint=f"children of <{parent_tag}>: {allowed_text}",
-            )
+                return rules.not_insertable(tag, allowed, at=pointer)
+            return rules.child_not_allowed(parent_tag, tag, allowed, at=pointer)
         definition = self._parameters["$defs"][tag]
         error = self._first_error(definition, instance)
         if error is None:
@@ -368,18 +352,18 @@ class ArgumentChecker:
                 items = definition["properties"][name]["items"]
                 return self._explain_element(children[index], f"{here}/{index}", tag, _branches(items))
             if error.validator == "maxItems":
-                return ChildNotAllowedError(
-                    f"{here}: <{tag}> takes at most {len(child.child_tag_names)} children",
-                    hint=f"children of <{tag}> in order: {', '.join(child.child_tag_names)}",
-                )
+                return rules.too_many_children(tag, child.child_tag_names, at=here)
             return InvalidValueError(
                 f"{here}: must be a list of elements, not {_show(children)}",
                 hint=f"children of <{tag}>: {', '.join(dict.fromkeys(child.child_tag_names))}",
             )
         prop = self._schema.element(tag).attributes[name]
-        return InvalidValueError(
-            f"{pointer}/{name}: {_show(instance[name])} is not a valid value for {tag}.{name}",
+        return rules.invalid_value(
+            tag,
+            name,
+            _show(instance[name]),
             hint=f"expected {prop.describe_allowed()}, or null to leave it unset",
+            at=f"{pointer}/{name}",
         )
 
     def _explain_body(
@@ -393,13 +377,8 @@ class ArgumentChecker:
         if error.validator == "additionalProperties":
             extra = next(n for n in instance if n not in definition["properties"])
             if extra == ID_ATTRIBUTE:
-                return ReservedAttributeError(
-                    f"{pointer}: {ID_ATTRIBUTE} cannot be set",
-                    hint="omit it; append_child returns the new ids",
-                )
-            return UnknownAttributeError(
-                f"{pointer}: <{tag}> has no attribute {extra!r}", hint=self._element_hint(tag)
-            )
+                return rules.reserved_attribute(pointer, inserting=True)
+            return rules.unknown_attribute(tag, extra, hint=self._element_hint(tag), at=pointer)
         missing = next(n for n in definition["required"] if n not in instance)
         return InvalidValueError(f"{pointer}: <{tag}> is missing {missing!r}", hint=self._element_hint(tag))
 
@@ -431,24 +410,19 @@ class ArgumentChecker:
 
     def _unknown_attribute(self, name: Any, pointer: str) -> MeshError:
         if name == ID_ATTRIBUTE:
-            return ReservedAttributeError(
-                f"{pointer}: {ID_ATTRIBUTE} is managed by the document", hint="ids cannot be set or removed"
-            )
-        return UnknownAttributeError(
-            f"{pointer}: no element has an attribute {_show(name)}", hint=self._attributes_hint()
-        )
+            return rules.reserved_attribute(pointer, inserting=False)
+        return rules.no_element_has_attribute(_show(name), hint=self._attributes_hint(), at=pointer)
 
     def _attributes_hint(self) -> str:
         lines = []
         for element in self._schema.elements:
             if element.attributes:
-                allowed = ", ".join(p.describe_allowed() for p in element.attributes.values())
-                lines.append(f"<{element.tag_name}> {allowed}")
+                lines.append(f"<{element.tag_name}> {rules.attributes_hint(element.attributes)}")
         return "attributes: " + "; ".join(lines)
 
     def _element_hint(self, tag: str) -> str:
         element_type = self._schema.element(tag)
-        allowed = ", ".join(p.describe_allowed() for p in element_type.attributes.values()) or "none"
+        allowed = rules.attributes_hint(element_type.attributes)
         hint = f"attributes of <{tag}> (list each, null when unset): {allowed}"
         child = element_type.child_property
         if child is not None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from .document import Element
+    from ._element import Element
 
 __all__ = ["AttributeChanged", "DocumentEvent", "ElementDeleted", "ElementInserted"]
 

@@ -44,13 +44,13 @@ from ..errors import (
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._admission import ConnectionGate, gated_connection_class
+from ._participant import Participant
+from ._paths import check_room_name
 from ._rate_limit import RateLimits
-from .participant import Participant
-from .paths import check_room_name
-from .room import Room
-from .session import Session
-from .sqlite_storage import SQLiteStorage
-from .storage import Storage
+from ._room import Room
+from ._session import Session
+from ._sqlite_storage import SQLiteStorage
+from ._storage import Storage
 
 __all__ = ["DATABASE_NAME", "HEALTH_PATH", "RoomServer"]
 

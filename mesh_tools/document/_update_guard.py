@@ -2,9 +2,9 @@
 
 A CRDT cannot take back a deletion, and a second root or a foreign top-level type cannot be removed
 once integrated without guessing which root is the real one. So the room server reads every incoming
-update (:mod:`mesh_tools._yjs_update`) and refuses it whole when it:
+update (``_yjs_update``) and refuses it whole when it:
 
-- deletes or rewrites an item of client 0, which writes only the shared root (crdt_layout.root_update);
+- deletes or rewrites an item of client 0, which writes only the shared root (_layout.root_update);
 - inserts anything beside the root, or into a top-level type other than the ``mesh`` fragment;
 - creates a shared type other than an XML element (text nodes, maps, arrays, hooks, sub-documents),
   or text, embeds, formats, JSON or binary content, which no schema allows;
@@ -26,10 +26,10 @@ from typing import NoReturn
 
 from pycrdt import get_update
 
+from ..errors import RemoteProtocolError, UpdateRefusedError
+from ..schema import ID_ATTRIBUTE
+from ._layout import FRAGMENT_NAME
 from ._yjs_update import Content, DecodedItem, TypeRef, decode_update
-from .crdt_layout import FRAGMENT_NAME
-from .errors import RemoteProtocolError, UpdateRefusedError
-from .schema import ID_ATTRIBUTE
 
 __all__ = ["ELEMENT_ID_PATTERN", "ROOT_CLIENT", "check_update"]
 

@@ -29,7 +29,7 @@ from mesh_tools.errors import (
     UnknownTagError,
 )
 
-from .test_schema import rich_schema, seed_schema
+from ..schema.schemas import rich_schema, seed_schema
 
 
 def board_schema() -> MeshSchema:

@@ -1,8 +1,6 @@
-"""How a document sits in pycrdt: the layout's names, the shared root, and fast whole-tree reads.
+"""How a document sits in pycrdt: the layout's names, element ids, values, and the shared root.
 
-See docs/document-layout.md. The read helpers go through pycrdt's integrated (Rust) objects rather than
-its Python views: the views open a transaction and build wrapper objects per call, which made
-whole-document reads ~8x slower. pycrdt is pinned below 0.15 and the document tests cover these paths.
+See docs/document-layout.md.
 """
 
 from __future__ import annotations
@@ -12,24 +10,19 @@ import gc
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any
 
 from pycrdt import Doc, XmlElement, XmlFragment
-from pycrdt._pycrdt import XmlElement as IntegratedElement
 
-from .schema import ID_ATTRIBUTE
+from ..schema import ID_ATTRIBUTE
 
 __all__ = [
     "FRAGMENT_NAME",
     "ROOT_ID",
-    "IntegratedElement",
-    "Node",
     "attribute_items",
     "gc_paused",
     "id_of",
     "new_element_id",
-    "node_id",
-    "read_node",
     "read_value",
     "root_update",
 ]
@@ -54,10 +47,6 @@ def read_value(raw: Any) -> Any:
     return raw
 
 
-# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
-Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]]]
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while a whole-tree read allocates tens of thousands of acyclic containers.
@@ -71,27 +60,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def read_node(inner: Any, txn: Any) -> Node:
-    """The subtree under a pycrdt integrated element as plain tuples; call inside one transaction."""
-    return (
-        inner.tag(),
-        inner.attributes(txn),
-        [
-            (raw, read_node(child, txn))
-            for raw, child in enumerate(inner.children(txn))
-            if isinstance(child, IntegratedElement)
-        ],
-    )
-
-
-def node_id(attributes: list[tuple[str, Any]]) -> str | None:
-    """The element id among attributes read by :func:`read_node`, if it is a string."""
-    for name, value in attributes:
-        if name == ID_ATTRIBUTE:
-            return value if isinstance(value, str) else None
-    return None
 
 
 def attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:

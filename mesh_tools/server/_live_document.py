@@ -17,8 +17,7 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from .._update_guard import check_update
-from ..document import MeshDocument, Violation
+from ..document import MeshDocument, Violation, check_update
 from ..errors import MeshError, PermissionDeniedError, RemoteProtocolError, ServerError
 from ..sync import (
     ClosedPush,
@@ -30,8 +29,8 @@ from ..sync import (
     awareness_clocks,
     violation_body,
 )
-from .participant import Participant
-from .storage import Storage
+from ._participant import Participant
+from ._storage import Storage
 
 __all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
@@ -170,7 +169,7 @@ class LiveDocument:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
-        repair UpdateRefusedError (``mesh_tools._update_guard``); either changes nothing.
+        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing.
         """
         # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
         check_update(update, known=self.doc.get_state())

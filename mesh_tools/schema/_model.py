@@ -1,4 +1,4 @@
-"""Document schemas: which elements exist, which attributes they carry and which children they allow.
+"""The schema model: element types, their attributes and children, and the schema's JSON form.
 
 The API and the JSON shape follow MeshAgent's ``meshagent.api.schema`` so that its schema files and
 programs work unchanged; validation is stricter and every error names the problem and the fix.
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias, cast, get_args
 
-from .errors import SchemaError
+from ..errors import SchemaError
+from ._rules import ID_ATTRIBUTE, value_fits
 
 __all__ = [
-    "ID_ATTRIBUTE",
     "ChildProperty",
     "ElementType",
     "MeshSchema",
@@ -31,26 +31,8 @@ __all__ = [
 SimpleValue: TypeAlias = Literal["string", "number", "integer", "boolean", "null"]
 _SIMPLE_VALUES: tuple[str, ...] = get_args(SimpleValue)
 
-#: The attribute that holds every element's id; no property may use the name.
-ID_ATTRIBUTE = "$id"
-
 _TAG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
-
-
-def _value_fits(value: object, type_: str) -> bool:
-    """JSON-typed check; booleans are not numbers, and integral floats count as integers."""
-    if type_ == "string":
-        return isinstance(value, str)
-    if type_ == "boolean":
-        return isinstance(value, bool)
-    if type_ == "null":
-        return value is None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if value != value or value in (float("inf"), float("-inf")):
-        return False
-    return type_ == "number" or float(value).is_integer()
 
 
 @dataclass(frozen=True, init=False)
@@ -83,7 +65,7 @@ class ValueProperty:
         if enum is not None:
             if len(enum) == 0:
                 raise SchemaError(f"property {name!r} has an empty enum", hint="list at least one value")
-            wrong = [v for v in enum if not _value_fits(v, type)]
+            wrong = [v for v in enum if not value_fits(v, type)]
             if wrong:
                 raise SchemaError(
                     f"enum of property {name!r} has values that are not of type {type!r}: {wrong!r}",
@@ -98,7 +80,7 @@ class ValueProperty:
 
     def accepts(self, value: object) -> bool:
         """Whether ``value`` may be stored in this attribute."""
-        if not _value_fits(value, self.type):
+        if not value_fits(value, self.type):
             return False
         return self.enum is None or value in self.enum
 

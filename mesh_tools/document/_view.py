@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.tree import Tree
 
-from .schema import ID_ATTRIBUTE
+from ..schema import ID_ATTRIBUTE
 
 __all__ = ["document_tree", "shorten"]
 

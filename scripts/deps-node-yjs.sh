@@ -11,10 +11,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
             --no-install-recommends nodejs npm
     elif [ "${CI:-}" = true ]; then
-        echo "install-js-test-deps: node and npm are missing and this is not root" >&2
+        echo "deps-node-yjs: node and npm are missing and this is not root" >&2
         exit 1
     else
-        echo "install-js-test-deps: node and npm are missing (install them with apt); the JS tests skip" >&2
+        echo "deps-node-yjs: node and npm are missing (install them with apt); the JS tests skip" >&2
         exit 0
     fi
 fi

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from mesh_tools.document_view import document_tree
+from mesh_tools.document import document_tree
 
 
 def rendered(content: dict[str, Any], **options: Any) -> list[str]:

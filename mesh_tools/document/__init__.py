@@ -1,0 +1,57 @@
+"""Live documents: a schema-checked element tree over a pycrdt ``Doc`` that replicas keep in sync.
+
+The package is split by job (see docs/adr/0008-document-package.md):
+
+- ``_replica``: :class:`MeshDocument`, its transactions, updates and listeners;
+- ``_element``: :class:`Element`, the handle a program reads and edits an element through;
+- ``_build``: checking a write completely before it touches the CRDT;
+- ``_validate``: :class:`Violation`, finding and repairing what remote updates broke;
+- ``_index``: the id index, kept in step with remote changes; ``_events``: what observers are told;
+- ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
+- ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree;
+- ``_update_guard``: :func:`check_update`, refusing an incoming update that no repair could undo,
+  read by ``_yjs_update`` without applying it (docs/adr/0012-refusing-hostile-updates.md).
+
+The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._element import Element
+from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
+from ._layout import FRAGMENT_NAME, ROOT_ID
+from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
+from ._update_guard import check_update
+from ._validate import Violation
+
+if TYPE_CHECKING:
+    from ._view import document_tree, shorten
+
+__all__ = [
+    "FRAGMENT_NAME",
+    "REMOTE",
+    "ROOT_ID",
+    "AttributeChanged",
+    "DocumentEvent",
+    "Element",
+    "ElementDeleted",
+    "ElementInserted",
+    "EventListener",
+    "MeshDocument",
+    "UpdateListener",
+    "Violation",
+    "check_update",
+    "document_tree",
+    "shorten",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The tree view needs rich, which `mesh-tools --help` must not load (tests/test_cli_startup.py).
+    if name in ("document_tree", "shorten"):
+        from . import _view
+
+        return getattr(_view, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,166 @@
+"""The element handle: one element of a live document, read and edited through its document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import XmlElement
+
+from ..errors import ElementNotFoundError, InvalidOperationError
+from ..schema import ID_ATTRIBUTE, ElementType, rules
+from ._events import AttributeChanged, ElementInserted
+from ._layout import attribute_items, read_value
+from ._pycrdt import child_ids
+
+if TYPE_CHECKING:
+    from ._replica import MeshDocument
+
+__all__ = ["Element"]
+
+
+class Element:
+    """One element of a live document. Handles stay valid until the element is deleted."""
+
+    __slots__ = ("_doc", "_xml", "id", "tag_name")
+
+    def __init__(self, doc: MeshDocument, xml: XmlElement, element_id: str, tag_name: str) -> None:
+        self._doc = doc
+        self._xml = xml
+        self.id = element_id
+        self.tag_name = tag_name
+
+    def __repr__(self) -> str:
+        return f"<Element {self.tag_name} id={self.id!r}>"
+
+    @property
+    def element_type(self) -> ElementType:
+        return self._doc.schema.element(self.tag_name)
+
+    @property
+    def is_alive(self) -> bool:
+        """False once the element was deleted, locally or by another participant."""
+        return self._doc._elements.get(self.id) is self
+
+    def _live(self) -> XmlElement:
+        # Touching a deleted pycrdt XmlElement panics in Rust; never let a stale handle get that far.
+        if not self.is_alive:
+            raise ElementNotFoundError(
+                f"element {self.id!r} ({self.tag_name}) was deleted",
+                hint="read the document again to get current ids",
+            )
+        return self._xml
+
+    @property
+    def parent(self) -> Element | None:
+        parent_id = self._doc._index.parents.get(self.id)
+        return None if parent_id is None else self._doc._elements.get(parent_id)
+
+    def get_children(self) -> list[Element]:
+        """The child elements in document order."""
+        index = self._doc._elements
+        ids = child_ids(self._live(), self._doc.ydoc)
+        return [index[i] for i in ids if isinstance(i, str) and i in index]
+
+    def count_descendants(self) -> int:
+        """How many elements lie below this one, from the index (no CRDT read)."""
+        kids = self._doc._index.kids
+        stack = [self.id]
+        count = -1
+        while stack:
+            count += 1
+            stack.extend(kids.get(stack.pop(), ()))
+        return count
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """A copy of the element's attributes (the id excluded)."""
+        return {k: read_value(v) for k, v in attribute_items(self._live()) if k != ID_ATTRIBUTE}
+
+    def get_attribute(self, name: str, default: Any = None) -> Any:
+        raw = self._live().attributes.get(name)
+        if raw is None:
+            return default
+        return read_value(raw)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get_attribute(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.set_attribute(name, value)
+
+    def set_attribute(self, name: str, value: Any) -> None:
+        """Set one attribute; raises (and changes nothing) if the schema does not allow it."""
+        self._doc._check_writable()
+        xml = self._live()
+        self._doc._builder.check_attribute(self.tag_name, name, value)
+        with self._doc._api_write():
+            old = xml.attributes.get(name)
+            xml.attributes[name] = value
+            self._doc._pending.append(AttributeChanged(self, name, read_value(old), value, local=True))
+
+    def remove_attribute(self, name: str) -> None:
+        """Remove one attribute; a no-op if it is not set."""
+        self._doc._check_writable()
+        xml = self._live()
+        if name == ID_ATTRIBUTE:
+            raise rules.id_not_removable()
+        if name not in rules.attribute_props(self._doc._builder.element_type(self.tag_name)):
+            self._doc._builder.check_attribute(self.tag_name, name, None)
+        old = xml.attributes.get(name)
+        if old is None:
+            return
+        with self._doc._api_write():
+            del xml.attributes[name]
+            self._doc._pending.append(AttributeChanged(self, name, read_value(old), None, local=True))
+
+    def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
+        """Add a child element at the end and return it."""
+        return self._insert(None, {tag_name: dict(attributes or {})})
+
+    def insert_child(self, index: int, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
+        """Add a child element at ``index`` (0 = first; negative counts from the end) and return it."""
+        return self._insert(index, {tag_name: dict(attributes or {})})
+
+    def append_json(self, data: Mapping[str, Any], index: int | None = None) -> Element:
+        """Insert a whole subtree given in document JSON (``{tag: {attr: v, <children>: [...]}}``).
+
+        The subtree is checked completely before anything is written and lands in one transaction.
+        """
+        return self._insert(index, data)
+
+    def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
+        self._doc._check_writable()
+        xml = self._live()
+        # One transaction for the read and the write: pycrdt commits a transaction per bare read.
+        with self._doc._api_write():
+            count = len(xml.children)
+            at = count if index is None else (index + count if index < 0 else index)
+            if not 0 <= at <= count:
+                raise InvalidOperationError(
+                    f"position {index} is outside 0..{count} for element {self.id!r}",
+                    hint=f"use a position from 0 to {count}, or omit it to append",
+                )
+            prelim, built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at)
+            element = self._doc._index.add_built(xml.children.insert(at, prelim), built, self.id)
+            self._doc._pending.append(ElementInserted(element, local=True))
+            return element
+
+    def delete(self) -> None:
+        """Delete this element and its subtree; the root cannot be deleted."""
+        self._doc._check_writable()
+        self._live()
+        parent = self.parent
+        if parent is None:
+            raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
+        with self._doc._api_write():
+            children = parent._xml.children
+            for position, child in enumerate(children):
+                if isinstance(child, XmlElement) and child.attributes.get(ID_ATTRIBUTE) == self.id:
+                    del children[position]
+                    break
+            self._doc._index.forget(self.id, local=True)
+
+    def to_json(self, include_ids: bool = False) -> dict[str, Any]:
+        """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""
+        return self._doc._json.subtree(self._live(), include_ids)

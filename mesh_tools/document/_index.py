@@ -1,0 +1,157 @@
+"""The id index: every element's handle, parent and children by id, kept in step with the CRDT.
+
+Local writes index what they built themselves; remote updates arrive as pycrdt XmlEvents, which
+:meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import XmlElement, XmlEvent, XmlFragment
+
+from ..schema import ID_ATTRIBUTE
+from ._build import Built
+from ._element import Element
+from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
+from ._layout import id_of, read_value
+
+if TYPE_CHECKING:
+    from ._replica import MeshDocument
+
+__all__ = ["ElementIndex", "Integration"]
+
+
+@dataclass(slots=True)
+class Integration:
+    """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do."""
+
+    changes: list[DocumentEvent] = field(default_factory=list)
+    check_all: bool = False
+
+
+class ElementIndex:
+    """Element handles by id, with each element's parent and child ids.
+
+    ``elements`` is a plain dict that stays the same object for the document's life: readers look
+    handles up in it directly (a dict subclass or a method call would add ~30% to every lookup).
+    Index changes append their events to ``events`` (the document's pending events).
+    """
+
+    __slots__ = ("_doc", "_events", "elements", "kids", "parents")
+
+    def __init__(self, doc: MeshDocument, events: list[DocumentEvent]) -> None:
+        self._doc = doc
+        self._events = events
+        self.elements: dict[str, Element] = {}
+        self.parents: dict[str, str | None] = {}
+        self.kids: dict[str, set[str]] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        """The ids of every indexed element."""
+        return iter(self.elements)
+
+    def add_built(self, xml: XmlElement, built: Built, parent_id: str) -> Element:
+        """Index a subtree this replica just inserted, from the outline the builder made of it."""
+        element_id, tag, children = built
+        element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
+        self.parents[element_id] = parent_id
+        self.kids.setdefault(parent_id, set()).add(element_id)
+        if children:
+            integrated = [c for c in xml.children if isinstance(c, XmlElement)]
+            for child_xml, child in zip(integrated, children, strict=True):
+                self.add_built(child_xml, child, element_id)
+        return element
+
+    def add_subtree(
+        self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
+    ) -> Element | None:
+        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit."""
+        element_id = id_of(xml)
+        if element_id is None:
+            # Only a raw update can create this; validate() reports it and repair() assigns an id.
+            return None
+        tag = xml.tag or ""
+        element = (previous or self.elements).get(element_id)
+        if element is not None and element.tag_name == tag:
+            element._xml = xml  # keep handles that callers hold alive across a re-index
+        else:
+            element = Element(self._doc, xml, element_id, tag)
+        self.elements[element_id] = element
+        self.parents[element_id] = parent_id
+        if parent_id is not None:
+            self.kids.setdefault(parent_id, set()).add(element_id)
+        for child in xml.children:
+            if isinstance(child, XmlElement):
+                self.add_subtree(child, element_id, previous)
+        return element
+
+    def forget(self, element_id: str, *, local: bool) -> None:
+        """Drop an element and its subtree from the index, with one ElementDeleted each."""
+        element = self.elements.pop(element_id, None)
+        if element is None:
+            return
+        parent_id = self.parents.pop(element_id, None)
+        if parent_id is not None:
+            self.kids.get(parent_id, set()).discard(element_id)
+        for child_id in self.kids.pop(element_id, set()):
+            self.forget(child_id, local=local)
+        self._events.append(ElementDeleted(element_id, element.tag_name, local))
+
+    def rebuild(self, fragment: XmlFragment, *, local: bool) -> None:
+        """Index the document afresh from the CRDT, keeping the handles of elements still there."""
+        previous = dict(self.elements)
+        self.elements.clear()
+        self.parents.clear()
+        self.kids.clear()
+        for xml in fragment.children:
+            if isinstance(xml, XmlElement):
+                self.add_subtree(xml, None, previous)
+                break
+        for gone in previous.keys() - self.elements.keys():
+            self._events.append(ElementDeleted(gone, previous[gone].tag_name, local))
+
+    def integrate(self, xml_events: list[Any], *, local: bool, into: Integration) -> None:
+        """Bring remote changes (pycrdt deep events of the root fragment) into the index and events."""
+        for xml_event in xml_events:
+            if not isinstance(xml_event, XmlEvent):
+                continue
+            event: Any = xml_event  # pycrdt's XmlEvent sets its fields dynamically
+            target = event.target
+            if isinstance(target, XmlFragment):
+                if any("insert" in d or "delete" in d for d in event.delta):
+                    self.rebuild(target, local=local)
+                    into.check_all = True
+                continue
+            target_id = id_of(target)
+            if target_id is None or target_id not in self.elements:
+                continue
+            has_delete = False
+            for delta in event.delta:
+                for child in delta.get("insert", ()):
+                    if not isinstance(child, XmlElement):
+                        continue
+                    inserted = None if id_of(child) in self.elements else self.add_subtree(child, target_id)
+                    if inserted is None:
+                        # No id, or an id already taken: only a whole-document check can place it.
+                        into.check_all = True
+                    else:
+                        self._record(ElementInserted(inserted, local), into)
+                has_delete = has_delete or "delete" in delta
+            if has_delete:
+                current = {id_of(c) for c in target.children if isinstance(c, XmlElement)}
+                for gone in self.kids.get(target_id, set()) - current:
+                    self.forget(gone, local=local)
+            element = self.elements[target_id]
+            for name, change in event.keys.items():
+                if name == ID_ATTRIBUTE:
+                    into.check_all = True  # an element renamed behind the API: re-check ids everywhere
+                    continue
+                old, new = read_value(change.get("oldValue")), read_value(change.get("newValue"))
+                self._record(AttributeChanged(element, name, old, new, local), into)
+
+    def _record(self, event: DocumentEvent, into: Integration) -> None:
+        self._events.append(event)
+        into.changes.append(event)

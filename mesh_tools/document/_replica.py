@@ -1,0 +1,296 @@
+"""The replica: a live, schema-typed document over a pycrdt ``Doc``, its transactions and its updates.
+
+Layout in the CRDT (see docs/document-layout.md): the root ``XmlFragment`` named ``"mesh"`` holds exactly
+one ``XmlElement`` whose tag is the schema's root tag; every element is an ``XmlElement`` named after its
+schema tag; attribute values keep their JSON types; the attribute ``$id`` holds the element's id.
+
+Every write is checked against the schema before it touches the CRDT, so a rejected write leaves the
+document byte-for-byte unchanged. Remote updates are applied as they come and can be checked with
+:meth:`MeshDocument.validate` and mended with :meth:`MeshDocument.repair` (the room server does this).
+A read-only replica (``read_only=True``) refuses every write through this API with
+PermissionDeniedError and still applies remote updates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
+
+from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
+from ..schema import ID_ATTRIBUTE, MeshSchema, rules
+from . import _validate
+from ._build import Builder, unwrap
+from ._element import Element
+from ._events import DocumentEvent, ElementInserted
+from ._index import ElementIndex, Integration
+from ._json import JsonWriter
+from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
+from ._pycrdt import DeepObserver
+from ._validate import Violation
+
+__all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
+
+logger = logging.getLogger(__name__)
+
+#: Default origin of updates applied with :meth:`MeshDocument.apply_update`.
+REMOTE = "remote"
+
+UpdateListener: TypeAlias = Callable[[bytes, Any], None]
+EventListener: TypeAlias = Callable[[DocumentEvent], None]
+
+
+class MeshDocument:
+    """A live, schema-typed document replica.
+
+    Reads are local. Writes are checked against the schema, then applied to the local CRDT; the
+    resulting updates (see :meth:`on_update`) are what replicas exchange. With ``read_only=True``
+    every write through this API raises PermissionDeniedError before touching the CRDT, while
+    :meth:`apply_update` still brings in everyone else's changes.
+    """
+
+    def __init__(self, *, schema: MeshSchema, client_id: int | None = None, read_only: bool = False) -> None:
+        self.schema = schema
+        self._read_only = read_only
+        self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
+        self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
+        self._depth = 0
+        self._origin: Any = None
+        #: Events of the current transaction, delivered to listeners once it commits.
+        self._pending: list[DocumentEvent] = []
+        self._index = ElementIndex(self, self._pending)
+        #: Element handles by id: the index's dict, looked up directly on every read.
+        self._elements = self._index.elements
+        self._builder = Builder(schema, self._elements)
+        self._json = JsonWriter(self.ydoc, self._builder.element_type)
+        self._event_listeners: list[EventListener] = []
+        self._update_listeners: list[UpdateListener] = []
+        self._doc_subscription: Subscription | None = None
+        self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_events)
+        self._integration = Integration()
+        self.apply_update(root_update(schema.root_tag_name), origin=None)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        """True when this replica only follows others: local writes through the API are refused."""
+        return self._read_only
+
+    @property
+    def root(self) -> Element:
+        try:
+            return self._elements[ROOT_ID]
+        except KeyError:
+            raise ElementNotFoundError("the document has no root element") from None
+
+    def element_by_id(self, element_id: str) -> Element:
+        """The element with this id, in O(1); raises ElementNotFoundError if there is none."""
+        try:
+            return self._elements[element_id]
+        except (KeyError, TypeError):
+            raise ElementNotFoundError(
+                f"no element has id {element_id!r}",
+                hint="ids come from describe/to_json(include_ids=True); the element may have been deleted",
+            ) from None
+
+    def get_element(self, element_id: str) -> Element | None:
+        return self._elements.get(element_id)
+
+    def __len__(self) -> int:
+        """Number of elements, the root included."""
+        return len(self._elements)
+
+    def __iter__(self) -> Iterator[Element]:
+        """Elements in document order (depth first)."""
+        stack = [self.root]
+        while stack:
+            element = stack.pop()
+            yield element
+            stack.extend(reversed(element.get_children()))
+
+    def to_json(self, include_ids: bool = False) -> dict[str, Any]:
+        """The whole document in MeshAgent's document JSON shape."""
+        return self.root.to_json(include_ids=include_ids)
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, schema: MeshSchema, data: Mapping[str, Any]) -> MeshDocument:
+        """A new document holding ``data`` (document JSON, ids optional); checked before writing."""
+        doc = cls(schema=schema)
+        doc.load_json(data)
+        return doc
+
+    def load_json(self, data: Mapping[str, Any]) -> None:
+        """Fill an empty document from document JSON whose top key is the root tag."""
+        self._check_writable()
+        tag, body = unwrap(data, "document JSON")
+        if tag != self.schema.root_tag_name:
+            raise rules.json_root_mismatch(tag, self.schema.root_tag_name)
+        root = self.root
+        if root.get_children() or root.attributes:
+            raise InvalidOperationError("load_json needs an empty document", hint="use a new MeshDocument")
+        element_type = self.schema.root
+        # The root's id is fixed; JSON written with include_ids=True carries it and that is fine.
+        body = {k: v for k, v in body.items() if not (k == ID_ATTRIBUTE and v == ROOT_ID)}
+        attributes, children = self._builder.split_body(element_type, body, "root")
+        checked = [
+            self._builder.subtree(child, parent_tag=tag, position=i) for i, child in enumerate(children)
+        ]
+        with self._api_write():
+            for name, value in attributes.items():
+                root._xml.attributes[name] = value
+            for prelim, built in checked:
+                self._pending.append(
+                    ElementInserted(
+                        self._index.add_built(root._xml.children.append(prelim), built, ROOT_ID), True
+                    )
+                )
+
+    @contextmanager
+    def transaction(self, origin: Any = None) -> Iterator[None]:
+        """Batch edits into one CRDT transaction: one update, and events delivered after it commits.
+
+        Note that pycrdt has no rollback: edits made before an exception inside the block stay.
+        """
+        outermost = self._depth == 0
+        if outermost:
+            self._origin = origin
+        self._depth += 1
+        try:
+            with self.ydoc.transaction(origin=self._origin):
+                yield
+        finally:
+            self._depth -= 1
+            if outermost:
+                self._origin = None
+                self._dispatch()
+
+    @contextmanager
+    def _api_write(self) -> Iterator[None]:
+        """A local write through this API, which keeps the index and emits events itself."""
+        with self.transaction():
+            yield
+
+    # -- replication ------------------------------------------------------------------------
+
+    def get_state(self) -> bytes:
+        """The state vector: what this replica has seen."""
+        return self.ydoc.get_state()
+
+    def get_update(self, state: bytes | None = None) -> bytes:
+        """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
+        return self.ydoc.get_update(state)
+
+    def apply_update(self, update: bytes, origin: Any = REMOTE) -> list[Violation]:
+        """Integrate an update from another replica and return the schema violations it brought in.
+
+        Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
+        cheap on large documents; ``repair()`` mends what it reports. Raises ValueError if the update
+        cannot be decoded, leaving the document as it was.
+        """
+        if self._depth:
+            raise InvalidOperationError(
+                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
+            )
+        # Observed only while remote changes integrate: pycrdt converts every deep event to Python
+        # eagerly, which would triple the cost of local writes that keep the index themselves.
+        subscription = self._deep_observer.subscribe()
+        self._integration = integration = Integration()
+        try:
+            with self.transaction(origin=origin):
+                self.ydoc.apply_update(update)
+        finally:
+            subscription.drop()
+        if integration.check_all:
+            return self.validate()
+        return _validate.check_changes(self, integration.changes)
+
+    def on_update(self, listener: UpdateListener) -> Callable[[], None]:
+        """Call ``listener(update, origin)`` after every transaction; ``origin`` is None for local edits.
+
+        Returns a function that removes the listener.
+        """
+        self._update_listeners.append(listener)
+        if self._doc_subscription is None:
+            # Subscribed on demand: encoding every transaction's update costs time nobody may need.
+            self._doc_subscription = self.ydoc.observe(self._on_transaction)
+
+        def remove() -> None:
+            self._update_listeners.remove(listener)
+
+        return remove
+
+    def observe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every element inserted, deleted or attribute changed.
+
+        Events arrive after the transaction commits, so a listener may edit the document. Returns a
+        function that removes the listener.
+        """
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    def close(self) -> None:
+        """Drop CRDT subscriptions; a pycrdt Doc stays in memory while any observer is attached."""
+        if self._doc_subscription is not None:
+            self.ydoc.unobserve(self._doc_subscription)
+            self._doc_subscription = None
+        self._event_listeners.clear()
+        self._update_listeners.clear()
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(self, elements: Iterable[Element] | None = None) -> list[Violation]:
+        """Every schema violation in the document, or in the subtrees of the given elements."""
+        if elements is None:
+            return _validate.find_violations(self)
+        return _validate.validate(self, elements)
+
+    def repair(self, origin: Any = None) -> list[Violation]:
+        """Mend every violation with the smallest edit: drop the attribute, or delete the element.
+
+        Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
+        ``validate()`` finds nothing.
+        """
+        self._check_writable()
+        return _validate.repair(self, origin)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        # First thing every API write does: a refused write must not even open a transaction.
+        if self._read_only:
+            raise self._read_only_error()
+
+    def _read_only_error(self) -> PermissionDeniedError:
+        """The error a refused write raises; a replica that knows its path names it."""
+        return PermissionDeniedError(
+            "this document is read-only", hint="edit a replica that was not opened read-only"
+        )
+
+    def _on_xml_events(self, events: list[Any]) -> None:
+        self._index.integrate(events, local=self._origin is None, into=self._integration)
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == b"\x00\x00" or not self._update_listeners:
+            return
+        for listener in list(self._update_listeners):
+            listener(update, self._origin)
+
+    def _dispatch(self) -> None:
+        if not self._pending:
+            return
+        # Cleared in place: the index appends to this very list.
+        pending = list(self._pending)
+        self._pending.clear()
+        for event in pending:
+            for listener in list(self._event_listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("document event listener failed")
