@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect
 
 from mesh_tools.errors import StorageUnavailableError
 from mesh_tools.server import RoomServer, SQLiteStorage
-from mesh_tools.server.room_server import DATABASE_NAME, HEALTH_PATH
+from mesh_tools.server._room_server import DATABASE_NAME, HEALTH_PATH
 from mesh_tools.sync import PushType
 
 from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, ServeProcess
