@@ -103,7 +103,7 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
         else:
             channel = (await request(connection, 1, "sync.open", path="bench.doc"))["channel"]
         print("ready", flush=True)
-        sys.stdin.readline()  # the probes are running
+        await asyncio.to_thread(sys.stdin.readline)  # the probes are running (keep answering pings)
         if kind == "awareness flood":
             deadline = time.perf_counter() + seconds
             clock = 0

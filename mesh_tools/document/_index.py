@@ -55,50 +55,66 @@ class ElementIndex:
 
     def add_built(self, xml: XmlElement, built: Built, parent_id: str) -> Element:
         """Index a subtree this replica just inserted, from the outline the builder made of it."""
-        element_id, tag, children = built
-        element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
-        self.parents[element_id] = parent_id
-        self.kids.setdefault(parent_id, set()).add(element_id)
-        if children:
-            integrated = [c for c in xml.children if isinstance(c, XmlElement)]
-            for child_xml, child in zip(integrated, children, strict=True):
-                self.add_built(child_xml, child, element_id)
-        return element
+        top: Element | None = None
+        stack = [(xml, built, parent_id)]
+        while stack:
+            node, (element_id, tag, children), parent = stack.pop()
+            element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
+            top = top or element
+            self.parents[element_id] = parent
+            self.kids.setdefault(parent, set()).add(element_id)
+            if children:
+                integrated = [c for c in node.children if isinstance(c, XmlElement)]
+                stack.extend((c, b, element_id) for c, b in zip(integrated, children, strict=True))
+        assert top is not None
+        return top
 
     def add_subtree(
         self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
     ) -> Element | None:
-        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit."""
-        element_id = id_of(xml)
-        if element_id is None:
-            # Only a raw update can create this; validate() reports it and repair() assigns an id.
-            return None
-        tag = xml.tag or ""
-        element = (previous or self.elements).get(element_id)
-        if element is not None and element.tag_name == tag:
-            element._xml = xml  # keep handles that callers hold alive across a re-index
-        else:
-            element = Element(self._doc, xml, element_id, tag)
-        self.elements[element_id] = element
-        self.parents[element_id] = parent_id
-        if parent_id is not None:
-            self.kids.setdefault(parent_id, set()).add(element_id)
-        for child in xml.children:
-            if isinstance(child, XmlElement):
-                self.add_subtree(child, element_id, previous)
-        return element
+        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
+
+        Elements without a string id are skipped with their subtrees: only a raw update can create
+        them; validate() reports them and repair() mends them. Walked with a stack: any depth is fine.
+        """
+        handles = previous or self.elements
+        top: Element | None = None
+        stack: list[tuple[XmlElement, str | None]] = [(xml, parent_id)]
+        while stack:
+            node, parent = stack.pop()
+            element_id = id_of(node)
+            if element_id is None:
+                continue
+            tag = node.tag or ""
+            element = handles.get(element_id)
+            if element is not None and element.tag_name == tag:
+                element._xml = node  # keep handles that callers hold alive across a re-index
+            else:
+                element = Element(self._doc, node, element_id, tag)
+            top = top or element
+            self.elements[element_id] = element
+            self.parents[element_id] = parent
+            if parent is not None:
+                self.kids.setdefault(parent, set()).add(element_id)
+            stack.extend((child, element_id) for child in node.children if isinstance(child, XmlElement))
+        return top
 
     def forget(self, element_id: str, *, local: bool) -> None:
         """Drop an element and its subtree from the index, with one ElementDeleted each."""
-        element = self.elements.pop(element_id, None)
-        if element is None:
-            return
-        parent_id = self.parents.pop(element_id, None)
-        if parent_id is not None:
+        parent_id = self.parents.get(element_id)
+        if element_id in self.elements and parent_id is not None:
             self.kids.get(parent_id, set()).discard(element_id)
-        for child_id in self.kids.pop(element_id, set()):
-            self.forget(child_id, local=local)
-        self._events.append(ElementDeleted(element_id, element.tag_name, local))
+        deleted: list[ElementDeleted] = []
+        stack = [element_id]
+        while stack:
+            gone = stack.pop()
+            element = self.elements.pop(gone, None)
+            if element is None:
+                continue
+            self.parents.pop(gone, None)
+            stack.extend(self.kids.pop(gone, set()))
+            deleted.append(ElementDeleted(gone, element.tag_name, local))
+        self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
 
     def rebuild(self, fragment: XmlFragment, *, local: bool) -> None:
         """Index the document afresh from the CRDT, keeping the handles of elements still there."""

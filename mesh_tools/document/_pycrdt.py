@@ -100,15 +100,19 @@ def fragment_nodes(fragment: XmlFragment, ydoc: Doc[Any]) -> list[tuple[int, Nod
 
 
 def _node(inner: Any, txn: Any) -> Node:
-    return (
-        inner.tag(),
-        inner.attributes(txn),
-        [
-            (raw, _node(child, txn))
-            for raw, child in enumerate(inner.children(txn))
-            if isinstance(child, _IntegratedElement)
-        ],
-    )
+    # An explicit stack, not recursion: a raw update can nest elements deeper than Python's limit.
+    children: list[tuple[int, Node]] = []
+    top: Node = (inner.tag(), inner.attributes(txn), children)
+    stack: list[tuple[Any, list[tuple[int, Node]]]] = [(inner, children)]
+    while stack:
+        parent, into = stack.pop()
+        for raw, child in enumerate(parent.children(txn)):
+            if isinstance(child, _IntegratedElement):
+                element: Any = child  # the integrated class has no type stubs
+                grandchildren: list[tuple[int, Node]] = []
+                into.append((raw, (element.tag(), element.attributes(txn), grandchildren)))
+                stack.append((element, grandchildren))
+    return top
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:
@@ -129,11 +133,11 @@ def subtree_json(
     """The subtree under ``xml`` in document JSON, each tag laid out by ``layouts`` (else ``layout_of``).
 
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
-    intermediate tree, so 10k elements cost little more than reading the CRDT. A closure, so the
-    recursion passes one argument instead of five.
+    intermediate tree, so 10k elements cost little more than reading the CRDT. An explicit stack of
+    (element, its children's list) instead of recursion: no nesting is too deep.
     """
 
-    def json_of(inner: Any) -> dict[str, Any]:
+    def element_json(inner: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         tag = inner.tag()
         order, child_name = layouts.get(tag) or layout_of(tag)
         raw = dict(inner.attributes(txn))
@@ -146,12 +150,24 @@ def subtree_json(
                 body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
             body[name] = read_value(raw[name])
+        children: list[dict[str, Any]] | None = None
         if child_name is not None:
-            body[child_name] = [
-                json_of(child) for child in inner.children(txn) if type(child) is _IntegratedElement
-            ]
-        return {tag: body}
+            children = body[child_name] = []
+        return {tag: body}, children
 
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
-        return json_of(xml.integrated)
+        top, children = element_json(xml.integrated)
+        integrated: Any = xml.integrated
+        stack: list[tuple[Any, list[dict[str, Any]]]] = (
+            [(integrated, children)] if children is not None else []
+        )
+        while stack:
+            inner, into = stack.pop()
+            for child in inner.children(txn):
+                if type(child) is _IntegratedElement:
+                    child_json, grandchildren = element_json(child)
+                    into.append(child_json)
+                    if grandchildren is not None:
+                        stack.append((child, grandchildren))
+        return top
