@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import FRAGMENT_NAME, ROOT_ID
@@ -35,6 +36,7 @@ __all__ = [
     "ROOT_ID",
     "AttributeChanged",
     "DocumentEvent",
+    "DocumentLimits",
     "Element",
     "ElementDeleted",
     "ElementInserted",

@@ -26,10 +26,19 @@ __all__ = ["ElementIndex", "Integration"]
 
 @dataclass(slots=True)
 class Integration:
-    """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do."""
+    """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do.
+
+    ``renamed`` and ``imposters`` let the repair undo what no later edit may keep, without touching the
+    element that owns an id: an element whose ``$id`` was rewritten or removed gets its old id back, and
+    an inserted element carrying an id some element already has gets a fresh one.
+    """
 
     changes: list[DocumentEvent] = field(default_factory=list)
     check_all: bool = False
+    #: (element, the id it had) for every ``$id`` rewritten or removed by the update.
+    renamed: list[tuple[XmlElement, str]] = field(default_factory=list)
+    #: Inserted elements whose id another element already had; left out of the index.
+    imposters: list[XmlElement] = field(default_factory=list)
 
 
 class ElementIndex:
@@ -70,12 +79,18 @@ class ElementIndex:
         return top
 
     def add_subtree(
-        self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
+        self,
+        xml: XmlElement,
+        parent_id: str | None,
+        previous: Mapping[str, Element] | None = None,
+        imposters: list[XmlElement] | None = None,
     ) -> Element | None:
         """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
 
         Elements without a string id are skipped with their subtrees: only a raw update can create
-        them; validate() reports them and repair() mends them. Walked with a stack: any depth is fine.
+        them; validate() reports them and repair() mends them. With ``imposters`` (a remote insert),
+        an element whose id is indexed already is skipped too and listed there, so the element that
+        owns the id keeps its handle. Walked with a stack: any depth is fine.
         """
         handles = previous or self.elements
         top: Element | None = None
@@ -84,6 +99,9 @@ class ElementIndex:
             node, parent = stack.pop()
             element_id = id_of(node)
             if element_id is None:
+                continue
+            if imposters is not None and element_id in self.elements:
+                imposters.append(node)
                 continue
             tag = node.tag or ""
             element = handles.get(element_id)
@@ -141,19 +159,27 @@ class ElementIndex:
                     self.rebuild(target, local=local)
                     into.check_all = True
                 continue
-            target_id = id_of(target)
+            # The id the element is indexed under: the old one if this very update rewrote or removed it.
+            id_change = event.keys.get(ID_ATTRIBUTE)
+            old_id = id_change.get("oldValue") if id_change is not None else None
+            target_id = old_id if isinstance(old_id, str) and old_id in self.elements else id_of(target)
             if target_id is None or target_id not in self.elements:
                 continue
+            if id_change is not None:
+                into.check_all = True
+                if target_id == old_id and id_of(target) != old_id:
+                    into.renamed.append((target, old_id))
             has_delete = False
             for delta in event.delta:
                 for child in delta.get("insert", ()):
                     if not isinstance(child, XmlElement):
                         continue
-                    inserted = None if id_of(child) in self.elements else self.add_subtree(child, target_id)
-                    if inserted is None:
+                    before = len(into.imposters)
+                    inserted = self.add_subtree(child, target_id, imposters=into.imposters)
+                    if inserted is None or len(into.imposters) > before:
                         # No id, or an id already taken: only a whole-document check can place it.
                         into.check_all = True
-                    else:
+                    if inserted is not None:
                         self._record(ElementInserted(inserted, local), into)
                 has_delete = has_delete or "delete" in delta
             if has_delete:
@@ -163,7 +189,6 @@ class ElementIndex:
             element = self.elements[target_id]
             for name, change in event.keys.items():
                 if name == ID_ATTRIBUTE:
-                    into.check_all = True  # an element renamed behind the API: re-check ids everywhere
                     continue
                 old, new = read_value(change.get("oldValue")), read_value(change.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)

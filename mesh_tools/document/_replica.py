@@ -23,7 +23,7 @@ from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
-from ._build import Builder, unwrap
+from ._build import Builder, DocumentLimits, check_limits, unwrap
 from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
@@ -52,8 +52,17 @@ class MeshDocument:
     :meth:`apply_update` still brings in everyone else's changes.
     """
 
-    def __init__(self, *, schema: MeshSchema, client_id: int | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        schema: MeshSchema,
+        client_id: int | None = None,
+        read_only: bool = False,
+        limits: DocumentLimits | None = None,
+    ) -> None:
         self.schema = schema
+        #: How deep and large the document may grow (local writes raise DocumentLimitError beyond it).
+        self.limits = limits or DocumentLimits()
         self._read_only = read_only
         self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
@@ -141,6 +150,7 @@ class MeshDocument:
         checked = [
             self._builder.subtree(child, parent_tag=tag, position=i) for i, child in enumerate(children)
         ]
+        check_limits(self.limits, 1, len(self._elements), [built for _, built in checked])
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value

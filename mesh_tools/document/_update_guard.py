@@ -21,25 +21,21 @@ docs/adr/0012-refusing-hostile-updates.md.
 
 from __future__ import annotations
 
-import re
 from typing import NoReturn
 
 from pycrdt import get_update
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
-from ..schema import ID_ATTRIBUTE
-from ._layout import FRAGMENT_NAME
+from ..schema import ID_ATTRIBUTE, rules
+from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME
 from ._yjs_update import Content, DecodedItem, TypeRef, decode_update
 
-__all__ = ["ELEMENT_ID_PATTERN", "ROOT_CLIENT", "check_update"]
+__all__ = ["ROOT_CLIENT", "check_update"]
 
 #: The client id that writes the shared root, and how many clocks the root recipe uses (element, $id).
 ROOT_CLIENT = 0
 _ROOT_CLOCKS = 2
 _ROOT_ITEM = (ROOT_CLIENT, 0)
-#: What an element id may look like: the API assigns 8 lowercase base32 characters; document JSON may
-#: bring its own short ids.
-ELEMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _CONTENT_NAMES: dict[int, str] = {
     Content.STRING: "text",
@@ -59,11 +55,14 @@ _TYPE_NAMES: dict[int, str] = {
 }
 
 
-def check_update(update: bytes, known: bytes | None = None) -> None:
+def check_update(
+    update: bytes, known: bytes | None = None, *, elements: int = 0, max_elements: int | None = None
+) -> None:
     """Raise UpdateRefusedError if it breaks the layout beyond repair, RemoteProtocolError if unreadable.
 
     ``known``: the state vector of the replica it will be applied to; what that replica already holds
-    is skipped by Yjs, so only the rest is read.
+    is skipped by Yjs, so only the rest is read. With ``max_elements``, an update that would take a
+    document of ``elements`` elements past that many is refused with DocumentLimitError.
     """
     try:
         decoded = decode_update(update if known is None else get_update(update, known))
@@ -73,6 +72,12 @@ def check_update(update: bytes, known: bytes | None = None) -> None:
         _refuse("it deletes the root element or its id")
     for item in decoded.items:
         _check_item(item)
+    if max_elements is not None:
+        created = sum(
+            1 for item in decoded.items if item.content == Content.TYPE and item.id[0] != ROOT_CLIENT
+        )
+        if elements + created > max_elements:
+            raise rules.too_many_elements(max_elements)
 
 
 def _check_item(item: DecodedItem) -> None:

@@ -172,7 +172,8 @@ class LiveDocument:
         repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing.
         """
         # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
-        check_update(update, known=self.doc.get_state())
+        doc = self.doc
+        check_update(update, doc.get_state(), elements=len(doc), max_elements=doc.limits.max_elements)
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:

@@ -12,7 +12,7 @@ import functools
 import secrets
 from typing import Any
 
-from ..document import MeshDocument
+from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
 from ._live_document import LiveDocument
@@ -28,9 +28,11 @@ _LOAD_ORIGIN = "mesh-tools-load"
 class Room:
     """The documents of one room."""
 
-    def __init__(self, name: str, storage: Storage) -> None:
+    def __init__(self, name: str, storage: Storage, limits: DocumentLimits | None = None) -> None:
         self.name = name
         self.storage = storage
+        #: Depth and size limits of every document of the room.
+        self.limits = limits or DocumentLimits()
         self.participants = 0
         self._documents: dict[str, LiveDocument] = {}
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
@@ -69,7 +71,9 @@ class Room:
         """
         if schema is None:
             schema = await self.schema_for(path)
-        doc = MeshDocument.from_json(schema, data) if data is not None else MeshDocument(schema=schema)
+        doc = MeshDocument(schema=schema, limits=self.limits)
+        if data is not None:
+            doc.load_json(data)
         try:
             update = doc.get_update()
         finally:
@@ -138,7 +142,7 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema))
+        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
         # Replay in log order: out-of-order replay can leave structs pending. Violations are mended
         # below, once, over the whole document.
         for update in stored.updates:

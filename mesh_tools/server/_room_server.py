@@ -34,6 +34,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from .._log_redaction import redact_args
+from ..document import DocumentLimits
 from ..errors import (
     AuthenticationError,
     InvalidPathError,
@@ -72,7 +73,8 @@ class RoomServer:
     and ``send_queue_bytes`` (frames and bytes queued per participant before it is closed with 1013),
     ``max_errors`` (bad frames in a row before 1008), ``rate_limits`` (what one connection may send
     before it is slowed down), ``max_connections_per_address`` and ``max_handshaking`` (TCP connections
-    from one address, and connections not yet through their handshake, before more are aborted).
+    from one address, and connections not yet through their handshake, before more are aborted),
+    ``document_limits`` (how deep and large each document may grow).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class RoomServer:
         rate_limits: RateLimits | None = None,
         max_connections_per_address: int = 256,
         max_handshaking: int = 256,
+        document_limits: DocumentLimits | None = None,
     ) -> None:
         if (secret is None) == (secrets is None):
             raise ValueError("pass exactly one of secret= and secrets=")
@@ -110,6 +113,7 @@ class RoomServer:
         self.send_queue_bytes = send_queue_bytes
         self.max_errors = max_errors
         self.rate_limits = rate_limits or RateLimits()
+        self.document_limits = document_limits or DocumentLimits()
         self._gate = ConnectionGate(max_connections_per_address, max_handshaking)
         self.ping_interval = ping_interval
         self._server: Server | None = None
@@ -223,7 +227,7 @@ class RoomServer:
         room_name, token = self._admitted.pop(connection)
         room = self._rooms.get(room_name)
         if room is None:
-            room = self._rooms[room_name] = Room(room_name, self.storage)
+            room = self._rooms[room_name] = Room(room_name, self.storage, self.document_limits)
         room.participants += 1
         participant = Participant(
             connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes

@@ -92,7 +92,7 @@ const cases = {
   },
   'remove an honest element\'s id': (doc) => doc.getXmlFragment('mesh').get(0).get(1).removeAttribute('$id'),
   'elements nested 700 deep': (doc) => {
-    let parent = doc.getXmlFragment('mesh').get(0)
+    let parent = doc.getXmlFragment('mesh').get(0).get(0) // under an honest <p>, which takes no children
     for (let depth = 0; depth < 700; depth++) {
       const child = new Y.XmlElement('p')
       child.setAttribute('$id', `deep${depth}`)
