@@ -85,7 +85,10 @@ def big_update(elements: int, text_size: int) -> bytes:
 async def misbehave(url: str, kind: str, seconds: float, describes: int, describe_elements: int) -> None:
     token = ParticipantToken.for_room(name="mallory", room=ROOM).to_jwt(token=SECRET)
     headers = {"Authorization": f"Bearer {token}"}
-    async with connect(f"{url}/rooms/{ROOM}", additional_headers=headers, max_size=None) as connection:
+    # No keepalive: the set-up (a 60k-element document) can hold the server for longer than a ping wait.
+    async with connect(
+        f"{url}/rooms/{ROOM}", additional_headers=headers, max_size=None, ping_interval=None
+    ) as connection:
         await request(connection, 0, "schema.put", name="doc", schema=SCHEMA.to_json())
         if kind == "big describes":
             # Set-up, before the probes start: a big document to describe.
