@@ -98,8 +98,8 @@ def _hostile_edit(draw: st.DrawFn, ydoc: Doc[Any], schema: MeshSchema, own: list
             for name in draw(st.lists(st.sampled_from(["x", "y", "z", "w"]), max_size=2, unique=True)):
                 attributes[name] = draw(st.sampled_from(_VALUES))
             parent = parent.children.append(XmlElement(draw(st.sampled_from(tags)), attributes))
-            if isinstance(attributes.get("$id"), str):
-                own.append(attributes["$id"])
+            if id_choice == "fresh" and attributes["$id"] not in ids:
+                own.append(attributes["$id"])  # only its own elements: deleting others' is a writer's right
     elif kind == "attribute" and target is not None:
         target.attributes[draw(st.sampled_from(["x", "y", "z", "w"]))] = draw(st.sampled_from(_VALUES))
     elif kind == "rename" and target is not None:
