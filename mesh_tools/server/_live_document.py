@@ -10,6 +10,7 @@ replicas never see a schema-breaking state, and the sender gets the server's rep
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pycrdt import YMessageType, create_update_message, merge_updates
 
 from ..document import MeshDocument, Violation, check_update
 from ..errors import MeshError, PermissionDeniedError, RemoteProtocolError, ServerError
+from ..schema import MeshSchema
 from ..sync import (
     ClosedPush,
     Push,
@@ -36,6 +38,10 @@ __all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
 logger = logging.getLogger(__name__)
 
+#: Updates up to this size are checked on the event loop (well under a millisecond); bigger ones on a thread.
+_CHECK_INLINE_BYTES = 64 * 2**10
+#: Documents up to this many elements are described on the event loop (a few milliseconds).
+_DESCRIBE_INLINE_ELEMENTS = 2_000
 #: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
 MAX_PRESENCES = 4
 _AWARENESS = bytes([YMessageType.AWARENESS])
@@ -84,6 +90,9 @@ class LiveDocument:
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
+        self._version = 0
+        self._described: tuple[int, dict[str, Any]] | None = None
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -129,7 +138,7 @@ class LiveDocument:
 
     # -- sync -------------------------------------------------------------------------------
 
-    def receive(self, subscriber: Subscriber, message: bytes) -> None:
+    async def receive(self, subscriber: Subscriber, message: bytes) -> None:
         """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
         if message[:1] == _AWARENESS:
             self._check_presence(subscriber, message)
@@ -140,7 +149,7 @@ class LiveDocument:
             # Awareness goes to every live subscriber, the sender included (y-websocket expects the echo).
             self._broadcast(inbound.awareness)
         elif inbound.update is not None:
-            violations = self.apply(inbound.update, origin=subscriber)
+            violations = await self.apply(inbound.update, origin=subscriber)
             if violations:
                 rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
                 subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
@@ -165,15 +174,23 @@ class LiveDocument:
                 hint="announce only your own document's client id",
             )
 
-    def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
+    async def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
-        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing.
+        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing. A big
+        update is read on a worker thread, so other rooms are served meanwhile (the GIL's switch
+        interval lets the event loop run every few milliseconds).
         """
         # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
         doc = self.doc
-        check_update(update, doc.get_state(), elements=len(doc), max_elements=doc.limits.max_elements)
+        check = functools.partial(
+            check_update, update, doc.get_state(), elements=len(doc), max_elements=doc.limits.max_elements
+        )
+        if len(update) > _CHECK_INLINE_BYTES:
+            await asyncio.to_thread(check)
+        else:
+            check()
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
@@ -203,6 +220,21 @@ class LiveDocument:
         future.add_done_callback(self._written)
         self.last_write = future
         self._outbox.append((update, origin))
+        self._version += 1
+
+    async def describe(self) -> dict[str, Any]:
+        """The document JSON with ids. A big document is written from a copy on a worker thread, so
+        other rooms are served meanwhile; pipelined describes of an unchanged document share one."""
+        version = self._version
+        if self._described is not None and self._described[0] == version:
+            return self._described[1]
+        doc = self.doc
+        if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
+            json = doc.to_json(include_ids=True)
+        else:
+            json = await asyncio.to_thread(_json_of_copy, doc.schema, doc.get_update())
+        self._described = (version, json)
+        return json
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
@@ -242,6 +274,16 @@ class LiveDocument:
             closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())
             subscriber.participant.send_message(Push(PushType.SYNC_CLOSED, dict(closed)))
             self.unsubscribe(subscriber)
+
+
+def _json_of_copy(schema: MeshSchema, state: bytes) -> dict[str, Any]:
+    """Document JSON of a private replica of ``state`` (runs on a worker thread: nothing shared)."""
+    copy = MeshDocument(schema=schema)
+    try:
+        copy.apply_update(state, origin=SERVER_ORIGIN)
+        return copy.to_json(include_ids=True)
+    finally:
+        copy.close()
 
 
 def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:

@@ -246,7 +246,7 @@ class RoomServer:
                 if isinstance(frame, str):
                     await session.handle_text(frame)
                 else:
-                    session.handle_binary(frame)
+                    await session.handle_binary(frame)
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
         finally:

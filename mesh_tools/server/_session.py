@@ -127,13 +127,13 @@ class Session:
             self.participant.send_message(Response(request.id, result=dict(result)))
         self._errors = 0
 
-    def handle_binary(self, frame: bytes) -> None:
+    async def handle_binary(self, frame: bytes) -> None:
         """Route a sync or awareness frame to its channel's document."""
         channel: int | None = None
         try:
             channel, message = decode_binary(frame)
             subscriber = self._subscriber(channel)
-            subscriber.document.receive(subscriber, message)
+            await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
             self._reject(exc, channel)
             return
@@ -198,7 +198,7 @@ class Session:
         path = self._path(request, write=False)
         live = await self.room.acquire(path)
         try:
-            return DescribeResult(path=path, json=live.doc.to_json(include_ids=True))
+            return DescribeResult(path=path, json=await live.describe())
         finally:
             live.release()
 
@@ -259,7 +259,7 @@ class Session:
             ) from None
         live = await self.room.acquire(path)
         try:
-            violations = live.apply(update, origin=SERVER_ORIGIN)
+            violations = await live.apply(update, origin=SERVER_ORIGIN)
             pending = live.last_write
         finally:
             live.release()

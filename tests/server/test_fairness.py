@@ -148,3 +148,24 @@ async def test_an_awareness_flood_is_paced_not_relayed_in_full(
             await asyncio.sleep(0.5)
             relayed = bob.awareness.qsize()
     assert relayed < 50  # 5 at once, then 2 a second: far from the 100 sent
+
+
+async def test_a_big_document_is_described_off_the_loop_and_never_stale(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        doc = await alice.open("big.doc")
+        with doc.doc.transaction():
+            for i in range(2_500):  # over the size described on the event loop
+                doc.doc.root.append_child("p", {"text": f"p{i}"})
+        await alice.request("sync.flush", channel=doc.channel)
+        first, second = await asyncio.gather(
+            alice.request("sync.describe", path="big.doc"), alice.request("sync.describe", path="big.doc")
+        )
+        assert first == second and first["json"] == doc.doc.to_json(include_ids=True)
+        # A deletion leaves the state vector as it was; the next describe still sees it.
+        doc.doc.root.get_children()[0].delete()
+        await alice.request("sync.flush", channel=doc.channel)
+        after = await alice.request("sync.describe", path="big.doc")
+    assert after["json"] == doc.doc.to_json(include_ids=True)
+    assert len(after["json"]["doc"]["children"]) == 2_499
