@@ -85,24 +85,26 @@ def big_update(elements: int, text_size: int) -> bytes:
 async def misbehave(url: str, kind: str, seconds: float, describes: int, describe_elements: int) -> None:
     token = ParticipantToken.for_room(name="mallory", room=ROOM).to_jwt(token=SECRET)
     headers = {"Authorization": f"Bearer {token}"}
-    # No keepalive: the set-up (a 60k-element document) can hold the server for longer than a ping wait.
+    # Payloads are built before connecting: building them blocks this process's event loop.
+    if kind == "big describes":
+        document = MeshDocument(schema=BIG_SCHEMA)
+        with document.transaction():
+            for i in range(describe_elements):
+                document.root.append_child("p", {"text": f"element {i}"})
+        data = base64.b64encode(document.get_update()).decode()
+    elif kind == "one 8 MiB update":
+        update = big_update(2_000, 4_000)
+    # No keepalive: the set-up (storing a 60k-element document) can hold the server past a ping wait.
     async with connect(
         f"{url}/rooms/{ROOM}", additional_headers=headers, max_size=None, ping_interval=None
     ) as connection:
         await request(connection, 0, "schema.put", name="doc", schema=SCHEMA.to_json())
         if kind == "big describes":
-            # Set-up, before the probes start: a big document to describe.
-            document = MeshDocument(schema=BIG_SCHEMA)
-            with document.transaction():
-                for i in range(describe_elements):
-                    document.root.append_child("p", {"text": f"element {i}"})
             await request(connection, 1, "sync.create", path="huge.doc", schema=BIG_SCHEMA.to_json())
-            data = base64.b64encode(document.get_update()).decode()
             await request(connection, 2, "sync.sync", path="huge.doc", data=data)
         elif kind == "one 8 MiB update":
             await request(connection, 1, "sync.create", path="big.doc", schema=BIG_SCHEMA.to_json())
             channel = (await request(connection, 2, "sync.open", path="big.doc"))["channel"]
-            update = big_update(2_000, 4_000)
         else:
             channel = (await request(connection, 1, "sync.open", path="bench.doc"))["channel"]
         print("ready", flush=True)
