@@ -1,8 +1,10 @@
-"""Per-connection pacing: token buckets that slow a sender down instead of dropping what it sent.
+"""Per-connection pacing: token buckets that slow a sender down, and drop only what may be dropped.
 
 The server reads a connection's next frame only after the previous one is handled, so waiting before
-handling a frame pushes back on that sender through TCP alone: nothing is dropped, no replica diverges,
-and other connections are served meanwhile. See docs/server.md, Limits.
+handling a frame pushes back on that sender through TCP alone: no update is dropped, no replica
+diverges, and other connections are served meanwhile. Awareness over its rate is dropped instead:
+presence is a last-writer-wins state that clients send again, and a paced flood of it would hold the
+connection's pongs and close frame behind it. See docs/server.md, Limits.
 """
 
 from __future__ import annotations
@@ -41,10 +43,21 @@ class TokenBucket:
         self._tokens = self.burst
         self._stamp = time.monotonic()
 
-    def take(self, cost: float) -> float:
-        """Spend ``cost`` tokens; the seconds to wait before acting so the rate holds (0: act now)."""
+    def try_take(self, cost: float) -> bool:
+        """Spend ``cost`` tokens if there are that many; False (and nothing spent) if not."""
+        self._refill()
+        if self._tokens < cost:
+            return False
+        self._tokens -= cost
+        return True
+
+    def _refill(self) -> None:
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
+
+    def take(self, cost: float) -> float:
+        """Spend ``cost`` tokens; the seconds to wait before acting so the rate holds (0: act now)."""
+        self._refill()
         self._tokens -= cost
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate

@@ -242,7 +242,8 @@ class RoomServer:
             )
         try:
             async for frame in connection:
-                await session.pace(frame)
+                if not await session.pace(frame):
+                    continue
                 if isinstance(frame, str):
                     await session.handle_text(frame)
                 else:

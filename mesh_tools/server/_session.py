@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pycrdt import YMessageType
+from websockets.protocol import State
 
 from ..errors import (
     DocumentExistsError,
@@ -88,16 +89,21 @@ class Session:
 
     # -- frames -----------------------------------------------------------------------------
 
-    async def pace(self, frame: str | bytes) -> None:
+    async def pace(self, frame: str | bytes) -> bool:
         """Before a frame is handled: wait as long as this connection is over its rate limits.
 
         The next frame is read only after this one is handled, so the wait slows the sender alone.
+        False: an awareness frame over its own rate, to drop without a word (presence is sent again).
         """
+        if isinstance(frame, bytes) and _is_awareness(frame) and not self._awareness.try_take(1):
+            return False
+        if self.participant.connection.state is not State.OPEN:
+            # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.
+            return True
         delay = max(self._frames.take(1), self._bytes.take(len(frame)))
-        if isinstance(frame, bytes) and _is_awareness(frame):
-            delay = max(delay, self._awareness.take(1))
         if delay > 0:
             await asyncio.sleep(delay)
+        return True
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
