@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
+from ._json import state_json
 from ._layout import FRAGMENT_NAME, ROOT_ID
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._update_guard import check_update
@@ -47,6 +48,7 @@ __all__ = [
     "check_update",
     "document_tree",
     "shorten",
+    "state_json",
 ]
 
 

@@ -18,9 +18,8 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, Violation, check_update
+from ..document import MeshDocument, Violation, check_update, state_json
 from ..errors import MeshError, PermissionDeniedError, RemoteProtocolError, ServerError
-from ..schema import MeshSchema
 from ..sync import (
     ClosedPush,
     Push,
@@ -223,8 +222,9 @@ class LiveDocument:
         self._version += 1
 
     async def describe(self) -> dict[str, Any]:
-        """The document JSON with ids. A big document is written from a copy on a worker thread, so
-        other rooms are served meanwhile; pipelined describes of an unchanged document share one."""
+        """The document JSON with ids. A big document is written from its state on a worker thread
+        (``state_json``), so other rooms are served meanwhile; pipelined describes of an unchanged
+        document share one."""
         version = self._version
         if self._described is not None and self._described[0] == version:
             return self._described[1]
@@ -232,7 +232,7 @@ class LiveDocument:
         if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
             json = doc.to_json(include_ids=True)
         else:
-            json = await asyncio.to_thread(_json_of_copy, doc.schema, doc.get_update())
+            json = await asyncio.to_thread(state_json, doc.schema, doc.get_update())
         self._described = (version, json)
         return json
 
@@ -274,16 +274,6 @@ class LiveDocument:
             closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())
             subscriber.participant.send_message(Push(PushType.SYNC_CLOSED, dict(closed)))
             self.unsubscribe(subscriber)
-
-
-def _json_of_copy(schema: MeshSchema, state: bytes) -> dict[str, Any]:
-    """Document JSON of a private replica of ``state`` (runs on a worker thread: nothing shared)."""
-    copy = MeshDocument(schema=schema)
-    try:
-        copy.apply_update(state, origin=SERVER_ORIGIN)
-        return copy.to_json(include_ids=True)
-    finally:
-        copy.close()
 
 
 def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:
