@@ -130,6 +130,30 @@ class DocumentLimitError(DocumentError):
     code = "document_too_large"
 
 
+class TextNotAllowedError(DocumentError):
+    """Text on an element whose type declares none."""
+
+    code = "text_not_allowed"
+
+
+class MarkNotAllowedError(DocumentError):
+    """A formatting mark the element's text does not allow, or a mark with the wrong attributes."""
+
+    code = "mark_not_allowed"
+
+
+class SnippetNotFoundError(DocumentError):
+    """A text edit anchored on a snippet that the text does not contain."""
+
+    code = "snippet_not_found"
+
+
+class AmbiguousSnippetError(DocumentError):
+    """A text edit anchored on a snippet that occurs more than once."""
+
+    code = "ambiguous_snippet"
+
+
 class InvalidOperationError(DocumentError):
     """A well-formed edit that cannot apply here, such as deleting the root."""
 

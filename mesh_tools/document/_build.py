@@ -8,17 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
-from pycrdt import XmlElement
+from pycrdt import XmlElement, XmlText
 
 from ..errors import InvalidValueError
 from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
 from ._layout import new_element_id
+from ._marks import MARKS_KEY, MarkSpan
+from ._text import parse_spans
 
-__all__ = ["Builder", "Built", "DocumentLimits", "check_limits", "unwrap"]
+__all__ = ["Body", "Builder", "Built", "DocumentLimits", "PendingMarks", "check_limits", "unwrap"]
 
 Built: TypeAlias = tuple[str, str, list["Built"]]  # (id, tag, children) of a subtree being inserted
+#: Marks to apply once a built subtree is in the CRDT (pycrdt cannot format unintegrated text), by id.
+PendingMarks: TypeAlias = list[tuple[str, list[MarkSpan]]]
+
+
+class Body(NamedTuple):
+    """An element's JSON body, checked: attributes, the (unchecked) child list, its text and marks."""
+
+    attributes: dict[str, Any]
+    children: list[Any]
+    text: str | None
+    marks: list[MarkSpan]
 
 
 class Builder:
@@ -42,15 +55,23 @@ class Builder:
         if error is not None:
             raise error
 
-    def split_body(
-        self, element_type: ElementType, body: Mapping[str, Any], where: str
-    ) -> tuple[dict[str, Any], list[Any]]:
-        """An element's JSON body as checked attributes and the (unchecked) child list."""
+    def split_body(self, element_type: ElementType, body: Mapping[str, Any], where: str) -> Body:
+        """An element's JSON body as checked attributes, text and marks, and the (unchecked) child list."""
         attributes: dict[str, Any] = {}
         children: list[Any] = []
         child_prop = element_type.child_property
+        text_prop = element_type.text_property
+        text: str | None = None
         for name, value in body.items():
-            if child_prop is not None and name == child_prop.name:
+            if text_prop is not None and name == text_prop.name:
+                if value is not None and not isinstance(value, str):
+                    raise rules.invalid_value(
+                        element_type.tag_name, name, repr(value), hint="expected a string: the element's text"
+                    )
+                text = value
+            elif name == MARKS_KEY:
+                continue  # read below, once the text is known
+            elif child_prop is not None and name == child_prop.name:
                 if not isinstance(value, list):
                     raise InvalidValueError(
                         f"{where}: {element_type.tag_name}.{name} must be a list of child elements",
@@ -70,7 +91,14 @@ class Builder:
             else:
                 self.check_attribute(element_type.tag_name, name, value)
                 attributes[name] = value
-        return attributes, children
+        marks: list[MarkSpan] = []
+        if body.get(MARKS_KEY) is not None:
+            error = rules.text_error(self.schema, element_type, element_type.tag_name)
+            if error is not None:
+                raise error
+            assert text_prop is not None
+            marks = parse_spans(text_prop, element_type.tag_name, body[MARKS_KEY], text or "", where)
+        return Body(attributes, children, text, marks)
 
     def subtree(
         self,
@@ -80,22 +108,33 @@ class Builder:
         position: int | None,
         where: str = "element",
         taken: set[str] | None = None,
+        marks: PendingMarks | None = None,
     ) -> tuple[XmlElement, Built]:
-        """Check a subtree completely; return it as an unintegrated pycrdt element and its outline."""
+        """Check a subtree completely; return it as an unintegrated pycrdt element and its outline.
+
+        Marks in the subtree's JSON are appended to ``marks``, to apply once it is integrated.
+        """
         tag, body = unwrap(data, where)
         error = rules.child_error(self.schema, parent_tag, tag, position)
         if error is not None:
             raise error
         element_type = self.schema.element(tag)
-        attributes, children = self.split_body(element_type, body, where)
+        attributes, children, text, text_marks = self.split_body(element_type, body, where)
         taken = set() if taken is None else taken
         element_id = attributes.get(ID_ATTRIBUTE) or self.fresh_id(taken)
         if element_id in taken:
             raise rules.id_reused(where, element_id)
         taken.add(element_id)
         attributes[ID_ATTRIBUTE] = element_id
+        if text_marks and marks is not None:
+            marks.append((element_id, text_marks))
+        if element_type.text_property is not None:
+            # Created with the element, so every replica's edits land in this one Yjs text.
+            return XmlElement(tag, attributes, [XmlText(text or "")]), (element_id, tag, [])
         built = [
-            self.subtree(child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken)
+            self.subtree(
+                child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken, marks=marks
+            )
             for i, child in enumerate(children)
         ]
         return XmlElement(tag, attributes, [b[0] for b in built]), (element_id, tag, [b[1] for b in built])

@@ -12,9 +12,20 @@ from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
+from ._marks import MarkSpan
 from ._pycrdt import child_ids
+from ._text import (
+    MarkValue,
+    TextEdit,
+    apply_marks,
+    find_snippet,
+    format_text,
+    read_text,
+    splice_text,
+)
 
 if TYPE_CHECKING:
+    from ._build import PendingMarks
     from ._replica import MeshDocument
 
 __all__ = ["Element"]
@@ -125,6 +136,47 @@ class Element:
             del xml.attributes[name]
             self._doc._pending.append(AttributeChanged(self, name, read_value(old), None, local=True))
 
+    # -- text ------------------------------------------------------------------------------------
+    # Offsets are characters (Python string indices). Each edit is one transaction, or part of the
+    # caller's ``document.transaction()``; see docs/adr/0013-collaborative-text.md.
+
+    @property
+    def text(self) -> str:
+        """The element's live text as a plain string; raises TextNotAllowedError if it declares none."""
+        return read_text(self)[0]
+
+    def text_marks(self) -> list[MarkSpan]:
+        """The marks on the element's text, one span per mark and run, ordered by start."""
+        return read_text(self)[1]
+
+    def find_snippet(self, snippet: str) -> int:
+        """Where ``snippet`` occurs in the text; raises unless it occurs exactly once (hint: the text)."""
+        return find_snippet(self, snippet)
+
+    def insert_text(self, index: int, text: str, marks: Mapping[str, MarkValue] | None = None) -> TextEdit:
+        """Insert ``text`` at character ``index``, carrying ``marks`` (none by default)."""
+        return splice_text(self, index, index, text, marks)
+
+    def delete_text(self, start: int, end: int) -> TextEdit:
+        """Delete characters ``start`` to ``end`` (excluded)."""
+        return splice_text(self, start, end, "")
+
+    def replace_text(
+        self, start: int, end: int, text: str, marks: Mapping[str, MarkValue] | None = None
+    ) -> TextEdit:
+        """Replace characters ``start`` to ``end`` with ``text``; concurrent edits elsewhere survive."""
+        return splice_text(self, start, end, text, marks)
+
+    def set_text(self, text: str) -> TextEdit:
+        """Replace the whole text. Prefer ranges: a whole replacement overrides concurrent edits."""
+        return splice_text(self, 0, len(self.text), text)
+
+    def format_text(self, start: int, end: int, marks: Mapping[str, MarkValue]) -> None:
+        """Apply marks (``True``, or the mark's attributes) or remove them (``None``) on a range."""
+        format_text(self, start, end, marks)
+
+    # -- children ---------------------------------------------------------------------------------
+
     def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
         """Add a child element at the end and return it."""
         return self._insert(None, {tag_name: dict(attributes or {})})
@@ -152,9 +204,13 @@ class Element:
                     f"position {index} is outside 0..{count} for element {self.id!r}",
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
-            prelim, built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at)
+            marks: PendingMarks = []
+            prelim, built = self._doc._builder.subtree(
+                data, parent_tag=self.tag_name, position=at, marks=marks
+            )
             check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
             element = self._doc._index.add_built(xml.children.insert(at, prelim), built, self.id)
+            apply_marks(self._doc, marks)
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
 

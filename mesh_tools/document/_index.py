@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlEvent, XmlFragment
+from pycrdt import XmlElement, XmlEvent, XmlFragment, XmlText
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
@@ -159,6 +159,8 @@ class ElementIndex:
                     self.rebuild(target, local=local)
                     into.check_all = True
                 continue
+            if isinstance(target, XmlText):
+                continue  # a text edit: document/_text.py turns those into TextChanged events
             # The id the element is indexed under: the old one if this very update rewrote or removed it.
             id_change = event.keys.get(ID_ATTRIBUTE)
             old_id = id_change.get("oldValue") if id_change is not None else None

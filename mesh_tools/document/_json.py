@@ -33,7 +33,12 @@ class JsonWriter:
         if layout is None:
             element_type = self._element_type(tag)
             child = element_type.child_property if element_type is not None else None
-            layout = (tuple(rules.attribute_props(element_type)), child.name if child is not None else None)
+            text = element_type.text_property if element_type is not None else None
+            layout = (
+                tuple(rules.attribute_props(element_type)),
+                child.name if child is not None else None,
+                text.name if text is not None else None,
+            )
             self._layouts[tag] = layout
         return layout
 

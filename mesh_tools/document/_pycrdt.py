@@ -6,11 +6,13 @@ instead, which made reading a 10k-element document ~8x faster. Checked against p
 (pyproject.toml pins ``pycrdt>=0.14.13,<0.15``); the tests in tests/document/ exercise every function
 here, so a pycrdt release that moves one of these names fails them rather than the users.
 
-The private names used: ``pycrdt._pycrdt.XmlElement`` (the integrated element class), the ``integrated``
-attribute of XmlElement/XmlFragment, its ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``,
-``children(txn)`` and ``observe_deep(callback)`` methods, ``Transaction._txn`` (the Rust transaction
-those methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust events to
-pycrdt's Python events).
+The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
+element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
+``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
+``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
+Rust transaction those methods take), and ``pycrdt._base.observe_deep_callback`` (the adapter from Rust
+events to pycrdt's Python events).
 """
 
 from __future__ import annotations
@@ -19,29 +21,40 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, TypeAlias
 
-from pycrdt import Doc, XmlElement, XmlFragment
+from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import observe_deep_callback
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
+from pycrdt._pycrdt import XmlText as _IntegratedText
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
+from ._marks import MARKS_KEY, read_chunks
 
 __all__ = [
     "DeepObserver",
     "JsonLayout",
     "Node",
     "child_ids",
+    "format_text_node",
     "fragment_nodes",
     "node_id",
     "read_node",
+    "splice_text_node",
     "subtree_json",
+    "text_holder_id",
+    "text_of",
 ]
 
-# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
-Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]]]
+#: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
+TextChunks: TypeAlias = list[tuple[Any, dict[str, Any] | None]]
 
-#: How an element's JSON body is laid out: its attributes in schema order, and its child property.
-JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None]
+# (tag, attributes, [(position among all children, child)], [(position among all children, text)]) as
+# read from the CRDT in one go
+Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]], list[tuple[int, TextChunks]]]
+
+#: How an element's JSON body is laid out: its attributes in schema order, its child property, and its
+#: text property.
+JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None, str | None]
 
 _MISSING = object()
 
@@ -101,18 +114,70 @@ def fragment_nodes(fragment: XmlFragment, ydoc: Doc[Any]) -> list[tuple[int, Nod
 
 def _node(inner: Any, txn: Any) -> Node:
     # An explicit stack, not recursion: a raw update can nest elements deeper than Python's limit.
-    children: list[tuple[int, Node]] = []
-    top: Node = (inner.tag(), inner.attributes(txn), children)
-    stack: list[tuple[Any, list[tuple[int, Node]]]] = [(inner, children)]
+    top_elements: list[tuple[int, Node]] = []
+    top_texts: list[tuple[int, TextChunks]] = []
+    top: Node = (inner.tag(), inner.attributes(txn), top_elements, top_texts)
+    stack: list[tuple[Any, list[tuple[int, Node]], list[tuple[int, TextChunks]]]] = [
+        (inner, top_elements, top_texts)
+    ]
     while stack:
-        parent, into = stack.pop()
+        parent, elements, texts = stack.pop()
         for raw, child in enumerate(parent.children(txn)):
             if isinstance(child, _IntegratedElement):
                 element: Any = child  # the integrated class has no type stubs
                 grandchildren: list[tuple[int, Node]] = []
-                into.append((raw, (element.tag(), element.attributes(txn), grandchildren)))
-                stack.append((element, grandchildren))
+                child_texts: list[tuple[int, TextChunks]] = []
+                elements.append((raw, (element.tag(), element.attributes(txn), grandchildren, child_texts)))
+                stack.append((element, grandchildren, child_texts))
+            elif isinstance(child, _IntegratedText):
+                texts.append((raw, child.diff(txn)))
     return top
+
+
+def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
+    """The element's first text child (integrated) and its chunks; None if it has no text child.
+
+    Typing calls this once per keystroke: the public views would add a wrapper per child and per chunk.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        for child in xml.integrated.children(inner):
+            if isinstance(child, _IntegratedText):
+                return child, child.diff(inner)
+    return None
+
+
+def text_holder_id(text: XmlText, ydoc: Doc[Any]) -> str | None:
+    """The ``$id`` of the element a text sits in, if it sits in one with a string id.
+
+    Runs once per remote text edit (every keystroke a watcher receives): no wrappers, one transaction.
+    """
+    with ydoc.transaction() as txn:
+        parent = text.integrated.parent()
+        if not isinstance(parent, _IntegratedElement):
+            return None
+        inner: Any = txn._txn
+        value = parent.attribute(inner, ID_ATTRIBUTE)
+    return value if isinstance(value, str) else None
+
+
+def splice_text_node(
+    node: Any, ydoc: Doc[Any], offset: int, length: int, inserted: str, attributes: dict[str, Any]
+) -> None:
+    """Delete ``length`` and insert ``inserted`` at ``offset`` (UTF-8 bytes) of a :func:`text_of` text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        if length:
+            node.remove_range(inner, offset, length)
+        if inserted:
+            node.insert(inner, offset, inserted, iter(attributes.items()))
+
+
+def format_text_node(node: Any, ydoc: Doc[Any], offset: int, length: int, attributes: dict[str, Any]) -> None:
+    """Set (or, with None, remove) formatting on ``length`` UTF-8 bytes from ``offset`` of a text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        node.format(inner, offset, length, iter(attributes.items()))
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:
@@ -132,6 +197,8 @@ def subtree_json(
 ) -> dict[str, Any]:
     """The subtree under ``xml`` in document JSON, each tag laid out by ``layouts`` (else ``layout_of``).
 
+    An element's text comes after its attributes, as a plain string, with its marks under ``$marks``.
+
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
     intermediate tree, so 10k elements cost little more than reading the CRDT. An explicit stack of
     (element, its children's list) instead of recursion: no nesting is too deep.
@@ -139,7 +206,7 @@ def subtree_json(
 
     def element_json(inner: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         tag = inner.tag()
-        order, child_name = layouts.get(tag) or layout_of(tag)
+        order, child_name, text_name = layouts.get(tag) or layout_of(tag)
         raw = dict(inner.attributes(txn))
         element_id = raw.pop(ID_ATTRIBUTE, None)
         body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
@@ -150,6 +217,11 @@ def subtree_json(
                 body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
             body[name] = read_value(raw[name])
+        if text_name is not None:
+            chunks = next((c.diff(txn) for c in inner.children(txn) if type(c) is _IntegratedText), [])
+            body[text_name], spans = read_chunks(chunks)
+            if spans:
+                body[MARKS_KEY] = [span.to_json() for span in spans]
         children: list[dict[str, Any]] | None = None
         if child_name is not None:
             children = body[child_name] = []

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, cast
 from pycrdt import XmlElement
 
 from ..errors import DocumentError
-from ..schema import ID_ATTRIBUTE, rules
+from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._element import Element
-from ._events import AttributeChanged, DocumentEvent, ElementInserted
+from ._events import AttributeChanged, DocumentEvent, ElementInserted, TextChanged
 from ._index import Integration
-from ._layout import ELEMENT_ID_PATTERN, attribute_items, gc_paused, id_of, read_value
-from ._pycrdt import Node, fragment_nodes, node_id, read_node
+from ._layout import ELEMENT_ID_PATTERN, attribute_items, gc_paused, id_of, read_value, repair_element_id
+from ._pycrdt import Node, TextChunks, fragment_nodes, node_id, read_node
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -42,12 +42,19 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class _Finding:
-    """A violation with the path of child positions from the fragment to its element, for repair."""
+    """A violation with the path of child positions from the fragment to its element, for repair.
+
+    A finding in an element's text has the text's path and says what to strip from it: ``marks`` to
+    remove, or ``ranges`` (pycrdt offsets and lengths) of embedded objects to delete. Any other finding
+    without an attribute deletes the node at its path.
+    """
 
     violation: Violation
     path: tuple[int, ...]
     #: For a duplicate id: the path of the element that came first with it.
     first: tuple[int, ...] | None = None
+    marks: tuple[str, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
 
 
 def find_violations(doc: MeshDocument) -> list[Violation]:
@@ -78,6 +85,12 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
     """The violations that remote ``changes`` brought in: inserted subtrees and attributes set."""
     inserted = [c.element for c in changes if isinstance(c, ElementInserted) and c.element.is_alive]
     violations = validate(doc, inserted) if inserted else []
+    texts = {c.element.id: c.element for c in changes if isinstance(c, TextChanged) and c.element.is_alive}
+    for element in texts.values():
+        found: list[_Finding] = []
+        tag, _, _, text_nodes = read_node(element._xml, doc.ydoc)
+        _check_texts(doc, doc._builder.element_type(tag), tag, element.id, text_nodes, (), found)
+        violations.extend(finding.violation for finding in found)
     for change in changes:
         if not isinstance(change, AttributeChanged) or not change.element.is_alive:
             continue
@@ -95,19 +108,24 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
     return violations
 
 
-def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
+def repair(doc: MeshDocument, origin: Any, *, keep_owners: bool = True) -> list[Violation]:
     """Mend every violation with the smallest edit that keeps honest content.
 
     First what the last remote update did to ids is undone: an element whose ``$id`` was rewritten or
-    removed gets its id back, and an inserted element carrying an id another element has gets a fresh
+    removed gets its id back, and an inserted element carrying an id another element has gets a new
     one (never the other way round). Then each violation is mended: an attribute the last update made
-    invalid gets its previous value back when that was valid, else it is dropped; an element that
-    breaks the schema or the depth limit is deleted with its subtree.
+    invalid gets its previous value back when that was valid, else it is dropped; text or marks the
+    schema does not allow are stripped; an element that breaks the schema or the depth limit is deleted
+    with its subtree.
+
+    Deterministic: replicas in the same state make the same repair, so two servers mending one
+    violation converge to a single repair (docs/adr/0011-cluster.md).
     """
     integration, doc._integration = doc._integration, Integration()
+    assigned: set[str] = set()
     with doc.transaction(origin=origin):
-        mended = _restore_ids(doc, integration)
-        findings = _findings(doc)
+        mended = _restore_ids(doc, integration, assigned, keep_owners=keep_owners)
+        findings = _findings(doc, keep_owners=keep_owners)
         if not findings and not mended:
             return []
         previous = {
@@ -117,13 +135,20 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
         }
         deletions: dict[tuple[int, ...], list[int]] = {}
         for finding in findings:
+            if finding.marks or finding.ranges:
+                _strip_text(doc, finding)
+                continue
             attribute = finding.violation.attribute
             if attribute is None:
                 deletions.setdefault(finding.path[:-1], []).append(finding.path[-1])
                 continue
             xml = _node_at(doc, finding.path)
             if attribute == ID_ATTRIBUTE:
-                xml.attributes[ID_ATTRIBUTE] = doc._builder.fresh_id()
+                # Derived, not random: servers mending the same state write the same id.
+                seed = f"{finding.violation.element_id}@{finding.path}"
+                new_id = repair_element_id(seed, assigned.union(doc._elements))
+                assigned.add(new_id)
+                xml.attributes[ID_ATTRIBUTE] = new_id
                 continue
             old = previous.get((finding.violation.element_id or "", attribute))
             tag = xml.tag or ""
@@ -143,7 +168,9 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
     return mended + [finding.violation for finding in findings]
 
 
-def _restore_ids(doc: MeshDocument, integration: Integration) -> list[Violation]:
+def _restore_ids(
+    doc: MeshDocument, integration: Integration, assigned: set[str], *, keep_owners: bool
+) -> list[Violation]:
     mended = []
     for xml, old_id in integration.renamed:
         if id_of(xml) != old_id:
@@ -153,10 +180,13 @@ def _restore_ids(doc: MeshDocument, integration: Integration) -> list[Violation]
                     rules.id_not_settable().code, f"the id {old_id!r} was changed", old_id, ID_ATTRIBUTE
                 )
             )
-    for xml in integration.imposters:
+    for xml in integration.imposters if keep_owners else ():
         taken = id_of(xml)
         if taken is not None and taken in doc._elements:
-            xml.attributes[ID_ATTRIBUTE] = doc._builder.fresh_id()
+            # Derived, not random, like every repair id: servers mending one update write one id.
+            new_id = repair_element_id(f"{taken}@taken", assigned.union(doc._elements))
+            assigned.add(new_id)
+            xml.attributes[ID_ATTRIBUTE] = new_id
             mended.append(
                 Violation(
                     rules.missing_id(xml.tag or "").code,
@@ -168,6 +198,14 @@ def _restore_ids(doc: MeshDocument, integration: Integration) -> list[Violation]
     return mended
 
 
+def _strip_text(doc: MeshDocument, finding: _Finding) -> None:
+    text: Any = _node_at(doc, finding.path)
+    if finding.marks:
+        text.format(0, len(text), dict.fromkeys(finding.marks))
+    for offset, length in sorted(finding.ranges, reverse=True):
+        del text[offset : offset + length]
+
+
 def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
     node: Any = doc._fragment
     for position in path:
@@ -175,13 +213,13 @@ def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
     return cast(XmlElement, node)
 
 
-def _findings(doc: MeshDocument) -> list[_Finding]:
+def _findings(doc: MeshDocument, *, keep_owners: bool = True) -> list[_Finding]:
     with gc_paused():
         out: list[_Finding] = []
         seen: dict[str, tuple[int, ...]] = {}
         root_tag = doc.schema.root_tag_name
         for count, (raw, node) in enumerate(fragment_nodes(doc._fragment, doc.ydoc)):
-            tag, attributes, _ = node
+            tag, attributes = node[0], node[1]
             element_id = node_id(attributes)
             if count > 0:
                 out.append(_Finding(_violation(rules.extra_root(tag), element_id), (raw,)))
@@ -189,7 +227,7 @@ def _findings(doc: MeshDocument) -> list[_Finding]:
                 out.append(_Finding(_violation(rules.wrong_root(tag, root_tag), element_id), (raw,)))
             else:
                 _check_tree(doc, node, None, 0, (raw,), out, seen, 1)
-        return _keep_owners(doc, out)
+        return _keep_owners(doc, out) if keep_owners else out
 
 
 def _keep_owners(doc: MeshDocument, findings: list[_Finding]) -> list[_Finding]:
@@ -226,7 +264,7 @@ def _check_tree(
     max_depth = doc.limits.max_depth
     stack = [(node, parent_tag, position, path, depth)]
     while stack:
-        (tag, attributes, children), parent_tag, position, path, depth = stack.pop()
+        (tag, attributes, children, texts), parent_tag, position, path, depth = stack.pop()
         element_id = node_id(attributes)
         if parent_tag is not None:
             error = rules.child_error(doc.schema, parent_tag, tag, position)
@@ -252,10 +290,53 @@ def _check_tree(
             )
             if error is not None:
                 out.append(_Finding(_violation(error, element_id, name), path))
+        _check_texts(doc, element_type, tag, element_id, texts, path, out)
         # Pushed last to first, so they are checked first to last.
         for index in range(len(children) - 1, -1, -1):
             raw, child = children[index]
             stack.append((child, tag, index, (*path, raw), depth + 1))
+
+
+def _check_texts(
+    doc: MeshDocument,
+    element_type: ElementType | None,
+    tag: str,
+    element_id: str | None,
+    texts: list[tuple[int, TextChunks]],
+    path: tuple[int, ...],
+    out: list[_Finding],
+) -> None:
+    """Text where none is declared, a second text, marks the text does not allow, embedded objects."""
+    if not texts:
+        return
+    error = rules.text_error(doc.schema, element_type, tag)
+    if error is not None or element_type is None or element_type.text_property is None:
+        for raw, _ in texts:
+            out.append(_Finding(_violation(error or rules.text_split(tag), element_id), (*path, raw)))
+        return
+    prop = element_type.text_property
+    (raw, chunks), *extra = texts
+    for extra_raw, _ in extra:
+        # One text per element: a second one comes from a client that made its own; it is dropped.
+        out.append(_Finding(_violation(rules.text_split(tag), element_id), (*path, extra_raw)))
+    bad_marks: dict[str, DocumentError] = {}
+    embeds: list[tuple[int, int]] = []
+    offset = 0
+    for value, marks in chunks:
+        size = len(value.encode("utf-8")) if isinstance(value, str) else 1
+        if not isinstance(value, str):
+            embeds.append((offset, size))
+        for name, mark in (marks or {}).items():
+            refused = None if name in bad_marks else rules.mark_error(prop, tag, name, mark)
+            if refused is not None:
+                bad_marks[name] = refused
+        offset += size
+    for name, breach in bad_marks.items():
+        out.append(_Finding(_violation(breach, element_id), (*path, raw), marks=(name,)))
+    if embeds:
+        out.append(
+            _Finding(_violation(rules.text_embed(tag), element_id), (*path, raw), ranges=tuple(embeds))
+        )
 
 
 def _violation(error: DocumentError, element_id: str | None, attribute: str | None = None) -> Violation:

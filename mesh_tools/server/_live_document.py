@@ -5,6 +5,10 @@ transaction's update to the storage log (in order) and to an outbox. ``MeshDocum
 reports the schema violations an incoming update brought in; the server mends them with one edit of its
 own, then sends the outbox to every live subscriber except the one the change came from — so other
 replicas never see a schema-breaking state, and the sender gets the server's repair.
+
+In a cluster, each committed update also goes to the bus, and updates committed by other nodes come
+back through :meth:`LiveDocument.apply_remote`: checked and mended like any other, never stored again
+(docs/adr/0011-cluster.md).
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from typing import Any
 from pycrdt import YMessageType, create_update_message, merge_updates
 
 from ..document import MeshDocument, Violation, check_update, state_json
-from ..errors import MeshError, PermissionDeniedError, RemoteProtocolError, ServerError
+from ..errors import (
+    PermissionDeniedError,
+    ProtocolError,
+    RemoteProtocolError,
+    ServerError,
+    StorageUnavailableError,
+)
 from ..sync import (
     ClosedPush,
     Push,
@@ -30,10 +40,12 @@ from ..sync import (
     awareness_clocks,
     violation_body,
 )
+from ._bus import DocumentBus
 from ._participant import Participant
+from ._presence import Presence
 from ._storage import Storage
 
-__all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
+__all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,8 @@ MAX_PRESENCES = 4
 _AWARENESS = bytes([YMessageType.AWARENESS])
 #: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
 SERVER_ORIGIN = "mesh-tools-server"
+#: Origin of updates another node committed: already durable and published, so only fanned out here.
+BUS_ORIGIN = "mesh-tools-bus"
 
 
 @dataclass(eq=False, slots=True)
@@ -76,6 +90,7 @@ class LiveDocument:
         epoch: str,
         storage: Storage,
         on_idle: Callable[[LiveDocument], None],
+        bus: DocumentBus | None = None,
     ) -> None:
         self.room = room
         self.path = path
@@ -86,12 +101,16 @@ class LiveDocument:
         #: Resolves once the latest change is durable (changes are stored in order).
         self.last_write: asyncio.Future[None] | None = None
         self._storage = storage
+        self._bus = bus
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
         #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
         self._version = 0
         self._described: tuple[int, dict[str, Any]] | None = None
+        #: Who is here and where: the last awareness state of every client, sent to each joiner.
+        self.presence = Presence()
+        self._presence_sweep: asyncio.TimerHandle | None = None
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -113,6 +132,7 @@ class LiveDocument:
     def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
         subscriber.participant.send(subscriber.sync.greeting(self.doc))
+        self._answer_presence_query(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         if subscriber.active:
@@ -121,7 +141,9 @@ class LiveDocument:
             removal = subscriber.sync.awareness_removal()
             if removal is not None:
                 # Tell the others at once rather than leave ghosts until their 30 s timeout.
+                self.presence.apply(removal)
                 self._broadcast(removal)
+                self._publish_awareness(removal)
             self.release()
 
     def release(self) -> None:
@@ -133,6 +155,8 @@ class LiveDocument:
     def close(self) -> None:
         """Detach from the replica so it can be freed (pycrdt pins a Doc while it is observed)."""
         self.closed = True
+        if self._presence_sweep is not None:
+            self._presence_sweep.cancel()
         self.doc.close()  # also drops the update listener
 
     # -- sync -------------------------------------------------------------------------------
@@ -145,8 +169,12 @@ class LiveDocument:
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
         elif inbound.awareness is not None:
-            # Awareness goes to every live subscriber, the sender included (y-websocket expects the echo).
+            # Awareness goes to every subscriber, the sender included (y-websocket expects the echo).
+            self._keep_presence(inbound.awareness)
             self._broadcast(inbound.awareness)
+            self._publish_awareness(inbound.awareness)
+        elif inbound.presence_query:
+            self._answer_presence_query(subscriber)
         elif inbound.update is not None:
             violations = await self.apply(inbound.update, origin=subscriber)
             if violations:
@@ -184,12 +212,20 @@ class LiveDocument:
         # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
         doc = self.doc
         check = functools.partial(
-            check_update, update, doc.get_state(), elements=len(doc), max_elements=doc.limits.max_elements
+            check_update,
+            update,
+            doc.get_state(),
+            schema=doc.schema,
+            elements=len(doc),
+            max_elements=doc.limits.max_elements,
         )
         if len(update) > _CHECK_INLINE_BYTES:
             await asyncio.to_thread(check)
         else:
             check()
+        return self._integrate(update, origin=origin)
+
+    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
@@ -202,23 +238,82 @@ class LiveDocument:
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
-        violations = self.doc.repair(origin=SERVER_ORIGIN)
+        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
+        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
+        violations = self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
         self._publish()
         return violations
 
+    def apply_remote(self, update: bytes) -> None:
+        """Apply an update another node committed (through the bus): mended, not stored.
+
+        Not checked again: the committing node refused what it had to before storing it, and this
+        replica must hold what storage holds.
+        """
+        try:
+            self._integrate(update, origin=BUS_ORIGIN)
+        except ProtocolError as exc:
+            logger.error(
+                "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
+            )
+
+    def receive_remote_awareness(self, message: bytes) -> None:
+        """Relay awareness from participants on other nodes to this node's subscribers."""
+        try:
+            self._keep_presence(message)
+        except ProtocolError as exc:
+            logger.error("awareness of %s/%s from another node is malformed: %s", self.room, self.path, exc)
+            return
+        self._broadcast(message)
+
+    # -- presence ---------------------------------------------------------------------------
+
+    def _keep_presence(self, message: bytes) -> None:
+        self.presence.apply(message)
+        if self._presence_sweep is None and len(self.presence):
+            self._schedule_presence_sweep()
+
+    def _answer_presence_query(self, subscriber: Subscriber) -> None:
+        """Send the subscriber every current awareness state (on joining, and for QueryAwareness)."""
+        snapshot = self.presence.snapshot()
+        if snapshot is not None:
+            subscriber.participant.send(subscriber.sync.frame(snapshot))
+
+    def _schedule_presence_sweep(self) -> None:
+        delay = self.presence.timeout / 2
+        self._presence_sweep = asyncio.get_running_loop().call_later(delay, self._sweep_presence)
+
+    def _sweep_presence(self) -> None:
+        # Peers that stopped renewing (a frozen tab, a half-open link) leave before they mislead a joiner.
+        self._presence_sweep = None
+        removal = self.presence.expire()
+        if removal is not None:
+            self._broadcast(removal)
+        if len(self.presence) and not self.closed:
+            self._schedule_presence_sweep()
+
+    def _publish_awareness(self, message: bytes) -> None:
+        if self._bus is not None:
+            self._bus.publish_awareness(self.room, self.path, message)
+
     def _broadcast(self, message: bytes) -> None:
+        # Awareness needs no document state, so subscribers get it before their handshake is done.
         for subscriber in self._subscribers:
-            if subscriber.sync.live:
-                subscriber.participant.send(subscriber.sync.frame(message))
+            subscriber.participant.send(subscriber.sync.frame(message))
 
     # -- persistence and fan-out ------------------------------------------------------------
 
     def _on_update(self, update: bytes, origin: Any) -> None:
         # Called inside the transaction's commit: only record; never touch the replica here.
+        self._outbox.append((update, origin))
+        if origin is BUS_ORIGIN:
+            return
         future = self._storage.append_update(self.room, self.path, update)
         future.add_done_callback(self._written)
+        if self._bus is not None:
+            # Futures resolve in append order, so other nodes get this node's updates in commit order.
+            future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
-        self._outbox.append((update, origin))
         self._version += 1
 
     async def describe(self) -> dict[str, Any]:
@@ -256,19 +351,24 @@ class LiveDocument:
                 message = messages[key] = create_update_message(merged)
             subscriber.participant.send(subscriber.sync.frame(message))
 
+    def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
+        if self._bus is not None and not future.cancelled() and future.exception() is None:
+            self._bus.publish_update(self.room, self.path, update)
+
     def _written(self, future: asyncio.Future[None]) -> None:
-        if future.cancelled() or future.exception() is None:
+        if future.cancelled() or (failure := future.exception()) is None:
             return
-        cause = future.exception()
         logger.error(
-            "storing an update of %s/%s failed (%s): closing its channels", self.room, self.path, cause
+            "storing an update of %s/%s failed (%s): closing its channels", self.room, self.path, failure
         )
-        # The storage's error names the cause (storage_unavailable: the disk is full, ...); the
-        # replicas keep the changes and send them again when they reopen the document.
-        error = (
-            cause
-            if isinstance(cause, MeshError)
-            else ServerError(f"the server could not store changes to {self.path!r}", hint="reopen it later")
+        # The replica holds a change the log lacks: closing every channel unloads the document, so the
+        # reopening clients' sync sends that change again. storage_unavailable names the cause in words.
+        error: ServerError = (
+            failure
+            if isinstance(failure, StorageUnavailableError)
+            else ServerError(
+                f"the server could not store changes to {self.path!r}", hint="reopen the document later"
+            )
         )
         for subscriber in list(self._subscribers):
             closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())

@@ -15,6 +15,7 @@ from typing import Any
 from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
+from ._bus import DocumentBus
 from ._live_document import LiveDocument
 from ._paths import SCHEMA_DIR, schema_name_for
 from ._storage import Storage
@@ -28,9 +29,16 @@ _LOAD_ORIGIN = "mesh-tools-load"
 class Room:
     """The documents of one room."""
 
-    def __init__(self, name: str, storage: Storage, limits: DocumentLimits | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        storage: Storage,
+        bus: DocumentBus | None = None,
+        limits: DocumentLimits | None = None,
+    ) -> None:
         self.name = name
         self.storage = storage
+        self.bus = bus
         #: Depth and size limits of every document of the room.
         self.limits = limits or DocumentLimits()
         self.participants = 0
@@ -137,6 +145,8 @@ class Room:
             self._unload(live)
 
     async def _load(self, path: str) -> LiveDocument:
+        # Where the bus stands before the load: what other nodes commit after it arrives from there.
+        position = await self.bus.position(self.name, path) if self.bus is not None else None
         stored = await self.storage.load_document(self.name, path)
         if stored is None:
             raise DocumentNotFoundError(
@@ -148,13 +158,23 @@ class Room:
         for update in stored.updates:
             doc.apply_update(update, origin=_LOAD_ORIGIN)
         live = LiveDocument(
-            room=self.name, path=path, doc=doc, epoch=stored.epoch, storage=self.storage, on_idle=self._unload
+            room=self.name,
+            path=path,
+            doc=doc,
+            epoch=stored.epoch,
+            storage=self.storage,
+            on_idle=self._unload,
+            bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
         live.mend()
+        if self.bus is not None:
+            await self.bus.follow(live, position)
         return live
 
     def _unload(self, live: LiveDocument) -> None:
         if self._documents.get(live.path) is live:
             del self._documents[live.path]
+        if self.bus is not None:
+            self.bus.unfollow(live)
         live.close()

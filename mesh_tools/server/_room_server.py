@@ -1,4 +1,6 @@
-"""The room server: authenticated WebSocket connections at ``/rooms/{room}`` speaking docs/protocol.md.
+"""The room server: authenticated WebSockets at ``/rooms/{room}`` (docs/protocol.md) and at
+``/rooms/{room}/docs/{path}`` (one document over plain y-websocket, _yjs_session.py), and the live web
+page of a document at the same URL without an upgrade (_web_page.py).
 
 Used embedded (tests, demos) or by ``mesh-tools serve``::
 
@@ -7,28 +9,36 @@ Used embedded (tests, demos) or by ``mesh-tools serve``::
 
 Tokens are checked during the HTTP handshake, before any frame: 401 for a missing, malformed, badly
 signed, expired or unknown-key token, 403 for a token of another room, 404 for another URL; the body is
-the error as JSON (``{"code", "message", "hint"}``). A session outliving its token is closed with 4401.
+the error as JSON (``{"code", "message", "hint"}``). Browsers and y-websocket clients, which cannot read
+that, get the close code ``4000 + status`` and a reason instead (_routes.py). A session outliving its
+token is closed with 4401.
 Handshakes that fail on the client's side (it went away, or sent no valid WebSocket request) are
 logged at DEBUG or INFO without a traceback; websockets would log each as an ERROR.
+
+Several servers serve the same rooms when they share a PostgreSQL storage and a ``bus`` (Redis); a
+load balancer asks ``GET /healthz/live`` (the process answers) and ``GET /healthz/ready`` (storage and
+bus connected: 200, else 503). See docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import re
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
@@ -40,41 +50,57 @@ from ..errors import (
     InvalidPathError,
     MeshError,
     PermissionDeniedError,
-    StorageUnavailableError,
 )
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._admission import ConnectionGate, gated_connection_class
+from ._bus import DocumentBus
 from ._participant import Participant
-from ._paths import check_room_name
 from ._rate_limit import RateLimits
 from ._room import Room
+from ._routes import Refusal, Route, parse_route
 from ._session import Session
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage
+from ._web_page import web_response
+from ._yjs_session import YjsParticipant, YjsSession
 
-__all__ = ["DATABASE_NAME", "HEALTH_PATH", "RoomServer"]
+__all__ = ["DATABASE_NAME", "RoomServer"]
 
 logger = logging.getLogger(__name__)
 
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
-#: Plain HTTP GET here answers 200 while the server can store changes, 503 while it cannot.
-HEALTH_PATH = "/healthz"
-_ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
+_HEALTH_URLS = ("/healthz", "/healthz/ready", "/healthz/live")
+
+
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    route: Route
+    token: ParticipantToken
+
+
+class _FrameHandler(Protocol):
+    def pace(self, frame: str | bytes) -> Awaitable[bool]: ...
+    def handle_text(self, text: str) -> Awaitable[None]: ...
+    def handle_binary(self, frame: bytes) -> Awaitable[None]: ...
+    def close(self) -> None: ...
 
 
 class RoomServer:
     """A WebSocket room server.
 
     Keys: ``secret`` (one HS256 secret) or ``secrets`` (``{kid: secret}``; the token header's ``kid``
-    picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``.
+    picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``;
+    with a ``bus`` too, several servers on one shared storage serve the same rooms.
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_size``
     and ``send_queue_bytes`` (frames and bytes queued per participant before it is closed with 1013),
     ``max_errors`` (bad frames in a row before 1008), ``rate_limits`` (what one connection may send
     before it is slowed down), ``max_connections_per_address`` and ``max_handshaking`` (TCP connections
     from one address, and connections not yet through their handshake, before more are aborted),
-    ``document_limits`` (how deep and large each document may grow).
+    ``document_limits`` (how deep and large each document may grow). ``allowed_origins``: when given, a
+    browser (a handshake with an ``Origin`` header) from any other origin is refused; programs, which
+    send no ``Origin``, are not concerned.
     """
 
     def __init__(
@@ -82,6 +108,7 @@ class RoomServer:
         *,
         data_dir: str | Path | None = None,
         storage: Storage | None = None,
+        bus: DocumentBus | None = None,
         secret: str | None = None,
         secrets: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
@@ -95,6 +122,7 @@ class RoomServer:
         max_connections_per_address: int = 256,
         max_handshaking: int = 256,
         document_limits: DocumentLimits | None = None,
+        allowed_origins: Iterable[str] | None = None,
     ) -> None:
         if (secret is None) == (secrets is None):
             raise ValueError("pass exactly one of secret= and secrets=")
@@ -106,6 +134,7 @@ class RoomServer:
         self.storage: Storage = (
             storage if storage is not None else SQLiteStorage(Path(data_dir or ".") / DATABASE_NAME)
         )
+        self.bus = bus
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
@@ -116,10 +145,11 @@ class RoomServer:
         self.document_limits = document_limits or DocumentLimits()
         self._gate = ConnectionGate(max_connections_per_address, max_handshaking)
         self.ping_interval = ping_interval
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self._server: Server | None = None
         self._rooms: dict[str, Room] = {}
         # Filled by the handshake check, read once by the connection handler.
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[str, ParticipantToken]] = (
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, _Admission | Refusal] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -155,6 +185,8 @@ class RoomServer:
             raise RuntimeError("the server is already running")
         await self.storage.open()
         try:
+            if self.bus is not None:
+                await self.bus.open(self.storage)
             self._server = await serve(
                 self._serve_connection,
                 self.host,
@@ -168,6 +200,8 @@ class RoomServer:
                 create_connection=gated_connection_class(self._gate),
             )
         except BaseException:
+            if self.bus is not None:
+                await self.bus.close()
             await self.storage.close()
             raise
         logger.info("room server listening on %s", self.url)
@@ -182,25 +216,49 @@ class RoomServer:
         for room in self._rooms.values():
             room.close()
         self._rooms.clear()
+        if self.bus is not None:
+            # Committed updates go to the bus once their commit is confirmed: let them out first.
+            with contextlib.suppress(MeshError):
+                await self.storage.flush()
+            await self.bus.close()
         await self.storage.close()
+
+    @property
+    def ready(self) -> bool:
+        """True while storage (and the bus, if any) can take writes: the load balancer's readiness."""
+        return self.storage.available and (self.bus is None or self.bus.available)
 
     # -- connections ------------------------------------------------------------------------
 
     def _authenticate(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
         target = urlsplit(request.path)
-        if target.path == HEALTH_PATH:
-            return self._health(connection)
-        match = _ROOM_URL.fullmatch(target.path)
+        if target.path in _HEALTH_URLS:
+            return self._health(connection, target.path)
+        if request.headers.get("Upgrade", "").lower() != "websocket" and (page := web_response(request)):
+            return page
         try:
-            if match is None:
-                raise InvalidPathError(f"no room at {target.path!r}", hint="connect to /rooms/{room}")
-            room = check_room_name(unquote(match["room"]))
+            route = parse_route(target.path)
         except InvalidPathError as exc:
-            return _refuse(connection, HTTPStatus.NOT_FOUND, exc)
-        raw = (
-            _bearer_token(request.headers.get("Authorization"))
-            or parse_qs(target.query).get("token", [""])[0]
-        )
+            return _refuse(connection, Refusal(HTTPStatus.NOT_FOUND, exc))
+        query = parse_qs(target.query)
+        decision = self._admit(route, request.headers, query)
+        # Browsers (they send Origin, and must put the token in the URL) and y-websocket read only a
+        # close code and reason: they get the upgrade, then a close; other programs get the status.
+        by_status = route.document is None and "Origin" not in request.headers and "token" not in query
+        if isinstance(decision, Refusal) and by_status:
+            return _refuse(connection, decision)
+        self._admitted[connection] = decision
+        return None
+
+    def _admit(self, route: Route, headers: Headers, query: dict[str, list[str]]) -> _Admission | Refusal:
+        origin = headers.get("Origin")
+        if origin is not None and self.allowed_origins is not None and origin not in self.allowed_origins:
+            error = PermissionDeniedError(
+                f"pages from {origin} may not connect",
+                hint="start the server with --allowed-origin " + origin,
+            )
+            return Refusal(HTTPStatus.FORBIDDEN, error)
+        raw = _bearer_token(headers.get("Authorization")) or query.get("token", [""])[0]
         try:
             if not raw:
                 raise AuthenticationError(
@@ -208,31 +266,52 @@ class RoomServer:
                 )
             token = ParticipantToken.from_jwt(raw, self._keys)
         except AuthenticationError as exc:
-            return _refuse(connection, HTTPStatus.UNAUTHORIZED, exc)
-        if not token.allows_room(room):
-            error = PermissionDeniedError(f"the token does not grant room {room!r}", hint="add a room grant")
-            return _refuse(connection, HTTPStatus.FORBIDDEN, error)
-        self._admitted[connection] = (room, token)
-        return None
+            return Refusal(HTTPStatus.UNAUTHORIZED, exc)
+        if not token.allows_room(route.room):
+            error = PermissionDeniedError(
+                f"the token does not grant room {route.room!r}", hint="add a room grant"
+            )
+            return Refusal(HTTPStatus.FORBIDDEN, error)
+        return _Admission(route, token)
 
-    def _health(self, connection: ServerConnection) -> HttpResponse:
-        """200 while storage takes writes, 503 while it cannot (it heals by itself; see the log for why)."""
-        if self.storage.available:
-            return connection.respond(HTTPStatus.OK, '{"status": "ok"}\n')
-        error = StorageUnavailableError("storage cannot take writes right now", hint="see the server log")
-        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps(error.to_dict()) + "\n")
+    def _health(self, connection: ServerConnection, path: str) -> HttpResponse:
+        """Liveness answers while the event loop runs; readiness needs storage and bus connected."""
+        report = {
+            "live": True,
+            "ready": self.ready,
+            "storage": self.storage.available,
+            "bus": None if self.bus is None else self.bus.available,
+        }
+        healthy = path.endswith("/live") or self.ready
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return connection.respond(status, json.dumps(report) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
         self._gate.opened(connection)
-        room_name, token = self._admitted.pop(connection)
+        admission = self._admitted.pop(connection)
+        if isinstance(admission, Refusal):
+            logger.info("refused a connection (%d): %s", admission.close_code, admission.error)
+            await connection.close(admission.close_code, admission.close_reason)
+            return
+        room_name, token, path = admission.route.room, admission.token, admission.route.document
         room = self._rooms.get(room_name)
         if room is None:
-            room = self._rooms[room_name] = Room(room_name, self.storage, self.document_limits)
+            room = self._rooms[room_name] = Room(room_name, self.storage, self.bus, self.document_limits)
         room.participants += 1
-        participant = Participant(
-            connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
-        )
-        session = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
+        handler: _FrameHandler
+        yjs: YjsSession | None = None
+        if path is None:
+            participant = Participant(
+                connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
+            )
+            handler = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
+        else:
+            yjs_participant = YjsParticipant(
+                connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
+            )
+            participant = yjs_participant
+            session = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
+            handler = yjs = YjsSession(session, yjs_participant, path)
         participant.start()
         expiry = None
         if token.expires_at is not None:
@@ -241,19 +320,21 @@ class RoomServer:
                 max(delay, 0.0), participant.close, CloseCode.TOKEN_EXPIRED, "token expired"
             )
         try:
+            if yjs is not None:
+                await yjs.open()
             async for frame in connection:
-                if not await session.pace(frame):
+                if not await handler.pace(frame):
                     continue
                 if isinstance(frame, str):
-                    await session.handle_text(frame)
+                    await handler.handle_text(frame)
                 else:
-                    await session.handle_binary(frame)
+                    await handler.handle_binary(frame)
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
         finally:
             if expiry is not None:
                 expiry.cancel()
-            session.close()
+            handler.close()
             await participant.stop()
             room.participants -= 1
             if room.idle and self._rooms.get(room_name) is room:
@@ -307,6 +388,6 @@ def _bearer_token(header: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-def _refuse(connection: ServerConnection, status: HTTPStatus, error: MeshError) -> HttpResponse:
-    logger.info("refused a connection (%d): %s", status, error)
-    return connection.respond(status, json.dumps(error.to_dict()) + "\n")
+def _refuse(connection: ServerConnection, refusal: Refusal) -> HttpResponse:
+    logger.info("refused a connection (%d): %s", refusal.status, refusal.error)
+    return connection.respond(refusal.status, json.dumps(refusal.error.to_dict()) + "\n")

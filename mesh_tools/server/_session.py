@@ -89,13 +89,17 @@ class Session:
 
     # -- frames -----------------------------------------------------------------------------
 
-    async def pace(self, frame: str | bytes) -> bool:
+    async def pace(self, frame: str | bytes, *, awareness: bool | None = None) -> bool:
         """Before a frame is handled: wait as long as this connection is over its rate limits.
 
         The next frame is read only after this one is handled, so the wait slows the sender alone.
         False: an awareness frame over its own rate, to drop without a word (presence is sent again).
+        ``awareness`` says whether the frame is one when the caller knows (a bare y-message); by
+        default the mesh frame is read.
         """
-        if isinstance(frame, bytes) and _is_awareness(frame) and not self._awareness.try_take(1):
+        if awareness is None:
+            awareness = isinstance(frame, bytes) and _is_awareness(frame)
+        if awareness and not self._awareness.try_take(1):
             return False
         if self.participant.connection.state is not State.OPEN:
             # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.

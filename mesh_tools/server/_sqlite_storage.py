@@ -23,7 +23,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -37,6 +37,7 @@ from ..errors import (
     StorageUnavailableError,
 )
 from ._storage import StoredDocument
+from ._write_batches import Batch, LogStats, next_batch, settle
 
 __all__ = ["SQLiteStorage"]
 
@@ -88,18 +89,6 @@ class _Op(Generic[_T]):
     size: int = 0
 
 
-@dataclass(slots=True)
-class _LogStats:
-    rows: int
-    size: int
-
-
-@dataclass(slots=True)
-class _Batch:
-    results: list[tuple[bool, Any]] = field(default_factory=list)
-    due: list[_DocKey] = field(default_factory=list)
-
-
 class SQLiteStorage:
     """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
@@ -126,7 +115,7 @@ class SQLiteStorage:
         self._problem: StorageUnavailableError | None = None
         self._closing = False
         # Log size per document, learnt on the first append of this process; drives compaction.
-        self._stats: dict[_DocKey, _LogStats] = {}
+        self._stats: dict[_DocKey, LogStats] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -306,25 +295,13 @@ class SQLiteStorage:
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            try:
-                # While writes fail, wake up to probe even when nobody writes, so health recovers.
-                timeout = _PROBE_INTERVAL if self._problem is not None else None
-                first = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                probe: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                probe.add_done_callback(_ignore_outcome)
-                first = _Op(_probe, probe)
-            batch: list[_Op[Any]] = []
-            if first is None:
-                stopping = True
-            else:
-                batch.append(first)
-            while not self._queue.empty() and len(batch) < self.max_batch:
-                op = self._queue.get_nowait()
-                if op is None:
-                    stopping = True
-                else:
-                    batch.append(op)
+            # While writes fail, wake up to probe even when nobody writes, so health recovers.
+            batch, stopping = await next_batch(
+                self._queue,
+                self.max_batch,
+                timeout=_PROBE_INTERVAL if self._problem is not None else None,
+                on_timeout=_probe_op,
+            )
             if not batch:
                 continue
             try:
@@ -332,10 +309,10 @@ class SQLiteStorage:
             except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
                 error = self._failed(exc)
                 for op in batch:
-                    _settle(op.future, False, error)
+                    settle(op.future, False, error)
                 continue
             for op, (ok, value) in zip(batch, done.results, strict=True):
-                _settle(op.future, ok, value)
+                settle(op.future, ok, value)
             if done.due:
                 try:
                     await asyncio.to_thread(self._compact_all, self._connection(), done.due)
@@ -365,11 +342,11 @@ class SQLiteStorage:
             self._db = self._connect()
         return self._db
 
-    def _run_batch(self, batch: list[_Op[Any]]) -> _Batch:
+    def _run_batch(self, batch: list[_Op[Any]]) -> Batch:
         """Run on the writer thread: every operation of the batch in one transaction."""
         db = self._connection()
         changes = db.total_changes
-        done = _Batch()
+        done = Batch()
         db.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
@@ -398,7 +375,7 @@ class SQLiteStorage:
             self._problem = None
         return done
 
-    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: _Batch) -> None:
+    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: Batch) -> None:
         stats = self._stats.get(key)
         if stats is None:
             # Includes the row just inserted.
@@ -408,7 +385,7 @@ class SQLiteStorage:
                 "AND s.path=u.path)",
                 key,
             ).fetchone()
-            stats = self._stats[key] = _LogStats(rows, total)
+            stats = self._stats[key] = LogStats(rows, total)
         else:
             stats.rows += 1
             stats.size += size
@@ -443,12 +420,18 @@ class SQLiteStorage:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        self._stats[key] = _LogStats(0, 0)
+        self._stats[key] = LogStats(0, 0)
 
 
 def _probe(db: sqlite3.Connection) -> None:
     """A one-row write: succeeds only when the database can take writes again."""
     db.execute("INSERT OR REPLACE INTO probe (id, written) VALUES (1, strftime('%s'))")
+
+
+def _probe_op() -> _Op[None]:
+    probe: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    probe.add_done_callback(_ignore_outcome)
+    return _Op(_probe, probe)
 
 
 def _ignore_outcome(future: asyncio.Future[None]) -> None:
@@ -463,12 +446,3 @@ def _cause(exc: sqlite3.Error) -> str:
         if name.startswith(prefix):
             return cause
     return "the database refused the operation"
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller gave up waiting (cancelled); the write itself happened or failed
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)

@@ -1,6 +1,6 @@
 """The storage interface of the room server: a per-document update log, snapshots and schemas.
 
-Backends (SQLite today; Redis or PostgreSQL later) implement :class:`Storage`. The contract the server
+Backends (SQLite embedded, PostgreSQL for clusters) implement :class:`Storage`. The contract the server
 relies on:
 
 - ``append_update`` is synchronous and keeps call order: updates of a document are stored in the order

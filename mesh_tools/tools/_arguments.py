@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..schema import ChildProperty, MeshSchema, ValueProperty
+from ..schema import ChildProperty, MeshSchema, TextProperty, ValueProperty
 
 __all__ = [
     "TAG_KEY",
@@ -70,7 +70,12 @@ def element_definitions(schema: MeshSchema) -> dict[str, dict[str, Any]]:
             continue
         properties: dict[str, Any] = {TAG_KEY: {"type": "string", "const": element.tag_name}}
         for prop in element.properties:
-            properties[prop.name] = _children(prop) if isinstance(prop, ChildProperty) else _nullable(prop)
+            if isinstance(prop, ChildProperty):
+                properties[prop.name] = _children(prop)
+            elif isinstance(prop, TextProperty):
+                properties[prop.name] = _text(prop)
+            else:
+                properties[prop.name] = _nullable(prop)
         definition = object_schema(properties)
         if element.description:
             definition["description"] = element.description
@@ -122,6 +127,13 @@ def _nullable(attribute: ValueProperty) -> dict[str, Any]:
         out["enum"] = [*attribute.enum, None]
     if attribute.description:
         out["description"] = attribute.description
+    return out
+
+
+def _text(text: TextProperty) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": ["string", "null"]}
+    if text.description:
+        out["description"] = text.description
     return out
 
 

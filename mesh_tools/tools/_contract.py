@@ -24,7 +24,10 @@ TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ToolName(StrEnum):
-    """The document tools, by their unprefixed names (a toolkit may prepend a prefix)."""
+    """The document tools, by their unprefixed names (a toolkit may prepend a prefix).
+
+    The four text tools exist only for schemas with a TextProperty (``format_text`` only with marks).
+    """
 
     OPEN_DOCUMENT = "open_document"
     DESCRIBE_DOCUMENT = "describe_document"
@@ -32,11 +35,24 @@ class ToolName(StrEnum):
     SET_ATTRIBUTE = "set_attribute"
     REMOVE_ATTRIBUTE = "remove_attribute"
     DELETE_ELEMENT = "delete_element"
+    REPLACE_TEXT = "replace_text"
+    INSERT_TEXT = "insert_text"
+    SET_TEXT = "set_text"
+    FORMAT_TEXT = "format_text"
 
 
 #: Tools that change the document.
 WRITE_TOOLS = frozenset(
-    {ToolName.APPEND_CHILD, ToolName.SET_ATTRIBUTE, ToolName.REMOVE_ATTRIBUTE, ToolName.DELETE_ELEMENT}
+    {
+        ToolName.APPEND_CHILD,
+        ToolName.SET_ATTRIBUTE,
+        ToolName.REMOVE_ATTRIBUTE,
+        ToolName.DELETE_ELEMENT,
+        ToolName.REPLACE_TEXT,
+        ToolName.INSERT_TEXT,
+        ToolName.FORMAT_TEXT,
+        ToolName.SET_TEXT,
+    }
 )
 
 

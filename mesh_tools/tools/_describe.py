@@ -1,8 +1,9 @@
 """A document (or a subtree) as JSON for a model: ids included, cut to a depth and a size budget.
 
 The shape is the one the model writes to ``append_child`` (``{"$tag": tag, "$id": id, attribute: value,
-<children>: [...]}``). Elements are taken breadth first, so a cut keeps the top of the tree and the
-first children of each element; an element whose children were cut carries ``"$more": n``.
+<children>: [...]}``); an element's text is a plain string, its marks spans under ``$marks``. Elements
+are taken breadth first, so a cut keeps the top of the tree and the first children of each element; an
+element whose children were cut carries ``"$more": n``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from ..document import Element
+from ..document import MARKS_KEY, Element
 from ..schema import ID_ATTRIBUTE
 from ._arguments import TAG_KEY
 
@@ -77,6 +78,12 @@ def _body(element: Element) -> tuple[dict[str, Any], int]:
         if name in attributes:
             body[name] = attributes.pop(name)
     body.update(sorted(attributes.items()))
+    text_property = element.element_type.text_property
+    if text_property is not None:
+        body[text_property.name] = element.text
+        spans = element.text_marks()
+        if spans:
+            body[MARKS_KEY] = [span.to_json() for span in spans]
     cost = len(json.dumps(body, separators=(",", ":"), ensure_ascii=False)) + 1  # and a comma
     child_property = element.element_type.child_property
     if child_property is not None:

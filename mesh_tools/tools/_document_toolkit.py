@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..document import ROOT_ID, Element, MeshDocument
@@ -23,8 +24,20 @@ from ._changes import ChangeTracker
 from ._contract import ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
-from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
+from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
+from ._text_tools import (
+    format_parameters,
+    format_snippet,
+    insert_at_snippet,
+    insert_parameters,
+    mark_names,
+    replace_parameters,
+    replace_snippet,
+    set_parameters,
+    set_whole_text,
+    text_properties,
+)
 from ._tool import Tool, ToolHandler
 from ._validation import ArgumentChecker, ArgumentKind
 
@@ -43,7 +56,8 @@ class _OpenDocument:
 
 
 class DocumentToolkit(FunctionToolkit):
-    """Tools over the documents of one schema in a room: open, describe, insert, set, remove, delete.
+    """Tools over the documents of one schema in a room: open, describe, insert, set, remove, delete,
+    and for schemas with text, snippet-anchored text edits (replace, insert, format, set).
 
     ``room_or_source`` is a connected ``RoomClient`` (its ``sync`` is used) or any
     :class:`~mesh_tools.tools.DocumentSource`. With ``path`` every tool works on that document and
@@ -173,7 +187,51 @@ class DocumentToolkit(FunctionToolkit):
                 self._delete_element,
             )
         )
+        if text_properties(self.schema):
+            tools.extend(self._text_tools())
         return tools
+
+    def _text_tools(self) -> list[Tool]:
+        tools = [
+            self._tool(
+                ToolName.REPLACE_TEXT,
+                "In element id's text, replace the one occurrence of snippet with text.",
+                replace_parameters(),
+                self._text_handler(replace_snippet),
+            ),
+            self._tool(
+                ToolName.INSERT_TEXT,
+                "Insert text into element id's text right after the snippet `after`, or right before "
+                "`before`; both null = at the end. Include the spaces you need.",
+                insert_parameters(),
+                self._text_handler(insert_at_snippet),
+            ),
+            self._tool(
+                ToolName.SET_TEXT,
+                "Replace element id's whole text (overrides what others type meanwhile: prefer "
+                "replace_text).",
+                set_parameters(),
+                self._text_handler(set_whole_text),
+            ),
+        ]
+        if mark_names(self.schema):
+            tools.append(
+                self._tool(
+                    ToolName.FORMAT_TEXT,
+                    "Set (on=true) or clear (on=false) a mark on the one occurrence of snippet in element "
+                    "id's text.",
+                    format_parameters(self.schema),
+                    self._text_handler(partial(format_snippet, schema=self.schema)),
+                )
+            )
+        return tools
+
+    def _text_handler(self, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]) -> ToolHandler:
+        async def handle(arguments: dict[str, Any]) -> dict[str, Any]:
+            entry = await self._open(self._path(arguments))
+            return edit(self._element(entry, arguments["id"]), arguments)
+
+        return handle
 
     def _tool(
         self,
@@ -294,6 +352,9 @@ class DocumentToolkit(FunctionToolkit):
     def _element(self, entry: _OpenDocument, element_id: str) -> Element:
         element = entry.document.get_element(element_id)
         if element is not None:
+            # People watching the document see which element the agent is working on.
+            if isinstance(entry.document, ShowsPresence):
+                entry.document.focus(element_id)
             return element
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:

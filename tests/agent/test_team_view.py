@@ -16,6 +16,8 @@ from mesh_tools.document import MeshDocument
 from mesh_tools.errors import AgentConfigError
 from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit
 
+from ..support import ARTICLE
+
 SCHEMA = demo_schema()
 SECTION = {"$tag": "section", "status": "draft", "children": []}
 REJECTED = {
@@ -138,3 +140,12 @@ def test_the_schema_summary_names_every_element_attribute_and_allowed_value() ->
     assert '`status` (one of "draft", "written", "reviewed")' in summary
     assert "`level` (one of 1, 2, 3)" in summary
     assert "Children (`children`): `heading`, `paragraph`, `list`, `callout`, `section`." in summary
+
+
+def test_the_schema_summary_names_text_and_its_marks() -> None:
+    summary = schema_summary(ARTICLE)
+    assert (
+        '- `para` Attributes: `style` (one of "lead", "body"). '
+        "Text (`text`, edited with the text tools; marks: bold, italic, code, link(href))."
+    ) in summary
+    assert "Text" not in summary.split("- `figure`")[1]

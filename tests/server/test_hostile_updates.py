@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, create_update_message
 
-from mesh_tools.document import FRAGMENT_NAME, check_update
+from mesh_tools.document import FRAGMENT_NAME, MeshDocument, check_update
 from mesh_tools.document._layout import root_update
 from mesh_tools.document._yjs_update import TypeRef, decode_update
 from mesh_tools.errors import ProtocolError, UpdateRefusedError
 from mesh_tools.server import RoomServer
 from mesh_tools.sync import PushType
 
-from ..support import RawConnector, RawItem, craft_update
+from ..support import ARTICLE, RawConnector, RawItem, craft_update
 
 Edit = Callable[[Doc[Any], XmlFragment, XmlElement], None]
 
@@ -156,6 +156,28 @@ def test_the_guard_passes_what_honest_replicas_send() -> None:
     check_update(ydoc.get_update())
 
 
+def test_the_guard_allows_text_only_where_the_schema_declares_it() -> None:
+    doc = MeshDocument(schema=ARTICLE)
+    state = doc.ydoc.get_state()
+    para = doc.root.append_json(
+        {"para": {"text": "hello", "$marks": [{"mark": "bold", "start": 0, "end": 5}]}}
+    )
+    check_update(doc.get_update(state), schema=ARTICLE)
+    # Typing into the existing text: its parent is in the replica, not in the update.
+    typed = doc.ydoc.get_state()
+    para.insert_text(5, " world")
+    check_update(doc.get_update(typed), schema=ARTICLE)
+
+    def text_in_figure(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
+        figure = root.children.append(XmlElement("figure", {"$id": "figure1"}))
+        figure.children.append(XmlText("hidden"))
+
+    with pytest.raises(UpdateRefusedError, match="declares no text"):
+        check_update(_hostile(root_update("article"), text_in_figure), schema=ARTICLE)
+    with pytest.raises(UpdateRefusedError, match="declares no text"):
+        check_update(_hostile(root_update("article"), _text_node), schema=ARTICLE)
+
+
 def test_client_zero_writes_nothing_but_the_root() -> None:
     ydoc: Doc[Any] = Doc(client_id=0)
     ydoc.apply_update(root_update("doc"))
@@ -185,8 +207,34 @@ def test_the_decoder_reads_what_pycrdt_writes() -> None:
 
 # -- through the server ---------------------------------------------------------------------------
 
+#: A text node placed beside an element the replica already holds: the update does not say whose child
+#: it is, so it is applied and the text removed by the server's repair (a delete undoes it completely).
+MENDED_TEXT = "text node under the root"
+THROUGH_SERVER = {name: hostile for name, hostile in HOSTILE.items() if name != MENDED_TEXT}
 
-@pytest.mark.parametrize("hostile", HOSTILE.values(), ids=HOSTILE.keys())
+
+async def test_a_text_node_beside_held_elements_is_removed(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice, raw_client(server.url) as mallory:
+        honest = await alice.open("target.doc")
+        honest.doc.root.append_child("p", {"text": "honest content"})
+        attacker = await mallory.open("target.doc")
+        await attacker.wait_for(lambda d: len(d) == 2, what="the honest paragraph")
+        before = honest.doc.to_json(include_ids=True)
+        update = HOSTILE[MENDED_TEXT](attacker.doc.get_update())
+        await mallory.send_frame(attacker.channel, create_update_message(update))
+        push = await mallory.next_push()
+        assert push.type == PushType.SYNC_REJECTED
+        await alice.request("sync.flush", channel=honest.channel)
+        described = await alice.request("sync.describe", path="target.doc")
+        assert described["json"] == before
+        root = honest.doc.ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+        assert isinstance(root, XmlElement)
+        assert not any(isinstance(child, XmlText) for child in root.children)
+
+
+@pytest.mark.parametrize("hostile", THROUGH_SERVER.values(), ids=THROUGH_SERVER.keys())
 async def test_a_hostile_update_changes_nothing_anywhere(
     server: RoomServer,
     tmp_path: Path,

@@ -14,22 +14,23 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
 from mesh_tools.errors import StorageUnavailableError
 from mesh_tools.server import RoomServer, SQLiteStorage
-from mesh_tools.server._room_server import DATABASE_NAME, HEALTH_PATH
+from mesh_tools.server._room_server import DATABASE_NAME
 from mesh_tools.sync import PushType
 
 from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, ServeProcess
 
 
-async def _health(server: RoomServer) -> tuple[int, dict[str, str]]:
-    """GET /healthz over a plain socket: (status, JSON body)."""
+async def _health(server: RoomServer, path: str = "/healthz/ready") -> tuple[int, dict[str, Any]]:
+    """GET a health URL over a plain socket: (status, JSON body)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
-    writer.write(f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     status = int((await reader.readline()).split()[1])
     headers = {}
     while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -40,7 +41,7 @@ async def _health(server: RoomServer) -> tuple[int, dict[str, str]]:
     return status, json.loads(body)
 
 
-async def _wait_healthy(server: RoomServer, healthy: bool, timeout: float = 10.0) -> dict[str, str]:
+async def _wait_healthy(server: RoomServer, healthy: bool, timeout: float = 10.0) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
             status, body = await _health(server)
@@ -90,7 +91,7 @@ async def test_a_full_disk_is_reported_by_cause_and_heals_once_space_is_freed(
             doc = await client.open("full.doc")
             doc.doc.root.append_child("p", {"text": "stored before"})
             await client.request("sync.flush", channel=doc.channel)
-            assert await _health(server) == (200, {"status": "ok"})
+            assert await _health(server) == (200, {"live": True, "ready": True, "storage": True, "bus": None})
 
             filler = _fill(disk)
             for i in range(50):  # enough to need new pages in the log
@@ -102,7 +103,8 @@ async def test_a_full_disk_is_reported_by_cause_and_heals_once_space_is_freed(
             assert "the disk is full" in error["message"]
             assert "sqlite" not in json.dumps(error).lower()
             unhealthy = await _wait_healthy(server, healthy=False)
-            assert unhealthy["code"] == "storage_unavailable"
+            assert unhealthy == {"live": True, "ready": False, "storage": False, "bus": None}
+            assert (await _health(server, "/healthz/live"))[0] == 200
 
             filler.unlink()
             # Nobody writes: the server's own probe finds out that storage works again.

@@ -1,0 +1,300 @@
+"""Storage: the update log with group commit and compaction, on SQLite and on PostgreSQL; durability
+across restarts and SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc, Text
+
+from mesh_tools.errors import DocumentExistsError, ServerError
+from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
+from mesh_tools.server._room_server import DATABASE_NAME
+
+from ..support import DOC_SCHEMA, ROOM, RawConnector
+
+
+@dataclass
+class Backend:
+    """One storage engine under test: new storages on one database, and a look at its log table."""
+
+    name: str
+    make: Callable[[int], Storage]
+    log_table: str
+    run_sql: Callable[[str], object]
+
+    def log_rows(self) -> int:
+        result = self.run_sql(f"SELECT count(*) FROM {self.log_table}")
+        assert isinstance(result, int)
+        return result
+
+    def drop_log(self) -> None:
+        self.run_sql(f"DROP TABLE {self.log_table}")
+
+
+def _sqlite_backend(path: Path) -> Backend:
+    def run_sql(sql: str) -> object:
+        with sqlite3.connect(path) as db:
+            row = db.execute(sql).fetchone()
+            return None if row is None else row[0]
+
+    return Backend("sqlite", lambda rows: SQLiteStorage(path, compact_rows=rows), "updates", run_sql)
+
+
+def _postgres_backend(url: str) -> Backend:
+    import psycopg
+
+    def run_sql(sql: str) -> object:
+        with psycopg.connect(url, autocommit=True) as db:
+            cursor = db.execute(sql)
+            row = cursor.fetchone() if cursor.description else None
+            return None if row is None else row[0]
+
+    return Backend(
+        "postgresql", lambda rows: PostgresStorage(url, compact_rows=rows), "mesh_updates", run_sql
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.cluster)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return _sqlite_backend(tmp_path / "s.sqlite3")
+    return _postgres_backend(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def storage(backend: Backend) -> AsyncIterator[Storage]:
+    store = backend.make(10)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def _text_updates(count: int) -> tuple[list[bytes], str]:
+    doc: Doc = Doc()
+    text = doc.get("t", type=Text)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for i in range(count):
+        text += f"{i},"
+    return updates, str(text)
+
+
+def _replay(updates: list[bytes]) -> str:
+    doc: Doc = Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return str(doc.get("t", type=Text))
+
+
+async def test_log_round_trip_in_order(storage: Storage) -> None:
+    updates, expected = _text_updates(8)
+    await storage.create_document(ROOM, "a.doc", schema={"s": 1}, epoch="e1", update=updates[0])
+    with pytest.raises(DocumentExistsError):
+        await storage.create_document(ROOM, "a.doc", schema={}, epoch="e2", update=b"")
+    # Group commit: all appends of one burst land in few transactions; every future resolves.
+    await asyncio.gather(*(storage.append_update(ROOM, "a.doc", u) for u in updates[1:]))
+    stored = await storage.load_document(ROOM, "a.doc")
+    assert stored is not None
+    assert (stored.schema, stored.epoch) == ({"s": 1}, "e1")
+    assert stored.updates == updates
+    assert await storage.load_document(ROOM, "b.doc") is None
+    assert await storage.load_document("other-room", "a.doc") is None
+    assert await storage.list_documents(ROOM) == ["a.doc"]
+    await storage.put_schema(ROOM, "doc", {"v": 1})
+    await storage.put_schema(ROOM, "doc", {"v": 2})
+    assert await storage.get_schema(ROOM, "doc") == {"v": 2}
+    assert await storage.list_schemas(ROOM) == ["doc"]
+    assert _replay(stored.updates) == expected
+
+
+async def test_compaction_folds_the_log_and_keeps_pending_structs(backend: Backend) -> None:
+    updates, expected = _text_updates(40)
+    store = backend.make(10)
+    await store.open()
+    await store.create_document(ROOM, "c.doc", schema={}, epoch="e", update=b"\x00\x00")
+    # Out of order: until the first update arrives, the others cannot integrate into a Doc. A
+    # snapshot taken from a live Doc would drop them; merge_updates keeps them.
+    for update in [*updates[1:], updates[0]]:
+        store.append_update(ROOM, "c.doc", update)
+    # Compaction runs right after the batch that crossed the threshold, before the next batch.
+    await store.flush()
+    await store.flush()
+    assert backend.log_rows() <= 10
+    if backend.name == "sqlite":  # SQLite marks how far the snapshot goes; PostgreSQL deletes what it folds
+        assert int(str(backend.run_sql("SELECT upto FROM snapshots"))) > 0
+    stored = await store.load_document(ROOM, "c.doc")
+    assert stored is not None and _replay(stored.updates) == expected
+    await store.close()
+    # Closing folds what is left: the log is empty and the snapshot alone holds everything.
+    assert backend.log_rows() == 0
+    if backend.name == "sqlite":
+        assert backend.run_sql("PRAGMA journal_mode") == "wal"
+    reopened = backend.make(500)
+    await reopened.open()
+    stored = await reopened.load_document(ROOM, "c.doc")
+    await reopened.close()
+    assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
+
+
+async def test_write_errors_propagate(backend: Backend, storage: Storage) -> None:
+    await storage.create_document(ROOM, "e.doc", schema={}, epoch="e", update=b"\x00\x00")
+    await asyncio.to_thread(backend.drop_log)
+    with pytest.raises(ServerError, match="storage failed"):
+        await storage.append_update(ROOM, "e.doc", b"\x00\x00")
+    if backend.name == "postgresql":
+        # PostgreSQL fails stop on anything but a lost connection; SQLite heals instead
+        # (tests/server/test_storage_faults.py).
+        with pytest.raises(ServerError, match="storage failed"):
+            await storage.list_documents(ROOM)
+
+
+async def test_flushed_changes_survive_a_restart(
+    backend: Backend, secret: str, raw_client: RawConnector
+) -> None:
+    async with (
+        RoomServer(storage=backend.make(500), secret=secret) as server,
+        raw_client(server.url) as client,
+    ):
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+        doc = await client.open("keep.doc")
+        for i in range(30):
+            doc.doc.root.append_child("p", {"text": f"p{i}"})
+        await client.request("sync.flush", channel=doc.channel)
+        expected = doc.doc.to_json()
+        epoch = doc.epoch
+    async with (
+        RoomServer(storage=backend.make(500), secret=secret) as server,
+        raw_client(server.url) as client,
+    ):
+        reopened = await client.open("keep.doc", create=False)
+        assert reopened.doc.to_json() == expected
+        assert reopened.epoch == epoch
+
+
+# -- a real `mesh-tools serve` process ---------------------------------------------------------
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path, secret: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {**os.environ, "MESH_TOOLS_SECRET": secret}
+    command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", "--data-dir", str(tmp_path)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("ws://127.0.0.1:"), process.stderr.read() if process.stderr else url
+    yield process, url
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+async def _write_and_flush(raw_client: RawConnector, url: str, count: int) -> dict[str, object]:
+    async with raw_client(url) as client:
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+        doc = await client.open("crash.doc")
+        for i in range(count):
+            doc.doc.root.append_child("p", {"text": f"p{i}", "size": i})
+        await client.request("sync.flush", channel=doc.channel)
+        return doc.doc.to_json()
+
+
+async def test_acknowledged_changes_survive_sigkill(
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str], secret: str, raw_client: RawConnector
+) -> None:
+    process, url = serve_process
+    expected = await _write_and_flush(raw_client, url, 50)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    async with (
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
+    ):
+        assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
+
+
+async def test_sigterm_closes_with_1012_and_snapshots(
+    tmp_path: Path, serve_process: tuple[subprocess.Popen[str], str], secret: str, raw_client: RawConnector
+) -> None:
+    process, url = serve_process
+    expected = await _write_and_flush(raw_client, url, 5)
+    async with raw_client(url) as client:
+        await client.open("crash.doc")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await client.connection.wait_closed()
+        assert client.connection.close_code == 1012
+    assert await asyncio.to_thread(process.wait, 10) == 0
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        assert db.execute("SELECT count(*) FROM updates").fetchone()[0] == 0
+    async with (
+        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        raw_client(server.url) as client,
+    ):
+        assert (await client.open("crash.doc", create=False)).doc.to_json() == expected
+
+
+class _CountingStorage(SQLiteStorage):
+    """SQLite storage that counts loads, to see single-flight loading from the outside."""
+
+    loads = 0
+
+    async def load_document(self, room: str, path: str) -> StoredDocument | None:
+        self.loads += 1
+        return await super().load_document(room, path)
+
+
+async def test_concurrent_opens_share_one_load(tmp_path: Path, secret: str, raw_client: RawConnector) -> None:
+    storage = _CountingStorage(tmp_path / "db.sqlite3")
+    async with RoomServer(storage=storage, secret=secret) as server:
+        async with raw_client(server.url) as admin:
+            await admin.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+            await admin.request("sync.create", path="hot.doc")
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(raw_client(server.url)) for _ in range(8)]
+            opened = await asyncio.gather(*(client.open("hot.doc", create=False) for client in clients))
+            assert storage.loads == 1
+            assert len({doc.epoch for doc in opened}) == 1
+            assert server.resident_documents == 1
+            for client, doc in zip(clients, opened, strict=True):
+                await client.request("sync.close", channel=doc.channel)
+            assert server.resident_documents == 0
+
+
+async def test_a_failed_write_closes_the_documents_channels(
+    backend: Backend, secret: str, raw_client: RawConnector
+) -> None:
+    async with (
+        RoomServer(storage=backend.make(500), secret=secret) as server,
+        raw_client(server.url) as client,
+    ):
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+        doc = await client.open("doomed.doc")
+        await asyncio.to_thread(backend.drop_log)
+        doc.doc.root.append_child("p", {"text": "cannot be stored"})
+        push = await client.next_push()
+        assert push.type == "sync.closed" and push.fields["channel"] == doc.channel
+        assert server.resident_documents == 0
+        # The driver's text ("no such table") stays in the server's log.
+        assert "table" not in push.fields["error"]["message"]
+        if backend.name == "postgresql":
+            # PostgreSQL fails stop on anything but a lost connection.
+            assert push.fields["error"]["code"] == "internal_error"
+            with pytest.raises(ServerError, match="storage failed"):
+                await client.request("sync.list")
+            return
+        # SQLite names the cause by its code and is not fail-stop (tests/server/test_storage_faults.py):
+        # the reopened database serves requests again.
+        assert push.fields["error"]["code"] == "storage_unavailable"
+        assert "storage failed" in push.fields["error"]["message"]
+        assert await client.request("sync.list") == {"paths": ["doomed.doc"]}
