@@ -23,6 +23,7 @@ __all__ = [
     "ConnectionLostError",
     "DocumentError",
     "DocumentExistsError",
+    "DocumentLimitError",
     "DocumentNotFoundError",
     "DocumentReplacedError",
     "EditConflictError",
@@ -46,6 +47,7 @@ __all__ = [
     "TransportError",
     "UnknownAttributeError",
     "UnknownTagError",
+    "UpdateRefusedError",
     "error_from_dict",
 ]
 
@@ -115,6 +117,18 @@ class ReservedAttributeError(DocumentError):
 
 class ElementNotFoundError(DocumentError):
     code = "not_found"
+
+
+class UpdateRefusedError(DocumentError):
+    """An incoming CRDT update that would break the document layout beyond repair; nothing applied."""
+
+    code = "update_refused"
+
+
+class DocumentLimitError(DocumentError):
+    """An edit would take the document past its configured depth or size limit."""
+
+    code = "document_too_large"
 
 
 class TextNotAllowedError(DocumentError):

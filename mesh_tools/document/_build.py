@@ -7,6 +7,7 @@ pycrdt element plus an outline of the ids it holds, so a rejected write leaves t
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
 
 from pycrdt import XmlElement, XmlText
@@ -17,7 +18,7 @@ from ._layout import new_element_id
 from ._marks import MARKS_KEY, MarkSpan
 from ._text import parse_spans
 
-__all__ = ["Body", "Builder", "Built", "PendingMarks", "unwrap"]
+__all__ = ["Body", "Builder", "Built", "DocumentLimits", "PendingMarks", "check_limits", "unwrap"]
 
 Built: TypeAlias = tuple[str, str, list["Built"]]  # (id, tag, children) of a subtree being inserted
 #: Marks to apply once a built subtree is in the CRDT (pycrdt cannot format unintegrated text), by id.
@@ -144,6 +145,32 @@ class Builder:
             candidate = new_element_id()
             if candidate not in self._taken and (taken is None or candidate not in taken):
                 return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    """How deep and how large one document may grow: checked on local writes, and on remote updates
+    (repaired when too deep; refused by the room server when too large). See docs/document-layout.md."""
+
+    #: Element nesting, the root being level 1.
+    max_depth: int = 512
+    #: Elements in the document, the root included.
+    max_elements: int = 1_000_000
+
+
+def check_limits(limits: DocumentLimits, parent_depth: int, size: int, subtrees: list[Built]) -> None:
+    """Refuse subtrees about to go under an element at ``parent_depth`` of a ``size``-element document
+    when they would take it past its limits (before anything is written)."""
+    depth, added = 0, 0
+    stack = [(built, 1) for built in subtrees]
+    while stack:
+        (_, _, children), level = stack.pop()
+        depth, added = max(depth, level), added + 1
+        stack.extend((child, level + 1) for child in children)
+    if subtrees and parent_depth + depth > limits.max_depth:
+        raise rules.too_deep(subtrees[0][1], limits.max_depth)
+    if size + added > limits.max_elements:
+        raise rules.too_many_elements(limits.max_elements)
 
 
 def unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:

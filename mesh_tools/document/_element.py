@@ -9,6 +9,7 @@ from pycrdt import XmlElement
 
 from ..errors import ElementNotFoundError, InvalidOperationError
 from ..schema import ID_ATTRIBUTE, ElementType, rules
+from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
@@ -66,6 +67,16 @@ class Element:
     def parent(self) -> Element | None:
         parent_id = self._doc._index.parents.get(self.id)
         return None if parent_id is None else self._doc._elements.get(parent_id)
+
+    @property
+    def depth(self) -> int:
+        """How deep the element sits, the root being 1 (from the index, no CRDT read)."""
+        depth = 0
+        current: str | None = self.id
+        while current is not None:
+            depth += 1
+            current = self._doc._index.parents.get(current)
+        return depth
 
     def get_children(self) -> list[Element]:
         """The child elements in document order."""
@@ -202,6 +213,7 @@ class Element:
             prelim, built = self._doc._builder.subtree(
                 data, parent_tag=self.tag_name, position=at, marks=marks
             )
+            check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
             element = self._doc._index.add_built(xml.children.insert(at, prelim), built, self.id)
             apply_marks(self._doc, marks)
             self._doc._pending.append(ElementInserted(element, local=True))

@@ -113,14 +113,25 @@ def fragment_nodes(fragment: XmlFragment, ydoc: Doc[Any]) -> list[tuple[int, Nod
 
 
 def _node(inner: Any, txn: Any) -> Node:
-    elements: list[tuple[int, Node]] = []
-    texts: list[tuple[int, TextChunks]] = []
-    for raw, child in enumerate(inner.children(txn)):
-        if isinstance(child, _IntegratedElement):
-            elements.append((raw, _node(child, txn)))
-        elif isinstance(child, _IntegratedText):
-            texts.append((raw, child.diff(txn)))
-    return (inner.tag(), inner.attributes(txn), elements, texts)
+    # An explicit stack, not recursion: a raw update can nest elements deeper than Python's limit.
+    top_elements: list[tuple[int, Node]] = []
+    top_texts: list[tuple[int, TextChunks]] = []
+    top: Node = (inner.tag(), inner.attributes(txn), top_elements, top_texts)
+    stack: list[tuple[Any, list[tuple[int, Node]], list[tuple[int, TextChunks]]]] = [
+        (inner, top_elements, top_texts)
+    ]
+    while stack:
+        parent, elements, texts = stack.pop()
+        for raw, child in enumerate(parent.children(txn)):
+            if isinstance(child, _IntegratedElement):
+                element: Any = child  # the integrated class has no type stubs
+                grandchildren: list[tuple[int, Node]] = []
+                child_texts: list[tuple[int, TextChunks]] = []
+                elements.append((raw, (element.tag(), element.attributes(txn), grandchildren, child_texts)))
+                stack.append((element, grandchildren, child_texts))
+            elif isinstance(child, _IntegratedText):
+                texts.append((raw, child.diff(txn)))
+    return top
 
 
 def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
@@ -189,11 +200,11 @@ def subtree_json(
     An element's text comes after its attributes, as a plain string, with its marks under ``$marks``.
 
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
-    intermediate tree, so 10k elements cost little more than reading the CRDT. A closure, so the
-    recursion passes one argument instead of five.
+    intermediate tree, so 10k elements cost little more than reading the CRDT. An explicit stack of
+    (element, its children's list) instead of recursion: no nesting is too deep.
     """
 
-    def json_of(inner: Any) -> dict[str, Any]:
+    def element_json(inner: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         tag = inner.tag()
         order, child_name, text_name = layouts.get(tag) or layout_of(tag)
         raw = dict(inner.attributes(txn))
@@ -211,12 +222,24 @@ def subtree_json(
             body[text_name], spans = read_chunks(chunks)
             if spans:
                 body[MARKS_KEY] = [span.to_json() for span in spans]
+        children: list[dict[str, Any]] | None = None
         if child_name is not None:
-            body[child_name] = [
-                json_of(child) for child in inner.children(txn) if type(child) is _IntegratedElement
-            ]
-        return {tag: body}
+            children = body[child_name] = []
+        return {tag: body}, children
 
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
-        return json_of(xml.integrated)
+        top, children = element_json(xml.integrated)
+        integrated: Any = xml.integrated
+        stack: list[tuple[Any, list[dict[str, Any]]]] = (
+            [(integrated, children)] if children is not None else []
+        )
+        while stack:
+            inner, into = stack.pop()
+            for child in inner.children(txn):
+                if type(child) is _IntegratedElement:
+                    child_json, grandchildren = element_json(child)
+                    into.append(child_json)
+                    if grandchildren is not None:
+                        stack.append((child, grandchildren))
+        return top

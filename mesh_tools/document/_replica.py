@@ -23,7 +23,7 @@ from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
-from ._build import Builder, PendingMarks, unwrap
+from ._build import Builder, DocumentLimits, PendingMarks, check_limits, unwrap
 from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
@@ -53,8 +53,17 @@ class MeshDocument:
     :meth:`apply_update` still brings in everyone else's changes.
     """
 
-    def __init__(self, *, schema: MeshSchema, client_id: int | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        schema: MeshSchema,
+        client_id: int | None = None,
+        read_only: bool = False,
+        limits: DocumentLimits | None = None,
+    ) -> None:
         self.schema = schema
+        #: How deep and large the document may grow (local writes raise DocumentLimitError beyond it).
+        self.limits = limits or DocumentLimits()
         self._read_only = read_only
         self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
@@ -144,6 +153,7 @@ class MeshDocument:
             self._builder.subtree(child, parent_tag=tag, position=i, marks=marks)
             for i, child in enumerate(children)
         ]
+        check_limits(self.limits, 1, len(self._elements), [built for _, built in checked])
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
@@ -256,14 +266,16 @@ class MeshDocument:
             return _validate.find_violations(self)
         return _validate.validate(self, elements)
 
-    def repair(self, origin: Any = None) -> list[Violation]:
+    def repair(self, origin: Any = None, *, keep_owners: bool = True) -> list[Violation]:
         """Mend every violation with the smallest edit: drop the attribute, or delete the element.
 
         Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
-        ``validate()`` finds nothing.
+        ``validate()`` finds nothing. Of two elements with one id, ``keep_owners`` lets the one this
+        replica held first keep it (a newcomer cannot take an id); without it, the later one in document
+        order gives it up, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
         """
         self._check_writable()
-        return _validate.repair(self, origin)
+        return _validate.repair(self, origin, keep_owners=keep_owners)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..errors import (
     ChildNotAllowedError,
     DocumentError,
+    DocumentLimitError,
     InvalidValueError,
     MarkNotAllowedError,
     ReservedAttributeError,
@@ -50,7 +51,9 @@ __all__ = [
     "text_error",
     "text_not_allowed",
     "text_split",
+    "too_deep",
     "too_many_children",
+    "too_many_elements",
     "unknown_attribute",
     "unknown_tag",
     "value_fits",
@@ -290,6 +293,22 @@ def reserved_attribute(at: str, *, inserting: bool) -> ReservedAttributeError:
 def missing_id(tag: str) -> ReservedAttributeError:
     """An element (from a raw update) without a usable id: none, not a string, or another's."""
     return ReservedAttributeError(f"<{tag}> has a missing or duplicate id")
+
+
+def too_deep(tag: str, max_depth: int) -> DocumentLimitError:
+    """An element nested deeper than the document's depth limit (from a raw update)."""
+    return DocumentLimitError(
+        f"<{tag}> is nested deeper than {max_depth} levels, this document's limit",
+        hint="keep documents shallower, or raise the limit (DocumentLimits.max_depth)",
+    )
+
+
+def too_many_elements(max_elements: int) -> DocumentLimitError:
+    """An update or write that would take the document past its size limit."""
+    return DocumentLimitError(
+        f"the document would hold more than {max_elements:,} elements, its limit",
+        hint="split the content over several documents, or raise the limit (DocumentLimits.max_elements)",
+    )
 
 
 def extra_root(tag: str) -> DocumentError:

@@ -1,9 +1,11 @@
 """One connected participant's outbound side: a bounded send queue drained by a single sender task.
 
 Everything the server sends a participant (responses, pushes, sync frames) goes through the queue, so
-frames leave in the order they were produced. A participant that reads too slowly fills its queue and is
-closed with 1013 instead of making the room buffer without bound; it reconnects and resyncs by state
-vector, losing nothing.
+frames leave in the order they were produced. The queue is bounded in frames and in bytes: a
+participant that reads too slowly fills it and is closed with 1013 instead of making the room buffer
+without bound (a few idle readers of big updates would otherwise hold hundreds of MiB); it reconnects
+and resyncs by state vector, losing nothing. One frame is always accepted into an empty queue, however
+big, so a large update still reaches a reader that keeps up.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ logger = logging.getLogger(__name__)
 class Participant:
     """A connection, the token it authenticated with, and its send queue."""
 
-    def __init__(self, connection: ServerConnection, token: ParticipantToken, *, queue_size: int) -> None:
+    def __init__(
+        self, connection: ServerConnection, token: ParticipantToken, *, queue_size: int, queue_bytes: int
+    ) -> None:
         self.connection = connection
         self.token = token
         self._queue: asyncio.Queue[str | bytes] = asyncio.Queue(queue_size)
+        self._queue_bytes = queue_bytes
+        self._queued_bytes = 0
         self._sender: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
 
@@ -47,11 +53,20 @@ class Participant:
         """Queue a frame; a full queue means the participant is too slow and gets evicted."""
         if self._closing is not None:
             return
+        size = len(frame)
+        if self._queued_bytes + size > self._queue_bytes and not self._queue.empty():
+            self._overflow(f"{self._queued_bytes + size:,} bytes")
+            return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
-            logger.warning("%r read too slowly (send queue full): closing with 1013", self)
-            self.close(CloseCode.TRY_AGAIN_LATER, "send queue overflow: reconnect and resync")
+            self._overflow(f"{self._queue.qsize()} frames")
+            return
+        self._queued_bytes += size
+
+    def _overflow(self, queued: str) -> None:
+        logger.warning("%r read too slowly (send queue full at %s): closing with 1013", self, queued)
+        self.close(CloseCode.TRY_AGAIN_LATER, "send queue overflow: reconnect and resync")
 
     def send_message(self, message: Message) -> None:
         self.send(encode_text(message))
@@ -72,6 +87,8 @@ class Participant:
     async def _send_loop(self) -> None:
         try:
             while True:
-                await self.connection.send(await self._queue.get())
+                frame = await self._queue.get()
+                await self.connection.send(frame)
+                self._queued_bytes -= len(frame)
         except ConnectionClosed:
             return

@@ -12,7 +12,7 @@ import functools
 import secrets
 from typing import Any
 
-from ..document import MeshDocument
+from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
 from ._bus import DocumentBus
@@ -29,10 +29,18 @@ _LOAD_ORIGIN = "mesh-tools-load"
 class Room:
     """The documents of one room."""
 
-    def __init__(self, name: str, storage: Storage, bus: DocumentBus | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        storage: Storage,
+        bus: DocumentBus | None = None,
+        limits: DocumentLimits | None = None,
+    ) -> None:
         self.name = name
         self.storage = storage
         self.bus = bus
+        #: Depth and size limits of every document of the room.
+        self.limits = limits or DocumentLimits()
         self.participants = 0
         self._documents: dict[str, LiveDocument] = {}
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
@@ -71,7 +79,9 @@ class Room:
         """
         if schema is None:
             schema = await self.schema_for(path)
-        doc = MeshDocument.from_json(schema, data) if data is not None else MeshDocument(schema=schema)
+        doc = MeshDocument(schema=schema, limits=self.limits)
+        if data is not None:
+            doc.load_json(data)
         try:
             update = doc.get_update()
         finally:
@@ -142,7 +152,7 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema))
+        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
         # Replay in log order: out-of-order replay can leave structs pending. Violations are mended
         # below, once, over the whole document.
         for update in stored.updates:

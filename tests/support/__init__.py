@@ -11,6 +11,7 @@ from .raw_client import RawClient, RawDocument, error_code
 from .schemas import ARTICLE, DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
 from .services import ThrowawayService, flush_redis, isolated_postgres_url
 from .waiting import wait_until
+from .yjs_craft import RawItem, craft_update
 
 __all__ = [
     "ARTICLE",
@@ -23,10 +24,12 @@ __all__ = [
     "RawClient",
     "RawConnector",
     "RawDocument",
+    "RawItem",
     "Run",
     "ServeProcess",
     "TcpProxy",
     "ThrowawayService",
+    "craft_update",
     "error_code",
     "flush_redis",
     "isolated_postgres_url",
