@@ -25,7 +25,7 @@ from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
 from ._json import state_json
-from ._layout import FRAGMENT_NAME, ROOT_ID
+from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAGMENT_NAME",
     "MARKS_KEY",
+    "PARTICIPANTS_MAP",
     "REMOTE",
     "ROOT_ID",
     "AttributeChanged",

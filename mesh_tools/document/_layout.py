@@ -33,6 +33,10 @@ __all__ = [
 
 #: Name of the root XmlFragment; Yjs clients read it with ``ydoc.getXmlFragment("mesh")``.
 FRAGMENT_NAME = "mesh"
+#: The one other top-level type: a ``Map`` of ``{str(client id): participant name}`` that tells who made
+#: which edits (outside the element tree, so the schema does not see it). A client writes only its own
+#: entry, a string; the room server refuses anything else in it.
+PARTICIPANTS_MAP = "participants"
 #: Every replica creates the same root element with the same id (see :func:`root_update`).
 ROOT_ID = "root"
 #: What an element id may look like: the API assigns 8 lowercase base32 characters; document JSON may

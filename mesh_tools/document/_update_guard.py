@@ -5,7 +5,8 @@ once integrated without guessing which root is the real one. So the room server 
 update (``_yjs_update``) and refuses it whole when it:
 
 - deletes or rewrites an item of client 0, which writes only the shared root (_layout.root_update);
-- inserts anything beside the root, or into a top-level type other than the ``mesh`` fragment;
+- inserts anything beside the root, or into a top-level type other than the ``mesh`` fragment and the
+  ``participants`` register (where a client may write only its own name, a string);
 - creates a shared type other than an XML element or an element's text node (maps, arrays, hooks,
   sub-documents), or JSON or binary content, which no schema allows;
 - creates a text node in an element whose type declares no text, or puts characters, embeds or formats
@@ -31,7 +32,7 @@ from pycrdt import get_update
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
-from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME
+from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
 from ._yjs_update import Content, DecodedItem, ItemId, TypeRef, decode_update
 
 __all__ = ["ROOT_CLIENT", "check_update"]
@@ -178,6 +179,9 @@ def _check_item(item: DecodedItem, parents: _Parents) -> None:
             _refuse("it inserts beside the root element or rewrites the root's id")
     if isinstance(item.parent, tuple) and item.parent[0] == ROOT_CLIENT and item.parent != _ROOT_ITEM:
         _refuse("it nests an item inside the root's id")
+    if item.parent == PARTICIPANTS_MAP:
+        _check_participant_entry(item)
+        return
     if isinstance(item.parent, str):
         if item.parent == FRAGMENT_NAME:
             _refuse("it inserts a second root element")
@@ -206,6 +210,14 @@ def _check_item(item: DecodedItem, parents: _Parents) -> None:
         value = item.values[0] if len(item.values) == 1 else None
         if not isinstance(value, str) or ELEMENT_ID_PATTERN.fullmatch(value) is None:
             _refuse(f"{value!r} is not an element id (1-64 letters, digits, '_' or '-')")
+
+
+def _check_participant_entry(item: DecodedItem) -> None:
+    # A client may name only itself: otherwise a writer could book its edits to someone else.
+    if item.content != Content.ANY or item.key != str(item.id[0]):
+        _refuse(f"it writes {PARTICIPANTS_MAP!r} entries other than its own client's name")
+    if len(item.values) != 1 or not isinstance(item.values[0], str):
+        _refuse(f"a {PARTICIPANTS_MAP!r} entry is a participant's name, a string")
 
 
 def _refuse(reason: str) -> NoReturn:

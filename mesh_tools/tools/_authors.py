@@ -14,12 +14,9 @@ from typing import Any
 
 from pycrdt import Map
 
-from ..document import MeshDocument
+from ..document import PARTICIPANTS_MAP, MeshDocument
 
-__all__ = ["PARTICIPANTS_MAP", "Authors"]
-
-#: The root-level ``Map`` of a document's Yjs ``Doc`` holding ``{str(client id): participant name}``.
-PARTICIPANTS_MAP = "participants"
+__all__ = ["Authors"]
 
 
 class Authors:

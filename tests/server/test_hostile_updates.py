@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, create_update_message
 
-from mesh_tools.document import FRAGMENT_NAME, MeshDocument, check_update
+from mesh_tools.document import FRAGMENT_NAME, PARTICIPANTS_MAP, MeshDocument, check_update
 from mesh_tools.document._layout import root_update
 from mesh_tools.document._yjs_update import TypeRef, decode_update
 from mesh_tools.errors import ProtocolError, UpdateRefusedError
@@ -78,6 +78,15 @@ def _top_level_map(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> N
     ydoc.get("side", type=Map)["payload"] = "x" * 100
 
 
+def _spoofed_participant(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
+    # Booking this client's edits to another client's name.
+    ydoc.get(PARTICIPANTS_MAP, type=Map)[str(ydoc.client_id + 1)] = "alice"
+
+
+def _participant_not_a_name(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
+    ydoc.get(PARTICIPANTS_MAP, type=Map)[str(ydoc.client_id)] = {"name": "alice"}
+
+
 def _top_level_text(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
     ydoc.get("notes", type=Text).insert(0, "hidden")
 
@@ -99,6 +108,8 @@ EDITS: dict[str, Edit] = {
     "text node under the root": _text_node,
     "text node deeper down": _text_in_child,
     "top-level map": _top_level_map,
+    "a participant entry for another client": _spoofed_participant,
+    "a participant entry that is not a name": _participant_not_a_name,
     "top-level text": _top_level_text,
     "top-level array": _top_level_array,
     "malformed id": _bad_id_format,
@@ -146,6 +157,7 @@ def test_the_guard_passes_what_honest_replicas_send() -> None:
         child.attributes["text"] = "two"  # an overwrite: written with an origin, not a key
         root.children.append(XmlElement("p", {"$id": "ijklmnop"}))
         del root.children[1]
+        ydoc.get(PARTICIPANTS_MAP, type=Map)[str(ydoc.client_id)] = "bob"  # who made these edits
 
     update = _hostile(root_update("doc"), honest)
     check_update(update)
