@@ -30,7 +30,7 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._pycrdt import DeepObserver
-from ._text import apply_marks, collect_text_changes
+from ._text import LastTyped, apply_marks, collect_text_changes
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -69,6 +69,11 @@ class MeshDocument:
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
         self._depth = 0
         self._origin: Any = None
+        #: Transactions entered so far (nested ones too): what a cached read of the CRDT checks that
+        #: nothing can have changed since.
+        self._transactions = 0
+        #: The text the API edited last, kept for the next keystroke (see LastTyped).
+        self._last_typed: LastTyped | None = None
         #: Events of the current transaction, delivered to listeners once it commits.
         self._pending: list[DocumentEvent] = []
         self._index = ElementIndex(self, self._pending)
@@ -177,6 +182,7 @@ class MeshDocument:
         if outermost:
             self._origin = origin
         self._depth += 1
+        self._transactions += 1
         try:
             with self.ydoc.transaction(origin=self._origin):
                 yield
