@@ -353,3 +353,70 @@ for (const [how, init] of [['moved', null], ['re-focused', () => { delete Elemen
     }
   })
 }
+
+test('buttons set and clear the marks the schema allows on the selected characters', { skip }, async () => {
+  const { agent, id, page, problems, area, close } = await noteToType('marks.doc', 'hello world')
+  const marksSeen = async equals => {
+    agent.send(JSON.stringify({ marks: { id, equals } }))
+    return JSON.parse(await agent.next()).marks
+  }
+  const select = (start, end) => page.$eval(area, (node, [start, end]) => { node.focus(); node.setSelectionRange(start, end) }, [start, end])
+  const button = name => `[data-element-id="${id}"] [data-mark="${name}"]`
+  try {
+    // The note's schema allows bold, and link with an href: one button each, nothing else.
+    assert.deepEqual(await page.$$eval(`[data-element-id="${id}"] [data-mark]`, nodes => nodes.map(node => node.dataset.mark)), ['bold', 'link'])
+    await select(0, 5)
+    await page.click(button('bold'))
+    const bold = { mark: 'bold', start: 0, end: 5 }
+    assert.deepEqual(await marksSeen([bold]), [bold])
+    // The textarea kept its focus and selection; the page shows the run.
+    assert.deepEqual(await page.$eval(area, node => [document.activeElement === node, node.selectionStart, node.selectionEnd]), [true, 0, 5])
+    await page.waitForSelector(`[data-marks-of="${id}"]`)
+    assert.equal(await page.textContent(`[data-marks-of="${id}"]`), 'bold: "hello"')
+    // A link needs its href: without one, nothing is written and the page says why.
+    await select(6, 11)
+    await page.click(button('link'))
+    await page.waitForSelector(`[data-element-id="${id}"] > .violation`)
+    assert.match(await page.textContent(`[data-element-id="${id}"] > .violation`), /link mark needs its href/)
+    await page.fill(`[data-field="${id}.$marks.link.href"]`, 'https://example.org')
+    await select(6, 11)
+    await page.click(button('link'))
+    const link = { mark: 'link', start: 6, end: 11, href: 'https://example.org' }
+    assert.deepEqual(await marksSeen([bold, link]), [bold, link])
+    // Pressed where every selected character has the mark, the button clears it.
+    await select(0, 5)
+    await page.click(button('bold'))
+    assert.deepEqual(await marksSeen([link]), [link])
+    await page.waitForFunction(selector => document.querySelector(selector)?.textContent === 'link https://example.org: "world"', `[data-marks-of="${id}"]`)
+    assert.equal(await page.inputValue(area), 'hello world')
+    assert.equal(await page.$(`[data-element-id="${id}"] > .violation`), null)
+    assert.deepEqual(problems, [])
+  } finally {
+    await close()
+  }
+})
+
+test('a redraw between a button\'s press and its release does not lose the click', { skip }, async () => {
+  const { agent, id } = await agentDocument('press.doc')
+  const { page, problems } = await openPage('press.doc', server.token('pat', { role: 'user' }))
+  try {
+    const button = `[data-element-id="${id}"] > .head .delete`
+    await page.waitForSelector(button)
+    const box = await page.$eval(button, node => { const { x, y, width, height } = node.getBoundingClientRect(); return { x: x + width / 2, y: y + height / 2 } })
+    await page.mouse.move(box.x, box.y)
+    await page.mouse.down()
+    // An agent's edit arrives while the button is held down.
+    agent.send(JSON.stringify({ append: { tag: 'p', attributes: { text: 'meanwhile', style: 'plain' } } }))
+    const { id: later } = JSON.parse(await agent.next())
+    await page.waitForFunction(later => window.meshPage.shared.root.toArray().some(node => node.getAttribute('$id') === later), later)
+    await page.mouse.up()
+    agent.send(JSON.stringify({ wait: 1 }))
+    const left = JSON.parse(await agent.next())
+    assert.deepEqual(left.doc.children.map(child => child.p.text), ['meanwhile'])
+    await page.waitForSelector(`[data-element-id="${later}"]`)
+    assert.deepEqual(problems, [])
+  } finally {
+    await page.close()
+    await agent.stop()
+  }
+})

@@ -69,8 +69,10 @@ class Page {
     this.shared = shared
     this.model = model
     this.scheduled = false
-    /** The textarea of each text on the page, by its Y.XmlText, kept across redraws: the one being typed
-     * in keeps its focus, selection and composition, and each follows its text between redraws. */
+    this.pressed = false
+    /** Each text on the page, by its Y.XmlText: its textarea binding and its mark buttons, kept across
+     * redraws (the textarea being typed in keeps its focus, selection and composition, a link's href
+     * typed but not applied stays), and following the text between redraws. */
     this.texts = new Map()
     shared.doc.on('update', () => this.schedule())
     shared.awareness.on('change', () => this.schedule())
@@ -82,6 +84,16 @@ class Page {
       const holder = event.target.closest('[data-element-id]')
       if (holder) shared.focus(holder.dataset.elementId)
     })
+    // A redraw between a press and its release would replace the button under the pointer, and the
+    // click would land nowhere (pressing a button moves the focus, which itself asks for a redraw):
+    // redraws wait for the release.
+    document.addEventListener('pointerdown', () => { this.pressed = true }, true)
+    const release = () => {
+      this.pressed = false
+      if (this.scheduled) setTimeout(() => this.redraw(), 0)
+    }
+    for (const type of ['pointerup', 'pointercancel']) document.addEventListener(type, release, true)
+    window.addEventListener('blur', release)
   }
 
   note (id, message) {
@@ -93,7 +105,13 @@ class Page {
   schedule () {
     if (this.scheduled) return
     this.scheduled = true
-    setTimeout(() => { this.scheduled = false; this.render() }, 0)
+    setTimeout(() => this.redraw(), 0)
+  }
+
+  redraw () {
+    if (this.pressed || !this.scheduled) return
+    this.scheduled = false
+    this.render()
   }
 
   render () {
@@ -110,7 +128,7 @@ class Page {
     tree.append(fresh)
     if (drawing.spot) moveFocused(drawing.typing, drawing.spot)
     for (const old of [...tree.childNodes]) if (old !== fresh) old.remove()
-    for (const [ytext, binding] of this.texts) if (!drawing.texts.has(ytext)) binding.destroy()
+    for (const [ytext, { binding }] of this.texts) if (!drawing.texts.has(ytext)) binding.destroy()
     this.texts = drawing.texts
     this.renderPeople()
     const general = problems.get('') ?? []
@@ -202,7 +220,8 @@ class Page {
   }
 
   /** The element's text in a textarea bound to its Y.XmlText (text_binding.js): the person's typing
-   * merges per character with agents' edits; marks are kept by the text, not shown. */
+   * merges per character with agents' edits. Buttons set the marks the schema allows; the marks show
+   * below the textarea as runs of marked characters. */
   renderText (node, id, text, readOnly, drawing) {
     const label = element('label', { class: 'text', text: text.name })
     const attributes = { 'data-text-field': id, 'aria-label': `${text.name} of ${id}`, rows: 3 }
@@ -210,18 +229,67 @@ class Page {
     if (!ytext) {
       // Only a root or a foreign client's element lacks its text until the first write (ADR 0013).
       label.append(element('textarea', { ...attributes, disabled: true }))
-      return label
+      return element('div', { class: 'text-editor' }, label)
     }
-    const binding = this.texts.get(ytext) ?? new TextBinding(ytext, element('textarea', attributes))
-    binding.area.disabled = readOnly
-    drawing.texts.set(ytext, binding)
-    if (binding.area === drawing.typing) {
+    let editor = this.texts.get(ytext)
+    if (!editor) {
+      const binding = new TextBinding(ytext, element('textarea', attributes))
+      editor = { binding, buttons: Object.keys(text.marks).length ? this.markButtons(binding, id, text.marks) : null }
+    }
+    editor.binding.area.disabled = readOnly
+    drawing.texts.set(ytext, editor)
+    if (editor.binding.area === drawing.typing) {
       drawing.spot = document.createComment('the textarea being typed in')
       label.append(drawing.spot)
     } else {
-      label.append(binding.area)
+      label.append(editor.binding.area)
     }
-    return label
+    const shown = element('div', { class: 'text-editor' }, label)
+    if (editor.buttons && !readOnly) shown.append(editor.buttons)
+    const runs = ytext.toDelta().filter(op => typeof op.insert === 'string' && Object.keys(op.attributes ?? {}).length)
+    if (runs.length) {
+      shown.append(element('p', {
+        class: 'marks-shown',
+        'data-marks-of': id,
+        text: runs.map(op => `${Object.entries(op.attributes).map(markName).join('+')}: "${op.insert}"`).join(' · ')
+      }))
+    }
+    return shown
+  }
+
+  /** A button per mark the schema allows: it sets the mark on the selected characters, or clears it
+   * when all of them carry it; a mark with attributes (a link's href) takes them from inputs beside it. */
+  markButtons (binding, id, marks) {
+    const bar = element('div', { class: 'marks', role: 'toolbar', 'aria-label': `marks of ${id}` })
+    for (const [name, names] of Object.entries(marks)) {
+      const inputs = names.map(attribute => [attribute, element('input', {
+        type: 'text', placeholder: attribute, 'aria-label': `${attribute} of the ${name} mark`, 'data-field': `${id}.$marks.${name}.${attribute}`
+      })])
+      bar.append(element('button', {
+        type: 'button',
+        'data-mark': name,
+        text: name,
+        title: `${name} on the selected characters, or off where all of them have it`,
+        onmousedown: event => event.preventDefault(), // the textarea keeps its focus and selection
+        onclick: () => this.mark(binding, id, name, inputs)
+      }), ...inputs.map(([, input]) => input))
+    }
+    return bar
+  }
+
+  /** Mark button `name` pressed: clears the mark where every selected character has it, else sets it. */
+  mark (binding, id, name, inputs) {
+    problems.delete(id)
+    let value = null
+    if (!binding.selectionHas(name)) {
+      const empty = inputs.find(([, input]) => input.value === '')
+      if (empty) {
+        this.note(id, `invalid_value: the ${name} mark needs its ${empty[0]}`)
+        return
+      }
+      value = inputs.length ? Object.fromEntries(inputs.map(([attribute, input]) => [attribute, input.value])) : true
+    }
+    if (!binding.formatSelection({ [name]: value })) this.note(id, `invalid_operation: select the characters to mark ${name} first`)
   }
 
   set (node, attribute, value) {
@@ -251,6 +319,11 @@ class Page {
     const index = parent.toArray().indexOf(node)
     if (index >= 0) parent.delete(index, 1)
   }
+}
+
+/** How a mark reads on the page: `bold`, or `link https://…` with its attributes. */
+function markName ([name, value]) {
+  return typeof value === 'object' ? [name, ...Object.values(value)].join(' ') : name
 }
 
 /** Puts the focused textarea where `spot` is. moveBefore keeps its focus, selection and IME composition;

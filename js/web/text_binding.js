@@ -73,6 +73,28 @@ export class TextBinding {
     area.scrollTop = scrollTop
   }
 
+  /** Whether every selected character carries mark `name` (false when nothing is selected). */
+  selectionHas (name) {
+    const { selectionStart: start, selectionEnd: end } = this.area
+    if (start === end) return false
+    let index = 0
+    for (const op of this.ytext.toDelta()) {
+      const length = typeof op.insert === 'string' ? op.insert.length : 1
+      if (index < end && index + length > start && !op.attributes?.[name]) return false
+      index += length
+    }
+    return true
+  }
+
+  /** Sets marks on the selected characters (`{ bold: true }`, `{ link: { href } }`) or clears them
+   * (`{ bold: null }`); false when nothing is selected. */
+  formatSelection (marks) {
+    const { selectionStart: start, selectionEnd: end } = this.area
+    if (start === end) return false
+    this.ytext.format(start, end - start, marks)
+    return true
+  }
+
   /** Stops following the text (the element was deleted or redrawn without it). */
   destroy () {
     this.ytext.unobserve(this.onChange)
