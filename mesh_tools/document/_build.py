@@ -1,7 +1,7 @@
 """Checked building: a local write is checked against the schema completely before it touches the CRDT.
 
-A subtree in document JSON (``{tag: {attr: value, <child property>: [...]}}``) becomes an unintegrated
-pycrdt element plus an outline of the ids it holds, so a rejected write leaves the document unchanged.
+A subtree in document JSON (``{tag: {attr: value, <child property>: [...]}}``) becomes a checked outline
+(:data:`Built`) that the index then writes into the CRDT, so a rejected write leaves the document unchanged.
 """
 
 from __future__ import annotations
@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any, TypeAlias
 
-from pycrdt import XmlElement
-
 from ..errors import InvalidValueError
 from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
 from ._layout import new_element_id
 
 __all__ = ["Builder", "Built", "unwrap"]
 
-Built: TypeAlias = tuple[str, str, list["Built"]]  # (id, tag, children) of a subtree being inserted
+#: (id, tag, attributes with the id, children) of a checked subtree about to be inserted
+Built: TypeAlias = tuple[str, str, dict[str, Any], list["Built"]]
 
 
 class Builder:
@@ -79,8 +78,8 @@ class Builder:
         position: int | None,
         where: str = "element",
         taken: set[str] | None = None,
-    ) -> tuple[XmlElement, Built]:
-        """Check a subtree completely; return it as an unintegrated pycrdt element and its outline."""
+    ) -> Built:
+        """Check a subtree completely; return its outline, ready to be written."""
         tag, body = unwrap(data, where)
         error = rules.child_error(self.schema, parent_tag, tag, position)
         if error is not None:
@@ -97,7 +96,7 @@ class Builder:
             self.subtree(child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken)
             for i, child in enumerate(children)
         ]
-        return XmlElement(tag, attributes, [b[0] for b in built]), (element_id, tag, [b[1] for b in built])
+        return element_id, tag, attributes, built
 
     def fresh_id(self, taken: set[str] | None = None) -> str:
         """An id neither in the document nor in ``taken``."""

@@ -11,7 +11,6 @@ from ..errors import ElementNotFoundError, InvalidOperationError
 from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
-from ._pycrdt import child_ids
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -57,19 +56,21 @@ class Element:
         return None if parent_id is None else self._doc._elements.get(parent_id)
 
     def get_children(self) -> list[Element]:
-        """The child elements in document order."""
+        """The child elements in document order, from the index (no CRDT read)."""
+        self._live()
         index = self._doc._elements
-        ids = child_ids(self._live(), self._doc.ydoc)
-        return [index[i] for i in ids if isinstance(i, str) and i in index]
+        return [index[i] for i in self._doc._index.kids[self.id] if i is not None and i in index]
 
     def count_descendants(self) -> int:
         """How many elements lie below this one, from the index (no CRDT read)."""
         kids = self._doc._index.kids
-        stack = [self.id]
+        stack: list[str | None] = [self.id]
         count = -1
         while stack:
-            count += 1
-            stack.extend(kids.get(stack.pop(), ()))
+            element_id = stack.pop()
+            if element_id is not None:
+                count += 1
+                stack.extend(kids.get(element_id, ()))
         return count
 
     @property
@@ -141,8 +142,8 @@ class Element:
                     f"position {index} is outside 0..{count} for element {self.id!r}",
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
-            prelim, built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at)
-            element = self._doc._index.add_built(xml.children.insert(at, prelim), built, self.id)
+            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at)
+            element = self._doc._index.insert_built(self.id, at, built)
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
 
@@ -153,13 +154,11 @@ class Element:
         parent = self.parent
         if parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
+        index = self._doc._index
         with self._doc._api_write():
-            children = parent._xml.children
-            for position, child in enumerate(children):
-                if isinstance(child, XmlElement) and child.attributes.get(ID_ATTRIBUTE) == self.id:
-                    del children[position]
-                    break
-            self._doc._index.forget(self.id, local=True)
+            position = index.position(self.id)
+            del parent._xml.children[position]
+            index.detach(self.id, position, local=True)
 
     def to_json(self, include_ids: bool = False) -> dict[str, Any]:
         """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""

@@ -1,7 +1,11 @@
 """The id index: every element's handle, parent and children by id, kept in step with the CRDT.
 
-Local writes index what they built themselves; remote updates arrive as pycrdt XmlEvents, which
-:meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+Local writes index what they built themselves; remote updates arrive as :class:`XmlChange` records,
+which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+
+Each element's children are kept as an ordered list mirroring the CRDT's (one entry per child, None for
+a child that is not an indexed element), so a change applies Yjs's retain/insert/delete steps to it:
+no edit costs work proportional to the document or to a parent's width.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlEvent, XmlFragment
+from pycrdt import XmlElement, XmlFragment
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import id_of, read_value
+from ._pycrdt import XmlChange
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -33,11 +38,13 @@ class Integration:
 
 
 class ElementIndex:
-    """Element handles by id, with each element's parent and child ids.
+    """Element handles by id, with each element's parent and ordered child ids.
 
     ``elements`` is a plain dict that stays the same object for the document's life: readers look
     handles up in it directly (a dict subclass or a method call would add ~30% to every lookup).
-    Index changes append their events to ``events`` (the document's pending events).
+    ``kids`` holds, per element, one entry per CRDT child in order: its id, or None for a child that is
+    not an indexed element (text, or an element without a usable id). Index changes append their
+    events to ``events`` (the document's pending events).
     """
 
     __slots__ = ("_doc", "_events", "elements", "kids", "parents")
@@ -47,28 +54,37 @@ class ElementIndex:
         self._events = events
         self.elements: dict[str, Element] = {}
         self.parents: dict[str, str | None] = {}
-        self.kids: dict[str, set[str]] = {}
+        self.kids: dict[str, list[str | None]] = {}
 
     def __iter__(self) -> Iterator[str]:
         """The ids of every indexed element."""
         return iter(self.elements)
 
-    def add_built(self, xml: XmlElement, built: Built, parent_id: str) -> Element:
-        """Index a subtree this replica just inserted, from the outline the builder made of it."""
-        element_id, tag, children = built
+    def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
+        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
+        element = self._write(self.elements[parent_id]._xml, at, built, parent_id)
+        self.kids[parent_id].insert(at, element.id)
+        return element
+
+    def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
+        element_id, tag, attributes, children = built
+        xml = parent.children.insert(at, XmlElement(tag, attributes))
         element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
         self.parents[element_id] = parent_id
-        self.kids.setdefault(parent_id, set()).add(element_id)
-        if children:
-            integrated = [c for c in xml.children if isinstance(c, XmlElement)]
-            for child_xml, child in zip(integrated, children, strict=True):
-                self.add_built(child_xml, child, element_id)
+        self.kids[element_id] = [child[0] for child in children]
+        # Last child first, each at position 0: yrs finds a position by walking the children, so
+        # appending n children one by one (pycrdt's nested prelims do) costs O(n^2).
+        for child in reversed(children):
+            self._write(xml, 0, child, element_id)
         return element
 
     def add_subtree(
         self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
     ) -> Element | None:
-        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit."""
+        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
+
+        The caller records the subtree's entry among its parent's children.
+        """
         element_id = id_of(xml)
         if element_id is None:
             # Only a raw update can create this; validate() reports it and repair() assigns an id.
@@ -81,23 +97,34 @@ class ElementIndex:
             element = Element(self._doc, xml, element_id, tag)
         self.elements[element_id] = element
         self.parents[element_id] = parent_id
-        if parent_id is not None:
-            self.kids.setdefault(parent_id, set()).add(element_id)
+        entries: list[str | None] = []
         for child in xml.children:
-            if isinstance(child, XmlElement):
-                self.add_subtree(child, element_id, previous)
+            added = self.add_subtree(child, element_id, previous) if isinstance(child, XmlElement) else None
+            entries.append(None if added is None else added.id)
+        self.kids[element_id] = entries
         return element
 
-    def forget(self, element_id: str, *, local: bool) -> None:
-        """Drop an element and its subtree from the index, with one ElementDeleted each."""
+    def position(self, element_id: str) -> int:
+        """The element's position among all its parent's CRDT children."""
+        parent_id = self.parents[element_id]
+        assert parent_id is not None, "the root has no position"
+        return self.kids[parent_id].index(element_id)
+
+    def detach(self, element_id: str, position: int, *, local: bool) -> None:
+        """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
+        parent_id = self.parents[element_id]
+        if parent_id is not None:
+            del self.kids[parent_id][position]
+        self._drop(element_id, local)
+
+    def _drop(self, element_id: str, local: bool) -> None:
         element = self.elements.pop(element_id, None)
         if element is None:
             return
-        parent_id = self.parents.pop(element_id, None)
-        if parent_id is not None:
-            self.kids.get(parent_id, set()).discard(element_id)
-        for child_id in self.kids.pop(element_id, set()):
-            self.forget(child_id, local=local)
+        self.parents.pop(element_id, None)
+        for child_id in self.kids.pop(element_id, ()):
+            if child_id is not None:
+                self._drop(child_id, local)
         self._events.append(ElementDeleted(element_id, element.tag_name, local))
 
     def rebuild(self, fragment: XmlFragment, *, local: bool) -> None:
@@ -113,44 +140,60 @@ class ElementIndex:
         for gone in previous.keys() - self.elements.keys():
             self._events.append(ElementDeleted(gone, previous[gone].tag_name, local))
 
-    def integrate(self, xml_events: list[Any], *, local: bool, into: Integration) -> None:
-        """Bring remote changes (pycrdt deep events of the root fragment) into the index and events."""
-        for xml_event in xml_events:
-            if not isinstance(xml_event, XmlEvent):
-                continue
-            event: Any = xml_event  # pycrdt's XmlEvent sets its fields dynamically
-            target = event.target
+    def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
+        """Bring remote changes (the deep changes of the root fragment) into the index and events."""
+        for change in changes:
+            target = change.target
             if isinstance(target, XmlFragment):
-                if any("insert" in d or "delete" in d for d in event.delta):
+                if change.delta:
                     self.rebuild(target, local=local)
                     into.check_all = True
+                continue
+            if not isinstance(target, XmlElement):
                 continue
             target_id = id_of(target)
             if target_id is None or target_id not in self.elements:
                 continue
-            has_delete = False
-            for delta in event.delta:
-                for child in delta.get("insert", ()):
-                    if not isinstance(child, XmlElement):
-                        continue
-                    inserted = None if id_of(child) in self.elements else self.add_subtree(child, target_id)
-                    if inserted is None:
-                        # No id, or an id already taken: only a whole-document check can place it.
-                        into.check_all = True
-                    else:
-                        self._record(ElementInserted(inserted, local), into)
-                has_delete = has_delete or "delete" in delta
-            if has_delete:
-                current = {id_of(c) for c in target.children if isinstance(c, XmlElement)}
-                for gone in self.kids.get(target_id, set()) - current:
-                    self.forget(gone, local=local)
+            if change.delta:
+                self._apply_delta(target_id, change.delta, local, into)
             element = self.elements[target_id]
-            for name, change in event.keys.items():
+            for name, keys in change.keys.items():
                 if name == ID_ATTRIBUTE:
                     into.check_all = True  # an element renamed behind the API: re-check ids everywhere
                     continue
-                old, new = read_value(change.get("oldValue")), read_value(change.get("newValue"))
+                old, new = read_value(keys.get("oldValue")), read_value(keys.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)
+
+    def _apply_delta(
+        self, parent_id: str, delta: list[dict[str, Any]], local: bool, into: Integration
+    ) -> None:
+        """Apply Yjs's steps over a parent's children (positions as before the change) to its entries."""
+        entries = self.kids[parent_id]
+        position = 0
+        for step in delta:
+            if "retain" in step:
+                position += step["retain"]
+            elif "delete" in step:
+                end = position + step["delete"]
+                gone = entries[position:end]
+                del entries[position:end]
+                for child_id in gone:
+                    if child_id is not None:
+                        self._drop(child_id, local)
+            else:
+                inserted: list[str | None] = []
+                for child in step.get("insert", ()):
+                    element = None
+                    if isinstance(child, XmlElement) and id_of(child) not in self.elements:
+                        element = self.add_subtree(child, parent_id)
+                    if element is not None:
+                        self._record(ElementInserted(element, local), into)
+                    elif isinstance(child, XmlElement):
+                        # No id, or an id already taken: only a whole-document check can place it.
+                        into.check_all = True
+                    inserted.append(None if element is None else element.id)
+                entries[position:position] = inserted
+                position += len(inserted)
 
     def _record(self, event: DocumentEvent, into: Integration) -> None:
         self._events.append(event)

@@ -29,7 +29,7 @@ from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
-from ._pycrdt import DeepObserver
+from ._pycrdt import DeepObserver, XmlChange
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -69,7 +69,7 @@ class MeshDocument:
         self._event_listeners: list[EventListener] = []
         self._update_listeners: list[UpdateListener] = []
         self._doc_subscription: Subscription | None = None
-        self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_events)
+        self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_changes)
         self._integration = Integration()
         self.apply_update(root_update(schema.root_tag_name), origin=None)
 
@@ -144,12 +144,9 @@ class MeshDocument:
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
-            for prelim, built in checked:
-                self._pending.append(
-                    ElementInserted(
-                        self._index.add_built(root._xml.children.append(prelim), built, ROOT_ID), True
-                    )
-                )
+            # Last first, each at 0: yrs walks the children to find a position, so appends are O(n) each.
+            inserted = [self._index.insert_built(ROOT_ID, 0, built) for built in reversed(checked)]
+            self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
 
     @contextmanager
     def transaction(self, origin: Any = None) -> Iterator[None]:
@@ -197,8 +194,8 @@ class MeshDocument:
             raise InvalidOperationError(
                 "apply_update cannot run inside a transaction", hint="apply updates between transactions"
             )
-        # Observed only while remote changes integrate: pycrdt converts every deep event to Python
-        # eagerly, which would triple the cost of local writes that keep the index themselves.
+        # Observed only while remote changes integrate: converting deep events to Python would triple
+        # the cost of local writes, which keep the index themselves.
         subscription = self._deep_observer.subscribe()
         self._integration = integration = Integration()
         try:
@@ -272,8 +269,8 @@ class MeshDocument:
             "this document is read-only", hint="edit a replica that was not opened read-only"
         )
 
-    def _on_xml_events(self, events: list[Any]) -> None:
-        self._index.integrate(events, local=self._origin is None, into=self._integration)
+    def _on_xml_changes(self, changes: list[XmlChange]) -> None:
+        self._index.integrate(changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update
