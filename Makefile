@@ -3,28 +3,41 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# setuptools announces how it made an editable install with a warning it calls information only
+# (pypa/packaging-problems#558); pip shows it, and it would open every first `make demo`.
+PIP_INSTALL := $(BIN)/python -W "ignore:Editable installation" -m pip install --quiet
+# What the tests need beyond .venv (a server, a browser): one scripts/deps-*.sh per need, run in name
+# order, each quick when its need is met already. Adding one needs no change here.
+DEPS_SCRIPTS := $(sort $(wildcard scripts/deps-*.sh))
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint deps wheel-smoke bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/mesh-tools demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check mesh_tools tests bench
-	$(BIN)/ruff format --check mesh_tools tests bench
+	$(BIN)/ruff check mesh_tools tests bench setup.py
+	$(BIN)/ruff format --check mesh_tools tests bench setup.py
 	$(BIN)/mypy
 
-test: lint
+deps:
+	for script in $(DEPS_SCRIPTS); do bash $$script || exit 1; done
+
+# The built wheel, installed outside the repository, runs the demo and the core eval suite.
+wheel-smoke: $(STAMP)
+	scripts/wheel-smoke.sh $(BIN)/python
+
+test: lint deps wheel-smoke
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

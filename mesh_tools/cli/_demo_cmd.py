@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._resources import bundled
 from ..errors import AgentConfigError
 from ..helpers import websocket_room_url
 from ._agent_cmd import add_model_options, banner, exit_code, model_client
@@ -53,8 +54,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--agents",
         type=Path,
-        default=Path("agents"),
-        help="directory of agent definitions with architect, writer and reviewer (default: ./agents)",
+        help="directory of agent definitions with architect, writer and reviewer (default: the ones "
+        "that ship with mesh-tools, the repository's agents/)",
     )
     add_model_options(parser, model_help="a real model for every agent, e.g. gpt-5.4-mini")
     parser.add_argument(
@@ -97,7 +98,8 @@ async def _demo(args: argparse.Namespace) -> int:
     schema = demo_schema()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = f"reports/launch-plan-{stamp}.report"
-    members = _members(args.agents, schema, path, scripted=scripted, model=args.model)
+    agents = args.agents or bundled("agents")
+    members = _members(agents, schema, path, scripted=scripted, model=args.model)
     offline = ScriptedModel(demo_policies(schema)) if scripted else None
     console = output_console()
     view = TeamView(
@@ -156,7 +158,7 @@ def _members(
     """The three roles from ``agents``, scripted, or on ``model`` (None: each definition's own)."""
     from ..agent import TeamMember, load_agent_definitions
 
-    hint = "run the demo from the repository root (where agents/ is), or pass --agents DIR"
+    hint = "pass --agents DIR, a directory with architect.toml, writer.toml and reviewer.toml"
     if not agents.is_dir():
         raise AgentConfigError(f"no directory of agent definitions at {agents}", hint=hint)
     definitions = load_agent_definitions(agents)
@@ -175,7 +177,7 @@ def _members(
 
 
 def _export(data_dir: Path, stamp: str, path: str, result: TeamResult) -> list[str]:
-    from ..server.room_server import DATABASE_NAME
+    from ..server._room_server import DATABASE_NAME
 
     document_file = data_dir / f"launch-plan-{stamp}.json"
     record_file = data_dir / f"launch-plan-{stamp}.run.json"

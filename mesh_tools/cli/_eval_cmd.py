@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._resources import eval_suite
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -33,11 +35,16 @@ def register(commands: Any) -> None:
         "eval",
         help="run an eval suite and write its report, or compare two reports",
         description="Run every task of SUITE --trials times and write report.json, report.md and "
-        "report.png; or, as `mesh-tools eval compare A B`, print the change from report A to report B.",
+        "report.png (the chart needs the charts extra); or, as `mesh-tools eval compare A B`, print the "
+        "change from report A to report B.",
         epilog="--model scripted replays the reference solutions and --model faulty injects faults; both "
         "are offline, labelled in every report, and never model results.",
     )
-    parser.add_argument("suite", metavar="SUITE", help="suite directory (such as evals/core), or `compare`")
+    parser.add_argument(
+        "suite",
+        metavar="SUITE",
+        help="suite directory, a suite that ships with mesh-tools (core), or `compare`",
+    )
     parser.add_argument("reports", nargs="*", metavar="REPORT", help="with `compare`: two report.json files")
     parser.add_argument("--model", help="model id, or `scripted` / `faulty` to run offline")
     parser.add_argument("--trials", type=int, default=3, help="runs of each task (default 3)")
@@ -72,7 +79,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import EvalConfig, build_report, load_suite, run_suite
 
     console = Console()
-    suite = load_suite(args.suite).only(args.tasks)
+    suite = load_suite(eval_suite(args.suite)).only(args.tasks)
     config = EvalConfig(
         model=args.model,
         trials=args.trials,
@@ -113,10 +120,8 @@ async def _evaluate(args: argparse.Namespace) -> int:
         run = await run_suite(suite, config, on_episode=done, on_event=turn)
     report = build_report(run.info, run.episodes)
     out = args.out or Path("eval-results") / _slug(suite.name, config.model)
-    files = _write(report, out)
     _print_summary(console, report)
-    for path in files:
-        console.print(f"wrote {path}")
+    _write(report, out, console)
     return _exit_code(report)
 
 
@@ -125,15 +130,21 @@ def _slug(suite: str, model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{suite}-{model}-{stamp}")
 
 
-def _write(report: dict[str, Any], out: Path) -> list[Path]:
-    from ..evaluation import draw_chart, render_markdown
+def _write(report: dict[str, Any], out: Path, console: Console) -> None:
+    from rich.markup import escape
+
+    from ..evaluation import ChartUnavailableError, draw_chart, render_markdown
 
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown_path = out / "report.md"
     markdown_path.write_text(render_markdown(report), encoding="utf-8")
-    return [json_path, markdown_path, draw_chart(report, out / "report.png")]
+    console.print(f"wrote {json_path}\nwrote {markdown_path}")
+    try:
+        console.print(f"wrote {draw_chart(report, out / 'report.png')}")
+    except ChartUnavailableError as exc:
+        console.print(f"[yellow]note:[/] {escape(f'{exc.message}; {exc.hint}')}")
 
 
 def _print_summary(console: Console, report: dict[str, Any]) -> None:

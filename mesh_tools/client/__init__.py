@@ -10,11 +10,11 @@ async with RoomClient(protocol=protocol) as room:
 ```
 """
 
-from .document import Rejection, SyncedDocument, SyncState
-from .room import RoomClient
-from .schemas import SchemaClient
-from .sync import SyncClient
-from .transport import WebSocketClientProtocol
+from ._document import Rejection, SyncedDocument, SyncState
+from ._room import RoomClient
+from ._schemas import SchemaClient
+from ._sync import SyncClient
+from ._transport import WebSocketClientProtocol
 
 __all__ = [
     "Rejection",

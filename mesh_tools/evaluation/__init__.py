@@ -16,7 +16,7 @@ from .chart import draw_chart
 from .checks import Check, CheckContext, CheckOutcome
 from .compare import Comparison, ComparisonRow, compare_reports, load_report
 from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .errors import ReportError, SuiteError
+from .errors import ChartUnavailableError, ReportError, SuiteError
 from .faults import FaultKind, InjectedFault, plan_faults
 from .markdown import render_markdown
 from .metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
@@ -29,6 +29,7 @@ __all__ = [
     "REPORT_FORMAT",
     "CallClassifier",
     "CallOutcome",
+    "ChartUnavailableError",
     "Check",
     "CheckContext",
     "CheckOutcome",

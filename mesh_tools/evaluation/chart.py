@@ -1,7 +1,8 @@
 """The eval report's chart: success per category with 95% intervals, and what tool calls ran into.
 
 matplotlib (the ``charts`` extra) is imported only here, only when a chart is drawn, on the Agg
-backend so no display is needed.
+backend so no display is needed. Without it :func:`draw_chart` raises :class:`ChartUnavailableError`,
+which the eval command turns into a note: the JSON and Markdown reports are complete without the chart.
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import ChartUnavailableError
+
 __all__ = ["draw_chart"]
 
 
 def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
     """Draw the report's chart as a PNG at ``path``; returns ``path``."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ChartUnavailableError(
+            f"{path.name} not drawn: matplotlib is not installed",
+            hint="install the charts extra (pip install 'mesh-tools[charts]') to draw it",
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

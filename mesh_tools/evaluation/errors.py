@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import MeshError
 
-__all__ = ["ReportError", "SuiteError"]
+__all__ = ["ChartUnavailableError", "ReportError", "SuiteError"]
 
 
 class SuiteError(MeshError):
@@ -17,3 +17,9 @@ class ReportError(MeshError):
     """A file that is not an eval report this version can read."""
 
     code = "invalid_eval_report"
+
+
+class ChartUnavailableError(MeshError):
+    """The report's chart cannot be drawn: matplotlib, an optional extra, is not installed."""
+
+    code = "chart_unavailable"

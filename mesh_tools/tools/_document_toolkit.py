@@ -26,7 +26,7 @@ from ._function_toolkit import FunctionToolkit
 from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
 from ._strict import StrictLimits
 from ._tool import Tool, ToolHandler
-from .validation import ArgumentChecker, ArgumentKind
+from ._validation import ArgumentChecker, ArgumentKind
 
 __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
 

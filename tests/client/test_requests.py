@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mesh_tools.client.requests import PendingRequests
+from mesh_tools.client._requests import PendingRequests
 from mesh_tools.errors import (
     ConnectionLostError,
     DocumentNotFoundError,

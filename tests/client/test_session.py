@@ -9,7 +9,7 @@ import pytest
 from pycrdt import Doc, YSyncMessageType, create_sync_message, merge_updates
 
 from mesh_tools.client import SyncedDocument
-from mesh_tools.client.session import DocumentSession
+from mesh_tools.client._session import DocumentSession
 from mesh_tools.errors import (
     ConnectionLostError,
     DocumentNotFoundError,

@@ -16,7 +16,7 @@ from mesh_tools.errors import SchemaError
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
 from mesh_tools.tools._arguments import insertable_tags
-from mesh_tools.tools.validation import compile_schema
+from mesh_tools.tools._validation import compile_schema
 
 from .examples import BOARD, rich
 

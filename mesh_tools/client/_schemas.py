@@ -9,7 +9,7 @@ from ..schema import MeshSchema
 from ..sync import RequestType, SchemaPutParams, read_field
 
 if TYPE_CHECKING:
-    from .room import RoomClient
+    from ._room import RoomClient
 
 __all__ = ["SchemaClient"]
 

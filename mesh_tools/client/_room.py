@@ -32,11 +32,11 @@ from ..errors import (
     error_from_dict,
 )
 from ..sync import CloseCode, Push, PushType, Request, Response, decode_binary, decode_text, encode_text
-from .requests import PendingRequests, ResultHook
-from .schemas import SchemaClient
-from .session import SendFrame
-from .sync import SyncClient
-from .transport import WebSocketClientProtocol
+from ._requests import PendingRequests, ResultHook
+from ._schemas import SchemaClient
+from ._session import SendFrame
+from ._sync import SyncClient
+from ._transport import WebSocketClientProtocol
 
 __all__ = ["RoomClient"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from mesh_tools.server import RoomServer
 
-from .support import NOTES, Run, TcpProxy, run_process
+from ..support import NOTES, Run, TcpProxy, run_process
 
 ROOM = "cli-room"
 

@@ -17,9 +17,9 @@ from pycrdt import Doc, Text
 
 from mesh_tools.errors import DocumentExistsError, ServerError
 from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
-from mesh_tools.server.room_server import DATABASE_NAME
+from mesh_tools.server._room_server import DATABASE_NAME
 
-from .support import DOC_SCHEMA, ROOM, RawConnector
+from ..support import DOC_SCHEMA, ROOM, RawConnector
 
 
 @pytest.fixture

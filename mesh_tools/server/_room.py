@@ -15,9 +15,9 @@ from typing import Any
 from ..document import MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
-from .live_document import LiveDocument
-from .paths import SCHEMA_DIR, schema_name_for
-from .storage import Storage
+from ._live_document import LiveDocument
+from ._paths import SCHEMA_DIR, schema_name_for
+from ._storage import Storage
 
 __all__ = ["Room"]
 

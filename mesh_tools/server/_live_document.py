@@ -20,8 +20,8 @@ from pycrdt import create_update_message, merge_updates
 from ..document import MeshDocument, Violation
 from ..errors import RemoteProtocolError, ServerError
 from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
-from .participant import Participant
-from .storage import Storage
+from ._participant import Participant
+from ._storage import Storage
 
 __all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 

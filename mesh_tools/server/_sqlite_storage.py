@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 from pycrdt import merge_updates
 
 from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
-from .storage import StoredDocument
+from ._storage import StoredDocument
 
 __all__ = ["SQLiteStorage"]
 
@@ -72,7 +72,7 @@ class _Batch:
 
 
 class SQLiteStorage:
-    """:class:`~mesh_tools.server.storage.Storage` in one SQLite file.
+    """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.

@@ -36,12 +36,12 @@ from websockets.http11 import Response as HttpResponse
 from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
-from .participant import Participant
-from .paths import check_room_name
-from .room import Room
-from .session import Session
-from .sqlite_storage import SQLiteStorage
-from .storage import Storage
+from ._participant import Participant
+from ._paths import check_room_name
+from ._room import Room
+from ._session import Session
+from ._sqlite_storage import SQLiteStorage
+from ._storage import Storage
 
 __all__ = ["DATABASE_NAME", "RoomServer"]
 

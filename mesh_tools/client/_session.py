@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..errors import DocumentReplacedError, MeshError
 from ..sync import ClientChannel, Received
-from .document import SyncedDocument
+from ._document import SyncedDocument
 
 __all__ = ["DocumentSession", "SendFrame"]
 

@@ -34,11 +34,11 @@ from ..sync import (
     read_field,
     read_open_result,
 )
-from .document import Rejection, SyncedDocument
-from .session import DocumentSession
+from ._document import Rejection, SyncedDocument
+from ._session import DocumentSession
 
 if TYPE_CHECKING:
-    from .room import RoomClient
+    from ._room import RoomClient
 
 __all__ = ["SyncClient"]
 

@@ -42,10 +42,10 @@ from ..sync import (
     decode_text,
 )
 from ..tokens import SyncScope
-from .live_document import SERVER_ORIGIN, Subscriber, violation_bodies
-from .participant import Participant
-from .paths import check_document_path, check_schema_name
-from .room import Room
+from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
+from ._participant import Participant
+from ._paths import check_document_path, check_schema_name
+from ._room import Room
 
 __all__ = ["Session"]
 
