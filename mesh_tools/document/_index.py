@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pycrdt import XmlElement, XmlFragment
 
@@ -67,42 +67,55 @@ class ElementIndex:
         return element
 
     def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
-        element_id, tag, attributes, children = built
-        xml = parent.children.insert(at, XmlElement(tag, attributes))
-        element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
-        self.parents[element_id] = parent_id
-        self.kids[element_id] = [child[0] for child in children]
-        # Last child first, each at position 0: yrs finds a position by walking the children, so
-        # appending n children one by one (pycrdt's nested prelims do) costs O(n^2).
-        for child in reversed(children):
-            self._write(xml, 0, child, element_id)
-        return element
+        top: Element | None = None
+        stack = [(parent, at, built, parent_id)]
+        while stack:
+            into, position, (element_id, tag, attributes, children), into_id = stack.pop()
+            xml = into.children.insert(position, XmlElement(tag, attributes))
+            element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
+            top = top or element
+            self.parents[element_id] = into_id
+            self.kids[element_id] = [child[0] for child in children]
+            # Popped last first, each written at 0: yrs finds a position by walking the children, so
+            # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
+            stack.extend((xml, 0, child, element_id) for child in children)
+        assert top is not None
+        return top
 
     def add_subtree(
         self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
     ) -> Element | None:
         """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
 
-        The caller records the subtree's entry among its parent's children.
+        Elements without a string id are skipped with their subtrees (entry None): only a raw update can
+        create them; validate() reports them and repair() mends them. The caller records the subtree's
+        entry among its parent's children. Walked with a stack: any depth is fine.
         """
         element_id = id_of(xml)
         if element_id is None:
-            # Only a raw update can create this; validate() reports it and repair() assigns an id.
             return None
-        tag = xml.tag or ""
-        element = (previous or self.elements).get(element_id)
-        if element is not None and element.tag_name == tag:
-            element._xml = xml  # keep handles that callers hold alive across a re-index
-        else:
-            element = Element(self._doc, xml, element_id, tag)
-        self.elements[element_id] = element
-        self.parents[element_id] = parent_id
-        entries: list[str | None] = []
-        for child in xml.children:
-            added = self.add_subtree(child, element_id, previous) if isinstance(child, XmlElement) else None
-            entries.append(None if added is None else added.id)
-        self.kids[element_id] = entries
-        return element
+        handles = previous or self.elements
+        top: Element | None = None
+        stack: list[tuple[XmlElement, str, str | None]] = [(xml, element_id, parent_id)]
+        while stack:
+            node, node_id, parent = stack.pop()
+            tag = node.tag or ""
+            element = handles.get(node_id)
+            if element is not None and element.tag_name == tag:
+                element._xml = node  # keep handles that callers hold alive across a re-index
+            else:
+                element = Element(self._doc, node, node_id, tag)
+            top = top or element
+            self.elements[node_id] = element
+            self.parents[node_id] = parent
+            entries: list[str | None] = []
+            for child in node.children:
+                child_id = id_of(child) if isinstance(child, XmlElement) else None
+                entries.append(child_id)
+                if child_id is not None:
+                    stack.append((cast(XmlElement, child), child_id, node_id))
+            self.kids[node_id] = entries
+        return top
 
     def position(self, element_id: str) -> int:
         """The element's position among all its parent's CRDT children."""
@@ -118,14 +131,17 @@ class ElementIndex:
         self._drop(element_id, local)
 
     def _drop(self, element_id: str, local: bool) -> None:
-        element = self.elements.pop(element_id, None)
-        if element is None:
-            return
-        self.parents.pop(element_id, None)
-        for child_id in self.kids.pop(element_id, ()):
-            if child_id is not None:
-                self._drop(child_id, local)
-        self._events.append(ElementDeleted(element_id, element.tag_name, local))
+        deleted: list[ElementDeleted] = []
+        stack: list[str | None] = [element_id]
+        while stack:
+            gone = stack.pop()
+            element = None if gone is None else self.elements.pop(gone, None)
+            if gone is None or element is None:
+                continue
+            self.parents.pop(gone, None)
+            stack.extend(self.kids.pop(gone, ()))
+            deleted.append(ElementDeleted(gone, element.tag_name, local))
+        self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
 
     def rebuild(self, fragment: XmlFragment, *, local: bool) -> None:
         """Index the document afresh from the CRDT, keeping the handles of elements still there."""
