@@ -57,9 +57,9 @@ class RoomServer:
 
     Keys: ``secret`` (one HS256 secret) or ``secrets`` (``{kid: secret}``; the token header's ``kid``
     picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``.
-    Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_size``
-    (frames queued per participant before it is closed with 1013), ``max_errors`` (bad frames in a row
-    before 1008).
+    Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
+    (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
+    ``max_errors`` (bad frames in a row before 1008).
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class RoomServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_message_size: int = 16 * 2**20,
-        send_queue_size: int = 256,
+        send_queue_bytes: int = 32 * 2**20,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
     ) -> None:
@@ -89,7 +89,7 @@ class RoomServer:
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
-        self.send_queue_size = send_queue_size
+        self.send_queue_bytes = send_queue_bytes
         self.max_errors = max_errors
         self.ping_interval = ping_interval
         self._server: Server | None = None
@@ -194,7 +194,7 @@ class RoomServer:
         if room is None:
             room = self._rooms[room_name] = Room(room_name, self.storage)
         room.participants += 1
-        participant = Participant(connection, token, queue_size=self.send_queue_size)
+        participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
         session = Session(room, participant, max_errors=self.max_errors)
         participant.start()
         expiry = None

@@ -24,7 +24,7 @@ async def test_slow_reader_is_evicted_with_1013_and_resyncs(
     tmp_path: Path, secret: str, make_token: MakeToken, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret, send_queue_size=8) as server,
+        RoomServer(data_dir=tmp_path, secret=secret, send_queue_bytes=256 * 1024) as server,
         raw_client(server.url) as writer,
     ):
         await writer.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
