@@ -209,6 +209,7 @@ class RoomServer:
                     await session.handle_text(frame)
                 else:
                     session.handle_binary(frame)
+                await self.storage.drain()  # back-pressure: read no more while storage lags
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
         finally:

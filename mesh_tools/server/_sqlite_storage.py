@@ -5,6 +5,12 @@ disk, power loss included. One writer task owns the connection: it drains a queu
 each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
 futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
 
+Appends in a batch are written by one multi-row INSERT per few hundred rows, not a statement (and a
+savepoint) each: the writer thread needs the GIL back after every SQLite call, and while the event loop
+is busy each handover waits out the interpreter's switch interval, so per-row statements starved the
+writer (docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
+:meth:`SQLiteStorage.drain` makes readers wait while they exceed ``max_backlog_bytes``.
+
 Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
 ``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
 """
@@ -53,10 +59,10 @@ CREATE TABLE IF NOT EXISTS schemas (
 class _Op(Generic[_T]):
     """One storage operation: runs on the writer thread inside the batch's transaction."""
 
-    run: Callable[[sqlite3.Connection], _T]
+    run: Callable[[sqlite3.Connection], _T] | None
     future: asyncio.Future[_T]
-    appends: _DocKey | None = None
-    size: int = 0
+    #: The (room, path, update) row of an append, written with the batch's other appends.
+    append: tuple[str, str, bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -76,6 +82,7 @@ class SQLiteStorage:
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
+    ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
     """
 
     def __init__(
@@ -85,11 +92,16 @@ class SQLiteStorage:
         compact_rows: int = 500,
         compact_bytes: int = 1 << 20,
         max_batch: int = 1024,
+        max_backlog_bytes: int = 16 * 2**20,
     ) -> None:
         self.path = Path(path)
         self.compact_rows = compact_rows
         self.compact_bytes = compact_bytes
         self.max_batch = max_batch
+        self.max_backlog_bytes = max_backlog_bytes
+        self._backlog_bytes = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._db: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -165,13 +177,24 @@ class SQLiteStorage:
         return await self._submit(run)
 
     def append_update(self, room: str, path: str, update: bytes) -> asyncio.Future[None]:
-        def run(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO updates (room, path, data) VALUES (?, ?, ?)", (room, path, update))
-
-        return self._enqueue(run, appends=(room, path), size=len(update))
+        future: asyncio.Future[None] = self._enqueue(None, append=(room, path, update))
+        if not future.done():
+            self._backlog_bytes += len(update)
+            if self._backlog_bytes > self.max_backlog_bytes:
+                self._drained.clear()
+        return future
 
     async def flush(self) -> None:
         await self._submit(lambda db: None)
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes appended and not yet stored."""
+        return self._backlog_bytes
+
+    async def drain(self) -> None:
+        """Return once the appends waiting to be stored are within ``max_backlog_bytes``."""
+        await self._drained.wait()
 
     async def list_documents(self, room: str) -> list[str]:
         def run(db: sqlite3.Connection) -> list[str]:
@@ -211,7 +234,7 @@ class SQLiteStorage:
         return await self._enqueue(run)
 
     def _enqueue(
-        self, run: Callable[[sqlite3.Connection], _T], *, appends: _DocKey | None = None, size: int = 0
+        self, run: Callable[[sqlite3.Connection], _T] | None, *, append: tuple[str, str, bytes] | None = None
     ) -> asyncio.Future[_T]:
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         if self._failure is not None:
@@ -219,7 +242,7 @@ class SQLiteStorage:
         elif self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
-            self._queue.put_nowait(_Op(run, future, appends, size))
+            self._queue.put_nowait(_Op(run, future, append))
         return future
 
     def _failed(self) -> ServerError:
@@ -245,25 +268,30 @@ class SQLiteStorage:
             if not batch:
                 continue
             if self._failure is not None:
-                for op in batch:
-                    _settle(op.future, False, self._failed())
+                self._finish(batch, [(False, self._failed()) for _ in batch])
                 continue
             try:
                 done = await asyncio.to_thread(self._run_batch, batch)
             except Exception as exc:  # the transaction itself failed: nothing in it is stored
                 logger.exception("storage batch failed; refusing further writes")
                 self._failure = exc
-                for op in batch:
-                    _settle(op.future, False, self._failed())
+                self._finish(batch, [(False, self._failed()) for _ in batch])
                 continue
-            for op, (ok, value) in zip(batch, done.results, strict=True):
-                _settle(op.future, ok, value)
+            self._finish(batch, done.results)
             if done.due:
                 try:
                     await asyncio.to_thread(self._compact_all, self._require_db(), done.due)
                 except Exception as exc:
                     logger.exception("compaction failed; refusing further writes")
                     self._failure = exc
+
+    def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
+        """Resolve the batch's futures and take its appends off the backlog."""
+        for op, (ok, value) in zip(batch, results, strict=True):
+            _settle(op.future, ok, value)
+        self._backlog_bytes -= sum(len(op.append[2]) for op in batch if op.append is not None)
+        if self._backlog_bytes <= self.max_backlog_bytes:
+            self._drained.set()
 
     def _require_db(self) -> sqlite3.Connection:
         if self._db is None:
@@ -274,9 +302,20 @@ class SQLiteStorage:
         """Run on the writer thread: every operation of the batch in one transaction."""
         db = self._require_db()
         done = _Batch()
+        appended: list[tuple[str, str, bytes]] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            rows: list[tuple[str, str, bytes]] = []
             for op in batch:
+                if op.append is not None:
+                    rows.append(op.append)
+                    done.results.append((True, None))
+                    continue
+                # The appends queued before this operation go first: it may read them.
+                _insert_updates(db, rows)
+                appended += rows
+                rows = []
+                assert op.run is not None
                 # A savepoint per operation, so a refused one leaves the rest of the batch intact;
                 # any other error (sqlite3.Error) fails the whole batch.
                 db.execute("SAVEPOINT op")
@@ -289,30 +328,36 @@ class SQLiteStorage:
                     continue
                 db.execute("RELEASE op")
                 done.results.append((True, value))
-                if op.appends is not None:
-                    self._count(db, op.appends, op.size, done)
+            _insert_updates(db, rows)
+            self._count(db, appended + rows, done)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return done
 
-    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: _Batch) -> None:
-        stats = self._stats.get(key)
-        if stats is None:
-            # Includes the row just inserted.
-            rows, total = db.execute(
-                "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
-                "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
-                "AND s.path=u.path)",
-                key,
-            ).fetchone()
-            stats = self._stats[key] = _LogStats(rows, total)
-        else:
-            stats.rows += 1
-            stats.size += size
-        if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
-            done.due.append(key)
+    def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: _Batch) -> None:
+        added: dict[_DocKey, _LogStats] = {}
+        for room, path, update in appended:
+            batch_stats = added.setdefault((room, path), _LogStats(0, 0))
+            batch_stats.rows += 1
+            batch_stats.size += len(update)
+        for key, more in added.items():
+            stats = self._stats.get(key)
+            if stats is None:
+                # Includes the rows just inserted.
+                rows, total = db.execute(
+                    "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
+                    "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
+                    "AND s.path=u.path)",
+                    key,
+                ).fetchone()
+                stats = self._stats[key] = _LogStats(rows, total)
+            else:
+                stats.rows += more.rows
+                stats.size += more.size
+            if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
+                done.due.append(key)
 
     def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
         for key in keys:
@@ -342,6 +387,20 @@ class SQLiteStorage:
             db.execute("ROLLBACK")
             raise
         self._stats[key] = _LogStats(0, 0)
+
+
+#: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.
+_INSERT_ROWS = 300
+
+
+def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
+    """Append log rows, in order, with one statement per few hundred rows (one GIL handover each)."""
+    for start in range(0, len(rows), _INSERT_ROWS):
+        chunk = rows[start : start + _INSERT_ROWS]
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        db.execute(
+            f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
+        )
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
