@@ -1,6 +1,6 @@
 """Per-edit cost as a document grows (1k -> 10k -> 100k elements), beside raw pycrdt in the same run.
 
-    python bench/document_growth.py [--sizes 1000,10000,100000] [--edits 200]
+    python bench/document_growth.py [--sizes 1000,10000,100000] [--edits 50] [--shapes flat,tree]
 
 What the room server pays for one small incoming update (apply + schema check + encoding the relay
 message), for a delete, an insert and an attribute change, in a flat list and in a tree of sections; and
@@ -163,7 +163,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--shapes", default="flat,tree")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -3,9 +3,9 @@
 Backends (SQLite today; Redis or PostgreSQL later) implement :class:`Storage`. The contract the server
 relies on:
 
-- ``append_update`` is synchronous (it runs inside a CRDT commit) and keeps call order: updates of a document are stored in the order
-  they were appended, and the returned future resolves once that update, and every update appended
-  before it, is durable. It fails (never silently drops) if the write fails.
+- ``append_update`` is synchronous (it runs inside a CRDT commit) and keeps call order: updates of a
+  document are stored in the order they were appended, and the returned future resolves once that
+  update, and every update appended before it, is durable. It fails (never silently drops) if the write fails.
 - ``load_document`` returns the updates to replay in order; a backend may compact the log into a
   snapshot (with ``pycrdt.merge_updates``, which keeps pending structs), never from a live document.
 - The ``epoch`` is a random id fixed when the document is created; a backend rebuilt from anything but
