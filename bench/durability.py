@@ -5,8 +5,8 @@
 The room server applies updates on its event loop and stores them on SQLiteStorage's writer thread; when
 the loop is busy (fan-out, schema checks) the writer must win the GIL back after each SQLite call. This
 offers ``--updates`` small appends, 200 at a time, while a task keeps the loop busy (``--slice-ms`` of
-Python work per loop turn, as a loaded server does), and reports stored/s, the p99 time from append to durable, and
-how long a final ``flush()`` waited; the reference is the same run with an idle loop.
+Python work per loop turn, as a loaded server does), and reports stored/s, the p99 time from append to
+durable, and how long a final ``flush()`` waited; the reference is the same run with an idle loop.
 Target: stored/s with a busy loop within 2x of the idle one, and the flush bounded.
 """
 
