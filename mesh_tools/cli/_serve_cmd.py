@@ -32,6 +32,12 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     serve.add_argument("--data-dir", default="mesh-data", help="where the SQLite database lives")
     serve.add_argument("--secret-file", help='JSON file {"kid": "secret", ...} instead of the env secret')
+    serve.add_argument(
+        "--keep-loaded",
+        type=float,
+        default=30.0,
+        help="seconds an unused document stays loaded, so reopening it is instant (default 30)",
+    )
     serve.set_defaults(run=_serve)
 
     token: argparse.ArgumentParser = commands.add_parser(
@@ -89,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         secrets=keys,
         host=args.host,
         port=args.port,
+        keep_loaded=args.keep_loaded,
     )
 
     async def main() -> None:

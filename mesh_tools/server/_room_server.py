@@ -59,7 +59,8 @@ class RoomServer:
     picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``.
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
     (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
-    ``max_errors`` (bad frames in a row before 1008).
+    ``max_errors`` (bad frames in a row before 1008). ``keep_loaded``: seconds a document nobody uses
+    stays loaded (0 unloads it at once).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class RoomServer:
         port: int = 0,
         max_message_size: int = 16 * 2**20,
         send_queue_bytes: int = 32 * 2**20,
+        keep_loaded: float = 0.0,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
     ) -> None:
@@ -90,6 +92,7 @@ class RoomServer:
         self.port = port
         self.max_message_size = max_message_size
         self.send_queue_bytes = send_queue_bytes
+        self.keep_loaded = keep_loaded
         self.max_errors = max_errors
         self.ping_interval = ping_interval
         self._server: Server | None = None
@@ -192,7 +195,9 @@ class RoomServer:
         room_name, token = self._admitted.pop(connection)
         room = self._rooms.get(room_name)
         if room is None:
-            room = self._rooms[room_name] = Room(room_name, self.storage)
+            room = self._rooms[room_name] = Room(
+                room_name, self.storage, keep_loaded=self.keep_loaded, on_empty=self._drop_room
+            )
         room.participants += 1
         participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
         session = Session(room, participant, max_errors=self.max_errors)
@@ -218,8 +223,11 @@ class RoomServer:
             session.close()
             await participant.stop()
             room.participants -= 1
-            if room.idle and self._rooms.get(room_name) is room:
-                del self._rooms[room_name]
+            self._drop_room(room)
+
+    def _drop_room(self, room: Room) -> None:
+        if room.idle and self._rooms.get(room.name) is room:
+            del self._rooms[room.name]
 
 
 class _QuietHandshakes(logging.LoggerAdapter[logging.Logger]):
