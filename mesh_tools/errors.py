@@ -41,6 +41,7 @@ __all__ = [
     "RoomServerException",
     "SchemaError",
     "ServerError",
+    "StorageUnavailableError",
     "TransportError",
     "UnknownAttributeError",
     "UnknownTagError",
@@ -201,6 +202,15 @@ class ServerError(MeshError):
     """The server failed in a way that is not the caller's fault."""
 
     code = "internal_error"
+
+
+class StorageUnavailableError(ServerError):
+    """The server cannot reach its database right now, so it refuses what it could not make durable.
+
+    It reconnects by itself; the same request, or reopening the document, works again once it has.
+    """
+
+    code = "storage_unavailable"
 
 
 class AgentConfigError(MeshError):

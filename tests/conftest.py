@@ -1,9 +1,10 @@
-"""Fixtures every test folder shares: the one secret, the one room server, tokens and clients of it."""
+"""Fixtures every test folder shares: the one secret, the one room server, tokens and clients of it, and
+the throwaway Redis and PostgreSQL of the multi-node tests (support/services.py)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from .support import (
     RawClient,
     RawConnector,
     TcpProxy,
+    ThrowawayService,
+    flush_redis,
+    isolated_postgres_url,
 )
 
 #: The one HS256 secret of the test servers (and of the tokens that reach them).
@@ -97,3 +101,30 @@ async def proxy(server: RoomServer) -> AsyncIterator[TcpProxy]:
     """A TcpProxy in front of the ``server`` fixture."""
     async with TcpProxy(int(server.url.rsplit(":", 1)[1])) as relay:
         yield relay
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[ThrowawayService]:
+    service = ThrowawayService.start_new("redis")
+    yield service
+    service.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_service() -> Iterator[ThrowawayService]:
+    service = ThrowawayService.start_new("postgres")
+    yield service
+    service.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_service: ThrowawayService) -> str:
+    """A connection URL to empty storage: a schema of its own on the session's PostgreSQL."""
+    return isolated_postgres_url(postgres_service)
+
+
+@pytest.fixture
+def redis_url(redis_service: ThrowawayService) -> str:
+    """The session's Redis, emptied for this test."""
+    flush_redis(redis_service)
+    return redis_service.url

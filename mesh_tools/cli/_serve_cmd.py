@@ -3,6 +3,9 @@
 Keys come from the environment, never from the command line (where ``ps`` would show them):
 ``MESH_TOOLS_SECRET`` holds one secret; ``--secret-file`` names a JSON file ``{kid: secret}`` for
 several keys (rotation: add the new kid, move clients over, then drop the old one).
+
+Several nodes serve the same rooms with ``--storage postgresql://...`` and ``--bus redis://...`` (or
+``MESH_TOOLS_STORAGE`` / ``MESH_TOOLS_BUS``); without them, one node keeps SQLite in ``--data-dir``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from ..errors import AuthenticationError
 
 SECRET_ENV = "MESH_TOOLS_SECRET"
+STORAGE_ENV = "MESH_TOOLS_STORAGE"
+BUS_ENV = "MESH_TOOLS_BUS"
 
 
 def register(commands: Any) -> None:
@@ -32,6 +37,16 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     serve.add_argument("--data-dir", default="mesh-data", help="where the SQLite database lives")
     serve.add_argument("--secret-file", help='JSON file {"kid": "secret", ...} instead of the env secret')
+    serve.add_argument(
+        "--storage",
+        default=os.environ.get(STORAGE_ENV),
+        help=f"postgresql://... to share storage between nodes (default ${STORAGE_ENV}, else SQLite)",
+    )
+    serve.add_argument(
+        "--bus",
+        default=os.environ.get(BUS_ENV),
+        help=f"redis://... to fan updates out between nodes (default ${BUS_ENV}); needs --storage",
+    )
     serve.add_argument(
         "--keep-loaded",
         type=float,
@@ -85,12 +100,30 @@ def _read_keys(path: str) -> dict[str, str]:
     return keys
 
 
+def _backends(args: argparse.Namespace) -> dict[str, Any]:
+    """RoomServer's storage arguments: SQLite in --data-dir, or PostgreSQL with an optional Redis bus."""
+    from ..errors import ServerError
+
+    if args.bus and not args.storage:
+        raise ServerError(
+            "--bus needs --storage: nodes that share a bus must share their storage",
+            hint="add --storage postgresql://... (or set MESH_TOOLS_STORAGE)",
+        )
+    if not args.storage:
+        return {"data_dir": args.data_dir}
+    if not args.storage.startswith(("postgresql://", "postgres://")):
+        raise ServerError(f"unsupported --storage {args.storage!r}", hint="use postgresql://user@host/db")
+    from ..server import PostgresStorage, RedisBus
+
+    return {"storage": PostgresStorage(args.storage), "bus": RedisBus(args.bus) if args.bus else None}
+
+
 def _serve(args: argparse.Namespace) -> int:
     from ..server import RoomServer
 
     keys = _read_keys(args.secret_file) if args.secret_file else None
     server = RoomServer(
-        data_dir=args.data_dir,
+        **_backends(args),
         secret=None if keys is not None else _env_secret(),
         secrets=keys,
         host=args.host,

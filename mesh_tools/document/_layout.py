@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import gc
+import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "id_of",
     "new_element_id",
     "read_value",
+    "repair_element_id",
     "root_update",
 ]
 
@@ -38,6 +40,22 @@ _ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collisi
 def new_element_id() -> str:
     """A short random id (8 characters of lowercase base32)."""
     return base64.b32encode(secrets.token_bytes(_ID_BYTES)).decode("ascii").lower()
+
+
+def repair_element_id(seed: str, taken: Container[str]) -> str:
+    """The id a schema repair gives an element whose id is missing or taken, derived from ``seed``.
+
+    Several servers can mend the same violation at once (docs/adr/0011-cluster.md): given the same
+    document state and the same ``seed`` (the element's old id and position), they all pick this id,
+    so their repairs are one and the same write.
+    """
+    attempt = 0
+    while True:
+        digest = hashlib.sha256(f"{seed}#{attempt}".encode()).digest()[:_ID_BYTES]
+        candidate = base64.b32encode(digest).decode("ascii").lower()
+        if candidate not in taken:
+            return candidate
+        attempt += 1
 
 
 def read_value(raw: Any) -> Any:

@@ -17,7 +17,7 @@ from ..errors import DocumentError
 from ..schema import ID_ATTRIBUTE, rules
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementInserted
-from ._layout import gc_paused, id_of, read_value
+from ._layout import gc_paused, id_of, read_value, repair_element_id
 from ._pycrdt import Node, fragment_nodes, node_id, read_node
 
 if TYPE_CHECKING:
@@ -90,11 +90,16 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
 
 
 def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
-    """Mend every violation with the smallest edit: drop the attribute, or delete the element."""
+    """Mend every violation with the smallest edit: drop the attribute, or delete the element.
+
+    Deterministic: replicas in the same state make the same repair, so two servers mending one
+    violation converge to a single repair (docs/adr/0011-cluster.md).
+    """
     findings = _findings(doc)
     if not findings:
         return []
     deletions: dict[tuple[int, ...], list[int]] = {}
+    assigned: set[str] = set()
     with doc.transaction(origin=origin):
         for finding in findings:
             attribute = finding.violation.attribute
@@ -103,7 +108,11 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
                 continue
             xml = _node_at(doc, finding.path)
             if attribute == ID_ATTRIBUTE:
-                xml.attributes[ID_ATTRIBUTE] = doc._builder.fresh_id()
+                # Derived, not random: servers mending the same state write the same id.
+                seed = f"{finding.violation.element_id}@{finding.path}"
+                new_id = repair_element_id(seed, assigned.union(doc._elements))
+                assigned.add(new_id)
+                xml.attributes[ID_ATTRIBUTE] = new_id
             else:
                 del xml.attributes[attribute]
         # Deepest parents first and from the back, so the paths still to visit stay valid.

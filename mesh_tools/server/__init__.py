@@ -1,7 +1,42 @@
-"""The room server: rooms of live documents behind authenticated WebSockets, with durable storage."""
+"""The room server: rooms of live documents behind authenticated WebSockets, with durable storage.
 
+One node: ``RoomServer(data_dir=...)`` (SQLite). Several nodes serving the same rooms:
+``RoomServer(storage=PostgresStorage(url), bus=RedisBus(url))`` (docs/deploy.md); their drivers come
+with the ``cluster`` extra and are imported only when those classes are used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._bus import DocumentBus
 from ._room_server import RoomServer
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage, StoredDocument
 
-__all__ = ["RoomServer", "SQLiteStorage", "Storage", "StoredDocument"]
+if TYPE_CHECKING:
+    from ._postgres_storage import PostgresStorage
+    from ._redis_bus import RedisBus
+
+__all__ = [
+    "DocumentBus",
+    "PostgresStorage",
+    "RedisBus",
+    "RoomServer",
+    "SQLiteStorage",
+    "Storage",
+    "StoredDocument",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # psycopg and redis are optional: import them only for a cluster.
+    if name == "PostgresStorage":
+        from ._postgres_storage import PostgresStorage
+
+        return PostgresStorage
+    if name == "RedisBus":
+        from ._redis_bus import RedisBus
+
+        return RedisBus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

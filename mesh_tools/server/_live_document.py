@@ -5,11 +5,16 @@ transaction's update to the storage log (in order) and to an outbox. ``MeshDocum
 reports the schema violations an incoming update brought in; the server mends them with one edit of its
 own, then sends the outbox to every live subscriber except the one the change came from — so other
 replicas never see a schema-breaking state, and the sender gets the server's repair.
+
+In a cluster, each committed update also goes to the bus, and updates committed by other nodes come
+back through :meth:`LiveDocument.apply_remote`: checked and mended like any other, never stored again
+(docs/adr/0011-cluster.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,17 +23,20 @@ from typing import Any
 from pycrdt import create_update_message, merge_updates
 
 from ..document import MeshDocument, Violation
-from ..errors import RemoteProtocolError, ServerError
+from ..errors import ProtocolError, RemoteProtocolError, ServerError, StorageUnavailableError
 from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
+from ._bus import DocumentBus
 from ._participant import Participant
 from ._storage import Storage
 
-__all__ = ["SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
+__all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
 logger = logging.getLogger(__name__)
 
 #: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
 SERVER_ORIGIN = "mesh-tools-server"
+#: Origin of updates another node committed: already durable and published, so only fanned out here.
+BUS_ORIGIN = "mesh-tools-bus"
 
 
 @dataclass(eq=False, slots=True)
@@ -59,6 +67,7 @@ class LiveDocument:
         epoch: str,
         storage: Storage,
         on_idle: Callable[[LiveDocument], None],
+        bus: DocumentBus | None = None,
     ) -> None:
         self.room = room
         self.path = path
@@ -69,6 +78,7 @@ class LiveDocument:
         #: Resolves once the latest change is durable (changes are stored in order).
         self.last_write: asyncio.Future[None] | None = None
         self._storage = storage
+        self._bus = bus
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
@@ -102,6 +112,7 @@ class LiveDocument:
             if removal is not None:
                 # Tell the others at once rather than leave ghosts until their 30 s timeout.
                 self._broadcast(removal)
+                self._publish_awareness(removal)
             self.release()
 
     def release(self) -> None:
@@ -125,6 +136,7 @@ class LiveDocument:
         elif inbound.awareness is not None:
             # Awareness goes to every live subscriber, the sender included (y-websocket expects the echo).
             self._broadcast(inbound.awareness)
+            self._publish_awareness(inbound.awareness)
         elif inbound.update is not None:
             violations = self.apply(inbound.update, origin=subscriber)
             if violations:
@@ -152,6 +164,23 @@ class LiveDocument:
         self._publish()
         return violations
 
+    def apply_remote(self, update: bytes) -> None:
+        """Apply an update another node committed (through the bus): checked and mended, not stored."""
+        try:
+            self.apply(update, origin=BUS_ORIGIN)
+        except ProtocolError as exc:
+            logger.error(
+                "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
+            )
+
+    def receive_remote_awareness(self, message: bytes) -> None:
+        """Relay awareness from participants on other nodes to this node's subscribers."""
+        self._broadcast(message)
+
+    def _publish_awareness(self, message: bytes) -> None:
+        if self._bus is not None:
+            self._bus.publish_awareness(self.room, self.path, message)
+
     def _broadcast(self, message: bytes) -> None:
         for subscriber in self._subscribers:
             if subscriber.sync.live:
@@ -161,10 +190,15 @@ class LiveDocument:
 
     def _on_update(self, update: bytes, origin: Any) -> None:
         # Called inside the transaction's commit: only record; never touch the replica here.
+        self._outbox.append((update, origin))
+        if origin is BUS_ORIGIN:
+            return
         future = self._storage.append_update(self.room, self.path, update)
         future.add_done_callback(self._written)
+        if self._bus is not None:
+            # Futures resolve in append order, so other nodes get this node's updates in commit order.
+            future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
-        self._outbox.append((update, origin))
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
@@ -189,12 +223,22 @@ class LiveDocument:
             # A reader still behind gets this merged into what it has waiting (see Participant).
             subscriber.participant.send_update(subscriber, update, sync.frame(message), sync.frame)
 
+    def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
+        if self._bus is not None and not future.cancelled() and future.exception() is None:
+            self._bus.publish_update(self.room, self.path, update)
+
     def _written(self, future: asyncio.Future[None]) -> None:
-        if future.cancelled() or future.exception() is None:
+        if future.cancelled() or (failure := future.exception()) is None:
             return
         logger.error("storing an update of %s/%s failed: closing its channels", self.room, self.path)
-        error = ServerError(
-            f"the server could not store changes to {self.path!r}", hint="reopen the document later"
+        # The replica holds a change the log lacks: closing every channel unloads the document, so the
+        # reopening clients' sync sends that change again.
+        error: ServerError = (
+            failure
+            if isinstance(failure, StorageUnavailableError)
+            else ServerError(
+                f"the server could not store changes to {self.path!r}", hint="reopen the document later"
+            )
         )
         for subscriber in list(self._subscribers):
             closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())

@@ -19,6 +19,7 @@ from pycrdt import merge_updates
 from ..document import MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
+from ._bus import DocumentBus
 from ._live_document import LiveDocument
 from ._paths import SCHEMA_DIR, schema_name_for
 from ._storage import Storage
@@ -36,12 +37,14 @@ class Room:
         self,
         name: str,
         storage: Storage,
+        bus: DocumentBus | None = None,
         *,
         keep_loaded: float = 0.0,
         on_empty: Callable[[Room], None] | None = None,
     ) -> None:
         self.name = name
         self.storage = storage
+        self.bus = bus
         self.keep_loaded = keep_loaded
         self.participants = 0
         self._on_empty = on_empty
@@ -151,6 +154,8 @@ class Room:
             self._unload(live)
 
     async def _load(self, path: str) -> LiveDocument:
+        # Where the bus stands before the load: what other nodes commit after it arrives from there.
+        position = await self.bus.position(self.name, path) if self.bus is not None else None
         stored = await self.storage.load_document(self.name, path)
         if stored is None:
             raise DocumentNotFoundError(
@@ -163,10 +168,18 @@ class Room:
         merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
         doc.apply_update(merged, origin=_LOAD_ORIGIN, check=False)
         live = LiveDocument(
-            room=self.name, path=path, doc=doc, epoch=stored.epoch, storage=self.storage, on_idle=self._idle
+            room=self.name,
+            path=path,
+            doc=doc,
+            epoch=stored.epoch,
+            storage=self.storage,
+            on_idle=self._idle,
+            bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
         live.mend()
+        if self.bus is not None:
+            await self.bus.follow(live, position)
         return live
 
     def _idle(self, live: LiveDocument) -> None:
@@ -193,4 +206,6 @@ class Room:
     def _unload(self, live: LiveDocument) -> None:
         if self._documents.get(live.path) is live:
             del self._documents[live.path]
+        if self.bus is not None:
+            self.bus.unfollow(live)
         live.close()

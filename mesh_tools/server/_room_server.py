@@ -10,11 +10,16 @@ signed, expired or unknown-key token, 403 for a token of another room, 404 for a
 the error as JSON (``{"code", "message", "hint"}``). A session outliving its token is closed with 4401.
 Handshakes that fail on the client's side (it went away, or sent no valid WebSocket request) are
 logged at DEBUG or INFO without a traceback; websockets would log each as an ERROR.
+
+Several servers serve the same rooms when they share a PostgreSQL storage and a ``bus`` (Redis); a
+load balancer asks ``GET /healthz/live`` (the process answers) and ``GET /healthz/ready`` (storage and
+bus connected: 200, else 503). See docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -36,6 +41,7 @@ from websockets.http11 import Response as HttpResponse
 from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
+from ._bus import DocumentBus
 from ._participant import Participant
 from ._paths import check_room_name
 from ._room import Room
@@ -50,13 +56,15 @@ logger = logging.getLogger(__name__)
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
 _ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
+_HEALTH_URLS = ("/healthz", "/healthz/ready", "/healthz/live")
 
 
 class RoomServer:
     """A WebSocket room server.
 
     Keys: ``secret`` (one HS256 secret) or ``secrets`` (``{kid: secret}``; the token header's ``kid``
-    picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``.
+    picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``;
+    with a ``bus`` too, several servers on one shared storage serve the same rooms.
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
     (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
     ``max_errors`` (bad frames in a row before 1008). ``keep_loaded``: seconds a document nobody uses
@@ -68,6 +76,7 @@ class RoomServer:
         *,
         data_dir: str | Path | None = None,
         storage: Storage | None = None,
+        bus: DocumentBus | None = None,
         secret: str | None = None,
         secrets: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
@@ -88,6 +97,7 @@ class RoomServer:
         self.storage: Storage = (
             storage if storage is not None else SQLiteStorage(Path(data_dir or ".") / DATABASE_NAME)
         )
+        self.bus = bus
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
@@ -134,6 +144,8 @@ class RoomServer:
             raise RuntimeError("the server is already running")
         await self.storage.open()
         try:
+            if self.bus is not None:
+                await self.bus.open(self.storage)
             self._server = await serve(
                 self._serve_connection,
                 self.host,
@@ -146,6 +158,8 @@ class RoomServer:
                 logger=_QuietHandshakes(logging.getLogger("websockets.server")),
             )
         except BaseException:
+            if self.bus is not None:
+                await self.bus.close()
             await self.storage.close()
             raise
         logger.info("room server listening on %s", self.url)
@@ -160,12 +174,24 @@ class RoomServer:
         for room in self._rooms.values():
             room.close()
         self._rooms.clear()
+        if self.bus is not None:
+            # Committed updates go to the bus once their commit is confirmed: let them out first.
+            with contextlib.suppress(MeshError):
+                await self.storage.flush()
+            await self.bus.close()
         await self.storage.close()
+
+    @property
+    def ready(self) -> bool:
+        """True while storage (and the bus, if any) can take writes: the load balancer's readiness."""
+        return self.storage.available and (self.bus is None or self.bus.available)
 
     # -- connections ------------------------------------------------------------------------
 
     def _authenticate(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
         target = urlsplit(request.path)
+        if target.path in _HEALTH_URLS:
+            return self._health(connection, target.path)
         match = _ROOM_URL.fullmatch(target.path)
         try:
             if match is None:
@@ -191,12 +217,24 @@ class RoomServer:
         self._admitted[connection] = (room, token)
         return None
 
+    def _health(self, connection: ServerConnection, path: str) -> HttpResponse:
+        """Liveness answers while the event loop runs; readiness needs storage and bus connected."""
+        report = {
+            "live": True,
+            "ready": self.ready,
+            "storage": self.storage.available,
+            "bus": None if self.bus is None else self.bus.available,
+        }
+        healthy = path.endswith("/live") or self.ready
+        status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return connection.respond(status, json.dumps(report) + "\n")
+
     async def _serve_connection(self, connection: ServerConnection) -> None:
         room_name, token = self._admitted.pop(connection)
         room = self._rooms.get(room_name)
         if room is None:
             room = self._rooms[room_name] = Room(
-                room_name, self.storage, keep_loaded=self.keep_loaded, on_empty=self._drop_room
+                room_name, self.storage, self.bus, keep_loaded=self.keep_loaded, on_empty=self._drop_room
             )
         room.participants += 1
         participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)

@@ -22,7 +22,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +30,7 @@ from pycrdt import merge_updates
 
 from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
 from ._storage import StoredDocument
+from ._write_batches import Backlog, Batch, LogStats, next_batch, settle
 
 __all__ = ["SQLiteStorage"]
 
@@ -65,18 +66,6 @@ class _Op(Generic[_T]):
     append: tuple[str, str, bytes] | None = None
 
 
-@dataclass(slots=True)
-class _LogStats:
-    rows: int
-    size: int
-
-
-@dataclass(slots=True)
-class _Batch:
-    results: list[tuple[bool, Any]] = field(default_factory=list)
-    due: list[_DocKey] = field(default_factory=list)
-
-
 class SQLiteStorage:
     """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
@@ -98,17 +87,18 @@ class SQLiteStorage:
         self.compact_rows = compact_rows
         self.compact_bytes = compact_bytes
         self.max_batch = max_batch
-        self.max_backlog_bytes = max_backlog_bytes
-        self._backlog_bytes = 0
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._closing = False
         # Log size per document, learnt on the first append of this process; drives compaction.
-        self._stats: dict[_DocKey, _LogStats] = {}
+        self._stats: dict[_DocKey, LogStats] = {}
+
+    @property
+    def available(self) -> bool:
+        return self._writer is not None and self._failure is None and not self._closing
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -179,9 +169,7 @@ class SQLiteStorage:
     def append_update(self, room: str, path: str, update: bytes) -> asyncio.Future[None]:
         future: asyncio.Future[None] = self._enqueue(None, append=(room, path, update))
         if not future.done():
-            self._backlog_bytes += len(update)
-            if self._backlog_bytes > self.max_backlog_bytes:
-                self._drained.clear()
+            self._backlog.added(len(update))
         return future
 
     async def flush(self) -> None:
@@ -190,11 +178,11 @@ class SQLiteStorage:
     @property
     def backlog_bytes(self) -> int:
         """Bytes appended and not yet stored."""
-        return self._backlog_bytes
+        return self._backlog.size
 
     async def drain(self) -> None:
         """Return once the appends waiting to be stored are within ``max_backlog_bytes``."""
-        await self._drained.wait()
+        await self._backlog.wait()
 
     async def list_documents(self, room: str) -> list[str]:
         def run(db: sqlite3.Connection) -> list[str]:
@@ -253,18 +241,7 @@ class SQLiteStorage:
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            first = await self._queue.get()
-            batch: list[_Op[Any]] = []
-            if first is None:
-                stopping = True
-            else:
-                batch.append(first)
-            while not self._queue.empty() and len(batch) < self.max_batch:
-                op = self._queue.get_nowait()
-                if op is None:
-                    stopping = True
-                else:
-                    batch.append(op)
+            batch, stopping = await next_batch(self._queue, self.max_batch)
             if not batch:
                 continue
             if self._failure is not None:
@@ -288,20 +265,18 @@ class SQLiteStorage:
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
         """Resolve the batch's futures and take its appends off the backlog."""
         for op, (ok, value) in zip(batch, results, strict=True):
-            _settle(op.future, ok, value)
-        self._backlog_bytes -= sum(len(op.append[2]) for op in batch if op.append is not None)
-        if self._backlog_bytes <= self.max_backlog_bytes:
-            self._drained.set()
+            settle(op.future, ok, value)
+        self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
     def _require_db(self) -> sqlite3.Connection:
         if self._db is None:
             raise ServerError("the storage is not open")
         return self._db
 
-    def _run_batch(self, batch: list[_Op[Any]]) -> _Batch:
+    def _run_batch(self, batch: list[_Op[Any]]) -> Batch:
         """Run on the writer thread: every operation of the batch in one transaction."""
         db = self._require_db()
-        done = _Batch()
+        done = Batch()
         appended: list[tuple[str, str, bytes]] = []
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -336,10 +311,10 @@ class SQLiteStorage:
             raise
         return done
 
-    def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: _Batch) -> None:
-        added: dict[_DocKey, _LogStats] = {}
+    def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: Batch) -> None:
+        added: dict[_DocKey, LogStats] = {}
         for room, path, update in appended:
-            batch_stats = added.setdefault((room, path), _LogStats(0, 0))
+            batch_stats = added.setdefault((room, path), LogStats(0, 0))
             batch_stats.rows += 1
             batch_stats.size += len(update)
         for key, more in added.items():
@@ -352,7 +327,7 @@ class SQLiteStorage:
                     "AND s.path=u.path)",
                     key,
                 ).fetchone()
-                stats = self._stats[key] = _LogStats(rows, total)
+                stats = self._stats[key] = LogStats(rows, total)
             else:
                 stats.rows += more.rows
                 stats.size += more.size
@@ -386,7 +361,7 @@ class SQLiteStorage:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._stats[key] = _LogStats(0, 0)
+        self._stats[key] = LogStats(0, 0)
 
 
 #: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.
@@ -401,12 +376,3 @@ def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) 
         db.execute(
             f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
         )
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller gave up waiting (cancelled); the write itself happened or failed
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)

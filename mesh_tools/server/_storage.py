@@ -1,6 +1,6 @@
 """The storage interface of the room server: a per-document update log, snapshots and schemas.
 
-Backends (SQLite today; Redis or PostgreSQL later) implement :class:`Storage`. The contract the server
+Backends (SQLite embedded, PostgreSQL for clusters) implement :class:`Storage`. The contract the server
 relies on:
 
 - ``append_update`` is synchronous (it runs inside a CRDT commit) and keeps call order: updates of a
@@ -32,6 +32,10 @@ class StoredDocument:
 
 class Storage(Protocol):
     """Durable room storage. All methods raise on failure; nothing is swallowed."""
+
+    @property
+    def available(self) -> bool:
+        """True while the backend can make writes durable: what the server's readiness check reports."""
 
     async def open(self) -> None:
         """Prepare the backend (create tables, start the writer)."""

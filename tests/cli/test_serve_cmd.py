@@ -46,3 +46,16 @@ def test_missing_secret_and_bad_key_files_are_explained(
     assert "non-empty secret strings" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["token", "--room", "r", "--name", "ada", "--ttl", "0"])
+
+
+def test_cluster_backends_are_checked_before_serving(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], secret: str
+) -> None:
+    monkeypatch.setenv("MESH_TOOLS_SECRET", secret)
+    monkeypatch.delenv("MESH_TOOLS_STORAGE", raising=False)
+    monkeypatch.setenv("MESH_TOOLS_BUS", "redis://127.0.0.1:1/0")
+    # A bus without shared storage would split rooms between nodes: refused.
+    assert main(["serve", "--port", "0"]) == 2
+    assert "--bus needs --storage" in capsys.readouterr().err
+    assert main(["serve", "--port", "0", "--storage", "mysql://db/rooms"]) == 2
+    assert "unsupported --storage" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Storage: SQLite update log with group commit and compaction; durability across restarts and SIGKILL."""
+"""Storage: the update log with group commit and compaction, on SQLite and on PostgreSQL; durability
+across restarts and SIGKILL."""
 
 from __future__ import annotations
 
@@ -9,22 +10,71 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pycrdt import Doc, Text
 
 from mesh_tools.errors import DocumentExistsError, ServerError
-from mesh_tools.server import RoomServer, SQLiteStorage, StoredDocument
+from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
 from mesh_tools.server._room_server import DATABASE_NAME
 
 from ..support import DOC_SCHEMA, ROOM, RawConnector
 
 
+@dataclass
+class Backend:
+    """One storage engine under test: new storages on one database, and a look at its log table."""
+
+    name: str
+    make: Callable[[int], Storage]
+    log_table: str
+    run_sql: Callable[[str], object]
+
+    def log_rows(self) -> int:
+        result = self.run_sql(f"SELECT count(*) FROM {self.log_table}")
+        assert isinstance(result, int)
+        return result
+
+    def drop_log(self) -> None:
+        self.run_sql(f"DROP TABLE {self.log_table}")
+
+
+def _sqlite_backend(path: Path) -> Backend:
+    def run_sql(sql: str) -> object:
+        with sqlite3.connect(path) as db:
+            row = db.execute(sql).fetchone()
+            return None if row is None else row[0]
+
+    return Backend("sqlite", lambda rows: SQLiteStorage(path, compact_rows=rows), "updates", run_sql)
+
+
+def _postgres_backend(url: str) -> Backend:
+    import psycopg
+
+    def run_sql(sql: str) -> object:
+        with psycopg.connect(url, autocommit=True) as db:
+            cursor = db.execute(sql)
+            row = cursor.fetchone() if cursor.description else None
+            return None if row is None else row[0]
+
+    return Backend(
+        "postgresql", lambda rows: PostgresStorage(url, compact_rows=rows), "mesh_updates", run_sql
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.cluster)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return _sqlite_backend(tmp_path / "s.sqlite3")
+    return _postgres_backend(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[SQLiteStorage]:
-    store = SQLiteStorage(tmp_path / "s.sqlite3", compact_rows=10)
+async def storage(backend: Backend) -> AsyncIterator[Storage]:
+    store = backend.make(10)
     await store.open()
     yield store
     await store.close()
@@ -47,7 +97,7 @@ def _replay(updates: list[bytes]) -> str:
     return str(doc.get("t", type=Text))
 
 
-async def test_log_round_trip_in_order(storage: SQLiteStorage) -> None:
+async def test_log_round_trip_in_order(storage: Storage) -> None:
     updates, expected = _text_updates(8)
     await storage.create_document(ROOM, "a.doc", schema={"s": 1}, epoch="e1", update=updates[0])
     with pytest.raises(DocumentExistsError):
@@ -68,10 +118,9 @@ async def test_log_round_trip_in_order(storage: SQLiteStorage) -> None:
     assert _replay(stored.updates) == expected
 
 
-async def test_compaction_folds_the_log_and_keeps_pending_structs(tmp_path: Path) -> None:
+async def test_compaction_folds_the_log_and_keeps_pending_structs(backend: Backend) -> None:
     updates, expected = _text_updates(40)
-    path = tmp_path / "c.sqlite3"
-    store = SQLiteStorage(path, compact_rows=10)
+    store = backend.make(10)
     await store.open()
     await store.create_document(ROOM, "c.doc", schema={}, epoch="e", update=b"\x00\x00")
     # Out of order: until the first update arrives, the others cannot integrate into a Doc. A
@@ -81,28 +130,26 @@ async def test_compaction_folds_the_log_and_keeps_pending_structs(tmp_path: Path
     # Compaction runs right after the batch that crossed the threshold, before the next batch.
     await store.flush()
     await store.flush()
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT count(*) FROM updates").fetchone()[0]
-        upto = db.execute("SELECT upto FROM snapshots").fetchone()[0]
-    assert rows <= 10 and upto > 0
+    assert backend.log_rows() <= 10
+    if backend.name == "sqlite":  # SQLite marks how far the snapshot goes; PostgreSQL deletes what it folds
+        assert int(str(backend.run_sql("SELECT upto FROM snapshots"))) > 0
     stored = await store.load_document(ROOM, "c.doc")
     assert stored is not None and _replay(stored.updates) == expected
     await store.close()
     # Closing folds what is left: the log is empty and the snapshot alone holds everything.
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM updates").fetchone()[0] == 0
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    reopened = SQLiteStorage(path)
+    assert backend.log_rows() == 0
+    if backend.name == "sqlite":
+        assert backend.run_sql("PRAGMA journal_mode") == "wal"
+    reopened = backend.make(500)
     await reopened.open()
     stored = await reopened.load_document(ROOM, "c.doc")
     await reopened.close()
     assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
 
 
-async def test_write_errors_propagate(storage: SQLiteStorage) -> None:
+async def test_write_errors_propagate(backend: Backend, storage: Storage) -> None:
     await storage.create_document(ROOM, "e.doc", schema={}, epoch="e", update=b"\x00\x00")
-    with sqlite3.connect(storage.path) as db:
-        db.execute("DROP TABLE updates")
+    await asyncio.to_thread(backend.drop_log)
     with pytest.raises(ServerError, match="storage failed"):
         await storage.append_update(ROOM, "e.doc", b"\x00\x00")
     # Fail-stop: nothing more is accepted once a write failed.
@@ -111,10 +158,10 @@ async def test_write_errors_propagate(storage: SQLiteStorage) -> None:
 
 
 async def test_flushed_changes_survive_a_restart(
-    tmp_path: Path, secret: str, raw_client: RawConnector
+    backend: Backend, secret: str, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        RoomServer(storage=backend.make(500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
@@ -125,7 +172,7 @@ async def test_flushed_changes_survive_a_restart(
         expected = doc.doc.to_json()
         epoch = doc.epoch
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        RoomServer(storage=backend.make(500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         reopened = await client.open("keep.doc", create=False)
@@ -223,16 +270,15 @@ async def test_concurrent_opens_share_one_load(tmp_path: Path, secret: str, raw_
 
 
 async def test_a_failed_write_closes_the_documents_channels(
-    tmp_path: Path, secret: str, raw_client: RawConnector
+    backend: Backend, secret: str, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret) as server,
+        RoomServer(storage=backend.make(500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
         doc = await client.open("doomed.doc")
-        with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
-            db.execute("DROP TABLE updates")
+        await asyncio.to_thread(backend.drop_log)
         doc.doc.root.append_child("p", {"text": "cannot be stored"})
         push = await client.next_push()
         assert push.type == "sync.closed" and push.fields["channel"] == doc.channel

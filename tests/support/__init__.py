@@ -1,4 +1,5 @@
-"""Helpers the tests build on (not tests): a raw protocol client, a cuttable proxy, child processes.
+"""Helpers the tests build on (not tests): a raw protocol client, a cuttable proxy, child processes,
+throwaway Redis and PostgreSQL.
 
 Fixtures over them (the server, tokens, clients) are in tests/conftest.py.
 """
@@ -8,6 +9,7 @@ from .network import TcpProxy
 from .processes import Run, ServeProcess, run_process
 from .raw_client import RawClient, RawDocument, error_code
 from .schemas import DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
+from .services import ThrowawayService, flush_redis, isolated_postgres_url
 from .waiting import wait_until
 
 __all__ = [
@@ -23,7 +25,10 @@ __all__ = [
     "Run",
     "ServeProcess",
     "TcpProxy",
+    "ThrowawayService",
     "error_code",
+    "flush_redis",
+    "isolated_postgres_url",
     "run_process",
     "texts",
     "wait_until",
