@@ -68,28 +68,34 @@ def parents_of(doc: Doc[Any], shape: str) -> list[XmlElement]:
     return [c for c in root.children if isinstance(c, XmlElement)]
 
 
-def client_updates(state: bytes, shape: str, kind: str, edits: int, seed: int = 1) -> list[bytes]:
-    """``edits`` consecutive updates of one ``kind`` made by a raw pycrdt client holding ``state``."""
+KINDS = ("delete", "insert", "attribute")
+
+
+def client_updates(state: bytes, shape: str, edits: int, seed: int = 1) -> dict[str, list[bytes]]:
+    """``edits`` consecutive updates of each kind, in turn, made by a raw pycrdt client holding ``state``."""
     client: Doc[Any] = Doc()
     client.apply_update(state)
     parents = parents_of(client, shape)
     rng = random.Random(seed)
     updates: list[bytes] = []
     subscription = client.observe(lambda event: updates.append(event.update))
-    for e in range(edits):
-        parent = rng.choice(parents)
-        children = parent.children
-        position = rng.randrange(len(children))
-        if kind == "delete":
-            del children[position]
-        elif kind == "insert":
-            children.insert(position, XmlElement("p", {"$id": f"new{e}", "text": "hi", "n": e}))
-        else:
-            child = children[position]
-            assert isinstance(child, XmlElement)
-            child.attributes["n"] = float(e)
+    by_kind: dict[str, list[bytes]] = {}
+    for kind in KINDS:
+        updates.clear()
+        for e in range(edits):
+            children = rng.choice(parents).children
+            position = rng.randrange(len(children))
+            if kind == "delete":
+                del children[position]
+            elif kind == "insert":
+                children.insert(position, XmlElement("p", {"$id": f"new{e}", "text": "hi", "n": e}))
+            else:
+                child = children[position]
+                assert isinstance(child, XmlElement)
+                child.attributes["n"] = float(e)
+        by_kind[kind] = list(updates)
     client.unobserve(subscription)
-    return updates
+    return by_kind
 
 
 def per_update(apply: Callable[[bytes], object], updates: list[bytes]) -> float:
@@ -102,7 +108,7 @@ def per_update(apply: Callable[[bytes], object], updates: list[bytes]) -> float:
     return statistics.median(times)
 
 
-def server_cost(state: bytes, updates: list[bytes]) -> float:
+def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, float]:
     doc = MeshDocument(schema=SCHEMA)
     doc.apply_update(state)
 
@@ -111,10 +117,10 @@ def server_cost(state: bytes, updates: list[bytes]) -> float:
             raise AssertionError("a valid edit was reported as a violation")
         create_update_message(update)
 
-    return per_update(apply, updates)
+    return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
 
 
-def raw_cost(state: bytes, updates: list[bytes]) -> float:
+def raw_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, float]:
     doc: Doc[Any] = Doc()
     doc.apply_update(state)
 
@@ -122,7 +128,7 @@ def raw_cost(state: bytes, updates: list[bytes]) -> float:
         doc.apply_update(update)
         create_update_message(update)
 
-    return per_update(apply, updates)
+    return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
 
 
 def local_delete_ours(state: bytes, shape: str, edits: int) -> float:
@@ -174,9 +180,9 @@ def main() -> None:
         for size in sizes:
             state = build_state(size, shape)
             rows: list[tuple[str, float, float]] = []
-            for kind in ("delete", "insert", "attribute"):
-                updates = client_updates(state, shape, kind, args.edits)
-                rows.append((f"server: remote {kind}", server_cost(state, updates), raw_cost(state, updates)))
+            by_kind = client_updates(state, shape, args.edits)
+            ours, raw = server_cost(state, by_kind), raw_cost(state, by_kind)
+            rows += [(f"server: remote {kind}", ours[kind], raw[kind]) for kind in KINDS]
             rows.append(
                 (
                     "local delete()",
