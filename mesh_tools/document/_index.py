@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pycrdt import XmlElement, XmlFragment
 
@@ -21,7 +21,7 @@ from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import id_of, read_value
-from ._pycrdt import XmlChange
+from ._pycrdt import XmlChange, subtree_rows
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -83,23 +83,26 @@ class ElementIndex:
         return top
 
     def add_subtree(
-        self, xml: XmlElement, parent_id: str | None, previous: Mapping[str, Element] | None = None
+        self,
+        xml: XmlElement,
+        parent_id: str | None,
+        previous: Mapping[str, Element] | None = None,
+        *,
+        fresh: bool = False,
     ) -> Element | None:
         """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
 
         Elements without a string id are skipped with their subtrees (entry None): only a raw update can
-        create them; validate() reports them and repair() mends them. The caller records the subtree's
-        entry among its parent's children. Walked with a stack: any depth is fine.
+        create them; validate() reports them and repair() mends them. With ``fresh``, a subtree whose
+        top id is already indexed is not indexed either (None). The caller records the subtree's entry
+        among its parent's children.
         """
-        element_id = id_of(xml)
-        if element_id is None:
+        rows = subtree_rows(xml, self._doc.ydoc, parent_id)
+        if not rows or (fresh and rows[0][1] in self.elements):
             return None
         handles = previous or self.elements
         top: Element | None = None
-        stack: list[tuple[XmlElement, str, str | None]] = [(xml, element_id, parent_id)]
-        while stack:
-            node, node_id, parent = stack.pop()
-            tag = node.tag or ""
+        for node, node_id, tag, parent, entries in rows:
             element = handles.get(node_id)
             if element is not None and element.tag_name == tag:
                 element._xml = node  # keep handles that callers hold alive across a re-index
@@ -108,12 +111,6 @@ class ElementIndex:
             top = top or element
             self.elements[node_id] = element
             self.parents[node_id] = parent
-            entries: list[str | None] = []
-            for child in node.children:
-                child_id = id_of(child) if isinstance(child, XmlElement) else None
-                entries.append(child_id)
-                if child_id is not None:
-                    stack.append((cast(XmlElement, child), child_id, node_id))
             self.kids[node_id] = entries
         return top
 
@@ -200,8 +197,8 @@ class ElementIndex:
                 inserted: list[str | None] = []
                 for child in step.get("insert", ()):
                     element = None
-                    if isinstance(child, XmlElement) and id_of(child) not in self.elements:
-                        element = self.add_subtree(child, parent_id)
+                    if isinstance(child, XmlElement):
+                        element = self.add_subtree(child, parent_id, fresh=True)
                     if element is not None:
                         self._record(ElementInserted(element, local), into)
                     elif isinstance(child, XmlElement):

@@ -33,11 +33,13 @@ __all__ = [
     "DeepObserver",
     "JsonLayout",
     "Node",
+    "SubtreeRow",
     "XmlChange",
     "fragment_nodes",
     "node_id",
     "read_node",
     "subtree_json",
+    "subtree_rows",
 ]
 
 # (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
@@ -104,6 +106,43 @@ class DeepObserver:
                 self._callback(changes)
             except Exception as exc:
                 doc._exceptions.append(exc)
+
+
+#: (element, id, tag, parent id, child entries: each child's id, None for a child without a string id)
+SubtreeRow: TypeAlias = tuple[XmlElement, str, str, str | None, list[str | None]]
+
+
+def subtree_rows(xml: XmlElement, ydoc: Doc[Any], parent_id: str | None) -> list[SubtreeRow]:
+    """Every element under ``xml`` (itself first) that has a string id, as the index records it.
+
+    Read through the integrated objects in one transaction: the public views cost a transaction and a
+    wrapper per attribute read, which made indexing a loaded document slower than loading it.
+    Elements without a string id are left out with their subtrees; walked with a stack (any depth).
+    """
+    with ydoc.transaction() as transaction:
+        txn: Any = transaction._txn
+        top = xml.integrated
+        top_id = _string_id(top, txn)
+        if top_id is None:
+            return []
+        rows: list[SubtreeRow] = []
+        stack: list[tuple[Any, str, str | None]] = [(top, top_id, parent_id)]
+        while stack:
+            inner, element_id, parent = stack.pop()
+            entries: list[str | None] = []
+            for child in inner.children(txn):
+                child_id = _string_id(child, txn) if type(child) is _IntegratedElement else None
+                entries.append(child_id)
+                if child_id is not None:
+                    stack.append((child, child_id, element_id))
+            wrapper = xml if inner is top else XmlElement(_doc=ydoc, _integrated=inner)
+            rows.append((wrapper, element_id, inner.tag() or "", parent, entries))
+        return rows
+
+
+def _string_id(inner: Any, txn: Any) -> str | None:
+    value = inner.attribute(txn, ID_ATTRIBUTE)
+    return value if isinstance(value, str) else None
 
 
 def read_node(xml: XmlElement, ydoc: Doc[Any]) -> Node:
