@@ -136,8 +136,10 @@ def test_an_episode_is_scored_from_its_calls_and_final_document(suite: Suite) ->
     unfixed = rename_episode(task, fixed=False, trial=2)
     assert not unfixed.success
     assert (unfixed.recovery.rejected, unfixed.recovery.recovered) == (1, 0)
-    failed = [outcome for outcome in unfixed.checks if not outcome.passed]
-    assert failed and failed[0].detail is not None
+    # The whole-state goal names what is missing; nothing else changed, so there is no collateral damage.
+    assert unfixed.goal is not None
+    assert unfixed.goal.missed == ("<column name='In progress'>.name is 'In progress', expected 'Doing'",)
+    assert unfixed.goal.collateral == ()
 
 
 def run_info(backend: str = "model", trials: int = 2) -> RunInfo:
@@ -146,6 +148,7 @@ def run_info(backend: str = "model", trials: int = 2) -> RunInfo:
         suite_path=str(CORE),
         backend=backend,  # type: ignore[arg-type]
         model="scripted" if backend != "model" else "gpt-test",
+        model_result=backend == "model",
         api="responses",
         trials=trials,
         started_at="2026-01-02T03:04:05+00:00",
@@ -329,3 +332,27 @@ def test_an_episode_that_failed_to_run_is_a_failure_with_its_turns_kept(suite: S
     report = build_report(run_info(trials=1), [replace(result)])
     assert report["summary"]["errors"] == 1
     assert report["tasks"][0]["failures"] == [{"trial": 1, "reason": "editor: model_call_failed: 500"}]
+
+
+def test_compare_says_whether_a_difference_in_success_is_significant(suite: Suite) -> None:
+    task = task_of(suite, "board-rename-column")
+    failing = build_report(
+        run_info(trials=6), [rename_episode(task, fixed=False, trial=t) for t in range(1, 7)]
+    )
+    passing = build_report(
+        run_info(trials=6), [rename_episode(task, fixed=True, trial=t) for t in range(1, 7)]
+    )
+    significance = compare_reports(failing, passing).significance
+    assert significance is not None
+    # Six discordant pairs, all for B: p = 2 / 2^6; one task, so every bootstrap resample gives +1.
+    assert (significance.pairs, significance.a_only, significance.b_only) == (6, 0, 6)
+    assert significance.mcnemar_p == 2 / 64 and significance.significant
+    assert (significance.bootstrap_low, significance.bootstrap_high) == (1.0, 1.0)
+    assert significance.statement().endswith("the difference is significant at the 5% level: B beats A.")
+    # One pair cannot show anything, however large the delta.
+    one = compare_reports(
+        build_report(run_info(trials=1), [rename_episode(task, fixed=False)]),
+        build_report(run_info(trials=1), [rename_episode(task, fixed=True)]),
+    ).significance
+    assert one is not None and one.delta == 1.0 and one.mcnemar_p == 1.0 and not one.significant
+    assert "not significant at the 5% level" in one.statement()

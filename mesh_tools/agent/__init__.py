@@ -36,6 +36,7 @@ from ._scripted_model import SCRIPTED_MODEL_PREFIX, ScriptedModel, ScriptedReply
 from ._team import (
     Convergence,
     MemberResult,
+    MemberRunner,
     TeamMember,
     TeamResult,
     TeamSpec,
@@ -59,6 +60,7 @@ __all__ = [
     "EventCallback",
     "FinalMessage",
     "MemberResult",
+    "MemberRunner",
     "Policy",
     "RetryPolicy",
     "ScriptPolicy",

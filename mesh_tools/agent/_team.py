@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +48,7 @@ from ._transcript import ApiName
 __all__ = [
     "Convergence",
     "MemberResult",
+    "MemberRunner",
     "TeamMember",
     "TeamResult",
     "TeamSpec",
@@ -58,6 +59,11 @@ __all__ = [
 
 #: Gives the token a participant connects with, from the participant's name.
 TokenFactory = Callable[[str], str]
+
+#: Runs a member in place of the agent loop (evals plug in other agents this way): given the member,
+#: its task and its participant's toolkit (the member offers only ``allowed_tools`` of it), it returns
+#: the run's record.
+MemberRunner = Callable[["TeamMember", str, DocumentToolkit], Awaitable[AgentResult]]
 
 _SETTLE_POLL_S = 0.02
 
@@ -90,6 +96,8 @@ class TeamMember:
     temperature: float | None = None
     task: str | None = None
     """What this member is asked to do; None for the team's task."""
+    runner: MemberRunner | None = field(default=None, compare=False, repr=False)
+    """Runs this member instead of an :class:`AgentLoop` over ``model``; None for the loop."""
 
     @classmethod
     def from_definition(
@@ -340,7 +348,24 @@ class _Seat:
     events: list[TurnEvent] = field(default_factory=list)
 
     async def run(self, spec: TeamSpec, client: AsyncOpenAI | None) -> MemberResult:
-        loop = AgentLoop(
+        task = self.member.task or spec.task
+        try:
+            if self.member.runner is not None:
+                result = await self.member.runner(self.member, task, self.toolkit)
+            else:
+                result = await self._loop(spec, client).run(task, self.tools)
+        except MeshError as error:
+            return MemberResult(
+                self.member.name, self.member.model, None, error.to_dict(), tuple(self.events)
+            )
+        finally:
+            # Releases the toolkit's reference to the document, flushing its edits; the seat's own
+            # reference keeps the replica open for the convergence check.
+            await self.toolkit.aclose()
+        return MemberResult(self.member.name, self.member.model, result)
+
+    def _loop(self, spec: TeamSpec, client: AsyncOpenAI | None) -> AgentLoop:
+        return AgentLoop(
             name=self.member.name,
             instructions=self.member.instructions,
             model=self.member.model,
@@ -353,17 +378,6 @@ class _Seat:
             on_event=lambda event: self._record(event, spec.on_event),
             retry=spec.retry,
         )
-        try:
-            result = await loop.run(self.member.task or spec.task, self.tools)
-        except MeshError as error:
-            return MemberResult(
-                self.member.name, self.member.model, None, error.to_dict(), tuple(self.events)
-            )
-        finally:
-            # Releases the toolkit's reference to the document, flushing its edits; the seat's own
-            # reference keeps the replica open for the convergence check.
-            await self.toolkit.aclose()
-        return MemberResult(self.member.name, self.member.model, result)
 
     async def _record(self, event: TurnEvent, forward: EventCallback | None) -> None:
         self.events.append(event)

@@ -148,7 +148,14 @@ class ResponsesTranscript(Transcript):
             offline_label=_offline_label(response),
             text=response.output_text or None,
             tool_calls=tuple(calls),
-            usage=Usage(usage.input_tokens, usage.output_tokens, usage.total_tokens) if usage else Usage(),
+            usage=Usage(
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.total_tokens,
+                _cached(usage.input_tokens_details),
+            )
+            if usage
+            else Usage(),
         )
 
     def add_tool_results(self, results: Sequence[tuple[str, str]]) -> None:
@@ -207,7 +214,12 @@ class ChatTranscript(Transcript):
             offline_label=_offline_label(completion),
             text=text,
             tool_calls=calls,
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+            usage=Usage(
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total_tokens,
+                _cached(usage.prompt_tokens_details),
+            )
             if usage
             else Usage(),
         )
@@ -223,6 +235,12 @@ def new_transcript(api: ApiName, instructions: str, task: str) -> Transcript:
     if api == "responses":
         return ResponsesTranscript(instructions, task)
     return ChatTranscript(instructions, task)
+
+
+def _cached(details: Any) -> int:
+    """Cached input tokens from a usage's input details; endpoints other than OpenAI's may omit them."""
+    cached = getattr(details, "cached_tokens", None)
+    return cached if isinstance(cached, int) else 0
 
 
 def _offline_label(reply: BaseModel) -> str | None:

@@ -4,6 +4,8 @@
     mesh-tools eval evals/core --model scripted     # replay the reference solutions: must score 100%
     mesh-tools eval evals/core --model faulty       # inject faults: each must be classified as expected
     mesh-tools eval compare A/report.json B/report.json
+    mesh-tools eval discriminate evals/core   # bad policies must fail every task they break
+    mesh-tools eval rescore DIR/recording.json evals/core   # judge a recorded run again, offline
 
 Offline runs exit with 1 when they miss their bar (scripted below 100%, a fault misclassified), so CI
 can run them.
@@ -25,9 +27,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..agent import TurnEvent
-    from ..evaluation import EpisodeResult
+    from ..evaluation import EpisodeResult, EvalConfig, EvalRun, RunnerFactory
+    from ..evaluation.report_data import ReportData
 
 _COMPARE = "compare"
+_DISCRIMINATE = "discriminate"
+_RESCORE = "rescore"
 
 
 def register(commands: Any) -> None:
@@ -43,9 +48,16 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "suite",
         metavar="SUITE",
-        help="suite directory, a suite that ships with mesh-tools (core), or `compare`",
+        help="suite directory, a suite that ships with mesh-tools (core, hard), or `compare` / "
+        "`discriminate` / `rescore`",
     )
-    parser.add_argument("reports", nargs="*", metavar="REPORT", help="with `compare`: two report.json files")
+    parser.add_argument(
+        "reports",
+        nargs="*",
+        metavar="REPORT",
+        help="with `compare`: two report.json files; with `discriminate`: suites; with `rescore`: a "
+        "recording.json and its suite",
+    )
     parser.add_argument("--model", help="model id, or `scripted` / `faulty` to run offline")
     parser.add_argument("--trials", type=int, default=3, help="runs of each task (default 3)")
     parser.add_argument("--api", choices=["responses", "chat"], default="responses", help="model API")
@@ -55,6 +67,22 @@ def register(commands: Any) -> None:
     parser.add_argument("--tasks", nargs="+", default=[], metavar="GLOB", help="only tasks whose id matches")
     parser.add_argument("--concurrency", type=int, default=4, help="episodes run at once (default 4)")
     parser.add_argument("--temperature", type=float, help="replace every agent's temperature")
+    parser.add_argument(
+        "--base-url", help="an OpenAI-compatible endpoint (default: OPENAI_BASE_URL, else OpenAI's)"
+    )
+    parser.add_argument(
+        "--price",
+        nargs=3,
+        type=float,
+        metavar=("INPUT", "CACHED", "OUTPUT"),
+        help="the model's price in USD per million tokens, when the built-in table does not list it",
+    )
+    parser.add_argument(
+        "--runner",
+        choices=["loop", "openai-agents"],
+        default="loop",
+        help="the agent to evaluate: our agent loop (default) or an openai-agents Agent, on --model",
+    )
     parser.set_defaults(run=_run)
 
 
@@ -63,6 +91,14 @@ def _run(args: argparse.Namespace) -> int:
         if len(args.reports) != 2:
             raise SystemExit("usage: mesh-tools eval compare A/report.json B/report.json")
         return _compare(Path(args.reports[0]), Path(args.reports[1]))
+    if args.suite == _RESCORE:
+        if len(args.reports) != 2:
+            raise SystemExit("usage: mesh-tools eval rescore RECORDING.json SUITE")
+        return _rescore(Path(args.reports[0]), args.reports[1], args.out)
+    if args.suite == _DISCRIMINATE:
+        if not args.reports:
+            raise SystemExit("usage: mesh-tools eval discriminate SUITE...")
+        return asyncio.run(_discriminate(args))
     if args.reports:
         raise SystemExit(
             f"unexpected arguments {' '.join(args.reports)}; did you mean `mesh-tools eval compare`?"
@@ -76,7 +112,7 @@ async def _evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..evaluation import EvalConfig, build_report, load_suite, run_suite
+    from ..evaluation import EvalConfig, Price, load_suite, run_suite
 
     console = Console()
     suite = load_suite(eval_suite(args.suite)).only(args.tasks)
@@ -86,7 +122,10 @@ async def _evaluate(args: argparse.Namespace) -> int:
         api=args.api,
         concurrency=args.concurrency,
         temperature=args.temperature,
+        base_url=args.base_url,
+        price=Price(*args.price) if args.price else None,
     )
+    runner = _runner(args, config) if args.runner != "loop" else None
     if config.backend != "model":
         console.print(f"[bold yellow]{config.backend.upper()} RUN: no LLM is called; not a model result.[/]")
     episodes = len(suite.tasks) * config.trials
@@ -117,11 +156,39 @@ async def _evaluate(args: argparse.Namespace) -> int:
         bar = progress.add_task(
             f"{suite.name} · {config.model}", total=episodes, passed=0, failed=0, turns=0, last=""
         )
-        run = await run_suite(suite, config, on_episode=done, on_event=turn)
-    report = build_report(run.info, run.episodes)
+        run = await run_suite(suite, config, runner=runner, on_episode=done, on_event=turn)
     out = args.out or Path("eval-results") / _slug(suite.name, config.model)
+    return _report(console, run, out)
+
+
+def _runner(args: argparse.Namespace, config: EvalConfig) -> RunnerFactory:
+    from openai import AsyncOpenAI
+
+    from ..evaluation import OpenAIAgentsRunner
+
+    if config.backend != "model":
+        raise SystemExit("--runner openai-agents needs a model id, not an offline backend")
+    runner = OpenAIAgentsRunner(args.model, AsyncOpenAI(base_url=args.base_url), api=args.api)
+    return lambda task, start: runner
+
+
+def _rescore(recording: Path, suite_path: str, out: Path | None) -> int:
+    from rich.console import Console
+
+    from ..evaluation import load_suite, rescore
+
+    run = rescore(recording, load_suite(eval_suite(suite_path)))
+    return _report(Console(), run, out or recording.parent / "rescored")
+
+
+def _report(console: Console, run: EvalRun, out: Path) -> int:
+    from ..evaluation import build_report, write_recording
+
+    report = build_report(run.info, run.episodes)
     _print_summary(console, report)
     _write(report, out, console)
+    if run.records:
+        console.print(f"wrote {write_recording(run, out / 'recording.json')}")
     return _exit_code(report)
 
 
@@ -130,7 +197,7 @@ def _slug(suite: str, model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{suite}-{model}-{stamp}")
 
 
-def _write(report: dict[str, Any], out: Path, console: Console) -> None:
+def _write(report: ReportData, out: Path, console: Console) -> None:
     from rich.markup import escape
 
     from ..evaluation import ChartUnavailableError, draw_chart, render_markdown
@@ -147,7 +214,7 @@ def _write(report: dict[str, Any], out: Path, console: Console) -> None:
         console.print(f"[yellow]note:[/] {escape(f'{exc.message}; {exc.hint}')}")
 
 
-def _print_summary(console: Console, report: dict[str, Any]) -> None:
+def _print_summary(console: Console, report: ReportData) -> None:
     from rich.table import Table
 
     summary, calls = report["summary"], report["calls"]
@@ -159,9 +226,12 @@ def _print_summary(console: Console, report: dict[str, Any]) -> None:
     if k != "1":
         rows.append((f"pass^{k}", summary["pass_hat_k"][k]))
     rows += [
+        ("final document is the goal", summary["goal_achieved"]),
+        ("collateral damage (episodes)", summary["collateral"]),
         ("final document valid", summary["final_validity"]),
         ("recovery after rejected edit", summary["recovery"]),
-        ("abstention (impossible tasks)", summary["abstention"]),
+        ("abstention (no edit due)", summary["abstention"]),
+        ("over-refusal (edit due)", summary["over_refusal"]),
         ("arguments fit the tool schema", calls["fits_tool_schema"]),
         ("edits fit the document schema", calls["fits_document_schema"]),
         ("referenced ids live", calls["ids_live"]),
@@ -189,7 +259,7 @@ def _print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print(f"[red]✗ {task_id} #{failure['trial']}[/]: {failure['reason']}")
 
 
-def _exit_code(report: dict[str, Any]) -> int:
+def _exit_code(report: ReportData) -> int:
     backend = report["run"]["backend"]
     if backend == "scripted" and report["summary"]["pass_at_1"]["value"] != 1.0:
         return 1
@@ -219,9 +289,26 @@ def _compare(a_path: Path, b_path: Path) -> int:
         style = "" if not delta else "green" if (delta > 0) == _higher_is_better(row.metric) else "red"
         table.add_row(row.section, row.metric, *cells, style=style)
     console.print(table)
+    if comparison.significance is not None:
+        console.print(comparison.significance.statement())
+    else:
+        console.print("The reports share no task and trial: no paired test of task success.")
     for warning in comparison.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}")
     return 0
+
+
+async def _discriminate(args: argparse.Namespace) -> int:
+    from ..evaluation import discriminate, load_suite
+
+    ok = True
+    for path in args.reports:
+        table = await discriminate(
+            load_suite(eval_suite(path)).only(args.tasks), concurrency=args.concurrency
+        )
+        print(table.markdown())
+        ok = ok and table.ok
+    return 0 if ok else 1
 
 
 def _percent(value: float | None) -> str:
@@ -235,6 +322,8 @@ def _plain(value: float | None) -> str:
 def _higher_is_better(metric: str) -> bool:
     return metric not in {
         "stopped at max turns",
+        "collateral damage",
+        "over-refusal",
         "writes in a conflict",
         "lost intents",
         "turns",

@@ -14,19 +14,32 @@ See evals/README.md for the suite format and docs/evals.md for what each metric 
 from .calls import CallClassifier, CallOutcome, ClassifiedCall
 from .chart import draw_chart
 from .checks import Check, CheckContext, CheckOutcome
-from .compare import Comparison, ComparisonRow, compare_reports, load_report
+from .compare import Comparison, ComparisonRow, Significance, compare_reports, load_report
+from .discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
 from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .errors import ChartUnavailableError, ReportError, SuiteError
+from .errors import AgentRunError, ChartUnavailableError, ReportError, SuiteError
 from .faults import FaultKind, InjectedFault, plan_faults
+from .goals import GoalChange, GoalOutcome, judge_goal
 from .markdown import render_markdown
 from .metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
+from .pricing import PRICES, PRICES_AS_OF, Price, price_of
+from .recording import RECORDING_FORMAT, rescore, write_recording
 from .reference import ReplayPolicy
 from .report import REPORT_FORMAT, RunInfo, build_report
-from .runner import EvalConfig, EvalRun, run_suite
+from .runner import EvalConfig, EvalRun, RunnerFactory, run_suite
+from .runners import MCPClientRunner, OpenAIAgentsRunner, ReplayRunner, play_policy
+from .seat import AgentReply, AgentRunner, RecordingToolkit, Seat
 from .suite import Suite, Task, TaskAgent, load_suite
 
 __all__ = [
+    "PRICES",
+    "PRICES_AS_OF",
+    "RECORDING_FORMAT",
     "REPORT_FORMAT",
+    "AgentReply",
+    "AgentRunError",
+    "AgentRunner",
+    "BadPolicy",
     "CallClassifier",
     "CallOutcome",
     "ChartUnavailableError",
@@ -36,30 +49,49 @@ __all__ = [
     "ClassifiedCall",
     "Comparison",
     "ComparisonRow",
+    "Discrimination",
+    "DiscriminationRow",
     "EpisodeRecord",
     "EpisodeResult",
     "EvalConfig",
     "EvalRun",
     "FaultKind",
+    "GoalChange",
+    "GoalOutcome",
     "InjectedFault",
+    "MCPClientRunner",
+    "OpenAIAgentsRunner",
+    "Price",
     "Rate",
+    "RecordingToolkit",
     "ReplayPolicy",
+    "ReplayRunner",
     "ReportError",
     "RunInfo",
+    "RunnerFactory",
+    "Seat",
+    "Significance",
     "Suite",
     "SuiteError",
     "Task",
     "TaskAgent",
     "build_report",
     "compare_reports",
+    "discriminate",
     "draw_chart",
+    "judge_goal",
     "load_report",
     "load_suite",
     "pass_at_k",
     "pass_hat_k",
     "plan_faults",
+    "play_policy",
+    "price_of",
     "render_markdown",
+    "rescore",
     "run_suite",
+    "sabotage",
     "score_episode",
     "wilson_interval",
+    "write_recording",
 ]

@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from ..schema import ID_ATTRIBUTE
 from ..tools import WRITE_TOOLS, ToolName, ToolResult
+from .report_data import CallData
 
 __all__ = [
     "CallClassifier",
@@ -99,7 +100,7 @@ class ClassifiedCall:
         """The arguments as JSON, or None when they do not parse."""
         return _parse(self.arguments)[1]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CallData:
         return {
             "agent": self.agent,
             "turn": self.turn,

@@ -7,16 +7,15 @@ which the eval command turns into a note: the JSON and Markdown reports are comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from .errors import ChartUnavailableError
+from .report_data import CategoryRateKey, ReportData
 
 __all__ = ["draw_chart"]
 
 
-def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
+def draw_chart(report: ReportData, path: Path) -> Path:
     """Draw the report's chart as a PNG at ``path``; returns ``path``."""
     try:
         import matplotlib
@@ -38,10 +37,11 @@ def draw_chart(report: Mapping[str, Any], path: Path) -> Path:
     )
     try:
         width = 0.38
-        for offset, key, label in (
+        bars: tuple[tuple[float, CategoryRateKey, str], ...] = (
             (-width / 2, "pass_at_1", "pass@1"),
             (width / 2, "pass_hat_k", f"pass^{k}"),
-        ):
+        )
+        for offset, key, label in bars:
             rates = [categories[name][key] for name in names]
             values = [rate["value"] or 0.0 for rate in rates]
             errors = [

@@ -28,7 +28,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     JsonValue,
     Tag,
@@ -37,6 +36,8 @@ from pydantic import (
 )
 
 from .expressions import ExpressionError, compile_predicate
+from .keyed_union import by_key
+from .report_data import CheckData
 from .selectors import Node, SelectorError, json_equal, parse_selector, select, tree
 
 __all__ = [
@@ -74,7 +75,7 @@ class CheckOutcome:
     passed: bool
     detail: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckData:
         return {"check": self.check, "passed": self.passed, "detail": self.detail}
 
 
@@ -99,7 +100,8 @@ class _Check(BaseModel):
         """Whether the check holds, and what was found (shown only when it does not)."""
 
 
-def _selector(value: str) -> str:
+def valid_selector(value: str) -> str:
+    """``value`` if it parses as a selector; a pydantic field validator for selector fields."""
     try:
         parse_selector(value)
     except SelectorError as error:
@@ -115,7 +117,7 @@ class CountCheck(_Check):
     min: Annotated[int, Field(ge=0)] | None = None
     max: Annotated[int, Field(ge=0)] | None = None
 
-    _valid_selector = field_validator("count")(_selector)
+    _valid_selector = field_validator("count")(valid_selector)
 
     @model_validator(mode="after")
     def _one_bound(self) -> CountCheck:
@@ -151,7 +153,7 @@ class AttributeCheck(_Check):
     contains: str | None = None
     absent: Literal[True] | None = None
 
-    _valid_selector = field_validator("attribute")(_selector)
+    _valid_selector = field_validator("attribute")(valid_selector)
 
     @model_validator(mode="after")
     def _one_expectation(self) -> AttributeCheck:
@@ -191,7 +193,7 @@ class ChildrenCheck(_Check):
     children: str
     tags: list[str]
 
-    _valid_selector = field_validator("children")(_selector)
+    _valid_selector = field_validator("children")(valid_selector)
 
     def describe(self) -> str:
         return f"children of {self.children} are [{', '.join(self.tags)}]"
@@ -255,12 +257,6 @@ class RejectedWritesCheck(_Check):
 _KINDS = ("count", "attribute", "children", "unchanged", "expr", "rejected_writes")
 
 
-def _kind(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        return next((key for key in _KINDS if key in value), None)
-    return next((key for key in _KINDS if key in type(value).model_fields), None)
-
-
 #: One check, recognized by its key.
 Check = Annotated[
     Annotated[CountCheck, Tag("count")]
@@ -269,9 +265,5 @@ Check = Annotated[
     | Annotated[UnchangedCheck, Tag("unchanged")]
     | Annotated[ExpressionCheck, Tag("expr")]
     | Annotated[RejectedWritesCheck, Tag("rejected_writes")],
-    Discriminator(
-        _kind,
-        custom_error_type="unknown_check",
-        custom_error_message=f"a check has one of the keys {', '.join(_KINDS)}",
-    ),
+    by_key(_KINDS, error_type="unknown_check", what="a check"),
 ]

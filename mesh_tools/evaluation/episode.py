@@ -5,7 +5,8 @@ the starting and final documents with ids, whether the replicas converged and th
 schema violations. :func:`score_episode` turns it into an :class:`EpisodeResult`: the classified calls,
 the state checks, success, validity, recovery and, with several agents, the multi-agent measures.
 
-An episode succeeds when it ran to the end without an error, the final document is valid and every
+An episode succeeds when it ran to the end without an error, the final document is valid, it is the
+task's goal (the starting document with exactly the changes asked for, ``goals.py``) and every further
 check holds.
 """
 
@@ -20,7 +21,9 @@ from ..schema import ID_ATTRIBUTE
 from .calls import CallClassifier, ClassifiedCall
 from .checks import CheckContext, CheckOutcome
 from .faults import InjectedFault
+from .goals import GoalOutcome, judge_goal
 from .multi_agent import MultiAgentStats, measure_multi_agent
+from .report_data import EpisodeData, RecoveryData
 from .selectors import tree
 from .suite import Task
 
@@ -65,7 +68,7 @@ class Recovery:
     attempts: tuple[int, ...]
     """For each recovered edit, the write calls it took up to and including the accepted one."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecoveryData:
         return {"rejected": self.rejected, "recovered": self.recovered, "attempts": list(self.attempts)}
 
 
@@ -83,20 +86,42 @@ class EpisodeResult:
     calls: tuple[ClassifiedCall, ...]
     turns: int
     usage: Usage
+    model_latencies_s: tuple[float, ...]
+    """How long each model call took (retries included); empty for agents run by an AgentRunner."""
     wall_s: float
     stop_reasons: Mapping[str, str]
     recovery: Recovery
-    abstained: bool | None
-    """For impossible tasks: no write was attempted at all. None for other tasks."""
+    goal: GoalOutcome | None
+    """Changes missed and collateral damage; None when there is no final document."""
+    needs_edit: bool
+    """Whether the task's goal changes the document (False: decline, or nothing to do)."""
+    attempted_write: bool
+    """Whether any agent attempted a write (accepted or not)."""
     multi_agent: MultiAgentStats | None
     error: str | None
     faults: tuple[InjectedFault, ...] = field(default=())
 
     @property
+    def abstained(self) -> bool | None:
+        """On a task that needs no edit: no write was attempted at all. None on other tasks, and when
+        the episode failed to run (a model error is not a choice to abstain)."""
+        return None if self.needs_edit or self.error is not None else not self.attempted_write
+
+    @property
+    def over_refused(self) -> bool | None:
+        """On a task that needs an edit: no write was attempted at all. None on other tasks, and when
+        the episode failed to run."""
+        return not self.attempted_write if self.needs_edit and self.error is None else None
+
+    @property
+    def collateral(self) -> tuple[str, ...]:
+        return () if self.goal is None else self.goal.collateral
+
+    @property
     def max_turns_hit(self) -> bool:
         return StopReason.MAX_TURNS.value in self.stop_reasons.values()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EpisodeData:
         return {
             "task": self.task_id,
             "category": self.category,
@@ -109,13 +134,19 @@ class EpisodeResult:
             "tool_calls": len(self.calls),
             "tokens": {
                 "input": self.usage.input_tokens,
+                "cached_input": self.usage.cached_input_tokens,
                 "output": self.usage.output_tokens,
                 "total": self.usage.total_tokens,
             },
+            "model_latencies_s": [round(latency, 4) for latency in self.model_latencies_s],
             "wall_s": round(self.wall_s, 4),
             "stop_reasons": dict(self.stop_reasons),
             "recovery": self.recovery.to_dict(),
-            "abstained": self.abstained,
+            "goal": None
+            if self.goal is None
+            else {"missed": list(self.goal.missed), "collateral": list(self.goal.collateral)},
+            "needs_edit": self.needs_edit,
+            "attempted_write": self.attempted_write,
             "multi_agent": None if self.multi_agent is None else self.multi_agent.to_dict(),
             "error": self.error,
             "calls": [call.to_dict() for call in self.calls],
@@ -138,7 +169,8 @@ def strip_ids(document: Mapping[str, Any]) -> dict[str, Any]:
 def score_episode(record: EpisodeRecord) -> EpisodeResult:
     """Classify the calls, run the checks and compute the episode's measures."""
     task = record.task
-    start_ids = [node.id for node in tree(record.start).walk() if node.id is not None]
+    start_root = tree(record.start)
+    start_ids = [node.id for node in start_root.walk() if node.id is not None]
     classifier = CallClassifier(record.tools, offered=record.offered, known_ids=start_ids)
     events = [event for result in record.results for event in result.events] + list(record.unfinished)
     made = [(event.agent, event.turn, call) for event in events for call in event.tool_calls]
@@ -158,11 +190,20 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
     )
     rejected_writes = sum(1 for call in calls if call.write and not call.ok)
     outcomes: tuple[CheckOutcome, ...] = ()
+    goal = None
     if record.final is not None:
-        context = CheckContext(strip_ids(record.final), task.start, rejected_writes)
-        outcomes = tuple(check.evaluate(context) for check in task.checks)
+        if task.checks:
+            context = CheckContext(strip_ids(record.final), task.start, rejected_writes)
+            outcomes = tuple(check.evaluate(context) for check in task.checks)
+        goal = judge_goal(task.goal, start_root, record.final)
     valid = record.final is not None and not record.violations
-    success = record.error is None and valid and all(outcome.passed for outcome in outcomes)
+    success = (
+        record.error is None
+        and valid
+        and goal is not None
+        and goal.achieved
+        and all(outcome.passed for outcome in outcomes)
+    )
     usage = sum((event.usage for event in events), Usage())
     multi = None
     if task.multi_agent and record.final is not None and record.converged is not None:
@@ -173,7 +214,6 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
             converged=record.converged,
             replicas=record.replicas,
         )
-    impossible = task.category == "impossible"
     return EpisodeResult(
         task_id=task.id,
         category=task.category,
@@ -185,10 +225,13 @@ def score_episode(record: EpisodeRecord) -> EpisodeResult:
         calls=calls,
         turns=len(events),
         usage=usage,
+        model_latencies_s=tuple(event.duration_s for event in events if event.api != "runner"),
         wall_s=record.wall_s,
         stop_reasons={result.agent: result.stop_reason.value for result in record.results},
-        recovery=_recovery(calls) if not impossible else Recovery(0, 0, ()),
-        abstained=not any(call.write for call in calls) if impossible else None,
+        recovery=_recovery(calls) if task.needs_edit else Recovery(0, 0, ()),
+        goal=goal,
+        needs_edit=task.needs_edit,
+        attempted_write=any(call.write for call in calls),
         multi_agent=multi,
         error=record.error,
         faults=tuple(record.faults),

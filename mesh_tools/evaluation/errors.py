@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import MeshError
 
-__all__ = ["ChartUnavailableError", "ReportError", "SuiteError"]
+__all__ = ["AgentRunError", "ChartUnavailableError", "ReportError", "SuiteError"]
 
 
 class SuiteError(MeshError):
@@ -17,6 +17,12 @@ class ReportError(MeshError):
     """A file that is not an eval report this version can read."""
 
     code = "invalid_eval_report"
+
+
+class AgentRunError(MeshError):
+    """An agent plugged in through an :class:`~mesh_tools.evaluation.AgentRunner` failed to finish its run."""
+
+    code = "agent_run_failed"
 
 
 class ChartUnavailableError(MeshError):

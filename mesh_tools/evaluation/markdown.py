@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from .report_data import CallsData, FaultsData, RateData, ReportData, RunData, SpreadKey, SummaryData
 
 __all__ = ["render_markdown"]
 
 
-def _rate(value: Mapping[str, Any] | None) -> str:
+def _rate(value: RateData | None) -> str:
     if not value or value.get("value") is None:
         return "n/a"
     return f"{value['value']:.1%}"
 
 
-def _interval(value: Mapping[str, Any] | None) -> str:
+def _interval(value: RateData | None) -> str:
     if not value or value.get("value") is None:
         return ""
     return f"[{value['low']:.1%}, {value['high']:.1%}]"
 
 
-def _count(value: Mapping[str, Any] | None) -> str:
+def _count(value: RateData | None) -> str:
     if not value:
         return ""
     successes = value["successes"]
@@ -34,11 +35,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [*lines, ""]
 
 
-def _rate_row(name: str, value: Mapping[str, Any] | None) -> list[str]:
+def _rate_row(name: str, value: RateData | None) -> list[str]:
     return [name, _rate(value), _interval(value), _count(value)]
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
+def render_markdown(report: ReportData) -> str:
     """The report for people: run, summary, per-call funnel, categories, multi-agent, faults, tasks."""
     run = report["run"]
     summary = report["summary"]
@@ -70,28 +71,37 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     rows = [_rate_row("task success, pass@1", summary["pass_at_1"])]
     rows += [_rate_row(f"pass^{key}", pass_hat[key]) for key in sorted(pass_hat, key=int) if key != "1"]
     rows += [
+        _rate_row("final document is the goal", summary["goal_achieved"]),
+        _rate_row("collateral damage (episodes)", summary["collateral"]),
         _rate_row("final document valid", summary["final_validity"]),
         _rate_row("recovery after a rejected edit", summary["recovery"]),
-        _rate_row("abstention on impossible tasks", summary["abstention"]),
+        _rate_row("abstention where no edit is due", summary["abstention"]),
+        _rate_row("over-refusal where an edit is due", summary["over_refusal"]),
         _rate_row("stopped at max turns", summary["max_turns"]),
     ]
     lines += _table(["metric", "value", "95% CI", "count"], rows)
+    spreads: tuple[tuple[str, SpreadKey], ...] = (
+        ("turns", "turns"),
+        ("tool calls", "tool_calls"),
+        ("tokens", "tokens"),
+        ("wall time (s)", "wall_s"),
+        ("model call latency (s), per call", "model_call_latency_s"),
+        ("tool call latency (s), per call", "tool_call_latency_s"),
+    )
     lines += _table(
-        ["per episode", "mean", "median", "max"],
+        ["per episode", "mean", "median", "p95", "max"],
         [
-            [name, *(_number(summary[key][stat]) for stat in ("mean", "median", "max"))]
-            for name, key in (
-                ("turns", "turns"),
-                ("tool calls", "tool_calls"),
-                ("tokens", "tokens"),
-                ("wall time (s)", "wall_s"),
-            )
+            [name, *(_number(value) for value in (s["mean"], s["median"], s["p95"], s["max"]))]
+            for name, key in spreads
+            for s in (summary[key],)
         ],
     )
+    lines += [_cost_line(run, summary), ""]
     attempts = summary["mean_attempts_to_recover"]
     estimated = "" if report["model_result"] else " Tokens are the scripted server's estimates."
     lines += [
-        f"{summary['tasks']} tasks, {summary['episodes']} episodes, {summary['errors']} failed to run. "
+        f"{summary['tasks']} tasks, {summary['episodes']} episodes, {summary['errors']} failed to run, "
+        f"{summary['collateral_changes']} collateral changes in all. "
         f"Mean write attempts to recover: {'n/a' if attempts is None else attempts}.{estimated}",
         "",
     ]
@@ -143,7 +153,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _calls_section(calls: Mapping[str, Any]) -> list[str]:
+def _calls_section(calls: CallsData) -> list[str]:
     lines = [f"## Tool calls ({calls['total']})", ""]
     lines += _table(
         ["stage", "passed", "95% CI", "count"],
@@ -165,7 +175,7 @@ def _calls_section(calls: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _faults_section(faults: Mapping[str, Any]) -> list[str]:
+def _faults_section(faults: FaultsData) -> list[str]:
     lines = [
         "## Injected faults",
         "",
@@ -182,6 +192,24 @@ def _faults_section(faults: Mapping[str, Any]) -> list[str]:
     )
     lines += [f"- {line}" for line in faults["misclassified"][:20]]
     return lines + ([""] if faults["misclassified"] else [])
+
+
+def _cost_line(run: RunData, summary: SummaryData) -> str:
+    cost = summary["cost_usd"]
+    cached = f"{summary['cached_input_tokens']} input tokens were served from the prompt cache."
+    if cost is None:
+        price = "offline run: no cost" if run["backend"] != "model" else "no price known for this model"
+        return f"Cost: n/a ({price}). {cached}"
+    rates = run["price_usd_per_mtok"]
+    if rates is None:
+        return f"Cost: n/a (no price known for this model). {cached}"
+    per_success = "n/a" if cost["per_success"] is None else f"${cost['per_success']:.4f}"
+    return (
+        f"Cost: ${cost['total']:.4f} in all, ${cost['per_episode']:.4f} per episode, "
+        f"{per_success} per successful episode "
+        f"(USD per million tokens: input {rates['input']}, cached input {rates['cached_input']}, output "
+        f"{rates['output']}; price table of {run['prices_as_of']}). {cached}"
+    )
 
 
 def _number(value: Any) -> str:

@@ -12,10 +12,23 @@ Both are unbiased estimators and are averaged over tasks. ``pass^1 == pass@1`` i
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Z_95", "Rate", "pass_at_k", "pass_hat_k", "rate", "suite_pass_hat_k", "wilson_interval"]
+from .report_data import RateData
+
+__all__ = [
+    "Z_95",
+    "Rate",
+    "mcnemar_exact",
+    "paired_bootstrap",
+    "pass_at_k",
+    "pass_hat_k",
+    "rate",
+    "suite_pass_hat_k",
+    "wilson_interval",
+]
 
 #: The normal quantile for a two-sided 95% interval.
 Z_95 = 1.959963984540054
@@ -70,7 +83,7 @@ class Rate:
     low: float
     high: float
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    def to_dict(self) -> RateData:
         return {
             "successes": self.successes,
             "n": self.n,
@@ -100,3 +113,34 @@ def suite_pass_hat_k(outcomes: Sequence[tuple[int, int]], k: int) -> Rate:
     """
     estimates = [pass_hat_k(c, n, k) for c, n in outcomes if n >= k]
     return rate(math.fsum(estimates), len(estimates))
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Two-sided exact McNemar p-value: in ``a_only`` pairs only A succeeded, in ``b_only`` only B.
+
+    Under "no difference" each discordant pair is a fair coin; the p-value is twice the binomial tail of
+    the rarer side, capped at 1 (1.0 when there is no discordant pair).
+    """
+    if a_only < 0 or b_only < 0:
+        raise ValueError(f"counts must not be negative, got {a_only} and {b_only}")
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    tail: float = math.fsum(math.comb(n, i) for i in range(min(a_only, b_only) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(
+    differences: Sequence[float], *, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """The 95% percentile interval of the mean of ``differences`` (one per task), resampling tasks.
+
+    Resampling whole tasks keeps the trials of one task together, so their correlation widens the
+    interval as it should. The seed is fixed: the same reports always give the same interval.
+    """
+    if not differences:
+        raise ValueError("need at least one difference")
+    generator = random.Random(seed)
+    size = len(differences)
+    means = sorted(math.fsum(generator.choices(differences, k=size)) / size for _ in range(resamples))
+    return means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]

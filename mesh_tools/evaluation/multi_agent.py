@@ -20,6 +20,7 @@ from typing import Any
 
 from ..tools import ToolName
 from .calls import ClassifiedCall
+from .report_data import EpisodeMultiAgentData
 from .selectors import Node, json_equal, tree
 
 __all__ = ["DEFAULT_CONFLICT_WINDOW_S", "MultiAgentStats", "measure_multi_agent"]
@@ -44,7 +45,7 @@ class MultiAgentStats:
     converged: bool
     replicas: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EpisodeMultiAgentData:
         return {
             "writes": self.writes,
             "conflict_pairs": self.conflict_pairs,

@@ -19,7 +19,9 @@ A reference is a list of steps, one model turn each::
 
 ``{$select: SEL}`` is replaced by the id of the one element ``SEL`` matches in the document the agent
 read last (its latest ``describe_document`` result), so references work with the random ids of a live
-room exactly as a model does. ``{$result: NAME}`` is the ``id`` field of the result of the call named
+room exactly as a model does; ``{$select: SEL, read: first}`` looks in its first read instead (an id
+the agent saw before another agent deleted the element: a stale id).
+``{$result: NAME}`` is the ``id`` field of the result of the call named
 ``NAME`` (``field:`` picks another field). The :class:`ReplayPolicy` is stateless: it rebuilds where it
 is from the conversation on every request, like :class:`~mesh_tools.agent.ScriptPolicy`.
 """
@@ -31,11 +33,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, Tag, field_validator
 
 from ..agent import Conversation, FinalMessage, ScriptedModelError, Step, ToolCall, ToolCalls, ToolExchange
 from ..document import ROOT_ID
 from ..tools import ToolName, ToolResult
+from .keyed_union import by_key
 from .selectors import SelectorError, parse_selector, select
 
 __all__ = [
@@ -122,24 +125,13 @@ class RawStep:
 PlayedStep = CallStep | ParallelStep | WaitStep | SayStep | RawStep
 
 
-def _step_kind(value: Any) -> str | None:
-    keys = ("call", "parallel", "wait", "say")
-    if isinstance(value, Mapping):
-        return next((key for key in keys if key in value), None)
-    return next((key for key in keys if key in type(value).model_fields), None)
-
-
 #: One turn of a reference solution.
 ReferenceStep = Annotated[
     Annotated[CallStep, Tag("call")]
     | Annotated[ParallelStep, Tag("parallel")]
     | Annotated[WaitStep, Tag("wait")]
     | Annotated[SayStep, Tag("say")],
-    Discriminator(
-        _step_kind,
-        custom_error_type="unknown_step",
-        custom_error_message="a reference step has one of the keys call, parallel, wait, say",
-    ),
+    by_key(("call", "parallel", "wait", "say"), error_type="unknown_step", what="a reference step"),
 ]
 
 
@@ -241,8 +233,16 @@ class ReplayPolicy:
         if isinstance(step, RawStep):
             return ToolCalls(*step.calls)
         document = latest_document(conversation.exchanges)
+        first = next(
+            (
+                read
+                for exchange in conversation.exchanges
+                if (read := latest_document([exchange])) is not None
+            ),
+            None,
+        )
         return ToolCalls(
-            *(ToolCall(call.call, _resolve(call.args, document, results)) for call in step_calls(step))
+            *(ToolCall(call.call, _resolve(call.args, document, results, first)) for call in step_calls(step))
         )
 
     def _replay(self, conversation: Conversation) -> tuple[int, dict[str, Any]]:
@@ -281,15 +281,21 @@ def _holds(step: WaitStep, document: dict[str, Any] | None) -> bool:
     return bool(select(document, step.wait.selector)) == step.wait.present
 
 
-def _resolve(value: Any, document: dict[str, Any] | None, results: Mapping[str, Any]) -> Any:
+def _resolve(
+    value: Any,
+    document: dict[str, Any] | None,
+    results: Mapping[str, Any],
+    first_document: dict[str, Any] | None,
+) -> Any:
     if isinstance(value, dict):
-        if "$select" in value and len(value) == 1:
-            return _select_id(str(value["$select"]), document)
+        if "$select" in value and set(value) <= {"$select", "read"}:
+            read = first_document if value.get("read") == "first" else document
+            return _select_id(str(value["$select"]), read)
         if "$result" in value and set(value) <= {"$result", "field"}:
             return _result_field(str(value["$result"]), str(value.get("field", "id")), results)
-        return {key: _resolve(sub, document, results) for key, sub in value.items()}
+        return {key: _resolve(sub, document, results, first_document) for key, sub in value.items()}
     if isinstance(value, list):
-        return [_resolve(sub, document, results) for sub in value]
+        return [_resolve(sub, document, results, first_document) for sub in value]
     return value
 
 

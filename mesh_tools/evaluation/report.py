@@ -10,16 +10,36 @@ never a model.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from .calls import CallOutcome, ClassifiedCall
 from .episode import EpisodeResult
+from .errors import ReportError
 from .faults import FaultKind, tally_faults
 from .metrics import pass_at_k, pass_hat_k, rate, suite_pass_hat_k
+from .pricing import PRICES_AS_OF, Price
+from .report_data import (
+    CallsData,
+    CategoryData,
+    CostData,
+    FaultKindData,
+    FaultsData,
+    MultiAgentData,
+    ReportData,
+    RunData,
+    SpreadData,
+    SummaryData,
+    TaskData,
+    TaskFailure,
+)
 from .suite import CATEGORIES
 
 __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
@@ -27,7 +47,7 @@ __all__ = ["REPORT_FORMAT", "Backend", "RunInfo", "build_report"]
 #: The ``format`` field of every report; bumped when the shape changes incompatibly.
 REPORT_FORMAT = "mesh-tools-eval/1"
 
-Backend = Literal["model", "scripted", "faulty"]
+Backend = Literal["model", "scripted", "faulty", "runner"]
 
 _LABELS: Mapping[Backend, str] = {
     "model": "model run",
@@ -44,7 +64,9 @@ class RunInfo:
     suite_path: str
     backend: Backend
     model: str
-    """The model id asked for; ``scripted`` or ``faulty`` for offline backends."""
+    """The model id asked for; ``scripted`` or ``faulty`` for offline backends; the runners' labels."""
+    model_result: bool
+    """Whether the numbers are a model's work: never for the offline backends or an offline runner."""
     api: Literal["responses", "chat"]
     trials: int
     started_at: str
@@ -54,18 +76,42 @@ class RunInfo:
     base_url: str | None
     """The OpenAI-compatible endpoint (None: the client's default); never a key."""
     mesh_tools_version: str
+    price: Price | None = None
+    """The model's price (USD per million tokens) costs are computed with; None when unknown."""
+    rescored_at: str | None = None
+    """When a recording of this run was scored again offline (``recording.py``); None for a live run."""
+    rescored_by: str | None = None
+    """The harness version that scored it again."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunInfo:
+        """The info of a run from its ``to_dict()`` (derived fields are left out and computed again)."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        price = data.get("price_usd_per_mtok")
+        values["price"] = None if price is None else Price(**price)
+        return cls(**values)
 
     @property
     def label(self) -> str:
-        return _LABELS[self.backend]
+        if self.backend != "runner":
+            label = _LABELS[self.backend]
+        elif self.model_result:
+            label = f"agent runner: {self.model}"
+        else:
+            label = f"OFFLINE RUNNER RUN ({self.model}): no LLM called; not a model result"
+        if self.rescored_at is None:
+            return label
+        return f"{label}; RE-SCORED offline on {self.rescored_at[:10]} by mesh-tools {self.rescored_by}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunData:
         return {
             "suite": self.suite,
             "suite_path": self.suite_path,
             "backend": self.backend,
             "label": self.label,
             "model": self.model,
+            "model_result": self.model_result,
             "api": self.api,
             "trials": self.trials,
             "started_at": self.started_at,
@@ -74,10 +120,34 @@ class RunInfo:
             "temperature": self.temperature,
             "base_url": self.base_url,
             "mesh_tools_version": self.mesh_tools_version,
+            "price_usd_per_mtok": None
+            if self.price is None
+            else {
+                "input": self.price.input,
+                "cached_input": self.price.cached_input,
+                "output": self.price.output,
+            },
+            "prices_as_of": PRICES_AS_OF,
+            "rescored_at": self.rescored_at,
+            "rescored_by": self.rescored_by,
         }
 
 
-def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> dict[str, Any]:
+def read_harness_file(path: Path, file_format: str, *, what: str, hint: str) -> dict[str, Any]:
+    """A JSON file the harness wrote (a report, a recording), checked to be of ``file_format``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReportError(f"cannot read {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ReportError(f"{path} is not JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != file_format:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ReportError(f"{path} is not {what} of format {file_format} (format: {found!r})", hint=hint)
+    return data
+
+
+def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> ReportData:
     """The report for a run: summary, per-call funnel, categories, tasks, faults and every episode."""
     by_task: dict[str, list[EpisodeResult]] = {}
     for episode in episodes:
@@ -86,8 +156,8 @@ def build_report(run: RunInfo, episodes: Sequence[EpisodeResult]) -> dict[str, A
     return {
         "format": REPORT_FORMAT,
         "run": run.to_dict(),
-        "model_result": run.backend == "model",
-        "summary": _summary(episodes, by_task, run.trials),
+        "model_result": run.model_result,
+        "summary": _summary(episodes, by_task, run.trials, run.price, run.model_result),
         "calls": _calls(calls),
         "multi_agent": _multi_agent(episodes),
         "categories": _categories(by_task, run.trials),
@@ -101,23 +171,46 @@ def _outcomes(runs: Sequence[EpisodeResult]) -> tuple[int, int]:
     return sum(run.success for run in runs), len(runs)
 
 
-def _spread(values: Sequence[float]) -> dict[str, float | None]:
+def _spread(values: Sequence[float]) -> SpreadData:
     if not values:
-        return {"mean": None, "median": None, "max": None, "total": 0}
+        return {"mean": None, "median": None, "p95": None, "max": None, "total": 0}
+    ordered = sorted(values)
     return {
-        "mean": round(statistics.fmean(values), 4),
-        "median": round(statistics.median(values), 4),
-        "max": round(max(values), 4),
-        "total": round(sum(values), 4),
+        "mean": round(statistics.fmean(ordered), 4),
+        "median": round(statistics.median(ordered), 4),
+        # Nearest rank: the smallest value with at least 95% of the values at or below it.
+        "p95": round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 4),
+        "max": round(ordered[-1], 4),
+        "total": round(math.fsum(ordered), 4),
+    }
+
+
+def _cost(episodes: Sequence[EpisodeResult], price: Price | None) -> CostData | None:
+    """Money spent, in US dollars: in all, per episode and per successful episode; None without a price."""
+    if price is None:
+        return None
+    costs = [price.cost(episode.usage) for episode in episodes]
+    successes = sum(episode.success for episode in episodes)
+    total = math.fsum(costs)
+    return {
+        "total": round(total, 6),
+        "per_episode": round(total / len(costs), 6) if costs else None,
+        "per_success": round(total / successes, 6) if successes else None,
     }
 
 
 def _summary(
-    episodes: Sequence[EpisodeResult], by_task: Mapping[str, Sequence[EpisodeResult]], trials: int
-) -> dict[str, Any]:
+    episodes: Sequence[EpisodeResult],
+    by_task: Mapping[str, Sequence[EpisodeResult]],
+    trials: int,
+    price: Price | None,
+    model_result: bool,
+) -> SummaryData:
     per_task = [_outcomes(runs) for runs in by_task.values()]
     ks = range(1, max((n for _, n in per_task), default=0) + 1)
-    impossible = [episode for episode in episodes if episode.abstained is not None]
+    judged = [episode for episode in episodes if episode.goal is not None]
+    declines = [episode for episode in episodes if episode.abstained is not None]
+    edits = [episode for episode in episodes if episode.over_refused is not None]
     rejected = sum(episode.recovery.rejected for episode in episodes)
     recovered = sum(episode.recovery.recovered for episode in episodes)
     attempts = [n for episode in episodes for n in episode.recovery.attempts]
@@ -135,15 +228,25 @@ def _summary(
         "max_turns": rate(sum(e.max_turns_hit for e in episodes), len(episodes)).to_dict(),
         "recovery": rate(recovered, rejected).to_dict(),
         "mean_attempts_to_recover": round(statistics.fmean(attempts), 3) if attempts else None,
-        "abstention": rate(sum(bool(e.abstained) for e in impossible), len(impossible)).to_dict(),
+        "goal_achieved": rate(
+            sum(e.goal is not None and e.goal.achieved for e in judged), len(judged)
+        ).to_dict(),
+        "collateral": rate(sum(bool(e.collateral) for e in judged), len(judged)).to_dict(),
+        "collateral_changes": sum(len(e.collateral) for e in judged),
+        "abstention": rate(sum(bool(e.abstained) for e in declines), len(declines)).to_dict(),
+        "over_refusal": rate(sum(bool(e.over_refused) for e in edits), len(edits)).to_dict(),
         "turns": _spread([e.turns for e in episodes]),
         "tool_calls": _spread([len(e.calls) for e in episodes]),
         "tokens": _spread([e.usage.total_tokens for e in episodes]),
+        "cached_input_tokens": sum(e.usage.cached_input_tokens for e in episodes),
+        "cost_usd": _cost(episodes, price) if model_result else None,
+        "model_call_latency_s": _spread([latency for e in episodes for latency in e.model_latencies_s]),
+        "tool_call_latency_s": _spread([call.duration_s for e in episodes for call in e.calls]),
         "wall_s": _spread([e.wall_s for e in episodes]),
     }
 
 
-def _calls(calls: Sequence[ClassifiedCall]) -> dict[str, Any]:
+def _calls(calls: Sequence[ClassifiedCall]) -> CallsData:
     """The per-call funnel: each stage over the calls that reached it."""
     outcome = Counter(call.outcome for call in calls)
     named = [c for c in calls if c.outcome is not CallOutcome.UNKNOWN_TOOL]
@@ -170,7 +273,7 @@ def _calls(calls: Sequence[ClassifiedCall]) -> dict[str, Any]:
     }
 
 
-def _multi_agent(episodes: Sequence[EpisodeResult]) -> dict[str, Any] | None:
+def _multi_agent(episodes: Sequence[EpisodeResult]) -> MultiAgentData | None:
     stats = [episode.multi_agent for episode in episodes if episode.multi_agent is not None]
     if not stats:
         return None
@@ -185,8 +288,8 @@ def _multi_agent(episodes: Sequence[EpisodeResult]) -> dict[str, Any] | None:
     }
 
 
-def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> dict[str, CategoryData]:
+    out: dict[str, CategoryData] = {}
     for category in CATEGORIES:
         groups = [runs for runs in by_task.values() if runs[0].category == category]
         if not groups:
@@ -201,15 +304,20 @@ def _categories(by_task: Mapping[str, Sequence[EpisodeResult]], trials: int) -> 
     return out
 
 
-def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> dict[str, Any]:
+def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> TaskData:
     successes, n = _outcomes(runs)
-    failures = []
+    failures: list[TaskFailure] = []
     for run in runs:
         if run.success:
             continue
-        reason = run.error or next(
-            (f"{outcome.check}: {outcome.detail}" for outcome in run.checks if not outcome.passed),
-            "the final document is invalid: " + "; ".join(run.violations),
+        missed = run.goal.missed if run.goal is not None else ()
+        lines = [
+            *(f"missed: {line}" for line in missed),
+            *(f"collateral: {line}" for line in run.collateral),
+            *(f"{outcome.check}: {outcome.detail}" for outcome in run.checks if not outcome.passed),
+        ]
+        reason = run.error or (
+            lines[0] if lines else "the final document is invalid: " + "; ".join(run.violations)
         )
         failures.append({"trial": run.trial, "reason": reason})
     k = min(trials, n)
@@ -227,8 +335,8 @@ def _task(task_id: str, runs: Sequence[EpisodeResult], trials: int) -> dict[str,
     }
 
 
-def _faults(episodes: Sequence[EpisodeResult]) -> dict[str, Any]:
-    by_kind: dict[FaultKind, dict[str, Any]] = {}
+def _faults(episodes: Sequence[EpisodeResult]) -> FaultsData:
+    by_kind: dict[FaultKind, FaultKindData] = {}
     misclassified: list[str] = []
     for episode in episodes:
         for tally in tally_faults(episode.faults, episode.calls):

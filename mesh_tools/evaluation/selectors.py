@@ -74,21 +74,23 @@ def tree(document: Mapping[str, Any]) -> Node:
     counter = iter(range(1 << 62))
 
     def build(data: Any) -> Node:
-        if isinstance(data, Mapping) and isinstance(data.get(TAG_KEY), str):
+        # dict first: documents are plain JSON, and ABC checks cost a lot on trees of thousands.
+        mapping = isinstance(data, (dict, Mapping))
+        if mapping and isinstance(data.get(TAG_KEY), str):
             tag, body = data[TAG_KEY], data
-        elif isinstance(data, Mapping) and len(data) == 1:
+        elif mapping and len(data) == 1:
             ((tag, body),) = data.items()
         else:
             raise ValueError(
                 f"an element must be {{tag: {{...}}}} or {{{TAG_KEY!r}: tag, ...}}; got {data!r}"
             )
-        if not isinstance(body, Mapping):
+        if not isinstance(body, (dict, Mapping)):
             raise ValueError(f"the body of <{tag}> must be an object")
         node = Node(str(tag), {}, order=next(counter))
         for key, value in body.items():
             if key == ID_ATTRIBUTE:
                 node.id = value
-            elif isinstance(value, list):
+            elif type(value) is list:
                 node.children = [build(child) for child in value]
             elif not key.startswith("$"):
                 node.attributes[key] = value

@@ -16,7 +16,7 @@
 ``tasks/<any>.yaml`` holds ``tasks:``, a list of::
 
     id: board-add-task
-    category: create        # create | nested | typed | edit | delete | impossible | multi_agent
+    category: create        # one of CATEGORIES; multi_agent and conflict tasks have several agents
     schema: board
     document: board         # a named document, or document JSON inline
     instruction: Add a task "Ship it" to the To do column.
@@ -24,7 +24,8 @@
       - agent: editor       # participant name defaults to the agent's; set name: to use one twice
         instruction: ...    # optional, replaces the task's for this agent
         reference: [...]    # see reference.py
-    checks: [...]           # see checks.py
+    goal: [...]             # the expected final document: every change, see goals.py
+    checks: [...]           # optional further checks, see checks.py
 
 Everything is checked on load (schemas, starting documents against their schema, references against
 the agents' tools, selectors and expressions), and every error names the file and the field.
@@ -37,7 +38,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml  # type: ignore[import-untyped, unused-ignore]  # types-PyYAML is a test extra
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
@@ -49,13 +50,22 @@ from ..schema import MeshSchema
 from ..tools import TOOL_NAME_PATTERN, ToolName
 from .checks import Check
 from .errors import SuiteError
+from .generated import generate
+from .goals import GoalChange, goal_problems
 from .reference import PlayedStep, ReferenceStep, reference_problems
 
-__all__ = ["CATEGORIES", "Category", "Suite", "SuiteError", "Task", "TaskAgent", "load_suite"]
+__all__ = [
+    "CATEGORIES",
+    "TEAM_CATEGORIES",
+    "Category",
+    "Suite",
+    "SuiteError",
+    "Task",
+    "TaskAgent",
+    "load_suite",
+]
 
-Category = Literal["create", "nested", "typed", "edit", "delete", "impossible", "multi_agent"]
-#: Task categories, in the order reports list them.
-CATEGORIES: tuple[Category, ...] = (
+Category = Literal[
     "create",
     "nested",
     "typed",
@@ -63,7 +73,17 @@ CATEGORIES: tuple[Category, ...] = (
     "delete",
     "impossible",
     "multi_agent",
-)
+    "long",
+    "deep",
+    "inference",
+    "relevance",
+    "conflict",
+    "recovery",
+]
+#: Task categories, in the order reports list them.
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+#: Categories whose tasks have several agents, working at the same time; every other task has one.
+TEAM_CATEGORIES: frozenset[Category] = frozenset({"multi_agent", "conflict"})
 
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
@@ -85,11 +105,21 @@ class _InlineAgent(_Strict):
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
 
 
+class _Generated(BaseModel):
+    """A document built by code (``generated.py``): ``{generate: board, columns: 30, tasks: 40}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    generate: str
+
+    def parameters(self) -> dict[str, int]:
+        return {key: int(value) for key, value in (self.model_extra or {}).items()}
+
+
 class _SuiteFile(_Strict):
     name: Annotated[str, Field(pattern=_ID)]
     description: Annotated[str, Field(min_length=1)]
     schemas: Annotated[dict[str, str], Field(min_length=1)]
-    documents: dict[str, str] = Field(default_factory=dict)
+    documents: dict[str, str | _Generated] = Field(default_factory=dict)
     agent_files: list[str] = Field(default_factory=list)
     agents: list[_InlineAgent] = Field(default_factory=list)
 
@@ -109,7 +139,8 @@ class _TaskEntry(_Strict):
     document: str | dict[str, JsonValue]
     instruction: Annotated[str, Field(min_length=1)]
     agents: Annotated[list[_Role], Field(min_length=1)]
-    checks: Annotated[list[Check], Field(min_length=1)]
+    goal: list[GoalChange]
+    checks: list[Check] = Field(default_factory=list)
 
 
 class _TaskFile(_Strict):
@@ -140,16 +171,26 @@ class Task:
     schema: MeshSchema
     document: Mapping[str, Any]
     """The starting document as written (document JSON without ids)."""
+    document_name: str | None
+    """The suite's name for the starting document; None when the task writes it inline."""
     start: Mapping[str, Any]
     """The starting document as the document renders it, what ``unchanged`` compares with."""
     instruction: str
     agents: tuple[TaskAgent, ...]
+    goal: tuple[GoalChange, ...]
+    """Every change a correct agent makes; everything else must end as it started (goals.py)."""
     checks: tuple[Check, ...]
+    """Further checks, such as ``rejected_writes``; the goal is the main one."""
     source: Path
 
     @property
     def multi_agent(self) -> bool:
         return len(self.agents) > 1
+
+    @property
+    def needs_edit(self) -> bool:
+        """Whether a correct agent changes the document; False for requests to decline or already met."""
+        return bool(self.goal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +224,10 @@ def load_suite(path: str | Path) -> Suite:
     spec = _parse(_SuiteFile, suite_path)
     schemas = {name: _schema(directory, suite_path, name, file) for name, file in spec.schemas.items()}
     documents = {
-        name: _json_file(directory, suite_path, f"documents.{name}", file)
-        for name, file in spec.documents.items()
+        name: _document(directory, suite_path, name, source) for name, source in spec.documents.items()
     }
+    # Rendered once per named document: a long one takes a second or more to build.
+    rendered: dict[str, Mapping[str, Any]] = {}
     agents = _agents(directory, suite_path, spec)
     tasks: list[Task] = []
     seen: dict[str, Path] = {}
@@ -200,7 +242,7 @@ def load_suite(path: str | Path) -> Suite:
                     f"{where}: field 'id': task {entry.id!r} is already defined in {seen[entry.id]}"
                 )
             seen[entry.id] = task_path
-            tasks.append(_task(entry, where, task_path, schemas, documents, agents))
+            tasks.append(_task(entry, where, task_path, schemas, documents, rendered, agents))
     return Suite(spec.name, spec.description, directory, tuple(tasks), schemas)
 
 
@@ -254,6 +296,15 @@ def _schema(directory: Path, suite_path: Path, name: str, file: str) -> MeshSche
         return MeshSchema.from_file(directory / file)
     except MeshError as error:
         raise SuiteError(f"{suite_path}: field 'schemas.{name}': {error.message}", hint=error.hint) from error
+
+
+def _document(directory: Path, suite_path: Path, name: str, source: str | _Generated) -> dict[str, Any]:
+    if isinstance(source, str):
+        return _json_file(directory, suite_path, f"documents.{name}", source)
+    try:
+        return generate(source.generate, source.parameters())
+    except ValueError as error:
+        raise SuiteError(f"{suite_path}: field 'documents.{name}': {error}") from error
 
 
 def _json_file(directory: Path, suite_path: Path, label: str, file: str) -> dict[str, Any]:
@@ -322,6 +373,7 @@ def _task(
     source: Path,
     schemas: Mapping[str, MeshSchema],
     documents: Mapping[str, dict[str, Any]],
+    rendered: dict[str, Mapping[str, Any]],
     agents: Mapping[str, AgentDefinition],
 ) -> Task:
     schema = schemas.get(entry.schema_name)
@@ -337,19 +389,28 @@ def _task(
             )
     else:
         document = entry.document
+    key = f"{entry.schema_name}:{entry.document}" if isinstance(entry.document, str) else None
     try:
-        start = MeshDocument.from_json(schema, document).to_json()
+        start = rendered.get(key) if key is not None else None
+        if start is None:
+            start = MeshDocument.from_json(schema, document).to_json()
+            if key is not None:
+                rendered[key] = start
     except MeshError as error:
         raise SuiteError(
             f"{where}: field 'document': not a valid {entry.schema_name!r} document: {error.message}",
             hint=error.hint,
         ) from error
     roles = _roles(entry, where, agents)
-    if (entry.category == "multi_agent") != (len(roles) > 1):
+    if (entry.category in TEAM_CATEGORIES) != (len(roles) > 1):
         raise SuiteError(
-            f"{where}: field 'category': a task is multi_agent exactly when it has several agents",
+            f"{where}: field 'category': a task has several agents exactly when its category is one of "
+            f"{', '.join(sorted(TEAM_CATEGORIES))}",
             hint=f"it has {len(roles)} agent(s) and category {entry.category!r}",
         )
+    problems = goal_problems(entry.goal, start, schema)
+    if problems:
+        raise SuiteError(f"{where}: field 'goal': {'; '.join(problems)}")
     return Task(
         id=entry.id,
         category=entry.category,
@@ -357,9 +418,11 @@ def _task(
         schema_name=entry.schema_name,
         schema=schema,
         document=document,
+        document_name=entry.document if isinstance(entry.document, str) else None,
         start=start,
         instruction=entry.instruction,
         agents=roles,
+        goal=tuple(entry.goal),
         checks=tuple(entry.checks),
         source=source,
     )

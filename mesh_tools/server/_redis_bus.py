@@ -294,12 +294,34 @@ class RedisBus:
             followed = self._followed.get(key)
             if followed is None or followed.position is None:
                 continue
+            if await self._trimmed_since(key, followed.position, entries[-1][0]):
+                # This node fell behind the window: entries it never read are gone from the stream,
+                # but storage has them all (they are committed before they are added).
+                logger.warning("fell behind the stream of %s; reloading it from storage", key)
+                followed.position = None
+                continue
             followed.position = _text(entries[-1][0])
             updates = [fields[_UPDATE] for _, fields in entries if fields.get(_NODE) != self._node]
             if updates:
                 # One application for the batch: a change and its repair land together.
                 followed.document.apply_remote(updates[0] if len(updates) == 1 else merge_updates(*updates))
         return wake
+
+    async def _trimmed_since(self, key: str, position: str, newest: bytes) -> bool:
+        """Whether entries after ``position`` may have been trimmed before this node read them.
+
+        An add trims what is older than itself by ``retention`` (every node of a cluster uses the same
+        one), so nothing after ``position`` can be gone while the newest entry is within ``retention``
+        of it: the common case costs nothing. Past that, the stream's own record of the highest id it
+        deleted decides (Redis 7).
+        """
+        if _entry_id(newest) <= _entry_id(position) or _millis(newest) - _millis(position) <= int(
+            self.retention * 1000
+        ):
+            return False
+        info: Any = await self._require().xinfo_stream(key)
+        deleted = info.get("max-deleted-entry-id")
+        return deleted is None or _entry_id(deleted) > _entry_id(position)
 
     async def _catch_up(self) -> None:
         """Reload from storage each followed document that has no stream position, then set one.
@@ -379,8 +401,14 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _millis(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
+def _millis(entry_id: bytes | str) -> int:
+    return _entry_id(entry_id)[0]
+
+
+def _entry_id(value: bytes | str) -> tuple[int, int]:
+    """A stream entry id (``milliseconds-sequence``) as a pair that compares in stream order."""
+    millis, _, sequence = _text(value).partition("-")
+    return int(millis), int(sequence or 0)
 
 
 def _backoff(attempt: int, maximum: float) -> float:

@@ -19,7 +19,7 @@ from mesh_tools.errors import StorageUnavailableError
 from mesh_tools.server import PostgresStorage, RedisBus, RoomServer
 from mesh_tools.sync import awareness_clocks
 
-from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector, RawDocument, ThrowawayService
+from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector, RawDocument, TcpProxy, ThrowawayService
 
 pytestmark = pytest.mark.cluster
 
@@ -224,3 +224,31 @@ async def test_nodes_mending_one_violation_converge_to_one_repair(
                 assert replica.to_json(include_ids=True) == expected
             texts = [child["p"]["text"] for child in expected["doc"]["children"]]
             assert sorted(texts) == ["via a", "via b"]
+
+
+async def test_a_node_that_falls_behind_the_stream_window_reloads_what_was_trimmed(
+    postgres_url: str, redis_url: str, secret: str, raw_client: RawConnector
+) -> None:
+    # Node a reads Redis through a relay the test stalls for longer than the streams' window, while
+    # node b keeps adding (and so trimming): what a missed from the stream must come from storage.
+    retention = 0.2
+    redis_port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
+    async with TcpProxy(redis_port) as relay:
+        relayed = f"redis://127.0.0.1:{relay.url.rsplit(':', 1)[1]}/0"
+        a = RoomServer(
+            storage=PostgresStorage(postgres_url), bus=RedisBus(relayed, retention=retention), secret=secret
+        )
+        b = RoomServer(
+            storage=PostgresStorage(postgres_url), bus=RedisBus(redis_url, retention=retention), secret=secret
+        )
+        async with a, b, raw_client(a.url) as alice, raw_client(b.url) as bob:
+            await alice.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+            on_a = await alice.open("window.doc")
+            on_b = await bob.open("window.doc", create=False)
+            relay.stall()
+            for n in range(30):
+                on_b.doc.root.append_child("p", {"text": f"b{n}"})
+                await asyncio.sleep(0.05)  # 1.5 s of edits: seven windows' worth
+            await bob.request("sync.flush", channel=on_b.channel)
+            relay.resume()
+            await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 30)
