@@ -10,7 +10,7 @@ PIP_INSTALL := $(BIN)/python -W "ignore:Editable installation" -m pip install --
 # order, each quick when its need is met already. Adding one needs no change here.
 DEPS_SCRIPTS := $(sort $(wildcard scripts/deps-*.sh))
 
-.PHONY: demo test lint deps wheel-smoke bench clean
+.PHONY: demo test test-js lint deps wheel-smoke bench clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,19 @@ wheel-smoke: $(STAMP)
 
 test: lint deps wheel-smoke
 	$(BIN)/pytest
+	$(MAKE) test-js
+
+# The Node and browser tests (js/test) start a real `mesh-tools serve` from the virtualenv; without
+# Node they skip, except under CI=true (scripts/deps-web.sh installs Node, npm packages and chromium).
+test-js: $(STAMP)
+	@if command -v npm >/dev/null && [ -d js/node_modules ]; then \
+		cd js && MESH_TOOLS_PYTHON=$(CURDIR)/$(BIN)/python npm test; \
+	elif [ "$$CI" = true ]; then echo "test-js: Node or js/node_modules missing (run make deps)" >&2; exit 1; \
+	else echo "test-js: skipped, Node or js/node_modules missing (run make deps)"; fi
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache js/node_modules

@@ -90,7 +90,8 @@ async def _demo(args: argparse.Namespace) -> int:
     )
     from ..client import RoomClient, WebSocketClientProtocol
     from ..demo import DEMO_TASK, demo_policies, demo_schema
-    from ..server import RoomServer
+    from ..server import RoomServer, page_url
+    from ..tokens import ParticipantToken
 
     if args.scripted and args.model:
         raise AgentConfigError("--scripted and --model exclude each other", hint="drop one of them")
@@ -146,6 +147,12 @@ async def _demo(args: argparse.Namespace) -> int:
         )
         with view:
             view.watch(document)
+            # A person can watch, and join, the agents at work while the demo runs.
+            person = ParticipantToken.for_room(name="you", room=ROOM, role="user").to_jwt(token=secret)
+            page = page_url(server.url, ROOM, path, person)
+            console.print(
+                f"Watch and edit in a browser: {page}", soft_wrap=True, markup=False, highlight=False
+            )
             result = await run_team(spec)
     saved = _export(args.data_dir, stamp, path, result)
     print_team_result(console, result, saved=saved)

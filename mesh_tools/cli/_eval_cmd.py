@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..agent import TurnEvent
     from ..evaluation import EpisodeResult, EvalConfig, EvalRun, RunnerFactory
-    from ..evaluation.report_data import ReportData
+    from ..evaluation._report_data import ReportData
 
 _COMPARE = "compare"
 _DISCRIMINATE = "discriminate"

@@ -38,6 +38,14 @@ def register(commands: Any) -> None:
     serve.add_argument("--data-dir", default="mesh-data", help="where the SQLite database lives")
     serve.add_argument("--secret-file", help='JSON file {"kid": "secret", ...} instead of the env secret')
     serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        metavar="ORIGIN",
+        help="only pages from this origin (e.g. https://app.example.com) may connect (repeatable; "
+        "default: any); programs, which send no Origin, are not concerned",
+    )
+    serve.add_argument(
         "--storage",
         default=os.environ.get(STORAGE_ENV),
         help=f"postgresql://... to share storage between nodes (default ${STORAGE_ENV}, else SQLite)",
@@ -129,6 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         keep_loaded=args.keep_loaded,
+        allowed_origins=args.allowed_origins,
     )
 
     async def main() -> None:

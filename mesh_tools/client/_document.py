@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from pycrdt import Awareness
+
 from ..document import MeshDocument, Violation
 from ..errors import MeshError, PermissionDeniedError
 from ..schema import MeshSchema
+from ._presence import PresenceUser
 
 __all__ = ["Rejection", "RejectionListener", "SyncState", "SyncedDocument"]
 
@@ -107,11 +110,19 @@ class SyncedDocument(MeshDocument):
     plus what the link adds: ``await document.synchronized``, the ``rejections`` the server reported,
     and ``sync_error`` once the server stopped syncing it. When the server opened it read-only for this
     participant (``read_only``), local edits raise PermissionDeniedError and everyone else's still arrive.
+
+    ``awareness`` (a pycrdt ``Awareness``) is presence: this participant's state, published to the room
+    (``{"user": {"name", "role"}, "element": id}``; change it with :meth:`focus` or ``set_local_state``),
+    and everyone else's, which :attr:`peers` lists.
     """
 
-    def __init__(self, *, path: str, schema: MeshSchema, read_only: bool = False) -> None:
+    def __init__(
+        self, *, path: str, schema: MeshSchema, read_only: bool = False, user: PresenceUser | None = None
+    ) -> None:
         super().__init__(schema=schema, read_only=read_only)
         self.path = path
+        self.awareness = Awareness(self.ydoc)
+        self.awareness.set_local_state({"user": user, "element": None} if user is not None else {})
         #: The server's storage generation of this document (see docs/adr/0003-reconnect-and-resync.md).
         self.epoch: str | None = None
         #: The link's state, driven by the SyncClient.
@@ -147,6 +158,18 @@ class SyncedDocument(MeshDocument):
         Returns a function that removes the listener.
         """
         return self.sync_state.on_rejected(listener)
+
+    @property
+    def peers(self) -> dict[int, dict[str, Any]]:
+        """The presence of the other participants on this document, by awareness client id."""
+        me = self.awareness.client_id
+        return {client: state for client, state in self.awareness.states.items() if client != me}
+
+    def focus(self, element_id: str | None) -> None:
+        """Say which element this participant works on (None: none); others see it at once."""
+        state = self.awareness.get_local_state()
+        if state is not None and state.get("element") != element_id:
+            self.awareness.set_local_state({**state, "element": element_id})
 
     def _read_only_error(self) -> PermissionDeniedError:
         return PermissionDeniedError(

@@ -12,11 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
+from pycrdt import YMessageType
 from websockets.exceptions import ConnectionClosed
 
 from ..errors import DocumentReplacedError, MeshError
-from ..sync import ClientChannel, Received
+from ..sync import FROM_SERVER, ClientChannel, Received, encode_binary
 from ._document import SyncedDocument
+from ._presence import apply_awareness_message, local_awareness_message
 
 __all__ = ["DocumentSession", "SendFrame"]
 
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: Writes one binary frame to the connection the session is attached to.
 SendFrame: TypeAlias = Callable[[bytes], Awaitable[None]]
+#: y-protocols peers renew their presence every 15 s and drop a peer silent for 30 s.
+_PRESENCE_RENEWAL = 15.0
 
 
 class DocumentSession:
@@ -41,6 +45,7 @@ class DocumentSession:
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self._presence_due = False  # our awareness state changed (or needs renewing) since we sent it
 
     def __repr__(self) -> str:
         return f"<DocumentSession {self.path!r} channel={self.channel} refs={self.refcount}>"
@@ -49,7 +54,14 @@ class DocumentSession:
         """Start following the document's local edits."""
         self.document = document
         self._channel = ClientChannel(document)
-        self._unsubscribe = document.on_update(self._on_update)
+        stop_updates = document.on_update(self._on_update)
+        presence = document.awareness.observe(self._on_presence)
+
+        def unsubscribe() -> None:
+            stop_updates()
+            document.awareness.unobserve(presence)
+
+        self._unsubscribe = unsubscribe
 
     @property
     def channel(self) -> int | None:
@@ -84,6 +96,15 @@ class DocumentSession:
         document.epoch = epoch
         self.detach()
         sync.connect(channel, read_only=read_only)
+        # Whoever is still there is in the snapshot the server sends after its Step1, at clocks this
+        # replica may have seen already: forget the clocks too, or the snapshot would look stale.
+        awareness = document.awareness
+        others = [client for client in awareness.meta if client != awareness.client_id]
+        awareness.remove_awareness_states(others, "reconnect")
+        for client in others:
+            del awareness.meta[client]
+        # At a new clock: the server removed us for everyone at the old one when the link dropped.
+        self._renew_presence()
         self._sender = asyncio.get_running_loop().create_task(
             self._run_sender(send), name=f"mesh-tools sync sender {self.path}"
         )
@@ -121,6 +142,12 @@ class DocumentSession:
     def receive(self, message: bytes) -> None:
         """Handle a y-message the server sent on this document's channel."""
         document, sync = self._bound
+        if message[0] == YMessageType.AWARENESS:
+            try:
+                apply_awareness_message(document.awareness, message, origin=FROM_SERVER)
+            except (ValueError, IndexError):
+                logger.warning("ignoring a malformed awareness message for %s", self.path)
+            return
         if sync.receive(message) is Received.SYNCHRONIZED:
             document.sync_state.mark_synchronized()
         self._wake_sender()
@@ -159,6 +186,17 @@ class DocumentSession:
         self._bound[1].local_update(update, origin)
         self._wake_sender()
 
+    def _on_presence(self, topic: str, event: tuple[dict[str, Any], Any]) -> None:
+        if topic == "update" and event[1] == "local":
+            self._presence_due = True
+            self._wakeup.set()
+
+    def _renew_presence(self) -> None:
+        awareness = self._bound[0].awareness
+        state = awareness.get_local_state()
+        if state is not None:
+            awareness.set_local_state(state)  # a new clock: the peers' 30 s timeout starts over
+
     def _wake_sender(self) -> None:
         if self._bound[1].wants_to_send:
             self._wakeup.set()
@@ -173,7 +211,16 @@ class DocumentSession:
                     await send(outgoing.frame)
                     sync.sent(outgoing)
                     self._progress()
-                await self._wakeup.wait()
+                if self._presence_due and sync.channel is not None:
+                    self._presence_due = False
+                    awareness = self._bound[0].awareness
+                    await send(encode_binary(sync.channel, local_awareness_message(awareness)))
+                    continue
+                try:
+                    async with asyncio.timeout(_PRESENCE_RENEWAL):
+                        await self._wakeup.wait()
+                except TimeoutError:
+                    self._renew_presence()
                 self._wakeup.clear()
         except ConnectionClosed:
             pass  # the room's read loop sees the close too and detaches every session

@@ -35,6 +35,7 @@ from ..sync import (
     read_open_result,
 )
 from ._document import Rejection, SyncedDocument
+from ._presence import participant_identity
 from ._session import DocumentSession
 
 if TYPE_CHECKING:
@@ -233,7 +234,12 @@ class SyncClient:
                 opened = read_open_result(result)
                 if session.document is None:
                     schema = MeshSchema.from_json(opened["schema"])
-                    document = SyncedDocument(path=session.path, schema=schema, read_only=opened["read_only"])
+                    document = SyncedDocument(
+                        path=session.path,
+                        schema=schema,
+                        read_only=opened["read_only"],
+                        user=participant_identity(self.room.protocol.token),
+                    )
                     session.bind(document)
                 session.attach(
                     channel, self.room.frame_sender(), opened["epoch"], read_only=opened["read_only"]

@@ -11,25 +11,25 @@ report = build_report(run.info, run.episodes)  # JSON; render_markdown(report), 
 See evals/README.md for the suite format and docs/evals.md for what each metric means.
 """
 
-from .calls import CallClassifier, CallOutcome, ClassifiedCall
-from .chart import draw_chart
-from .checks import Check, CheckContext, CheckOutcome
-from .compare import Comparison, ComparisonRow, Significance, compare_reports, load_report
-from .discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
-from .episode import EpisodeRecord, EpisodeResult, score_episode
-from .errors import AgentRunError, ChartUnavailableError, ReportError, SuiteError
-from .faults import FaultKind, InjectedFault, plan_faults
-from .goals import GoalChange, GoalOutcome, judge_goal
-from .markdown import render_markdown
-from .metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
-from .pricing import PRICES, PRICES_AS_OF, Price, price_of
-from .recording import RECORDING_FORMAT, rescore, write_recording
-from .reference import ReplayPolicy
-from .report import REPORT_FORMAT, RunInfo, build_report
-from .runner import EvalConfig, EvalRun, RunnerFactory, run_suite
-from .runners import MCPClientRunner, OpenAIAgentsRunner, ReplayRunner, play_policy
-from .seat import AgentReply, AgentRunner, RecordingToolkit, Seat
-from .suite import Suite, Task, TaskAgent, load_suite
+from ._calls import CallClassifier, CallOutcome, ClassifiedCall
+from ._chart import draw_chart
+from ._checks import Check, CheckContext, CheckOutcome
+from ._compare import Comparison, ComparisonRow, Significance, compare_reports, load_report
+from ._discrimination import BadPolicy, Discrimination, DiscriminationRow, discriminate, sabotage
+from ._episode import EpisodeRecord, EpisodeResult, score_episode
+from ._errors import AgentRunError, ChartUnavailableError, ReportError, SuiteError
+from ._faults import FaultKind, InjectedFault, plan_faults
+from ._goals import GoalChange, GoalOutcome, judge_goal
+from ._markdown import render_markdown
+from ._metrics import Rate, pass_at_k, pass_hat_k, wilson_interval
+from ._pricing import PRICES, PRICES_AS_OF, Price, price_of
+from ._recording import RECORDING_FORMAT, rescore, write_recording
+from ._reference import ReplayPolicy
+from ._report import REPORT_FORMAT, RunInfo, build_report
+from ._runner import EvalConfig, EvalRun, RunnerFactory, run_suite
+from ._runners import MCPClientRunner, OpenAIAgentsRunner, ReplayRunner, play_policy
+from ._seat import AgentReply, AgentRunner, RecordingToolkit, Seat
+from ._suite import Suite, Task, TaskAgent, load_suite
 
 __all__ = [
     "PRICES",

@@ -13,6 +13,7 @@ from ._bus import DocumentBus
 from ._room_server import RoomServer
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage, StoredDocument
+from ._web_page import page_url
 
 if TYPE_CHECKING:
     from ._postgres_storage import PostgresStorage
@@ -26,6 +27,7 @@ __all__ = [
     "SQLiteStorage",
     "Storage",
     "StoredDocument",
+    "page_url",
 ]
 
 

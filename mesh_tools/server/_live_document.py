@@ -27,6 +27,7 @@ from ..errors import ProtocolError, RemoteProtocolError, ServerError, StorageUna
 from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
 from ._bus import DocumentBus
 from ._participant import Participant
+from ._presence import Presence
 from ._storage import Storage
 
 __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
@@ -82,6 +83,9 @@ class LiveDocument:
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Who is here and where: the last awareness state of every client, sent to each joiner.
+        self.presence = Presence()
+        self._presence_sweep: asyncio.TimerHandle | None = None
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -103,6 +107,7 @@ class LiveDocument:
     def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
         subscriber.participant.send(subscriber.sync.greeting(self.doc))
+        self._answer_presence_query(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         if subscriber.active:
@@ -111,6 +116,7 @@ class LiveDocument:
             removal = subscriber.sync.awareness_removal()
             if removal is not None:
                 # Tell the others at once rather than leave ghosts until their 30 s timeout.
+                self.presence.apply(removal)
                 self._broadcast(removal)
                 self._publish_awareness(removal)
             self.release()
@@ -124,6 +130,8 @@ class LiveDocument:
     def close(self) -> None:
         """Detach from the replica so it can be freed (pycrdt pins a Doc while it is observed)."""
         self.closed = True
+        if self._presence_sweep is not None:
+            self._presence_sweep.cancel()
         self.doc.close()  # also drops the update listener
 
     # -- sync -------------------------------------------------------------------------------
@@ -134,9 +142,12 @@ class LiveDocument:
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
         elif inbound.awareness is not None:
-            # Awareness goes to every live subscriber, the sender included (y-websocket expects the echo).
+            # Awareness goes to every subscriber, the sender included (y-websocket expects the echo).
+            self._keep_presence(inbound.awareness)
             self._broadcast(inbound.awareness)
             self._publish_awareness(inbound.awareness)
+        elif inbound.presence_query:
+            self._answer_presence_query(subscriber)
         elif inbound.update is not None:
             violations = self.apply(inbound.update, origin=subscriber)
             if violations:
@@ -175,16 +186,47 @@ class LiveDocument:
 
     def receive_remote_awareness(self, message: bytes) -> None:
         """Relay awareness from participants on other nodes to this node's subscribers."""
+        try:
+            self._keep_presence(message)
+        except ProtocolError as exc:
+            logger.error("awareness of %s/%s from another node is malformed: %s", self.room, self.path, exc)
+            return
         self._broadcast(message)
+
+    # -- presence ---------------------------------------------------------------------------
+
+    def _keep_presence(self, message: bytes) -> None:
+        self.presence.apply(message)
+        if self._presence_sweep is None and len(self.presence):
+            self._schedule_presence_sweep()
+
+    def _answer_presence_query(self, subscriber: Subscriber) -> None:
+        """Send the subscriber every current awareness state (on joining, and for QueryAwareness)."""
+        snapshot = self.presence.snapshot()
+        if snapshot is not None:
+            subscriber.participant.send(subscriber.sync.frame(snapshot))
+
+    def _schedule_presence_sweep(self) -> None:
+        delay = self.presence.timeout / 2
+        self._presence_sweep = asyncio.get_running_loop().call_later(delay, self._sweep_presence)
+
+    def _sweep_presence(self) -> None:
+        # Peers that stopped renewing (a frozen tab, a half-open link) leave before they mislead a joiner.
+        self._presence_sweep = None
+        removal = self.presence.expire()
+        if removal is not None:
+            self._broadcast(removal)
+        if len(self.presence) and not self.closed:
+            self._schedule_presence_sweep()
 
     def _publish_awareness(self, message: bytes) -> None:
         if self._bus is not None:
             self._bus.publish_awareness(self.room, self.path, message)
 
     def _broadcast(self, message: bytes) -> None:
+        # Awareness needs no document state, so subscribers get it before their handshake is done.
         for subscriber in self._subscribers:
-            if subscriber.sync.live:
-                subscriber.participant.send(subscriber.sync.frame(message))
+            subscriber.participant.send(subscriber.sync.frame(message))
 
     # -- persistence and fan-out ------------------------------------------------------------
 

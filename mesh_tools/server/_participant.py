@@ -7,9 +7,9 @@ reader that falls behind holds one pending update per channel, sized by how much
 not by how many edits were made. Merging only moves an update earlier, which a CRDT does not mind.
 
 A reader is closed with 1013 only when what is queued for it, after merging, exceeds ``queue_bytes``
-(one entry is always accepted into an empty queue, however big, so a large update still reaches a reader
-that keeps up); it reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
-open many documents at once are never closed for the number of frames.
+(the oldest entry, as it was produced, is not counted, so a large update or resync still reaches a
+reader that keeps up); it reconnects and resyncs by state vector, losing nothing. Fast writers and
+clients that open many documents at once are never closed for the number of frames.
 """
 
 from __future__ import annotations
@@ -141,11 +141,15 @@ class Participant:
         self._check_budget()
 
     def _check_budget(self) -> None:
-        if self._queued_bytes <= self._queue_bytes:
+        if self._queued_bytes <= self._queue_bytes or not self._queue:
             return
-        only = self._queue[0] if len(self._queue) == 1 else None
-        if isinstance(only, (str, bytes)) or (isinstance(only, _PendingUpdates) and only.frame is not None):
-            return  # one frame as it was produced: a big update still reaches a reader that keeps up
+        # The oldest entry, as it was produced, does not count: a big frame (a resync of a big document)
+        # still reaches a reader that keeps up. An entry that grew by merging counts in full.
+        head = self._queue[0]
+        unmerged = isinstance(head, (str, bytes)) or head.frame is not None
+        exempt = (len(head) if isinstance(head, (str, bytes)) else head.size) if unmerged else 0
+        if self._queued_bytes - exempt <= self._queue_bytes:
+            return
         logger.warning(
             "%r read too slowly (%s bytes queued after merging): closing with 1013",
             self,

@@ -1,4 +1,6 @@
-"""The room server: authenticated WebSocket connections at ``/rooms/{room}`` speaking docs/protocol.md.
+"""The room server: authenticated WebSockets at ``/rooms/{room}`` (docs/protocol.md) and at
+``/rooms/{room}/docs/{path}`` (one document over plain y-websocket, _yjs_session.py), and the live web
+page of a document at the same URL without an upgrade (_web_page.py).
 
 Used embedded (tests, demos) or by ``mesh-tools serve``::
 
@@ -7,7 +9,9 @@ Used embedded (tests, demos) or by ``mesh-tools serve``::
 
 Tokens are checked during the HTTP handshake, before any frame: 401 for a missing, malformed, badly
 signed, expired or unknown-key token, 403 for a token of another room, 404 for another URL; the body is
-the error as JSON (``{"code", "message", "hint"}``). A session outliving its token is closed with 4401.
+the error as JSON (``{"code", "message", "hint"}``). Browsers and y-websocket clients, which cannot read
+that, get the close code ``4000 + status`` and a reason instead (_routes.py). A session outliving its
+token is closed with 4401.
 Handshakes that fail on the client's side (it went away, or sent no valid WebSocket request) are
 logged at DEBUG or INFO without a traceback; websockets would log each as an ERROR.
 
@@ -22,18 +26,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
@@ -43,11 +48,13 @@ from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._bus import DocumentBus
 from ._participant import Participant
-from ._paths import check_room_name
 from ._room import Room
+from ._routes import Refusal, Route, parse_route
 from ._session import Session
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage
+from ._web_page import web_response
+from ._yjs_session import YjsParticipant, YjsSession
 
 __all__ = ["DATABASE_NAME", "RoomServer"]
 
@@ -55,8 +62,19 @@ logger = logging.getLogger(__name__)
 
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
-_ROOM_URL = re.compile(r"/rooms/(?P<room>[^/]+)/?")
 _HEALTH_URLS = ("/healthz", "/healthz/ready", "/healthz/live")
+
+
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    route: Route
+    token: ParticipantToken
+
+
+class _FrameHandler(Protocol):
+    def handle_text(self, text: str) -> Awaitable[None]: ...
+    def handle_binary(self, frame: bytes) -> None: ...
+    def close(self) -> None: ...
 
 
 class RoomServer:
@@ -68,7 +86,9 @@ class RoomServer:
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
     (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
     ``max_errors`` (bad frames in a row before 1008). ``keep_loaded``: seconds a document nobody uses
-    stays loaded (0 unloads it at once).
+    stays loaded (0 unloads it at once). ``allowed_origins``: when given, a browser (a handshake with an
+    ``Origin`` header) from any other origin is refused; programs, which send no ``Origin``, are not
+    concerned.
     """
 
     def __init__(
@@ -86,6 +106,7 @@ class RoomServer:
         keep_loaded: float = 0.0,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
+        allowed_origins: Iterable[str] | None = None,
     ) -> None:
         if (secret is None) == (secrets is None):
             raise ValueError("pass exactly one of secret= and secrets=")
@@ -105,10 +126,11 @@ class RoomServer:
         self.keep_loaded = keep_loaded
         self.max_errors = max_errors
         self.ping_interval = ping_interval
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self._server: Server | None = None
         self._rooms: dict[str, Room] = {}
         # Filled by the handshake check, read once by the connection handler.
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[str, ParticipantToken]] = (
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, _Admission | Refusal] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -192,17 +214,31 @@ class RoomServer:
         target = urlsplit(request.path)
         if target.path in _HEALTH_URLS:
             return self._health(connection, target.path)
-        match = _ROOM_URL.fullmatch(target.path)
+        if request.headers.get("Upgrade", "").lower() != "websocket" and (page := web_response(request)):
+            return page
         try:
-            if match is None:
-                raise InvalidPathError(f"no room at {target.path!r}", hint="connect to /rooms/{room}")
-            room = check_room_name(unquote(match["room"]))
+            route = parse_route(target.path)
         except InvalidPathError as exc:
-            return _refuse(connection, HTTPStatus.NOT_FOUND, exc)
-        raw = (
-            _bearer_token(request.headers.get("Authorization"))
-            or parse_qs(target.query).get("token", [""])[0]
-        )
+            return _refuse(connection, Refusal(HTTPStatus.NOT_FOUND, exc))
+        query = parse_qs(target.query)
+        decision = self._admit(route, request.headers, query)
+        # Browsers (they send Origin, and must put the token in the URL) and y-websocket read only a
+        # close code and reason: they get the upgrade, then a close; other programs get the status.
+        by_status = route.document is None and "Origin" not in request.headers and "token" not in query
+        if isinstance(decision, Refusal) and by_status:
+            return _refuse(connection, decision)
+        self._admitted[connection] = decision
+        return None
+
+    def _admit(self, route: Route, headers: Headers, query: dict[str, list[str]]) -> _Admission | Refusal:
+        origin = headers.get("Origin")
+        if origin is not None and self.allowed_origins is not None and origin not in self.allowed_origins:
+            error = PermissionDeniedError(
+                f"pages from {origin} may not connect",
+                hint="start the server with --allowed-origin " + origin,
+            )
+            return Refusal(HTTPStatus.FORBIDDEN, error)
+        raw = _bearer_token(headers.get("Authorization")) or query.get("token", [""])[0]
         try:
             if not raw:
                 raise AuthenticationError(
@@ -210,12 +246,13 @@ class RoomServer:
                 )
             token = ParticipantToken.from_jwt(raw, self._keys)
         except AuthenticationError as exc:
-            return _refuse(connection, HTTPStatus.UNAUTHORIZED, exc)
-        if not token.allows_room(room):
-            error = PermissionDeniedError(f"the token does not grant room {room!r}", hint="add a room grant")
-            return _refuse(connection, HTTPStatus.FORBIDDEN, error)
-        self._admitted[connection] = (room, token)
-        return None
+            return Refusal(HTTPStatus.UNAUTHORIZED, exc)
+        if not token.allows_room(route.room):
+            error = PermissionDeniedError(
+                f"the token does not grant room {route.room!r}", hint="add a room grant"
+            )
+            return Refusal(HTTPStatus.FORBIDDEN, error)
+        return _Admission(route, token)
 
     def _health(self, connection: ServerConnection, path: str) -> HttpResponse:
         """Liveness answers while the event loop runs; readiness needs storage and bus connected."""
@@ -230,15 +267,28 @@ class RoomServer:
         return connection.respond(status, json.dumps(report) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
-        room_name, token = self._admitted.pop(connection)
+        admission = self._admitted.pop(connection)
+        if isinstance(admission, Refusal):
+            logger.info("refused a connection (%d): %s", admission.close_code, admission.error)
+            await connection.close(admission.close_code, admission.close_reason)
+            return
+        room_name, token, path = admission.route.room, admission.token, admission.route.document
         room = self._rooms.get(room_name)
         if room is None:
             room = self._rooms[room_name] = Room(
                 room_name, self.storage, self.bus, keep_loaded=self.keep_loaded, on_empty=self._drop_room
             )
         room.participants += 1
-        participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
-        session = Session(room, participant, max_errors=self.max_errors)
+        handler: _FrameHandler
+        yjs: YjsSession | None = None
+        if path is None:
+            participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
+            handler = Session(room, participant, max_errors=self.max_errors)
+        else:
+            yjs_participant = YjsParticipant(connection, token, queue_bytes=self.send_queue_bytes)
+            participant = yjs_participant
+            session = Session(room, participant, max_errors=self.max_errors)
+            handler = yjs = YjsSession(session, yjs_participant, path)
         participant.start()
         expiry = None
         if token.expires_at is not None:
@@ -247,18 +297,20 @@ class RoomServer:
                 max(delay, 0.0), participant.close, CloseCode.TOKEN_EXPIRED, "token expired"
             )
         try:
+            if yjs is not None:
+                await yjs.open()
             async for frame in connection:
                 if isinstance(frame, str):
-                    await session.handle_text(frame)
+                    await handler.handle_text(frame)
                 else:
-                    session.handle_binary(frame)
+                    handler.handle_binary(frame)
                 await self.storage.drain()  # back-pressure: read no more while storage lags
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
         finally:
             if expiry is not None:
                 expiry.cancel()
-            session.close()
+            handler.close()
             await participant.stop()
             room.participants -= 1
             self._drop_room(room)
@@ -312,6 +364,6 @@ def _bearer_token(header: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-def _refuse(connection: ServerConnection, status: HTTPStatus, error: MeshError) -> HttpResponse:
-    logger.info("refused a connection (%d): %s", status, error)
-    return connection.respond(status, json.dumps(error.to_dict()) + "\n")
+def _refuse(connection: ServerConnection, refusal: Refusal) -> HttpResponse:
+    logger.info("refused a connection (%d): %s", refusal.status, refusal.error)
+    return connection.respond(refusal.status, json.dumps(refusal.error.to_dict()) + "\n")

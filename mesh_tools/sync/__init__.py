@@ -8,14 +8,31 @@ accounting ``flush`` relies on). The asyncio shells in ``mesh_tools.server`` and
 feed frames in and write the frames these hand out.
 """
 
-from ._awareness import awareness_clocks, awareness_removal_message
+from ._awareness import (
+    NULL_STATE,
+    AwarenessEntry,
+    awareness_clocks,
+    awareness_removal_message,
+    decode_awareness,
+    encode_awareness,
+)
 from ._client_channel import FROM_SERVER, ClientChannel, ClientReplica, Outgoing, Received
-from ._constants import EMPTY_UPDATE, FIRST_CHANNEL, MAX_CHANNEL, CloseCode
+from ._constants import (
+    AUTH_MESSAGE,
+    EMPTY_UPDATE,
+    FIRST_CHANNEL,
+    MAX_CHANNEL,
+    PERMISSION_DENIED,
+    QUERY_AWARENESS,
+    REFUSAL_CLOSE_BASE,
+    CloseCode,
+)
 from ._frames import (
     SyncMessage,
     decode_binary,
     encode_binary,
     parse_sync_message,
+    permission_denied_message,
     read_var_uint,
     sync_step2_message,
 )
@@ -52,10 +69,16 @@ from ._messages import (
 from ._server_channel import Inbound, ServerChannel
 
 __all__ = [
+    "AUTH_MESSAGE",
     "EMPTY_UPDATE",
     "FIRST_CHANNEL",
     "FROM_SERVER",
     "MAX_CHANNEL",
+    "NULL_STATE",
+    "PERMISSION_DENIED",
+    "QUERY_AWARENESS",
+    "REFUSAL_CLOSE_BASE",
+    "AwarenessEntry",
     "ChannelParams",
     "ClientChannel",
     "ClientReplica",
@@ -89,11 +112,14 @@ __all__ = [
     "ViolationBody",
     "awareness_clocks",
     "awareness_removal_message",
+    "decode_awareness",
     "decode_binary",
     "decode_text",
+    "encode_awareness",
     "encode_binary",
     "encode_text",
     "parse_sync_message",
+    "permission_denied_message",
     "read_field",
     "read_open_result",
     "read_var_uint",

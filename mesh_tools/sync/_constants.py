@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["EMPTY_UPDATE", "FIRST_CHANNEL", "MAX_CHANNEL", "CloseCode"]
+__all__ = [
+    "AUTH_MESSAGE",
+    "EMPTY_UPDATE",
+    "FIRST_CHANNEL",
+    "MAX_CHANNEL",
+    "PERMISSION_DENIED",
+    "QUERY_AWARENESS",
+    "REFUSAL_CLOSE_BASE",
+    "CloseCode",
+]
 
 #: Channels travel as varUint; stay inside what a JavaScript client reads exactly.
 MAX_CHANNEL = 2**53 - 1
@@ -12,6 +21,13 @@ MAX_CHANNEL = 2**53 - 1
 FIRST_CHANNEL = 1
 #: The y-update that changes nothing: a read-only Step2, and what an idle transaction encodes to.
 EMPTY_UPDATE = b"\x00\x00"
+#: y-protocols message types pycrdt has no name for: the server's refusal of a write (``messageAuth``,
+#: sub-type 0 = permission denied) and a peer asking for every awareness state (``messageQueryAwareness``).
+AUTH_MESSAGE = 2
+PERMISSION_DENIED = 0
+QUERY_AWARENESS = 3
+#: A handshake refused with HTTP status S is told to browsers as close code ``4000 + S`` (4401, 4403, ...).
+REFUSAL_CLOSE_BASE = 4000
 
 
 class CloseCode(IntEnum):

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pycrdt import Decoder, YMessageType, YSyncMessageType, write_message, write_var_uint
 
 from ..errors import RemoteProtocolError
-from ._constants import MAX_CHANNEL
+from ._constants import AUTH_MESSAGE, MAX_CHANNEL, PERMISSION_DENIED, QUERY_AWARENESS
 
 __all__ = [
     "SyncMessage",
     "decode_binary",
     "encode_binary",
     "parse_sync_message",
+    "permission_denied_message",
     "read_var_uint",
     "sync_step2_message",
 ]
@@ -37,7 +38,7 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
     """Split a frame into its channel and its y-message, after checking the y-message is well formed.
 
     Accepted y-messages are sync (Step1, Step2, Update) and awareness, each with exactly one
-    length-prefixed payload; anything else raises ProtocolError.
+    length-prefixed payload, and QueryAwareness (the lone type byte); anything else raises ProtocolError.
     """
     channel, offset = read_var_uint(frame, 0, "channel")
     message = bytes(frame[offset:])
@@ -47,9 +48,13 @@ def decode_binary(frame: bytes) -> tuple[int, bytes]:
         _payload_start(message, 2, _sync_kind(message).name.lower())
     elif message[0] == YMessageType.AWARENESS:
         _payload_start(message, 1, "awareness")
+    elif message[0] == QUERY_AWARENESS:
+        if len(message) != 1:
+            raise RemoteProtocolError("a QueryAwareness message carries no payload")
     else:
         raise RemoteProtocolError(
-            f"unknown y-message type {message[0]}", hint="send sync (0) or awareness (1) messages"
+            f"unknown y-message type {message[0]}",
+            hint="send sync (0), awareness (1) or QueryAwareness (3) messages",
         )
     return channel, message
 
@@ -71,6 +76,11 @@ def parse_sync_message(message: bytes) -> SyncMessage:
 def sync_step2_message(update: bytes) -> bytes:
     """A SyncStep2 y-message (pycrdt builds it only inside ``handle_sync_message``)."""
     return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
+
+
+def permission_denied_message(reason: str) -> bytes:
+    """The y-protocols auth message that tells a client its write was refused (y-websocket logs it)."""
+    return bytes([AUTH_MESSAGE, PERMISSION_DENIED]) + write_message(reason.encode())
 
 
 def _sync_kind(message: bytes) -> YSyncMessageType:

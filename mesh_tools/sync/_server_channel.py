@@ -14,7 +14,7 @@ from pycrdt import YMessageType, YSyncMessageType
 
 from ..errors import PermissionDeniedError
 from ._awareness import awareness_clocks, awareness_removal_message
-from ._constants import EMPTY_UPDATE
+from ._constants import EMPTY_UPDATE, QUERY_AWARENESS
 from ._frames import encode_binary, parse_sync_message
 from ._handshake import Replica, sync_step1, sync_step2
 
@@ -31,6 +31,8 @@ class Inbound:
     update: bytes | None = None
     #: An awareness message to relay to every live channel of the document, the sender's included.
     awareness: bytes | None = None
+    #: The peer asked for every awareness state (QueryAwareness).
+    presence_query: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -65,6 +67,8 @@ class ServerChannel:
                 else:
                     self.awareness[client] = clock
             return Inbound(awareness=message)
+        if message[0] == QUERY_AWARENESS:
+            return Inbound(presence_query=True)
         sync = parse_sync_message(message)
         if sync.kind is YSyncMessageType.SYNC_STEP1:
             reply = self.frame(sync_step2(replica, sync.payload))

@@ -23,7 +23,7 @@ from ._changes import ChangeTracker
 from ._contract import ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
-from ._source import ClosingSource, DocumentSource, RoomSession, Synchronizing
+from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
 from ._tool import Tool, ToolHandler
 from ._validation import ArgumentChecker, ArgumentKind
@@ -294,6 +294,9 @@ class DocumentToolkit(FunctionToolkit):
     def _element(self, entry: _OpenDocument, element_id: str) -> Element:
         element = entry.document.get_element(element_id)
         if element is not None:
+            # People watching the document see which element the agent is working on.
+            if isinstance(entry.document, ShowsPresence):
+                entry.document.focus(element_id)
             return element
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:

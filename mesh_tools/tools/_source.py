@@ -9,7 +9,14 @@ from ..document import MeshDocument
 from ..errors import InvalidPathError
 from ..schema import MeshSchema
 
-__all__ = ["ClosingSource", "DocumentSource", "InMemorySource", "RoomSession", "Synchronizing"]
+__all__ = [
+    "ClosingSource",
+    "DocumentSource",
+    "InMemorySource",
+    "RoomSession",
+    "ShowsPresence",
+    "Synchronizing",
+]
 
 
 @runtime_checkable
@@ -36,6 +43,13 @@ class Synchronizing(Protocol):
 
     @property
     def synchronized(self) -> Awaitable[None]: ...
+
+
+@runtime_checkable
+class ShowsPresence(Protocol):
+    """A replica whose participant's presence says which element it works on (a ``SyncedDocument``)."""
+
+    def focus(self, element_id: str | None) -> None: ...
 
 
 @runtime_checkable

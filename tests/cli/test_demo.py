@@ -72,6 +72,8 @@ async def test_demo_runs_offline_without_a_terminal_and_saves_a_valid_document(t
     assert any("✗ append_child <item>" in line and "child_not_allowed" in line for line in lines)
     assert any('✗ set_attribute status="approved"' in line and "hint:" in line for line in lines)
     assert "✓ valid" in run.out and "✓ converged" in run.out
+    page = next(line for line in lines if line.startswith("Watch and edit in a browser: http://127.0.0.1:"))
+    assert "/rooms/demo/docs/reports/launch-plan-" in page and "#token=ey" in page
 
     (document_file,) = data_dir.glob("launch-plan-*[0-9].json")
     (record_file,) = data_dir.glob("launch-plan-*.run.json")

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from pycrdt import Doc, YSyncMessageType, create_sync_message, merge_updates
+from pycrdt import Doc, YMessageType, YSyncMessageType, create_sync_message, merge_updates
 
 from mesh_tools.client import SyncedDocument
 from mesh_tools.client._session import DocumentSession
@@ -27,10 +27,12 @@ SCHEMA = MeshSchema(
 
 
 class _Wire:
-    """Stands in for a connection: records frames, and can hold every send until released."""
+    """Stands in for a connection: records sync frames (presence goes to ``awareness``), and can hold
+    every send until released."""
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
+        self.awareness: list[bytes] = []
         self.gate = asyncio.Event()
         self.gate.set()
 
@@ -38,7 +40,7 @@ class _Wire:
         await self.gate.wait()
         channel, message = decode_binary(frame)
         assert channel == 7
-        self.frames.append(message)
+        (self.awareness if message[0] == YMessageType.AWARENESS else self.frames).append(message)
 
     def kinds(self) -> list[YSyncMessageType]:
         return [parse_sync_message(m).kind for m in self.frames]
