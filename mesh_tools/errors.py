@@ -23,8 +23,10 @@ __all__ = [
     "ConnectionLostError",
     "DocumentError",
     "DocumentExistsError",
+    "DocumentLimitError",
     "DocumentNotFoundError",
     "DocumentReplacedError",
+    "EditConflictError",
     "ElementNotFoundError",
     "HandshakeRefusedError",
     "InvalidOperationError",
@@ -45,6 +47,7 @@ __all__ = [
     "TransportError",
     "UnknownAttributeError",
     "UnknownTagError",
+    "UpdateRefusedError",
     "error_from_dict",
 ]
 
@@ -114,6 +117,48 @@ class ReservedAttributeError(DocumentError):
 
 class ElementNotFoundError(DocumentError):
     code = "not_found"
+
+
+class UpdateRefusedError(DocumentError):
+    """An incoming CRDT update that would break the document layout beyond repair; nothing applied."""
+
+    code = "update_refused"
+
+
+class DocumentLimitError(DocumentError):
+    """An edit would take the document past its configured depth or size limit."""
+
+    code = "document_too_large"
+
+
+class TextNotAllowedError(DocumentError):
+    """Text on an element whose type declares none."""
+
+    code = "text_not_allowed"
+
+
+class MarkNotAllowedError(DocumentError):
+    """A formatting mark the element's text does not allow, or a mark with the wrong attributes."""
+
+    code = "mark_not_allowed"
+
+
+class SnippetNotFoundError(DocumentError):
+    """A text edit anchored on a snippet that the text does not contain."""
+
+    code = "snippet_not_found"
+
+
+class AmbiguousSnippetError(DocumentError):
+    """A text edit anchored on a snippet that occurs more than once."""
+
+    code = "ambiguous_snippet"
+
+
+class EditConflictError(DocumentError):
+    """An edit made on a stale read: another participant changed the element since the given version."""
+
+    code = "conflict"
 
 
 class InvalidOperationError(DocumentError):

@@ -257,6 +257,21 @@ class ParticipantToken:
             raise AuthenticationError("the token's signature does not match the server's key") from None
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"the token is invalid: {exc}") from None
+        return cls._from_claims(claims, kid)
+
+    @classmethod
+    def peek(cls, token: str) -> ParticipantToken:
+        """Decode a token *without* verifying it: what a client may learn of its own token (its name,
+        its scopes) to offer no more than the server will allow. Never use it to grant anything."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            claims = jwt.decode(token, options={"verify_signature": False, "require": ["exp", "sub"]})
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"the token is invalid: {exc}") from None
+        return cls._from_claims(claims, kid)
+
+    @classmethod
+    def _from_claims(cls, claims: Mapping[str, Any], kid: object) -> ParticipantToken:
         grants = claims.get("grants", [])
         name = claims.get("name", claims["sub"])
         project_id = claims.get("project_id")

@@ -5,18 +5,22 @@ from __future__ import annotations
 import pytest
 
 from mesh_tools.errors import (
+    AmbiguousSnippetError,
     AuthenticationError,
     ConnectionLostError,
     DocumentNotFoundError,
     DocumentReplacedError,
     HandshakeRefusedError,
     LocalProtocolError,
+    MarkNotAllowedError,
     MeshError,
     PermissionDeniedError,
     ProtocolError,
     RemoteProtocolError,
     RequestTimeoutError,
     RoomServerException,
+    SnippetNotFoundError,
+    TextNotAllowedError,
     TransportError,
     error_from_dict,
 )
@@ -35,6 +39,10 @@ from mesh_tools.errors import (
         (PermissionDeniedError, "forbidden"),
         (HandshakeRefusedError, "handshake_refused"),
         (DocumentReplacedError, "document_replaced"),
+        (TextNotAllowedError, "text_not_allowed"),
+        (MarkNotAllowedError, "mark_not_allowed"),
+        (SnippetNotFoundError, "snippet_not_found"),
+        (AmbiguousSnippetError, "ambiguous_snippet"),
     ],
 )
 def test_wire_codes_stay_stable(error: type[MeshError], code: str) -> None:

@@ -22,6 +22,7 @@ RINGS = {
     "document": CORE,
     "sync": CORE,
     "tokens": CORE,
+    "_log_redaction": CORE,
     "server": INTEGRATIONS,
     "client": INTEGRATIONS,
     "helpers": INTEGRATIONS,

@@ -88,6 +88,9 @@ export interface ElementModel {
   attributes: AttributeModel[]
   /** Tags allowed as children; ordered: child i must have tags[i]. */
   children: { name: string, tags: string[], ordered: boolean } | null
+  /** Collaborative text (schema format "mesh-text"): the element's one Y.XmlText child, with the marks
+   * it allows and each mark's attribute names. */
+  text: { name: string, marks: Record<string, string[]> } | null
 }
 export interface SchemaModel { rootTag: string, elements: Map<string, ElementModel> }
 

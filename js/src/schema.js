@@ -10,7 +10,8 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 /**
  * The schema JSON as a model: `{ rootTag, elements: Map(tag → { tag, description, attributes, children }) }`
  * where `attributes` is `[{ name, type, enum, description }]` and `children` is
- * `{ name, tags, ordered } | null` (ordered: child i must have tags[i]).
+ * `{ name, tags, ordered } | null` (ordered: child i must have tags[i]); `text` is `{ name, marks } | null`
+ * for an element whose text is collaborative (format "mesh-text": its one Y.XmlText child).
  */
 export function schemaModel (schema) {
   const rootTag = schema.$root_tag_ref.split('/').pop()
@@ -19,8 +20,12 @@ export function schemaModel (schema) {
     const body = definition.properties[tag]
     const attributes = []
     let children = null
+    let text = null
     for (const [name, property] of Object.entries(body.properties ?? {})) {
-      if (property.type === 'array') {
+      if (property.type === 'string' && property.format === 'mesh-text') {
+        // Collaborative text (docs/adr/0013): the element's one Y.XmlText child, not an attribute.
+        text = { name, marks: property.marks ?? {} }
+      } else if (property.type === 'array') {
         const ordered = Array.isArray(property.prefixItems)
         const refs = ordered ? property.prefixItems : property.items.anyOf
         children = { name, ordered, tags: refs.map(ref => ref.$ref.split('/').pop()) }
@@ -28,7 +33,7 @@ export function schemaModel (schema) {
         attributes.push({ name, type: property.type, enum: property.enum ?? null, description: property.description ?? null })
       }
     }
-    elements.set(tag, { tag, description: definition.description ?? body.description ?? null, attributes, children })
+    elements.set(tag, { tag, description: definition.description ?? body.description ?? null, attributes, children, text })
   }
   return { rootTag, elements }
 }

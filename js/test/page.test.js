@@ -245,3 +245,37 @@ test('a Python agent, pycrdt\'s Provider, stock y-websocket, the JS client and a
     await agent.stop()
   }
 })
+
+// Known to fail now and then (issue 12): the page's input handler diffs the textarea against the live
+// Y.Text, so remote characters not yet redrawn read as deleted. Reported as a todo until that is fixed.
+test('a person types into a paragraph\'s text while an agent types into it too: both survive, caret kept', {
+  skip,
+  todo: 'the textarea binding can drop concurrent remote characters (issue 12)'
+}, async () => {
+  const agent = pythonParticipant(server, [server.room, 'typing.doc', 'typing-agent'])
+  await agent.next()
+  agent.send(JSON.stringify({ append: { tag: 'note', attributes: { body: 'hello world' } } }))
+  const { id } = JSON.parse(await agent.next())
+  const { page, problems } = await openPage('typing.doc', server.token('pat', { role: 'user' }))
+  const area = `[data-text-field="${id}"]`
+  try {
+    await page.waitForSelector(area)
+    assert.equal(await page.inputValue(area), 'hello world')
+    await page.focus(area)
+    await page.press(area, 'End')
+    // The agent types at the start while the person types at the end, key by key.
+    agent.send(JSON.stringify({ insert_text: { id, at: 0, text: 'Agent: ' } }))
+    await page.keyboard.type(' from pat', { delay: 20 })
+    await agent.next()
+    const wanted = 'Agent: hello world from pat'
+    agent.send(JSON.stringify({ text: { id, equals: wanted } }))
+    assert.deepEqual(JSON.parse(await agent.next()), { text: wanted })
+    await page.waitForFunction(([selector, text]) => document.querySelector(selector).value === text, [area, wanted])
+    // The caret stayed at the end of what the person typed, though text arrived before it.
+    assert.equal(await page.$eval(area, node => node.selectionStart), wanted.length)
+    assert.deepEqual(problems, [])
+  } finally {
+    await page.close()
+    await agent.stop()
+  }
+})

@@ -6,12 +6,15 @@ y-websocket route (append, wait and presence only). Commands:
 ``{"append": {"tag", "attributes"}}`` appends under the root and flushes; ``{"wait": N}`` waits until the
 root has N children; ``{"presence": {...}}`` publishes awareness;
 ``{"peers": [name, ...]}`` waits until participants with those user names are present and prints
-every other participant's state.
+every other participant's state; ``{"insert_text": {"id", "at", "text"}}`` types into an element's
+collaborative text and ``{"text": {"id", "equals"}}`` waits until that text reads ``equals`` (or 15 s)
+and prints it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -66,6 +69,15 @@ async def handle(client: RoomClient, doc: SyncedDocument, command: dict[str, Any
         tag, attributes = command["find"]["tag"], command["find"]["attributes"]
         await until(lambda: has_child(doc, tag, attributes))
         return doc.to_json()
+    if "insert_text" in command:
+        edit = command["insert_text"]
+        doc.element_by_id(edit["id"]).insert_text(edit["at"], edit["text"])
+        return {"ok": True}
+    if "text" in command:
+        wanted = command["text"]
+        with contextlib.suppress(TimeoutError):  # answer what is there, so the test shows the difference
+            await until(lambda: doc.element_by_id(wanted["id"]).text == wanted["equals"])
+        return {"text": doc.element_by_id(wanted["id"]).text}
     if "presence" in command:
         doc.awareness.set_local_state(command["presence"])
         return {"ok": True}

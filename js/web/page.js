@@ -95,6 +95,8 @@ class Page {
   render () {
     // Rebuilt whole, but the field being typed in keeps its focus and its unsaved text.
     const active = document.activeElement
+    // A text being typed in keeps its caret where it was in the text, wherever others typed meanwhile.
+    const typing = active?.dataset?.textField ? this.caretAt : null
     const editing = active?.dataset?.field
       ? { field: active.dataset.field, value: active.value, start: active.selectionStart, end: active.selectionEnd }
       : null
@@ -104,6 +106,15 @@ class Page {
     const general = problems.get('') ?? []
     banner.hidden = general.length === 0
     banner.textContent = general.join(' · ')
+    if (typing && typing.id === active.dataset.textField) {
+      const area = tree.querySelector(`[data-text-field="${CSS.escape(typing.id)}"]`)
+      if (area) {
+        area.focus()
+        const at = position => Y.createAbsolutePositionFromRelativePosition(position, this.shared.doc)?.index ?? 0
+        area.setSelectionRange(at(typing.start), at(typing.end))
+        this.caretAt = typing // focus() above re-took it before the selection was restored
+      }
+    }
     if (editing) {
       const field = tree.querySelector(`[data-field="${CSS.escape(editing.field)}"]`)
       if (field) {
@@ -111,6 +122,16 @@ class Page {
         field.focus()
         if (field.setSelectionRange && editing.start !== null) field.setSelectionRange(editing.start, editing.end)
       }
+    }
+  }
+
+  /** The caret as positions in the Yjs text, taken while the textarea shows the text as it is: they
+   * keep pointing at the same characters whatever others insert or delete before them. */
+  rememberCaret (area, ytext) {
+    this.caretAt = {
+      id: area.dataset.textField,
+      start: Y.createRelativePositionFromTypeIndex(ytext, area.selectionStart),
+      end: Y.createRelativePositionFromTypeIndex(ytext, area.selectionEnd)
     }
   }
 
@@ -143,6 +164,7 @@ class Page {
     if (parent && !readOnly) head.append(element('button', { type: 'button', class: 'delete', text: 'delete', onclick: () => this.remove(parent, node) }))
     const box = element('section', { class: here.length ? 'element busy' : 'element', 'data-element-id': id, 'data-tag': node.nodeName }, head)
     if (type) box.append(this.renderAttributes(node, id, type, readOnly))
+    if (type?.text) box.append(this.renderText(node, id, type.text, readOnly))
     for (const message of problems.get(id) ?? []) box.append(element('p', { class: 'violation error', text: message }))
     const children = element('div', { class: 'children' })
     for (const child of node.toArray()) {
@@ -188,6 +210,32 @@ class Page {
     return form
   }
 
+  /** A textarea on the element's Y.XmlText: each input becomes the smallest delete and insert, so a
+   * person's typing merges per character with agents' edits; marks are kept by the text, not shown. */
+  renderText (node, id, text, readOnly) {
+    const ytext = node.toArray().find(child => child instanceof Y.XmlText)
+    const value = ytext ? plainText(ytext) : ''
+    const area = element('textarea', { 'data-text-field': id, 'aria-label': `${text.name} of ${id}`, disabled: readOnly || !ytext, rows: 3 })
+    area.value = value
+    area.addEventListener('input', () => {
+      const before = plainText(ytext)
+      const after = area.value
+      let start = 0
+      while (start < before.length && start < after.length && before[start] === after[start]) start++
+      let end = 0
+      while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++
+      this.shared.doc.transact(() => {
+        if (before.length - start - end > 0) ytext.delete(start, before.length - start - end)
+        if (after.length - start - end > 0) ytext.insert(start, after.slice(start, after.length - end))
+      })
+      this.rememberCaret(area, ytext)
+    })
+    for (const event of ['focus', 'keyup', 'mouseup', 'select']) {
+      area.addEventListener(event, () => { if (ytext) this.rememberCaret(area, ytext) })
+    }
+    return element('label', { class: 'text', text: text.name }, area)
+  }
+
   set (node, attribute, value) {
     const id = elementId(node)
     problems.delete(id)
@@ -206,6 +254,7 @@ class Page {
   add (parent, tag) {
     const child = new Y.XmlElement(tag)
     child.setAttribute('$id', newElementId())
+    if (this.model.elements.get(tag)?.text) child.insert(0, [new Y.XmlText()])
     parent.push([child])
     this.shared.focus(elementId(child))
   }
@@ -214,6 +263,11 @@ class Page {
     const index = parent.toArray().indexOf(node)
     if (index >= 0) parent.delete(index, 1)
   }
+}
+
+/** The characters of a Y.XmlText (toString() would render its marks as tags). */
+function plainText (ytext) {
+  return ytext.toDelta().map(op => typeof op.insert === 'string' ? op.insert : '').join('')
 }
 
 main().catch(fail)

@@ -36,12 +36,11 @@ from ..errors import AgentConfigError, DocumentExistsError, InvalidOperationErro
 from ..helpers import websocket_room_url
 from ..schema import MeshSchema
 from ..tokens import DEFAULT_TTL, ParticipantToken
-from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit
+from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit, schema_summary
 from ._definition import AgentDefinition
 from ._events import AgentResult, EventCallback, TurnEvent
 from ._loop import AgentLoop
 from ._retry import RetryPolicy
-from ._schema_summary import schema_summary
 from ._scripted_model import ScriptedModel
 from ._transcript import ApiName
 
@@ -393,7 +392,7 @@ async def _seat(stack: AsyncExitStack, spec: TeamSpec, member: TeamMember) -> _S
     # be compared at the end even if it never called a tool; the toolkit reuses this open document.
     document = await room.sync.open(spec.document_path, create=False)
     await document.synchronized
-    toolkit = DocumentToolkit(room, schema=spec.schema, path=spec.document_path)
+    toolkit = DocumentToolkit(room, schema=spec.schema, path=spec.document_path, participant=member.name)
     tools = toolkit if member.allowed_tools is None else LimitedToolkit(toolkit, member.allowed_tools)
     return _Seat(member, room, document, toolkit, tools)
 

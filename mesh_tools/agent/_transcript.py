@@ -118,6 +118,8 @@ class ResponsesTranscript(Transcript):
             "instructions": self._instructions,
             "input": list(self._items),
             "store": False,
+            # With store=False the server keeps no reasoning; reasoning models get theirs back encrypted.
+            "include": ["reasoning.encrypted_content"],
         }
         response = await client.responses.create(**params)
         if not isinstance(response, Response):
@@ -138,6 +140,9 @@ class ResponsesTranscript(Transcript):
                         "arguments": item.arguments,
                     }
                 )
+            elif item.type == "reasoning" and item.encrypted_content:
+                # Resent as returned, so a reasoning model keeps its chain of thought across turns.
+                self._items.append(item.model_dump(mode="json", exclude_none=True))
             elif item.type == "message":
                 text = "".join(part.text for part in item.content if part.type == "output_text")
                 self._items.append({"role": "assistant", "content": text})

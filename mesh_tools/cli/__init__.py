@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .._log_redaction import RedactSecrets
 from ..errors import MeshError
 
 # In the order `mesh-tools --help` lists their commands.
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     try:
         result: int | None = args.run(args)
     except MeshError as exc:

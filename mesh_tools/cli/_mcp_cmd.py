@@ -4,6 +4,8 @@
 
 The server comes from ``--url`` or ``MESH_TOOLS_URL``; the token from ``MESH_TOOLS_TOKEN``, or is minted
 from ``MESH_TOOLS_SECRET``, as for ``mesh-tools room``. Stdout carries the MCP protocol; logs go to stderr.
+Without ``--path`` the model picks documents, within the token's sync paths, and opens only existing
+ones unless ``--allow-create``; edits are named after the token's participant in others' change feeds.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..helpers import DEFAULT_URL, URL_ENV
-from ._room_cmd import SECRET_ENV, TOKEN_ENV, add_connection_options, room_protocol
+from ._room_cmd import SECRET_ENV, TOKEN_ENV, add_connection_options, participant_token, room_protocol
 
 if TYPE_CHECKING:
     from ..schema import MeshSchema
@@ -35,6 +37,11 @@ def register(commands: Any) -> None:
         "--schema", required=True, metavar="FILE", help="MeshSchema JSON file of the documents to edit"
     )
     parser.add_argument("--path", help="serve this one document (the tools then take no path argument)")
+    parser.add_argument(
+        "--allow-create",
+        action="store_true",
+        help="without --path, let the model create documents (default: it opens existing ones only)",
+    )
     parser.set_defaults(run=_run)
 
 
@@ -53,11 +60,21 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, schema: MeshSchema, stdio_server: Any) -> None:
     from ..client import RoomClient
+    from ..tokens import ParticipantToken
     from ..tools import DocumentToolkit
 
+    token = ParticipantToken.peek(participant_token(args.room))
+    sync = token.api.sync
     async with (
         RoomClient(protocol=room_protocol(args)) as room,
-        DocumentToolkit(room, schema=schema, path=args.path) as toolkit,
+        DocumentToolkit(
+            room,
+            schema=schema,
+            path=args.path,
+            participant=token.name,
+            paths=None if sync is None else sync.paths,
+            allow_create=args.allow_create,
+        ) as toolkit,
         stdio_server() as (read_stream, write_stream),
     ):
         server = toolkit.mcp_server()

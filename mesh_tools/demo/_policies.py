@@ -4,8 +4,10 @@ They play the parts the prompts in ``prompts/`` describe, over the real tools, r
 they need from the live document as a model would: the architect lays out titled sections with a
 one-line brief each (``status: draft``), the writer turns each draft section's brief into content and
 marks it ``written``, the reviewer fixes typos and leftovers in written sections and marks them
-``reviewed``. Every id they use comes from a ``describe_document`` or ``append_child`` result, so they
-cope with whatever the others did meanwhile.
+``reviewed``. Every id they use comes from a ``describe_document``, ``append_child`` or change-feed
+result, so they cope with whatever the others did meanwhile. Each reads the document once and then
+follows the change feed (the ``changes`` its edits' results carry, ``wait_for_changes`` while it has
+nothing to do), keeping its picture current as :mod:`._mirror` describes, instead of re-reading.
 
 Two mistakes are scripted on purpose, so a run shows the tools' error feedback at work: the writer
 first puts list items straight into a section (``child_not_allowed``) and then wraps them in a list,
@@ -27,6 +29,7 @@ from ..agent import Conversation, FinalMessage, Policy, Step, ToolCall, ToolCall
 from ..document import ROOT_ID
 from ..schema import ID_ATTRIBUTE, MeshSchema
 from ..tools import TAG_KEY, ToolName
+from ._mirror import known_document, latest_version
 
 __all__ = [
     "DEMO_TASK",
@@ -50,6 +53,10 @@ DEMO_TASK = (
 _PATIENCE = 12
 # Reads in a row that found everything done before a policy is sure nothing more is coming.
 _CONFIRMING_READS = 2
+# How long one idle turn waits for the others' edits, in seconds.
+_WAIT_S = 1.0
+# Tools that only read the document.
+_READS = frozenset({ToolName.DESCRIBE_DOCUMENT, ToolName.CHANGES_SINCE, ToolName.WAIT_FOR_CHANGES})
 
 # Keys of a described element that are not attributes (children are under "children" in the schema).
 _NOT_ATTRIBUTES = frozenset({TAG_KEY, ID_ATTRIBUTE, "children", "$more"})
@@ -194,8 +201,8 @@ class ArchitectPolicy:
     def next_step(self, conversation: Conversation) -> Step:
         """Read first; then lay out what is missing; read again to check; then report."""
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
-            return _describe()
+        if outline is None or _behind(conversation):
+            return _catch_up(conversation)
         missing = [section for section in _PLAN if section.heading not in outline.headings]
         calls = [] if outline.title else [_set(ROOT_ID, "title", DEMO_TITLE)]
         round_size = _FIRST_ROUND if not _appended(conversation) else len(missing)
@@ -234,20 +241,20 @@ class WriterPolicy:
             corrected = [call for exchange in failed for call in self._corrections(exchange)]
             if corrected:
                 return ToolCalls(*corrected)
-            return _describe()
+            return _catch_up(conversation)
         filled = _filled_section(latest)
         if filled is not None:
             return ToolCalls(_set(filled, "status", "written"))
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
-            return _describe()
+        if outline is None or _behind(conversation):
+            return _catch_up(conversation)
         for section in outline.sections:
             if section.status == "draft":
                 return ToolCalls(*self._fill(section))
         # No draft is left: either the architect has not laid anything out yet, or the work may be done.
         waiting = not outline.sections
         if _idle_reads(conversation) < (_PATIENCE if waiting else _CONFIRMING_READS):
-            return _describe()
+            return _wait(conversation)
         if not outline.sections:
             return FinalMessage("No sections appeared to write; the outline is still missing.")
         marked = {_marked_written(exchange) for exchange in _successes(conversation, ToolName.SET_ATTRIBUTE)}
@@ -331,19 +338,21 @@ class ReviewerPolicy:
         if retry:
             return ToolCalls(*retry)
         outline = _latest_outline(conversation)
-        if outline is None or _last_turn_edited(conversation):
-            return _describe()
+        if outline is None or _behind(conversation):
+            return _catch_up(conversation)
         # Until a rejection taught it the schema's word, the reviewer says "approved".
         verdict = "reviewed" if _was_rejected(conversation, "status") else "approved"
         calls = [
             call for section in outline.sections if section.status == "written" for call in _review(section)
         ]
-        calls += [_set(s.id, "status", verdict) for s in outline.sections if s.status == "written"]
+        written = [s for s in outline.sections if s.status == "written"]
+        # A word it is unsure of, it tries on one section first.
+        calls += [_set(s.id, "status", verdict) for s in written[: None if verdict == "reviewed" else 1]]
         if calls:
             return ToolCalls(*calls)
         waiting = not outline.sections or any(s.status != "reviewed" for s in outline.sections)
         if _idle_reads(conversation) < (_PATIENCE if waiting else _CONFIRMING_READS):
-            return _describe()
+            return _wait(conversation)
         fixes = [_attribute_name(exchange) for exchange in _successes(conversation, ToolName.SET_ATTRIBUTE)]
         text = (
             f"Reviewed {len(outline.sections)} sections: corrected {fixes.count('text')} typo(s) and "
@@ -380,11 +389,9 @@ class _Outline:
 
 
 def _latest_outline(conversation: Conversation) -> _Outline | None:
-    """The document as the latest successful full read showed it, or None before any read."""
-    for exchange in reversed(conversation.exchanges):
-        if exchange.name == ToolName.DESCRIBE_DOCUMENT and not _failed(exchange):
-            return _outline(exchange.result["element"])
-    return None
+    """The document as the agent knows it (its last full read, its edits, the feed), or None before a read."""
+    known = known_document(conversation)
+    return None if known is None else _outline(known)
 
 
 def _outline(root: Mapping[str, Any]) -> _Outline:
@@ -474,9 +481,12 @@ def _appended(conversation: Conversation) -> bool:
     return bool(_successes(conversation, ToolName.APPEND_CHILD))
 
 
-def _last_turn_edited(conversation: Conversation) -> bool:
-    """Whether the latest turn changed the document, so the next step must read it again."""
-    return any(exchange.name != ToolName.DESCRIBE_DOCUMENT for exchange in conversation.latest_exchanges())
+def _behind(conversation: Conversation) -> bool:
+    """Whether an edit of the latest turn said others' changes wait that did not fit in its result."""
+    return any(
+        isinstance(exchange.result, dict) and "changes_pending" in exchange.result
+        for exchange in conversation.latest_exchanges()
+    )
 
 
 def _idle_reads(conversation: Conversation) -> int:
@@ -486,7 +496,7 @@ def _idle_reads(conversation: Conversation) -> int:
         turns.setdefault(exchange.turn, []).append(exchange.name)
     count = 0
     for turn in sorted(turns, reverse=True):
-        if any(name != ToolName.DESCRIBE_DOCUMENT for name in turns[turn]):
+        if any(name not in _READS for name in turns[turn]):
             break
         count += 1
     return count
@@ -521,6 +531,22 @@ def _marked_written(exchange: ToolExchange) -> str | None:
 
 def _describe() -> ToolCalls:
     return ToolCalls(_call(ToolName.DESCRIBE_DOCUMENT, id=ROOT_ID, depth=None))
+
+
+def _catch_up(conversation: Conversation) -> ToolCalls:
+    """Others' edits since the latest version the agent holds; a full read when it holds none."""
+    version = latest_version(conversation)
+    if version is None or known_document(conversation) is None:
+        return _describe()
+    return ToolCalls(_call(ToolName.CHANGES_SINCE, version=version))
+
+
+def _wait(conversation: Conversation) -> ToolCalls:
+    """Nothing to do yet: wait for the others' next edits instead of reading again."""
+    version = latest_version(conversation)
+    if version is None or known_document(conversation) is None:
+        return _describe()
+    return ToolCalls(_call(ToolName.WAIT_FOR_CHANGES, version=version, timeout=_WAIT_S))
 
 
 def _set(element_id: str, name: str, value: Any) -> ToolCall:

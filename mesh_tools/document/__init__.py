@@ -7,8 +7,12 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_build``: checking a write completely before it touches the CRDT;
 - ``_validate``: :class:`Violation`, finding and repairing what remote updates broke;
 - ``_index``: the id index, kept in step with remote changes; ``_events``: what observers are told;
+- ``_text``: an element's collaborative text, read and edited in characters; ``_marks``: text as a
+  plain string and mark spans;
 - ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
-- ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree.
+- ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree;
+- ``_update_guard``: :func:`check_update`, refusing an incoming update that no repair could undo,
+  read by ``_yjs_update`` without applying it (docs/adr/0012-refusing-hostile-updates.md).
 
 The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).
 """
@@ -17,10 +21,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._build import DocumentLimits
 from ._element import Element
-from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
-from ._layout import FRAGMENT_NAME, ROOT_ID
+from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
+from ._json import state_json
+from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
+from ._marks import MARKS_KEY, MarkSpan
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
+from ._text import MarkValue, TextEdit, read_text_delta
+from ._update_guard import check_update
 from ._validate import Violation
 
 if TYPE_CHECKING:
@@ -28,19 +37,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FRAGMENT_NAME",
+    "MARKS_KEY",
+    "PARTICIPANTS_MAP",
     "REMOTE",
     "ROOT_ID",
     "AttributeChanged",
     "DocumentEvent",
+    "DocumentLimits",
     "Element",
     "ElementDeleted",
     "ElementInserted",
     "EventListener",
+    "MarkSpan",
+    "MarkValue",
     "MeshDocument",
+    "TextChanged",
+    "TextEdit",
     "UpdateListener",
     "Violation",
+    "check_update",
     "document_tree",
+    "read_text_delta",
     "shorten",
+    "state_json",
 ]
 
 

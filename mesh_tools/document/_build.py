@@ -1,22 +1,47 @@
 """Checked building: a local write is checked against the schema completely before it touches the CRDT.
 
 A subtree in document JSON (``{tag: {attr: value, <child property>: [...]}}``) becomes a checked outline
-(:data:`Built`) that the index then writes into the CRDT, so a rejected write leaves the document unchanged.
+(:class:`Built`) that the index then writes into the CRDT, so a rejected write leaves the document unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeAlias
 
 from ..errors import InvalidValueError
 from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
 from ._layout import new_element_id
+from ._marks import MARKS_KEY, MarkSpan
+from ._text import parse_spans
 
-__all__ = ["Builder", "Built", "unwrap"]
+__all__ = ["Body", "Builder", "Built", "DocumentLimits", "PendingMarks", "check_limits", "unwrap"]
 
-#: (id, tag, attributes with the id, children) of a checked subtree about to be inserted
-Built: TypeAlias = tuple[str, str, dict[str, Any], list["Built"]]
+
+class Built(NamedTuple):
+    """A checked subtree about to be inserted, which the index writes into the CRDT."""
+
+    id: str
+    tag: str
+    #: Its attributes, the id included.
+    attributes: dict[str, Any]
+    #: The text of an element whose type declares one (its only child, created with it), else None.
+    text: str | None
+    children: list[Built]
+
+
+#: Marks to apply once a built subtree is in the CRDT (pycrdt cannot format unintegrated text), by id.
+PendingMarks: TypeAlias = list[tuple[str, list[MarkSpan]]]
+
+
+class Body(NamedTuple):
+    """An element's JSON body, checked: attributes, the (unchecked) child list, its text and marks."""
+
+    attributes: dict[str, Any]
+    children: list[Any]
+    text: str | None
+    marks: list[MarkSpan]
 
 
 class Builder:
@@ -40,15 +65,23 @@ class Builder:
         if error is not None:
             raise error
 
-    def split_body(
-        self, element_type: ElementType, body: Mapping[str, Any], where: str
-    ) -> tuple[dict[str, Any], list[Any]]:
-        """An element's JSON body as checked attributes and the (unchecked) child list."""
+    def split_body(self, element_type: ElementType, body: Mapping[str, Any], where: str) -> Body:
+        """An element's JSON body as checked attributes, text and marks, and the (unchecked) child list."""
         attributes: dict[str, Any] = {}
         children: list[Any] = []
         child_prop = element_type.child_property
+        text_prop = element_type.text_property
+        text: str | None = None
         for name, value in body.items():
-            if child_prop is not None and name == child_prop.name:
+            if text_prop is not None and name == text_prop.name:
+                if value is not None and not isinstance(value, str):
+                    raise rules.invalid_value(
+                        element_type.tag_name, name, repr(value), hint="expected a string: the element's text"
+                    )
+                text = value
+            elif name == MARKS_KEY:
+                continue  # read below, once the text is known
+            elif child_prop is not None and name == child_prop.name:
                 if not isinstance(value, list):
                     raise InvalidValueError(
                         f"{where}: {element_type.tag_name}.{name} must be a list of child elements",
@@ -68,7 +101,14 @@ class Builder:
             else:
                 self.check_attribute(element_type.tag_name, name, value)
                 attributes[name] = value
-        return attributes, children
+        marks: list[MarkSpan] = []
+        if body.get(MARKS_KEY) is not None:
+            error = rules.text_error(self.schema, element_type, element_type.tag_name)
+            if error is not None:
+                raise error
+            assert text_prop is not None
+            marks = parse_spans(text_prop, element_type.tag_name, body[MARKS_KEY], text or "", where)
+        return Body(attributes, children, text, marks)
 
     def subtree(
         self,
@@ -78,25 +118,36 @@ class Builder:
         position: int | None,
         where: str = "element",
         taken: set[str] | None = None,
+        marks: PendingMarks | None = None,
     ) -> Built:
-        """Check a subtree completely; return its outline, ready to be written."""
+        """Check a subtree completely; return its outline, ready to be written.
+
+        Marks in the subtree's JSON are appended to ``marks``, to apply once it is integrated.
+        """
         tag, body = unwrap(data, where)
         error = rules.child_error(self.schema, parent_tag, tag, position)
         if error is not None:
             raise error
         element_type = self.schema.element(tag)
-        attributes, children = self.split_body(element_type, body, where)
+        attributes, children, text, text_marks = self.split_body(element_type, body, where)
         taken = set() if taken is None else taken
         element_id = attributes.get(ID_ATTRIBUTE) or self.fresh_id(taken)
         if element_id in taken:
             raise rules.id_reused(where, element_id)
         taken.add(element_id)
         attributes[ID_ATTRIBUTE] = element_id
-        built = [
-            self.subtree(child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken)
+        if text_marks and marks is not None:
+            marks.append((element_id, text_marks))
+        if element_type.text_property is not None:
+            # Created with the element, so every replica's edits land in this one Yjs text.
+            return Built(element_id, tag, attributes, text or "", [])
+        child_outlines = [
+            self.subtree(
+                child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken, marks=marks
+            )
             for i, child in enumerate(children)
         ]
-        return element_id, tag, attributes, built
+        return Built(element_id, tag, attributes, None, child_outlines)
 
     def fresh_id(self, taken: set[str] | None = None) -> str:
         """An id neither in the document nor in ``taken``."""
@@ -104,6 +155,32 @@ class Builder:
             candidate = new_element_id()
             if candidate not in self._taken and (taken is None or candidate not in taken):
                 return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    """How deep and how large one document may grow: checked on local writes, and on remote updates
+    (repaired when too deep; refused by the room server when too large). See docs/document-layout.md."""
+
+    #: Element nesting, the root being level 1.
+    max_depth: int = 512
+    #: Elements in the document, the root included.
+    max_elements: int = 1_000_000
+
+
+def check_limits(limits: DocumentLimits, parent_depth: int, size: int, subtrees: list[Built]) -> None:
+    """Refuse subtrees about to go under an element at ``parent_depth`` of a ``size``-element document
+    when they would take it past its limits (before anything is written)."""
+    depth, added = 0, 0
+    stack = [(built, 1) for built in subtrees]
+    while stack:
+        built, level = stack.pop()
+        depth, added = max(depth, level), added + 1
+        stack.extend((child, level + 1) for child in built.children)
+    if subtrees and parent_depth + depth > limits.max_depth:
+        raise rules.too_deep(subtrees[0].tag, limits.max_depth)
+    if size + added > limits.max_elements:
+        raise rules.too_many_elements(limits.max_elements)
 
 
 def unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:

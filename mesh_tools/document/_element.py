@@ -9,10 +9,22 @@ from pycrdt import XmlElement
 
 from ..errors import ElementNotFoundError, InvalidOperationError
 from ..schema import ID_ATTRIBUTE, ElementType, rules
+from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
+from ._marks import MarkSpan
+from ._text import (
+    MarkValue,
+    TextEdit,
+    apply_marks,
+    find_snippet,
+    format_text,
+    read_text,
+    splice_text,
+)
 
 if TYPE_CHECKING:
+    from ._build import PendingMarks
     from ._replica import MeshDocument
 
 __all__ = ["Element"]
@@ -55,11 +67,26 @@ class Element:
         parent_id = self._doc._index.parents.get(self.id)
         return None if parent_id is None else self._doc._elements.get(parent_id)
 
+    @property
+    def depth(self) -> int:
+        """How deep the element sits, the root being 1 (from the index, no CRDT read)."""
+        depth = 0
+        current: str | None = self.id
+        while current is not None:
+            depth += 1
+            current = self._doc._index.parents.get(current)
+        return depth
+
     def get_children(self) -> list[Element]:
         """The child elements in document order, from the index (no CRDT read)."""
         self._live()
         index = self._doc._elements
         return [index[i] for i in self._doc._index.kids[self.id] if i is not None and i in index]
+
+    @property
+    def has_children(self) -> bool:
+        """Whether any element lies below this one, from the index (no CRDT read)."""
+        return any(kid is not None for kid in self._doc._index.kids.get(self.id, ()))
 
     def count_descendants(self) -> int:
         """How many elements lie below this one, from the index (no CRDT read)."""
@@ -115,6 +142,47 @@ class Element:
             del xml.attributes[name]
             self._doc._pending.append(AttributeChanged(self, name, read_value(old), None, local=True))
 
+    # -- text ------------------------------------------------------------------------------------
+    # Offsets are characters (Python string indices). Each edit is one transaction, or part of the
+    # caller's ``document.transaction()``; see docs/adr/0013-collaborative-text.md.
+
+    @property
+    def text(self) -> str:
+        """The element's live text as a plain string; raises TextNotAllowedError if it declares none."""
+        return read_text(self)[0]
+
+    def text_marks(self) -> list[MarkSpan]:
+        """The marks on the element's text, one span per mark and run, ordered by start."""
+        return read_text(self)[1]
+
+    def find_snippet(self, snippet: str) -> int:
+        """Where ``snippet`` occurs in the text; raises unless it occurs exactly once (hint: the text)."""
+        return find_snippet(self, snippet)
+
+    def insert_text(self, index: int, text: str, marks: Mapping[str, MarkValue] | None = None) -> TextEdit:
+        """Insert ``text`` at character ``index``, carrying ``marks`` (none by default)."""
+        return splice_text(self, index, index, text, marks)
+
+    def delete_text(self, start: int, end: int) -> TextEdit:
+        """Delete characters ``start`` to ``end`` (excluded)."""
+        return splice_text(self, start, end, "")
+
+    def replace_text(
+        self, start: int, end: int, text: str, marks: Mapping[str, MarkValue] | None = None
+    ) -> TextEdit:
+        """Replace characters ``start`` to ``end`` with ``text``; concurrent edits elsewhere survive."""
+        return splice_text(self, start, end, text, marks)
+
+    def set_text(self, text: str) -> TextEdit:
+        """Replace the whole text. Prefer ranges: a whole replacement overrides concurrent edits."""
+        return splice_text(self, 0, len(self.text), text)
+
+    def format_text(self, start: int, end: int, marks: Mapping[str, MarkValue]) -> None:
+        """Apply marks (``True``, or the mark's attributes) or remove them (``None``) on a range."""
+        format_text(self, start, end, marks)
+
+    # -- children ---------------------------------------------------------------------------------
+
     def append_child(self, tag_name: str, attributes: Mapping[str, Any] | None = None) -> Element:
         """Add a child element at the end and return it."""
         return self._insert(None, {tag_name: dict(attributes or {})})
@@ -142,8 +210,11 @@ class Element:
                     f"position {index} is outside 0..{count} for element {self.id!r}",
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
-            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at)
+            marks: PendingMarks = []
+            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
+            check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
             element = self._doc._index.insert_built(self.id, at, built)
+            apply_marks(self._doc, marks)
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
 

@@ -1,4 +1,4 @@
-"""What a document tells its observers: elements inserted or deleted, attributes changed.
+"""What a document tells its observers: elements inserted or deleted, attributes or text changed.
 
 ``local`` is True for edits made through this replica's API and False for changes that arrived as
 updates from other participants.
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from ._element import Element
 
-__all__ = ["AttributeChanged", "DocumentEvent", "ElementDeleted", "ElementInserted"]
+__all__ = ["AttributeChanged", "DocumentEvent", "ElementDeleted", "ElementInserted", "TextChanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +43,15 @@ class AttributeChanged:
     local: bool
 
 
-DocumentEvent: TypeAlias = ElementInserted | ElementDeleted | AttributeChanged
+@dataclass(frozen=True, slots=True)
+class TextChanged:
+    """The element's text or its marks changed: one event per local edit, one per element and update.
+
+    Read the result with ``element.text`` and ``element.text_marks()``.
+    """
+
+    element: Element
+    local: bool
+
+
+DocumentEvent: TypeAlias = ElementInserted | ElementDeleted | AttributeChanged | TextChanged

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlFragment
+from pycrdt import XmlElement, XmlFragment, XmlText
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
@@ -31,10 +31,19 @@ __all__ = ["ElementIndex", "Integration"]
 
 @dataclass(slots=True)
 class Integration:
-    """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do."""
+    """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do.
+
+    ``renamed`` and ``imposters`` let the repair undo what no later edit may keep, without touching the
+    element that owns an id: an element whose ``$id`` was rewritten or removed gets its old id back, and
+    an inserted element carrying an id some element already has gets a fresh one.
+    """
 
     changes: list[DocumentEvent] = field(default_factory=list)
     check_all: bool = False
+    #: (element, the id it had) for every ``$id`` rewritten or removed by the update.
+    renamed: list[tuple[XmlElement, str]] = field(default_factory=list)
+    #: Inserted elements whose id another element already had; left out of the index.
+    imposters: list[XmlElement] = field(default_factory=list)
 
 
 class ElementIndex:
@@ -66,16 +75,24 @@ class ElementIndex:
         self.kids[parent_id].insert(at, element.id)
         return element
 
+    def insert_text(self, element_id: str, at: int) -> None:
+        """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
+        self.kids[element_id].insert(at, None)
+
     def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
         top: Element | None = None
         stack = [(parent, at, built, parent_id)]
         while stack:
-            into, position, (element_id, tag, attributes, children), into_id = stack.pop()
-            xml = into.children.insert(position, XmlElement(tag, attributes))
+            into, position, (element_id, tag, attributes, text, children), into_id = stack.pop()
+            if text is not None:
+                # Created with the element, so every replica's edits land in this one Yjs text.
+                xml = into.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))
+            else:
+                xml = into.children.insert(position, XmlElement(tag, attributes))
             element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
-            self.kids[element_id] = [child[0] for child in children]
+            self.kids[element_id] = [None] if text is not None else [child.id for child in children]
             # Popped last first, each written at 0: yrs finds a position by walking the children, so
             # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
             stack.extend((xml, 0, child, element_id) for child in children)
@@ -87,19 +104,21 @@ class ElementIndex:
         xml: XmlElement,
         parent_id: str | None,
         previous: Mapping[str, Element] | None = None,
-        *,
-        fresh: bool = False,
+        imposters: list[XmlElement] | None = None,
     ) -> Element | None:
         """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
 
         Elements without a string id are skipped with their subtrees (entry None): only a raw update can
-        create them; validate() reports them and repair() mends them. With ``fresh``, a subtree whose
-        top id is already indexed is not indexed either (None). The caller records the subtree's entry
-        among its parent's children.
+        create them; validate() reports them and repair() mends them. With ``imposters`` (a remote
+        insert), an element whose id is indexed already is skipped too and listed there, so the element
+        that owns the id keeps its handle. The caller records the subtree's entry among its parent's
+        children.
         """
-        rows = subtree_rows(xml, self._doc.ydoc, parent_id)
-        if not rows or (fresh and rows[0][1] in self.elements):
-            return None
+        rows, skipped = subtree_rows(
+            xml, self._doc.ydoc, parent_id, None if imposters is None else self.elements
+        )
+        if imposters is not None:
+            imposters.extend(skipped)
         handles = previous or self.elements
         top: Element | None = None
         for node, node_id, tag, parent, entries in rows:
@@ -163,16 +182,22 @@ class ElementIndex:
                     into.check_all = True
                 continue
             if not isinstance(target, XmlElement):
-                continue
-            target_id = id_of(target)
+                continue  # a text edit: document/_text.py turns those into TextChanged events
+            # The id the element is indexed under: the old one if this very update rewrote or removed it.
+            id_change = change.keys.get(ID_ATTRIBUTE)
+            old_id = id_change.get("oldValue") if id_change is not None else None
+            target_id = old_id if isinstance(old_id, str) and old_id in self.elements else id_of(target)
             if target_id is None or target_id not in self.elements:
                 continue
+            if id_change is not None:
+                into.check_all = True
+                if target_id == old_id and id_of(target) != old_id:
+                    into.renamed.append((target, old_id))
             if change.delta:
                 self._apply_delta(target_id, change.delta, local, into)
             element = self.elements[target_id]
             for name, keys in change.keys.items():
                 if name == ID_ATTRIBUTE:
-                    into.check_all = True  # an element renamed behind the API: re-check ids everywhere
                     continue
                 old, new = read_value(keys.get("oldValue")), read_value(keys.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)
@@ -198,12 +223,13 @@ class ElementIndex:
                 for child in step.get("insert", ()):
                     element = None
                     if isinstance(child, XmlElement):
-                        element = self.add_subtree(child, parent_id, fresh=True)
+                        before = len(into.imposters)
+                        element = self.add_subtree(child, parent_id, imposters=into.imposters)
+                        if element is None or len(into.imposters) > before:
+                            # No id, or an id already taken: only a whole-document check can place it.
+                            into.check_all = True
                     if element is not None:
                         self._record(ElementInserted(element, local), into)
-                    elif isinstance(child, XmlElement):
-                        # No id, or an id already taken: only a whole-document check can place it.
-                        into.check_all = True
                     inserted.append(None if element is None else element.id)
                 entries[position:position] = inserted
                 position += len(inserted)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, XmlElement
+from pycrdt import Doc, XmlElement, XmlFragment
 
-from ..schema import ElementType, rules
-from ._layout import gc_paused
+from ..errors import InvalidValueError
+from ..schema import ElementType, MeshSchema, rules
+from ._layout import FRAGMENT_NAME, gc_paused
 from ._pycrdt import JsonLayout, subtree_json
 
-__all__ = ["JsonWriter"]
+__all__ = ["JsonWriter", "state_json"]
 
 
 class JsonWriter:
@@ -32,6 +33,26 @@ class JsonWriter:
         if layout is None:
             element_type = self._element_type(tag)
             child = element_type.child_property if element_type is not None else None
-            layout = (tuple(rules.attribute_props(element_type)), child.name if child is not None else None)
+            text = element_type.text_property if element_type is not None else None
+            layout = (
+                tuple(rules.attribute_props(element_type)),
+                child.name if child is not None else None,
+                text.name if text is not None else None,
+            )
             self._layouts[tag] = layout
         return layout
+
+
+def state_json(schema: MeshSchema, state: bytes) -> dict[str, Any]:
+    """Document JSON (with ids) of a document's full state, read without a live replica.
+
+    A plain pycrdt Doc: no index and no observers, so a worker thread can write a big document's JSON
+    while the live replica keeps serving (the room server's describe).
+    """
+    ydoc: Doc[Any] = Doc()
+    ydoc.apply_update(state)
+    root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+    if not isinstance(root, XmlElement):
+        raise InvalidValueError("the state holds no root element")
+    types = {element.tag_name: element for element in schema.elements}
+    return JsonWriter(ydoc, types.get).subtree(root, include_ids=True)

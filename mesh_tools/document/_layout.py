@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import gc
 import hashlib
+import re
 import secrets
 from collections.abc import Container, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from pycrdt import Doc, XmlElement, XmlFragment
 from ..schema import ID_ATTRIBUTE
 
 __all__ = [
+    "ELEMENT_ID_PATTERN",
     "FRAGMENT_NAME",
     "ROOT_ID",
     "attribute_items",
@@ -31,8 +33,15 @@ __all__ = [
 
 #: Name of the root XmlFragment; Yjs clients read it with ``ydoc.getXmlFragment("mesh")``.
 FRAGMENT_NAME = "mesh"
+#: The one other top-level type: a ``Map`` of ``{str(client id): participant name}`` that tells who made
+#: which edits (outside the element tree, so the schema does not see it). A client writes only its own
+#: entry, a string; the room server refuses anything else in it.
+PARTICIPANTS_MAP = "participants"
 #: Every replica creates the same root element with the same id (see :func:`root_update`).
 ROOT_ID = "root"
+#: What an element id may look like: the API assigns 8 lowercase base32 characters; document JSON may
+#: bring its own short ids (docs/document-layout.md).
+ELEMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 _ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collision odds ~1e-4 at 10k ids
 

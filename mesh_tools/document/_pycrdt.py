@@ -6,28 +6,32 @@ instead, which made reading a 10k-element document ~8x faster. Checked against p
 (pyproject.toml pins ``pycrdt>=0.14.13,<0.15``); the tests in tests/document/ exercise every function
 here, so a pycrdt release that moves one of these names fails them rather than the users.
 
-The private names used: ``pycrdt._pycrdt.XmlElement`` (the integrated element class), the ``integrated``
-attribute of XmlElement/XmlFragment, its ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``,
-``children(txn)`` and ``observe_deep(callback)`` methods, ``Transaction._txn`` (the Rust transaction
-those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``, ``delta``
-and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event adapter
-lends the committing transaction to callbacks and reports their errors), and
-``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
+element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
+``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
+``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
+Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``,
+``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions``
+(how pycrdt's own event adapter lends the committing transaction to callbacks and reports their
+errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
-from pycrdt import Doc, XmlElement, XmlFragment
+from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import process_event
 from pycrdt._pycrdt import XmlElement as _IntegratedElement
 from pycrdt._pycrdt import XmlEvent as _IntegratedXmlEvent
+from pycrdt._pycrdt import XmlText as _IntegratedText
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
+from ._marks import MARKS_KEY, read_chunks
 
 __all__ = [
     "DeepObserver",
@@ -35,18 +39,27 @@ __all__ = [
     "Node",
     "SubtreeRow",
     "XmlChange",
+    "format_text_node",
     "fragment_nodes",
     "node_id",
     "read_node",
+    "splice_text_node",
     "subtree_json",
     "subtree_rows",
+    "text_holder_id",
+    "text_of",
 ]
 
-# (tag, attributes, [(position among all children, child)]) as read from the CRDT in one go
-Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]]]
+#: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
+TextChunks: TypeAlias = list[tuple[Any, dict[str, Any] | None]]
 
-#: How an element's JSON body is laid out: its attributes in schema order, and its child property.
-JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None]
+# (tag, attributes, [(position among all children, child)], [(position among all children, text)]) as
+# read from the CRDT in one go
+Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]], list[tuple[int, TextChunks]]]
+
+#: How an element's JSON body is laid out: its attributes in schema order, its child property, and its
+#: text property.
+JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None, str | None]
 
 _MISSING = object()
 
@@ -62,7 +75,8 @@ class XmlChange:
     """What one transaction changed in one element (or the fragment), read from a Rust XmlEvent.
 
     ``delta`` is Yjs's retain/insert/delete steps over the target's children (empty when no child
-    changed); ``keys`` maps each changed attribute to its ``oldValue``/``newValue``.
+    changed), or over its characters when the target is an XmlText; ``keys`` maps each changed
+    attribute to its ``oldValue``/``newValue``.
     """
 
     target: Any
@@ -75,7 +89,8 @@ class DeepObserver:
 
     pycrdt's public ``observe_deep()`` inspects the callback's signature on every call (~50 µs), and its
     adapter wraps every field of every event in Python objects, ``path`` included; this subscribes once
-    and wraps only the target, the attribute changes and (when children changed) the delta. Note that
+    and wraps only the target, the attribute changes and (when children or characters changed) the
+    delta. Note that
     pycrdt's Rust side still computes every field eagerly, ``path`` and ``delta`` walking the target's
     siblings and children: that cost (~0.1 µs per sibling) is what remains proportional to a parent's width.
     """
@@ -98,10 +113,13 @@ class DeepObserver:
             changes: list[XmlChange] = []
             for event in events:
                 if type(event) is not _IntegratedXmlEvent:
-                    continue  # text events: the layout has no text
+                    continue  # a Text or Map a raw update slipped in: the layout has none
                 raw: Any = event  # the Rust event's fields are not in pycrdt's stubs
-                delta = process_event(raw.delta, doc) if raw.children_changed else []
-                changes.append(XmlChange(process_event(raw.target, doc), delta, process_event(raw.keys, doc)))
+                target = raw.target
+                # An XmlText's event leaves children_changed unset; its delta is the text edit.
+                changed = raw.children_changed or type(target) is _IntegratedText
+                delta = process_event(raw.delta, doc) if changed else []
+                changes.append(XmlChange(process_event(target, doc), delta, process_event(raw.keys, doc)))
             try:
                 self._callback(changes)
             except Exception as exc:
@@ -112,19 +130,27 @@ class DeepObserver:
 SubtreeRow: TypeAlias = tuple[XmlElement, str, str, str | None, list[str | None]]
 
 
-def subtree_rows(xml: XmlElement, ydoc: Doc[Any], parent_id: str | None) -> list[SubtreeRow]:
+def subtree_rows(
+    xml: XmlElement, ydoc: Doc[Any], parent_id: str | None, taken: Container[str] | None = None
+) -> tuple[list[SubtreeRow], list[XmlElement]]:
     """Every element under ``xml`` (itself first) that has a string id, as the index records it.
 
     Read through the integrated objects in one transaction: the public views cost a transaction and a
     wrapper per attribute read, which made indexing a loaded document slower than loading it.
     Elements without a string id are left out with their subtrees; walked with a stack (any depth).
+    With ``taken``, an element whose id is in it or came earlier in the walk is left out too (entry
+    None), with its subtree, and returned second: an imposter the owner of the id must not give way to.
     """
+    imposters: list[XmlElement] = []
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
         top = xml.integrated
         top_id = _string_id(top, txn)
         if top_id is None:
-            return []
+            return [], imposters
+        if taken is not None and top_id in taken:
+            return [], [xml]
+        seen = {top_id}
         rows: list[SubtreeRow] = []
         stack: list[tuple[Any, str, str | None]] = [(top, top_id, parent_id)]
         while stack:
@@ -132,12 +158,16 @@ def subtree_rows(xml: XmlElement, ydoc: Doc[Any], parent_id: str | None) -> list
             entries: list[str | None] = []
             for child in inner.children(txn):
                 child_id = _string_id(child, txn) if type(child) is _IntegratedElement else None
+                if child_id is not None and taken is not None and (child_id in taken or child_id in seen):
+                    imposters.append(XmlElement(_doc=ydoc, _integrated=child))
+                    child_id = None
                 entries.append(child_id)
                 if child_id is not None:
+                    seen.add(child_id)
                     stack.append((child, child_id, element_id))
             wrapper = xml if inner is top else XmlElement(_doc=ydoc, _integrated=inner)
             rows.append((wrapper, element_id, inner.tag() or "", parent, entries))
-        return rows
+        return rows, imposters
 
 
 def _string_id(inner: Any, txn: Any) -> str | None:
@@ -163,15 +193,71 @@ def fragment_nodes(fragment: XmlFragment, ydoc: Doc[Any]) -> list[tuple[int, Nod
 
 
 def _node(inner: Any, txn: Any) -> Node:
-    return (
-        inner.tag(),
-        inner.attributes(txn),
-        [
-            (raw, _node(child, txn))
-            for raw, child in enumerate(inner.children(txn))
-            if isinstance(child, _IntegratedElement)
-        ],
-    )
+    # An explicit stack, not recursion: a raw update can nest elements deeper than Python's limit.
+    top_elements: list[tuple[int, Node]] = []
+    top_texts: list[tuple[int, TextChunks]] = []
+    top: Node = (inner.tag(), inner.attributes(txn), top_elements, top_texts)
+    stack: list[tuple[Any, list[tuple[int, Node]], list[tuple[int, TextChunks]]]] = [
+        (inner, top_elements, top_texts)
+    ]
+    while stack:
+        parent, elements, texts = stack.pop()
+        for raw, child in enumerate(parent.children(txn)):
+            if isinstance(child, _IntegratedElement):
+                element: Any = child  # the integrated class has no type stubs
+                grandchildren: list[tuple[int, Node]] = []
+                child_texts: list[tuple[int, TextChunks]] = []
+                elements.append((raw, (element.tag(), element.attributes(txn), grandchildren, child_texts)))
+                stack.append((element, grandchildren, child_texts))
+            elif isinstance(child, _IntegratedText):
+                texts.append((raw, child.diff(txn)))
+    return top
+
+
+def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
+    """The element's first text child (integrated) and its chunks; None if it has no text child.
+
+    Typing calls this once per keystroke: the public views would add a wrapper per child and per chunk.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        for child in xml.integrated.children(inner):
+            if isinstance(child, _IntegratedText):
+                return child, child.diff(inner)
+    return None
+
+
+def text_holder_id(text: XmlText, ydoc: Doc[Any]) -> str | None:
+    """The ``$id`` of the element a text sits in, if it sits in one with a string id.
+
+    Runs once per remote text edit (every keystroke a watcher receives): no wrappers, one transaction.
+    """
+    with ydoc.transaction() as txn:
+        parent = text.integrated.parent()
+        if not isinstance(parent, _IntegratedElement):
+            return None
+        inner: Any = txn._txn
+        value = parent.attribute(inner, ID_ATTRIBUTE)
+    return value if isinstance(value, str) else None
+
+
+def splice_text_node(
+    node: Any, ydoc: Doc[Any], offset: int, length: int, inserted: str, attributes: dict[str, Any]
+) -> None:
+    """Delete ``length`` and insert ``inserted`` at ``offset`` (UTF-8 bytes) of a :func:`text_of` text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        if length:
+            node.remove_range(inner, offset, length)
+        if inserted:
+            node.insert(inner, offset, inserted, iter(attributes.items()))
+
+
+def format_text_node(node: Any, ydoc: Doc[Any], offset: int, length: int, attributes: dict[str, Any]) -> None:
+    """Set (or, with None, remove) formatting on ``length`` UTF-8 bytes from ``offset`` of a text."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        node.format(inner, offset, length, iter(attributes.items()))
 
 
 def node_id(attributes: list[tuple[str, Any]]) -> str | None:
@@ -191,14 +277,16 @@ def subtree_json(
 ) -> dict[str, Any]:
     """The subtree under ``xml`` in document JSON, each tag laid out by ``layouts`` (else ``layout_of``).
 
+    An element's text comes after its attributes, as a plain string, with its marks under ``$marks``.
+
     The hot loop of ``to_json()``: it reads the integrated objects straight into the output, with no
-    intermediate tree, so 10k elements cost little more than reading the CRDT. A closure, so the
-    recursion passes one argument instead of five.
+    intermediate tree, so 10k elements cost little more than reading the CRDT. An explicit stack of
+    (element, its children's list) instead of recursion: no nesting is too deep.
     """
 
-    def json_of(inner: Any) -> dict[str, Any]:
+    def element_json(inner: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         tag = inner.tag()
-        order, child_name = layouts.get(tag) or layout_of(tag)
+        order, child_name, text_name = layouts.get(tag) or layout_of(tag)
         raw = dict(inner.attributes(txn))
         element_id = raw.pop(ID_ATTRIBUTE, None)
         body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
@@ -209,12 +297,29 @@ def subtree_json(
                 body[name] = int(value) if type(value) is float and value.is_integer() else value
         for name in sorted(raw):
             body[name] = read_value(raw[name])
+        if text_name is not None:
+            chunks = next((c.diff(txn) for c in inner.children(txn) if type(c) is _IntegratedText), [])
+            body[text_name], spans = read_chunks(chunks)
+            if spans:
+                body[MARKS_KEY] = [span.to_json() for span in spans]
+        children: list[dict[str, Any]] | None = None
         if child_name is not None:
-            body[child_name] = [
-                json_of(child) for child in inner.children(txn) if type(child) is _IntegratedElement
-            ]
-        return {tag: body}
+            children = body[child_name] = []
+        return {tag: body}, children
 
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
-        return json_of(xml.integrated)
+        top, children = element_json(xml.integrated)
+        integrated: Any = xml.integrated
+        stack: list[tuple[Any, list[dict[str, Any]]]] = (
+            [(integrated, children)] if children is not None else []
+        )
+        while stack:
+            inner, into = stack.pop()
+            for child in inner.children(txn):
+                if type(child) is _IntegratedElement:
+                    child_json, grandchildren = element_json(child)
+                    into.append(child_json)
+                    if grandchildren is not None:
+                        stack.append((child, grandchildren))
+        return top

@@ -23,13 +23,14 @@ from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
-from ._build import Builder, unwrap
+from ._build import Builder, DocumentLimits, PendingMarks, check_limits, unwrap
 from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._pycrdt import DeepObserver, XmlChange
+from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -52,8 +53,17 @@ class MeshDocument:
     :meth:`apply_update` still brings in everyone else's changes.
     """
 
-    def __init__(self, *, schema: MeshSchema, client_id: int | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        schema: MeshSchema,
+        client_id: int | None = None,
+        read_only: bool = False,
+        limits: DocumentLimits | None = None,
+    ) -> None:
         self.schema = schema
+        #: How deep and large the document may grow (local writes raise DocumentLimitError beyond it).
+        self.limits = limits or DocumentLimits()
         self._read_only = read_only
         self.ydoc: Doc[Any] = Doc(client_id=client_id) if client_id is not None else Doc()
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
@@ -137,16 +147,24 @@ class MeshDocument:
         element_type = self.schema.root
         # The root's id is fixed; JSON written with include_ids=True carries it and that is fine.
         body = {k: v for k, v in body.items() if not (k == ID_ATTRIBUTE and v == ROOT_ID)}
-        attributes, children = self._builder.split_body(element_type, body, "root")
+        attributes, children, text, root_marks = self._builder.split_body(element_type, body, "root")
+        marks: PendingMarks = [(ROOT_ID, root_marks)] if root_marks else []
         checked = [
-            self._builder.subtree(child, parent_tag=tag, position=i) for i, child in enumerate(children)
+            self._builder.subtree(child, parent_tag=tag, position=i, marks=marks)
+            for i, child in enumerate(children)
         ]
+        check_limits(self.limits, 1, len(self._elements), checked)
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
-            # Last first, each at 0: yrs walks the children to find a position, so appends are O(n) each.
-            inserted = [self._index.insert_built(ROOT_ID, 0, built) for built in reversed(checked)]
+            if text:
+                root.insert_text(0, text)
+            # Last first, each at the same place after any text: yrs walks the children to find a
+            # position, so appending them one by one would cost O(n) each.
+            at = len(self._index.kids[ROOT_ID])
+            inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
             self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
+            apply_marks(self, marks)
 
     @contextmanager
     def transaction(self, origin: Any = None) -> Iterator[None]:
@@ -250,14 +268,16 @@ class MeshDocument:
             return _validate.find_violations(self)
         return _validate.validate(self, elements)
 
-    def repair(self, origin: Any = None) -> list[Violation]:
+    def repair(self, origin: Any = None, *, keep_owners: bool = True) -> list[Violation]:
         """Mend every violation with the smallest edit: drop the attribute, or delete the element.
 
         Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
-        ``validate()`` finds nothing.
+        ``validate()`` finds nothing. Of two elements with one id, ``keep_owners`` lets the one this
+        replica held first keep it (a newcomer cannot take an id); without it, the later one in document
+        order gives it up, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
         """
         self._check_writable()
-        return _validate.repair(self, origin)
+        return _validate.repair(self, origin, keep_owners=keep_owners)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -274,6 +294,7 @@ class MeshDocument:
 
     def _on_xml_changes(self, changes: list[XmlChange]) -> None:
         self._index.integrate(changes, local=self._origin is None, into=self._integration)
+        collect_text_changes(self, changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, cast
 from pycrdt import XmlElement
 
 from ..errors import DocumentError
-from ..schema import ID_ATTRIBUTE, rules
+from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._element import Element
-from ._events import AttributeChanged, DocumentEvent, ElementInserted
-from ._layout import gc_paused, id_of, read_value, repair_element_id
-from ._pycrdt import Node, fragment_nodes, node_id, read_node
+from ._events import AttributeChanged, DocumentEvent, ElementInserted, TextChanged
+from ._index import Integration
+from ._layout import ELEMENT_ID_PATTERN, attribute_items, gc_paused, id_of, read_value, repair_element_id
+from ._pycrdt import Node, TextChunks, fragment_nodes, node_id, read_node
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -41,10 +42,19 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class _Finding:
-    """A violation with the path of child positions from the fragment to its element, for repair."""
+    """A violation with the path of child positions from the fragment to its element, for repair.
+
+    A finding in an element's text has the text's path and says what to strip from it: ``marks`` to
+    remove, or ``ranges`` (pycrdt offsets and lengths) of embedded objects to delete. Any other finding
+    without an attribute deletes the node at its path.
+    """
 
     violation: Violation
     path: tuple[int, ...]
+    #: For a duplicate id: the path of the element that came first with it.
+    first: tuple[int, ...] | None = None
+    marks: tuple[str, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
 
 
 def find_violations(doc: MeshDocument) -> list[Violation]:
@@ -67,7 +77,7 @@ def validate(doc: MeshDocument, elements: Iterable[Element]) -> list[Violation]:
                 siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
                 position = next(i for i, c in enumerate(siblings) if id_of(c) == element.id)
             node = read_node(element._xml, doc.ydoc)
-            _check_tree(doc, node, parent.tag_name, position, (), out, None)
+            _check_tree(doc, node, parent.tag_name, position, (), out, None, element.depth)
     return [finding.violation for finding in out]
 
 
@@ -75,33 +85,59 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
     """The violations that remote ``changes`` brought in: inserted subtrees and attributes set."""
     inserted = [c.element for c in changes if isinstance(c, ElementInserted) and c.element.is_alive]
     violations = validate(doc, inserted) if inserted else []
+    texts = {c.element.id: c.element for c in changes if isinstance(c, TextChanged) and c.element.is_alive}
+    for element in texts.values():
+        found: list[_Finding] = []
+        tag, _, _, text_nodes = read_node(element._xml, doc.ydoc)
+        _check_texts(doc, doc._builder.element_type(tag), tag, element.id, text_nodes, (), found)
+        violations.extend(finding.violation for finding in found)
     for change in changes:
-        if isinstance(change, AttributeChanged) and change.element.is_alive and change.new_value is not None:
-            element = change.element
-            error = rules.attribute_error(
-                doc._builder.element_type(element.tag_name),
-                element.tag_name,
-                change.name,
-                element.get_attribute(change.name),
-            )
-            if error is not None:
-                violations.append(_violation(error, element.id, change.name))
+        if not isinstance(change, AttributeChanged) or not change.element.is_alive:
+            continue
+        element = change.element
+        if change.new_value is None and change.name not in dict(attribute_items(element._xml)):
+            continue  # removed, not set to null
+        error = rules.attribute_error(
+            doc._builder.element_type(element.tag_name),
+            element.tag_name,
+            change.name,
+            element.get_attribute(change.name),
+        )
+        if error is not None:
+            violations.append(_violation(error, element.id, change.name))
     return violations
 
 
-def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
-    """Mend every violation with the smallest edit: drop the attribute, or delete the element.
+def repair(doc: MeshDocument, origin: Any, *, keep_owners: bool = True) -> list[Violation]:
+    """Mend every violation with the smallest edit that keeps honest content.
+
+    First what the last remote update did to ids is undone: an element whose ``$id`` was rewritten or
+    removed gets its id back, and an inserted element carrying an id another element has gets a new
+    one (never the other way round). Then each violation is mended: an attribute the last update made
+    invalid gets its previous value back when that was valid, else it is dropped; text or marks the
+    schema does not allow are stripped; an element that breaks the schema or the depth limit is deleted
+    with its subtree.
 
     Deterministic: replicas in the same state make the same repair, so two servers mending one
     violation converge to a single repair (docs/adr/0011-cluster.md).
     """
-    findings = _findings(doc)
-    if not findings:
-        return []
-    deletions: dict[tuple[int, ...], list[int]] = {}
+    integration, doc._integration = doc._integration, Integration()
     assigned: set[str] = set()
     with doc.transaction(origin=origin):
+        mended = _restore_ids(doc, integration, assigned, keep_owners=keep_owners)
+        findings = _findings(doc, keep_owners=keep_owners)
+        if not findings and not mended:
+            return []
+        previous = {
+            (change.element.id, change.name): change.old_value
+            for change in reversed(integration.changes)
+            if isinstance(change, AttributeChanged)
+        }
+        deletions: dict[tuple[int, ...], list[int]] = {}
         for finding in findings:
+            if finding.marks or finding.ranges:
+                _strip_text(doc, finding)
+                continue
             attribute = finding.violation.attribute
             if attribute is None:
                 deletions.setdefault(finding.path[:-1], []).append(finding.path[-1])
@@ -113,6 +149,14 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
                 new_id = repair_element_id(seed, assigned.union(doc._elements))
                 assigned.add(new_id)
                 xml.attributes[ID_ATTRIBUTE] = new_id
+                continue
+            old = previous.get((finding.violation.element_id or "", attribute))
+            tag = xml.tag or ""
+            if (
+                old is not None
+                and rules.attribute_error(doc._builder.element_type(tag), tag, attribute, old) is None
+            ):
+                xml.attributes[attribute] = old
             else:
                 del xml.attributes[attribute]
         # Deepest parents first and from the back, so the paths still to visit stay valid.
@@ -121,7 +165,45 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
             for position in sorted(deletions[parent_path], reverse=True):
                 del parent.children[position]
         doc._index.rebuild(doc._fragment, local=doc._origin is None)
-    return [finding.violation for finding in findings]
+    return mended + [finding.violation for finding in findings]
+
+
+def _restore_ids(
+    doc: MeshDocument, integration: Integration, assigned: set[str], *, keep_owners: bool
+) -> list[Violation]:
+    mended = []
+    for xml, old_id in integration.renamed:
+        if id_of(xml) != old_id:
+            xml.attributes[ID_ATTRIBUTE] = old_id
+            mended.append(
+                Violation(
+                    rules.id_not_settable().code, f"the id {old_id!r} was changed", old_id, ID_ATTRIBUTE
+                )
+            )
+    for xml in integration.imposters if keep_owners else ():
+        taken = id_of(xml)
+        if taken is not None and taken in doc._elements:
+            # Derived, not random, like every repair id: servers mending one update write one id.
+            new_id = repair_element_id(f"{taken}@taken", assigned.union(doc._elements))
+            assigned.add(new_id)
+            xml.attributes[ID_ATTRIBUTE] = new_id
+            mended.append(
+                Violation(
+                    rules.missing_id(xml.tag or "").code,
+                    f"the id {taken!r} was already taken",
+                    taken,
+                    ID_ATTRIBUTE,
+                )
+            )
+    return mended
+
+
+def _strip_text(doc: MeshDocument, finding: _Finding) -> None:
+    text: Any = _node_at(doc, finding.path)
+    if finding.marks:
+        text.format(0, len(text), dict.fromkeys(finding.marks))
+    for offset, length in sorted(finding.ranges, reverse=True):
+        del text[offset : offset + length]
 
 
 def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
@@ -131,21 +213,41 @@ def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
     return cast(XmlElement, node)
 
 
-def _findings(doc: MeshDocument) -> list[_Finding]:
+def _findings(doc: MeshDocument, *, keep_owners: bool = True) -> list[_Finding]:
     with gc_paused():
         out: list[_Finding] = []
-        seen: set[str] = set()
+        seen: dict[str, tuple[int, ...]] = {}
         root_tag = doc.schema.root_tag_name
         for count, (raw, node) in enumerate(fragment_nodes(doc._fragment, doc.ydoc)):
-            tag, attributes, _ = node
+            tag, attributes = node[0], node[1]
             element_id = node_id(attributes)
             if count > 0:
                 out.append(_Finding(_violation(rules.extra_root(tag), element_id), (raw,)))
             elif tag != root_tag:
                 out.append(_Finding(_violation(rules.wrong_root(tag, root_tag), element_id), (raw,)))
             else:
-                _check_tree(doc, node, None, 0, (raw,), out, seen)
-        return out
+                _check_tree(doc, node, None, 0, (raw,), out, seen, 1)
+        return _keep_owners(doc, out) if keep_owners else out
+
+
+def _keep_owners(doc: MeshDocument, findings: list[_Finding]) -> list[_Finding]:
+    """Of two elements with one id, the one the index holds keeps it, wherever it stands in the document.
+
+    The walk flags whichever comes second; when that is the indexed element, the flag moves to the
+    element that came first, which is the newcomer.
+    """
+    out = []
+    for finding in findings:
+        duplicate = finding.violation.attribute == ID_ATTRIBUTE and finding.first is not None
+        element_id = finding.violation.element_id
+        if duplicate and element_id is not None and element_id in doc._elements:
+            owner = doc._elements[element_id]._xml
+            if owner.integrated == _node_at(doc, finding.path).integrated:
+                assert finding.first is not None
+                out.append(_Finding(finding.violation, finding.first))
+                continue
+        out.append(finding)
+    return out
 
 
 def _check_tree(
@@ -155,30 +257,86 @@ def _check_tree(
     position: int | None,
     path: tuple[int, ...],
     out: list[_Finding],
-    seen: set[str] | None,
+    seen: dict[str, tuple[int, ...]] | None,
+    depth: int,
 ) -> None:
-    tag, attributes, children = node
-    element_id = node_id(attributes)
-    if parent_tag is not None:
-        error = rules.child_error(doc.schema, parent_tag, tag, position)
-        if error is not None:
-            out.append(_Finding(_violation(error, element_id), path))
-            return
-    if element_id is None or (seen is not None and element_id in seen):
-        out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path))
-    elif seen is not None:
-        seen.add(element_id)
-    element_type = doc._builder.element_type(tag)
-    for name, value in attributes:
-        error = (
-            None
-            if name == ID_ATTRIBUTE
-            else rules.attribute_error(element_type, tag, name, read_value(value))
+    """Check a subtree, depth first in document order, with a stack: any nesting is walked."""
+    max_depth = doc.limits.max_depth
+    stack = [(node, parent_tag, position, path, depth)]
+    while stack:
+        (tag, attributes, children, texts), parent_tag, position, path, depth = stack.pop()
+        element_id = node_id(attributes)
+        if parent_tag is not None:
+            error = rules.child_error(doc.schema, parent_tag, tag, position)
+            if error is not None:
+                out.append(_Finding(_violation(error, element_id), path))
+                continue
+        if depth > max_depth:
+            out.append(_Finding(_violation(rules.too_deep(tag, max_depth), element_id), path))
+            continue
+        if element_id is None or ELEMENT_ID_PATTERN.fullmatch(element_id) is None:
+            out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path))
+        elif seen is not None and element_id in seen:
+            first = seen[element_id]
+            out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path, first))
+        elif seen is not None:
+            seen[element_id] = path
+        element_type = doc._builder.element_type(tag)
+        for name, value in attributes:
+            error = (
+                None
+                if name == ID_ATTRIBUTE
+                else rules.attribute_error(element_type, tag, name, read_value(value))
+            )
+            if error is not None:
+                out.append(_Finding(_violation(error, element_id, name), path))
+        _check_texts(doc, element_type, tag, element_id, texts, path, out)
+        # Pushed last to first, so they are checked first to last.
+        for index in range(len(children) - 1, -1, -1):
+            raw, child = children[index]
+            stack.append((child, tag, index, (*path, raw), depth + 1))
+
+
+def _check_texts(
+    doc: MeshDocument,
+    element_type: ElementType | None,
+    tag: str,
+    element_id: str | None,
+    texts: list[tuple[int, TextChunks]],
+    path: tuple[int, ...],
+    out: list[_Finding],
+) -> None:
+    """Text where none is declared, a second text, marks the text does not allow, embedded objects."""
+    if not texts:
+        return
+    error = rules.text_error(doc.schema, element_type, tag)
+    if error is not None or element_type is None or element_type.text_property is None:
+        for raw, _ in texts:
+            out.append(_Finding(_violation(error or rules.text_split(tag), element_id), (*path, raw)))
+        return
+    prop = element_type.text_property
+    (raw, chunks), *extra = texts
+    for extra_raw, _ in extra:
+        # One text per element: a second one comes from a client that made its own; it is dropped.
+        out.append(_Finding(_violation(rules.text_split(tag), element_id), (*path, extra_raw)))
+    bad_marks: dict[str, DocumentError] = {}
+    embeds: list[tuple[int, int]] = []
+    offset = 0
+    for value, marks in chunks:
+        size = len(value.encode("utf-8")) if isinstance(value, str) else 1
+        if not isinstance(value, str):
+            embeds.append((offset, size))
+        for name, mark in (marks or {}).items():
+            refused = None if name in bad_marks else rules.mark_error(prop, tag, name, mark)
+            if refused is not None:
+                bad_marks[name] = refused
+        offset += size
+    for name, breach in bad_marks.items():
+        out.append(_Finding(_violation(breach, element_id), (*path, raw), marks=(name,)))
+    if embeds:
+        out.append(
+            _Finding(_violation(rules.text_embed(tag), element_id), (*path, raw), ranges=tuple(embeds))
         )
-        if error is not None:
-            out.append(_Finding(_violation(error, element_id, name), path))
-    for position, (raw, child) in enumerate(children):
-        _check_tree(doc, child, tag, position, (*path, raw), out, seen)
 
 
 def _violation(error: DocumentError, element_id: str | None, attribute: str | None = None) -> Violation:

@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..schema import ID_ATTRIBUTE
-from ..tools import WRITE_TOOLS, ToolName, ToolResult
+from ..tools import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName, ToolResult
 from ._report_data import CallData
 
 __all__ = [
@@ -204,7 +204,7 @@ class CallClassifier:
         validator = self._validators[tool]
         if not parses:
             return CallOutcome.MALFORMED_ARGUMENTS, None
-        if not validator.is_valid(parsed):
+        if not validator.is_valid(_with_omitted(parsed, validator.schema)):
             return CallOutcome.TOOL_SCHEMA, None
         if accepted:
             return CallOutcome.OK, None
@@ -262,3 +262,12 @@ def _ids_in(value: Any) -> set[str]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+def _with_omitted(arguments: Any, schema: bool | Mapping[str, Any]) -> Any:
+    """The arguments with omittable ones the tool has (``OMITTABLE_ARGUMENTS``) present as null, as the
+    toolkit reads them."""
+    if not isinstance(arguments, dict) or not isinstance(schema, Mapping):
+        return arguments
+    omitted = OMITTABLE_ARGUMENTS & set(schema.get("properties", {})) - set(arguments)
+    return {**dict.fromkeys(omitted), **arguments}

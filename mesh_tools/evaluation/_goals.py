@@ -35,6 +35,7 @@ missed and what was damaged, each as a line a person can read.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -64,9 +65,9 @@ _MATCHERS = ("$any", "$one_of", "$matches", "$contains")
 class _Change(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @abstractmethod
     def target(self) -> str:
         """The selector of the element this change is about."""
-        raise NotImplementedError
 
 
 def _matcher_shape(value: Any) -> None:

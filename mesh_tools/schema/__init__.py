@@ -5,7 +5,16 @@ error each breach produces, for the document and the tools alike (see docs/adr/0
 """
 
 from . import _rules as rules
-from ._model import ChildProperty, ElementType, MeshSchema, Property, SimpleValue, ValueProperty
+from ._model import (
+    ChildProperty,
+    ElementType,
+    MeshSchema,
+    Property,
+    SimpleValue,
+    TextMark,
+    TextProperty,
+    ValueProperty,
+)
 from ._rules import ID_ATTRIBUTE
 
 __all__ = [
@@ -15,6 +24,8 @@ __all__ = [
     "MeshSchema",
     "Property",
     "SimpleValue",
+    "TextMark",
+    "TextProperty",
     "ValueProperty",
     "rules",
 ]

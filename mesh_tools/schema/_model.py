@@ -25,6 +25,8 @@ __all__ = [
     "MeshSchema",
     "Property",
     "SimpleValue",
+    "TextMark",
+    "TextProperty",
     "ValueProperty",
 ]
 
@@ -153,7 +155,100 @@ class ChildProperty:
         return data
 
 
-Property: TypeAlias = ValueProperty | ChildProperty
+#: The JSON Schema ``format`` that marks a string property as collaborative text (see ADR 0013). A
+#: reader that does not know it, such as MeshAgent, still loads the property as a plain string.
+TEXT_FORMAT = "mesh-text"
+#: Keys a mark span uses in document JSON (``$marks``); a mark attribute may not take these names.
+_SPAN_KEYS = frozenset({"mark", "start", "end"})
+
+
+@dataclass(frozen=True, init=False)
+class TextMark:
+    """A formatting mark text may carry (``bold``, ``link``), with the string attributes it takes."""
+
+    name: str
+    attributes: tuple[str, ...] = ()
+
+    def __init__(self, name: str, attributes: Sequence[str] = ()) -> None:
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise SchemaError(
+                f"invalid mark name {name!r}",
+                hint="start with a letter or '_' and use letters, digits, '_', '-'",
+            )
+        if isinstance(attributes, str):
+            raise SchemaError(
+                f"the attributes of mark {name!r} must be a list of names, not the string {attributes!r}",
+                hint=f"write attributes=[{attributes!r}]",
+            )
+        bad = [
+            a for a in attributes if not isinstance(a, str) or not _NAME_PATTERN.match(a) or a in _SPAN_KEYS
+        ]
+        if bad:
+            raise SchemaError(
+                f"mark {name!r} has invalid attribute names {bad!r}",
+                hint="use names that start with a letter; 'mark', 'start' and 'end' are taken",
+            )
+        if len(set(attributes)) != len(attributes):
+            raise SchemaError(f"mark {name!r} lists an attribute twice", hint="list each attribute once")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "attributes", tuple(attributes))
+
+    def describe_allowed(self) -> str:
+        """The mark and what it takes, in words a person or a model can act on."""
+        return f"{self.name}({', '.join(self.attributes)})" if self.attributes else self.name
+
+
+@dataclass(frozen=True, init=False)
+class TextProperty:
+    """The element's collaborative text: a Yjs text that merges concurrent edits character by character.
+
+    ``marks`` lists the formatting the text may carry: a name (``"bold"``) or a :class:`TextMark` with
+    string attributes (``TextMark("link", ["href"])``). Document JSON shows the text as a plain string
+    and its marks under ``$marks``; see docs/adr/0013-collaborative-text.md.
+    """
+
+    name: str
+    marks: tuple[TextMark, ...] = ()
+    description: str | None = None
+    allowed_marks: Mapping[str, TextMark] = field(default_factory=dict, compare=False, repr=False)
+
+    def __init__(
+        self, *, name: str, marks: Sequence[str | TextMark] = (), description: str | None = None
+    ) -> None:
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            raise SchemaError(
+                f"invalid text property name {name!r}",
+                hint="start with a letter or '_' and use letters, digits, '_', '-', '.', ':'",
+            )
+        if isinstance(marks, str):
+            raise SchemaError(
+                f"marks of {name!r} must be a list, not the string {marks!r}", hint=f"write marks=[{marks!r}]"
+            )
+        normalized = tuple(mark if isinstance(mark, TextMark) else TextMark(mark) for mark in marks)
+        by_name = {mark.name: mark for mark in normalized}
+        if len(by_name) != len(normalized):
+            raise SchemaError(f"text property {name!r} lists a mark twice", hint="list each mark once")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "marks", normalized)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "allowed_marks", by_name)
+
+    def describe_marks(self) -> str:
+        """The marks this text allows, or ``none``."""
+        return ", ".join(mark.describe_allowed() for mark in self.marks) or "none"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": "string",
+            "format": TEXT_FORMAT,
+            "marks": {mark.name: list(mark.attributes) for mark in self.marks},
+        }
+        if self.description:
+            data["description"] = self.description
+        return data
+
+
+Property: TypeAlias = ValueProperty | ChildProperty | TextProperty
 
 
 @dataclass(frozen=True, init=False)
@@ -164,6 +259,7 @@ class ElementType:
     properties: tuple[Property, ...]
     description: str | None = None
     child_property: ChildProperty | None = field(default=None, compare=False, repr=False)
+    text_property: TextProperty | None = field(default=None, compare=False, repr=False)
     attributes: Mapping[str, ValueProperty] = field(default_factory=dict, compare=False, repr=False)
 
     def __init__(
@@ -186,12 +282,19 @@ class ElementType:
                 f"({', '.join(p.name for p in child_props)})",
                 hint="an element has at most one ChildProperty; list every allowed tag in it",
             )
+        text_props = [p for p in props if isinstance(p, TextProperty)]
+        if len(text_props) > 1 or (text_props and child_props):
+            raise SchemaError(
+                f"element {tag_name!r} declares text beside "
+                f"{'another text property' if len(text_props) > 1 else 'a child property'}",
+                hint="an element holds either one TextProperty or child elements; put the text in a child",
+            )
         seen: set[str] = set()
         for prop in props:
-            if not isinstance(prop, ValueProperty | ChildProperty):
+            if not isinstance(prop, ValueProperty | ChildProperty | TextProperty):
                 raise SchemaError(
                     f"element {tag_name!r} has a property of type {type(prop).__name__}",
-                    hint="use ValueProperty or ChildProperty",
+                    hint="use ValueProperty, ChildProperty or TextProperty",
                 )
             if prop.name in seen:
                 raise SchemaError(
@@ -208,6 +311,7 @@ class ElementType:
         object.__setattr__(self, "properties", props)
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "child_property", child_props[0] if child_props else None)
+        object.__setattr__(self, "text_property", text_props[0] if text_props else None)
         object.__setattr__(self, "attributes", {p.name: p for p in props if isinstance(p, ValueProperty)})
 
     def allows_child(self, tag_name: str) -> bool:
@@ -390,6 +494,22 @@ def _property_from_json(where: str, name: str, spec: Any) -> Property:
         return ChildProperty(name=name, child_tag_names=tags, description=description, ordered=ordered)
     if type_ is None:
         raise SchemaError(f"{where} has no 'type'", hint=f"use one of {', '.join(_SIMPLE_VALUES)}")
+    if type_ == "string" and spec.get("format") == TEXT_FORMAT:
+        return _text_from_json(where, name, spec, description)
     return ValueProperty(
         name=name, type=cast(SimpleValue, type_), description=description, enum=spec.get("enum")
+    )
+
+
+def _text_from_json(where: str, name: str, spec: Mapping[str, Any], description: str | None) -> TextProperty:
+    marks = spec.get("marks", {})
+    if not isinstance(marks, Mapping) or not all(isinstance(a, list) for a in marks.values()):
+        raise SchemaError(
+            f"{where}/marks must map each mark to the list of its attributes",
+            hint='write "marks": {"bold": [], "link": ["href"]}',
+        )
+    return TextProperty(
+        name=name,
+        marks=[TextMark(mark, attributes) for mark, attributes in marks.items()],
+        description=description,
     )

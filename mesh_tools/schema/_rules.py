@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 from ..errors import (
     ChildNotAllowedError,
     DocumentError,
+    DocumentLimitError,
     InvalidValueError,
+    MarkNotAllowedError,
     ReservedAttributeError,
+    TextNotAllowedError,
     UnknownAttributeError,
     UnknownTagError,
 )
 
 if TYPE_CHECKING:
-    from ._model import ElementType, MeshSchema, ValueProperty
+    from ._model import ElementType, MeshSchema, TextProperty, ValueProperty
 
 __all__ = [
     "ID_ATTRIBUTE",
@@ -37,11 +40,20 @@ __all__ = [
     "id_reused",
     "invalid_value",
     "json_root_mismatch",
+    "mark_error",
+    "mark_not_allowed",
+    "mark_value",
     "missing_id",
     "no_element_has_attribute",
     "not_insertable",
     "reserved_attribute",
+    "text_embed",
+    "text_error",
+    "text_not_allowed",
+    "text_split",
+    "too_deep",
     "too_many_children",
+    "too_many_elements",
     "unknown_attribute",
     "unknown_tag",
     "value_fits",
@@ -120,6 +132,50 @@ def child_error(schema: MeshSchema, parent_tag: str, tag: str, position: int | N
     return None
 
 
+def text_error(schema: MeshSchema, element_type: ElementType | None, tag: str) -> TextNotAllowedError | None:
+    """Why ``<tag>`` may not hold text, or None if it may."""
+    if element_type is not None and element_type.text_property is not None:
+        return None
+    return text_not_allowed(tag, [e.tag_name for e in schema.elements if e.text_property is not None])
+
+
+def mark_value(text: TextProperty, name: str, value: object) -> object:
+    """The canonical form of mark ``name`` = ``value`` as stored: True, or its attributes; None if invalid.
+
+    A mark without attributes is stored as ``true`` (Quill's form); ``{}`` (y-prosemirror's form) is read
+    as the same. A mark with attributes is an object holding exactly those attributes, as strings.
+    """
+    mark = text.allowed_marks.get(name)
+    if mark is None:
+        return None
+    if not mark.attributes:
+        return True if value is True or value == {} else None
+    if (
+        isinstance(value, Mapping)
+        and set(value) == set(mark.attributes)
+        and all(isinstance(v, str) for v in value.values())
+    ):
+        return dict(value)
+    return None
+
+
+def mark_error(text: TextProperty, tag: str, name: str, value: object) -> MarkNotAllowedError | None:
+    """Why the text of ``<tag>`` may not carry mark ``name`` = ``value``, or None if it may."""
+    if name not in text.allowed_marks:
+        return mark_not_allowed(text, tag, name)
+    if mark_value(text, name, value) is None:
+        mark = text.allowed_marks[name]
+        expected = (
+            f"an object with {', '.join(repr(a) for a in mark.attributes)} as strings"
+            if mark.attributes
+            else "true"
+        )
+        return MarkNotAllowedError(
+            f"{value!r} is not a valid value for mark {name!r}", hint=f"expected {expected}"
+        )
+    return None
+
+
 # -- the errors -----------------------------------------------------------------------------------
 
 
@@ -147,6 +203,31 @@ def not_insertable(tag: str, allowed: Sequence[str], *, at: str = "") -> ChildNo
     return ChildNotAllowedError(
         _at(at, f"<{tag}> cannot be inserted"), hint=f"elements you can insert: {', '.join(allowed)}"
     )
+
+
+def text_not_allowed(tag: str, text_tags: Sequence[str]) -> TextNotAllowedError:
+    """Text read, written or found on ``<tag>``, whose type declares none."""
+    return TextNotAllowedError(
+        f"<{tag}> holds no text", hint=f"elements with text: {', '.join(text_tags) or 'none in this schema'}"
+    )
+
+
+def mark_not_allowed(text: TextProperty, tag: str, name: str) -> MarkNotAllowedError:
+    """A mark the text of ``<tag>`` does not list."""
+    return MarkNotAllowedError(
+        f"the text of <{tag}> does not allow the mark {name!r}",
+        hint=f"marks of <{tag}>: {text.describe_marks()}",
+    )
+
+
+def text_split(tag: str) -> TextNotAllowedError:
+    """A second text inside one element (from a raw update): one text per element is the layout."""
+    return TextNotAllowedError(f"<{tag}> holds more than one text")
+
+
+def text_embed(tag: str) -> TextNotAllowedError:
+    """Something other than characters (an embed) inside an element's text (from a raw update)."""
+    return TextNotAllowedError(f"the text of <{tag}> holds an embedded object, not only characters")
 
 
 def too_many_children(tag: str, names: Sequence[str], *, at: str = "") -> ChildNotAllowedError:
@@ -212,6 +293,22 @@ def reserved_attribute(at: str, *, inserting: bool) -> ReservedAttributeError:
 def missing_id(tag: str) -> ReservedAttributeError:
     """An element (from a raw update) without a usable id: none, not a string, or another's."""
     return ReservedAttributeError(f"<{tag}> has a missing or duplicate id")
+
+
+def too_deep(tag: str, max_depth: int) -> DocumentLimitError:
+    """An element nested deeper than the document's depth limit (from a raw update)."""
+    return DocumentLimitError(
+        f"<{tag}> is nested deeper than {max_depth} levels, this document's limit",
+        hint="keep documents shallower, or raise the limit (DocumentLimits.max_depth)",
+    )
+
+
+def too_many_elements(max_elements: int) -> DocumentLimitError:
+    """An update or write that would take the document past its size limit."""
+    return DocumentLimitError(
+        f"the document would hold more than {max_elements:,} elements, its limit",
+        hint="split the content over several documents, or raise the limit (DocumentLimits.max_elements)",
+    )
 
 
 def extra_root(tag: str) -> DocumentError:

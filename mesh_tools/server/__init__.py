@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._bus import DocumentBus
+from ._rate_limit import RateLimits
 from ._room_server import RoomServer
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage, StoredDocument
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DocumentBus",
     "PostgresStorage",
+    "RateLimits",
     "RedisBus",
     "RoomServer",
     "SQLiteStorage",

@@ -20,11 +20,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import create_update_message, merge_updates
+from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, Violation
-from ..errors import ProtocolError, RemoteProtocolError, ServerError, StorageUnavailableError
-from ..sync import ClosedPush, Push, PushType, RejectedPush, ServerChannel, ViolationBody, violation_body
+from ..document import MeshDocument, Violation, check_update, state_json
+from ..errors import (
+    PermissionDeniedError,
+    ProtocolError,
+    RemoteProtocolError,
+    ServerError,
+    StorageUnavailableError,
+)
+from ..sync import (
+    ClosedPush,
+    Push,
+    PushType,
+    RejectedPush,
+    ServerChannel,
+    ViolationBody,
+    awareness_clocks,
+    violation_body,
+)
 from ._bus import DocumentBus
 from ._participant import Participant
 from ._presence import Presence
@@ -34,6 +49,13 @@ __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violati
 
 logger = logging.getLogger(__name__)
 
+#: Updates up to this size are checked on the event loop (well under a millisecond); bigger ones on a thread.
+_CHECK_INLINE_BYTES = 64 * 2**10
+#: Documents up to this many elements are described on the event loop (a few milliseconds).
+_DESCRIBE_INLINE_ELEMENTS = 2_000
+#: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
+MAX_PRESENCES = 4
+_AWARENESS = bytes([YMessageType.AWARENESS])
 #: Origin of the server's own edits (schema repairs, ``sync.sync`` data): no subscriber is excluded.
 SERVER_ORIGIN = "mesh-tools-server"
 #: Origin of updates another node committed: already durable and published, so only fanned out here.
@@ -83,6 +105,9 @@ class LiveDocument:
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
+        self._version = 0
+        self._described: tuple[int, dict[str, Any]] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -136,8 +161,10 @@ class LiveDocument:
 
     # -- sync -------------------------------------------------------------------------------
 
-    def receive(self, subscriber: Subscriber, message: bytes) -> None:
+    async def receive(self, subscriber: Subscriber, message: bytes) -> None:
         """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
+        if message[:1] == _AWARENESS:
+            self._check_presence(subscriber, message)
         inbound = subscriber.sync.receive(self.doc, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
@@ -149,16 +176,56 @@ class LiveDocument:
         elif inbound.presence_query:
             self._answer_presence_query(subscriber)
         elif inbound.update is not None:
-            violations = self.apply(inbound.update, origin=subscriber)
+            violations = await self.apply(inbound.update, origin=subscriber)
             if violations:
                 rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
                 subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
 
-    def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
+    def _check_presence(self, sender: Subscriber, message: bytes) -> None:
+        """A channel speaks only for its own awareness clients, and for a few of them.
+
+        Otherwise one participant could remove or impersonate another's presence, or announce
+        thousands of phantom clients. Read-only participants may still publish their own presence.
+        """
+        clients = awareness_clocks(message)
+        for other in self._subscribers:
+            if other is not sender and not other.sync.awareness.keys().isdisjoint(clients):
+                taken = sorted(other.sync.awareness.keys() & clients.keys())
+                raise PermissionDeniedError(
+                    f"awareness client {taken[0]} belongs to another participant",
+                    hint="announce only your own document's client id",
+                )
+        if len(sender.sync.awareness.keys() | clients.keys()) > MAX_PRESENCES:
+            raise PermissionDeniedError(
+                f"a channel announces at most {MAX_PRESENCES} awareness clients",
+                hint="announce only your own document's client id",
+            )
+
+    async def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
-        An update that cannot be decoded raises ProtocolError and changes nothing.
+        An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
+        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing. A big
+        update is read on a worker thread, so other rooms are served meanwhile (the GIL's switch
+        interval lets the event loop run every few milliseconds).
         """
+        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
+        doc = self.doc
+        check = functools.partial(
+            check_update,
+            update,
+            doc.get_state(),
+            schema=doc.schema,
+            elements=len(doc),
+            max_elements=doc.limits.max_elements,
+        )
+        if len(update) > _CHECK_INLINE_BYTES:
+            await asyncio.to_thread(check)
+        else:
+            check()
+        return self._integrate(update, origin=origin)
+
+    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
@@ -171,14 +238,20 @@ class LiveDocument:
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
-        violations = self.doc.repair(origin=SERVER_ORIGIN)
+        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
+        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
+        violations = self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
         self._publish()
         return violations
 
     def apply_remote(self, update: bytes) -> None:
-        """Apply an update another node committed (through the bus): checked and mended, not stored."""
+        """Apply an update another node committed (through the bus): mended, not stored.
+
+        Not checked again: the committing node refused what it had to before storing it, and this
+        replica must hold what storage holds.
+        """
         try:
-            self.apply(update, origin=BUS_ORIGIN)
+            self._integrate(update, origin=BUS_ORIGIN)
         except ProtocolError as exc:
             logger.error(
                 "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
@@ -241,6 +314,22 @@ class LiveDocument:
             # Futures resolve in append order, so other nodes get this node's updates in commit order.
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
+        self._version += 1
+
+    async def describe(self) -> dict[str, Any]:
+        """The document JSON with ids. A big document is written from its state on a worker thread
+        (``state_json``), so other rooms are served meanwhile; pipelined describes of an unchanged
+        document share one."""
+        version = self._version
+        if self._described is not None and self._described[0] == version:
+            return self._described[1]
+        doc = self.doc
+        if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
+            json = doc.to_json(include_ids=True)
+        else:
+            json = await asyncio.to_thread(state_json, doc.schema, doc.get_update())
+        self._described = (version, json)
+        return json
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
@@ -272,9 +361,11 @@ class LiveDocument:
     def _written(self, future: asyncio.Future[None]) -> None:
         if future.cancelled() or (failure := future.exception()) is None:
             return
-        logger.error("storing an update of %s/%s failed: closing its channels", self.room, self.path)
+        logger.error(
+            "storing an update of %s/%s failed (%s): closing its channels", self.room, self.path, failure
+        )
         # The replica holds a change the log lacks: closing every channel unloads the document, so the
-        # reopening clients' sync sends that change again.
+        # reopening clients' sync sends that change again. storage_unavailable names the cause in words.
         error: ServerError = (
             failure
             if isinstance(failure, StorageUnavailableError)

@@ -6,10 +6,11 @@ updates for a channel that already has updates waiting are merged into them (``m
 reader that falls behind holds one pending update per channel, sized by how much the documents changed,
 not by how many edits were made. Merging only moves an update earlier, which a CRDT does not mind.
 
-A reader is closed with 1013 only when what is queued for it, after merging, exceeds ``queue_bytes``
-(the oldest entry, as it was produced, is not counted, so a large update or resync still reaches a
-reader that keeps up); it reconnects and resyncs by state vector, losing nothing. Fast writers and
-clients that open many documents at once are never closed for the number of frames.
+A reader is closed with 1013 only when what is queued for it, after merging, exceeds ``queue_bytes``, so
+a few idle readers of big updates cannot make the room buffer hundreds of MiB. The oldest entry, as it
+was produced, is not counted, so a large update or resync still reaches a reader that keeps up. A
+closed reader reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
+open many documents at once are never closed for the number of frames.
 """
 
 from __future__ import annotations

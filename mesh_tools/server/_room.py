@@ -16,7 +16,7 @@ from typing import Any
 
 from pycrdt import merge_updates
 
-from ..document import MeshDocument
+from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
 from ._bus import DocumentBus
@@ -38,6 +38,7 @@ class Room:
         name: str,
         storage: Storage,
         bus: DocumentBus | None = None,
+        limits: DocumentLimits | None = None,
         *,
         keep_loaded: float = 0.0,
         on_empty: Callable[[Room], None] | None = None,
@@ -45,6 +46,8 @@ class Room:
         self.name = name
         self.storage = storage
         self.bus = bus
+        #: Depth and size limits of every document of the room.
+        self.limits = limits or DocumentLimits()
         self.keep_loaded = keep_loaded
         self.participants = 0
         self._on_empty = on_empty
@@ -88,7 +91,9 @@ class Room:
         """
         if schema is None:
             schema = await self.schema_for(path)
-        doc = MeshDocument.from_json(schema, data) if data is not None else MeshDocument(schema=schema)
+        doc = MeshDocument(schema=schema, limits=self.limits)
+        if data is not None:
+            doc.load_json(data)
         try:
             update = doc.get_update()
         finally:
@@ -161,7 +166,7 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema))
+        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
         # The log merged first (as compaction does; merge_updates keeps pending structs): one apply
         # and one index pass instead of one per logged update. Checked once, by mend() below.
         updates = stored.updates

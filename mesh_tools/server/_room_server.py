@@ -43,11 +43,20 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from ..errors import AuthenticationError, InvalidPathError, MeshError, PermissionDeniedError
+from .._log_redaction import redact_args
+from ..document import DocumentLimits
+from ..errors import (
+    AuthenticationError,
+    InvalidPathError,
+    MeshError,
+    PermissionDeniedError,
+)
 from ..sync import CloseCode
 from ..tokens import ParticipantToken
+from ._admission import ConnectionGate, gated_connection_class
 from ._bus import DocumentBus
 from ._participant import Participant
+from ._rate_limit import RateLimits
 from ._room import Room
 from ._routes import Refusal, Route, parse_route
 from ._session import Session
@@ -72,8 +81,9 @@ class _Admission:
 
 
 class _FrameHandler(Protocol):
+    def pace(self, frame: str | bytes) -> Awaitable[bool]: ...
     def handle_text(self, text: str) -> Awaitable[None]: ...
-    def handle_binary(self, frame: bytes) -> None: ...
+    def handle_binary(self, frame: bytes) -> Awaitable[None]: ...
     def close(self) -> None: ...
 
 
@@ -85,10 +95,13 @@ class RoomServer:
     with a ``bus`` too, several servers on one shared storage serve the same rooms.
     Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
     (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
-    ``max_errors`` (bad frames in a row before 1008). ``keep_loaded``: seconds a document nobody uses
-    stays loaded (0 unloads it at once). ``allowed_origins``: when given, a browser (a handshake with an
-    ``Origin`` header) from any other origin is refused; programs, which send no ``Origin``, are not
-    concerned.
+    ``max_errors`` (bad frames in a row before 1008), ``rate_limits`` (what one connection may send
+    before it is slowed down), ``max_connections_per_address`` and ``max_handshaking`` (TCP connections
+    from one address, and connections not yet through their handshake, before more are aborted),
+    ``document_limits`` (how deep and large each document may grow). ``keep_loaded``: seconds a
+    document nobody uses stays loaded (0 unloads it at once). ``allowed_origins``: when given, a
+    browser (a handshake with an ``Origin`` header) from any other origin is refused; programs, which
+    send no ``Origin``, are not concerned.
     """
 
     def __init__(
@@ -106,6 +119,10 @@ class RoomServer:
         keep_loaded: float = 0.0,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
+        rate_limits: RateLimits | None = None,
+        max_connections_per_address: int = 256,
+        max_handshaking: int = 256,
+        document_limits: DocumentLimits | None = None,
         allowed_origins: Iterable[str] | None = None,
     ) -> None:
         if (secret is None) == (secrets is None):
@@ -125,6 +142,9 @@ class RoomServer:
         self.send_queue_bytes = send_queue_bytes
         self.keep_loaded = keep_loaded
         self.max_errors = max_errors
+        self.rate_limits = rate_limits or RateLimits()
+        self.document_limits = document_limits or DocumentLimits()
+        self._gate = ConnectionGate(max_connections_per_address, max_handshaking)
         self.ping_interval = ping_interval
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self._server: Server | None = None
@@ -178,6 +198,7 @@ class RoomServer:
                 compression=None,
                 ping_interval=self.ping_interval,
                 logger=_QuietHandshakes(logging.getLogger("websockets.server")),
+                create_connection=gated_connection_class(self._gate),
             )
         except BaseException:
             if self.bus is not None:
@@ -267,6 +288,7 @@ class RoomServer:
         return connection.respond(status, json.dumps(report) + "\n")
 
     async def _serve_connection(self, connection: ServerConnection) -> None:
+        self._gate.opened(connection)
         admission = self._admitted.pop(connection)
         if isinstance(admission, Refusal):
             logger.info("refused a connection (%d): %s", admission.close_code, admission.error)
@@ -276,18 +298,23 @@ class RoomServer:
         room = self._rooms.get(room_name)
         if room is None:
             room = self._rooms[room_name] = Room(
-                room_name, self.storage, self.bus, keep_loaded=self.keep_loaded, on_empty=self._drop_room
+                room_name,
+                self.storage,
+                self.bus,
+                self.document_limits,
+                keep_loaded=self.keep_loaded,
+                on_empty=self._drop_room,
             )
         room.participants += 1
         handler: _FrameHandler
         yjs: YjsSession | None = None
         if path is None:
             participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
-            handler = Session(room, participant, max_errors=self.max_errors)
+            handler = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
         else:
             yjs_participant = YjsParticipant(connection, token, queue_bytes=self.send_queue_bytes)
             participant = yjs_participant
-            session = Session(room, participant, max_errors=self.max_errors)
+            session = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
             handler = yjs = YjsSession(session, yjs_participant, path)
         participant.start()
         expiry = None
@@ -300,10 +327,12 @@ class RoomServer:
             if yjs is not None:
                 await yjs.open()
             async for frame in connection:
+                if not await handler.pace(frame):
+                    continue
                 if isinstance(frame, str):
                     await handler.handle_text(frame)
                 else:
-                    handler.handle_binary(frame)
+                    await handler.handle_binary(frame)
                 await self.storage.drain()  # back-pressure: read no more while storage lags
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
@@ -327,10 +356,13 @@ class _QuietHandshakes(logging.LoggerAdapter[logging.Logger]):
     the socket before its request was complete (a health check, a port scan, a client cancelled while
     connecting) and a request it refused itself (plain HTTP gets 426). Nothing is wrong with the server
     then, so those go to DEBUG (the client went away) or INFO (a bad request), without the traceback.
-    A handshake that failed inside the server (process_request raised) stays an ERROR.
+    A handshake that failed inside the server (process_request raised) stays an ERROR. Bearer tokens
+    and ``?token=`` values are masked in every record (websockets logs headers at DEBUG).
     """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        # At DEBUG websockets logs the request line and every header: tokens must not reach the log.
+        args = redact_args(args)
         if level >= logging.ERROR and msg == "opening handshake failed":
             # websockets logs this from its except block, so the failure is the exception being handled.
             error = sys.exc_info()[1]

@@ -6,12 +6,16 @@ Frames are handled in arrival order: a binary update is applied before the next 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+from pycrdt import YMessageType
+from websockets.protocol import State
 
 from ..errors import (
     DocumentExistsError,
@@ -45,6 +49,7 @@ from ..tokens import SyncScope
 from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
 from ._participant import Participant
 from ._paths import check_document_path, check_schema_name
+from ._rate_limit import RateLimits, TokenBucket
 from ._room import Room
 
 __all__ = ["Session"]
@@ -57,10 +62,16 @@ _Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
 class Session:
     """Dispatches one connection's frames; ``max_errors`` bad frames in a row close it with 1008."""
 
-    def __init__(self, room: Room, participant: Participant, *, max_errors: int = 32) -> None:
+    def __init__(
+        self, room: Room, participant: Participant, *, max_errors: int = 32, limits: RateLimits | None = None
+    ) -> None:
         self.room = room
         self.participant = participant
         self.max_errors = max_errors
+        limits = limits or RateLimits()
+        self._frames = TokenBucket(limits.frames_per_second, limits.frame_burst)
+        self._bytes = TokenBucket(limits.bytes_per_second, limits.byte_burst)
+        self._awareness = TokenBucket(limits.awareness_per_second, limits.awareness_burst)
         self._channels: dict[int, Subscriber] = {}
         self._next_channel = FIRST_CHANNEL
         self._errors = 0
@@ -77,6 +88,26 @@ class Session:
         }
 
     # -- frames -----------------------------------------------------------------------------
+
+    async def pace(self, frame: str | bytes, *, awareness: bool | None = None) -> bool:
+        """Before a frame is handled: wait as long as this connection is over its rate limits.
+
+        The next frame is read only after this one is handled, so the wait slows the sender alone.
+        False: an awareness frame over its own rate, to drop without a word (presence is sent again).
+        ``awareness`` says whether the frame is one when the caller knows (a bare y-message); by
+        default the mesh frame is read.
+        """
+        if awareness is None:
+            awareness = isinstance(frame, bytes) and _is_awareness(frame)
+        if awareness and not self._awareness.try_take(1):
+            return False
+        if self.participant.connection.state is not State.OPEN:
+            # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.
+            return True
+        delay = max(self._frames.take(1), self._bytes.take(len(frame)))
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return True
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
@@ -106,13 +137,13 @@ class Session:
             self.participant.send_message(Response(request.id, result=dict(result)))
         self._errors = 0
 
-    def handle_binary(self, frame: bytes) -> None:
+    async def handle_binary(self, frame: bytes) -> None:
         """Route a sync or awareness frame to its channel's document."""
         channel: int | None = None
         try:
             channel, message = decode_binary(frame)
             subscriber = self._subscriber(channel)
-            subscriber.document.receive(subscriber, message)
+            await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
             self._reject(exc, channel)
             return
@@ -177,7 +208,7 @@ class Session:
         path = self._path(request, write=False)
         live = await self.room.acquire(path)
         try:
-            return DescribeResult(path=path, json=live.doc.to_json(include_ids=True))
+            return DescribeResult(path=path, json=await live.describe())
         finally:
             live.release()
 
@@ -238,7 +269,7 @@ class Session:
             ) from None
         live = await self.room.acquire(path)
         try:
-            violations = live.apply(update, origin=SERVER_ORIGIN)
+            violations = await live.apply(update, origin=SERVER_ORIGIN)
             pending = live.last_write
         finally:
             live.release()
@@ -252,7 +283,14 @@ class Session:
         return ListResult(paths=[path for path in paths if scope.allows_path(path)])
 
     async def _schema_put(self, request: Request) -> dict[str, Any]:
-        self._scope(None, write=True)
+        scope = self._scope(None, write=True)
+        if scope.paths is not None and "*" not in scope.paths:
+            # A room schema applies to documents outside any path scope; only a room-wide writer sets it.
+            raise PermissionDeniedError(
+                "schema.put changes the schema of documents anywhere in the room; this token is limited "
+                f"to {', '.join(scope.paths)}",
+                hint="use a token without path limits, or pass the schema to sync.create instead",
+            )
         name = check_schema_name(request.get("name", str))
         schema = MeshSchema.from_json(request.get("schema", dict))
         await self.room.storage.put_schema(self.room.name, name, schema.to_json())
@@ -261,3 +299,10 @@ class Session:
     async def _schema_list(self, request: Request) -> SchemaListResult:
         self._scope(None, write=False)
         return SchemaListResult(names=await self.room.storage.list_schemas(self.room.name))
+
+
+def _is_awareness(frame: bytes) -> bool:
+    try:
+        return decode_binary(frame)[1][0] == YMessageType.AWARENESS
+    except MeshError:  # handle_binary reports it
+        return False

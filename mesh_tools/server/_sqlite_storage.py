@@ -11,6 +11,11 @@ is busy each handover waits out the interpreter's switch interval, so per-row st
 writer (docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
 :meth:`SQLiteStorage.drain` makes readers wait while they exceed ``max_backlog_bytes``.
 
+Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fails its operations with
+``storage_unavailable`` naming the cause, the connection is reopened, and the next batch tries again;
+while writes fail, the writer probes once a second, ``available`` is False and ``problem`` says why,
+until a write succeeds. A lock file beside the database keeps a second process from using it.
+
 Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
 ``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
 """
@@ -18,8 +23,10 @@ Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +35,13 @@ from typing import Any, Generic, TypeVar
 
 from pycrdt import merge_updates
 
-from ..errors import DocumentExistsError, DocumentNotFoundError, MeshError, ServerError
+from ..errors import (
+    DocumentExistsError,
+    DocumentNotFoundError,
+    MeshError,
+    ServerError,
+    StorageUnavailableError,
+)
 from ._storage import StoredDocument
 from ._write_batches import Backlog, Batch, LogStats, next_batch, settle
 
@@ -53,7 +66,23 @@ CREATE TABLE IF NOT EXISTS schemas (
     room TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (room, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, written INTEGER NOT NULL);
 """
+#: Seconds between write probes while storage is failing.
+_PROBE_INTERVAL = 1.0
+#: What each SQLite primary result code means for an operator; the driver's own text never leaves
+#: the server (it can name files and SQL).
+_CAUSES = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "the disk could not be read or written",
+    "SQLITE_READONLY": "the database file is read-only",
+    "SQLITE_CANTOPEN": "the database file cannot be opened",
+    "SQLITE_BUSY": "the database is locked by another process",
+    "SQLITE_LOCKED": "the database is locked",
+    "SQLITE_CORRUPT": "the database file is corrupt",
+    "SQLITE_NOTADB": "the file is not a SQLite database",
+    "SQLITE_NOMEM": "the server is out of memory",
+}
 
 
 @dataclass(slots=True)
@@ -91,22 +120,70 @@ class SQLiteStorage:
         self._db: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None
+        self._lock: int | None = None
+        self._problem: StorageUnavailableError | None = None
         self._closing = False
         # Log size per document, learnt on the first append of this process; drives compaction.
         self._stats: dict[_DocKey, LogStats] = {}
 
-    @property
-    def available(self) -> bool:
-        return self._writer is not None and self._failure is None and not self._closing
-
     # -- lifecycle --------------------------------------------------------------------------
 
+    @property
+    def available(self) -> bool:
+        return self._writer is not None and self._problem is None and not self._closing
+
+    @property
+    def problem(self) -> StorageUnavailableError | None:
+        """Why writes fail right now (from the last failed write until one succeeds), else None."""
+        return self._problem
+
     async def open(self) -> None:
+        """Take the database's lock file and open it; StorageUnavailableError says why it cannot."""
         if self._writer is not None:
             raise RuntimeError("the storage is already open")
-        self._db = await asyncio.to_thread(self._connect)
+        self._lock = await asyncio.to_thread(self._take_lock)
+        try:
+            self._db = await asyncio.to_thread(self._connect)
+        except sqlite3.Error as exc:
+            self._release_lock()
+            raise self._open_error(exc) from None
         self._writer = asyncio.create_task(self._write_loop(), name=f"sqlite-writer {self.path.name}")
+
+    def _take_lock(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StorageUnavailableError(
+                f"another process (pid {holder}) is serving {self.path}",
+                hint="stop that server first, or give this one another --data-dir",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        return fd
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the flock
+            self._lock = None
+
+    def _open_error(self, exc: sqlite3.Error) -> StorageUnavailableError:
+        name = exc.sqlite_errorname if isinstance(exc, sqlite3.DatabaseError) else ""
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            recovered = self.path.with_name(self.path.name + ".recovered")
+            return StorageUnavailableError(
+                f"the database {self.path} is corrupt ({_cause(exc)})",
+                hint=f'stop the server and run: sqlite3 {self.path} ".recover" | sqlite3 {recovered} '
+                f"&& mv {self.path} {self.path}.corrupt && mv {recovered} {self.path}",
+            )
+        return StorageUnavailableError(
+            f"cannot open the database {self.path}: {_cause(exc)}",
+            hint="check the --data-dir path, its permissions and free space",
+        )
 
     async def close(self) -> None:
         """Commit what is queued, fold every log written by this process into its snapshot, close."""
@@ -117,15 +194,17 @@ class SQLiteStorage:
         await self._writer
         self._writer = None
         db, self._db = self._db, None
-        if db is None:
+        if db is None:  # dropped after a failure: the log rows stay and the next server replays them
+            self._release_lock()
             return
         try:
-            if self._failure is None:
-                await asyncio.to_thread(
-                    self._compact_all, db, [key for key, s in self._stats.items() if s.rows]
-                )
+            await asyncio.to_thread(self._compact_all, db, [key for key, s in self._stats.items() if s.rows])
+        except sqlite3.Error as exc:
+            # The log rows stay; they are replayed (and compacted) by the next server.
+            logger.error("compacting on close failed: %s", _cause(exc))
         finally:
             await asyncio.to_thread(db.close)
+            self._release_lock()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,57 +304,70 @@ class SQLiteStorage:
         self, run: Callable[[sqlite3.Connection], _T] | None, *, append: tuple[str, str, bytes] | None = None
     ) -> asyncio.Future[_T]:
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        if self._failure is not None:
-            future.set_exception(self._failed())
-        elif self._writer is None or self._closing:
+        if self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
             self._queue.put_nowait(_Op(run, future, append))
         return future
 
-    def _failed(self) -> ServerError:
-        error = ServerError(f"storage failed: {self._failure!r}", hint="the server needs attention")
-        error.__cause__ = self._failure
-        return error
-
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            batch, stopping = await next_batch(self._queue, self.max_batch)
+            # While writes fail, wake up to probe even when nobody writes, so health recovers.
+            batch, stopping = await next_batch(
+                self._queue,
+                self.max_batch,
+                timeout=_PROBE_INTERVAL if self._problem is not None else None,
+                on_timeout=_probe_op,
+            )
             if not batch:
-                continue
-            if self._failure is not None:
-                self._finish(batch, [(False, self._failed()) for _ in batch])
                 continue
             try:
                 done = await asyncio.to_thread(self._run_batch, batch)
-            except Exception as exc:  # the transaction itself failed: nothing in it is stored
-                logger.exception("storage batch failed; refusing further writes")
-                self._failure = exc
-                self._finish(batch, [(False, self._failed()) for _ in batch])
+            except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
+                error = self._failed(exc)
+                self._finish(batch, [(False, error) for _ in batch])
                 continue
             self._finish(batch, done.results)
             if done.due:
                 try:
-                    await asyncio.to_thread(self._compact_all, self._require_db(), done.due)
-                except Exception as exc:
-                    logger.exception("compaction failed; refusing further writes")
-                    self._failure = exc
+                    await asyncio.to_thread(self._compact_all, self._connection(), done.due)
+                except sqlite3.Error as exc:  # the log stays as it was; a later append retries
+                    self._failed(exc)
+                except MeshError:
+                    logger.exception("compaction skipped a document")
 
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
-        """Resolve the batch's futures and take its appends off the backlog."""
+        """Resolve the batch's futures and take its appends off the backlog (stored or failed)."""
         for op, (ok, value) in zip(batch, results, strict=True):
             settle(op.future, ok, value)
         self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
-    def _require_db(self) -> sqlite3.Connection:
+    def _failed(self, exc: sqlite3.Error) -> StorageUnavailableError:
+        """Record a failed write, drop the connection (the next batch reopens it) and say why."""
+        if self._problem is None:
+            logger.error("storage failed (%s); retrying until it works again", _cause(exc))
+        else:
+            logger.debug("storage still failing: %s", exc)
+        self._problem = StorageUnavailableError(
+            f"storage failed: {_cause(exc)}",
+            hint="the server retries by itself; repeat the request once the cause is fixed",
+        )
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
+        return self._problem
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection, reopened after a failure (on the writer thread)."""
         if self._db is None:
-            raise ServerError("the storage is not open")
+            self._db = self._connect()
         return self._db
 
     def _run_batch(self, batch: list[_Op[Any]]) -> Batch:
         """Run on the writer thread: every operation of the batch in one transaction."""
-        db = self._require_db()
+        db = self._connection()
+        changes = db.total_changes
         done = Batch()
         appended: list[tuple[str, str, bytes]] = []
         db.execute("BEGIN IMMEDIATE")
@@ -307,8 +399,13 @@ class SQLiteStorage:
             self._count(db, appended + rows, done)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite has already rolled back when a COMMIT fails for want of space.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
+        if self._problem is not None and db.total_changes > changes:
+            logger.warning("storage works again: writes succeed")
+            self._problem = None
         return done
 
     def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: Batch) -> None:
@@ -359,7 +456,8 @@ class SQLiteStorage:
                 db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, last))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         self._stats[key] = LogStats(0, 0)
 
@@ -376,3 +474,28 @@ def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) 
         db.execute(
             f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
         )
+
+
+def _probe(db: sqlite3.Connection) -> None:
+    """A one-row write: succeeds only when the database can take writes again."""
+    db.execute("INSERT OR REPLACE INTO probe (id, written) VALUES (1, strftime('%s'))")
+
+
+def _probe_op() -> _Op[None]:
+    probe: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    probe.add_done_callback(_ignore_outcome)
+    return _Op(_probe, probe)
+
+
+def _ignore_outcome(future: asyncio.Future[None]) -> None:
+    # The probe's failure is already recorded in ``problem``; retrieving it keeps asyncio quiet.
+    if not future.cancelled():
+        future.exception()
+
+
+def _cause(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    for prefix, cause in _CAUSES.items():
+        if name.startswith(prefix):
+            return cause
+    return "the database refused the operation"

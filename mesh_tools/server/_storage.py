@@ -31,7 +31,12 @@ class StoredDocument:
 
 
 class Storage(Protocol):
-    """Durable room storage. All methods raise on failure; nothing is swallowed."""
+    """Durable room storage. All methods raise on failure; nothing is swallowed.
+
+    A failure the backend cannot help (a full disk, a lost connection) raises StorageUnavailableError
+    with the cause in words, never the driver's text; the backend keeps retrying and recovers by itself
+    once the cause is gone.
+    """
 
     @property
     def available(self) -> bool:

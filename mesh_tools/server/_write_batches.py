@@ -4,6 +4,7 @@ and the backlog of appends not yet stored (the server's back-pressure, ``Storage
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,11 +28,27 @@ class Batch:
     due: list[DocKey] = field(default_factory=list)
 
 
-async def next_batch(queue: asyncio.Queue[_Op | None], max_batch: int) -> tuple[list[_Op], bool]:
-    """Wait for an operation, take what else is queued (at most ``max_batch``); True once None came."""
+async def next_batch(
+    queue: asyncio.Queue[_Op | None],
+    max_batch: int,
+    *,
+    timeout: float | None = None,
+    on_timeout: Callable[[], _Op] | None = None,
+) -> tuple[list[_Op], bool]:
+    """Wait for an operation, take what else is queued (at most ``max_batch``); True once None came.
+
+    With ``timeout`` and ``on_timeout``, a queue still empty after ``timeout`` seconds yields
+    ``on_timeout()`` as the batch's first operation (a failing storage probing whether it healed).
+    """
     stopping = False
     batch: list[_Op] = []
-    first = await queue.get()
+    if timeout is None or on_timeout is None:
+        first = await queue.get()
+    else:
+        try:
+            first = await asyncio.wait_for(queue.get(), timeout)
+        except TimeoutError:
+            first = on_timeout()
     if first is None:
         stopping = True
     else:

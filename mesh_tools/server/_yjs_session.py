@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from pycrdt import YMessageType
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode
 
@@ -111,11 +112,16 @@ class YjsSession:
             CloseCode.UNSUPPORTED_DATA, "this route carries binary y-protocols messages only"
         )
 
-    def handle_binary(self, frame: bytes) -> None:
+    async def pace(self, frame: str | bytes) -> bool:
+        """The session's rate limits, applied to a bare y-message."""
+        awareness = isinstance(frame, bytes) and frame[:1] == bytes([YMessageType.AWARENESS])
+        return await self.session.pace(frame, awareness=awareness)
+
+    async def handle_binary(self, frame: bytes) -> None:
         channel = self.participant.channel
         if channel is None or not frame or frame[0] == AUTH_MESSAGE:
             return  # not open (and closing), or an auth message, which only servers send
-        self.session.handle_binary(encode_binary(channel, frame))
+        await self.session.handle_binary(encode_binary(channel, frame))
 
     def close(self) -> None:
         self.session.close()

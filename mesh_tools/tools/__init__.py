@@ -9,17 +9,27 @@ the :class:`Toolkit` methods can serve an agent. See docs/tools.md.
 """
 
 from ._arguments import TAG_KEY
-from ._contract import TOOL_NAME_PATTERN, WRITE_TOOLS, ToolError, Toolkit, ToolName, ToolResult
+from ._contract import (
+    OMITTABLE_ARGUMENTS,
+    TOOL_NAME_PATTERN,
+    WRITE_TOOLS,
+    ToolError,
+    Toolkit,
+    ToolName,
+    ToolResult,
+)
 from ._describe import Description
 from ._document_toolkit import DEFAULT_DESCRIBE_BUDGET, DocumentToolkit
 from ._function_toolkit import FunctionToolkit
 from ._limited_toolkit import LimitedToolkit
+from ._schema_summary import schema_summary
 from ._source import DocumentSource, InMemorySource, RoomSession
 from ._strict import StrictIssue, StrictLimits, lint_strict
 from ._tool import Tool, ToolHandler
 
 __all__ = [
     "DEFAULT_DESCRIBE_BUDGET",
+    "OMITTABLE_ARGUMENTS",
     "TAG_KEY",
     "TOOL_NAME_PATTERN",
     "WRITE_TOOLS",
@@ -39,4 +49,5 @@ __all__ = [
     "ToolResult",
     "Toolkit",
     "lint_strict",
+    "schema_summary",
 ]

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..schema import ChildProperty, MeshSchema, ValueProperty
+from ..schema import ChildProperty, MeshSchema, TextProperty, ValueProperty
 
 __all__ = [
     "TAG_KEY",
@@ -70,7 +70,12 @@ def element_definitions(schema: MeshSchema) -> dict[str, dict[str, Any]]:
             continue
         properties: dict[str, Any] = {TAG_KEY: {"type": "string", "const": element.tag_name}}
         for prop in element.properties:
-            properties[prop.name] = _children(prop) if isinstance(prop, ChildProperty) else _nullable(prop)
+            if isinstance(prop, ChildProperty):
+                properties[prop.name] = _children(prop)
+            elif isinstance(prop, TextProperty):
+                properties[prop.name] = _text(prop)
+            else:
+                properties[prop.name] = _nullable(prop)
         definition = object_schema(properties)
         if element.description:
             definition["description"] = element.description
@@ -97,22 +102,26 @@ def attribute_names(schema: MeshSchema) -> list[str]:
 
 
 def attribute_branches(schema: MeshSchema) -> list[dict[str, Any]]:
-    """One ``{name: const, value: typed}`` branch per distinct attribute name and value type.
+    """One ``{name: const, value: typed}`` branch per attribute name.
 
-    Elements that share an attribute of the same type share its branch (many elements carry ``text``);
-    which element has which attribute the model reads from ``append_child``'s definitions.
+    Elements that share an attribute share its branch (many elements carry ``text``); a name with
+    different types on different elements gets ``anyOf`` the types as its value, and the document
+    checks the element's own type. Which element has which attribute the model reads from
+    ``append_child``'s definitions.
     """
-    branches: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, dict[str, Any]]] = {}
     for element in schema.elements:
         for attribute in element.attributes.values():
             value: dict[str, Any] = {"type": attribute.type}
             if attribute.enum is not None:
                 value["enum"] = list(attribute.enum)
-            key = json.dumps([attribute.name, value], sort_keys=True)
-            branches.setdefault(
-                key, object_schema({"name": {"type": "string", "const": attribute.name}, "value": value})
-            )
-    return list(branches.values())
+            values.setdefault(attribute.name, {}).setdefault(json.dumps(value, sort_keys=True), value)
+    # One branch per name: branches that share their first key (the name's const) are reported to be
+    # rejected by OpenAI, so a name with several value types gets one branch whose value is their union.
+    return [
+        object_schema({"name": {"type": "string", "const": name}, "value": one_of(list(typed.values()))})
+        for name, typed in values.items()
+    ]
 
 
 def _nullable(attribute: ValueProperty) -> dict[str, Any]:
@@ -122,6 +131,13 @@ def _nullable(attribute: ValueProperty) -> dict[str, Any]:
         out["enum"] = [*attribute.enum, None]
     if attribute.description:
         out["description"] = attribute.description
+    return out
+
+
+def _text(text: TextProperty) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": ["string", "null"]}
+    if text.description:
+        out["description"] = text.description
     return out
 
 

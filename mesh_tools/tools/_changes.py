@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from ..document import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, MeshDocument
+from ..document import (
+    AttributeChanged,
+    DocumentEvent,
+    ElementDeleted,
+    ElementInserted,
+    MeshDocument,
+    TextChanged,
+)
 
 __all__ = ["ChangeTracker"]
 
@@ -27,6 +34,7 @@ class ChangeTracker:
         self._fresh: set[str] = set()  # every id inside the subtrees in _inserted
         self._deleted: dict[str, None] = {}
         self._changed: dict[str, int] = {}
+        self._texts: dict[str, None] = {}
         self._gone: OrderedDict[str, bool] = OrderedDict()
         self._unsubscribe = document.observe(self._on_event)
 
@@ -38,6 +46,7 @@ class ChangeTracker:
             if event.local:
                 return
             self._changed.pop(event.element_id, None)
+            self._texts.pop(event.element_id, None)
             if event.element_id in self._fresh:
                 # Inserted and deleted while the agent was not looking: it never needs to know.
                 self._fresh.discard(event.element_id)
@@ -56,6 +65,8 @@ class ChangeTracker:
                     stack.extend(element.get_children())
         elif isinstance(event, AttributeChanged) and event.element.id not in self._fresh:
             self._changed[event.element.id] = self._changed.get(event.element.id, 0) + 1
+        elif isinstance(event, TextChanged) and event.element.id not in self._fresh:
+            self._texts[event.element.id] = None
 
     def deleted_by_other(self, element_id: str) -> bool | None:
         """True if another participant deleted the element, False if this one did, None if unknown."""
@@ -74,6 +85,8 @@ class ChangeTracker:
                 f"{_count(changes, 'attribute change')} on {_count(len(self._changed), 'element')} "
                 f"({_ids(self._changed)})"
             )
+        if self._texts:
+            parts.append(f"text edited in {_count(len(self._texts), 'element')} ({_ids(self._texts)})")
         self.clear()
         if not parts:
             return None
@@ -88,6 +101,7 @@ class ChangeTracker:
         self._fresh.clear()
         self._deleted.clear()
         self._changed.clear()
+        self._texts.clear()
 
     def close(self) -> None:
         """Stop listening to the document."""

@@ -16,7 +16,15 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ..errors import MeshError
 
-__all__ = ["TOOL_NAME_PATTERN", "WRITE_TOOLS", "ToolError", "ToolName", "ToolResult", "Toolkit"]
+__all__ = [
+    "OMITTABLE_ARGUMENTS",
+    "TOOL_NAME_PATTERN",
+    "WRITE_TOOLS",
+    "ToolError",
+    "ToolName",
+    "ToolResult",
+    "Toolkit",
+]
 
 #: What OpenAI accepts as a function name (both APIs); MCP clients that re-export tools, and agent
 #: names (they become model ids and participant names), need the same.
@@ -24,7 +32,10 @@ TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ToolName(StrEnum):
-    """The document tools, by their unprefixed names (a toolkit may prepend a prefix)."""
+    """The document tools, by their unprefixed names (a toolkit may prepend a prefix).
+
+    The four text tools exist only for schemas with a TextProperty (``format_text`` only with marks).
+    """
 
     OPEN_DOCUMENT = "open_document"
     DESCRIBE_DOCUMENT = "describe_document"
@@ -32,12 +43,34 @@ class ToolName(StrEnum):
     SET_ATTRIBUTE = "set_attribute"
     REMOVE_ATTRIBUTE = "remove_attribute"
     DELETE_ELEMENT = "delete_element"
+    SEARCH_ELEMENTS = "search_elements"
+    CHANGES_SINCE = "changes_since"
+    WAIT_FOR_CHANGES = "wait_for_changes"
+    REPLACE_TEXT = "replace_text"
+    INSERT_TEXT = "insert_text"
+    SET_TEXT = "set_text"
+    FORMAT_TEXT = "format_text"
 
 
 #: Tools that change the document.
 WRITE_TOOLS = frozenset(
-    {ToolName.APPEND_CHILD, ToolName.SET_ATTRIBUTE, ToolName.REMOVE_ATTRIBUTE, ToolName.DELETE_ELEMENT}
+    {
+        ToolName.APPEND_CHILD,
+        ToolName.SET_ATTRIBUTE,
+        ToolName.REMOVE_ATTRIBUTE,
+        ToolName.DELETE_ELEMENT,
+        ToolName.REPLACE_TEXT,
+        ToolName.INSERT_TEXT,
+        ToolName.FORMAT_TEXT,
+        ToolName.SET_TEXT,
+    }
 )
+
+
+#: Arguments added after callers were written: strict mode lists them as required (and nullable), but
+#: a call may leave them out, which reads as null. Checks of calls against the advertised schemas (the
+#: toolkit's, the eval classifier's) fill them in first.
+OMITTABLE_ARGUMENTS = frozenset({"if_unchanged_since"})
 
 
 class ToolError(TypedDict, total=False):

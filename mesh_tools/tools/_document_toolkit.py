@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..document import ROOT_ID, Element, MeshDocument
-from ..errors import ElementNotFoundError, InvalidOperationError, InvalidValueError
+from ..errors import (
+    DocumentNotFoundError,
+    ElementNotFoundError,
+    InvalidOperationError,
+    InvalidValueError,
+    PermissionDeniedError,
+)
 from ..schema import MeshSchema
+from ..tokens import SyncScope
+from ._addresses import Address, resolve
 from ._arguments import (
     attribute_branches,
     attribute_names,
@@ -19,12 +29,28 @@ from ._arguments import (
     one_of,
     to_document_json,
 )
+from ._authors import Authors
+from ._change_feed import ChangeFeed
 from ._changes import ChangeTracker
-from ._contract import ToolName
+from ._contract import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
+from ._schema_summary import schema_summary
+from ._search import SearchQuery, search
 from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
+from ._text_tools import (
+    format_parameters,
+    format_snippet,
+    insert_at_snippet,
+    insert_parameters,
+    mark_names,
+    replace_parameters,
+    replace_snippet,
+    set_parameters,
+    set_whole_text,
+    text_properties,
+)
 from ._tool import Tool, ToolHandler
 from ._validation import ArgumentChecker, ArgumentKind
 
@@ -34,21 +60,39 @@ __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
 DEFAULT_DESCRIBE_BUDGET = 12_000
 
 _STRING = {"type": "string"}
+_OPTIONAL_STRING = {"type": ["string", "null"]}
+#: What every tool that takes an element accepts for it: an $id, a path, or a $next token.
+_ADDRESS = _STRING
+_IF_UNCHANGED = "if_unchanged_since"
+#: The longest a ``wait_for_changes`` call may block, in seconds.
+MAX_WAIT_S = 60.0
+#: Characters of others' changes an edit's result may carry (more are left to ``changes_since``).
+EDIT_CHANGES_BUDGET = 2_000
+#: Matches on one page of ``search_elements`` at most.
+SEARCH_PAGE = 50
 
 
 @dataclass(frozen=True, slots=True)
 class _OpenDocument:
     document: MeshDocument
     changes: ChangeTracker
+    feed: ChangeFeed
+    authors: Authors
 
 
 class DocumentToolkit(FunctionToolkit):
-    """Tools over the documents of one schema in a room: open, describe, insert, set, remove, delete.
+    """Tools over the documents of one schema in a room: open, describe, insert, set, remove, delete,
+    and for schemas with text, snippet-anchored text edits (replace, insert, format, set).
 
     ``room_or_source`` is a connected ``RoomClient`` (its ``sync`` is used) or any
     :class:`~mesh_tools.tools.DocumentSource`. With ``path`` every tool works on that document and
     takes no ``path`` argument (and ``open_document`` is left out); without it, every tool takes one.
     ``prefix`` is prepended to tool names so toolkits for several schemas can serve one agent.
+    ``participant`` is the name others' change feeds show for this toolkit's edits.
+
+    Without ``path`` the model chooses documents: ``paths`` (glob patterns, as in a token's
+    ``SyncScope``) limits which, and only existing documents open unless ``allow_create`` (a source
+    whose ``open`` takes no ``create`` flag always creates).
     """
 
     def __init__(
@@ -60,14 +104,21 @@ class DocumentToolkit(FunctionToolkit):
         prefix: str = "",
         describe_budget: int = DEFAULT_DESCRIBE_BUDGET,
         limits: StrictLimits | None = None,
+        participant: str | None = None,
+        paths: Iterable[str] | None = None,
+        allow_create: bool = False,
     ) -> None:
         self.schema = schema
+        self.participant = participant
         self.path = path
         self.describe_budget = describe_budget
         self._source: DocumentSource = (
             room_or_source.sync if isinstance(room_or_source, RoomSession) else room_or_source
         )
         self._documents: dict[str, _OpenDocument] = {}
+        self._scope = SyncScope(paths=paths)
+        self._allow_create = allow_create
+        self._change_listeners: list[Callable[[str], None]] = []
         self._opening = asyncio.Lock()
         self._prefix = prefix
         self._limits = limits or StrictLimits()
@@ -85,6 +136,46 @@ class DocumentToolkit(FunctionToolkit):
         text = " ".join(notice for notice in notices if notice)
         return text or None
 
+    # -- documents as resources (see _mcp_server.DocumentPublisher) ------------------------------
+
+    def document_paths(self) -> list[str]:
+        """The bound document, or the documents opened so far."""
+        return [self.path] if self.path is not None else list(self._documents)
+
+    async def read_document(self, path: str) -> dict[str, Any]:
+        """The document as ``describe_document`` on its root shows it."""
+        if self.path is not None and path != self.path:
+            raise DocumentNotFoundError(
+                f"this toolkit serves {self.path}, not {path}", hint=f"read {self.path}"
+            )
+        return await self._describe_document({"path": path, "id": ROOT_ID, "depth": None})
+
+    async def watch(self, path: str) -> None:
+        """Open the document, so that its remote changes reach :meth:`on_remote_change` listeners."""
+        await self._open(path)
+
+    def on_remote_change(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(path)`` for every change another participant makes to an open document."""
+        self._change_listeners.append(listener)
+        return lambda: self._change_listeners.remove(listener)
+
+    def mcp_server(self, name: str = "mesh-tools", instructions: str | None = None) -> Any:
+        """A low-level MCP server with these tools, the documents as resources, and instructions that
+        summarize the schema (see ``FunctionToolkit.mcp_server``)."""
+        if instructions is None:
+            from ._mcp_server import DEFAULT_INSTRUCTIONS
+
+            where = f"The document is {self.path}." if self.path is not None else ""
+            instructions = (
+                f"{DEFAULT_INSTRUCTIONS} Every result carries a version: changes_since(version) shows what "
+                f"others changed since, cheaper than reading again. {where}\n\n{schema_summary(self.schema)}"
+            )
+        return super().mcp_server(name, instructions)
+
+    def _remote_change(self, path: str) -> None:
+        for listener in list(self._change_listeners):
+            listener(path)
+
     async def __aenter__(self) -> DocumentToolkit:
         return self
 
@@ -100,6 +191,7 @@ class DocumentToolkit(FunctionToolkit):
         entries, self._documents = self._documents, {}
         for entry in entries.values():
             entry.changes.close()
+            entry.feed.close()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -116,18 +208,24 @@ class DocumentToolkit(FunctionToolkit):
             tools.append(
                 self._tool(
                     ToolName.OPEN_DOCUMENT,
-                    "Open or create the document at path.",
+                    "Open or create the document at path."
+                    if self._allow_create
+                    else "Open the document at path.",
                     {},
                     self._open_document,
+                    read_only=True,
+                    idempotent=True,
                 )
             )
         tools.append(
             self._tool(
                 ToolName.DESCRIBE_DOCUMENT,
                 'Read element id ("root" = whole document) with its $id values, which the other tools '
-                "take. $more: n hides n children.",
-                {"id": _STRING, "depth": {"type": ["integer", "null"]}},
+                "take. $more: n hides n children; pass its $next as id to read on. Tools take an $id or "
+                "a path like /list[2]/item[0].",
+                {"id": _ADDRESS, "depth": {"type": ["integer", "null"]}},
                 self._describe_document,
+                read_only=True,
             )
         )
         if insertable_tags(self.schema):
@@ -137,7 +235,7 @@ class DocumentToolkit(FunctionToolkit):
                     ToolName.APPEND_CHILD,
                     "Insert an element tree under parent_id. Returns the new ids.",
                     {
-                        "parent_id": _STRING,
+                        "parent_id": _ADDRESS,
                         "position": {"type": ["integer", "null"], "description": "null = last"},
                         "element": one_of([{"$ref": f"#/$defs/{tag}"} for tag in defs]),
                     },
@@ -151,29 +249,119 @@ class DocumentToolkit(FunctionToolkit):
                 self._tool(
                     ToolName.SET_ATTRIBUTE,
                     "Set an attribute of element id; returns its previous value.",
-                    {"id": _STRING, "attribute": one_of(attribute_branches(self.schema))},
+                    {"id": _ADDRESS, "attribute": one_of(attribute_branches(self.schema))},
                     self._set_attribute,
                     kinds={"attribute": "attribute"},
+                    destructive=True,
+                    idempotent=True,
                 )
             )
             tools.append(
                 self._tool(
                     ToolName.REMOVE_ATTRIBUTE,
                     "Remove an attribute of element id; returns its previous value.",
-                    {"id": _STRING, "name": {"type": "string", "enum": attribute_names(self.schema)}},
+                    {"id": _ADDRESS, "name": {"type": "string", "enum": attribute_names(self.schema)}},
                     self._remove_attribute,
                     kinds={"name": "attribute_name"},
+                    destructive=True,
+                    idempotent=True,
                 )
             )
         tools.append(
             self._tool(
                 ToolName.DELETE_ELEMENT,
                 "Delete element id and all inside it; returns the count.",
-                {"id": _STRING},
+                {"id": _ADDRESS},
                 self._delete_element,
+                destructive=True,
             )
         )
+        tools.append(
+            self._tool(
+                ToolName.SEARCH_ELEMENTS,
+                "Find elements by tag, attribute value (equals) or text substring, under an element; "
+                "paged: pass next as cursor.",
+                {
+                    "tag": {"type": ["string", "null"], "enum": [*self.schema.tag_names, None]},
+                    "attribute": (
+                        {"type": ["string", "null"], "enum": [*attribute_names(self.schema), None]}
+                        if attribute_names(self.schema)
+                        else {"type": "null"}
+                    ),
+                    "equals": {"type": ["string", "number", "boolean", "null"]},
+                    "text": _OPTIONAL_STRING,
+                    "under": _OPTIONAL_STRING,
+                    "cursor": _OPTIONAL_STRING,
+                },
+                self._search_elements,
+                read_only=True,
+            )
+        )
+        tools.append(
+            self._tool(
+                ToolName.CHANGES_SINCE,
+                "Others' edits since version (from any result): who, what, where. Cheaper than reading "
+                "again.",
+                {"version": _STRING},
+                self._changes_since,
+                read_only=True,
+            )
+        )
+        tools.append(
+            self._tool(
+                ToolName.WAIT_FOR_CHANGES,
+                f"Wait up to timeout seconds (max {MAX_WAIT_S:g}) for others' edits after version; "
+                "returns them.",
+                {"version": _STRING, "timeout": {"type": "number"}},
+                self._wait_for_changes,
+                read_only=True,
+            )
+        )
+        if text_properties(self.schema):
+            tools.extend(self._text_tools())
         return tools
+
+    def _text_tools(self) -> list[Tool]:
+        tools = [
+            self._tool(
+                ToolName.REPLACE_TEXT,
+                "In element id's text, replace the one occurrence of snippet with text.",
+                replace_parameters(),
+                self._text_handler(replace_snippet),
+            ),
+            self._tool(
+                ToolName.INSERT_TEXT,
+                "Insert text into element id's text right after the snippet `after`, or right before "
+                "`before`; both null = at the end. Include the spaces you need.",
+                insert_parameters(),
+                self._text_handler(insert_at_snippet),
+            ),
+            self._tool(
+                ToolName.SET_TEXT,
+                "Replace element id's whole text (overrides what others type meanwhile: prefer "
+                "replace_text).",
+                set_parameters(),
+                self._text_handler(set_whole_text),
+            ),
+        ]
+        if mark_names(self.schema):
+            tools.append(
+                self._tool(
+                    ToolName.FORMAT_TEXT,
+                    "Set (on=true) or clear (on=false) a mark on the one occurrence of snippet in element "
+                    "id's text.",
+                    format_parameters(self.schema),
+                    self._text_handler(partial(format_snippet, schema=self.schema)),
+                )
+            )
+        return tools
+
+    def _text_handler(self, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]) -> ToolHandler:
+        async def handle(arguments: dict[str, Any]) -> dict[str, Any]:
+            entry = await self._writable(arguments, "id")
+            return self._edited(entry, edit(self._element(entry, arguments["id"]), arguments))
+
+        return handle
 
     def _tool(
         self,
@@ -184,9 +372,22 @@ class DocumentToolkit(FunctionToolkit):
         *,
         kinds: Mapping[str, ArgumentKind] | None = None,
         defs: Mapping[str, Any] | None = None,
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
     ) -> Tool:
         if self.path is None:
             properties = {"path": _STRING, **properties}
+        optional: tuple[str, ...] = ()
+        if name in WRITE_TOOLS:
+            properties = {
+                **properties,
+                _IF_UNCHANGED: {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
+            }
+            optional = tuple(OMITTABLE_ARGUMENTS & set(properties))
         parameters = object_schema(properties)
         if defs:
             parameters["$defs"] = dict(defs)
@@ -199,87 +400,207 @@ class DocumentToolkit(FunctionToolkit):
             handler=handler,
             check=checker.check,
             limits=self._limits,
+            optional=optional,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
         )
 
     # -- handlers ------------------------------------------------------------------------------
 
     async def _open_document(self, arguments: dict[str, Any]) -> dict[str, Any]:
         path = arguments["path"]
-        document = (await self._open(path)).document
-        root = document.root
-        return {"path": path, "root": {"id": root.id, "tag": root.tag_name}, "elements": len(document)}
+        entry = await self._open(path)
+        root = entry.document.root
+        return {
+            "path": path,
+            "root": {"id": root.id, "tag": root.tag_name},
+            "elements": len(entry.document),
+            "version": entry.feed.read(),
+        }
 
     async def _describe_document(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
         depth = arguments["depth"]
         if depth is not None and depth < 0:
             raise InvalidValueError(f"depth {depth} is negative", hint="use 0 or more, or null for all")
-        start = self._element(entry, arguments["id"])
-        description = describe(
-            start, depth=None if depth is None else int(depth), budget=self.describe_budget
-        )
+        start = self._address(entry, arguments["id"])
+        with entry.document.transaction():  # one CRDT transaction for every read, not one per read
+            description = describe(
+                start.element,
+                depth=None if depth is None else int(depth),
+                budget=self.describe_budget,
+                first_child=start.first_child,
+            )
         entry.changes.clear()
         result: dict[str, Any] = {"element": description.content}
         if description.hidden:
             result["hidden"] = description.hidden
             result["note"] = (
                 f"{description.hidden} of {description.total} elements are not shown; an element with "
-                '"$more": n has n hidden children: describe_document with its id shows them'
+                '"$more": n has n hidden children: describe_document with its id (or its $next, to '
+                "continue where the listing was cut) shows them"
             )
+        result["version"] = entry.feed.read()
         return result
 
-    async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
+    async def _search_elements(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
+        under = arguments["under"]
+        start = entry.document.root if under is None else self._element(entry, under)
+        query = SearchQuery(
+            tag=arguments["tag"],
+            attribute=arguments["attribute"],
+            equals=arguments["equals"],
+            text=arguments["text"],
+        )
+        cursor = arguments["cursor"]
+        skip = _page_cursor(cursor)
+        page = search(
+            start, query, schema=self.schema, skip=skip, budget=self.describe_budget, limit=SEARCH_PAGE
+        )
+        result: dict[str, Any] = {"matches": page.matches}
+        if page.next_skip is not None:
+            result["next"] = f"page:{page.next_skip}"
+        result["version"] = entry.feed.read()
+        return result
+
+    async def _changes_since(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._open(self._path(arguments))
+        return self._feed_page(entry, arguments["version"])
+
+    async def _wait_for_changes(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._open(self._path(arguments))
+        timeout = float(arguments["timeout"])
+        if not 0 <= timeout <= MAX_WAIT_S:
+            raise InvalidValueError(
+                f"timeout {timeout:g} is outside 0..{MAX_WAIT_S:g}", hint="wait up to a minute"
+            )
+        await entry.feed.wait(arguments["version"], timeout)
+        return self._feed_page(entry, arguments["version"])
+
+    def _feed_page(self, entry: _OpenDocument, version: str) -> dict[str, Any]:
+        page = entry.feed.changes_since(version, budget=self.describe_budget)
+        entry.changes.clear()
+        result: dict[str, Any] = {"changes": page.changes}
+        if page.omitted:
+            result["omitted"] = page.omitted
+            result["note"] = (
+                f"{page.omitted} more changes did not fit; search_elements or describe_document show the "
+                "current state"
+            )
+        result["version"] = entry.feed.mark_seen(page.version)
+        return result
+
+    def _edited(self, entry: _OpenDocument, fields: dict[str, Any]) -> dict[str, Any]:
+        """An edit's result, with others' edits since the agent's last look when they fit.
+
+        The agent then learns of them without another call; when they do not fit, it is told how
+        many wait, and its version stays where it was so that ``changes_since`` still shows them.
+        """
+        page = entry.feed.changes_since(entry.feed.seen, budget=EDIT_CHANGES_BUDGET)
+        if page.omitted:
+            fields["changes_pending"] = len(page.changes) + page.omitted
+            fields["version"] = entry.feed.seen
+            return fields
+        if page.changes:
+            fields["changes"] = page.changes
+            entry.changes.clear()
+        fields["version"] = entry.feed.mark_seen(page.version)
+        return fields
+
+    async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._writable(arguments, "parent_id")
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
         created = parent.append_json(
             to_document_json(arguments["element"], self.schema), None if position is None else int(position)
         )
-        return {"id": created.id, "ids": {element.id: element.tag_name for element in subtree(created)}}
+        return self._edited(
+            entry, {"id": created.id, "ids": {element.id: element.tag_name for element in subtree(created)}}
+        )
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._open(self._path(arguments))
+        entry = await self._writable(arguments, "id")
         element = self._element(entry, arguments["id"])
         name = arguments["attribute"]["name"]
         previous = element.get_attribute(name)
         element.set_attribute(name, arguments["attribute"]["value"])
-        return {"previous": previous}
+        return self._edited(entry, {"previous": previous})
 
     async def _remove_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._open(self._path(arguments))
+        entry = await self._writable(arguments, "id")
         element = self._element(entry, arguments["id"])
         previous = element.get_attribute(arguments["name"])
         element.remove_attribute(arguments["name"])
-        return {"previous": previous}
+        return self._edited(entry, {"previous": previous})
 
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._open(self._path(arguments))
+        entry = await self._writable(arguments, "id")
         element = self._element(entry, arguments["id"])
         count = len(subtree(element))
         element.delete()
-        return {"deleted": count}
+        return self._edited(entry, {"deleted": count})
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _path(self, arguments: Mapping[str, Any]) -> str:
         return self.path if self.path is not None else str(arguments["path"])
 
+    async def _writable(self, arguments: Mapping[str, Any], target: str) -> _OpenDocument:
+        """The document an edit goes to, after its ``if_unchanged_since`` check on the target element."""
+        entry = await self._open(self._path(arguments))
+        version = arguments[_IF_UNCHANGED]
+        if version is not None:
+            entry.feed.check_unchanged(self._element(entry, arguments[target]).id, version)
+        entry.authors.register()
+        return entry
+
     async def _open(self, path: str) -> _OpenDocument:
         entry = self._documents.get(path)
         if entry is not None:
             return entry
+        self._check_path(path)
         async with self._opening:
             entry = self._documents.get(path)
             if entry is None:
-                document = await self._source.open(path=path)
+                document = await self._open_source(path)
                 try:
                     await self._check_opened(path, document)
                 except BaseException:
                     if isinstance(self._source, ClosingSource):
                         await self._source.close(path)
                     raise
-                entry = self._documents[path] = _OpenDocument(document, ChangeTracker(document, path))
+                authors = Authors(document, self.participant)
+                entry = self._documents[path] = _OpenDocument(
+                    document, ChangeTracker(document, path), ChangeFeed(document, authors), authors
+                )
+                document.observe(lambda event: None if event.local else self._remote_change(path))
         return entry
+
+    def _check_path(self, path: str) -> None:
+        if self.path is None and not self._scope.allows_path(path):
+            patterns = ", ".join(self._scope.paths or ())
+            raise PermissionDeniedError(
+                f"{path} is outside this toolkit's paths", hint=f"use a path matching {patterns}"
+            )
+
+    async def _open_source(self, path: str) -> MeshDocument:
+        # A bound path is the developer's choice; a model's choice creates only when allowed.
+        if self.path is not None or self._allow_create:
+            return await self._source.open(path)
+        if "create" not in inspect.signature(self._source.open).parameters:
+            raise InvalidOperationError(
+                "this toolkit's source cannot open documents without creating them",
+                hint="pass allow_create=True, or a source whose open() takes create",
+            )
+        try:
+            return await self._source.open(path, create=False)  # type: ignore[call-arg]
+        except DocumentNotFoundError:
+            raise DocumentNotFoundError(
+                f"there is no document at {path}",
+                hint="open an existing document; this toolkit may not create any",
+            ) from None
 
     async def _check_opened(self, path: str, document: MeshDocument) -> None:
         if isinstance(document, Synchronizing):
@@ -291,13 +612,16 @@ class DocumentToolkit(FunctionToolkit):
                 hint="open a document of this toolkit's type",
             )
 
-    def _element(self, entry: _OpenDocument, element_id: str) -> Element:
-        element = entry.document.get_element(element_id)
-        if element is not None:
+    def _element(self, entry: _OpenDocument, address: str) -> Element:
+        return self._address(entry, address).element
+
+    def _address(self, entry: _OpenDocument, element_id: str) -> Address:
+        address = resolve(entry.document, element_id)
+        if address is not None:
             # People watching the document see which element the agent is working on.
             if isinstance(entry.document, ShowsPresence):
-                entry.document.focus(element_id)
-            return element
+                entry.document.focus(address.element.id)
+            return address
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:
             raise ElementNotFoundError(
@@ -309,3 +633,15 @@ class DocumentToolkit(FunctionToolkit):
             f"element {element_id!r} was deleted by {who}",
             hint="call describe_document to see the current elements and ids",
         )
+
+
+def _page_cursor(cursor: str | None) -> int:
+    """How many matches a ``search_elements`` cursor skips."""
+    if cursor is None:
+        return 0
+    prefix, _, count = cursor.partition(":")
+    if prefix != "page" or not count.isdigit():
+        raise InvalidValueError(
+            f"{cursor!r} is not a search cursor", hint="pass the next value of a search result"
+        )
+    return int(count)

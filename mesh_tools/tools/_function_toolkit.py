@@ -80,6 +80,7 @@ class FunctionToolkit:
             return ToolResult.failure(
                 InvalidOperationError(f"there is no tool {name!r}", hint=f"tools: {', '.join(self._by_name)}")
             )
+        arguments = tool.with_omitted(arguments)
         try:
             tool.check(arguments)
             return ToolResult.success(await tool.handler(arguments))

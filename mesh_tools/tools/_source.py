@@ -6,7 +6,7 @@ from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
 from ..document import MeshDocument
-from ..errors import InvalidPathError
+from ..errors import DocumentNotFoundError, InvalidPathError
 from ..schema import MeshSchema
 
 __all__ = [
@@ -67,9 +67,11 @@ class InMemorySource:
         self.schema = schema
         self.documents: dict[str, MeshDocument] = {}
 
-    async def open(self, path: str) -> MeshDocument:
+    async def open(self, path: str, create: bool = True) -> MeshDocument:
         document = self.documents.get(path)
         if document is None:
+            if not create:
+                raise DocumentNotFoundError(f"there is no document at {path}", hint="create it first")
             if not path:
                 raise InvalidPathError(
                     "a document path cannot be empty", hint="use a path such as 'notes.html'"

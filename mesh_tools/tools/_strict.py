@@ -174,12 +174,36 @@ class _Linter:
             else:
                 for i, branch in enumerate(branches):
                     self.check_node(branch, f"{path}/anyOf/{i}")
+                self.check_first_keys(branches, f"{path}/anyOf")
         if "enum" in node:
             self.check_enum(node["enum"], f"{path}/enum")
         if "const" in node:
             self.chars += len(str(node["const"]))
         if "format" in node and node["format"] not in _FORMATS:
             self.issue(f"{path}/format", "keyword", f"format {node['format']!r} is not supported")
+
+    def check_first_keys(self, branches: list[Any], path: str) -> None:
+        """Object branches whose first property is the same (name and schema) are reported to be
+        rejected: the first key is how the grammar tells branches apart."""
+        seen: dict[str, int] = {}
+        for i, branch in enumerate(branches):
+            resolved = (
+                self.resolve(branch["$ref"]) if isinstance(branch, Mapping) and "$ref" in branch else branch
+            )
+            properties = _mapping(resolved).get("properties") if isinstance(resolved, Mapping) else None
+            if not isinstance(properties, Mapping) or not properties:
+                continue
+            name, schema = next(iter(properties.items()))
+            key = json.dumps([name, schema], sort_keys=True)
+            if key in seen:
+                self.issue(
+                    f"{path}/{i}",
+                    "shared_first_key",
+                    f"branches {seen[key]} and {i} start with the same property {name!r}; give each branch "
+                    "a distinct first property (a const discriminator) or merge them",
+                )
+            else:
+                seen[key] = i
 
     def check_ref(self, node: Mapping[str, Any], path: str, is_root: bool) -> None:
         siblings = sorted(set(node) - {"$ref", "$defs"} if is_root else set(node) - {"$ref"})

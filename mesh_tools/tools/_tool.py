@@ -30,6 +30,15 @@ class Tool:
     handler: ToolHandler = field(repr=False, compare=False)
     check: Callable[[Any], None] = field(repr=False, compare=False)
     limits: StrictLimits = field(default_factory=StrictLimits, repr=False)
+    optional: tuple[str, ...] = ()
+    """Nullable top-level arguments a caller may leave out (they read as null): the ones added after
+    callers were written, which strict mode still lists as required."""
+    read_only: bool = False
+    """True for a tool that never changes anything (MCP's ``readOnlyHint``)."""
+    destructive: bool = False
+    """True for a tool that may remove or overwrite what others wrote (MCP's ``destructiveHint``)."""
+    idempotent: bool = False
+    """True when repeating a call with the same arguments changes nothing more (``idempotentHint``)."""
     strict_issues: tuple[StrictIssue, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +48,12 @@ class Tool:
                 hint="use 1 to 64 letters, digits, '_' or '-' (no dots or spaces)",
             )
         object.__setattr__(self, "strict_issues", tuple(lint_strict(self.parameters, self.limits)))
+
+    def with_omitted(self, arguments: Any) -> Any:
+        """The arguments with every omitted optional argument present as null."""
+        if not self.optional or not isinstance(arguments, dict):
+            return arguments
+        return {**dict.fromkeys(self.optional), **arguments}
 
     @property
     def strict(self) -> bool:

@@ -357,6 +357,15 @@ class ArgumentChecker:
                 f"{here}: must be a list of elements, not {_show(children)}",
                 hint=f"children of <{tag}>: {', '.join(dict.fromkeys(child.child_tag_names))}",
             )
+        text = self._schema.element(tag).text_property
+        if text is not None and name == text.name:
+            return rules.invalid_value(
+                tag,
+                name,
+                _show(instance[name]),
+                hint="expected a string, the element's text, or null for none",
+                at=f"{pointer}/{name}",
+            )
         prop = self._schema.element(tag).attributes[name]
         return rules.invalid_value(
             tag,
@@ -428,6 +437,8 @@ class ArgumentChecker:
         if child is not None:
             tags = ", ".join(dict.fromkeys(child.child_tag_names))
             hint += f"; children go in {child.name!r} ([] for none): {tags}"
+        if element_type.text_property is not None:
+            hint += f"; its text goes in {element_type.text_property.name!r} (a string)"
         return hint
 
 

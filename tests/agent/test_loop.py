@@ -25,6 +25,7 @@ from mesh_tools.errors import AgentConfigError, ModelCallError
 from mesh_tools.testing import HttpFault, MalformedArguments, ScriptedServer
 
 from ..notebook_toolkit import NotebookToolkit
+from ..tools.fake_openai import FakeOpenAI, message_item, responses_answer
 
 APIS = ["responses", "chat"]
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait_s=0.01, max_wait_s=1.0)
@@ -476,3 +477,31 @@ async def test_without_a_client_or_api_key_the_run_explains_what_is_missing(
     with pytest.raises(AgentConfigError) as raised:
         await loop.run("Anything.", NotebookToolkit())
     assert "OPENAI_API_KEY" in str(raised.value)
+
+
+async def test_responses_keep_encrypted_reasoning_across_turns_without_storing_anything() -> None:
+    reasoning = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Add the note first."}],
+        "encrypted_content": "gAAAA-opaque",
+    }
+    call = {
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "call_1",
+        "name": "add_note",
+        "arguments": '{"text": "x"}',
+        "status": "completed",
+    }
+    done = message_item("ok")
+    fake = FakeOpenAI(responses_answer(reasoning, call), responses_answer(done))
+    loop = AgentLoop(
+        name="scribe", instructions="Keep it.", model="o-test", api="responses", client=fake.client
+    )
+    await loop.run("Add x.", NotebookToolkit())
+    (_, first), (_, second) = fake.requests
+    assert first["store"] is False
+    assert first["include"] == ["reasoning.encrypted_content"]
+    assert second["input"][1] == reasoning
+    assert second["input"][2]["type"] == "function_call"

@@ -10,11 +10,12 @@ from rich.console import Console
 
 from mesh_tools.agent import TeamView, ToolCallRecord, TurnEvent, Usage
 from mesh_tools.agent._live_view import describe_call
-from mesh_tools.agent._schema_summary import schema_summary
 from mesh_tools.demo import demo_schema
 from mesh_tools.document import MeshDocument
 from mesh_tools.errors import AgentConfigError
-from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit
+from mesh_tools.tools import DocumentToolkit, InMemorySource, LimitedToolkit, schema_summary
+
+from ..support import ARTICLE
 
 SCHEMA = demo_schema()
 SECTION = {"$tag": "section", "status": "draft", "children": []}
@@ -138,3 +139,12 @@ def test_the_schema_summary_names_every_element_attribute_and_allowed_value() ->
     assert '`status` (one of "draft", "written", "reviewed")' in summary
     assert "`level` (one of 1, 2, 3)" in summary
     assert "Children (`children`): `heading`, `paragraph`, `list`, `callout`, `section`." in summary
+
+
+def test_the_schema_summary_names_text_and_its_marks() -> None:
+    summary = schema_summary(ARTICLE)
+    assert (
+        '- `para` Attributes: `style` (one of "lead", "body"). '
+        "Text (`text`, edited with the text tools; marks: bold, italic, code, link(href))."
+    ) in summary
+    assert "Text" not in summary.split("- `figure`")[1]

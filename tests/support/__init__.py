@@ -8,11 +8,13 @@ from .fixtures import ClientFactory, MakeToken, RawConnector
 from .network import TcpProxy
 from .processes import Run, ServeProcess, run_process
 from .raw_client import RawClient, RawDocument, error_code
-from .schemas import DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
+from .schemas import ARTICLE, DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
 from .services import ThrowawayService, flush_redis, isolated_postgres_url
 from .waiting import wait_until
+from .yjs_craft import RawItem, craft_update
 
 __all__ = [
+    "ARTICLE",
     "DOC_SCHEMA",
     "NOTES",
     "NOTES_ROOM",
@@ -22,10 +24,12 @@ __all__ = [
     "RawClient",
     "RawConnector",
     "RawDocument",
+    "RawItem",
     "Run",
     "ServeProcess",
     "TcpProxy",
     "ThrowawayService",
+    "craft_update",
     "error_code",
     "flush_redis",
     "isolated_postgres_url",

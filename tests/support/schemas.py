@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mesh_tools.document import MeshDocument
-from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, TextMark, TextProperty, ValueProperty
 
-__all__ = ["DOC_SCHEMA", "NOTES", "NOTES_ROOM", "ROOM", "texts"]
+__all__ = ["ARTICLE", "DOC_SCHEMA", "NOTES", "NOTES_ROOM", "ROOM", "texts"]
 
 #: The room of the server tests; the server fixture stores DOC_SCHEMA there as ``doc``.
 ROOM = "lab"
@@ -37,6 +37,28 @@ NOTES = MeshSchema(
             tag_name="note",
             properties=[ValueProperty(name="text", type="string"), ValueProperty(name="n", type="integer")],
         ),
+    ],
+)
+
+#: A schema with collaborative text; tests that need it on a server store it as ``article``.
+ARTICLE = MeshSchema(
+    root_tag_name="article",
+    elements=[
+        ElementType(
+            tag_name="article",
+            properties=[
+                ValueProperty(name="title", type="string"),
+                ChildProperty(name="blocks", child_tag_names=["para", "figure"]),
+            ],
+        ),
+        ElementType(
+            tag_name="para",
+            properties=[
+                ValueProperty(name="style", type="string", enum=["lead", "body"]),
+                TextProperty(name="text", marks=["bold", "italic", "code", TextMark("link", ["href"])]),
+            ],
+        ),
+        ElementType(tag_name="figure", properties=[ValueProperty(name="src", type="string")]),
     ],
 )
 

@@ -85,7 +85,8 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
         "type": "function",
         "name": "describe_document",
         "description": 'Read element id ("root" = whole document) with its $id values, which the other '
-        "tools take. $more: n hides n children.",
+        "tools take. $more: n hides n children; pass its $next as id to read on. Tools "
+        "take an $id or a path like /list[2]/item[0].",
         "parameters": {
             "type": "object",
             "properties": {"id": {"type": "string"}, "depth": {"type": ["integer", "null"]}},
@@ -104,8 +105,12 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
                 "parent_id": {"type": "string"},
                 "position": {"type": ["integer", "null"], "description": "null = last"},
                 "element": {"anyOf": [{"$ref": "#/$defs/body"}, {"$ref": "#/$defs/p"}]},
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
             },
-            "required": ["parent_id", "position", "element"],
+            "required": ["parent_id", "position", "element", "if_unchanged_since"],
             "additionalProperties": False,
             "$defs": {
                 "body": {
@@ -144,8 +149,12 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
                     "required": ["name", "value"],
                     "additionalProperties": False,
                 },
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
             },
-            "required": ["id", "attribute"],
+            "required": ["id", "attribute", "if_unchanged_since"],
             "additionalProperties": False,
         },
         "strict": True,
@@ -156,8 +165,15 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
         "description": "Remove an attribute of element id; returns its previous value.",
         "parameters": {
             "type": "object",
-            "properties": {"id": {"type": "string"}, "name": {"type": "string", "enum": ["class"]}},
-            "required": ["id", "name"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string", "enum": ["class"]},
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
+            },
+            "required": ["id", "name", "if_unchanged_since"],
             "additionalProperties": False,
         },
         "strict": True,
@@ -168,8 +184,59 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
         "description": "Delete element id and all inside it; returns the count.",
         "parameters": {
             "type": "object",
-            "properties": {"id": {"type": "string"}},
-            "required": ["id"],
+            "properties": {
+                "id": {"type": "string"},
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
+            },
+            "required": ["id", "if_unchanged_since"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "search_elements",
+        "description": "Find elements by tag, attribute value (equals) or text substring, under an "
+        "element; paged: pass next as cursor.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "tag": {"type": ["string", "null"], "enum": ["html", "body", "p", None]},
+                "attribute": {"type": ["string", "null"], "enum": ["class", None]},
+                "equals": {"type": ["string", "number", "boolean", "null"]},
+                "text": {"type": ["string", "null"]},
+                "under": {"type": ["string", "null"]},
+                "cursor": {"type": ["string", "null"]},
+            },
+            "required": ["tag", "attribute", "equals", "text", "under", "cursor"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "changes_since",
+        "description": "Others' edits since version (from any result): who, what, where. Cheaper than "
+        "reading again.",
+        "parameters": {
+            "type": "object",
+            "properties": {"version": {"type": "string"}},
+            "required": ["version"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "wait_for_changes",
+        "description": "Wait up to timeout seconds (max 60) for others' edits after version; returns them.",
+        "parameters": {
+            "type": "object",
+            "properties": {"version": {"type": "string"}, "timeout": {"type": "number"}},
+            "required": ["version", "timeout"],
             "additionalProperties": False,
         },
         "strict": True,

@@ -32,6 +32,17 @@ class FakeOpenAI:
         return httpx2.Response(200, json=self.answers.pop(0)(body))
 
 
+def message_item(text: str) -> dict[str, Any]:
+    """A Responses output item: the assistant's final text."""
+    return {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
 def responses_answer(*output: dict[str, Any]) -> Handler:
     def answer(body: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -10,12 +10,13 @@ from mesh_tools.document import MeshDocument
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource, Toolkit
 
+from ..support.replicas import replica_of
 from .examples import BOARD, HTML, args, loads, rich
 
 
 def kit_for(schema: MeshSchema, path: str | None = "doc") -> tuple[DocumentToolkit, InMemorySource]:
     source = InMemorySource(schema)
-    return DocumentToolkit(source, schema=schema, path=path), source
+    return DocumentToolkit(source, schema=schema, path=path, allow_create=path is None), source
 
 
 def error(code: str, message: str, hint: str) -> dict[str, Any]:
@@ -27,7 +28,11 @@ def paragraph(text: str | None = "hi", style: str | None = None) -> dict[str, An
 
 
 async def call(kit: DocumentToolkit, tool: str, /, **arguments: Any) -> Any:
-    return loads(await kit.call(tool, args(**arguments)))
+    """The result, less the version every successful call carries (tests/tools/test_change_feed.py)."""
+    result = loads(await kit.call(tool, args(**arguments)))
+    if result["ok"]:
+        assert isinstance(result.pop("version"), str)
+    return result
 
 
 async def append(
@@ -177,6 +182,8 @@ async def filled(count: int) -> tuple[DocumentToolkit, list[str]]:
 
 async def test_describe_limits_depth_and_marks_hidden_children() -> None:
     kit, ids = await filled(2)
+    document = next(iter(kit._documents.values())).document
+    items = [document.element_by_id(list_id).get_children()[0].id for list_id in ids]
     result = await call(kit, "describe_document", id="root", depth=1)
     assert result == {
         "ok": True,
@@ -184,16 +191,22 @@ async def test_describe_limits_depth_and_marks_hidden_children() -> None:
             "$tag": "document",
             "$id": "root",
             "blocks": [
-                {"$tag": "list", "$id": ids[0], "items": [], "$more": 3},
-                {"$tag": "list", "$id": ids[1], "items": [], "$more": 3},
+                {"$tag": "list", "$id": ids[0], "items": [], "$more": 3, "$next": f"{ids[0]}@0:{items[0]}"},
+                {"$tag": "list", "$id": ids[1], "items": [], "$more": 3, "$next": f"{ids[1]}@0:{items[1]}"},
             ],
         },
         "hidden": 6,
         "note": '6 of 9 elements are not shown; an element with "$more": n has n hidden children: '
-        "describe_document with its id shows them",
+        "describe_document with its id (or its $next, to continue where the listing was cut) shows them",
     }
     subtree = await call(kit, "describe_document", id=ids[1], depth=0)
-    assert subtree["element"] == {"$tag": "list", "$id": ids[1], "items": [], "$more": 3}
+    assert subtree["element"] == {
+        "$tag": "list",
+        "$id": ids[1],
+        "items": [],
+        "$more": 3,
+        "$next": f"{ids[1]}@0:{items[1]}",
+    }
     assert subtree["hidden"] == 3
     whole = await call(kit, "describe_document", id=ids[1], depth=None)
     assert [item["text"] for item in whole["element"]["items"]] == ["1.0", "1.1", "1.2"]
@@ -202,19 +215,21 @@ async def test_describe_limits_depth_and_marks_hidden_children() -> None:
 
 async def test_describe_stays_within_its_budget_breadth_first() -> None:
     kit, ids = await filled(40)
-    kit.describe_budget = 3_000
+    kit.describe_budget = 5_000
     result = await call(kit, "describe_document", id="root", depth=None)
     rendered = json.dumps(result["element"], separators=(",", ":"))
-    assert len(rendered) <= 3_000
+    assert len(rendered) <= 5_000
     blocks = result["element"]["blocks"]
     # Breadth first: every list is shown before any item, then items fill what is left.
     assert [block["$id"] for block in blocks] == ids
     assert sum(len(block["items"]) for block in blocks) < 120
     assert result["hidden"] == 161 - 1 - 40 - sum(len(block["items"]) for block in blocks)
     assert all(block.get("$more", 0) + len(block["items"]) == 3 for block in blocks)
-    kit.describe_budget = 150
+    kit.describe_budget = 200
     tiny = await call(kit, "describe_document", id="root", depth=None)
-    assert tiny["element"]["blocks"] == [{"$tag": "list", "$id": ids[0], "items": [], "$more": 3}]
+    [block] = tiny["element"]["blocks"]
+    assert block == {"$tag": "list", "$id": ids[0], "items": [], "$more": 3, "$next": block["$next"]}
+    assert tiny["element"]["$next"] == f"root@1:{ids[1]}"
     assert tiny["element"]["$more"] == 39
     assert tiny["hidden"] == 159
     kit.describe_budget = 10
@@ -226,7 +241,7 @@ async def test_describe_stays_within_its_budget_breadth_first() -> None:
 
 async def test_malformed_calls() -> None:
     kit, _ = kit_for(rich())
-    signature = "delete_element takes id (string)"
+    signature = "delete_element takes id (string), if_unchanged_since (string or null)"
     cases = {
         '{"id": ': error(
             "invalid_value",
@@ -249,7 +264,8 @@ async def test_malformed_calls() -> None:
     assert loads(await kit.call("undo", "{}")) == error(
         "invalid_operation",
         "there is no tool 'undo'",
-        "tools: describe_document, append_child, set_attribute, remove_attribute, delete_element",
+        "tools: describe_document, append_child, set_attribute, remove_attribute, delete_element, "
+        "search_elements, changes_since, wait_for_changes",
     )
     assert await call(kit, "describe_document", id="root", depth=-1) == error(
         "invalid_value", "depth -1 is negative", "use 0 or more, or null for all"
@@ -468,7 +484,12 @@ async def test_id_errors_say_whether_the_element_was_deleted_and_by_whom() -> No
     theirs = (await append(kit, paragraph()))["id"]
     other = replica_of(source.documents["doc"])
     other.element_by_id(theirs).delete()
-    assert await call(kit, "delete_element", id=mine) == {"ok": True, "deleted": 1}
+    deleted = await call(kit, "delete_element", id=mine)
+    # The edit's result also tells of the other's deletion (an unnamed participant: its client id).
+    [change] = deleted.pop("changes")
+    assert deleted == {"ok": True, "deleted": 1}
+    assert change == {"op": "delete", "ids": [theirs], "by": change["by"]}
+    assert change["by"].startswith("client ")
     not_found_hint = "call describe_document to see the current elements and ids"
     assert await call(kit, "set_attribute", id=mine, attribute={"name": "text", "value": "x"}) == error(
         "not_found", f"element '{mine}' was deleted by you", not_found_hint
@@ -509,15 +530,6 @@ async def test_source_errors_come_back_as_results() -> None:
 
 
 # -- what others changed ------------------------------------------------------------------------
-
-
-def replica_of(document: MeshDocument) -> MeshDocument:
-    """A second participant's replica, wired both ways like two clients of one room."""
-    other = MeshDocument(schema=document.schema)
-    other.apply_update(document.get_update())
-    document.on_update(lambda update, origin: other.apply_update(update) if origin is None else None)
-    other.on_update(lambda update, origin: document.apply_update(update) if origin is None else None)
-    return other
 
 
 async def test_change_notice_reports_only_others_edits_once() -> None:

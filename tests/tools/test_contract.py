@@ -18,14 +18,26 @@ from mesh_tools.tools import (
     ToolResult,
 )
 
+from ..support import ARTICLE
 from .examples import HTML, args
 
 
 def test_tool_names_are_the_names_a_toolkit_advertises() -> None:
-    unbound = DocumentToolkit(InMemorySource(HTML), schema=HTML)
+    unbound = DocumentToolkit(InMemorySource(ARTICLE), schema=ARTICLE)
     assert unbound.names == [name.value for name in ToolName]
+    without_text = DocumentToolkit(InMemorySource(HTML), schema=HTML)
+    assert without_text.names == [name.value for name in ToolName][:9]
     assert all(TOOL_NAME_PATTERN.match(name) for name in ToolName)
-    assert {"append_child", "set_attribute", "remove_attribute", "delete_element"} == WRITE_TOOLS
+    assert {
+        "append_child",
+        "set_attribute",
+        "remove_attribute",
+        "delete_element",
+        "replace_text",
+        "insert_text",
+        "format_text",
+        "set_text",
+    } == WRITE_TOOLS
 
 
 async def test_every_call_answers_one_envelope_that_reads_back_the_same() -> None:
@@ -35,7 +47,7 @@ async def test_every_call_answers_one_envelope_that_reads_back_the_same() -> Non
     refused = await kit.call(ToolName.DELETE_ELEMENT, args(id="nope"))
 
     success = ToolResult.from_text(created)
-    assert success.ok and success.error is None and set(success.fields) == {"id", "ids"}
+    assert success.ok and success.error is None and set(success.fields) == {"id", "ids", "version"}
     assert success.to_json() == created
     failure = ToolResult.from_text(refused)
     assert not failure.ok and failure.fields == {}

@@ -11,6 +11,7 @@ import mcp
 from mcp.client.stdio import StdioServerParameters
 
 from mesh_tools.cli import build_parser
+from mesh_tools.tools._mcp_schema import optional_fields_schema
 
 from .examples import HTML, HTML_RESPONSES_TOOLS
 from .live_room import LiveRoom
@@ -57,7 +58,7 @@ async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_
             {"parent_id": "root", "position": None, "element": {"$tag": "p", "class": None}},
         )
     assert [(t.name, t.description, t.input_schema) for t in listed] == [
-        (t["name"], t["description"], t["parameters"]) for t in HTML_RESPONSES_TOOLS
+        (t["name"], t["description"], optional_fields_schema(t["parameters"])) for t in HTML_RESPONSES_TOOLS
     ]
     assert created.is_error is False
     assert refused.is_error is True

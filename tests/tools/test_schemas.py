@@ -20,6 +20,9 @@ from mesh_tools.tools import DocumentToolkit, FunctionToolkit, InMemorySource, l
 
 from .examples import BOARD, HTML, HTML_RESPONSES_TOOLS, args, loads, rich
 
+#: The tools every document toolkit adds after its edit tools: search and the change feed.
+READ_TOOLS = ("search_elements", "changes_since", "wait_for_changes")
+
 
 def toolkit(schema: MeshSchema, path: str | None = "doc", **options: Any) -> DocumentToolkit:
     return DocumentToolkit(InMemorySource(schema), schema=schema, path=path, **options)
@@ -51,6 +54,7 @@ def test_without_a_path_every_tool_takes_one_first_and_open_document_exists() ->
         "set_attribute",
         "remove_attribute",
         "delete_element",
+        *READ_TOOLS,
     ]
     for tool, bound in zip(kit.responses_tools()[1:], HTML_RESPONSES_TOOLS, strict=True):
         parameters = tool["parameters"]
@@ -128,7 +132,12 @@ def test_schemas_without_attributes_or_children_get_only_the_tools_that_apply() 
             ElementType(tag_name="item"),
         ],
     )
-    assert toolkit(bare).names == ["describe_document", "append_child", "delete_element"]
+    assert toolkit(bare).names == [
+        "describe_document",
+        "append_child",
+        "delete_element",
+        *READ_TOOLS,
+    ]
     lonely = MeshSchema(
         root_tag_name="note",
         elements=[ElementType(tag_name="note", properties=[ValueProperty(name="t", type="string")])],
@@ -138,6 +147,7 @@ def test_schemas_without_attributes_or_children_get_only_the_tools_that_apply() 
         "set_attribute",
         "remove_attribute",
         "delete_element",
+        *READ_TOOLS,
     ]
 
 
@@ -191,7 +201,16 @@ async def test_a_schema_too_deep_for_strict_mode_falls_back_and_still_validates(
     assert "tool append_child is not strict-compatible" in caplog.text
     definition = next(t for t in kit.responses_tools() if t["name"] == "append_child")
     assert definition["strict"] is False
-    assert [t["function"]["strict"] for t in kit.chat_completions_tools()] == [True, False, True, True, True]
+    assert [t["function"]["strict"] for t in kit.chat_completions_tools()] == [
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+    ]
     nested = chain(1, 6, 1)
     ok = loads(await kit.call("append_child", args(parent_id="root", position=None, element=nested)))
     assert ok["ok"] is True and list(ok["ids"].values()) == ["e1", "e2", "e3", "e4", "e5", "e6"]
@@ -221,3 +240,39 @@ def test_the_registry_imports_no_agent_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+async def test_an_attribute_with_two_types_gets_one_branch_whose_value_is_their_union() -> None:
+    schema = MeshSchema(
+        root_tag_name="doc",
+        elements=[
+            ElementType(tag_name="doc", properties=[ChildProperty(name="parts", child_tag_names=["a", "b"])]),
+            ElementType(tag_name="a", properties=[ValueProperty(name="level", type="integer")]),
+            ElementType(tag_name="b", properties=[ValueProperty(name="level", type="string")]),
+        ],
+    )
+    kit = toolkit(schema)
+    setter = next(tool for tool in kit.tools if tool.name == "set_attribute")
+    assert setter.strict_issues == ()
+    assert setter.parameters["properties"]["attribute"] == {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "const": "level"},
+            "value": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+        },
+        "required": ["name", "value"],
+        "additionalProperties": False,
+    }
+    created = loads(
+        await kit.call(
+            "append_child", args(parent_id="root", position=None, element={"$tag": "b", "level": None})
+        )
+    )
+    ok = loads(
+        await kit.call("set_attribute", args(id=created["id"], attribute={"name": "level", "value": "high"}))
+    )
+    assert ok["ok"] is True
+    wrong = loads(
+        await kit.call("set_attribute", args(id=created["id"], attribute={"name": "level", "value": 3}))
+    )
+    assert wrong["error"]["code"] == "invalid_value"

@@ -159,3 +159,27 @@ def test_size_limits() -> None:
     assert issues[0].message == "a string enum of 300 values may total 15000 characters, this one has 18300"
     too_many = closed({"e": {"type": "integer", "enum": list(range(1001))}})
     assert rules(too_many) == [("", "limit_enum")]
+
+
+def test_branches_sharing_their_first_key_are_reported() -> None:
+    def branch(name: str, kind: str) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"name": {"type": "string", "const": name}, "value": {"type": kind}},
+            "required": ["name", "value"],
+            "additionalProperties": False,
+        }
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "attribute": {
+                "anyOf": [branch("level", "integer"), branch("text", "string"), branch("level", "string")]
+            }
+        },
+        "required": ["attribute"],
+        "additionalProperties": False,
+    }
+    [issue] = lint_strict(schema)
+    assert (issue.path, issue.rule) == ("/properties/attribute/anyOf/2", "shared_first_key")
+    assert issue.message.startswith("branches 0 and 2 start with the same property 'name'")

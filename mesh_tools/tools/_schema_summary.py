@@ -2,7 +2,7 @@
 
 The tools already carry the schema as JSON Schema; the prompt gets the same facts as a short list a
 model reads once: every element, what it is for, its attributes with their types or allowed values,
-and which children it takes.
+its text and marks, and which children it takes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def _element_line(element: ElementType) -> str:
         line += f": {element.description.rstrip('.')}."
     attributes = [_attribute(prop) for prop in element.attributes.values()]
     line += f" Attributes: {'; '.join(attributes)}." if attributes else " No attributes."
+    text = element.text_property
+    if text is not None:
+        marks = f"marks: {text.describe_marks()}" if text.marks else "no marks"
+        line += f" Text (`{text.name}`, edited with the text tools; {marks})."
     children = element.child_property
     if children is not None:
         tags = ", ".join(f"`{tag}`" for tag in children.child_tag_names)

@@ -1,0 +1,93 @@
+"""What reading an update before applying it costs, beside applying it (the reference), same run.
+
+    python bench/update_guard.py [--n 10000]
+
+Rows: a one-element edit into a document of N elements (the check must not grow with the document);
+a whole N-element state (what a first sync or sync.sync carries) into an empty replica and into one
+that holds it already (the check trims to what the replica lacks first); one ~8 MiB update. Each row gives
+mesh_tools.document.check_update and pycrdt's Doc.apply_update of the same bytes into a replica
+holding the document (target: the check costs less than the apply, and the one-element row stays flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from document_ops import SCHEMA  # bench/ is on the path when a script runs
+from pycrdt import Doc
+from rich.console import Console
+from rich.table import Table
+
+from mesh_tools.document import MeshDocument, check_update
+
+
+def median_seconds(repeats: int, run: Callable[[], None]) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def document(n: int, text: str = "hello") -> MeshDocument:
+    doc = MeshDocument(schema=SCHEMA)
+    with doc.transaction():
+        for i in range(n):
+            doc.root.append_child("p", {"text": text, "n": i})
+    return doc
+
+
+def apply_seconds(repeats: int, base: bytes, update: bytes) -> float:
+    times = []
+    for _ in range(repeats):
+        ydoc: Doc[Any] = Doc()
+        ydoc.apply_update(base)
+        start = time.perf_counter()
+        ydoc.apply_update(update)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args()
+    table = Table(title="check_update vs applying the same update")
+    for column in ("update", "bytes", "check_update", "pycrdt apply (reference)", "ratio"):
+        table.add_column(column)
+    rows: list[tuple[str, bytes, bytes]] = []
+    for n in (10, args.n):
+        doc = document(n)
+        state = doc.get_state()
+        base = doc.get_update()
+        doc.root.append_child("p", {"text": "one more", "n": 1})
+        rows.append((f"one element into {n:,}", base, doc.get_update(state)))
+    whole = document(args.n).get_update()
+    rows.append((f"whole state of {args.n:,}", b"\x00\x00", whole))
+    rows.append((f"whole state of {args.n:,} into a replica in sync", whole, whole))
+    big = document(2_000, text="x" * 4_000).get_update()
+    rows.append(("~8 MiB of elements", b"\x00\x00", big))
+    for name, base, update in rows:
+        repeats = 200 if len(update) < 10_000 else 5
+        replica: Doc[Any] = Doc()
+        replica.apply_update(base)
+        known = replica.get_state()
+        check = median_seconds(repeats, lambda: check_update(update, known=known))  # noqa: B023
+        apply = apply_seconds(repeats, base, update)
+        table.add_row(
+            name,
+            f"{len(update):,}",
+            f"{check * 1e3:.3f} ms",
+            f"{apply * 1e3:.3f} ms",
+            f"{check / apply:.2f}x",
+        )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,318 @@
+"""Read a Yjs v1 update without applying it: which items it creates, where, and what it deletes.
+
+A CRDT cannot take a deletion back, so an update that would delete the shared root must be recognised
+before it reaches a replica (docs/adr/0012-refusing-hostile-updates.md). This module only reads the
+format (lib0 encoding, as Yjs and yrs write it); deciding what to refuse is the caller's job.
+
+Update = structs • delete set. Structs: ``varUint(#clients)`` then per client ``varUint(#structs)
+varUint(client) varUint(first clock)`` and the structs. A struct starts with an info byte: 0 = GC
+(``varUint len``), 10 = skip (``varUint len``), otherwise an item whose low 5 bits are its content
+kind and whose bits 8/7/6 say whether a left origin, a right origin and a parent key follow. An item
+with neither origin names its parent: ``varUint 1`` + root-type name, or ``varUint 0`` + item id; then
+its map key if bit 6 is set. Delete set: ``varUint(#clients)``, per client ``varUint client,
+varUint(#ranges)``, ranges ``varUint clock, varUint length``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, NamedTuple, TypeAlias
+
+__all__ = [
+    "Content",
+    "DecodedItem",
+    "DecodedUpdate",
+    "ItemId",
+    "TypeRef",
+    "UpdateFormatError",
+    "decode_update",
+]
+
+ItemId: TypeAlias = tuple[int, int]  # (client, clock)
+
+
+class Content(IntEnum):
+    """The content kinds of an item (the info byte's low 5 bits)."""
+
+    GC = 0
+    DELETED = 1
+    JSON = 2
+    BINARY = 3
+    STRING = 4
+    EMBED = 5
+    FORMAT = 6
+    TYPE = 7
+    ANY = 8
+    DOC = 9
+    SKIP = 10
+
+
+class TypeRef(IntEnum):
+    """The shared type a ``Content.TYPE`` item creates."""
+
+    ARRAY = 0
+    MAP = 1
+    TEXT = 2
+    XML_ELEMENT = 3
+    XML_FRAGMENT = 4
+    XML_HOOK = 5
+    XML_TEXT = 6
+
+
+class UpdateFormatError(ValueError):
+    """The bytes are not a Yjs v1 update."""
+
+
+class DecodedItem(NamedTuple):
+    """One struct of an update (GC and skip structs too, as ``Content.GC`` / ``Content.SKIP``).
+
+    A named tuple, not a dataclass: a whole-document update has tens of thousands of structs.
+    """
+
+    id: ItemId
+    length: int
+    #: A :class:`Content` value (kept a plain int: building enum members per struct costs time).
+    content: int
+    origin: ItemId | None = None
+    right_origin: ItemId | None = None
+    #: Set only when the item has neither origin: a root-type name or the parent item's id.
+    parent: str | ItemId | None = None
+    #: The map key (an attribute name for XML elements), when the item is written with its parent.
+    key: str | None = None
+    #: A :class:`TypeRef` value.
+    type_ref: int | None = None
+    #: The tag of an XML element (or hook name) a ``Content.TYPE`` item creates.
+    type_name: str | None = None
+    #: The values of a ``Content.ANY`` item (an attribute value is one of these).
+    values: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedUpdate:
+    items: list[DecodedItem]
+    #: client -> [(first clock, length)] of the ranges the update deletes.
+    deletes: dict[int, list[tuple[int, int]]]
+
+
+_ORIGIN = 0x80
+_RIGHT_ORIGIN = 0x40
+_PARENT_KEY = 0x20
+_FLOAT32 = struct.Struct(">f")
+_FLOAT64 = struct.Struct(">d")
+_INT64 = struct.Struct(">q")
+
+
+def decode_update(update: bytes) -> DecodedUpdate:
+    """Every struct and delete range of a v1 update; UpdateFormatError if it does not parse."""
+    reader = _Reader(update)
+    try:
+        items = reader.structs()
+        deletes = reader.delete_set()
+    except (IndexError, UnicodeDecodeError, struct.error, ValueError) as exc:
+        raise UpdateFormatError(f"not a Yjs v1 update: {exc}") from None
+    if reader.offset != len(update):
+        raise UpdateFormatError("not a Yjs v1 update: bytes after the delete set")
+    return DecodedUpdate(items, deletes)
+
+
+class _Reader:
+    __slots__ = ("data", "offset")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.offset = 0
+
+    def uint(self) -> int:
+        data, offset = self.data, self.offset
+        byte = data[offset]
+        offset += 1
+        if byte < 0x80:
+            self.offset = offset
+            return byte
+        value = byte & 0x7F
+        shift = 7
+        while byte & 0x80:
+            byte = data[offset]
+            offset += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if shift > 70:
+                raise ValueError("a variable-length integer is too long")
+        self.offset = offset
+        return value
+
+    def signed(self) -> int:
+        data = self.data
+        byte = data[self.offset]
+        self.offset += 1
+        value = byte & 0x3F
+        negative = byte & 0x40
+        shift = 6
+        while byte & 0x80:
+            byte = data[self.offset]
+            self.offset += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if shift > 70:
+                raise ValueError("a variable-length integer is too long")
+        return -value if negative else value
+
+    def raw(self, length: int) -> bytes:
+        end = self.offset + length
+        if end > len(self.data):
+            raise ValueError("a length runs past the end of the update")
+        chunk = self.data[self.offset : end]
+        self.offset = end
+        return chunk
+
+    def string(self) -> str:
+        return self.raw(self.uint()).decode("utf-8")
+
+    def id(self) -> ItemId:
+        return self.uint(), self.uint()
+
+    def structs(self) -> list[DecodedItem]:
+        items: list[DecodedItem] = []
+        for _ in range(self.uint()):
+            count = self.uint()
+            client = self.uint()
+            clock = self.uint()
+            for _ in range(count):
+                item = self.struct(client, clock)
+                items.append(item)
+                clock += item.length
+        return items
+
+    def struct(self, client: int, clock: int) -> DecodedItem:
+        info = self.data[self.offset]
+        self.offset += 1
+        kind = info & 0x1F
+        if kind == Content.GC or kind == Content.SKIP:
+            return DecodedItem((client, clock), self.uint(), kind)
+        origin = self.id() if info & _ORIGIN else None
+        right_origin = self.id() if info & _RIGHT_ORIGIN else None
+        parent: str | ItemId | None = None
+        key = None
+        if origin is None and right_origin is None:
+            parent = self.string() if self.uint() == 1 else self.id()
+            if info & _PARENT_KEY:
+                key = self.string()
+        return self.content((client, clock), kind, origin, right_origin, parent, key)
+
+    def content(
+        self,
+        item_id: ItemId,
+        kind: int,
+        origin: ItemId | None,
+        right_origin: ItemId | None,
+        parent: str | ItemId | None,
+        key: str | None,
+    ) -> DecodedItem:
+        type_ref = None
+        type_name = None
+        values: tuple[Any, ...] = ()
+        length = 1
+        if kind == Content.DELETED:
+            length = self.uint()
+        elif kind == Content.JSON:
+            length = self.uint()
+            for _ in range(length):
+                self.string()
+        elif kind == Content.BINARY:
+            self.raw(self.uint())
+        elif kind == Content.STRING:
+            # Yjs counts string items in UTF-16 code units.
+            length = len(self.string().encode("utf-16-le")) // 2
+        elif kind == Content.EMBED:
+            self.string()
+        elif kind == Content.FORMAT:
+            self.string()
+            self.string()
+        elif kind == Content.TYPE:
+            type_ref = self.uint()
+            if type_ref == TypeRef.XML_ELEMENT or type_ref == TypeRef.XML_HOOK:
+                type_name = self.string()
+        elif kind == Content.ANY:
+            length = self.uint()
+            values = tuple([self.any() for _ in range(length)])
+        elif kind == Content.DOC:
+            self.string()
+            self.any()
+        else:
+            raise ValueError(f"unknown content kind {kind}")
+        if length < 1:
+            raise ValueError("an item of length 0")
+        return DecodedItem(
+            item_id, length, kind, origin, right_origin, parent, key, type_ref, type_name, values
+        )
+
+    def any(self) -> Any:
+        # lib0's "any" encoding; containers are read with an explicit stack, so no depth is too deep.
+        tag = self.data[self.offset]
+        if tag != 118 and tag != 117:
+            self.offset += 1
+            return self.scalar(tag)
+        result: list[Any] = []
+        # Each frame: (container, entries still to read); an object's entries start with their key.
+        stack: list[tuple[Any, int]] = [(result, 1)]
+        while stack:
+            container, left = stack[-1]
+            if left == 0:
+                stack.pop()
+                continue
+            stack[-1] = (container, left - 1)
+            name = self.string() if isinstance(container, dict) else None
+            tag = self.data[self.offset]
+            self.offset += 1
+            value: Any
+            if tag == 118:
+                value = {}
+                stack.append((value, self.uint()))
+            elif tag == 117:
+                value = []
+                stack.append((value, self.uint()))
+            else:
+                value = self.scalar(tag)
+            if isinstance(container, dict):
+                container[name] = value
+            else:
+                container.append(value)
+        return result[0]
+
+    def scalar(self, tag: int) -> Any:
+        if tag == 119:
+            length = self.uint()
+            end = self.offset + length
+            if end > len(self.data):
+                raise ValueError("a string runs past the end of the update")
+            text = self.data[self.offset : end].decode("utf-8")
+            self.offset = end
+            return text
+        if tag == 125:
+            return self.signed()
+        if tag == 123:
+            return _FLOAT64.unpack(self.raw(8))[0]
+        if tag == 120:
+            return True
+        if tag == 121:
+            return False
+        if tag == 126 or tag == 127:
+            return None
+        if tag == 124:
+            return _FLOAT32.unpack(self.raw(4))[0]
+        if tag == 122:
+            return _INT64.unpack(self.raw(8))[0]
+        if tag == 116:
+            return self.raw(self.uint())
+        raise ValueError(f"unknown value tag {tag}")
+
+    def delete_set(self) -> dict[int, list[tuple[int, int]]]:
+        deletes: dict[int, list[tuple[int, int]]] = {}
+        for _ in range(self.uint()):
+            client = self.uint()
+            ranges = deletes.setdefault(client, [])
+            for _ in range(self.uint()):
+                ranges.append((self.uint(), self.uint()))
+        return deletes

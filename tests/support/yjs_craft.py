@@ -1,0 +1,74 @@
+"""Hand-built Yjs v1 updates for structs no pycrdt or Yjs API writes (an element as an attribute, a
+plain value among an element's children, a map type inside an element).
+
+Only what the hostile tests need: one client's items written with an explicit parent (no origins), content
+``Any`` (strings, numbers, null) or a shared type, and an optional delete set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pycrdt import Encoder
+
+from mesh_tools.document._yjs_update import Content, TypeRef
+
+Id = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RawItem:
+    parent: Id | str
+    key: str | None = None
+    type_ref: TypeRef | None = None
+    type_name: str | None = None
+    values: tuple[str | None, ...] = ()
+
+
+def craft_update(
+    client: int, clock: int, items: list[RawItem], deletes: dict[int, list[Id]] | None = None
+) -> bytes:
+    """One client's consecutive items from ``clock`` on, then the delete set (client -> [(clock, len)])."""
+    encoder = Encoder()
+    encoder.write_var_uint(1 if items else 0)
+    if items:
+        encoder.write_var_uint(len(items))
+        encoder.write_var_uint(client)
+        encoder.write_var_uint(clock)
+    for item in items:
+        content = Content.TYPE if item.type_ref is not None else Content.ANY
+        encoder.write_var_uint(int(content) | (0x20 if item.key is not None else 0))  # one byte (< 128)
+        if isinstance(item.parent, str):
+            encoder.write_var_uint(1)
+            encoder.write_var_string(item.parent)
+        else:
+            encoder.write_var_uint(0)
+            encoder.write_var_uint(item.parent[0])
+            encoder.write_var_uint(item.parent[1])
+        if item.key is not None:
+            encoder.write_var_string(item.key)
+        if item.type_ref is not None:
+            encoder.write_var_uint(int(item.type_ref))
+            if item.type_name is not None:
+                encoder.write_var_string(item.type_name)
+        else:
+            encoder.write_var_uint(len(item.values))
+            for value in item.values:
+                _write_any(encoder, value)
+    ranges = deletes or {}
+    encoder.write_var_uint(len(ranges))
+    for deleted_client, spans in ranges.items():
+        encoder.write_var_uint(deleted_client)
+        encoder.write_var_uint(len(spans))
+        for start, length in spans:
+            encoder.write_var_uint(start)
+            encoder.write_var_uint(length)
+    return encoder.to_bytes()
+
+
+def _write_any(encoder: Encoder, value: str | None) -> None:
+    if value is None:
+        encoder.write_var_uint(126)
+    else:
+        encoder.write_var_uint(119)
+        encoder.write_var_string(value)
