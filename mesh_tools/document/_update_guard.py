@@ -313,7 +313,8 @@ class _Check:
                 return Placement(None, None, inside.content)  # the middle of a string, say
             if inside.content == Content.GC:
                 return FORGOTTEN
-            return Placement(None, None, inside.content, inside.type_ref, inside.type_name)
+            where, key = self._locate(inside)
+            return Placement(where, key, inside.content, inside.type_ref, inside.type_name)
         recorded = self._placements.get(parent)
         if recorded is None and self._strict:
             _refuse_missing(parent)
@@ -367,7 +368,7 @@ class _Check:
         if holder.content != Content.TYPE:
             _refuse("it puts an item inside a value, which holds no content")
         if holder.type_ref == TypeRef.XML_TEXT:
-            self._check_in_text(item, key)
+            self._check_in_text(item, key, holder)
         elif holder.type_ref == TypeRef.XML_ELEMENT:
             tag = holder.type_name
             self._check_in_element(item, key, tag)
@@ -388,7 +389,12 @@ class _Check:
         if item.type_ref == TypeRef.XML_TEXT and tag not in self._text_tags:
             _refuse("it creates a text node in an element whose type declares no text")
 
-    def _check_in_text(self, item: DecodedItem, key: str | None) -> None:
+    def _check_in_text(self, item: DecodedItem, key: str | None, text: Placement) -> None:
+        element = self._parent_placement(text.parent) if isinstance(text.parent, tuple) else None
+        if element is not None and element.type_ref == TypeRef.XML_ELEMENT:
+            # Such a text cannot be there (its creation is refused), unless stored before this check.
+            if element.type_name not in self._text_tags:
+                _refuse("it writes into a text node of an element whose type declares no text")
         if key is not None:
             _refuse("it sets an attribute on a text node")
         if item.content == Content.TYPE:

@@ -219,9 +219,65 @@ def test_the_decoder_reads_what_pycrdt_writes() -> None:
 
 # -- through the server ---------------------------------------------------------------------------
 
-#: Every one of them, a text node beside elements the replica holds included (the guard places it
-#: through the replica's record of its items).
-THROUGH_SERVER = HOSTILE
+
+def _held_paragraph(base: bytes) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """The item id of the honest <p> in ``base`` and of each of its attribute values, by name."""
+    items = decode_update(base).items
+    element = next(item.id for item in items if item.type_name == "p")
+    attributes = {item.key: item.id for item in items if item.parent == element and item.key is not None}
+    return element, attributes
+
+
+def _into_held(
+    build: Callable[[tuple[int, int], dict[str, tuple[int, int]]], list[RawItem]],
+) -> Callable[[bytes], bytes]:
+    def hostile(base: bytes) -> bytes:
+        element, attributes = _held_paragraph(base)
+        return craft_update(_MALLORY, 0, build(element, attributes))
+
+    return hostile
+
+
+def _text_in_held(base: bytes) -> bytes:
+    def edit(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
+        paragraph = root.children[0]
+        assert isinstance(paragraph, XmlElement)
+        paragraph.children.append(XmlText("hidden"))  # a <p> declares no text
+
+    return _hostile(base, edit)
+
+
+def _taken_id(base: bytes) -> bytes:
+    def edit(ydoc: Doc[Any], fragment: XmlFragment, root: XmlElement) -> None:
+        paragraph = root.children[0]
+        assert isinstance(paragraph, XmlElement)
+        root.children.insert(0, XmlElement("p", {"$id": paragraph.attributes["$id"], "text": "imposter"}))
+
+    return _hostile(base, edit)
+
+
+#: Updates that put content into what the server already holds: the update names the parent only by
+#: its item id, or not at all (an item placed beside a held one takes that one's parent and key).
+INTO_HELD: dict[str, Callable[[bytes], bytes]] = {
+    "characters straight into a held element": _into_held(lambda p, a: [RawItem(p, text="hidden")]),
+    "characters beside a held element": _into_held(lambda p, a: [RawItem(p, origin=True, text="hidden")]),
+    "a plain value beside a held element": _into_held(lambda p, a: [RawItem(p, origin=True, values=("x",))]),
+    "an element overwriting a held attribute": _into_held(
+        lambda p, a: [RawItem(a["text"], origin=True, type_ref=TypeRef.XML_ELEMENT, type_name="p")]
+    ),
+    "a map into a held element": _into_held(lambda p, a: [RawItem(p, type_ref=TypeRef.MAP)]),
+    "an item inside a held attribute value": _into_held(lambda p, a: [RawItem(a["text"], values=("x",))]),
+    "a malformed id overwriting a held one": _into_held(
+        lambda p, a: [RawItem(a["$id"], origin=True, values=("a b",))]
+    ),
+    "an item beside one the server lacks": _into_held(
+        lambda p, a: [RawItem((_MALLORY + 1, 7), origin=True, values=("x",))]
+    ),
+    "a text node in a held element that declares none": _text_in_held,
+    "a new element with a held element's id": _taken_id,
+}
+#: Every one of them, and those into held content, are refused by the server.
+THROUGH_SERVER = {**HOSTILE, **INTO_HELD}
 
 
 @pytest.mark.parametrize("hostile", THROUGH_SERVER.values(), ids=THROUGH_SERVER.keys())
