@@ -391,10 +391,13 @@ class _Check:
 
     def _check_in_text(self, item: DecodedItem, key: str | None, text: Placement) -> None:
         element = self._parent_placement(text.parent) if isinstance(text.parent, tuple) else None
-        if element is not None and element.type_ref == TypeRef.XML_ELEMENT:
-            # Such a text cannot be there (its creation is refused), unless stored before this check.
-            if element.type_name not in self._text_tags:
-                _refuse("it writes into a text node of an element whose type declares no text")
+        # Such a text cannot be there (its creation is refused), unless stored before this check existed.
+        if (
+            element is not None
+            and element.type_ref == TypeRef.XML_ELEMENT
+            and element.type_name not in self._text_tags
+        ):
+            _refuse("it writes into a text node of an element whose type declares no text")
         if key is not None:
             _refuse("it sets an attribute on a text node")
         if item.content == Content.TYPE:

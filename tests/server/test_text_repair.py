@@ -16,7 +16,7 @@ from ..support import ARTICLE, ROOM, RawConnector
 
 def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
     """An update from a plain Yjs-style client that ignores the schema: an unknown mark and a link without
-    its href. (Text in an element that declares none is refused whole: tests/server/test_hostile_updates.py.)"""
+    its href. (Text in an element that declares none is refused whole: test_hostile_updates.py.)"""
     ydoc: Doc[Any] = Doc()
     ydoc.apply_update(base.get_update())
     root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
