@@ -273,6 +273,8 @@ class _Check:
         return placed
 
     def _locate(self, item: DecodedItem) -> _Location:
+        if item.parent is not None:
+            return item.parent, item.key
         # Follows origins through the update with a loop, not recursion: chains can be long.
         chain: list[ItemId] = []
         location: _Location | None = None
