@@ -15,6 +15,7 @@ from pycrdt import Doc, Map, XmlElement, XmlFragment, XmlText
 from mesh_tools.document import FRAGMENT_NAME, PARTICIPANTS_MAP, MeshDocument, UpdateGuard
 from mesh_tools.document._yjs_update import decode_update
 from mesh_tools.errors import UpdateRefusedError
+from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 
 from ..support import ARTICLE, RawItem, craft_update
 
@@ -143,3 +144,36 @@ def test_a_text_held_where_no_text_is_declared_takes_no_characters() -> None:
     text = next(i.id for i in decode_update(server.doc.get_update()).items if i.type_ref == 6)
     with pytest.raises(UpdateRefusedError, match="declares no text"):
         server.receive(craft_update(4242, 0, [RawItem(text, text="more")]))
+
+
+def test_a_moved_subtree_keeps_every_id_because_deleting_its_old_copy_deletes_its_children() -> None:
+    sections = MeshSchema(
+        root_tag_name="doc",
+        elements=[
+            ElementType(
+                tag_name="doc", properties=[ChildProperty(name="children", child_tag_names=["section"])]
+            ),
+            ElementType(
+                tag_name="section", properties=[ChildProperty(name="children", child_tag_names=["p"])]
+            ),
+            ElementType(tag_name="p", properties=[ValueProperty(name="text", type="string")]),
+        ],
+    )
+    doc = MeshDocument(schema=sections)
+    doc.root.append_json({"section": {"$id": "s1", "children": [{"p": {"$id": "p1", "text": "a"}}]}})
+    doc.root.append_json({"section": {"$id": "s2"}})
+    guard = UpdateGuard(doc)
+    ydoc, root = _plain_copy(doc)
+    state = ydoc.get_state()
+    with ydoc.transaction():
+        del root.children[0]
+        section = root.children.append(XmlElement("section", {"$id": "s1"}))
+        section.children.append(XmlElement("p", {"$id": "p1", "text": "a"}))
+    update = ydoc.get_update(state)
+    checked = guard.check(update, guard.prepare())
+    doc.apply_update(update)
+    guard.accept(checked)
+    assert doc.to_json(include_ids=True)["doc"]["children"] == [
+        {"section": {"$id": "s2", "children": []}},
+        {"section": {"$id": "s1", "children": [{"p": {"$id": "p1", "text": "a"}}]}},
+    ]
