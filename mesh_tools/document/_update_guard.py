@@ -77,7 +77,7 @@ _TYPE_NAMES: dict[int, str] = {
     TypeRef.XML_FRAGMENT: "an XML fragment",
     TypeRef.XML_HOOK: "an XML hook",
 }
-#: Where an item sits: (parent, map key); FORGOTTEN's for an item anchored to a GC'd one.
+#: Where an item sits: (parent, map key); (None, None) when it hangs on an item Yjs has forgotten (GC).
 _Location = tuple["str | ItemId | None", "str | None"]
 _UNKNOWN: _Location = (None, None)
 
@@ -338,7 +338,7 @@ class _Check:
             if clock + item.length > _ROOT_CLOCKS:
                 _refuse(f"it writes as client {ROOT_CLIENT}, which only creates the root")
             return
-        if item.content in (Content.GC, Content.SKIP, Content.DELETED):
+        if item.content == Content.GC or item.content == Content.SKIP:
             return
         for neighbour in (item.origin, item.right_origin):
             if neighbour is not None and neighbour[0] == ROOT_CLIENT:
@@ -347,12 +347,16 @@ class _Check:
         if isinstance(parent, tuple) and parent[0] == ROOT_CLIENT and parent != _ROOT_ITEM:
             _refuse("it nests an item inside the root's id")
         if parent == PARTICIPANTS_MAP:
-            _check_participant_entry(item, key)
+            if item.content != Content.DELETED:  # an overwritten entry, in a full state
+                _check_participant_entry(item, key)
             return
+        # Even deleted content creates the top-level type it names.
         if isinstance(parent, str):
             if parent == FRAGMENT_NAME:
                 _refuse("it inserts a second root element")
             _refuse(f"it creates the top-level type {parent!r}; documents hold only {FRAGMENT_NAME!r}")
+        if item.content == Content.DELETED:
+            return
         if item.content in _CONTENT_NAMES:
             _refuse(f"it inserts {_CONTENT_NAMES[item.content]}, which no schema allows")
         if item.content == Content.TYPE and item.type_ref not in (TypeRef.XML_ELEMENT, TypeRef.XML_TEXT):

@@ -125,6 +125,7 @@ CRAFTED: dict[str, bytes] = {
     "a plain value among the root's children": craft_update(_MALLORY, 0, [RawItem(_ROOT, values=("x",))]),
     "a map among the root's children": craft_update(_MALLORY, 0, [RawItem(_ROOT, type_ref=TypeRef.MAP)]),
     "an item inside the root's id": craft_update(_MALLORY, 0, [RawItem((0, 1), values=("x",))]),
+    "deleted content in a top-level type": craft_update(_MALLORY, 0, [RawItem("evil", deleted=3)]),
     "an id that is not a string": craft_update(
         _MALLORY,
         0,

@@ -27,6 +27,8 @@ class RawItem:
     values: tuple[str | None, ...] = ()
     #: Characters (string content) instead of values.
     text: str | None = None
+    #: Deleted content of this length (what a full state holds of deleted items) instead of values.
+    deleted: int | None = None
     origin: bool = False
 
 
@@ -46,6 +48,8 @@ def craft_update(
             if item.type_ref is not None
             else Content.STRING
             if item.text is not None
+            else Content.DELETED
+            if item.deleted is not None
             else Content.ANY
         )
         if item.origin:
@@ -70,6 +74,8 @@ def craft_update(
                 encoder.write_var_string(item.type_name)
         elif item.text is not None:
             encoder.write_var_string(item.text)
+        elif item.deleted is not None:
+            encoder.write_var_uint(item.deleted)
         else:
             encoder.write_var_uint(len(item.values))
             for value in item.values:
