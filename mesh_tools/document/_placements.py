@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from pycrdt import Encoder
 
+from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
 from ._yjs_update import Content, DecodedItem, ItemId
 
@@ -80,8 +81,10 @@ class Placements:
         self._clients: dict[int, _Runs] = {}
         #: client -> the next clock not recorded; every clock below it is recorded.
         self.state: dict[int, int] = {}
-        #: Element id -> the id of the element item that was last given it.
-        self.holders: dict[str, ItemId] = {}
+        #: Element id -> the element items given it that still hold it, as far as recorded, oldest first.
+        self._holders: dict[str, list[ItemId]] = {}
+        #: Element item -> the id it was last given.
+        self._ids: dict[ItemId, str] = {}
         #: The participants register's entries not deleted yet: item id -> key (a client id).
         self.entries: dict[ItemId, str] = {}
 
@@ -106,11 +109,44 @@ class Placements:
         self.state[client] = end
         if place.parent == PARTICIPANTS_MAP and place.key is not None:
             self.entries[item.id] = place.key
+        elif place.key == ID_ATTRIBUTE and isinstance(place.parent, tuple) and len(item.values) == 1:
+            value = item.values[0]
+            if isinstance(value, str):
+                self._give_id(place.parent, value)
+
+    def holder(self, element_id: str) -> ItemId | None:
+        """The element item that holds ``element_id`` now, as far as recorded."""
+        items = self._holders.get(element_id)
+        return items[-1] if items else None
+
+    def _give_id(self, element: ItemId, value: str) -> None:
+        old = self._ids.get(element)
+        if old is not None:
+            self._drop_holder(old, element)
+        self._ids[element] = value
+        self._holders.setdefault(value, []).append(element)
+
+    def _drop_holder(self, value: str, element: ItemId) -> None:
+        items = self._holders[value]
+        items.remove(element)
+        if not items:
+            del self._holders[value]
 
     def forget_deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> None:
-        """Drop the participant entries a delete set removes."""
+        """Drop the participant entries and the id holders a delete set removes."""
         for entry in [e for e in self.entries if covers(deletes, e)]:
             del self.entries[entry]
+        for client, ranges in deletes.items():
+            runs = self._clients.get(client)
+            if runs is None:
+                continue
+            for clock, length in ranges:
+                at = max(bisect_right(runs.starts, clock) - 1, 0)
+                while at < len(runs.starts) and runs.starts[at] < clock + length:
+                    element = (client, runs.starts[at])
+                    if runs.ends[at] > clock and element in self._ids:
+                        self._drop_holder(self._ids.pop(element), element)
+                    at += 1
 
     def encoded_state(self) -> bytes:
         """The recorded state vector in Yjs's encoding, for ``Doc.get_update``."""

@@ -173,7 +173,6 @@ class UpdateGuard:
         """Record the items of an update the replica has applied."""
         for item, place in checked.items:
             self._placements.record(item, place)
-            _note_holder(self._placements, item, place)
         self._placements.forget_deleted(checked.deletes)
 
 
@@ -186,13 +185,6 @@ def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:
 
 def _root_placement(root_tag: str | None) -> Placement:
     return Placement(FRAGMENT_NAME, None, Content.TYPE, TypeRef.XML_ELEMENT, root_tag)
-
-
-def _note_holder(placements: Placements, item: DecodedItem, place: Placement) -> None:
-    if place.key == ID_ATTRIBUTE and isinstance(place.parent, tuple) and len(item.values) == 1:
-        value = item.values[0]
-        if isinstance(value, str):
-            placements.holders[value] = place.parent
 
 
 class _Check:
@@ -255,7 +247,6 @@ class _Check:
         """Record what the replica holds already (no checks)."""
         for item, place in self._place_all(self._update.items):
             self._placements.record(item, place)
-            _note_holder(self._placements, item, place)
         self._placements.forget_deleted(self._update.deletes)
 
     # -- placing ----------------------------------------------------------------------------
@@ -431,7 +422,7 @@ class _Check:
             if value in seen:
                 _refuse(f"it gives two new elements the id {value!r}")
             seen.add(value)
-            if value in self._taken and not self._deletes(self._placements.holders.get(value)):
+            if value in self._taken and not self._deletes(self._placements.holder(value)):
                 _refuse(
                     f"it gives a new element the id {value!r}, which an element of the document holds"
                     " (a move deletes the old element in the same update)"

@@ -177,3 +177,41 @@ def test_a_moved_subtree_keeps_every_id_because_deleting_its_old_copy_deletes_it
         {"section": {"$id": "s2", "children": []}},
         {"section": {"$id": "s1", "children": [{"p": {"$id": "p1", "text": "a"}}]}},
     ]
+
+
+def test_after_twins_are_repaired_the_element_that_kept_the_id_can_still_be_moved() -> None:
+    # Two nodes accepted one id concurrently (trusted from the bus); the repair renamed one twin.
+    server = Server()
+    ydoc, root = _plain_copy(server.doc)
+    twins = []
+    for text in ("one", "two"):
+        copy: Doc[Any] = Doc()
+        copy.apply_update(ydoc.get_update())
+        copy_root = copy.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+        assert isinstance(copy_root, XmlElement)
+        state = copy.get_state()
+        copy_root.children.append(XmlElement("para", {"$id": "twin", "text": text}))
+        twins.append(copy.get_update(state))
+    for update in twins:
+        checked = server.guard.check(update, server.guard.prepare(), trusted_ids=True)
+        server.doc.apply_update(update)
+        server.guard.accept(checked)
+    assert server.doc.repair()
+    kept = server.doc.element_by_id("twin")
+    other = next(child for child in server.doc.root.get_children() if child.id != "twin")
+    ydoc, root = _plain_copy(server.doc)
+    position = [child.attributes["$id"] for child in root.children if isinstance(child, XmlElement)].index(
+        "twin"
+    )
+
+    def move() -> None:
+        with ydoc.transaction():
+            del root.children[position]
+            root.children.append(XmlElement("para", {"$id": "twin"}))
+
+    server.send_from(ydoc, move)
+    assert [child.id for child in server.doc.root.get_children()] == [other.id, "twin"]
+    assert kept.id == "twin"
+    ydoc, root = _plain_copy(server.doc)
+    with pytest.raises(UpdateRefusedError, match="'twin', which an element of the document holds"):
+        server.send_from(ydoc, lambda: root.children.append(XmlElement("para", {"$id": "twin"})))
