@@ -216,6 +216,8 @@ class _Check:
         )
         self._by_start = _ItemsByClient(update.items)
         self._located: dict[ItemId, _Location] = {}
+        #: The items of the origin chain being walked (a hostile update can close it into a circle).
+        self._walking: set[ItemId] = set()
 
     def run(self, elements: int, max_elements: int | None) -> list[tuple[DecodedItem, Placement]]:
         deletes = self._update.deletes
@@ -278,6 +280,9 @@ class _Check:
             if current.content == Content.GC or current.content == Content.SKIP:
                 location = _UNKNOWN
                 break
+            if current.id in self._walking:
+                _refuse("its items are placed beside one another in a circle")
+            self._walking.add(current.id)
             chain.append(current.id)
             if current.parent is not None:
                 location = (current.parent, current.key)
@@ -297,6 +302,7 @@ class _Check:
                 location = (recorded.parent, recorded.key)
         for item_id in chain:
             self._located[item_id] = location
+        self._walking.clear()
         return location
 
     def _parent_placement(self, parent: ItemId) -> Placement | None:

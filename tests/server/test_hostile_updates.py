@@ -126,6 +126,14 @@ CRAFTED: dict[str, bytes] = {
     "a map among the root's children": craft_update(_MALLORY, 0, [RawItem(_ROOT, type_ref=TypeRef.MAP)]),
     "an item inside the root's id": craft_update(_MALLORY, 0, [RawItem((0, 1), values=("x",))]),
     "deleted content in a top-level type": craft_update(_MALLORY, 0, [RawItem("evil", deleted=3)]),
+    "items beside one another in a circle": craft_update(
+        _MALLORY,
+        0,
+        [
+            RawItem((_MALLORY, 1), origin=True, values=("x",)),
+            RawItem((_MALLORY, 0), origin=True, values=("y",)),
+        ],
+    ),
     "an id that is not a string": craft_update(
         _MALLORY,
         0,
