@@ -49,10 +49,6 @@ async def next_batch(
             first = await asyncio.wait_for(queue.get(), timeout)
         except TimeoutError:
             first = on_timeout()
-    # One turn of the loop before the writer thread is woken: the update that queued this write is
-    # relayed to the sockets first (the thread would compete for the GIL on the relay's critical path),
-    # and what else this turn appends joins the batch.
-    await asyncio.sleep(0)
     if first is None:
         stopping = True
     else:
