@@ -5,8 +5,10 @@
 ``--documents`` writers each edit their own document (one edit every 5 ms); ``--readers`` clients
 each have every document open on one connection, so each tick owes a reader several frames on
 different channels. ``strace -c -f`` counts the server's socket writes (sendto, sendmsg, write, writev)
-while the readers count the WebSocket frames they get: websockets alone costs one write per frame (the
-reference figure, 1.0 frame per write); ours writes everything a reader is owed per turn at once.
+while the readers count the WebSocket frames they get: websockets' ``send`` costs one write per frame
+to a reader that keeps up (the reference figure, 1.0 frame per write); ours writes everything a reader
+is owed per turn at once. asyncio also joins writes on its own while a reader's socket is full, so on
+a loaded machine (slow readers) the reference would be above 1.0 too: compare runs at the same load.
 Needs strace (``apt-get install strace``); strace slows the server, so no time is reported.
 """
 
