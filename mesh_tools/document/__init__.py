@@ -27,6 +27,7 @@ from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementIns
 from ._json import state_json
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
+from ._participants import ParticipantRegister, decode_state_vector, writers_of
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
 from ._update_guard import check_update
@@ -51,15 +52,18 @@ __all__ = [
     "MarkSpan",
     "MarkValue",
     "MeshDocument",
+    "ParticipantRegister",
     "TextChanged",
     "TextEdit",
     "UpdateListener",
     "Violation",
     "check_update",
+    "decode_state_vector",
     "document_tree",
     "read_text_delta",
     "shorten",
     "state_json",
+    "writers_of",
 ]
 
 

@@ -16,19 +16,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, Violation, check_update, state_json
+from ..document import MeshDocument, ParticipantRegister, Violation, check_update, state_json, writers_of
 from ..errors import (
     PermissionDeniedError,
     ProtocolError,
     RemoteProtocolError,
     ServerError,
     StorageUnavailableError,
+    UpdateRefusedError,
 )
 from ..sync import (
     ClosedPush,
@@ -111,6 +112,7 @@ class LiveDocument:
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
+        self._register = ParticipantRegister(doc)
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -223,13 +225,35 @@ class LiveDocument:
             await asyncio.to_thread(check)
         else:
             check()
-        return self._integrate(update, origin=origin)
+        if not isinstance(origin, Subscriber):
+            return self._integrate(update, origin=origin)
+        writers = writers_of(update, doc.get_state())
+        participant = origin.participant.token.name
+        self._check_writers(writers, participant)
+        return self._integrate(update, origin=origin, writers=writers, participant=participant)
 
-    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
+    def _check_writers(self, writers: Sequence[int], participant: str) -> None:
+        """Refuse an update that writes as a Yjs client registered to another participant: its edits
+        would show under that participant's name in every change feed."""
+        for client in writers:
+            owner = self._register.name_of(client)
+            if owner is not None and owner != participant:
+                raise UpdateRefusedError(
+                    f"the update was refused: it writes as client {client}, which is {owner!r}'s",
+                    hint="write with your replica's own client id; nothing was applied",
+                )
+
+    def _integrate(
+        self, update: bytes, *, origin: Any, writers: Sequence[int] = (), participant: str = ""
+    ) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+        # The writers' register entries say the token's name, whatever the client wrote there: the
+        # server's entry comes after the client's, so it wins on every replica (docs/document-layout.md).
+        for client in writers:
+            self._register.register(client, participant, origin=SERVER_ORIGIN)
         if violations:
             self.mend()
         else:

@@ -191,7 +191,6 @@ class DocumentToolkit(FunctionToolkit):
         entries, self._documents = self._documents, {}
         for entry in entries.values():
             entry.changes.close()
-            entry.feed.close()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -573,7 +572,7 @@ class DocumentToolkit(FunctionToolkit):
                     raise
                 authors = Authors(document, self.participant)
                 entry = self._documents[path] = _OpenDocument(
-                    document, ChangeTracker(document, path), ChangeFeed(document, authors), authors
+                    document, ChangeTracker(document, path), ChangeFeed(document), authors
                 )
                 document.observe(lambda event: None if event.local else self._remote_change(path))
         return entry
