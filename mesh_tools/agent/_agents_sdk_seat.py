@@ -11,6 +11,7 @@ records and evals treat it like a turn of our loop.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from dataclasses import dataclass, field
@@ -54,11 +55,12 @@ class ChangeNotices:
         return ModelInputData(input=items, instructions=data.model_data.instructions)
 
 
-def agents_sdk_agent(name: str, instructions: str, *, temperature: float | None = None) -> Any:
-    """A plain ``agents.Agent`` with no model: seated in a team, it runs on the team's client."""
-    from agents import Agent, ModelSettings
+def agents_sdk_agent(name: str, instructions: str) -> Any:
+    """A plain ``agents.Agent`` with no model: seated in a team, it runs the member's model on the
+    team's client, with the member's temperature."""
+    from agents import Agent
 
-    return Agent(name=name, instructions=instructions, model_settings=ModelSettings(temperature=temperature))
+    return Agent(name=name, instructions=instructions)
 
 
 @dataclass(slots=True)
@@ -160,15 +162,17 @@ async def run_agents_sdk(
     model: str,
     max_turns: int,
     client: AsyncOpenAI | None,
+    temperature: float | None = None,
     api: ApiName = "responses",
     on_event: EventCallback | None = None,
     scripted: bool = False,
 ) -> AgentResult:
     """Run the openai-agents ``agent`` on ``task`` with ``toolkit``'s tools added; its record as ours.
 
-    An agent without a model gets ``model`` on ``client`` (over ``api``); None uses the SDK's default
-    client (``OPENAI_API_KEY``). ``scripted`` marks the result as never a model result: the SDK does not
-    pass on the offline label of a scripted reply, so the caller, who chose the endpoint, says so.
+    An agent without a model gets ``model`` on ``client`` (over ``api``; None uses the SDK's default
+    client, ``OPENAI_API_KEY``) and ``temperature`` unless its settings name one. ``scripted`` marks
+    the result as never a model result: the SDK does not pass on the offline label of a scripted
+    reply, so the caller, who chose the endpoint, says so.
     """
     from agents import MaxTurnsExceeded, OpenAIChatCompletionsModel, OpenAIResponsesModel, RunConfig, Runner
     from agents.lifecycle import RunHooks
@@ -184,8 +188,10 @@ async def run_agents_sdk(
         async def on_llm_end(self, context: Any, agent: Any, response: Any) -> None:
             turns.model_call_ended(response)
 
-    chosen = agent.model
+    chosen, settings = agent.model, agent.model_settings
     if chosen is None:
+        if settings.temperature is None:
+            settings = dataclasses.replace(settings, temperature=temperature)
         if client is None:
             chosen = model
         elif api == "responses":

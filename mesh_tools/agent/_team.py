@@ -379,6 +379,7 @@ class _Seat:
             model=self.member.model,
             max_turns=self.member.max_turns,
             client=client,
+            temperature=self.member.temperature,
             api=spec.api,
             on_event=lambda event: self._record(event, spec.on_event),
             # The team's scripted model answers only an agent that runs on the team's client.
