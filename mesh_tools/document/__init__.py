@@ -27,7 +27,7 @@ from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementIns
 from ._json import state_json
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
-from ._participants import ParticipantRegister, decode_state_vector, writers_of
+from ._participants import Claims, ParticipantRegister, claims_of, decode_state_vector
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
 from ._update_guard import check_update
@@ -43,6 +43,7 @@ __all__ = [
     "REMOTE",
     "ROOT_ID",
     "AttributeChanged",
+    "Claims",
     "DocumentEvent",
     "DocumentLimits",
     "Element",
@@ -58,12 +59,12 @@ __all__ = [
     "UpdateListener",
     "Violation",
     "check_update",
+    "claims_of",
     "decode_state_vector",
     "document_tree",
     "read_text_delta",
     "shorten",
     "state_json",
-    "writers_of",
 ]
 
 

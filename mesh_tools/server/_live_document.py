@@ -16,13 +16,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, ParticipantRegister, Violation, check_update, state_json, writers_of
+from ..document import (
+    Claims,
+    MeshDocument,
+    ParticipantRegister,
+    Violation,
+    check_update,
+    claims_of,
+    state_json,
+)
 from ..errors import (
     PermissionDeniedError,
     ProtocolError,
@@ -225,17 +233,21 @@ class LiveDocument:
             await asyncio.to_thread(check)
         else:
             check()
-        if not isinstance(origin, Subscriber):
-            return self._integrate(update, origin=origin)
-        writers = writers_of(update, doc.get_state())
-        participant = origin.participant.token.name
-        self._check_writers(writers, participant)
-        return self._integrate(update, origin=origin, writers=writers, participant=participant)
+        if isinstance(origin, Subscriber):
+            self._check_claims(claims_of(update, doc.get_state()), origin.participant.token.name)
+        return self._integrate(update, origin=origin)
 
-    def _check_writers(self, writers: Sequence[int], participant: str) -> None:
-        """Refuse an update that writes as a Yjs client registered to another participant: its edits
-        would show under that participant's name in every change feed."""
-        for client in writers:
+    def _check_claims(self, claims: Claims, participant: str) -> None:
+        """Refuse an update that registers another name than the token's, or writes as a Yjs client
+        registered to another participant: its edits would show under that name in every change feed."""
+        for client, name in claims.names.items():
+            if name != participant:
+                raise UpdateRefusedError(
+                    f"the update was refused: it registers client {client} as {name!r}, but its token "
+                    f"names {participant!r}",
+                    hint="register under the name in your token; nothing was applied",
+                )
+        for client in claims.writers:
             owner = self._register.name_of(client)
             if owner is not None and owner != participant:
                 raise UpdateRefusedError(
@@ -243,17 +255,11 @@ class LiveDocument:
                     hint="write with your replica's own client id; nothing was applied",
                 )
 
-    def _integrate(
-        self, update: bytes, *, origin: Any, writers: Sequence[int] = (), participant: str = ""
-    ) -> list[Violation]:
+    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
-        # The writers' register entries say the token's name, whatever the client wrote there: the
-        # server's entry comes after the client's, so it wins on every replica (docs/document-layout.md).
-        for client in writers:
-            self._register.register(client, participant, origin=SERVER_ORIGIN)
         if violations:
             self.mend()
         else:

@@ -1,13 +1,11 @@
 """Who edited: the toolkit's side of the document's participant register (``document._participants``).
 
 A toolkit writes its replica's entry once, before its first edit. On a room the name is the one in
-the connection's token (the server holds every entry to it, so a participant cannot pass itself off as
+the connection's token (the server refuses any other, so a participant cannot pass itself off as
 another); elsewhere (an in-process source) it is the toolkit's ``participant``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from ..document import MeshDocument, ParticipantRegister
 from ._source import Authenticated
@@ -16,7 +14,7 @@ __all__ = ["Authors"]
 
 
 class Authors:
-    """Reads the register, and writes this replica's entry before its first edit."""
+    """Writes this replica's entry in the register before its first edit."""
 
     def __init__(self, document: MeshDocument, participant: str | None) -> None:
         self._document = document
@@ -32,7 +30,3 @@ class Authors:
             return
         self._registered = True
         self._register.register(self._document.ydoc.client_id, self._participant)
-
-    def names(self, clients: Iterable[int]) -> str:
-        """The participants behind these Yjs clients: registered names, else ``client <id>``."""
-        return self._register.names(clients)

@@ -48,10 +48,14 @@ __all__ = ["Change", "ChangeFeed", "ChangeLog", "FeedPage", "StateVector"]
 #: A state vector decoded: each client's next clock.
 StateVector = dict[int, int]
 
+#: How long a replica may take to receive what a version passed from another agent had seen, in seconds.
+CATCH_UP_S = 2.0
 #: How long ``wait`` keeps waiting for more once a change arrived, in seconds.
 SETTLE_S = 0.3
 # Characters one inserted subtree may use in a feed page, at most.
 _INSERT_BUDGET = 2_000
+#: How often a replica behind a version is checked again while it catches up, in seconds.
+_CATCH_UP_POLL_S = 0.02
 _VERSION_HINT = "use the version of your latest read or edit, or call describe_document to read again"
 
 
@@ -148,19 +152,12 @@ class ChangeLog:
     def since(self, version: str) -> list[_Entry]:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
         is not a version of this document or is older than the log."""
-        replica_text, _, rest = version.partition(".")
-        count, _, state_text = rest.partition(".")
-        try:
-            replica, position = int(replica_text), int(count)
-            state = decode_state_vector(base64.urlsafe_b64decode(state_text + "=" * (-len(state_text) % 4)))
-        except (ValueError, IndexError, binascii.Error):
-            raise InvalidValueError(f"{version!r} is not a version", hint=_VERSION_HINT) from None
-        if any(
-            clock > self.state.get(client, 0) for client, clock in state.items() if client != self.replica
-        ):
+        replica, position, state = _parse(version)
+        if self.ahead(state, replica):
             raise InvalidValueError(
-                f"version {version!r} has changes this replica has not received (yet)",
-                hint="versions come from a read or edit of this document; wait_for_changes waits for them",
+                f"version {version!r} has changes this replica has not received",
+                hint="versions come from a read or edit of this document; call describe_document to read "
+                "it again",
             )
         oldest = self.logged - len(self.entries)
         if replica == self.replica:
@@ -179,6 +176,23 @@ class ChangeLog:
                 hint="call describe_document to read the document again",
             )
         return [entry for entry in self.entries if entry.new_to(state, replica)]
+
+    def ahead(self, state: StateVector, replica: int) -> bool:
+        """Whether a version's state holds changes (of others than this replica) not received here."""
+        known = self.state
+        return any(clock > known.get(client, 0) for client, clock in state.items() if client != self.replica)
+
+    async def catch_up(self, version: str, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds until this replica holds everything ``version`` had seen.
+
+        Another agent's version is often ahead by its own latest edits, still on their way here.
+        """
+        replica, _, state = _parse(version)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.ahead(state, replica) and loop.time() < deadline:
+            # Not the log's arrival event: an update may bring no element event (a register entry).
+            await asyncio.sleep(_CATCH_UP_POLL_S)
 
     async def arrival(self, position: int, deadline: float) -> bool:
         """Whether the log grows past ``position`` before the loop's clock reaches ``deadline``."""
@@ -250,6 +264,11 @@ class ChangeFeed:
     def version(self) -> str:
         """The current version token."""
         return self._log.version()
+
+    async def catch_up(self, version: str, timeout: float = CATCH_UP_S) -> None:
+        """Give this replica up to ``timeout`` seconds to receive what ``version`` (maybe another
+        agent's) had seen, before it is answered."""
+        await self._log.catch_up(version, timeout)
 
     # -- answers -------------------------------------------------------------------------------
 
@@ -356,6 +375,17 @@ class ChangeFeed:
             hint="decide with the newer values; repeat the edit with the version of this answer's "
             "changes_since call, or without if_unchanged_since to overwrite",
         )
+
+
+def _parse(version: str) -> tuple[int, int, StateVector]:
+    """A version's replica, log position and state vector; InvalidValueError if it is none."""
+    replica_text, _, rest = version.partition(".")
+    count, _, state_text = rest.partition(".")
+    try:
+        state = decode_state_vector(base64.urlsafe_b64decode(state_text + "=" * (-len(state_text) % 4)))
+        return int(replica_text), int(count), state
+    except (ValueError, IndexError, binascii.Error):
+        raise InvalidValueError(f"{version!r} is not a version", hint=_VERSION_HINT) from None
 
 
 def _change(

@@ -466,6 +466,7 @@ class DocumentToolkit(FunctionToolkit):
 
     async def _changes_since(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
+        await entry.feed.catch_up(arguments["version"])
         return self._feed_page(entry, arguments["version"])
 
     async def _wait_for_changes(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -475,6 +476,7 @@ class DocumentToolkit(FunctionToolkit):
             raise InvalidValueError(
                 f"timeout {timeout:g} is outside 0..{MAX_WAIT_S:g}", hint="wait up to a minute"
             )
+        await entry.feed.catch_up(arguments["version"])
         await entry.feed.wait(arguments["version"], timeout)
         return self._feed_page(entry, arguments["version"])
 
@@ -551,6 +553,7 @@ class DocumentToolkit(FunctionToolkit):
         entry = await self._open(self._path(arguments))
         version = arguments[_IF_UNCHANGED]
         if version is not None:
+            await entry.feed.catch_up(version)
             entry.feed.check_unchanged(self._element(entry, arguments[target]).id, version)
         entry.authors.register()
         return entry
