@@ -127,6 +127,8 @@ class ChangeLog:
         self._register = ParticipantRegister(document)
         self.entries: deque[_Entry] = deque(maxlen=remember)
         self.logged = 0  # entries ever logged; the log holds the last len(self.entries) of them
+        self.edits = 0
+        """Every change to the replica counted, its own included: what a cached read is valid for."""
         self.state = decode_state_vector(document.get_state())
         self.base = dict(self.state)
         """The state the oldest entry kept was logged after: older versions cannot be answered here."""
@@ -206,6 +208,7 @@ class ChangeLog:
         return True
 
     def _on_event(self, event: DocumentEvent) -> None:
+        self.edits += 1
         document = self._document()
         assert document is not None, "a collected document sends no events"
         state = decode_state_vector(document.get_state())
@@ -264,6 +267,11 @@ class ChangeFeed:
     def version(self) -> str:
         """The current version token."""
         return self._log.version()
+
+    @property
+    def edits(self) -> int:
+        """Changes to the replica so far, anyone's: a read cached with this count is valid while it holds."""
+        return self._log.edits
 
     async def catch_up(self, version: str, timeout: float = CATCH_UP_S) -> None:
         """Give this replica up to ``timeout`` seconds to receive what ``version`` (maybe another

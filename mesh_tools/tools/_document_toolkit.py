@@ -36,7 +36,7 @@ from ._contract import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
 from ._schema_summary import schema_summary
-from ._search import SearchQuery, search
+from ._search import SearchQuery, SearchWalk
 from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
 from ._text_tools import (
@@ -72,12 +72,16 @@ EDIT_CHANGES_BUDGET = 2_000
 SEARCH_PAGE = 50
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _OpenDocument:
     document: MeshDocument
     changes: ChangeTracker
     feed: ChangeFeed
     authors: Authors
+    search: SearchWalk | None = None
+    """The latest search, kept for its next page."""
+    search_edits: int = 0
+    """The document's edit count when that search started: the walk is valid while it holds."""
 
 
 class DocumentToolkit(FunctionToolkit):
@@ -453,11 +457,17 @@ class DocumentToolkit(FunctionToolkit):
             equals=arguments["equals"],
             text=arguments["text"],
         )
-        cursor = arguments["cursor"]
-        skip = _page_cursor(cursor)
-        page = search(
-            start, query, schema=self.schema, skip=skip, budget=self.describe_budget, limit=SEARCH_PAGE
-        )
+        skip = _page_cursor(arguments["cursor"])
+        walk = entry.search
+        if (
+            walk is None
+            or (walk.start_id, walk.query, entry.search_edits) != (start.id, query, entry.feed.edits)
+            or walk.found > skip
+        ):
+            # Paging resumes the last walk while the document is unchanged; otherwise a new one.
+            walk = entry.search = SearchWalk(start, query, schema=self.schema)
+            entry.search_edits = entry.feed.edits
+        page = walk.page(skip, budget=self.describe_budget, limit=SEARCH_PAGE)
         result: dict[str, Any] = {"matches": page.matches}
         if page.next_skip is not None:
             result["next"] = f"page:{page.next_skip}"

@@ -84,9 +84,8 @@ async def test_a_version_from_one_agent_answers_in_anothers_toolkit(live_room: L
         )["changes"]
 
         # A replica opened after the changes cannot tell what happened before it: it says so.
-        async with live_room.participant("latecomer") as late_room:
-            async with toolkit(late_room) as late:
-                refused = await call(late, "changes_since", version=mine["version"])
+        async with live_room.participant("latecomer") as late_room, toolkit(late_room) as late:
+            refused = await call(late, "changes_since", version=mine["version"])
         assert refused["error"]["code"] == "invalid_value"
         assert "older than this replica's change log" in refused["error"]["message"]
         assert "describe_document" in refused["error"]["hint"]
