@@ -155,7 +155,7 @@ class ChangeLog:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
         is not a version of this document or is older than the log."""
         replica, position, state = _parse(version)
-        if self.ahead(state, replica):
+        if self.ahead(state):
             raise InvalidValueError(
                 f"version {version!r} has changes this replica has not received",
                 hint="versions come from a read or edit of this document; call describe_document to read "
@@ -179,20 +179,22 @@ class ChangeLog:
             )
         return [entry for entry in self.entries if entry.new_to(state, replica)]
 
-    def ahead(self, state: StateVector, replica: int) -> bool:
-        """Whether a version's state holds changes (of others than this replica) not received here."""
-        known = self.state
-        return any(clock > known.get(client, 0) for client, clock in state.items() if client != self.replica)
+    def ahead(self, state: StateVector) -> bool:
+        """Whether a version's state holds changes this replica has not received."""
+        document = self._document()
+        assert document is not None, "a live feed holds its document"
+        known = decode_state_vector(document.get_state())
+        return any(clock > known.get(client, 0) for client, clock in state.items())
 
     async def catch_up(self, version: str, timeout: float) -> None:
         """Wait up to ``timeout`` seconds until this replica holds everything ``version`` had seen.
 
         Another agent's version is often ahead by its own latest edits, still on their way here.
         """
-        replica, _, state = _parse(version)
+        _, _, state = _parse(version)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.ahead(state, replica) and loop.time() < deadline:
+        while self.ahead(state) and loop.time() < deadline:
             # Not the log's arrival event: an update may bring no element event (a register entry).
             await asyncio.sleep(_CATCH_UP_POLL_S)
 
