@@ -149,8 +149,11 @@ class MeshDocument:
         body = {k: v for k, v in body.items() if not (k == ID_ATTRIBUTE and v == ROOT_ID)}
         attributes, children, text, root_marks = self._builder.split_body(element_type, body, "root")
         marks: PendingMarks = [(ROOT_ID, root_marks)] if root_marks else []
+        # One set of new ids for all the subtrees: 40-bit random ids collide about once in 200 documents
+        # of 100k elements, and two subtrees drawing the same one would index as one element.
+        taken: set[str] = set()
         checked = [
-            self._builder.subtree(child, parent_tag=tag, position=i, marks=marks)
+            self._builder.subtree(child, parent_tag=tag, position=i, taken=taken, marks=marks)
             for i, child in enumerate(children)
         ]
         check_limits(self.limits, 1, len(self._elements), checked)
@@ -209,6 +212,18 @@ class MeshDocument:
         (and returns no violations) for updates an authority already checked, such as the room
         server's. Raises ValueError if the update cannot be decoded, leaving the document as it was.
         """
+        return self.apply_updates([update], origin, check=check)
+
+    def apply_updates(
+        self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True
+    ) -> list[Violation]:
+        """Integrate updates in order, in one transaction, like :meth:`apply_update` does one.
+
+        One transaction means one commit and one index pass for the lot: replaying a stored log of
+        10k updates this way costs about what applying their merge does, without merging them
+        (``merge_updates`` of that many takes seconds). An update that cannot be decoded raises
+        ValueError and leaves the ones before it applied.
+        """
         if self._depth:
             raise InvalidOperationError(
                 "apply_update cannot run inside a transaction", hint="apply updates between transactions"
@@ -219,7 +234,8 @@ class MeshDocument:
         self._integration = integration = Integration()
         try:
             with self.transaction(origin=origin):
-                self.ydoc.apply_update(update)
+                for update in updates:
+                    self.ydoc.apply_update(update)
         finally:
             subscription.drop()
         if not check:
