@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--shapes", default="flat,tree")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    table = Table(title="per-edit cost by document size: ours (MeshDocument) vs raw pycrdt, ms (median)")
+    table = Table(title="per-edit cost by document size, ms (median): ours (the server's path) vs raw pycrdt")
     for column in ("shape", "size", "what", "ours", "raw", "ratio", "raw+observer"):
         table.add_column(column, justify="right")
     for shape in args.shapes.split(","):
@@ -195,7 +195,7 @@ def main() -> None:
             by_kind = client_updates(state, shape, args.edits)
             ours, raw = server_cost(state, by_kind), raw_cost(state, by_kind)
             floor = raw_cost(state, by_kind, observed=True)
-            rows += [(f"server: remote {kind}", ours[kind], raw[kind], floor[kind]) for kind in KINDS]
+            rows += [(f"remote {kind}", ours[kind], raw[kind], floor[kind]) for kind in KINDS]
             rows.append(
                 (
                     "local delete()",
