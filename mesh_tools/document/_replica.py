@@ -28,7 +28,7 @@ from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
-from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
+from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
 from ._pycrdt import DeepObserver, XmlChange
 from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
@@ -233,7 +233,9 @@ class MeshDocument:
         subscription = self._deep_observer.subscribe()
         self._integration = integration = Integration()
         try:
-            with self.transaction(origin=origin):
+            # A load indexes every element and records an event each, none in a reference cycle: the
+            # cyclic GC's passes over that growing heap cost as much as the indexing.
+            with gc_paused(), self.transaction(origin=origin):
                 for update in updates:
                     self.ydoc.apply_update(update)
         finally:
