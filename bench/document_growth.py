@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
-from mesh_tools.document import FRAGMENT_NAME, ROOT_ID, MeshDocument, check_update
+from mesh_tools.document import FRAGMENT_NAME, ROOT_ID, MeshDocument, UpdateGuard
 
 SCHEMA = MeshSchema(
     root_tag_name="doc",
@@ -43,6 +43,7 @@ SCHEMA = MeshSchema(
     ],
 )
 SECTION = 1000  # children per section in the tree shape
+EMPTY_UPDATE = b"\x00\x00"
 
 
 def build_state(size: int, shape: str) -> bytes:
@@ -115,12 +116,16 @@ def per_update(apply: Callable[[bytes], object], updates: list[bytes]) -> float:
 def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, float]:
     doc = MeshDocument(schema=SCHEMA)
     doc.apply_update(state)
+    guard = UpdateGuard(doc)
+    # The guard's first check records every item the replica holds (a load's cost, not an edit's).
+    guard.accept(guard.check(EMPTY_UPDATE, guard.prepare()))
 
     def apply(update: bytes) -> None:
-        # As LiveDocument.apply does: the update guard, then apply and check.
-        check_update(update, doc.get_state(), schema=SCHEMA, elements=len(doc), max_elements=10**6)
+        # As LiveDocument.apply does: the update guard, then apply and check, then the record.
+        checked = guard.check(update, guard.prepare())
         if doc.apply_update(update):
             raise AssertionError("a valid edit was reported as a violation")
+        guard.accept(checked)
         create_update_message(update)
 
     return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
