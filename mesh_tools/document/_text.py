@@ -22,7 +22,15 @@ from ..schema import TextProperty, rules
 from ._events import DocumentEvent, TextChanged
 from ._layout import id_of
 from ._marks import MARKS_KEY, Chunks, MarkSpan, read_chunks
-from ._pycrdt import XmlChange, format_text_node, splice_text_node, text_holder_id, text_of, text_size
+from ._pycrdt import (
+    XmlChange,
+    format_text_node,
+    is_text,
+    splice_text_node,
+    text_holder_id,
+    text_of,
+    text_size,
+)
 
 if TYPE_CHECKING:
     from ._element import Element
@@ -232,7 +240,7 @@ def collect_text_changes(
         if isinstance(target, XmlText):
             element_id, suspect = text_holder_id(target, doc.ydoc), any(_may_break(d) for d in event.delta)
         elif isinstance(target, XmlElement) and any(
-            isinstance(item, XmlText) for delta in event.delta for item in delta.get("insert", ())
+            is_text(item) for delta in event.delta for item in delta.get("insert", ())
         ):
             element_id, suspect = id_of(target), True  # a text was created in an element: may it hold one?
         else:
