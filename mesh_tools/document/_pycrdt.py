@@ -106,6 +106,10 @@ class DeepObserver:
         subscription: Subscription = self._fragment.integrated.observe_deep(self._on_events)
         return subscription
 
+    def close(self) -> None:
+        """Let go of the callback (it refers back to the document that owns this observer)."""
+        self._callback = _ignore_changes
+
     def _on_events(self, events: list[Any]) -> None:
         doc: Any = self._ydoc
         # As pycrdt's adapter does: the callback reads through the transaction being committed.
@@ -118,12 +122,60 @@ class DeepObserver:
                 target = raw.target
                 # An XmlText's event leaves children_changed unset; its delta is the text edit.
                 changed = raw.children_changed or type(target) is _IntegratedText
-                delta = process_event(raw.delta, doc) if changed else []
+                delta = _wrap_delta(raw.delta, doc) if changed else []
                 changes.append(XmlChange(process_event(target, doc), delta, process_event(raw.keys, doc)))
             try:
                 self._callback(changes)
             except Exception as exc:
                 doc._exceptions.append(exc)
+
+
+#: What pycrdt's constructor gives every shared type for observers; an :class:`ElementNode` makes it on use.
+_OBSERVER_STATE = frozenset({"_subscriptions", "_send_streams", "_event_subscription"})
+
+
+class ElementNode(XmlElement):
+    """An integrated XmlElement as light as a handle can be: the index holds one per element.
+
+    pycrdt's constructor gives every instance observer bookkeeping (two dicts, two sets, a list and its
+    type name: ~0.8 KB, most of a loaded document's Python memory) that an index handle rarely uses;
+    here it is made on first use instead.
+    """
+
+    _type_name = "xmlelement"
+
+    def __init__(self, ydoc: Doc[Any], integrated: Any) -> None:  # pycrdt's own __init__ is skipped
+        self._doc = ydoc
+        self._prelim = None
+        self._integrated = integrated
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set yet.
+        if name not in _OBSERVER_STATE:
+            raise AttributeError(name)
+        self._subscriptions = []
+        self._send_streams = {False: set(), True: set()}
+        self._event_subscription = {}
+        return getattr(self, name)
+
+
+def _wrap_delta(delta: list[dict[str, Any]], ydoc: Doc[Any]) -> list[dict[str, Any]]:
+    """pycrdt's ``process_event`` for a delta, with inserted elements as :class:`ElementNode` handles."""
+    for step in delta:
+        inserted = step.get("insert")
+        if isinstance(inserted, list):
+            step["insert"] = [
+                ElementNode(ydoc, item) if type(item) is _IntegratedElement else process_event(item, ydoc)
+                for item in inserted
+            ]
+        else:
+            for key, value in step.items():
+                step[key] = process_event(value, ydoc)
+    return delta
+
+
+def _ignore_changes(changes: list[XmlChange]) -> None:
+    """The callback of a closed observer."""
 
 
 #: (element, id, tag, parent id, child entries: each child's id, None for a child without a string id)
@@ -165,7 +217,7 @@ def subtree_rows(
                 if child_id is not None:
                     seen.add(child_id)
                     stack.append((child, child_id, element_id))
-            wrapper = xml if inner is top else XmlElement(_doc=ydoc, _integrated=inner)
+            wrapper = xml if inner is top else ElementNode(ydoc, inner)
             rows.append((wrapper, element_id, inner.tag() or "", parent, entries))
         return rows, imposters
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,11 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc, Map, Text, merge_updates
 
+from mesh_tools.document import MeshDocument
 from mesh_tools.errors import DocumentExistsError, ServerError
 from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
+from mesh_tools.server._memory import MemoryTrimmer
+from mesh_tools.server._room import Room
 from mesh_tools.server._room_server import DATABASE_NAME
 
 from ..support import DOC_SCHEMA, ROOM, RawConnector
@@ -402,6 +407,38 @@ async def test_a_failed_write_closes_the_documents_channels(
         assert push.fields["error"]["code"] == "storage_unavailable"
         assert "storage failed" in push.fields["error"]["message"]
         assert await client.request("sync.list") == {"paths": ["doomed.doc"]}
+
+
+async def test_an_unloaded_document_is_freed_without_the_cycle_collector(tmp_path: Path) -> None:
+    """Unloading frees a document by reference counting alone, so its memory can go back at once."""
+    source = MeshDocument(schema=DOC_SCHEMA)
+    for i in range(50):
+        source.root.append_child("p", {"text": f"p{i}", "size": i})
+    store = SQLiteStorage(tmp_path / "u.sqlite3")
+    await store.open()
+    trimmer = MemoryTrimmer(interval=0.01)
+    room = Room(ROOM, store, trimmer=trimmer)
+    try:
+        await store.create_document(
+            ROOM, "u.doc", schema=DOC_SCHEMA.to_json(), epoch="e", update=source.get_update()
+        )
+        live = await room.acquire("u.doc")
+        assert len(live.doc.root.get_children()) == 50
+        document, ydoc = weakref.ref(live.doc), weakref.ref(live.doc.ydoc)
+        gc.collect()
+        gc.disable()
+        try:
+            live.release()
+            del live
+            await asyncio.sleep(0)  # the loop drops the finished load's future
+            assert room.documents == {}
+            assert document() is None and ydoc() is None
+        finally:
+            gc.enable()
+        await trimmer.settled()
+    finally:
+        await store.close()
+        source.close()
 
 
 async def test_appends_beyond_the_backlog_bound_make_drain_wait_until_stored(tmp_path: Path) -> None:
