@@ -1,11 +1,12 @@
 """Storage size and memory per document: ours beside pycrdt-store / pycrdt-websocket, in one run.
 
-    python bench/storage_memory.py [--elements 1000] [--updates 8000] [--documents 200] [--cycles 2]
+    python bench/storage_memory.py [--storage-elements 5000] [--updates 8000] [--elements 1000]
+                                   [--documents 200] [--cycles 2]
 
-1. Storage while running: a document of ``--elements`` children gets ``--updates`` small edits (three in
-   four rewrite an attribute, the rest append), stored as a server stores them (bursts of 200 appends).
-   Every 500 updates the database + WAL files are measured against the live state (the size of the
-   live document's own encoding); then after the storage closed. Reference: pycrdt-store's
+1. Storage while running: a document of ``--storage-elements`` children gets ``--updates`` small edits
+   (three in four rewrite an attribute, the rest append), stored as a server stores them (bursts of
+   200 appends). Every 500 updates the database + WAL files are measured against the live state (the
+   size of the live document's own encoding); then after the storage closed. Reference: pycrdt-store's
    ``SQLiteYStore`` (pycrdt-websocket's store, defaults) given the same updates (for at most
    ``--reference-seconds``: it commits each update on its own, so it stores ~30 per second here).
 2. Snapshot of that overwrite-heavy log: ``compact_updates`` (ours) and ``merge_updates`` (what the
@@ -203,7 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--elements", type=int, default=1000)
+    parser.add_argument("--storage-elements", type=int, default=5000)
+    parser.add_argument("--elements", type=int, default=1000, help="elements per document loaded")
     parser.add_argument("--updates", type=int, default=8000)
     parser.add_argument("--documents", type=int, default=200)
     parser.add_argument("--cycles", type=int, default=2)
@@ -222,9 +224,9 @@ def main() -> None:
         return
     console = Console()
 
-    first, updates, live = edits(args.elements, args.updates)
+    first, updates, live = edits(args.storage_elements, args.updates)
     table = Table(
-        title=f"Storage vs live state ({len(updates):,} edits of a {args.elements:,}-element document)"
+        title=f"Storage vs live state: {len(updates):,} edits of a {args.storage_elements:,}-element document"
     )
     for column in ("storage", "database+WAL while running: worst", "at the end", "after close"):
         table.add_column(column, justify="right")

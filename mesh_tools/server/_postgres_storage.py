@@ -89,7 +89,7 @@ class PostgresStorage:
         url: str,
         *,
         compact_rows: int = 1000,
-        compact_bytes: int = 16 << 10,
+        compact_bytes: int = 64 << 10,
         compact_ratio: float = 1.0,
         compact_age: float = 30.0,
         max_batch: int = 1024,

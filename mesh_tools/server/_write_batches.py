@@ -15,6 +15,10 @@ DocKey = tuple[str, str]
 
 #: Seconds between scans for logs that waited ``CompactionPolicy.age``.
 AGE_SCAN_INTERVAL = 1.0
+#: What a log row costs on disk beyond its update and its document's key, which the row and its index
+#: entry both carry: sequence number, headers, index pointers. Counted so the log's size is its size on
+#: disk, not only its payload (a small update's row is mostly overhead).
+_ROW_OVERHEAD = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ class LogStats:
     """A document's log since its snapshot, as this process knows it; drives compaction."""
 
     rows: int
+    #: Bytes the log takes on disk (estimated: its updates plus a fixed cost per row).
     size: int
     #: Bytes of the snapshot the log folds into.
     snapshot: int
@@ -70,15 +75,17 @@ class DocumentLogs:
         return key in self._logs
 
     def learn(self, key: DocKey, rows: int, size: int, snapshot: int) -> None:
-        """Record the log as the database holds it (the rows just written included)."""
-        self._logs[key] = LogStats(rows, size, snapshot, time.monotonic())
+        """Record the log as the database holds it (the rows just written included): ``size`` is the
+        updates' bytes."""
+        self._logs[key] = LogStats(rows, size + rows * _row_overhead(key), snapshot, time.monotonic())
 
     def add(self, key: DocKey, size: int) -> None:
+        """Count one row appended to the log, of an update of ``size`` bytes."""
         log = self._logs[key]
         if not log.rows:
             log.since = time.monotonic()
         log.rows += 1
-        log.size += size
+        log.size += size + _row_overhead(key)
 
     def due(self, key: DocKey) -> bool:
         return self.policy.due(self._logs[key], time.monotonic())
@@ -112,6 +119,10 @@ class Batch:
 
     results: list[tuple[bool, Any]] = field(default_factory=list)
     due: list[DocKey] = field(default_factory=list)
+
+
+def _row_overhead(key: DocKey) -> int:
+    return _ROW_OVERHEAD + 2 * (len(key[0]) + len(key[1]))
 
 
 async def next_batch(

@@ -210,11 +210,11 @@ async def test_an_old_log_is_compacted_while_running(backend: Backend) -> None:
         async with asyncio.timeout(20):
             while await asyncio.to_thread(backend.log_rows):
                 await asyncio.sleep(0.1)
-        stored = await store.load_document(ROOM, "a.doc")
-        assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
-        if backend.name == "sqlite":  # the WAL was checkpointed and truncated after the fold
+        if backend.name == "sqlite":  # an idle writer checkpointed and truncated the WAL after the fold
             database = str(backend.run_sql("SELECT file FROM pragma_database_list"))
             assert Path(database + "-wal").stat().st_size == 0
+        stored = await store.load_document(ROOM, "a.doc")
+        assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
     finally:
         await store.close()
 
