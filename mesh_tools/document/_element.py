@@ -48,7 +48,7 @@ class Element:
     @property
     def _xml(self) -> XmlElement:
         node = self._node
-        if type(node) is not XmlElement:
+        if not isinstance(node, XmlElement):  # an ElementNode is one too
             node = self._node = wrap_element(node, self._doc.ydoc)
         return node
 

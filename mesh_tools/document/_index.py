@@ -66,6 +66,13 @@ class ElementIndex:
         self.parents: dict[str, str | None] = {}
         self.kids: dict[str, list[str | None]] = {}
 
+    def discard(self) -> None:
+        """Forget every element and the document (which is being discarded): no cycle is left."""
+        self.elements.clear()
+        self.parents.clear()
+        self.kids.clear()
+        del self._doc
+
     def __iter__(self) -> Iterator[str]:
         """The ids of every indexed element."""
         return iter(self.elements)

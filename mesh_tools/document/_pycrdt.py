@@ -113,6 +113,10 @@ class DeepObserver:
         subscription: Subscription = self._fragment.integrated.observe_deep(self._on_events)
         return subscription
 
+    def close(self) -> None:
+        """Let go of the callback (it refers back to the document that owns this observer)."""
+        self._callback = _ignore_changes
+
     def _on_events(self, events: list[Any]) -> None:
         doc: Any = self._ydoc
         # As pycrdt's adapter does: the callback reads through the transaction being committed.
@@ -135,6 +139,39 @@ class DeepObserver:
                 doc._exceptions.append(exc)
 
 
+#: What pycrdt's constructor gives every shared type for observers; an :class:`ElementNode` makes it on use.
+_OBSERVER_STATE = frozenset({"_subscriptions", "_send_streams", "_event_subscription"})
+
+
+class ElementNode(XmlElement):
+    """An integrated XmlElement as light as a handle can be: the index holds one per element.
+
+    pycrdt's constructor gives every instance observer bookkeeping (two dicts, two sets, a list and its
+    type name: ~0.8 KB, most of a loaded document's Python memory) that an index handle rarely uses;
+    here it is made on first use instead.
+    """
+
+    _type_name = "xmlelement"
+
+    def __init__(self, ydoc: Doc[Any], integrated: Any) -> None:  # pycrdt's own __init__ is skipped
+        self._doc = ydoc
+        self._prelim = None
+        self._integrated = integrated
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set yet.
+        if name not in _OBSERVER_STATE:
+            raise AttributeError(name)
+        self._subscriptions = []
+        self._send_streams = {False: set(), True: set()}
+        self._event_subscription = {}
+        return getattr(self, name)
+
+
+def _ignore_changes(changes: list[XmlChange]) -> None:
+    """The callback of a closed observer."""
+
+
 #: (integrated element, id, tag, parent id, child entries: each child's id, None for a child without a
 #: string id)
 SubtreeRow: TypeAlias = tuple[Any, str, str, str | None, list[str | None]]
@@ -142,7 +179,7 @@ SubtreeRow: TypeAlias = tuple[Any, str, str, str | None, list[str | None]]
 
 def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
     """The pycrdt element for an integrated one (from :func:`subtree_rows` or an :class:`XmlChange`)."""
-    return XmlElement(_doc=ydoc, _integrated=inner)
+    return ElementNode(ydoc, inner)
 
 
 class Subtrees(NamedTuple):

@@ -284,6 +284,20 @@ class MeshDocument:
         self._event_listeners.clear()
         self._update_listeners.clear()
 
+    def discard(self) -> None:
+        """Close the document and free it at once: for an owner that drops it (a server unloading it).
+
+        Breaks the cycles between the document, its index, its element handles and its observer, so
+        reference counting frees them now; left to the cyclic collector, a dropped document's objects
+        (several per element) waited for a full collection, which takes seconds on a server's heap.
+        The document has no elements afterwards; a handle still held keeps only itself alive.
+        """
+        self.close()
+        self._index.discard()
+        self._pending.clear()
+        self._integration = Integration()
+        self._deep_observer.close()
+
     # -- validation -------------------------------------------------------------------------
 
     def validate(self, elements: Iterable[Element] | None = None) -> list[Violation]:

@@ -172,7 +172,7 @@ class LiveDocument:
         self.closed = True
         if self._presence_sweep is not None:
             self._presence_sweep.cancel()
-        self.doc.close()  # also drops the update listener
+        self.doc.discard()  # also drops the update listener, and frees the document now
 
     # -- sync -------------------------------------------------------------------------------
 
