@@ -29,6 +29,7 @@ from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
+from ._move import index_moved
 from ._pycrdt import DeepObserver
 from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
@@ -220,6 +221,10 @@ class MeshDocument:
         try:
             with self.transaction(origin=origin):
                 self.ydoc.apply_update(update)
+            if integration.imposters:
+                # After the commit: only then have the deep events told the index what arrived.
+                index_moved(self, integration)
+                self._dispatch()
         finally:
             subscription.drop()
         if integration.check_all:

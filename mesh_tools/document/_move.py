@@ -1,0 +1,233 @@
+"""Moving an element: Yjs has no move for XML elements, so a move deletes the element and inserts a copy.
+
+The copy keeps everything that makes the element itself: its ``$id`` and every descendant's, its
+attributes, its text and marks (docs/adr/0015-move-and-undo.md). Three jobs live here:
+
+- :func:`move_element`, the local move, checked completely before it writes (one transaction);
+- :func:`index_moved`, for replicas that receive a move: the copy arrives carrying ids the index still
+  gives to the deleted original, and takes them over;
+- :func:`settle_copies`, for the repair: two participants moving one element at once leave two copies
+  with one set of ids; the first in document order stays, the others go, the same on every replica.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import XmlElement
+
+from ..errors import InvalidOperationError
+from ..schema import rules
+from ._build import PendingMarks
+from ._events import ElementInserted
+from ._layout import id_of
+from ._pycrdt import Node, node_id, read_node
+from ._text import apply_marks
+
+if TYPE_CHECKING:
+    from ._element import Element
+    from ._index import Integration
+    from ._replica import MeshDocument
+    from ._validate import Violation
+
+__all__ = ["check_move", "index_moved", "move_element", "settle_copies", "subtree_height"]
+
+
+def subtree_height(element: Element) -> int:
+    """Levels in the element's subtree, the element itself being 1 (from the index, no CRDT read)."""
+    kids = element._doc._index.kids
+    height = 0
+    stack = [(element.id, 1)]
+    while stack:
+        current, level = stack.pop()
+        height = max(height, level)
+        stack.extend((kid, level + 1) for kid in kids.get(current, ()))
+    return height
+
+
+def check_move(element: Element, parent: Element, index: int | None) -> int:
+    """Raise unless ``element`` may move under ``parent`` at ``index``; return the position it lands at.
+
+    ``index`` counts the destination's children without the element (None = last, negative from the
+    end), so moving within one parent reads as "take it out, put it back at index".
+    """
+    doc = element._doc
+    if element.parent is None:
+        raise InvalidOperationError("the root element cannot be moved", hint="move its children")
+    ancestor: Element | None = parent
+    while ancestor is not None:
+        if ancestor.id == element.id:
+            raise InvalidOperationError(
+                f"element {element.id!r} cannot move into itself or its own subtree",
+                hint="choose a parent outside the element",
+            )
+        ancestor = ancestor.parent
+    siblings = [child.id for child in parent.get_children() if child.id != element.id]
+    count = len(siblings)
+    at = count if index is None else (index + count if index < 0 else index)
+    if not 0 <= at <= count:
+        raise InvalidOperationError(
+            f"position {index} is outside 0..{count} for element {parent.id!r}",
+            hint=f"use a position from 0 to {count} (counted without the moved element), or omit it",
+        )
+    error = rules.child_error(doc.schema, parent.tag_name, element.tag_name, at)
+    if error is not None:
+        raise error
+    if parent.depth + subtree_height(element) > doc.limits.max_depth:
+        raise rules.too_deep(element.tag_name, doc.limits.max_depth)
+    return at
+
+
+def move_element(element: Element, parent: Element, index: int | None) -> Element:
+    """Move ``element`` with its subtree under ``parent`` at ``index``; handles stay valid."""
+    doc = element._doc
+    doc._check_writable()
+    xml, target = element._live(), parent._live()
+    with doc._api_write():
+        at = check_move(element, parent, index)
+        handles = _subtree_handles(element)
+        data = element.to_json(include_ids=True)
+        source = element.parent
+        assert source is not None
+        children = source._xml.children
+        position = next(i for i, child in enumerate(children) if child == xml)
+        del children[position]
+        doc._index.forget(element.id, local=True)
+        marks: PendingMarks = []
+        prelim, built = doc._builder.subtree(data, parent_tag=parent.tag_name, position=at, marks=marks)
+        moved = doc._index.add_built(target.children.insert(at, prelim), built, parent.id)
+        _keep_handles(doc, handles)
+        apply_marks(doc, marks)
+        moved = doc._elements[moved.id]
+        doc._pending.append(ElementInserted(moved, local=True))
+        return moved
+
+
+def index_moved(doc: MeshDocument, integration: Integration) -> None:
+    """Index the copies a remote move brought in, in place of originals the same update deleted.
+
+    The index sees the copy before (or without) the deletion, takes it for an element that borrows a
+    taken id, and leaves it out; once the update is in, an id whose indexed element is no longer in the
+    tree belongs to the copy.
+    """
+    still: list[XmlElement] = []
+    for node in integration.imposters:
+        element_id = id_of(node)
+        owner = doc._elements.get(element_id) if element_id is not None else None
+        if element_id is None or (owner is not None and _attached(owner)):
+            still.append(node)
+            continue
+        parent = node.parent
+        parent_id = id_of(parent) if isinstance(parent, XmlElement) else None
+        if parent_id is None or parent_id not in doc._elements:
+            still.append(node)
+            continue
+        handles = _subtree_handles(owner) if owner is not None else {}
+        if owner is not None:
+            doc._index.forget(element_id, local=False)
+        top = doc._index.add_subtree(node, parent_id, handles)
+        if top is not None:
+            event = ElementInserted(top, local=False)
+            doc._pending.append(event)
+            integration.changes.append(event)
+    integration.imposters[:] = still
+
+
+def settle_copies(doc: MeshDocument, integration: Integration) -> list[Violation]:
+    """Delete copies of one element that concurrent moves left: of the elements that carry one id and
+    are identical down to their last descendant, the first in document order stays.
+
+    Elements that share an id but differ (a copy edited before the moves met, a foreign client's
+    collision) are left to the id repair, which renames the newcomer: nothing anyone wrote is lost.
+    Runs inside the repair's transaction.
+    """
+    from ._validate import Violation
+
+    root = doc.root._xml
+    occurrences: dict[str, list[tuple[tuple[int, ...], Node]]] = {}
+    stack: list[tuple[tuple[int, ...], Node]] = [((), read_node(root, doc.ydoc))]
+    while stack:
+        path, node = stack.pop()
+        element_id = node_id(node[1])
+        if element_id is not None:
+            occurrences.setdefault(element_id, []).append((path, node))
+        stack.extend(((*path, raw), child) for raw, child in reversed(node[2]))
+    doomed: list[tuple[int, ...]] = []
+    settled: list[Violation] = []
+    for element_id, found in occurrences.items():
+        if len(found) < 2:
+            continue
+        (_, first), *rest = found
+        shape = _shape(first)
+        for path, node in rest:
+            if any(path[: len(gone)] == gone for gone in doomed) or _shape(node) != shape:
+                continue
+            doomed.append(path)
+            settled.append(
+                Violation(
+                    rules.missing_id(node[0]).code,
+                    f"element {element_id!r} was moved by two participants at once: one copy stays",
+                    element_id,
+                )
+            )
+    if not doomed:
+        return []
+    removed = []
+    for path in sorted(doomed, reverse=True):
+        parent: Any = root
+        for position in path[:-1]:
+            parent = parent.children[position]
+        removed.append(parent.children[path[-1]].integrated)
+        del parent.children[path[-1]]
+    doc._index.rebuild(doc._fragment, local=doc._origin is None)
+    integration.imposters[:] = [
+        node for node in integration.imposters if node.integrated not in removed and not _owns(doc, node)
+    ]
+    return settled
+
+
+def _shape(node: Node) -> Any:
+    """A subtree as a comparable value: attributes in name order, children and texts in order."""
+    tag, attributes, children, texts = node
+    return (
+        tag,
+        sorted(attributes, key=lambda item: item[0]),
+        [_shape(child) for _, child in children],
+        [[(value, sorted((marks or {}).items())) for value, marks in chunks] for _, chunks in texts],
+    )
+
+
+def _owns(doc: MeshDocument, node: XmlElement) -> bool:
+    element_id = id_of(node)
+    owner = doc._elements.get(element_id) if element_id is not None else None
+    return owner is not None and owner._xml.integrated == node.integrated
+
+
+def _attached(element: Element) -> bool:
+    """Whether the element's CRDT node is still among its indexed parent's children."""
+    parent = element.parent
+    if parent is None:
+        return True
+    return any(child.integrated == element._xml.integrated for child in parent._xml.children)
+
+
+def _subtree_handles(element: Element) -> dict[str, Element]:
+    kids, elements = element._doc._index.kids, element._doc._elements
+    handles: dict[str, Element] = {}
+    stack = [element.id]
+    while stack:
+        current = stack.pop()
+        handle = elements.get(current)
+        if handle is not None:
+            handles[current] = handle
+        stack.extend(kids.get(current, ()))
+    return handles
+
+
+def _keep_handles(doc: MeshDocument, handles: dict[str, Element]) -> None:
+    """Point the handles callers hold at the copy, so a moved element's handle stays alive."""
+    for element_id, handle in handles.items():
+        fresh = doc._elements.get(element_id)
+        if fresh is not None and fresh is not handle and fresh.tag_name == handle.tag_name:
+            handle._xml = fresh._xml
+            doc._elements[element_id] = handle
