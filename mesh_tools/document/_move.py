@@ -19,7 +19,7 @@ from pycrdt import XmlElement
 from ..errors import InvalidOperationError
 from ..schema import rules
 from ._build import PendingMarks
-from ._events import ElementInserted
+from ._events import DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import id_of
 from ._pycrdt import Node, node_id, read_node
 from ._text import apply_marks
@@ -30,7 +30,38 @@ if TYPE_CHECKING:
     from ._replica import MeshDocument
     from ._validate import Violation
 
-__all__ = ["check_move", "index_moved", "move_element", "settle_copies", "subtree_height"]
+__all__ = ["RecentMoves", "check_move", "index_moved", "move_element", "settle_copies", "subtree_height"]
+
+
+class RecentMoves:
+    """The ids of the elements this replica saw move lately, oldest forgotten first.
+
+    Only these are settled as concurrent moves: two identical elements with one id that never moved
+    (a client inserting the same thing twice) keep the id repair's answer, a new id for the newcomer.
+    Kept in memory: a server that restarts between two concurrent moves renames instead (both copies
+    stay, nothing is lost).
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._ids: dict[str, None] = {}
+        self._limit = limit
+
+    def add(self, element_id: str) -> None:
+        self._ids.pop(element_id, None)
+        self._ids[element_id] = None
+        if len(self._ids) > self._limit:
+            del self._ids[next(iter(self._ids))]
+
+    def notice(self, events: list[DocumentEvent]) -> None:
+        """Remember the elements that one remote update deleted and inserted again: moves."""
+        deleted = {event.element_id for event in events if isinstance(event, ElementDeleted)}
+        if deleted:
+            for event in events:
+                if isinstance(event, ElementInserted) and event.element.id in deleted:
+                    self.add(event.element.id)
+
+    def __contains__(self, element_id: object) -> bool:
+        return element_id in self._ids
 
 
 def subtree_height(element: Element) -> int:
@@ -99,6 +130,7 @@ def move_element(element: Element, parent: Element, index: int | None) -> Elemen
         _keep_handles(doc, handles)
         apply_marks(doc, marks)
         moved = doc._elements[moved.id]
+        doc._moves.add(moved.id)
         doc._pending.append(ElementInserted(moved, local=True))
         return moved
 
@@ -125,6 +157,7 @@ def index_moved(doc: MeshDocument, integration: Integration) -> None:
         handles = _subtree_handles(owner) if owner is not None else {}
         if owner is not None:
             doc._index.forget(element_id, local=False)
+        doc._moves.add(element_id)
         top = doc._index.add_subtree(node, parent_id, handles)
         if top is not None:
             event = ElementInserted(top, local=False)
@@ -134,8 +167,9 @@ def index_moved(doc: MeshDocument, integration: Integration) -> None:
 
 
 def settle_copies(doc: MeshDocument, integration: Integration) -> list[Violation]:
-    """Delete copies of one element that concurrent moves left: of the elements that carry one id and
-    are identical down to their last descendant, the first in document order stays.
+    """Delete copies of one element that concurrent moves left: of the elements that carry the id of
+    an element seen moving and are identical down to their last descendant, the first in document
+    order stays.
 
     Elements that share an id but differ (a copy edited before the moves met, a foreign client's
     collision) are left to the id repair, which renames the newcomer: nothing anyone wrote is lost.
@@ -155,7 +189,7 @@ def settle_copies(doc: MeshDocument, integration: Integration) -> list[Violation
     doomed: list[tuple[int, ...]] = []
     settled: list[Violation] = []
     for element_id, found in occurrences.items():
-        if len(found) < 2:
+        if len(found) < 2 or element_id not in doc._moves:
             continue
         (_, first), *rest = found
         shape = _shape(first)

@@ -29,7 +29,7 @@ from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
-from ._move import index_moved
+from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver
 from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
@@ -82,6 +82,8 @@ class MeshDocument:
         self._doc_subscription: Subscription | None = None
         self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_events)
         self._integration = Integration()
+        #: Elements seen moving, whose identical copies a repair settles (see ``_move``).
+        self._moves = RecentMoves()
         self.apply_update(root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
@@ -296,7 +298,9 @@ class MeshDocument:
         )
 
     def _on_xml_events(self, events: list[Any]) -> None:
+        start = len(self._pending)
         self._index.integrate(events, local=self._origin is None, into=self._integration)
+        self._moves.notice(self._pending[start:])
         collect_text_changes(self, events, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
