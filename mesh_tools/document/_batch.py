@@ -149,7 +149,7 @@ def apply_edits(document: MeshDocument, edits: Sequence[Edit]) -> EditResult:
     """Apply ``edits`` in order as one transaction, or raise and change nothing.
 
     The error is the failing edit's own (same class and code), its message prefixed with the edit's
-    index and kind: ``edit 2 (move): ...``.
+    index and kind (``edit 2 (move): ...``); the unprefixed original is its ``__cause__``.
     """
     document._check_writable()
     plan = _Plan(document)
@@ -162,7 +162,7 @@ def apply_edits(document: MeshDocument, edits: Sequence[Edit]) -> EditResult:
             hint = (
                 f"{error.hint + '; ' if error.hint else ''}nothing was changed: fix edit {index} and send all"
             )
-            raise type(error)(f"edit {index} ({kind}): {error.message}", hint=hint) from None
+            raise type(error)(f"edit {index} ({kind}): {error.message}", hint=hint) from error
     inserted: list[Element] = []
     inverse: list[list[Edit]] = []
     with document.transaction():
