@@ -35,6 +35,7 @@ from ._batch import (
     SetAttributeEdit,
     SpliceTextEdit,
     apply_edits,
+    edit_error,
 )
 from ._build import DocumentLimits
 from ._element import Element
@@ -83,6 +84,7 @@ __all__ = [
     "apply_edits",
     "check_update",
     "document_tree",
+    "edit_error",
     "read_text_delta",
     "shorten",
     "state_json",

@@ -39,6 +39,7 @@ __all__ = [
     "SetAttributeEdit",
     "SpliceTextEdit",
     "apply_edits",
+    "edit_error",
 ]
 
 #: What marks an address as a reference to an element inserted earlier in the batch.
@@ -158,17 +159,19 @@ def apply_edits(document: MeshDocument, edits: Sequence[Edit]) -> EditResult:
         try:
             resolved.append(plan.play(edit))
         except MeshError as error:
-            kind = _KINDS.get(type(edit), type(edit).__name__)
-            hint = (
-                f"{error.hint + '; ' if error.hint else ''}nothing was changed: fix edit {index} and send all"
-            )
-            raise type(error)(f"edit {index} ({kind}): {error.message}", hint=hint) from error
+            raise edit_error(error, index, _KINDS[type(edit)]) from error
     inserted: list[Element] = []
     inverse: list[list[Edit]] = []
     with document.transaction():
         for edit in resolved:
             inverse.append(_write(document, edit, inserted))
     return EditResult(inserted, plan.refs, [step for steps in reversed(inverse) for step in steps])
+
+
+def edit_error(error: MeshError, index: int, kind: str) -> MeshError:
+    """``error`` as the failure of edit ``index`` of a batch: same class and code, the edit named."""
+    hint = f"{error.hint + '; ' if error.hint else ''}nothing was changed: fix edit {index} and send all"
+    return type(error)(f"edit {index} ({kind}): {error.message}", hint=hint)
 
 
 class _Plan:

@@ -24,7 +24,9 @@ from ..document import (
     ReplaceTextEdit,
     SetAttributeEdit,
     SpliceTextEdit,
+    edit_error,
 )
+from ..errors import MeshError
 from ..schema import MeshSchema
 from ._addresses import resolve
 from ._arguments import (
@@ -96,19 +98,24 @@ def _flat_definitions(schema: MeshSchema) -> dict[str, Any]:
 
 
 def to_edits(items: list[Mapping[str, Any]], document: MeshDocument) -> list[Edit]:
-    """The checked ``edits`` argument as document edits, addresses resolved to ids where they exist."""
+    """The checked ``edits`` argument as document edits, addresses resolved to ids where they exist.
 
-    def address(value: str) -> str:
-        # A ref, or anything no element answers to, goes on as given: the batch names the edit that fails.
-        if value.startswith("@"):
-            return value
-        try:
-            found = resolve(document, value)
-        except ValueError:
-            return value
-        return value if found is None else found.element.id
+    A ref, or an id no element has, goes on as given: the batch names the edit that fails on it.
+    """
+    edits = []
+    for index, item in enumerate(items):
 
-    return [_EDITS[item["op"]](item, address) for item in items]
+        def address(value: str, index: int = index, op: str = item["op"]) -> str:
+            if value.startswith("@"):
+                return value
+            try:
+                found = resolve(document, value)
+            except MeshError as error:
+                raise edit_error(error, index, op) from error
+            return value if found is None else found.element.id
+
+        edits.append(_EDITS[item["op"]](item, address))
+    return edits
 
 
 def _insert(item: Mapping[str, Any], address: Callable[[str], str]) -> Edit:
