@@ -220,8 +220,8 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "apply_edits",
-        "description": "Apply edits in order as one change: all or none (an error names the failing edit). An "
-        "insert creates one element; give it a ref and later edits address it as @ref (build a "
+        "description": "Apply edits in order as one change: all or none (an error names the failing edit). "
+        "An insert creates one element; give it a ref and later edits address it as @ref (build a "
         "subtree: insert the parent with a ref, then its children under @ref). Returns the new "
         "ids by ref.",
         "parameters": {

@@ -104,7 +104,7 @@ async def test_move_element_moves_and_answers_without_batch_wording() -> None:
         if_unchanged_since=None,
     )
     list_id, item_id = made["refs"]["l"], made["refs"]["i"]
-    paragraph_id = [i for i, tag in made["ids"].items() if tag == "paragraph"][0]
+    paragraph_id = next(i for i, tag in made["ids"].items() if tag == "paragraph")
     moved = await call(
         kit, "move_element", id=list_id, parent_id="root", position=None, if_unchanged_since=None
     )
