@@ -218,15 +218,18 @@ def test_edits_made_concurrently_inside_the_old_copy_are_lost() -> None:
     mover, editor = outline(), MeshDocument(schema=OUTLINE)
     editor.apply_update(mover.get_update())
     state = mover.get_state()
-    mover.element_by_id("a1").move_to(mover.element_by_id("b"))
+    mover.element_by_id("a").move_to(mover.root)
     editor.element_by_id("a1").set_attribute("tone", "warm")
     editor.element_by_id("a1").insert_text(0, ">> ")
-    editor.element_by_id("a2").append_child("para", {"tone": "new"})  # outside the moved element: kept
+    editor.element_by_id("a2").append_child("para", {"tone": "new"})
+    editor.element_by_id("b").set_attribute("title", "B!")  # outside the moved element: kept
     move, edit = mover.get_update(state), editor.get_update(state)
     mover.apply_update(edit)
     editor.apply_update(move)
     for replica in (mover, editor):
         para = replica.element_by_id("a1")
         assert para.get_attribute("tone") == "dry" and para.text == "hello world"
-        assert len(replica.element_by_id("a2").get_children()) == 2
+        assert [child.id for child in replica.element_by_id("a2").get_children()] == ["a21"]
+        assert replica.element_by_id("b").get_attribute("title") == "B!"
+        assert [child.id for child in replica.root.get_children()] == ["b", "a"]
     assert mover.to_json(include_ids=True) == editor.to_json(include_ids=True)
