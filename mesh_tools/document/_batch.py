@@ -5,7 +5,7 @@ pycrdt cannot roll a transaction back, and undoing a half-written batch would re
 edited meanwhile; so :func:`apply_edits` first plays the batch on a plan (the elements it touches,
 their children, attributes and texts, over the live document), with the same schema rules the
 element API applies, and writes only when every edit fits. Each write also yields its inverse, which
-is how a tool's ``undo`` reverts a batch (docs/adr/0015-move-and-undo.md).
+is how a tool's ``undo`` reverts a batch (docs/adr/0016-move-and-undo.md).
 
 Edits address elements by id, or by ``@ref`` for an element an earlier insert of the batch named
 ``ref``.
@@ -242,7 +242,9 @@ class _Plan:
             out.append((current, level))
             kids = self.kids.get(current)
             stack.extend(
-                (kid, level + 1) for kid in (kids if kids is not None else index_kids.get(current, ()))
+                (kid, level + 1)
+                for kid in (kids if kids is not None else index_kids.get(current, ()))
+                if kid is not None
             )
         return out
 
@@ -302,13 +304,13 @@ class _Plan:
         kids = self.children(parent)
         at = self._position(edit.position, len(kids), parent)
         data = self._with_ids(edit.element)
-        _, built = self.doc._builder.subtree(
+        built = self.doc._builder.subtree(
             data, parent_tag=self.tag(parent), position=at, taken=set(self.tags)
         )
         check_limits(self.doc.limits, self.depth(parent), self.count, [built])
         stack = [(built, parent)]
         while stack:
-            (element_id, tag, children), under = stack.pop()
+            (element_id, tag, _, _, children), under = stack.pop()
             self.tags[element_id] = tag
             self.parents[element_id] = under
             self.kids[element_id] = [child[0] for child in children]

@@ -1,7 +1,7 @@
 """Moving an element: Yjs has no move for XML elements, so a move deletes the element and inserts a copy.
 
 The copy keeps everything that makes the element itself: its ``$id`` and every descendant's, its
-attributes, its text and marks (docs/adr/0015-move-and-undo.md). Three jobs live here:
+attributes, its text and marks (docs/adr/0016-move-and-undo.md). Three jobs live here:
 
 - :func:`move_element`, the local move, checked completely before it writes (one transaction);
 - :func:`index_moved`, for replicas that receive a move: the copy arrives carrying ids the index still
@@ -72,7 +72,7 @@ def subtree_height(element: Element) -> int:
     while stack:
         current, level = stack.pop()
         height = max(height, level)
-        stack.extend((kid, level + 1) for kid in kids.get(current, ()))
+        stack.extend((kid, level + 1) for kid in kids.get(current, ()) if kid is not None)
     return height
 
 
@@ -113,20 +113,20 @@ def move_element(element: Element, parent: Element, index: int | None) -> Elemen
     """Move ``element`` with its subtree under ``parent`` at ``index``; handles stay valid."""
     doc = element._doc
     doc._check_writable()
-    xml, target = element._live(), parent._live()
+    element._live()
+    parent._live()
     with doc._api_write():
         at = check_move(element, parent, index)
         handles = _subtree_handles(element)
         data = element.to_json(include_ids=True)
         source = element.parent
         assert source is not None
-        children = source._xml.children
-        position = next(i for i, child in enumerate(children) if child == xml)
-        del children[position]
-        doc._index.forget(element.id, local=True)
+        position = doc._index.position(element.id)
+        del source._xml.children[position]
+        doc._index.detach(element.id, position, local=True)
         marks: PendingMarks = []
-        prelim, built = doc._builder.subtree(data, parent_tag=parent.tag_name, position=at, marks=marks)
-        moved = doc._index.add_built(target.children.insert(at, prelim), built, parent.id)
+        built = doc._builder.subtree(data, parent_tag=parent.tag_name, position=at, marks=marks)
+        moved = doc._index.insert_built(parent.id, at, built)
         _keep_handles(doc, handles)
         apply_marks(doc, marks)
         moved = doc._elements[moved.id]
@@ -138,31 +138,29 @@ def move_element(element: Element, parent: Element, index: int | None) -> Elemen
 def index_moved(doc: MeshDocument, integration: Integration) -> None:
     """Index the copies a remote move brought in, in place of originals the same update deleted.
 
-    The index sees the copy before (or without) the deletion, takes it for an element that borrows a
-    taken id, and leaves it out; once the update is in, an id whose indexed element is no longer in the
-    tree belongs to the copy.
+    When pycrdt reports the copy's parent before the original's, the index takes the copy for an
+    element that borrows a taken id and leaves it out; once the update is in and the original is gone,
+    the id belongs to the copy.
     """
     still: list[XmlElement] = []
     for node in integration.imposters:
         element_id = id_of(node)
-        owner = doc._elements.get(element_id) if element_id is not None else None
-        if element_id is None or (owner is not None and _attached(owner)):
-            still.append(node)
-            continue
         parent = node.parent
         parent_id = id_of(parent) if isinstance(parent, XmlElement) else None
-        if parent_id is None or parent_id not in doc._elements:
+        if element_id is None or element_id in doc._elements or parent_id not in doc._elements:
             still.append(node)
             continue
-        handles = _subtree_handles(owner) if owner is not None else {}
-        if owner is not None:
-            doc._index.forget(element_id, local=False)
+        assert parent_id is not None and isinstance(parent, XmlElement)
+        top = doc._index.add_subtree(node, parent_id)
+        if top is None:
+            still.append(node)
+            continue
+        position = next(i for i, child in enumerate(parent.children) if child == node)
+        doc._index.kids[parent_id][position] = element_id
         doc._moves.add(element_id)
-        top = doc._index.add_subtree(node, parent_id, handles)
-        if top is not None:
-            event = ElementInserted(top, local=False)
-            doc._pending.append(event)
-            integration.changes.append(event)
+        event = ElementInserted(top, local=False)
+        doc._pending.append(event)
+        integration.changes.append(event)
     integration.imposters[:] = still
 
 
@@ -237,14 +235,6 @@ def _owns(doc: MeshDocument, node: XmlElement) -> bool:
     return owner is not None and owner._xml.integrated == node.integrated
 
 
-def _attached(element: Element) -> bool:
-    """Whether the element's CRDT node is still among its indexed parent's children."""
-    parent = element.parent
-    if parent is None:
-        return True
-    return any(child.integrated == element._xml.integrated for child in parent._xml.children)
-
-
 def _subtree_handles(element: Element) -> dict[str, Element]:
     kids, elements = element._doc._index.kids, element._doc._elements
     handles: dict[str, Element] = {}
@@ -254,7 +244,7 @@ def _subtree_handles(element: Element) -> dict[str, Element]:
         handle = elements.get(current)
         if handle is not None:
             handles[current] = handle
-        stack.extend(kids.get(current, ()))
+        stack.extend(kid for kid in kids.get(current, ()) if kid is not None)
     return handles
 
 

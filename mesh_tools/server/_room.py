@@ -1,8 +1,9 @@
 """A room: the documents its participants work on, loaded on demand and unloaded when unused.
 
-Loading is single-flight (concurrent opens of one path share one load) and a document is unloaded as
-soon as the last subscriber or request lets go of it, which also unobserves its pycrdt ``Doc`` so the
-memory is freed.
+Loading is single-flight (concurrent opens of one path share one load) and a document is unloaded once
+the last subscriber or request lets go of it, at once or, with ``keep_loaded``, after that many seconds
+unused (so a tool that opens, reads and closes a big document does not reload it every call); unloading
+also unobserves its pycrdt ``Doc`` so the memory is freed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+from collections.abc import Callable
 from typing import Any
+
+from pycrdt import merge_updates
 
 from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
@@ -35,13 +39,20 @@ class Room:
         storage: Storage,
         bus: DocumentBus | None = None,
         limits: DocumentLimits | None = None,
+        *,
+        keep_loaded: float = 0.0,
+        on_empty: Callable[[Room], None] | None = None,
     ) -> None:
         self.name = name
         self.storage = storage
         self.bus = bus
         #: Depth and size limits of every document of the room.
         self.limits = limits or DocumentLimits()
+        self.keep_loaded = keep_loaded
         self.participants = 0
+        self._on_empty = on_empty
+        #: Unloads due for documents nobody holds, while they are kept loaded.
+        self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._documents: dict[str, LiveDocument] = {}
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
         self._waiting: dict[str, int] = {}
@@ -70,6 +81,7 @@ class Room:
             # Unloaded while this request waited for the load to finish: load it again.
             if not live.closed:
                 live.holds += 1
+                self._keep(path)
                 return live
 
     async def create(self, path: str, *, data: dict[str, Any] | None, schema: MeshSchema | None) -> None:
@@ -103,6 +115,8 @@ class Room:
 
     def close(self) -> None:
         """Unload every document (server shutdown, after every connection closed)."""
+        for path in list(self._expiries):
+            self._keep(path)
         for live in list(self._documents.values()):
             self._unload(live)
 
@@ -153,17 +167,18 @@ class Room:
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
         doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
-        # Replay in log order: out-of-order replay can leave structs pending. Violations are mended
-        # below, once, over the whole document.
-        for update in stored.updates:
-            doc.apply_update(update, origin=_LOAD_ORIGIN)
+        # The log merged first (as compaction does; merge_updates keeps pending structs): one apply
+        # and one index pass instead of one per logged update. Checked once, by mend() below.
+        updates = stored.updates
+        merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+        doc.apply_update(merged, origin=_LOAD_ORIGIN, check=False)
         live = LiveDocument(
             room=self.name,
             path=path,
             doc=doc,
             epoch=stored.epoch,
             storage=self.storage,
-            on_idle=self._unload,
+            on_idle=self._idle,
             bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
@@ -171,6 +186,27 @@ class Room:
         if self.bus is not None:
             await self.bus.follow(live, position)
         return live
+
+    def _idle(self, live: LiveDocument) -> None:
+        """The last hold on ``live`` went: unload it now, or once it stayed unused for ``keep_loaded``."""
+        if self.keep_loaded <= 0:
+            self._unload(live)
+            return
+        self._keep(live.path)
+        loop = asyncio.get_running_loop()
+        self._expiries[live.path] = loop.call_later(self.keep_loaded, self._expire, live)
+
+    def _keep(self, path: str) -> None:
+        expiry = self._expiries.pop(path, None)
+        if expiry is not None:
+            expiry.cancel()
+
+    def _expire(self, live: LiveDocument) -> None:
+        self._expiries.pop(live.path, None)
+        if live.holds == 0:
+            self._unload(live)
+        if self.idle and self._on_empty is not None:
+            self._on_empty(self)
 
     def _unload(self, live: LiveDocument) -> None:
         if self._documents.get(live.path) is live:

@@ -6,7 +6,7 @@ Before that it checks what happened since: if anyone else (another participant's
 toolkit on the same replica) changed what the undo would rewrite — an attribute it would set back, a
 text it would restore, anything inside an element it would delete — the undo is refused with the
 reason, and the step leaves the history, so undo goes on with the step before it. See
-docs/adr/0015-move-and-undo.md.
+docs/adr/0016-move-and-undo.md.
 """
 
 from __future__ import annotations

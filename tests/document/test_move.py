@@ -213,7 +213,7 @@ def test_concurrent_moves_of_one_element_leave_one_copy_whichever_arrives_first(
 
 
 def test_edits_made_concurrently_inside_the_old_copy_are_lost() -> None:
-    # The honest cost of delete-and-copy (docs/adr/0015-move-and-undo.md): what another participant
+    # The honest cost of delete-and-copy (docs/adr/0016-move-and-undo.md): what another participant
     # wrote into the element before it saw the move lands in the deleted original.
     mover, editor = outline(), MeshDocument(schema=OUTLINE)
     editor.apply_update(mover.get_update())
