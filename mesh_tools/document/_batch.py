@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._replica import MeshDocument
 
 __all__ = [
+    "BatchPlan",
     "DeleteEdit",
     "Edit",
     "EditResult",
@@ -153,7 +154,7 @@ def apply_edits(document: MeshDocument, edits: Sequence[Edit]) -> EditResult:
     index and kind (``edit 2 (move): ...``); the unprefixed original is its ``__cause__``.
     """
     document._check_writable()
-    plan = _Plan(document)
+    plan = BatchPlan(document)
     resolved: list[Edit] = []
     for index, edit in enumerate(edits):
         try:
@@ -174,7 +175,7 @@ def edit_error(error: MeshError, index: int, kind: str) -> MeshError:
     return type(error)(f"edit {index} ({kind}): {error.message}", hint=hint)
 
 
-class _Plan:
+class BatchPlan:
     """The document as the edits played so far leave it: overrides over the live elements."""
 
     def __init__(self, doc: MeshDocument) -> None:

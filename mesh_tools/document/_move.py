@@ -3,7 +3,7 @@
 The copy keeps everything that makes the element itself: its ``$id`` and every descendant's, its
 attributes, its text and marks (docs/adr/0016-move-and-undo.md). Three jobs live here:
 
-- :func:`move_element`, the local move, checked completely before it writes (one transaction);
+- :func:`move_element`, the local move, checked as a batch of one before it writes (one transaction);
 - :func:`index_moved`, for replicas that receive a move: the copy arrives carrying ids the index still
   gives to the deleted original, and takes them over;
 - :func:`settle_copies`, for the repair: two participants moving one element at once leave two copies
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import XmlElement
 
-from ..errors import InvalidOperationError
 from ..schema import rules
+from ._batch import BatchPlan, MoveEdit
 from ._build import PendingMarks
 from ._events import DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import id_of
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ._replica import MeshDocument
     from ._validate import Violation
 
-__all__ = ["RecentMoves", "check_move", "index_moved", "move_element", "settle_copies", "subtree_height"]
+__all__ = ["RecentMoves", "index_moved", "move_element", "settle_copies"]
 
 
 class RecentMoves:
@@ -64,51 +64,6 @@ class RecentMoves:
         return element_id in self._ids
 
 
-def subtree_height(element: Element) -> int:
-    """Levels in the element's subtree, the element itself being 1 (from the index, no CRDT read)."""
-    kids = element._doc._index.kids
-    height = 0
-    stack = [(element.id, 1)]
-    while stack:
-        current, level = stack.pop()
-        height = max(height, level)
-        stack.extend((kid, level + 1) for kid in kids.get(current, ()) if kid is not None)
-    return height
-
-
-def check_move(element: Element, parent: Element, index: int | None) -> int:
-    """Raise unless ``element`` may move under ``parent`` at ``index``; return the position it lands at.
-
-    ``index`` counts the destination's children without the element (None = last, negative from the
-    end), so moving within one parent reads as "take it out, put it back at index".
-    """
-    doc = element._doc
-    if element.parent is None:
-        raise InvalidOperationError("the root element cannot be moved", hint="move its children")
-    ancestor: Element | None = parent
-    while ancestor is not None:
-        if ancestor.id == element.id:
-            raise InvalidOperationError(
-                f"element {element.id!r} cannot move into itself or its own subtree",
-                hint="choose a parent outside the element",
-            )
-        ancestor = ancestor.parent
-    siblings = [child.id for child in parent.get_children() if child.id != element.id]
-    count = len(siblings)
-    at = count if index is None else (index + count if index < 0 else index)
-    if not 0 <= at <= count:
-        raise InvalidOperationError(
-            f"position {index} is outside 0..{count} for element {parent.id!r}",
-            hint=f"use a position from 0 to {count} (counted without the moved element), or omit it",
-        )
-    error = rules.child_error(doc.schema, parent.tag_name, element.tag_name, at)
-    if error is not None:
-        raise error
-    if parent.depth + subtree_height(element) > doc.limits.max_depth:
-        raise rules.too_deep(element.tag_name, doc.limits.max_depth)
-    return at
-
-
 def move_element(element: Element, parent: Element, index: int | None) -> Element:
     """Move ``element`` with its subtree under ``parent`` at ``index``; handles stay valid."""
     doc = element._doc
@@ -116,7 +71,10 @@ def move_element(element: Element, parent: Element, index: int | None) -> Elemen
     element._live()
     parent._live()
     with doc._api_write():
-        at = check_move(element, parent, index)
+        # Checked as a batch of one checks it: the same rules, one implementation.
+        planned = BatchPlan(doc).play(MoveEdit(element.id, parent.id, index))
+        assert isinstance(planned, MoveEdit) and planned.position is not None
+        at = planned.position
         handles = _subtree_handles(element)
         data = element.to_json(include_ids=True)
         source = element.parent
