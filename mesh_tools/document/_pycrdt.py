@@ -9,7 +9,7 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
 element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
 ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
-``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
 ``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
 Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``,
 ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions``
@@ -48,6 +48,7 @@ __all__ = [
     "subtree_rows",
     "text_holder_id",
     "text_of",
+    "text_size",
 ]
 
 #: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
@@ -225,6 +226,13 @@ def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
             if isinstance(child, _IntegratedText):
                 return child, child.diff(inner)
     return None
+
+
+def text_size(node: Any, ydoc: Doc[Any]) -> int:
+    """The length of a :func:`text_of` text as pycrdt counts it (UTF-8 bytes), read without the text."""
+    with ydoc.transaction() as txn:
+        size: int = node.len(txn._txn)
+    return size
 
 
 def text_holder_id(text: XmlText, ydoc: Doc[Any]) -> str | None:

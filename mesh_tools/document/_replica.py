@@ -31,7 +31,7 @@ from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver, XmlChange
-from ._text import apply_marks, collect_text_changes
+from ._text import LastTyped, apply_marks, collect_text_changes
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -70,6 +70,11 @@ class MeshDocument:
         self._fragment = self.ydoc.get(FRAGMENT_NAME, type=XmlFragment)
         self._depth = 0
         self._origin: Any = None
+        #: Transactions entered so far (nested ones too): what a cached read of the CRDT checks that
+        #: nothing can have changed since.
+        self._transactions = 0
+        #: The text the API edited last, kept for the next keystroke (see LastTyped).
+        self._last_typed: LastTyped | None = None
         #: Events of the current transaction, delivered to listeners once it commits.
         self._pending: list[DocumentEvent] = []
         self._index = ElementIndex(self, self._pending)
@@ -179,6 +184,7 @@ class MeshDocument:
         if outermost:
             self._origin = origin
         self._depth += 1
+        self._transactions += 1
         try:
             with self.ydoc.transaction(origin=self._origin):
                 yield
@@ -275,16 +281,15 @@ class MeshDocument:
             return _validate.find_violations(self)
         return _validate.validate(self, elements)
 
-    def repair(self, origin: Any = None, *, keep_owners: bool = True) -> list[Violation]:
+    def repair(self, origin: Any = None) -> list[Violation]:
         """Mend every violation with the smallest edit: drop the attribute, or delete the element.
 
         Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
-        ``validate()`` finds nothing. Of two elements with one id, ``keep_owners`` lets the one this
-        replica held first keep it (a newcomer cannot take an id); without it, the later one in document
-        order gives it up, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
+        ``validate()`` finds nothing. Of two elements with one id, the later in document order gets a
+        new one, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
         """
         self._check_writable()
-        return _validate.repair(self, origin, keep_owners=keep_owners)
+        return _validate.repair(self, origin)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ __all__ = [
     "ItemId",
     "TypeRef",
     "UpdateFormatError",
+    "decode_state_vector",
     "decode_update",
 ]
 
@@ -115,6 +116,16 @@ def decode_update(update: bytes) -> DecodedUpdate:
     if reader.offset != len(update):
         raise UpdateFormatError("not a Yjs v1 update: bytes after the delete set")
     return DecodedUpdate(items, deletes)
+
+
+def decode_state_vector(state: bytes) -> dict[int, int]:
+    """A v1 state vector (``varUint(#clients)``, then ``varUint client, varUint clock`` each)."""
+    reader = _Reader(state)
+    try:
+        vector = {reader.uint(): reader.uint() for _ in range(reader.uint())}
+    except (IndexError, ValueError) as exc:
+        raise UpdateFormatError(f"not a Yjs state vector: {exc}") from None
+    return vector
 
 
 class _Reader:

@@ -22,8 +22,9 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, Violation, check_update, state_json
+from ..document import CheckedUpdate, MeshDocument, UpdateGuard, Violation, state_json
 from ..errors import (
+    MeshError,
     PermissionDeniedError,
     ProtocolError,
     RemoteProtocolError,
@@ -111,6 +112,9 @@ class LiveDocument:
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
+        #: Checks incoming updates against every item the replica holds; one update at a time.
+        self._guard = UpdateGuard(doc)
+        self._applying = asyncio.Lock()
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -201,35 +205,31 @@ class LiveDocument:
                 hint="announce only your own document's client id",
             )
 
-    async def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
+    async def apply(self, update: bytes, *, origin: Any, trusted_ids: bool = False) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
-        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing. A big
-        update is read on a worker thread, so other rooms are served meanwhile (the GIL's switch
-        interval lets the event loop run every few milliseconds).
+        repair UpdateRefusedError (``mesh_tools.document.UpdateGuard``); either changes nothing. A big
+        update (or the first check of a big document, which reads all of it) is read on a worker
+        thread, so other rooms are served meanwhile (the GIL's switch interval lets the event loop run
+        every few milliseconds). ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
-        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
-        doc = self.doc
-        check = functools.partial(
-            check_update,
-            update,
-            doc.get_state(),
-            schema=doc.schema,
-            elements=len(doc),
-            max_elements=doc.limits.max_elements,
-        )
-        if len(update) > _CHECK_INLINE_BYTES:
-            await asyncio.to_thread(check)
-        else:
-            check()
-        return self._integrate(update, origin=origin)
+        async with self._applying:
+            # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
+            prepared = self._guard.prepare()
+            check = functools.partial(self._guard.check, update, prepared, trusted_ids=trusted_ids)
+            if len(update) + len(prepared.behind or b"") > _CHECK_INLINE_BYTES:
+                checked = await asyncio.to_thread(check)
+            else:
+                checked = check()
+            return self._integrate(update, checked, origin=origin)
 
-    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
+    def _integrate(self, update: bytes, checked: CheckedUpdate, *, origin: Any) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+        self._guard.accept(checked)
         if violations:
             self.mend()
         else:
@@ -238,24 +238,31 @@ class LiveDocument:
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
-        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
-        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
-        violations = self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
+        violations = self.doc.repair(origin=SERVER_ORIGIN)
         self._publish()
         return violations
 
-    def apply_remote(self, update: bytes) -> None:
-        """Apply an update another node committed (through the bus): mended, not stored.
+    async def apply_remote(self, update: bytes) -> bool:
+        """Apply an update another node committed (through the bus): checked and mended, not stored.
 
-        Not checked again: the committing node refused what it had to before storing it, and this
-        replica must hold what storage holds.
+        Checked again, because the bus is not this node's to trust: an entry written into Redis by
+        anyone who can reach it, or by a node of an older version, must not reach this replica. A new
+        element may take an id this replica's elements hold (two nodes accepted both concurrently;
+        the repair renames one, the same everywhere). Returns False if the update was refused: the
+        caller reloads the document from storage, which holds every update committed by a node.
         """
         try:
-            self._integrate(update, origin=BUS_ORIGIN)
-        except ProtocolError as exc:
+            await self.apply(update, origin=BUS_ORIGIN, trusted_ids=True)
+        except MeshError as exc:
             logger.error(
-                "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
+                "refused an update of %s/%s from the bus (%s: %s); not applied",
+                self.room,
+                self.path,
+                exc.code,
+                exc,
             )
+            return False
+        return True
 
     def receive_remote_awareness(self, message: bytes) -> None:
         """Relay awareness from participants on other nodes to this node's subscribers."""

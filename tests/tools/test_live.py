@@ -186,3 +186,27 @@ async def test_undo_over_a_live_room_reverts_only_the_callers_own_edits(live_roo
             assert [(b.get("heading") or b.get("paragraph"))["text"] for b in blocks] == ["Bo", "ana", "bo"]
         await ana.aclose()
         await bo.aclose()
+
+
+async def test_a_move_reaches_the_server_and_the_other_participant_unchanged(live_room: LiveRoom) -> None:
+    async with live_room.participant("ana") as ana_room, live_room.participant("bo") as bo_room:
+        ana = DocumentToolkit(ana_room, schema=rich(), path="move.doc", participant="ana")
+        table = {
+            "$tag": "table",
+            "caption": "T",
+            "rows": [{"$tag": "row", "cells": [{"$tag": "cell", "text": "a"}]}],
+        }
+        first = loads(await ana.call("append_child", args(parent_id="root", position=None, element=table)))
+        second = loads(await ana.call("append_child", args(parent_id="root", position=None, element=table)))
+        row = next(i for i, tag in first["ids"].items() if tag == "row")
+        moved = loads(await ana.call("move_element", args(id=row, parent_id=second["id"], position=0)))
+        assert moved["ok"], moved
+        await ana_room.sync.flush("move.doc")
+        bo_document = await open_synced(bo_room, "move.doc")
+        server = live_room.server.rooms[live_room.name].documents["move.doc"].doc
+        ana_document = ana_room.sync.get_open_documents()["move.doc"]
+        expected = ana_document.to_json(include_ids=True)
+        await until(lambda: bo_document.to_json(include_ids=True) == expected, "the move to reach bo")
+        assert server.to_json(include_ids=True) == expected and server.validate() == []
+        assert [c.id for c in server.element_by_id(second["id"]).get_children()][0] == row
+        await ana.aclose()
