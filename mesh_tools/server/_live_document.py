@@ -343,6 +343,8 @@ class LiveDocument:
         if not entries:
             return
         merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
+        # Frames by (key, channel number): clients number their channels alike, so most share one.
+        frames: dict[tuple[Any, int], bytes] = {}
         for subscriber in self._subscribers:
             if not subscriber.sync.live:
                 continue
@@ -358,8 +360,11 @@ class LiveDocument:
                 known = merged_by_key[key] = (merged, create_update_message(merged))
             update, message = known
             sync = subscriber.sync
+            frame = frames.get((key, sync.number))
+            if frame is None:
+                frame = frames[key, sync.number] = sync.frame(message)
             # A reader still behind gets this merged into what it has waiting (see Participant).
-            subscriber.participant.send_update(subscriber, update, sync.frame(message), sync.frame)
+            subscriber.participant.send_update(subscriber, update, frame, sync.frame)
 
     def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
         if self._bus is not None and not future.cancelled() and future.exception() is None:

@@ -101,6 +101,9 @@ class ChangeFeed:
         self._state = decode_state(document.get_state())
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
+        #: The latest version handed out and its log position: an agent almost always passes back the
+        #: version of its previous result, which then needs no decoding or checking.
+        self._issued = ("", 0)
         self._seen = self.version()
         self._unsubscribe: Callable[[], None] = document.observe(self._on_event)
 
@@ -130,10 +133,14 @@ class ChangeFeed:
     def version(self) -> str:
         """The current version token."""
         state = base64.urlsafe_b64encode(self._document.get_state()).decode("ascii").rstrip("=")
-        return f"{self._logged}.{state}"
+        version = f"{self._logged}.{state}"
+        self._issued = (version, self._logged)
+        return version
 
     def _position(self, version: str) -> int:
         """Where in the log a version points; raises InvalidValueError for a token not from here."""
+        if version == self._issued[0]:
+            return self._within_log(version, self._issued[1])
         count, _, state_text = version.partition(".")
         try:
             position = int(count)
@@ -143,6 +150,10 @@ class ChangeFeed:
         current = decode_state(self._document.get_state())
         if position > self._logged or any(clock > current.get(client, 0) for client, clock in state.items()):
             raise InvalidValueError(f"version {version!r} is not from this document", hint=_VERSION_HINT)
+        return self._within_log(version, position)
+
+    def _within_log(self, version: str, position: int) -> int:
+        """``position``, unless the log no longer reaches back to it."""
         if position < self._logged - len(self._log):
             raise InvalidValueError(
                 f"version {version!r} is too old: {self._logged - position} changes happened since",
@@ -151,7 +162,10 @@ class ChangeFeed:
         return position
 
     def _since(self, version: str) -> list[_Entry]:
-        skip = self._position(version) - (self._logged - len(self._log))
+        position = self._position(version)
+        if position == self._logged:
+            return []
+        skip = position - (self._logged - len(self._log))
         return list(self._log)[skip:]
 
     # -- answers -------------------------------------------------------------------------------
