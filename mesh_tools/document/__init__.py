@@ -7,6 +7,8 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_build``: checking a write completely before it touches the CRDT;
 - ``_validate``: :class:`Violation`, finding and repairing what remote updates broke;
 - ``_index``: the id index, kept in step with remote changes; ``_events``: what observers are told;
+- ``_move``: moving an element (a copy that keeps its ids) and settling concurrent moves;
+- ``_batch``: :func:`apply_edits`, several edits planned whole, then written in one transaction;
 - ``_text``: an element's collaborative text, read and edited in characters; ``_marks``: text as a
   plain string and mark spans;
 - ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
@@ -22,6 +24,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._batch import (
+    DeleteEdit,
+    Edit,
+    EditResult,
+    FormatTextEdit,
+    InsertEdit,
+    MoveEdit,
+    RemoveAttributeEdit,
+    ReplaceTextEdit,
+    SetAttributeEdit,
+    SpliceTextEdit,
+    apply_edits,
+    edit_error,
+)
 from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
@@ -46,26 +62,38 @@ __all__ = [
     "AttributeChanged",
     "CheckedUpdate",
     "Claims",
+    "DeleteEdit",
     "DocumentEvent",
     "DocumentLimits",
+    "Edit",
+    "EditResult",
     "Element",
     "ElementDeleted",
     "ElementInserted",
     "EventListener",
+    "FormatTextEdit",
     "GuardInput",
+    "InsertEdit",
     "MarkSpan",
     "MarkValue",
     "MeshDocument",
+    "MoveEdit",
     "ParticipantRegister",
+    "RemoveAttributeEdit",
+    "ReplaceTextEdit",
+    "SetAttributeEdit",
+    "SpliceTextEdit",
     "TextChanged",
     "TextEdit",
     "UpdateGuard",
     "UpdateListener",
     "Violation",
+    "apply_edits",
     "check_update",
     "claims_of",
     "decode_state_vector",
     "document_tree",
+    "edit_error",
     "read_text_delta",
     "shorten",
     "state_json",

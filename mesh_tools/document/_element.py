@@ -229,6 +229,14 @@ class Element:
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
 
+    def move_to(self, parent: Element, index: int | None = None) -> Element:
+        """Move this element with its subtree under ``parent`` at ``index`` (None = last; counted among
+        the parent's children without this element). The element keeps its id, attributes, text and
+        marks, and this handle stays valid; see docs/adr/0016-move-and-undo.md for concurrent moves."""
+        from ._move import move_element
+
+        return move_element(self, parent, index)
+
     def delete(self) -> None:
         """Delete this element and its subtree; the root cannot be deleted."""
         self._doc._check_writable()

@@ -29,6 +29,7 @@ from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
+from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver, XmlChange
 from ._text import LastTyped, apply_marks, collect_text_changes
 from ._validate import Violation
@@ -86,6 +87,8 @@ class MeshDocument:
         self._doc_subscription: Subscription | None = None
         self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_changes)
         self._integration = Integration()
+        #: Elements seen moving, whose identical copies a repair settles (see ``_move``).
+        self._moves = RecentMoves()
         self.apply_update(root_update(schema.root_tag_name), origin=None)
 
     # -- reading ----------------------------------------------------------------------------
@@ -244,6 +247,10 @@ class MeshDocument:
             with gc_paused(), self.transaction(origin=origin):
                 for update in updates:
                     self.ydoc.apply_update(update)
+            if integration.imposters:
+                # After the commit: only then have the deep events told the index what arrived.
+                index_moved(self, integration)
+                self._dispatch()
         finally:
             subscription.drop()
         if not check:
@@ -330,7 +337,9 @@ class MeshDocument:
         )
 
     def _on_xml_changes(self, changes: list[XmlChange]) -> None:
+        start = len(self._pending)
         self._index.integrate(changes, local=self._origin is None, into=self._integration)
+        self._moves.notice(self._pending[start:])
         collect_text_changes(self, changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "collect_text_changes",
     "find_snippet",
     "format_text",
+    "locate_snippet",
     "parse_spans",
     "read_text",
     "read_text_delta",
@@ -208,18 +209,22 @@ def find_snippet(element: Element, snippet: str) -> int:
 
     The errors carry the current text in their hint, so a model can pick a snippet that fits.
     """
-    text, _ = read_text(element)
+    return locate_snippet(read_text(element)[0], snippet, element.id)
+
+
+def locate_snippet(text: str, snippet: str, element_id: str) -> int:
+    """Where ``snippet`` occurs in ``text`` (element ``element_id``'s); raises unless exactly once."""
     if not snippet:
         raise InvalidOperationError("the snippet is empty", hint="quote a few words of the current text")
     first = text.find(snippet)
     if first < 0:
         raise SnippetNotFoundError(
-            f"the text of {element.id!r} does not contain {snippet!r}", hint=_current_text_hint(text)
+            f"the text of {element_id!r} does not contain {snippet!r}", hint=_current_text_hint(text)
         )
     if text.find(snippet, first + 1) >= 0:
         count = sum(1 for i in range(first, len(text)) if text.startswith(snippet, i))  # overlaps count
         raise AmbiguousSnippetError(
-            f"{snippet!r} occurs {count} times in the text of {element.id!r}",
+            f"{snippet!r} occurs {count} times in the text of {element_id!r}",
             hint="quote more words around it so it occurs once; " + _current_text_hint(text),
         )
     return first

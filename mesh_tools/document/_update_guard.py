@@ -422,6 +422,8 @@ class _Check:
         for item, place in placed:
             if place.key != ID_ATTRIBUTE or place.parent not in created or not item.values:
                 continue
+            if self._deletes(place.parent):
+                continue  # created and deleted again within the update (a merged append, then a move)
             value = item.values[0]
             if not isinstance(value, str):
                 continue

@@ -19,6 +19,7 @@ from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementInserted, TextChanged
 from ._index import Integration
 from ._layout import ELEMENT_ID_PATTERN, attribute_items, gc_paused, id_of, read_value, repair_element_id
+from ._move import settle_copies
 from ._pycrdt import Node, TextChunks, fragment_nodes, node_id, read_node
 
 if TYPE_CHECKING:
@@ -125,7 +126,8 @@ def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
     integration, doc._integration = doc._integration, Integration()
     assigned: set[str] = set()
     with doc.transaction(origin=origin):
-        mended = _restore_ids(doc, integration)
+        settled = settle_copies(doc, integration)
+        mended = settled + _restore_ids(doc, integration)
         findings = _findings(doc)
         if not findings and not mended:
             return []

@@ -238,11 +238,14 @@ def _targets(arguments: Any) -> tuple[str, ...]:
 
 
 def _created(tool: str, answer: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ids an accepted ``append_child`` created: the new element first, then its descendants."""
+    """The ids an accepted ``append_child`` created (the new element first, then its descendants), or
+    an ``apply_edits`` batch (its inserts in order)."""
+    ids = answer.get("ids")
+    if tool.endswith(ToolName.APPLY_EDITS):
+        return tuple(str(key) for key in ids) if isinstance(ids, dict) else ()
     created = answer.get("id")
     if not tool.endswith(ToolName.APPEND_CHILD) or not isinstance(created, str):
         return ()
-    ids = answer.get("ids")
     rest = [str(key) for key in ids if key != created] if isinstance(ids, dict) else []
     return (created, *rest)
 

@@ -112,7 +112,8 @@ def _lost_intents(
 ) -> tuple[int, list[str]]:
     parents = _parents(tree(start))
     for call in writes:
-        if call.created_ids:
+        # An append_child's ids are one subtree under its parent_id; a batch's inserts are not.
+        if call.created_ids and call.tool.endswith(ToolName.APPEND_CHILD):
             parent = _touched(call)
             head = call.created_ids[0]
             parents[head] = parent

@@ -43,6 +43,9 @@ class ToolName(StrEnum):
     SET_ATTRIBUTE = "set_attribute"
     REMOVE_ATTRIBUTE = "remove_attribute"
     DELETE_ELEMENT = "delete_element"
+    MOVE_ELEMENT = "move_element"
+    APPLY_EDITS = "apply_edits"
+    UNDO = "undo"
     SEARCH_ELEMENTS = "search_elements"
     CHANGES_SINCE = "changes_since"
     WAIT_FOR_CHANGES = "wait_for_changes"
@@ -59,6 +62,9 @@ WRITE_TOOLS = frozenset(
         ToolName.SET_ATTRIBUTE,
         ToolName.REMOVE_ATTRIBUTE,
         ToolName.DELETE_ELEMENT,
+        ToolName.MOVE_ELEMENT,
+        ToolName.APPLY_EDITS,
+        ToolName.UNDO,
         ToolName.REPLACE_TEXT,
         ToolName.INSERT_TEXT,
         ToolName.FORMAT_TEXT,

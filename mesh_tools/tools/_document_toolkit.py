@@ -9,12 +9,25 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..document import ROOT_ID, Element, MeshDocument
+from ..document import (
+    ROOT_ID,
+    DeleteEdit,
+    Edit,
+    EditResult,
+    Element,
+    InsertEdit,
+    MeshDocument,
+    MoveEdit,
+    RemoveAttributeEdit,
+    SetAttributeEdit,
+    apply_edits,
+)
 from ..errors import (
     DocumentNotFoundError,
     ElementNotFoundError,
     InvalidOperationError,
     InvalidValueError,
+    MeshError,
     PermissionDeniedError,
 )
 from ..schema import MeshSchema
@@ -34,6 +47,7 @@ from ._change_feed import ChangeFeed
 from ._changes import ChangeTracker
 from ._contract import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName
 from ._describe import describe, subtree
+from ._edit_tools import edits_parameters, move_parameters, restore_text, to_edits
 from ._function_toolkit import FunctionToolkit
 from ._schema_summary import schema_summary
 from ._search import SearchQuery, SearchWalk
@@ -52,6 +66,7 @@ from ._text_tools import (
     text_properties,
 )
 from ._tool import Tool, ToolHandler
+from ._undo import UndoLog
 from ._validation import ArgumentChecker, ArgumentKind
 
 __all__ = ["DEFAULT_DESCRIBE_BUDGET", "DocumentToolkit"]
@@ -70,6 +85,8 @@ MAX_WAIT_S = 60.0
 EDIT_CHANGES_BUDGET = 2_000
 #: Matches on one page of ``search_elements`` at most.
 SEARCH_PAGE = 50
+#: Write tools that take ``if_unchanged_since``: undo checks others' changes itself.
+_GUARDED_TOOLS = WRITE_TOOLS - {ToolName.UNDO}
 
 
 @dataclass(slots=True)
@@ -81,6 +98,7 @@ class _OpenDocument:
     #: Shows others which element the agent works on; None for a replica without presence. Looked up
     #: once: a runtime Protocol check on every call cost about a tenth of an edit's time.
     focus: Callable[[str | None], None] | None
+    undo: UndoLog
     search: SearchWalk | None = None
     """The latest search, kept for its next page."""
     search_edits: int = 0
@@ -198,6 +216,7 @@ class DocumentToolkit(FunctionToolkit):
         entries, self._documents = self._documents, {}
         for entry in entries.values():
             entry.changes.close()
+            entry.undo.close()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -282,6 +301,41 @@ class DocumentToolkit(FunctionToolkit):
                 destructive=True,
             )
         )
+        if insertable_tags(self.schema):
+            edits, flat = edits_parameters(self.schema)
+            tools.append(
+                self._tool(
+                    ToolName.MOVE_ELEMENT,
+                    "Move element id with all inside it under parent_id at position (null = last; counted "
+                    "without the element). It keeps its ids; others' unsaved edits inside it are lost.",
+                    move_parameters(),
+                    self._move_element,
+                    destructive=True,
+                )
+            )
+            tools.append(
+                self._tool(
+                    ToolName.APPLY_EDITS,
+                    "Apply edits in order as one change: all or none (an error names the failing edit). "
+                    "An insert creates one element; give it a ref and later edits address it as @ref "
+                    "(build a subtree: insert the parent with a ref, then its children under @ref). "
+                    "Returns the new ids by ref.",
+                    {"edits": edits},
+                    self._apply_edits,
+                    defs=flat,
+                    destructive=True,
+                )
+            )
+        tools.append(
+            self._tool(
+                ToolName.UNDO,
+                "Undo your own latest edit (a whole apply_edits at once); again for the one before. "
+                "Refused when someone else changed the same thing since.",
+                {},
+                self._undo,
+                destructive=True,
+            )
+        )
         tools.append(
             self._tool(
                 ToolName.SEARCH_ELEMENTS,
@@ -333,21 +387,21 @@ class DocumentToolkit(FunctionToolkit):
                 ToolName.REPLACE_TEXT,
                 "In element id's text, replace the one occurrence of snippet with text.",
                 replace_parameters(),
-                self._text_handler(replace_snippet),
+                self._text_handler(ToolName.REPLACE_TEXT, replace_snippet),
             ),
             self._tool(
                 ToolName.INSERT_TEXT,
                 "Insert text into element id's text right after the snippet `after`, or right before "
                 "`before`; both null = at the end. Include the spaces you need.",
                 insert_parameters(),
-                self._text_handler(insert_at_snippet),
+                self._text_handler(ToolName.INSERT_TEXT, insert_at_snippet),
             ),
             self._tool(
                 ToolName.SET_TEXT,
                 "Replace element id's whole text (overrides what others type meanwhile: prefer "
                 "replace_text).",
                 set_parameters(),
-                self._text_handler(set_whole_text),
+                self._text_handler(ToolName.SET_TEXT, set_whole_text),
             ),
         ]
         if mark_names(self.schema):
@@ -357,15 +411,22 @@ class DocumentToolkit(FunctionToolkit):
                     "Set (on=true) or clear (on=false) a mark on the one occurrence of snippet in element "
                     "id's text.",
                     format_parameters(self.schema),
-                    self._text_handler(partial(format_snippet, schema=self.schema)),
+                    self._text_handler(ToolName.FORMAT_TEXT, partial(format_snippet, schema=self.schema)),
                 )
             )
         return tools
 
-    def _text_handler(self, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]) -> ToolHandler:
+    def _text_handler(
+        self, name: ToolName, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]
+    ) -> ToolHandler:
         async def handle(arguments: dict[str, Any]) -> dict[str, Any]:
-            entry = await self._writable(arguments, "id")
-            return self._edited(entry, edit(self._element(entry, arguments["id"]), arguments))
+            entry = await self._writable(arguments, arguments["id"])
+            element = self._element(entry, arguments["id"])
+            before = element.text, element.text_marks()
+            with entry.undo.writing():
+                fields = edit(element, arguments)
+            entry.undo.record(name, restore_text(element.id, before, (element.text, element.text_marks())))
+            return self._edited(entry, fields)
 
         return handle
 
@@ -385,7 +446,7 @@ class DocumentToolkit(FunctionToolkit):
         if self.path is None:
             properties = {"path": _STRING, **properties}
         optional: tuple[str, ...] = ()
-        if name in WRITE_TOOLS:
+        if name in _GUARDED_TOOLS:
             properties = {
                 **properties,
                 _IF_UNCHANGED: {
@@ -524,50 +585,113 @@ class DocumentToolkit(FunctionToolkit):
         return fields
 
     async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, "parent_id")
+        entry = await self._writable(arguments, arguments["parent_id"])
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
-        created = parent.append_json(
-            to_document_json(arguments["element"], self.schema), None if position is None else int(position)
-        )
+        with entry.undo.writing():
+            created = parent.append_json(
+                to_document_json(arguments["element"], self.schema),
+                None if position is None else int(position),
+            )
+        entry.undo.record(ToolName.APPEND_CHILD, [DeleteEdit(created.id)])
         return self._edited(
             entry, {"id": created.id, "ids": {element.id: element.tag_name for element in subtree(created)}}
         )
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, "id")
+        entry = await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         name = arguments["attribute"]["name"]
         previous = element.get_attribute(name)
-        element.set_attribute(name, arguments["attribute"]["value"])
+        with entry.undo.writing():
+            element.set_attribute(name, arguments["attribute"]["value"])
+        entry.undo.record(ToolName.SET_ATTRIBUTE, [_restore_attribute(element.id, name, previous)])
         return self._edited(entry, {"previous": previous})
 
     async def _remove_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, "id")
+        entry = await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         previous = element.get_attribute(arguments["name"])
-        element.remove_attribute(arguments["name"])
+        with entry.undo.writing():
+            element.remove_attribute(arguments["name"])
+        entry.undo.record(
+            ToolName.REMOVE_ATTRIBUTE, [_restore_attribute(element.id, arguments["name"], previous)]
+        )
         return self._edited(entry, {"previous": previous})
 
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, "id")
+        entry = await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         count = len(subtree(element))
-        element.delete()
+        parent = element.parent
+        restore: list[Edit] = []
+        if parent is not None:
+            position = [child.id for child in parent.get_children()].index(element.id)
+            restore.append(InsertEdit(parent.id, element.to_json(include_ids=True), position))
+        with entry.undo.writing():
+            element.delete()
+        entry.undo.record(ToolName.DELETE_ELEMENT, restore)
         return self._edited(entry, {"deleted": count})
+
+    async def _move_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._writable(arguments, arguments["id"], arguments["parent_id"])
+        element = self._element(entry, arguments["id"])
+        parent = self._element(entry, arguments["parent_id"])
+        position = arguments["position"]
+        self._write(entry, ToolName.MOVE_ELEMENT, [MoveEdit(element.id, parent.id, position)], label=False)
+        moved = entry.document.element_by_id(element.id)
+        siblings = [child.id for child in parent.get_children()]
+        return self._edited(
+            entry, {"id": moved.id, "parent": parent.id, "position": siblings.index(moved.id)}
+        )
+
+    async def _apply_edits(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._open(self._path(arguments))
+        edits = to_edits(arguments["edits"], entry.document)
+        addressed = [
+            address
+            for edit in edits
+            for address in _addresses(edit)
+            if not address.startswith("@") and address in entry.document._elements
+        ]
+        entry = await self._writable(arguments, *addressed)
+        result = self._write(entry, ToolName.APPLY_EDITS, edits, label=True)
+        ids = {element.id: element.tag_name for element in result.inserted}
+        return self._edited(entry, {"applied": len(edits), "ids": ids, "refs": result.refs})
+
+    async def _undo(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        entry = await self._writable(arguments)
+        tool, result = entry.undo.undo()
+        return self._edited(entry, {"undone": tool, "edits": len(result.inverse)})
+
+    def _write(self, entry: _OpenDocument, tool: ToolName, edits: list[Edit], *, label: bool) -> EditResult:
+        """Apply a batch as this toolkit's own edit and remember how to undo it.
+
+        A single edit's error reads as the tool's own (``label=False``): no edit index to name.
+        """
+        with entry.undo.writing():
+            try:
+                result = apply_edits(entry.document, edits)
+            except MeshError as error:
+                if label or not isinstance(error.__cause__, MeshError):
+                    raise
+                raise error.__cause__ from None
+        entry.undo.record(tool, result.inverse)
+        return result
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _path(self, arguments: Mapping[str, Any]) -> str:
         return self.path if self.path is not None else str(arguments["path"])
 
-    async def _writable(self, arguments: Mapping[str, Any], target: str) -> _OpenDocument:
-        """The document an edit goes to, after its ``if_unchanged_since`` check on the target element."""
+    async def _writable(self, arguments: Mapping[str, Any], *targets: str) -> _OpenDocument:
+        """The document an edit goes to, after its ``if_unchanged_since`` check on the target elements."""
         entry = await self._open(self._path(arguments))
-        version = arguments[_IF_UNCHANGED]
+        version = arguments.get(_IF_UNCHANGED)
         if version is not None:
             await entry.feed.catch_up(version)
-            entry.feed.check_unchanged(self._element(entry, arguments[target]).id, version)
+            for target in targets:
+                entry.feed.check_unchanged(self._element(entry, target).id, version)
         entry.authors.register()
         return entry
 
@@ -593,6 +717,7 @@ class DocumentToolkit(FunctionToolkit):
                     ChangeFeed(document),
                     authors,
                     document.focus if isinstance(document, ShowsPresence) else None,
+                    UndoLog(document),
                 )
                 document.observe(lambda event: None if event.local else self._remote_change(path))
         return entry
@@ -652,6 +777,21 @@ class DocumentToolkit(FunctionToolkit):
             f"element {element_id!r} was deleted by {who}",
             hint="call describe_document to see the current elements and ids",
         )
+
+
+def _restore_attribute(element_id: str, name: str, previous: Any) -> Edit:
+    if previous is None:
+        return RemoveAttributeEdit(element_id, name)
+    return SetAttributeEdit(element_id, name, previous)
+
+
+def _addresses(edit: Edit) -> list[str]:
+    """The elements an edit addresses (ids, @refs)."""
+    if isinstance(edit, InsertEdit):
+        return [edit.parent]
+    if isinstance(edit, MoveEdit):
+        return [edit.id, edit.parent]
+    return [edit.id]
 
 
 def _page_cursor(cursor: str | None) -> int:

@@ -129,6 +129,20 @@ async def test_ids_created_in_the_episode_count_as_seen(schema: MeshSchema) -> N
     assert await classify(toolkit, classifier, "delete_element", delete) is CallOutcome.STALE_ID
 
 
+async def test_ids_a_batch_created_count_as_seen_and_batches_are_writes(schema: MeshSchema) -> None:
+    toolkit, _, _ = await toolkit_with_board(schema)
+    classifier = CallClassifier(toolkit.responses_tools())
+    column = {"$tag": "column", "name": "Review", "wip_limit": None}
+    edits = [{"op": "insert", "parent": "root", "position": None, "ref": "c", "element": column}]
+    arguments = json.dumps({"edits": edits, "if_unchanged_since": None})
+    result = await toolkit.call("apply_edits", arguments)
+    batch = classifier.classify(agent="a", turn=1, tool="apply_edits", arguments=arguments, result=result)
+    assert batch.ok and batch.write and batch.created_ids == (json.loads(result)["refs"]["c"],)
+    delete = json.dumps({"id": batch.created_ids[0]})
+    assert await classify(toolkit, classifier, "delete_element", delete) is CallOutcome.OK
+    assert await classify(toolkit, classifier, "delete_element", delete) is CallOutcome.STALE_ID
+
+
 async def test_a_tool_the_agent_was_not_offered_is_unknown_to_it(schema: MeshSchema) -> None:
     toolkit, _, _ = await toolkit_with_board(schema)
     classifier = CallClassifier(toolkit.responses_tools(), offered={"reader": ["describe_document"]})

@@ -198,6 +198,161 @@ HTML_RESPONSES_TOOLS: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "move_element",
+        "description": "Move element id with all inside it under parent_id at position (null = last; counted "
+        "without the element). It keeps its ids; others' unsaved edits inside it are lost.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "parent_id": {"type": "string"},
+                "position": {"type": ["integer", "null"], "description": "null = last"},
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
+            },
+            "required": ["id", "parent_id", "position", "if_unchanged_since"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "apply_edits",
+        "description": "Apply edits in order as one change: all or none (an error names the failing edit). "
+        "An insert creates one element; give it a ref and later edits address it as @ref (build a "
+        "subtree: insert the parent with a ref, then its children under @ref). Returns the new "
+        "ids by ref.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "edits": {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "op": {"type": "string", "const": "insert"},
+                                    "parent": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                    "position": {"type": ["integer", "null"], "description": "null = last"},
+                                    "ref": {
+                                        "type": ["string", "null"],
+                                        "description": "name it; later edits use @name",
+                                    },
+                                    "element": {"anyOf": [{"$ref": "#/$defs/body"}, {"$ref": "#/$defs/p"}]},
+                                },
+                                "required": ["op", "parent", "position", "ref", "element"],
+                                "additionalProperties": False,
+                            },
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "op": {"type": "string", "const": "set"},
+                                    "id": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                    "attribute": {
+                                        "type": "object",
+                                        "properties": {
+                                            "name": {"type": "string", "const": "class"},
+                                            "value": {"type": "string"},
+                                        },
+                                        "required": ["name", "value"],
+                                        "additionalProperties": False,
+                                    },
+                                },
+                                "required": ["op", "id", "attribute"],
+                                "additionalProperties": False,
+                            },
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "op": {"type": "string", "const": "remove"},
+                                    "id": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                    "name": {"type": "string", "enum": ["class"]},
+                                },
+                                "required": ["op", "id", "name"],
+                                "additionalProperties": False,
+                            },
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "op": {"type": "string", "const": "delete"},
+                                    "id": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                },
+                                "required": ["op", "id"],
+                                "additionalProperties": False,
+                            },
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "op": {"type": "string", "const": "move"},
+                                    "id": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                    "parent": {
+                                        "type": "string",
+                                        "description": "an $id, a path, or @ref of an earlier insert",
+                                    },
+                                    "position": {"type": ["integer", "null"], "description": "null = last"},
+                                },
+                                "required": ["op", "id", "parent", "position"],
+                                "additionalProperties": False,
+                            },
+                        ]
+                    },
+                    "description": "applied in order, all or none",
+                },
+                "if_unchanged_since": {
+                    "type": ["string", "null"],
+                    "description": "a version: fail if others changed the element since",
+                },
+            },
+            "required": ["edits", "if_unchanged_since"],
+            "additionalProperties": False,
+            "$defs": {
+                "body": {
+                    "type": "object",
+                    "properties": {"$tag": {"type": "string", "const": "body"}},
+                    "required": ["$tag"],
+                    "additionalProperties": False,
+                },
+                "p": {
+                    "type": "object",
+                    "properties": {
+                        "$tag": {"type": "string", "const": "p"},
+                        "class": {"type": ["string", "null"]},
+                    },
+                    "required": ["$tag", "class"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "strict": True,
+    },
+    {
+        "type": "function",
+        "name": "undo",
+        "description": "Undo your own latest edit (a whole apply_edits at once); again for the one before. "
+        "Refused when someone else changed the same thing since.",
+        "parameters": {"type": "object", "properties": {}, "required": [], "additionalProperties": False},
+        "strict": True,
+    },
+    {
+        "type": "function",
         "name": "search_elements",
         "description": "Find elements by tag, attribute value (equals) or text substring, under an "
         "element; paged: pass next as cursor.",

@@ -261,11 +261,11 @@ async def test_malformed_calls() -> None:
     }
     for arguments, expected in cases.items():
         assert loads(await kit.call("delete_element", arguments)) == expected, arguments
-    assert loads(await kit.call("undo", "{}")) == error(
+    assert loads(await kit.call("redo", "{}")) == error(
         "invalid_operation",
-        "there is no tool 'undo'",
+        "there is no tool 'redo'",
         "tools: describe_document, append_child, set_attribute, remove_attribute, delete_element, "
-        "search_elements, changes_since, wait_for_changes",
+        "move_element, apply_edits, undo, search_elements, changes_since, wait_for_changes",
     )
     assert await call(kit, "describe_document", id="root", depth=-1) == error(
         "invalid_value", "depth -1 is negative", "use 0 or more, or null for all"

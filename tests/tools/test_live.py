@@ -111,3 +111,102 @@ async def test_the_agents_runner_edits_a_live_room(live_room: LiveRoom) -> None:
         bob = await open_synced(bob_room, "page.html")
         assert bob.to_json() == {"html": {"children": [{"body": {"children": [{"p": {"class": "lead"}}]}}]}}
     model.assert_complete()
+
+
+async def test_undo_over_a_live_room_reverts_only_the_callers_own_edits(live_room: LiveRoom) -> None:
+    async with live_room.participant("ana") as ana_room, live_room.participant("bo") as bo_room:
+        ana = DocumentToolkit(ana_room, schema=rich(), path="undo.doc", participant="ana")
+        bo = DocumentToolkit(bo_room, schema=rich(), path="undo.doc", participant="bo")
+        made = loads(
+            await ana.call(
+                "apply_edits",
+                args(
+                    edits=[
+                        {
+                            "op": "insert",
+                            "parent": "root",
+                            "position": None,
+                            "ref": "a",
+                            "element": {"$tag": "paragraph", "text": "ana", "style": None},
+                        },
+                        {
+                            "op": "insert",
+                            "parent": "root",
+                            "position": None,
+                            "ref": "b",
+                            "element": {"$tag": "paragraph", "text": "bo's to edit", "style": None},
+                        },
+                    ],
+                    if_unchanged_since=None,
+                ),
+            )
+        )
+        mine, shared = made["refs"]["a"], made["refs"]["b"]
+        await ana_room.sync.flush("undo.doc")
+        bo_document = await open_synced(bo_room, "undo.doc")
+        await until(lambda: bo_document.get_element(shared) is not None, "ana's batch to reach bo")
+        # Bo edits the second paragraph and adds his own; Ana then edits her first paragraph.
+        edited = await bo.call(
+            "set_attribute",
+            args(id=shared, attribute={"name": "text", "value": "bo"}, if_unchanged_since=None),
+        )
+        assert loads(edited)["ok"]
+        added = loads(
+            await bo.call(
+                "append_child",
+                args(
+                    parent_id="root",
+                    position=0,
+                    element={"$tag": "heading", "text": "Bo", "level": 1},
+                    if_unchanged_since=None,
+                ),
+            )
+        )
+        await bo_room.sync.flush("undo.doc")
+        ana_document = ana_room.sync.get_open_documents()["undo.doc"]
+        await until(lambda: ana_document.get_element(added["id"]) is not None, "bo's heading to reach ana")
+        assert loads(
+            await ana.call(
+                "set_attribute",
+                args(id=mine, attribute={"name": "text", "value": "ana 2"}, if_unchanged_since=None),
+            )
+        )["ok"]
+
+        assert loads(await ana.call("undo", "{}"))["undone"] == "set_attribute"
+        # Undoing the batch would delete the paragraph Bo edited since: refused, nothing touched.
+        refused = loads(await ana.call("undo", "{}"))
+        assert refused["error"]["code"] == "conflict" and shared in refused["error"]["message"]
+        await ana_room.sync.flush("undo.doc")
+        server = live_room.server.rooms[live_room.name].documents["undo.doc"].doc
+        await until(
+            lambda: bo_document.element_by_id(mine).get_attribute("text") == "ana", "ana's undo to reach bo"
+        )
+        for replica in (ana_document, bo_document, server):
+            blocks = replica.to_json(include_ids=True)["document"]["blocks"]
+            assert [(b.get("heading") or b.get("paragraph"))["text"] for b in blocks] == ["Bo", "ana", "bo"]
+        await ana.aclose()
+        await bo.aclose()
+
+
+async def test_a_move_reaches_the_server_and_the_other_participant_unchanged(live_room: LiveRoom) -> None:
+    async with live_room.participant("ana") as ana_room, live_room.participant("bo") as bo_room:
+        ana = DocumentToolkit(ana_room, schema=rich(), path="move.doc", participant="ana")
+        table = {
+            "$tag": "table",
+            "caption": "T",
+            "rows": [{"$tag": "row", "cells": [{"$tag": "cell", "text": "a"}]}],
+        }
+        first = loads(await ana.call("append_child", args(parent_id="root", position=None, element=table)))
+        second = loads(await ana.call("append_child", args(parent_id="root", position=None, element=table)))
+        row = next(i for i, tag in first["ids"].items() if tag == "row")
+        moved = loads(await ana.call("move_element", args(id=row, parent_id=second["id"], position=0)))
+        assert moved["ok"], moved
+        await ana_room.sync.flush("move.doc")
+        bo_document = await open_synced(bo_room, "move.doc")
+        server = live_room.server.rooms[live_room.name].documents["move.doc"].doc
+        ana_document = ana_room.sync.get_open_documents()["move.doc"]
+        expected = ana_document.to_json(include_ids=True)
+        await until(lambda: bo_document.to_json(include_ids=True) == expected, "the move to reach bo")
+        assert server.to_json(include_ids=True) == expected and server.validate() == []
+        assert server.element_by_id(second["id"]).get_children()[0].id == row
+        await ana.aclose()

@@ -66,6 +66,9 @@ async def test_the_inspector_lists_and_calls_every_tool(tmp_path: Path, live_roo
         "set_attribute",
         "remove_attribute",
         "delete_element",
+        "move_element",
+        "apply_edits",
+        "undo",
         "search_elements",
         "changes_since",
         "wait_for_changes",
@@ -88,6 +91,21 @@ async def test_the_inspector_lists_and_calls_every_tool(tmp_path: Path, live_roo
     assert answer(await call("changes_since", version=current))["changes"] == []
     assert answer(await call("wait_for_changes", version=current, timeout=0))["changes"] == []
     assert answer(await call("delete_element", id=element_id))["deleted"] == 1
+    # Optional fields (an insert's position and ref) may be left out, as a form leaves them empty.
+    edits = [
+        {"op": "insert", "parent": "root", "element": {"$tag": "paragraph", "text": "A"}, "ref": "a"},
+        {"op": "insert", "parent": "root", "position": 0, "element": {"$tag": "paragraph", "text": "B"}},
+        {"op": "set", "id": "@a", "attribute": {"name": "style", "value": "note"}},
+    ]
+    batch = answer(await call("apply_edits", edits=edits))
+    first = batch["refs"]["a"]
+    assert set(batch["ids"]) >= {first} and len(batch["ids"]) == 2
+    assert answer(await call("move_element", id=first, parent_id="root", position=0))["position"] == 0
+    # Undo is per toolkit session, and each Inspector request is a new one: nothing of its own to undo.
+    refused = await call("undo")
+    assert refused["isError"] is True and "nothing of yours to undo" in json.dumps(refused)
+    cleanup = [{"op": "delete", "id": element} for element in batch["ids"]]
+    assert answer(await call("apply_edits", edits=cleanup))["applied"] == 2
     resources = await inspect(server, env, "--method", "resources/list")
     assert [resource["uri"] for resource in resources["resources"]] == ["mesh://plan.doc"]
     document = await inspect(server, env, "--method", "resources/read", "--uri", "mesh://plan.doc")

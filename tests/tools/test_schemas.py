@@ -54,6 +54,9 @@ def test_without_a_path_every_tool_takes_one_first_and_open_document_exists() ->
         "set_attribute",
         "remove_attribute",
         "delete_element",
+        "move_element",
+        "apply_edits",
+        "undo",
         *READ_TOOLS,
     ]
     for tool, bound in zip(kit.responses_tools()[1:], HTML_RESPONSES_TOOLS, strict=True):
@@ -136,6 +139,9 @@ def test_schemas_without_attributes_or_children_get_only_the_tools_that_apply() 
         "describe_document",
         "append_child",
         "delete_element",
+        "move_element",
+        "apply_edits",
+        "undo",
         *READ_TOOLS,
     ]
     lonely = MeshSchema(
@@ -147,6 +153,7 @@ def test_schemas_without_attributes_or_children_get_only_the_tools_that_apply() 
         "set_attribute",
         "remove_attribute",
         "delete_element",
+        "undo",
         *READ_TOOLS,
     ]
 
@@ -201,9 +208,13 @@ async def test_a_schema_too_deep_for_strict_mode_falls_back_and_still_validates(
     assert "tool append_child is not strict-compatible" in caplog.text
     definition = next(t for t in kit.responses_tools() if t["name"] == "append_child")
     assert definition["strict"] is False
+    # apply_edits builds subtrees from flat inserts, so it stays strict where append_child cannot.
     assert [t["function"]["strict"] for t in kit.chat_completions_tools()] == [
         True,
         False,
+        True,
+        True,
+        True,
         True,
         True,
         True,
