@@ -5,7 +5,8 @@
 On a rich document of ``--lists`` lists of ``--items`` items (100,101 elements by default):
 
 1. ``describe_document`` of the root and of one ``$next`` page, ``search_elements`` for a text near the
-   end (the worst case: the walk reaches the last list) and for a tag, and ``changes_since`` after
+   end (the worst case: the walk reaches the last list) and for a tag, following a search's ``next``
+   page by page (a tag and a text search; the median page), and ``changes_since`` after
    another replica made 20 edits: median latency over 5 runs and result size (characters, and tokens
    at four characters each), beside the reference a model would otherwise need: the whole document's
    JSON (``to_json``), its size and the time to produce it.
@@ -60,6 +61,19 @@ async def timed(run: Callable[[], Awaitable[str]], repeats: int = 5) -> tuple[fl
     return statistics.median(samples), result
 
 
+async def paging(call: Callable[..., Awaitable[str]], query: dict[str, Any], pages: int) -> tuple[float, str]:
+    """Median milliseconds of following ``next`` for ``pages`` pages after the first, and the last page."""
+    result = json.loads(await call("search_elements", **query))
+    samples = []
+    text = ""
+    for _ in range(pages):
+        started = time.perf_counter()
+        text = await call("search_elements", **{**query, "cursor": result["next"]})
+        samples.append((time.perf_counter() - started) * 1e3)
+        result = json.loads(text)
+    return statistics.median(samples), text
+
+
 async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | None]:
     schema = MeshSchema.from_file(RICH_FIXTURE)
     started = time.perf_counter()
@@ -92,6 +106,10 @@ async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | N
     row(f"search_elements text {last!r} (the last element)", text_ms, text)
     tag_ms, tag = await timed(lambda: call("search_elements", **{**blank, "tag": "list"}, text=None))
     row("search_elements tag list (first page)", tag_ms, tag)
+    pages_ms, page_text = await paging(call, {**blank, "tag": "item", "text": None}, pages=20)
+    row("search_elements tag item: each of the next 20 pages (median)", pages_ms, page_text)
+    deep_ms, deep_text = await paging(call, {**blank, "tag": None, "text": "item 9"}, pages=20)
+    row("search_elements text 'item 9': each of the next 20 pages (median)", deep_ms, deep_text)
 
     version = json.loads(root)["version"]
     other = MeshDocument(schema=schema)

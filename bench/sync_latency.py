@@ -99,6 +99,13 @@ async def run_reference_server() -> None:
 
 @contextlib.contextmanager
 def server_process(kind: str, data_dir: str) -> Iterator[str]:
+    with server_subprocess(kind, data_dir) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def server_subprocess(kind: str, data_dir: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """The server's URL and its process (to watch its CPU time or system calls)."""
     if kind == "ours":
         command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", "--data-dir", data_dir]
     else:
@@ -110,7 +117,7 @@ def server_process(kind: str, data_dir: str) -> Iterator[str]:
         url = process.stdout.readline().strip()
         if not url.startswith("ws://"):
             raise RuntimeError(f"{kind} server did not start")
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(10)

@@ -8,7 +8,7 @@ root has N children; ``{"presence": {...}}`` publishes awareness;
 ``{"peers": [name, ...]}`` waits until participants with those user names are present and prints
 every other participant's state; ``{"insert_text": {"id", "at", "text"}}`` types into an element's
 collaborative text and ``{"text": {"id", "equals"}}`` waits until that text reads ``equals`` (or 15 s)
-and prints it.
+and prints it; ``{"marks": {"id", "equals"}}`` does the same for its marks (as document JSON lists them).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ async def handle(client: RoomClient, doc: SyncedDocument, command: dict[str, Any
         return {"id": element.id}
     if "wait" in command:
         count = command["wait"]
-        await until(lambda: len(doc.root.get_children()) == count)
+        with contextlib.suppress(TimeoutError):  # answer what is there, so the test shows the difference
+            await until(lambda: len(doc.root.get_children()) == count)
         return doc.to_json()
     if "find" in command:
         tag, attributes = command["find"]["tag"], command["find"]["attributes"]
@@ -78,6 +79,15 @@ async def handle(client: RoomClient, doc: SyncedDocument, command: dict[str, Any
         with contextlib.suppress(TimeoutError):  # answer what is there, so the test shows the difference
             await until(lambda: doc.element_by_id(wanted["id"]).text == wanted["equals"])
         return {"text": doc.element_by_id(wanted["id"]).text}
+    if "marks" in command:
+        wanted = command["marks"]
+
+        def marks() -> list[dict[str, Any]]:
+            return [span.to_json() for span in doc.element_by_id(wanted["id"]).text_marks()]
+
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: marks() == wanted["equals"])
+        return {"marks": marks()}
     if "presence" in command:
         doc.awareness.set_local_state(command["presence"])
         return {"ok": True}

@@ -2,6 +2,7 @@
 // every edit, who is here and where, and forms derived from the schema to edit it.
 import * as Y from 'yjs'
 import { RoomClient, newElementId, schemaModel, elementId } from '../src/index.js'
+import { TextBinding } from './text_binding.js'
 
 const { room, path } = document.body.dataset
 const status = document.getElementById('status')
@@ -68,6 +69,11 @@ class Page {
     this.shared = shared
     this.model = model
     this.scheduled = false
+    this.pressed = false
+    /** Each text on the page, by its Y.XmlText: its textarea binding and its mark buttons, kept across
+     * redraws (the textarea being typed in keeps its focus, selection and composition, a link's href
+     * typed but not applied stays), and following the text between redraws. */
+    this.texts = new Map()
     shared.doc.on('update', () => this.schedule())
     shared.awareness.on('change', () => this.schedule())
     shared.on('rejected', violations => {
@@ -78,6 +84,16 @@ class Page {
       const holder = event.target.closest('[data-element-id]')
       if (holder) shared.focus(holder.dataset.elementId)
     })
+    // A redraw between a press and its release would replace the button under the pointer, and the
+    // click would land nowhere (pressing a button moves the focus, which itself asks for a redraw):
+    // redraws wait for the release.
+    document.addEventListener('pointerdown', () => { this.pressed = true }, true)
+    const release = () => {
+      this.pressed = false
+      if (this.scheduled) setTimeout(() => this.redraw(), 0)
+    }
+    for (const type of ['pointerup', 'pointercancel']) document.addEventListener(type, release, true)
+    window.addEventListener('blur', release)
   }
 
   note (id, message) {
@@ -89,32 +105,35 @@ class Page {
   schedule () {
     if (this.scheduled) return
     this.scheduled = true
-    setTimeout(() => { this.scheduled = false; this.render() }, 0)
+    setTimeout(() => this.redraw(), 0)
+  }
+
+  redraw () {
+    if (this.pressed || !this.scheduled) return
+    this.scheduled = false
+    this.render()
   }
 
   render () {
     // Rebuilt whole, but the field being typed in keeps its focus and its unsaved text.
     const active = document.activeElement
-    // A text being typed in keeps its caret where it was in the text, wherever others typed meanwhile.
-    const typing = active?.dataset?.textField ? this.caretAt : null
     const editing = active?.dataset?.field
       ? { field: active.dataset.field, value: active.value, start: active.selectionStart, end: active.selectionEnd }
       : null
+    const drawing = { busy: this.busyElements(), texts: new Map(), typing: active?.dataset?.textField ? active : null, spot: null }
     const root = this.shared.root
-    tree.replaceChildren(root ? this.renderElement(root, null, this.busyElements()) : element('p', { text: 'The document is empty.' }))
+    const fresh = root ? this.renderElement(root, null, drawing) : element('p', { text: 'The document is empty.' })
+    // The new drawing goes in beside the old one, so the textarea being typed in moves between two
+    // places in the page and never leaves it (leaving would take its focus).
+    tree.append(fresh)
+    if (drawing.spot) moveFocused(drawing.typing, drawing.spot)
+    for (const old of [...tree.childNodes]) if (old !== fresh) old.remove()
+    for (const [ytext, { binding }] of this.texts) if (!drawing.texts.has(ytext)) binding.destroy()
+    this.texts = drawing.texts
     this.renderPeople()
     const general = problems.get('') ?? []
     banner.hidden = general.length === 0
     banner.textContent = general.join(' · ')
-    if (typing && typing.id === active.dataset.textField) {
-      const area = tree.querySelector(`[data-text-field="${CSS.escape(typing.id)}"]`)
-      if (area) {
-        area.focus()
-        const at = position => Y.createAbsolutePositionFromRelativePosition(position, this.shared.doc)?.index ?? 0
-        area.setSelectionRange(at(typing.start), at(typing.end))
-        this.caretAt = typing // focus() above re-took it before the selection was restored
-      }
-    }
     if (editing) {
       const field = tree.querySelector(`[data-field="${CSS.escape(editing.field)}"]`)
       if (field) {
@@ -122,16 +141,6 @@ class Page {
         field.focus()
         if (field.setSelectionRange && editing.start !== null) field.setSelectionRange(editing.start, editing.end)
       }
-    }
-  }
-
-  /** The caret as positions in the Yjs text, taken while the textarea shows the text as it is: they
-   * keep pointing at the same characters whatever others insert or delete before them. */
-  rememberCaret (area, ytext) {
-    this.caretAt = {
-      id: area.dataset.textField,
-      start: Y.createRelativePositionFromTypeIndex(ytext, area.selectionStart),
-      end: Y.createRelativePositionFromTypeIndex(ytext, area.selectionEnd)
     }
   }
 
@@ -152,11 +161,11 @@ class Page {
     state.element ? element('span', { class: 'where', text: `at ${state.element}` }) : '')))
   }
 
-  renderElement (node, parent, busy) {
+  renderElement (node, parent, drawing) {
     const id = elementId(node)
     const type = this.model.elements.get(node.nodeName)
     const readOnly = this.shared.readOnly
-    const here = busy.get(id) ?? []
+    const here = drawing.busy.get(id) ?? []
     const head = element('div', { class: 'head' },
       element('span', { class: 'tag', text: `<${node.nodeName}>` }),
       element('span', { class: 'eid', text: id ?? '' }),
@@ -164,11 +173,11 @@ class Page {
     if (parent && !readOnly) head.append(element('button', { type: 'button', class: 'delete', text: 'delete', onclick: () => this.remove(parent, node) }))
     const box = element('section', { class: here.length ? 'element busy' : 'element', 'data-element-id': id, 'data-tag': node.nodeName }, head)
     if (type) box.append(this.renderAttributes(node, id, type, readOnly))
-    if (type?.text) box.append(this.renderText(node, id, type.text, readOnly))
+    if (type?.text) box.append(this.renderText(node, id, type.text, readOnly, drawing))
     for (const message of problems.get(id) ?? []) box.append(element('p', { class: 'violation error', text: message }))
     const children = element('div', { class: 'children' })
     for (const child of node.toArray()) {
-      if (child instanceof Y.XmlElement) children.append(this.renderElement(child, node, busy))
+      if (child instanceof Y.XmlElement) children.append(this.renderElement(child, node, drawing))
     }
     box.append(children)
     if (type?.children && !readOnly) {
@@ -210,30 +219,77 @@ class Page {
     return form
   }
 
-  /** A textarea on the element's Y.XmlText: each input becomes the smallest delete and insert, so a
-   * person's typing merges per character with agents' edits; marks are kept by the text, not shown. */
-  renderText (node, id, text, readOnly) {
+  /** The element's text in a textarea bound to its Y.XmlText (text_binding.js): the person's typing
+   * merges per character with agents' edits. Buttons set the marks the schema allows; the marks show
+   * below the textarea as runs of marked characters. */
+  renderText (node, id, text, readOnly, drawing) {
+    const label = element('label', { class: 'text', text: text.name })
+    const attributes = { 'data-text-field': id, 'aria-label': `${text.name} of ${id}`, rows: 3 }
     const ytext = node.toArray().find(child => child instanceof Y.XmlText)
-    const value = ytext ? plainText(ytext) : ''
-    const area = element('textarea', { 'data-text-field': id, 'aria-label': `${text.name} of ${id}`, disabled: readOnly || !ytext, rows: 3 })
-    area.value = value
-    area.addEventListener('input', () => {
-      const before = plainText(ytext)
-      const after = area.value
-      let start = 0
-      while (start < before.length && start < after.length && before[start] === after[start]) start++
-      let end = 0
-      while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++
-      this.shared.doc.transact(() => {
-        if (before.length - start - end > 0) ytext.delete(start, before.length - start - end)
-        if (after.length - start - end > 0) ytext.insert(start, after.slice(start, after.length - end))
-      })
-      this.rememberCaret(area, ytext)
-    })
-    for (const event of ['focus', 'keyup', 'mouseup', 'select']) {
-      area.addEventListener(event, () => { if (ytext) this.rememberCaret(area, ytext) })
+    if (!ytext) {
+      // Only a root or a foreign client's element lacks its text until the first write (ADR 0013).
+      label.append(element('textarea', { ...attributes, disabled: true }))
+      return element('div', { class: 'text-editor' }, label)
     }
-    return element('label', { class: 'text', text: text.name }, area)
+    let editor = this.texts.get(ytext)
+    if (!editor) {
+      const binding = new TextBinding(ytext, element('textarea', attributes))
+      editor = { binding, buttons: Object.keys(text.marks).length ? this.markButtons(binding, id, text.marks) : null }
+    }
+    editor.binding.area.disabled = readOnly
+    drawing.texts.set(ytext, editor)
+    if (editor.binding.area === drawing.typing) {
+      drawing.spot = document.createComment('the textarea being typed in')
+      label.append(drawing.spot)
+    } else {
+      label.append(editor.binding.area)
+    }
+    const shown = element('div', { class: 'text-editor' }, label)
+    if (editor.buttons && !readOnly) shown.append(editor.buttons)
+    const runs = ytext.toDelta().filter(op => typeof op.insert === 'string' && Object.keys(op.attributes ?? {}).length)
+    if (runs.length) {
+      shown.append(element('p', {
+        class: 'marks-shown',
+        'data-marks-of': id,
+        text: runs.map(op => `${Object.entries(op.attributes).map(markName).join('+')}: "${op.insert}"`).join(' · ')
+      }))
+    }
+    return shown
+  }
+
+  /** A button per mark the schema allows: it sets the mark on the selected characters, or clears it
+   * when all of them carry it; a mark with attributes (a link's href) takes them from inputs beside it. */
+  markButtons (binding, id, marks) {
+    const bar = element('div', { class: 'marks', role: 'toolbar', 'aria-label': `marks of ${id}` })
+    for (const [name, names] of Object.entries(marks)) {
+      const inputs = names.map(attribute => [attribute, element('input', {
+        type: 'text', placeholder: attribute, 'aria-label': `${attribute} of the ${name} mark`, 'data-field': `${id}.$marks.${name}.${attribute}`
+      })])
+      bar.append(element('button', {
+        type: 'button',
+        'data-mark': name,
+        text: name,
+        title: `${name} on the selected characters, or off where all of them have it`,
+        onmousedown: event => event.preventDefault(), // the textarea keeps its focus and selection
+        onclick: () => this.mark(binding, id, name, inputs)
+      }), ...inputs.map(([, input]) => input))
+    }
+    return bar
+  }
+
+  /** Mark button `name` pressed: clears the mark where every selected character has it, else sets it. */
+  mark (binding, id, name, inputs) {
+    problems.delete(id)
+    let value = null
+    if (!binding.selectionHas(name)) {
+      const empty = inputs.find(([, input]) => input.value === '')
+      if (empty) {
+        this.note(id, `invalid_value: the ${name} mark needs its ${empty[0]}`)
+        return
+      }
+      value = inputs.length ? Object.fromEntries(inputs.map(([attribute, input]) => [attribute, input.value])) : true
+    }
+    if (!binding.formatSelection({ [name]: value })) this.note(id, `invalid_operation: select the characters to mark ${name} first`)
   }
 
   set (node, attribute, value) {
@@ -265,9 +321,24 @@ class Page {
   }
 }
 
-/** The characters of a Y.XmlText (toString() would render its marks as tags). */
-function plainText (ytext) {
-  return ytext.toDelta().map(op => typeof op.insert === 'string' ? op.insert : '').join('')
+/** How a mark reads on the page: `bold`, or `link https://…` with its attributes. */
+function markName ([name, value]) {
+  return typeof value === 'object' ? [name, ...Object.values(value)].join(' ') : name
+}
+
+/** Puts the focused textarea where `spot` is. moveBefore keeps its focus, selection and IME composition;
+ * browsers without it (Chromium before 133) re-focus it and restore its selection and scroll. */
+function moveFocused (area, spot) {
+  if (spot.parentNode.moveBefore) {
+    spot.parentNode.moveBefore(area, spot)
+  } else {
+    const { selectionStart, selectionEnd, selectionDirection, scrollTop } = area
+    spot.before(area)
+    area.focus({ preventScroll: true })
+    area.setSelectionRange(selectionStart, selectionEnd, selectionDirection)
+    area.scrollTop = scrollTop
+  }
+  spot.remove()
 }
 
 main().catch(fail)

@@ -10,6 +10,7 @@ behind the OpenAI APIs, and every run made with it is marked ``scripted`` (never
 See docs/agents.md.
 """
 
+from ._agents_sdk_seat import AGENTS_SDK_API, ChangeNotices, agents_sdk_agent, run_agents_sdk
 from ._definition import (
     PROMPT_PLACEHOLDERS,
     AgentDefinition,
@@ -47,6 +48,7 @@ from ._team import (
 from ._transcript import OFFLINE_LABEL_FIELD, ApiName
 
 __all__ = [
+    "AGENTS_SDK_API",
     "OFFLINE_LABEL_FIELD",
     "PROMPT_PLACEHOLDERS",
     "SCRIPTED_BANNER",
@@ -55,6 +57,7 @@ __all__ = [
     "AgentLoop",
     "AgentResult",
     "ApiName",
+    "ChangeNotices",
     "Convergence",
     "Conversation",
     "EventCallback",
@@ -81,11 +84,13 @@ __all__ = [
     "ToolExchange",
     "TurnEvent",
     "Usage",
+    "agents_sdk_agent",
     "load_agent_definition",
     "load_agent_definitions",
     "output_console",
     "print_team_result",
     "render_prompt",
+    "run_agents_sdk",
     "run_team",
     "token_minter",
 ]

@@ -37,6 +37,7 @@ from ..helpers import websocket_room_url
 from ..schema import MeshSchema
 from ..tokens import DEFAULT_TTL, ParticipantToken
 from ..tools import WRITE_TOOLS, DocumentToolkit, LimitedToolkit, Toolkit, schema_summary
+from ._agents_sdk_seat import run_agents_sdk
 from ._definition import AgentDefinition
 from ._events import AgentResult, EventCallback, TurnEvent
 from ._loop import AgentLoop
@@ -97,6 +98,9 @@ class TeamMember:
     """What this member is asked to do; None for the team's task."""
     runner: MemberRunner | None = field(default=None, compare=False, repr=False)
     """Runs this member instead of an :class:`AgentLoop` over ``model``; None for the loop."""
+    sdk_agent: Any = field(default=None, compare=False, repr=False)
+    """An openai-agents ``Agent`` seated instead of our loop, with the member's tools added; one
+    without a model runs ``model`` on the team's client (see :func:`agents_sdk_agent`)."""
 
     @classmethod
     def from_definition(
@@ -351,6 +355,8 @@ class _Seat:
         try:
             if self.member.runner is not None:
                 result = await self.member.runner(self.member, task, self.toolkit)
+            elif self.member.sdk_agent is not None:
+                result = await self._agents_sdk(spec, task, client)
             else:
                 result = await self._loop(spec, client).run(task, self.tools)
         except MeshError as error:
@@ -362,6 +368,23 @@ class _Seat:
             # reference keeps the replica open for the convergence check.
             await self.toolkit.aclose()
         return MemberResult(self.member.name, self.member.model, result)
+
+    async def _agents_sdk(self, spec: TeamSpec, task: str, client: AsyncOpenAI | None) -> AgentResult:
+        agent = self.member.sdk_agent
+        return await run_agents_sdk(
+            agent,
+            name=self.member.name,
+            task=task,
+            toolkit=self.tools,
+            model=self.member.model,
+            max_turns=self.member.max_turns,
+            client=client,
+            temperature=self.member.temperature,
+            api=spec.api,
+            on_event=lambda event: self._record(event, spec.on_event),
+            # The team's scripted model answers only an agent that runs on the team's client.
+            scripted=isinstance(spec.client, ScriptedModel) and agent.model is None,
+        )
 
     def _loop(self, spec: TeamSpec, client: AsyncOpenAI | None) -> AgentLoop:
         return AgentLoop(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from ._room_cmd import KEY_ID_ENV, SECRET_ENV, TOKEN_ENV, add_connection_options
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-    from ..agent import ScriptedModel, TeamResult, TokenFactory
+    from ..agent import ScriptedModel, TeamMember, TeamResult, TokenFactory
     from ..schema import MeshSchema
 
 __all__ = ["add_model_options", "banner", "exit_code", "model_client", "register"]
@@ -90,6 +91,48 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_help: str) -> No
     )
 
 
+def add_framework_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--framework",
+        choices=("loop", "openai-agents"),
+        default="loop",
+        help="run every agent in our agent loop (default) or as an openai-agents Agent",
+    )
+    parser.add_argument(
+        "--openai-agents",
+        metavar="NAMES",
+        help="comma-separated agent names to seat as openai-agents Agents, the others in our loop",
+    )
+
+
+def seat_frameworks(members: list[TeamMember], args: argparse.Namespace) -> list[TeamMember]:
+    """The members, those ``--framework``/``--openai-agents`` choose seated as openai-agents Agents."""
+    from ..agent import agents_sdk_agent
+
+    chosen = (
+        {name.strip() for name in args.openai_agents.split(",")}
+        if args.openai_agents
+        else {member.name for member in members}
+        if args.framework == "openai-agents"
+        else set()
+    )
+    unknown = chosen - {member.name for member in members}
+    if unknown:
+        raise AgentConfigError(
+            f"--openai-agents names no agent of the team: {', '.join(sorted(unknown))}",
+            hint=f"agents: {', '.join(member.name for member in members)}",
+        )
+    return [
+        dataclasses.replace(
+            member,
+            sdk_agent=agents_sdk_agent(member.name, member.instructions),
+        )
+        if member.name in chosen
+        else member
+        for member in members
+    ]
+
+
 def model_client(base_url: str | None) -> AsyncOpenAI:
     """A model client for ``base_url`` (or ``$OPENAI_BASE_URL``), with ``$OPENAI_API_KEY``."""
     key = os.getenv("OPENAI_API_KEY")
@@ -136,6 +179,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, nargs: int | str, def
         model_help="model for every agent instead of each definition's; {agent} is replaced by the "
         "agent's name, e.g. scripted:{agent} for a mesh_tools.testing.ScriptedServer",
     )
+    add_framework_option(parser)
     parser.add_argument(
         "--json", type=Path, metavar="FILE", help="also write the full run record here as JSON"
     )
@@ -173,6 +217,7 @@ async def _run_agents(args: argparse.Namespace) -> int:
         )
         for definition in definitions
     ]
+    members = seat_frameworks(members, args)
     console = output_console()
     models = [member.model for member in members]
     view = TeamView(

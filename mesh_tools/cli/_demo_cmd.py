@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from .._resources import bundled
 from ..errors import AgentConfigError
 from ..helpers import websocket_room_url
-from ._agent_cmd import add_model_options, banner, exit_code, model_client
+from ._agent_cmd import (
+    add_framework_option,
+    add_model_options,
+    banner,
+    exit_code,
+    model_client,
+    seat_frameworks,
+)
 
 if TYPE_CHECKING:
     from ..agent import TeamMember, TeamResult, TurnEvent
@@ -68,6 +75,7 @@ def register(commands: Any) -> None:
         help=f"pause after each agent turn (default: {_DEFAULT_PACE_S} for scripted runs on a terminal, "
         "else 0)",
     )
+    add_framework_option(parser)
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     parser.set_defaults(run=_run)
 
@@ -100,7 +108,7 @@ async def _demo(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = f"reports/launch-plan-{stamp}.report"
     agents = args.agents or bundled("agents")
-    members = _members(agents, schema, path, scripted=scripted, model=args.model)
+    members = seat_frameworks(_members(agents, schema, path, scripted=scripted, model=args.model), args)
     offline = ScriptedModel(demo_policies(schema)) if scripted else None
     console = output_console()
     view = TeamView(

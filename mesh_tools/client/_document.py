@@ -121,12 +121,19 @@ class SyncedDocument(MeshDocument):
     ) -> None:
         super().__init__(schema=schema, read_only=read_only)
         self.path = path
+        self._user = user
         self.awareness = Awareness(self.ydoc)
         self.awareness.set_local_state({"user": user, "element": None} if user is not None else {})
         #: The server's storage generation of this document (see docs/adr/0003-reconnect-and-resync.md).
         self.epoch: str | None = None
         #: The link's state, driven by the SyncClient.
         self.sync_state = SyncState(path)
+
+    @property
+    def participant(self) -> str | None:
+        """The name in the token this replica's connection was authenticated with: the room server books
+        its edits to that name in the document's participant register, whatever the client claims."""
+        return self._user["name"] if self._user is not None else None
 
     @property
     def synchronized(self) -> Awaitable[None]:

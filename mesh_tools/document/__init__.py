@@ -28,6 +28,7 @@ from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementIns
 from ._json import state_json
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
+from ._participants import Claims, ParticipantRegister, claims_of, decode_state_vector
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
 from ._update_guard import CheckedUpdate, GuardInput, UpdateGuard, check_update
@@ -44,6 +45,7 @@ __all__ = [
     "ROOT_ID",
     "AttributeChanged",
     "CheckedUpdate",
+    "Claims",
     "DocumentEvent",
     "DocumentLimits",
     "Element",
@@ -54,12 +56,15 @@ __all__ = [
     "MarkSpan",
     "MarkValue",
     "MeshDocument",
+    "ParticipantRegister",
     "TextChanged",
     "TextEdit",
     "UpdateGuard",
     "UpdateListener",
     "Violation",
     "check_update",
+    "claims_of",
+    "decode_state_vector",
     "document_tree",
     "read_text_delta",
     "shorten",

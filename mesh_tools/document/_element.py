@@ -13,6 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
+from ._pycrdt import wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -33,13 +34,23 @@ __all__ = ["Element"]
 class Element:
     """One element of a live document. Handles stay valid until the element is deleted."""
 
-    __slots__ = ("_doc", "_xml", "id", "tag_name")
+    __slots__ = ("_doc", "_node", "id", "tag_name")
 
-    def __init__(self, doc: MeshDocument, xml: XmlElement, element_id: str, tag_name: str) -> None:
+    def __init__(self, doc: MeshDocument, node: XmlElement | Any, element_id: str, tag_name: str) -> None:
+        """``node`` is the pycrdt element, or the integrated (Rust) one it would wrap."""
         self._doc = doc
-        self._xml = xml
+        # Wrapped on first use: loading a document indexes every element, and pycrdt's wrapper costs
+        # more than the rest of indexing one (most handles of a big document are never used).
+        self._node = node
         self.id = element_id
         self.tag_name = tag_name
+
+    @property
+    def _xml(self) -> XmlElement:
+        node = self._node
+        if not isinstance(node, XmlElement):  # an ElementNode is one too
+            node = self._node = wrap_element(node, self._doc.ydoc)
+        return node
 
     def __repr__(self) -> str:
         return f"<Element {self.tag_name} id={self.id!r}>"

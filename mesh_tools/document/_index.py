@@ -20,8 +20,8 @@ from ..schema import ID_ATTRIBUTE
 from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
-from ._layout import id_of, read_value
-from ._pycrdt import XmlChange, subtree_rows
+from ._layout import gc_paused, id_of, read_value
+from ._pycrdt import XmlChange, is_text, subtree_rows
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -66,6 +66,13 @@ class ElementIndex:
         self.parents: dict[str, str | None] = {}
         self.kids: dict[str, list[str | None]] = {}
 
+    def discard(self) -> None:
+        """Forget every element and the document (which is being discarded): no cycle is left."""
+        self.elements.clear()
+        self.parents.clear()
+        self.kids.clear()
+        del self._doc
+
     def __iter__(self) -> Iterator[str]:
         """The ids of every indexed element."""
         return iter(self.elements)
@@ -100,39 +107,38 @@ class ElementIndex:
         assert top is not None
         return top
 
-    def add_subtree(
+    def add_subtrees(
         self,
-        xml: XmlElement,
+        tops: list[Any],
         parent_id: str | None,
         previous: Mapping[str, Element] | None = None,
         imposters: list[XmlElement] | None = None,
-    ) -> Element | None:
-        """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
+    ) -> list[str | None]:
+        """Index subtrees read from the CRDT (integrated children of ``parent_id``), reusing the handles
+        in ``previous`` where they still fit; returns each top's entry among its parent's children.
 
         Elements without a string id are skipped with their subtrees (entry None): only a raw update can
         create them; validate() reports them and repair() mends them. With ``imposters`` (a remote
         insert), an element whose id is indexed already is skipped too and listed there, so the element
-        that owns the id keeps its handle. The caller records the subtree's entry among its parent's
-        children.
+        that owns the id keeps its handle.
         """
-        rows, skipped = subtree_rows(
-            xml, self._doc.ydoc, parent_id, None if imposters is None else self.elements
-        )
-        if imposters is not None:
-            imposters.extend(skipped)
-        handles = previous or self.elements
-        top: Element | None = None
-        for node, node_id, tag, parent, entries in rows:
-            element = handles.get(node_id)
-            if element is not None and element.tag_name == tag:
-                element._xml = node  # keep handles that callers hold alive across a re-index
-            else:
-                element = Element(self._doc, node, node_id, tag)
-            top = top or element
-            self.elements[node_id] = element
-            self.parents[node_id] = parent
-            self.kids[node_id] = entries
-        return top
+        with gc_paused():  # a load allocates an Element and a list per element, none in a cycle
+            found = subtree_rows(
+                tops, self._doc.ydoc, parent_id, None if imposters is None else self.elements
+            )
+            if imposters is not None:
+                imposters.extend(found.imposters)
+            handles = previous or self.elements
+            for node, node_id, tag, parent, entries in found.rows:
+                element = handles.get(node_id)
+                if element is not None and element.tag_name == tag:
+                    element._node = node  # keep handles that callers hold alive across a re-index
+                else:
+                    element = Element(self._doc, node, node_id, tag)
+                self.elements[node_id] = element
+                self.parents[node_id] = parent
+                self.kids[node_id] = entries
+        return found.entries
 
     def position(self, element_id: str) -> int:
         """The element's position among all its parent's CRDT children."""
@@ -168,7 +174,7 @@ class ElementIndex:
         self.kids.clear()
         for xml in fragment.children:
             if isinstance(xml, XmlElement):
-                self.add_subtree(xml, None, previous)
+                self.add_subtrees([xml.integrated], None, previous)
                 break
         for gone in previous.keys() - self.elements.keys():
             self._events.append(ElementDeleted(gone, previous[gone].tag_name, local))
@@ -220,20 +226,19 @@ class ElementIndex:
                     if child_id is not None:
                         self._drop(child_id, local)
             else:
-                inserted: list[str | None] = []
-                for child in step.get("insert", ()):
-                    element = None
-                    if isinstance(child, XmlElement):
-                        before = len(into.imposters)
-                        element = self.add_subtree(child, parent_id, imposters=into.imposters)
-                        if element is None or len(into.imposters) > before:
-                            # No id, or an id already taken: only a whole-document check can place it.
-                            into.check_all = True
-                    if element is not None:
-                        self._record(ElementInserted(element, local), into)
-                    inserted.append(None if element is None else element.id)
-                entries[position:position] = inserted
-                position += len(inserted)
+                inserted = step.get("insert", [])
+                before = len(into.imposters)
+                ids = self.add_subtrees(inserted, parent_id, imposters=into.imposters)
+                if len(into.imposters) > before:
+                    into.check_all = True  # an id already taken: only a whole-document check can place it
+                for child, child_id in zip(inserted, ids, strict=True):
+                    if child_id is not None:
+                        self._record(ElementInserted(self.elements[child_id], local), into)
+                    elif not is_text(child):
+                        # No id (or a taken one): only a whole-document check can place it.
+                        into.check_all = True
+                entries[position:position] = ids
+                position += len(ids)
 
     def _record(self, event: DocumentEvent, into: Integration) -> None:
         self._events.append(event)

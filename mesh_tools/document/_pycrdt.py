@@ -9,7 +9,7 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
 element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
 ``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
-``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
 ``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
 Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``,
 ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions``
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import process_event
@@ -38,9 +38,11 @@ __all__ = [
     "JsonLayout",
     "Node",
     "SubtreeRow",
+    "Subtrees",
     "XmlChange",
     "format_text_node",
     "fragment_nodes",
+    "is_text",
     "node_id",
     "read_node",
     "splice_text_node",
@@ -48,6 +50,8 @@ __all__ = [
     "subtree_rows",
     "text_holder_id",
     "text_of",
+    "text_size",
+    "wrap_element",
 ]
 
 #: A text child as its ``diff()`` chunks: (characters or an embedded object, formatting attributes).
@@ -76,7 +80,10 @@ class XmlChange:
 
     ``delta`` is Yjs's retain/insert/delete steps over the target's children (empty when no child
     changed), or over its characters when the target is an XmlText; ``keys`` maps each changed
-    attribute to its ``oldValue``/``newValue``.
+    attribute to its ``oldValue``/``newValue``. The children an element's step inserts are left as
+    the integrated (Rust) objects: loading a document inserts thousands at once, and a wrapper each
+    would cost more than indexing them (:func:`subtree_rows` takes them as they are, :func:`is_text`
+    tells a text from an element).
     """
 
     target: Any
@@ -106,6 +113,10 @@ class DeepObserver:
         subscription: Subscription = self._fragment.integrated.observe_deep(self._on_events)
         return subscription
 
+    def close(self) -> None:
+        """Let go of the callback (it refers back to the document that owns this observer)."""
+        self._callback = _ignore_changes
+
     def _on_events(self, events: list[Any]) -> None:
         doc: Any = self._ydoc
         # As pycrdt's adapter does: the callback reads through the transaction being committed.
@@ -116,9 +127,11 @@ class DeepObserver:
                     continue  # a Text or Map a raw update slipped in: the layout has none
                 raw: Any = event  # the Rust event's fields are not in pycrdt's stubs
                 target = raw.target
-                # An XmlText's event leaves children_changed unset; its delta is the text edit.
-                changed = raw.children_changed or type(target) is _IntegratedText
-                delta = process_event(raw.delta, doc) if changed else []
+                if type(target) is _IntegratedText:
+                    # An XmlText's event leaves children_changed unset; its delta is the text edit.
+                    delta = process_event(raw.delta, doc)
+                else:
+                    delta = raw.delta if raw.children_changed else []
                 changes.append(XmlChange(process_event(target, doc), delta, process_event(raw.keys, doc)))
             try:
                 self._callback(changes)
@@ -126,48 +139,117 @@ class DeepObserver:
                 doc._exceptions.append(exc)
 
 
-#: (element, id, tag, parent id, child entries: each child's id, None for a child without a string id)
-SubtreeRow: TypeAlias = tuple[XmlElement, str, str, str | None, list[str | None]]
+#: What pycrdt's constructor gives every shared type for observers; an :class:`ElementNode` makes it on use.
+_OBSERVER_STATE = frozenset({"_subscriptions", "_send_streams", "_event_subscription"})
+
+
+class ElementNode(XmlElement):
+    """An integrated XmlElement as light as a handle can be: the index holds one per element.
+
+    pycrdt's constructor gives every instance observer bookkeeping (two dicts, two sets, a list and its
+    type name: ~0.8 KB, most of a loaded document's Python memory) that an index handle rarely uses;
+    here it is made on first use instead.
+    """
+
+    _type_name = "xmlelement"
+
+    def __init__(self, ydoc: Doc[Any], integrated: Any) -> None:  # pycrdt's own __init__ is skipped
+        self._doc = ydoc
+        self._prelim = None
+        self._integrated = integrated
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes not set yet.
+        if name not in _OBSERVER_STATE:
+            raise AttributeError(name)
+        self._subscriptions = []
+        self._send_streams = {False: set(), True: set()}
+        self._event_subscription = {}
+        return getattr(self, name)
+
+
+def _ignore_changes(changes: list[XmlChange]) -> None:
+    """The callback of a closed observer."""
+
+
+#: (integrated element, id, tag, parent id, child entries: each child's id, None for a child without a
+#: string id)
+SubtreeRow: TypeAlias = tuple[Any, str, str, str | None, list[str | None]]
+
+
+def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
+    """The pycrdt element for an integrated one (from :func:`subtree_rows` or an :class:`XmlChange`)."""
+    return ElementNode(ydoc, inner)
+
+
+class Subtrees(NamedTuple):
+    """What :func:`subtree_rows` read: the tops' entries, every element to index, and the imposters."""
+
+    #: One per top: its id, or None (not an element, no string id, or an imposter).
+    entries: list[str | None]
+    #: Every element to index, each before its children.
+    rows: list[SubtreeRow]
+    #: Elements left out because their id was taken (with their subtrees).
+    imposters: list[XmlElement]
+
+
+def is_text(child: Any) -> bool:
+    """Whether a child in an :class:`XmlChange` insert step is a text."""
+    return type(child) is _IntegratedText
 
 
 def subtree_rows(
-    xml: XmlElement, ydoc: Doc[Any], parent_id: str | None, taken: Container[str] | None = None
-) -> tuple[list[SubtreeRow], list[XmlElement]]:
-    """Every element under ``xml`` (itself first) that has a string id, as the index records it.
+    tops: list[Any], ydoc: Doc[Any], parent_id: str | None, taken: Container[str] | None = None
+) -> Subtrees:
+    """Every element under ``tops`` (integrated children of ``parent_id``) that has a string id.
 
-    Read through the integrated objects in one transaction: the public views cost a transaction and a
-    wrapper per attribute read, which made indexing a loaded document slower than loading it.
-    Elements without a string id are left out with their subtrees; walked with a stack (any depth).
-    With ``taken``, an element whose id is in it or came earlier in the walk is left out too (entry
-    None), with its subtree, and returned second: an imposter the owner of the id must not give way to.
+    Read through the integrated objects in one transaction for all the tops: the public views cost a
+    transaction and a wrapper per attribute read, which made indexing a loaded document slower than
+    loading it. Elements without a string id are left out with their subtrees; walked with a stack
+    (any depth). With ``taken``, an element whose id is in it or came earlier in the walk is left out
+    too (entry None), with its subtree: an imposter the owner of the id must not give way to.
     """
-    imposters: list[XmlElement] = []
+    found = Subtrees([], [], [])
+    seen: set[str] = set()
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
-        top = xml.integrated
-        top_id = _string_id(top, txn)
-        if top_id is None:
-            return [], imposters
-        if taken is not None and top_id in taken:
-            return [], [xml]
-        seen = {top_id}
-        rows: list[SubtreeRow] = []
-        stack: list[tuple[Any, str, str | None]] = [(top, top_id, parent_id)]
+        stack: list[tuple[Any, str, str | None]] = []
+        for top in tops:
+            found.entries.append(_admitted(top, txn, taken, seen, found.imposters, ydoc))
+        # Pushed last first, so the tops' rows come in document order.
+        for top, top_id in reversed(list(zip(tops, found.entries, strict=True))):
+            if top_id is not None:
+                stack.append((top, top_id, parent_id))
         while stack:
             inner, element_id, parent = stack.pop()
-            entries: list[str | None] = []
-            for child in inner.children(txn):
-                child_id = _string_id(child, txn) if type(child) is _IntegratedElement else None
-                if child_id is not None and taken is not None and (child_id in taken or child_id in seen):
-                    imposters.append(XmlElement(_doc=ydoc, _integrated=child))
-                    child_id = None
-                entries.append(child_id)
+            children = inner.children(txn)
+            entries = [_admitted(child, txn, taken, seen, found.imposters, ydoc) for child in children]
+            for child, child_id in zip(children, entries, strict=True):
                 if child_id is not None:
-                    seen.add(child_id)
                     stack.append((child, child_id, element_id))
-            wrapper = xml if inner is top else XmlElement(_doc=ydoc, _integrated=inner)
-            rows.append((wrapper, element_id, inner.tag() or "", parent, entries))
-        return rows, imposters
+            found.rows.append((inner, element_id, inner.tag() or "", parent, entries))
+    return found
+
+
+def _admitted(
+    child: Any,
+    txn: Any,
+    taken: Container[str] | None,
+    seen: set[str],
+    imposters: list[XmlElement],
+    ydoc: Doc[Any],
+) -> str | None:
+    """The id a child is indexed under, or None (not an element, no string id, or an imposter)."""
+    if type(child) is not _IntegratedElement:
+        return None
+    child_id = _string_id(child, txn)
+    if child_id is None:
+        return None
+    if taken is not None and (child_id in taken or child_id in seen):
+        imposters.append(XmlElement(_doc=ydoc, _integrated=child))
+        return None
+    seen.add(child_id)
+    return child_id
 
 
 def _string_id(inner: Any, txn: Any) -> str | None:
@@ -225,6 +307,13 @@ def text_of(xml: XmlElement, ydoc: Doc[Any]) -> tuple[Any, TextChunks] | None:
             if isinstance(child, _IntegratedText):
                 return child, child.diff(inner)
     return None
+
+
+def text_size(node: Any, ydoc: Doc[Any]) -> int:
+    """The length of a :func:`text_of` text as pycrdt counts it (UTF-8 bytes), read without the text."""
+    with ydoc.transaction() as txn:
+        size: int = node.len(txn._txn)
+    return size
 
 
 def text_holder_id(text: XmlText, ydoc: Doc[Any]) -> str | None:

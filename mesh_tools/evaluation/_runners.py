@@ -21,7 +21,16 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-from ..agent import ApiName, Conversation, FinalMessage, Policy, ScriptedModelError, ToolExchange, Usage
+from ..agent import (
+    ApiName,
+    ChangeNotices,
+    Conversation,
+    FinalMessage,
+    Policy,
+    ScriptedModelError,
+    ToolExchange,
+    Usage,
+)
 from ._errors import AgentRunError
 from ._seat import AgentReply, Seat
 
@@ -150,7 +159,10 @@ class OpenAIAgentsRunner:
                 seat.task,
                 max_turns=seat.max_turns,
                 hooks=_turn_hooks(seat),
-                run_config=RunConfig(tracing_disabled=True),
+                # Others' edits reach the model as in our loop: a notice before each model call.
+                run_config=RunConfig(
+                    tracing_disabled=True, call_model_input_filter=ChangeNotices(seat.toolkit)
+                ),
             )
         except MaxTurnsExceeded:
             return AgentReply(None)

@@ -22,7 +22,16 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import CheckedUpdate, MeshDocument, UpdateGuard, Violation, state_json
+from ..document import (
+    CheckedUpdate,
+    Claims,
+    MeshDocument,
+    ParticipantRegister,
+    UpdateGuard,
+    Violation,
+    claims_of,
+    state_json,
+)
 from ..errors import (
     MeshError,
     PermissionDeniedError,
@@ -30,6 +39,7 @@ from ..errors import (
     RemoteProtocolError,
     ServerError,
     StorageUnavailableError,
+    UpdateRefusedError,
 )
 from ..sync import (
     ClosedPush,
@@ -115,6 +125,7 @@ class LiveDocument:
         #: Checks incoming updates against every item the replica holds; one update at a time.
         self._guard = UpdateGuard(doc)
         self._applying = asyncio.Lock()
+        self._register = ParticipantRegister(doc)
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -161,7 +172,7 @@ class LiveDocument:
         self.closed = True
         if self._presence_sweep is not None:
             self._presence_sweep.cancel()
-        self.doc.close()  # also drops the update listener
+        self.doc.discard()  # also drops the update listener, and frees the document now
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -222,7 +233,27 @@ class LiveDocument:
                 checked = await asyncio.to_thread(check)
             else:
                 checked = check()
+            if isinstance(origin, Subscriber):
+                self._check_claims(claims_of(update, self.doc.get_state()), origin.participant.token.name)
             return self._integrate(update, checked, origin=origin)
+
+    def _check_claims(self, claims: Claims, participant: str) -> None:
+        """Refuse an update that registers another name than the token's, or writes as a Yjs client
+        registered to another participant: its edits would show under that name in every change feed."""
+        for client, name in claims.names.items():
+            if name != participant:
+                raise UpdateRefusedError(
+                    f"the update was refused: it registers client {client} as {name!r}, but its token "
+                    f"names {participant!r}",
+                    hint="register under the name in your token; nothing was applied",
+                )
+        for client in claims.writers:
+            owner = self._register.name_of(client)
+            if owner is not None and owner != participant:
+                raise UpdateRefusedError(
+                    f"the update was refused: it writes as client {client}, which is {owner!r}'s",
+                    hint="write with your replica's own client id; nothing was applied",
+                )
 
     def _integrate(self, update: bytes, checked: CheckedUpdate, *, origin: Any) -> list[Violation]:
         try:
@@ -343,6 +374,8 @@ class LiveDocument:
         if not entries:
             return
         merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
+        # Frames by (key, channel number): clients number their channels alike, so most share one.
+        frames: dict[tuple[Any, int], bytes] = {}
         for subscriber in self._subscribers:
             if not subscriber.sync.live:
                 continue
@@ -358,8 +391,11 @@ class LiveDocument:
                 known = merged_by_key[key] = (merged, create_update_message(merged))
             update, message = known
             sync = subscriber.sync
+            frame = frames.get((key, sync.number))
+            if frame is None:
+                frame = frames[key, sync.number] = sync.frame(message)
             # A reader still behind gets this merged into what it has waiting (see Participant).
-            subscriber.participant.send_update(subscriber, update, sync.frame(message), sync.frame)
+            subscriber.participant.send_update(subscriber, update, frame, sync.frame)
 
     def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
         if self._bus is not None and not future.cancelled() and future.exception() is None:

@@ -11,6 +11,10 @@ a few idle readers of big updates cannot make the room buffer hundreds of MiB. T
 was produced, is not counted, so a large update or resync still reaches a reader that keeps up. A
 closed reader reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
 open many documents at once are never closed for the number of frames.
+
+On each turn the sender takes everything queued since its last one and writes it to the socket at once
+(``send_frames``): one system call per batch instead of one per frame. Each participant has its own
+sender, so a reader whose socket is full waits alone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ..sync import CloseCode, Message, encode_text
 from ..tokens import ParticipantToken
+from ._frame_writer import send_frames
 
 __all__ = ["Participant"]
 
@@ -35,6 +40,8 @@ logger = logging.getLogger(__name__)
 #: Updates a pending entry collects before they are merged: merging each one into the rest would cost
 #: O(backlog) per update; batches keep it amortised while bounding the list.
 _MERGE_EVERY = 64
+#: Bytes of frames the sender joins into one socket write at most (a bigger frame goes alone).
+_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -164,14 +171,23 @@ class Participant:
                 while not self._queue:
                     self._ready.clear()
                     await self._ready.wait()
-                entry = self._queue.popleft()
-                if isinstance(entry, _PendingUpdates):
-                    del self._pending[entry.key]
-                    self._queued_bytes -= entry.size
-                    frame: str | bytes = entry.take()
-                else:
-                    self._queued_bytes -= len(entry)
-                    frame = entry
-                await self.connection.send(frame)
+                await send_frames(self.connection, self._take_batch())
         except ConnectionClosed:
             return
+
+    def _take_batch(self) -> list[str | bytes]:
+        """Every frame queued since the sender's last turn, up to ``_BATCH_BYTES`` (at least one)."""
+        frames: list[str | bytes] = []
+        size = 0
+        while self._queue and (not frames or size < _BATCH_BYTES):
+            entry = self._queue.popleft()
+            if isinstance(entry, _PendingUpdates):
+                del self._pending[entry.key]
+                self._queued_bytes -= entry.size
+                frame: str | bytes = entry.take()
+            else:
+                self._queued_bytes -= len(entry)
+                frame = entry
+            frames.append(frame)
+            size += len(frame)
+        return frames

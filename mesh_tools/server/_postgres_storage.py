@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import psycopg
-from pycrdt import merge_updates
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never
 from tenacity.wait import wait_random_exponential
 
 from ..errors import DocumentExistsError, MeshError, ServerError, StorageUnavailableError
+from ._snapshots import compact_updates
 from ._storage import StoredDocument
-from ._write_batches import Backlog, Batch, DocKey, LogStats, next_batch, settle
+from ._write_batches import Backlog, Batch, CompactionPolicy, DocKey, DocumentLogs, next_batch, settle
 
 __all__ = ["PostgresStorage"]
 
@@ -76,8 +76,10 @@ class _Op(Generic[_T]):
 class PostgresStorage:
     """:class:`~mesh_tools.server.Storage` in PostgreSQL, at ``url`` (a libpq URL or DSN).
 
-    ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
-    writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
+    The writer folds a document's log into its snapshot once it holds more than ``compact_rows`` rows,
+    or more bytes than ``compact_ratio`` times the snapshot (and more than ``compact_bytes``), or has
+    not been folded for ``compact_age`` seconds (:class:`CompactionPolicy`). ``max_batch``: most
+    operations committed in one transaction.
     ``max_reconnect_delay``: longest wait between reconnection attempts, in seconds.
     ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
     """
@@ -86,15 +88,15 @@ class PostgresStorage:
         self,
         url: str,
         *,
-        compact_rows: int = 500,
-        compact_bytes: int = 1 << 20,
+        compact_rows: int = 1000,
+        compact_bytes: int = 64 << 10,
+        compact_ratio: float = 1.0,
+        compact_age: float = 30.0,
         max_batch: int = 1024,
         max_reconnect_delay: float = 2.0,
         max_backlog_bytes: int = 16 * 2**20,
     ) -> None:
         self.url = url
-        self.compact_rows = compact_rows
-        self.compact_bytes = compact_bytes
         self.max_batch = max_batch
         self.max_reconnect_delay = max_reconnect_delay
         self._backlog = Backlog(max_backlog_bytes)
@@ -104,7 +106,7 @@ class PostgresStorage:
         self._reconnecting: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self._closing = False
-        self._stats: dict[DocKey, LogStats] = {}
+        self._logs = DocumentLogs(CompactionPolicy(compact_rows, compact_bytes, compact_ratio, compact_age))
 
     def __repr__(self) -> str:
         return f"<PostgresStorage available={self.available}>"
@@ -138,7 +140,7 @@ class PostgresStorage:
             return
         try:
             if self._failure is None:
-                for key in [key for key, stats in self._stats.items() if stats.rows]:
+                for key in self._logs.unfolded():
                     await self._compact(db, key)
         except _CONNECTION_ERRORS:
             logger.warning("the database went away while compacting on close; the logs stay as they are")
@@ -271,13 +273,14 @@ class PostgresStorage:
                 )
             except TimeoutError:
                 await self._probe()
-                continue
+                batch = []
             if batch:
                 # Let the fan-out queued with these updates leave first: peers should not wait for
                 # the database's round trips (in pipeline mode the batch holds the loop until sent).
                 await asyncio.sleep(0)
                 await self._write(batch)
                 self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
+            await self._compact_aged()
 
     async def _write(self, batch: list[_Op[Any]]) -> None:
         db = self._db
@@ -296,8 +299,17 @@ class PostgresStorage:
         for op, (ok, value) in zip(batch, done.results, strict=True):
             settle(op.future, ok, value)
         # After the acknowledgements: folding a log is no reason to keep a flush waiting.
+        await self._compact_each(db, done.due)
+
+    async def _compact_aged(self) -> None:
+        """Fold the logs that waited ``compact_age`` (checked at most once a second)."""
+        db = self._db
+        if db is not None and self._failure is None:
+            await self._compact_each(db, self._logs.aged())
+
+    async def _compact_each(self, db: _Connection, keys: list[DocKey]) -> None:
         try:
-            for key in done.due:
+            for key in keys:
                 await self._compact(db, key)
         except Exception as exc:
             self._handle_failure(db, exc)
@@ -352,22 +364,21 @@ class PostgresStorage:
         fresh: set[DocKey] = set()
         for room, path, data in rows:
             key = (room, path)
-            stats = self._stats.get(key)
-            if stats is None:
+            if not self._logs.known(key):
                 # Counts the rows just inserted, and those other nodes wrote.
                 cursor = await db.execute(
-                    "SELECT count(*), coalesce(sum(length(data)), 0) FROM mesh_updates"
-                    " WHERE room = %s AND path = %s",
+                    "SELECT count(u.seq), coalesce(sum(length(u.data)), 0), max(length(d.snapshot))"
+                    " FROM mesh_documents d LEFT JOIN mesh_updates u ON u.room = d.room AND u.path = d.path"
+                    " WHERE d.room = %s AND d.path = %s",
                     key,
                 )
                 counted = await cursor.fetchone()
-                assert counted is not None
-                stats = self._stats[key] = LogStats(int(counted[0]), int(counted[1]))
+                assert counted is not None  # an aggregate always has a row
+                self._logs.learn(key, int(counted[0]), int(counted[1]), int(counted[2] or 0))
                 fresh.add(key)
             elif key not in fresh:
-                stats.rows += 1
-                stats.size += len(data)
-            if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
+                self._logs.add(key, len(data))
+            if key not in done.due and self._logs.due(key):
                 done.due.append(key)
 
     async def _compact(self, db: _Connection, key: DocKey) -> None:
@@ -383,20 +394,21 @@ class PostgresStorage:
                 "SELECT seq, data FROM mesh_updates WHERE room = %s AND path = %s ORDER BY seq", key
             )
             log = await cursor.fetchall()
+            merged = row[0]
             if log:
-                # merge_updates keeps structs whose dependencies are missing; a live Doc would drop them.
-                merged = await asyncio.to_thread(merge_updates, row[0], *(data for _, data in log))
+                # Another node may append meanwhile: its rows are not in ``log`` and stay in the table.
+                merged = await asyncio.to_thread(compact_updates, row[0], *(data for _, data in log))
                 await db.execute(
                     "UPDATE mesh_documents SET snapshot = %s WHERE room = %s AND path = %s", (merged, *key)
                 )
                 await db.execute("DELETE FROM mesh_updates WHERE seq = ANY(%s)", ([seq for seq, _ in log],))
-        self._stats[key] = LogStats(0, 0)
+        self._logs.folded(key, len(merged))
 
     # -- reconnection -----------------------------------------------------------------------
 
     def _lose_connection(self, db: _Connection) -> None:
         self._db = None
-        self._stats.clear()  # other nodes wrote meanwhile; recount on the next append
+        self._logs.clear()  # other nodes wrote meanwhile; recount on the next append
         asyncio.get_running_loop().create_task(db.close())
         if self._reconnecting is None and not self._closing:
             self._reconnecting = asyncio.create_task(self._reconnect(), name="postgres-reconnect")

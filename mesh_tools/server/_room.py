@@ -3,7 +3,8 @@
 Loading is single-flight (concurrent opens of one path share one load) and a document is unloaded once
 the last subscriber or request lets go of it, at once or, with ``keep_loaded``, after that many seconds
 unused (so a tool that opens, reads and closes a big document does not reload it every call); unloading
-also unobserves its pycrdt ``Doc`` so the memory is freed.
+also unobserves its pycrdt ``Doc`` so the memory is freed, and tells the ``trimmer`` to hand it back to
+the operating system.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import merge_updates
-
 from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
 from ._bus import DocumentBus
 from ._live_document import LiveDocument
+from ._memory import MemoryTrimmer
 from ._paths import SCHEMA_DIR, schema_name_for
 from ._storage import Storage
 
@@ -42,6 +42,7 @@ class Room:
         *,
         keep_loaded: float = 0.0,
         on_empty: Callable[[Room], None] | None = None,
+        trimmer: MemoryTrimmer | None = None,
     ) -> None:
         self.name = name
         self.storage = storage
@@ -51,6 +52,8 @@ class Room:
         self.keep_loaded = keep_loaded
         self.participants = 0
         self._on_empty = on_empty
+        #: Told of every unload, to hand the freed memory back to the operating system.
+        self._trimmer = trimmer
         #: Unloads due for documents nobody holds, while they are kept loaded.
         self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._documents: dict[str, LiveDocument] = {}
@@ -167,11 +170,10 @@ class Room:
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
         doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
-        # The log merged first (as compaction does; merge_updates keeps pending structs): one apply
-        # and one index pass instead of one per logged update. Checked once, by mend() below.
-        updates = stored.updates
-        merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
-        doc.apply_update(merged, origin=_LOAD_ORIGIN, check=False)
+        # Replayed in log order (out of order can leave structs pending) in one transaction: one index
+        # pass for the whole log, where merging it first would cost seconds for a long log. Checked
+        # once, by mend() below.
+        doc.apply_updates(stored.updates, origin=_LOAD_ORIGIN, check=False)
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -214,3 +216,5 @@ class Room:
         if self.bus is not None:
             self.bus.unfollow(live)
         live.close()
+        if self._trimmer is not None:
+            self._trimmer.freed()

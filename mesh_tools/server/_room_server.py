@@ -55,6 +55,7 @@ from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._admission import ConnectionGate, gated_connection_class
 from ._bus import DocumentBus
+from ._memory import MemoryTrimmer
 from ._participant import Participant
 from ._rate_limit import RateLimits
 from ._room import Room
@@ -149,6 +150,7 @@ class RoomServer:
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
         self._server: Server | None = None
         self._rooms: dict[str, Room] = {}
+        self._trimmer = MemoryTrimmer()
         # Filled by the handshake check, read once by the connection handler.
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, _Admission | Refusal] = (
             weakref.WeakKeyDictionary()
@@ -217,6 +219,7 @@ class RoomServer:
         for room in self._rooms.values():
             room.close()
         self._rooms.clear()
+        self._trimmer.close()
         if self.bus is not None:
             # Committed updates go to the bus once their commit is confirmed: let them out first.
             with contextlib.suppress(MeshError):
@@ -304,6 +307,7 @@ class RoomServer:
                 self.document_limits,
                 keep_loaded=self.keep_loaded,
                 on_empty=self._drop_room,
+                trimmer=self._trimmer,
             )
         room.participants += 1
         handler: _FrameHandler

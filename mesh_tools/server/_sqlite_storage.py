@@ -1,4 +1,4 @@
-"""SQLite room storage: an update log with group commit, snapshots by ``merge_updates``, and schemas.
+"""SQLite room storage: an update log with group commit, compacted snapshots, and schemas.
 
 One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
 disk, power loss included. One writer task owns the connection: it drains a queue of operations and runs
@@ -15,6 +15,11 @@ Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fail
 ``storage_unavailable`` naming the cause, the connection is reopened, and the next batch tries again;
 while writes fail, the writer probes once a second, ``available`` is False and ``problem`` says why,
 until a write succeeds. A lock file beside the database keeps a second process from using it.
+
+Compaction folds a document's log into its snapshot (``compact_updates``: overwritten content dropped)
+once the log outgrows the snapshot, or grew old (:class:`CompactionPolicy`), on the writer thread; then
+the WAL is checkpointed and truncated and freed pages are handed back, so the files on disk stay within
+a small multiple of the live state while the server runs, not only after it stops.
 
 Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
 ``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
@@ -33,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pycrdt import merge_updates
-
 from ..errors import (
     DocumentExistsError,
     DocumentNotFoundError,
@@ -42,8 +45,17 @@ from ..errors import (
     ServerError,
     StorageUnavailableError,
 )
+from ._snapshots import compact_updates
 from ._storage import StoredDocument
-from ._write_batches import Backlog, Batch, LogStats, next_batch, settle
+from ._write_batches import (
+    AGE_SCAN_INTERVAL,
+    Backlog,
+    Batch,
+    CompactionPolicy,
+    DocumentLogs,
+    next_batch,
+    settle,
+)
 
 __all__ = ["SQLiteStorage"]
 
@@ -52,6 +64,9 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _DocKey = tuple[str, str]
 
+#: Incremental auto-vacuum (it only takes effect on a new database): pages freed by compaction can be
+#: handed back to the file system instead of keeping the file at its largest size.
+_CREATE_SQL = "PRAGMA auto_vacuum=INCREMENTAL"
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS snapshots (
     room TEXT NOT NULL, path TEXT NOT NULL, schema TEXT NOT NULL, epoch TEXT NOT NULL,
@@ -68,6 +83,8 @@ CREATE TABLE IF NOT EXISTS schemas (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, written INTEGER NOT NULL);
 """
+#: WAL pages (4 KiB each) after which a commit checkpoints the WAL into the database.
+_WAL_PAGES = 128
 #: Seconds between write probes while storage is failing.
 _PROBE_INTERVAL = 1.0
 #: What each SQLite primary result code means for an operator; the driver's own text never leaves
@@ -98,8 +115,10 @@ class _Op(Generic[_T]):
 class SQLiteStorage:
     """:class:`~mesh_tools.server._storage.Storage` in one SQLite file.
 
-    ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
-    writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
+    The writer folds a document's log into its snapshot once it holds more than ``compact_rows`` rows,
+    or more bytes than ``compact_ratio`` times the snapshot (and more than ``compact_bytes``), or has
+    not been folded for ``compact_age`` seconds. ``max_batch``: most operations committed in one
+    transaction.
     ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
     """
 
@@ -107,14 +126,14 @@ class SQLiteStorage:
         self,
         path: str | Path,
         *,
-        compact_rows: int = 500,
-        compact_bytes: int = 1 << 20,
+        compact_rows: int = 1000,
+        compact_bytes: int = 64 << 10,
+        compact_ratio: float = 1.0,
+        compact_age: float = 30.0,
         max_batch: int = 1024,
         max_backlog_bytes: int = 16 * 2**20,
     ) -> None:
         self.path = Path(path)
-        self.compact_rows = compact_rows
-        self.compact_bytes = compact_bytes
         self.max_batch = max_batch
         self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
@@ -123,8 +142,7 @@ class SQLiteStorage:
         self._lock: int | None = None
         self._problem: StorageUnavailableError | None = None
         self._closing = False
-        # Log size per document, learnt on the first append of this process; drives compaction.
-        self._stats: dict[_DocKey, LogStats] = {}
+        self._logs = DocumentLogs(CompactionPolicy(compact_rows, compact_bytes, compact_ratio, compact_age))
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -198,7 +216,7 @@ class SQLiteStorage:
             self._release_lock()
             return
         try:
-            await asyncio.to_thread(self._compact_all, db, [key for key, s in self._stats.items() if s.rows])
+            await asyncio.to_thread(self._compact_all, db, self._logs.unfolded(), give_back=True)
         except sqlite3.Error as exc:
             # The log rows stay; they are replayed (and compacted) by the next server.
             logger.error("compacting on close failed: %s", _cause(exc))
@@ -210,8 +228,13 @@ class SQLiteStorage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: the writer issues BEGIN/COMMIT itself, one transaction per batch.
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute(_CREATE_SQL)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        # The WAL is checkpointed every _WAL_PAGES pages and cut back to that size when it restarts:
+        # by default it grew to 4 MiB and stayed that size, many times a small database's live state.
+        db.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit={_WAL_PAGES * 4096}")
         db.executescript(_SCHEMA_SQL)
         return db
 
@@ -313,25 +336,31 @@ class SQLiteStorage:
     async def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            # While writes fail, wake up to probe even when nobody writes, so health recovers.
-            batch, stopping = await next_batch(
-                self._queue,
-                self.max_batch,
-                timeout=_PROBE_INTERVAL if self._problem is not None else None,
-                on_timeout=_probe_op,
-            )
-            if not batch:
-                continue
-            try:
-                done = await asyncio.to_thread(self._run_batch, batch)
-            except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
-                error = self._failed(exc)
-                self._finish(batch, [(False, error) for _ in batch])
-                continue
-            self._finish(batch, done.results)
-            if done.due:
+            # While writes fail, wake up to probe even when nobody writes, so health recovers; while a
+            # log is not folded, wake up to fold it once it is old.
+            if self._problem is not None:
+                batch, stopping = await next_batch(
+                    self._queue, self.max_batch, timeout=_PROBE_INTERVAL, on_timeout=_probe_op
+                )
+            else:
+                timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
+                batch, stopping = await next_batch(self._queue, self.max_batch, timeout=timeout)
+            due: list[_DocKey] = []
+            give_back = not batch  # idle: nobody waits on the extra fsyncs of giving space back
+            if batch:
                 try:
-                    await asyncio.to_thread(self._compact_all, self._connection(), done.due)
+                    done = await asyncio.to_thread(self._run_batch, batch)
+                except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
+                    error = self._failed(exc)
+                    self._finish(batch, [(False, error) for _ in batch])
+                    continue
+                self._finish(batch, done.results)
+                due = done.due
+            if self._problem is None:
+                due += [key for key in self._logs.aged() if key not in due]
+            if due:
+                try:
+                    await asyncio.to_thread(self._compact_all, self._connection(), due, give_back=give_back)
                 except sqlite3.Error as exc:  # the log stays as it was; a later append retries
                     self._failed(exc)
                 except MeshError:
@@ -409,34 +438,37 @@ class SQLiteStorage:
         return done
 
     def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: Batch) -> None:
-        added: dict[_DocKey, LogStats] = {}
+        learnt: set[_DocKey] = set()
         for room, path, update in appended:
-            batch_stats = added.setdefault((room, path), LogStats(0, 0))
-            batch_stats.rows += 1
-            batch_stats.size += len(update)
-        for key, more in added.items():
-            stats = self._stats.get(key)
-            if stats is None:
+            key = (room, path)
+            if not self._logs.known(key):
+                learnt.add(key)
                 # Includes the rows just inserted.
-                rows, total = db.execute(
-                    "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
-                    "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
-                    "AND s.path=u.path)",
+                rows, total, snapshot = db.execute(
+                    "SELECT count(*), coalesce(sum(length(u.data)), 0), length(s.data) FROM snapshots s "
+                    "LEFT JOIN updates u ON u.room=s.room AND u.path=s.path AND u.seq > s.upto "
+                    "WHERE s.room=? AND s.path=?",
                     key,
                 ).fetchone()
-                stats = self._stats[key] = LogStats(rows, total)
-            else:
-                stats.rows += more.rows
-                stats.size += more.size
-            if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
+                self._logs.learn(key, rows, total, snapshot or 0)
+            elif key not in learnt:
+                self._logs.add(key, len(update))
+            if key not in done.due and self._logs.due(key):
                 done.due.append(key)
 
-    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
+    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey], *, give_back: bool) -> None:
+        """Fold the logs of ``keys``; with ``give_back``, also hand the space back to the file system
+        (free pages released, the WAL checkpointed and truncated). That costs fsyncs, so it waits for an
+        idle writer; under load the WAL stays bounded by the automatic checkpoint and free pages are
+        reused by the next appends."""
         for key in keys:
             self._compact(db, key)
+        if give_back:
+            db.execute("PRAGMA incremental_vacuum")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _compact(self, db: sqlite3.Connection, key: _DocKey) -> None:
-        """Fold a document's log into its snapshot; the merge runs off the event loop (writer thread)."""
+        """Fold a document's log into its snapshot (on the writer thread, off the event loop)."""
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
@@ -446,9 +478,9 @@ class SQLiteStorage:
             log = db.execute(
                 "SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (*key, upto)
             ).fetchall()
+            merged = snapshot
             if log:
-                # merge_updates keeps structs whose dependencies are missing; a live Doc would drop them.
-                merged = merge_updates(snapshot, *(data for _, data in log))
+                merged = compact_updates(snapshot, *(data for _, data in log))
                 last = log[-1][0]
                 db.execute(
                     "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (merged, last, *key)
@@ -459,7 +491,7 @@ class SQLiteStorage:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        self._stats[key] = LogStats(0, 0)
+        self._logs.folded(key, len(merged))
 
 
 #: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.

@@ -7,7 +7,8 @@ relies on:
   document are stored in the order they were appended, and the returned future resolves once that
   update, and every update appended before it, is durable. It fails (never silently drops) if the write fails.
 - ``load_document`` returns the updates to replay in order; a backend may compact the log into a
-  snapshot (with ``pycrdt.merge_updates``, which keeps pending structs), never from a live document.
+  snapshot (with ``compact_updates``, which drops overwritten content and keeps pending structs),
+  from the stored updates, never from a live document.
 - The ``epoch`` is a random id fixed when the document is created; a backend rebuilt from anything but
   its own log must give the document a new epoch so clients drop their replicas instead of merging.
 """

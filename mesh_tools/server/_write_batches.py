@@ -1,9 +1,11 @@
-"""What the storage writers share: taking a batch off the queue, per-document log sizes, settling futures,
-and the backlog of appends not yet stored (the server's back-pressure, ``Storage.drain``)."""
+"""What the storage writers share: taking a batch off the queue, per-document log sizes and when to fold
+them, settling futures, and the backlog of appends not yet stored (the server's back-pressure,
+``Storage.drain``)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,13 +13,104 @@ from typing import Any, TypeVar
 _Op = TypeVar("_Op")
 DocKey = tuple[str, str]
 
+#: Seconds between scans for logs that waited ``CompactionPolicy.age``.
+AGE_SCAN_INTERVAL = 1.0
+#: What a log row costs on disk beyond its update and its document's key, which the row and its index
+#: entry both carry: sequence number, headers, index pointers. Counted so the log's size is its size on
+#: disk, not only its payload (a small update's row is mostly overhead).
+_ROW_OVERHEAD = 24
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionPolicy:
+    """When a document's log is folded into its snapshot (docs/adr/0015-durable-writes-under-load.md).
+
+    By size: once the log outgrows ``ratio`` times the snapshot (and at least ``min_bytes``), so the
+    database stays within a small multiple of the live state and each fold, whose cost is the
+    document's size, is paid for by as many appended bytes. By ``rows``, so a load merges a bounded log.
+    By ``age``: a log that stopped growing is folded after that many seconds, not only at shutdown.
+    """
+
+    rows: int
+    min_bytes: int
+    ratio: float
+    age: float
+
+    def due(self, log: LogStats, now: float) -> bool:
+        if not log.rows:
+            return False
+        return (
+            log.rows > self.rows
+            or log.size > max(self.min_bytes, self.ratio * log.snapshot)
+            or now - log.since >= self.age
+        )
+
 
 @dataclass(slots=True)
 class LogStats:
     """A document's log since its snapshot, as this process knows it; drives compaction."""
 
     rows: int
+    #: Bytes the log takes on disk (estimated: its updates plus a fixed cost per row).
     size: int
+    #: Bytes of the snapshot the log folds into.
+    snapshot: int
+    #: ``time.monotonic()`` when the oldest row not yet folded was counted.
+    since: float
+
+
+class DocumentLogs:
+    """Per-document log sizes since the last fold, and which logs are due under a :class:`CompactionPolicy`.
+
+    A document is learnt from the database on its first append in this process (``learn``), then
+    counted as appends are written; other processes sharing the database may write more than counted.
+    """
+
+    def __init__(self, policy: CompactionPolicy) -> None:
+        self.policy = policy
+        self._logs: dict[DocKey, LogStats] = {}
+        self._scanned = 0.0
+
+    def known(self, key: DocKey) -> bool:
+        return key in self._logs
+
+    def learn(self, key: DocKey, rows: int, size: int, snapshot: int) -> None:
+        """Record the log as the database holds it (the rows just written included): ``size`` is the
+        updates' bytes."""
+        self._logs[key] = LogStats(rows, size + rows * _row_overhead(key), snapshot, time.monotonic())
+
+    def add(self, key: DocKey, size: int) -> None:
+        """Count one row appended to the log, of an update of ``size`` bytes."""
+        log = self._logs[key]
+        if not log.rows:
+            log.since = time.monotonic()
+        log.rows += 1
+        log.size += size + _row_overhead(key)
+
+    def due(self, key: DocKey) -> bool:
+        return self.policy.due(self._logs[key], time.monotonic())
+
+    def folded(self, key: DocKey, snapshot: int) -> None:
+        self._logs[key] = LogStats(0, 0, snapshot, time.monotonic())
+
+    @property
+    def waiting(self) -> bool:
+        """True while some log is not folded: the writer must wake up to fold it once it is old."""
+        return any(log.rows for log in self._logs.values())
+
+    def unfolded(self) -> list[DocKey]:
+        return [key for key, log in self._logs.items() if log.rows]
+
+    def aged(self) -> list[DocKey]:
+        """Logs due now (by age, mostly); scans at most once per ``AGE_SCAN_INTERVAL``."""
+        now = time.monotonic()
+        if now - self._scanned < AGE_SCAN_INTERVAL:
+            return []
+        self._scanned = now
+        return [key for key, log in self._logs.items() if self.policy.due(log, now)]
+
+    def clear(self) -> None:
+        self._logs.clear()
 
 
 @dataclass(slots=True)
@@ -26,6 +119,10 @@ class Batch:
 
     results: list[tuple[bool, Any]] = field(default_factory=list)
     due: list[DocKey] = field(default_factory=list)
+
+
+def _row_overhead(key: DocKey) -> int:
+    return _ROW_OVERHEAD + 2 * (len(key[0]) + len(key[1]))
 
 
 async def next_batch(
@@ -37,17 +134,20 @@ async def next_batch(
 ) -> tuple[list[_Op], bool]:
     """Wait for an operation, take what else is queued (at most ``max_batch``); True once None came.
 
-    With ``timeout`` and ``on_timeout``, a queue still empty after ``timeout`` seconds yields
-    ``on_timeout()`` as the batch's first operation (a failing storage probing whether it healed).
+    With ``timeout``, a queue still empty after ``timeout`` seconds yields ``on_timeout()`` as the
+    batch's first operation (a failing storage probing whether it healed), or without ``on_timeout``
+    an empty batch (the writer has other work: folding old logs).
     """
     stopping = False
     batch: list[_Op] = []
-    if timeout is None or on_timeout is None:
+    if timeout is None:
         first = await queue.get()
     else:
         try:
             first = await asyncio.wait_for(queue.get(), timeout)
         except TimeoutError:
+            if on_timeout is None:
+                return batch, False
             first = on_timeout()
     if first is None:
         stopping = True

@@ -1,7 +1,7 @@
 """Binary frames: ``varUint(channel) • y-message``, the y-message exactly as y-protocols encodes it.
 
 The y-protocols encoding itself comes from pycrdt (``create_sync_message``, ``create_update_message``,
-``write_message``, ``Decoder``); this module adds the channel prefix and checks a frame completely before
+``write_message``); this module adds the channel prefix and checks a frame completely before
 anyone acts on it, so that decoding arbitrary bytes raises :class:`ProtocolError` and nothing else.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pycrdt import Decoder, YMessageType, YSyncMessageType, write_message, write_var_uint
+from pycrdt import YMessageType, YSyncMessageType, write_message, write_var_uint
 
 from ..errors import RemoteProtocolError
 from ._constants import AUTH_MESSAGE, MAX_CHANNEL, PERMISSION_DENIED, QUERY_AWARENESS
@@ -107,17 +107,22 @@ def _payload_start(message: bytes, offset: int, what: str) -> int:
 
 def read_var_uint(data: bytes, offset: int, what: str) -> tuple[int, int]:
     """The varUint at ``offset`` and the offset after it; ProtocolError (naming ``what``) if malformed."""
-    # pycrdt's Decoder indexes past the end on truncated input and has no length cap; check both first.
+    # Decoded here rather than by pycrdt's Decoder: it indexes past the end on truncated input, has no
+    # length cap, and costs an object and a copy per number (every frame's channel, every state vector).
+    value = 0
+    shift = 0
     end = offset
     while True:
         if end >= len(data):
             raise RemoteProtocolError(f"truncated varUint ({what})")
         if end - offset >= _MAX_VARUINT_BYTES:
             raise RemoteProtocolError(f"varUint too long ({what})")
-        if data[end] < 0x80:
-            break
+        byte = data[end]
+        value |= (byte & 0x7F) << shift
         end += 1
-    value = Decoder(bytes(data[offset : end + 1])).read_var_uint()
+        if byte < 0x80:
+            break
+        shift += 7
     if value > MAX_CHANNEL:
         raise RemoteProtocolError(f"varUint {value} exceeds 2**53-1 ({what})")
-    return value, end + 1
+    return value, end

@@ -8,6 +8,7 @@ The contract every caller shares: tool names are :class:`ToolName`, every result
 the :class:`Toolkit` methods can serve an agent. See docs/tools.md.
 """
 
+from ._agents_sdk import agents_sdk_tools
 from ._arguments import TAG_KEY
 from ._contract import (
     OMITTABLE_ARGUMENTS,
@@ -48,6 +49,7 @@ __all__ = [
     "ToolName",
     "ToolResult",
     "Toolkit",
+    "agents_sdk_tools",
     "lint_strict",
     "schema_summary",
 ]

@@ -11,13 +11,17 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._function_toolkit import FunctionToolkit
+    from ._contract import Toolkit
 
-__all__ = ["function_tools"]
+__all__ = ["agents_sdk_tools"]
 
 
-def function_tools(toolkit: FunctionToolkit) -> list[Any]:
-    """One ``agents.FunctionTool`` per tool, with the same name, description, schema and strictness."""
+def agents_sdk_tools(toolkit: Toolkit) -> list[Any]:
+    """One ``agents.FunctionTool`` per tool, with the same name, description, schema and strictness.
+
+    Any :class:`~mesh_tools.tools.Toolkit` will do (a ``LimitedToolkit``, a recording wrapper): the
+    tools are read from its Responses definitions and every call goes through ``toolkit.call``.
+    """
     try:
         from agents import FunctionTool
     except ImportError as error:
@@ -33,11 +37,11 @@ def function_tools(toolkit: FunctionToolkit) -> list[Any]:
 
     return [
         FunctionTool(
-            name=tool.name,
-            description=tool.description,
-            params_json_schema=copy.deepcopy(dict(tool.parameters)),
-            on_invoke_tool=invoker(tool.name),
-            strict_json_schema=tool.strict,
+            name=tool["name"],
+            description=tool["description"],
+            params_json_schema=copy.deepcopy(dict(tool["parameters"])),
+            on_invoke_tool=invoker(tool["name"]),
+            strict_json_schema=tool["strict"],
         )
-        for tool in toolkit.tools
+        for tool in toolkit.responses_tools()
     ]

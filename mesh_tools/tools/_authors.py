@@ -1,31 +1,27 @@
-"""Who edited: the document's participant register, Yjs client id to participant name.
+"""Who edited: the toolkit's side of the document's participant register (``document._participants``).
 
-Every update names the Yjs client ids whose clocks it advances, but not the participants behind them.
-A toolkit that knows its participant name writes ``{client id: name}`` into the document's root
-``Map`` named ``participants`` (outside the element tree, so the schema does not see it), once, before
-its first edit; every replica then learns it with the document's updates. See
-docs/document-layout.md.
+A toolkit writes its replica's entry once, before its first edit. On a room the name is the one in
+the connection's token (the server refuses any other, so a participant cannot pass itself off as
+another); elsewhere (an in-process source) it is the toolkit's ``participant``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from pycrdt import Map
-
-from ..document import PARTICIPANTS_MAP, MeshDocument
+from ..document import MeshDocument, ParticipantRegister
+from ._source import Authenticated
 
 __all__ = ["Authors"]
 
 
 class Authors:
-    """Reads the register, and writes this replica's entry before its first edit."""
+    """Writes this replica's entry in the register before its first edit."""
 
     def __init__(self, document: MeshDocument, participant: str | None) -> None:
         self._document = document
-        self._participant = participant
-        self._register: Map[Any] = document.ydoc.get(PARTICIPANTS_MAP, type=Map)
+        self._participant = (
+            document.participant if isinstance(document, Authenticated) else None
+        ) or participant
+        self._register = ParticipantRegister(document)
         self._registered = False
 
     def register(self) -> None:
@@ -33,11 +29,4 @@ class Authors:
         if self._registered or self._participant is None or self._document.read_only:
             return
         self._registered = True
-        self._register[str(self._document.ydoc.client_id)] = self._participant
-
-    def names(self, clients: Iterable[int]) -> str:
-        """The participants behind these Yjs clients: registered names, else ``client <id>``."""
-        names = dict.fromkeys(
-            str(self._register.get(str(client)) or f"client {client}") for client in clients
-        )
-        return ", ".join(names)
+        self._register.register(self._document.ydoc.client_id, self._participant)

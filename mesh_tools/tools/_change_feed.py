@@ -1,17 +1,21 @@
 """Versions and change feeds: what others changed in a document since a version the agent holds.
 
-Every read and edit returns a ``version``, written ``<n>.<state vector>``: ``n`` counts the remote
-changes this toolkit has logged for the document, the state vector (base64url of the replica's Yjs
-state vector) is what the replica had seen. ``changes_since(version)`` answers with a compact diff of
-others' edits after it (who, what, where), so an agent keeps its picture of the document current
-without reading it again, and an edit carrying ``if_unchanged_since`` is refused with the newer values
-when another participant changed the element after that version.
+Every read and edit returns a ``version``, written ``<replica>.<n>.<state vector>``: the replica's Yjs
+client id, ``n`` the number of remote changes logged on that replica, and the replica's state vector
+(base64url). ``changes_since(version)`` answers with a compact diff of others' edits after it (who,
+what, where), so an agent keeps its picture of the document current without reading it again, and an
+edit carrying ``if_unchanged_since`` is refused with the newer values when another participant changed
+the element after that version.
 
-State vectors do not record deletions (a deletion advances no clock), so the feed keeps its own log of
-remote events and ``n`` locates a version in it; the state vector checks that a version came from this
-document's history. Who made a change is known by Yjs client id (the clients whose clocks the update
-advanced), named through the document's participant register (:mod:`._authors`); a deletion alone
-advances no clock, so its author is not known.
+State vectors do not record deletions (a deletion advances no clock), so each replica keeps one log of
+remote events (:class:`ChangeLog`, shared by every toolkit on it) and ``n`` locates a version in it.
+A version from another replica (another agent's, or one from before this replica was opened again) is
+located by its state vector instead: a logged change is new to it when the update that brought the
+change wrote clocks the version has not seen; a deletion alone when the version had seen nothing this
+replica had not when the deletion arrived (one server relays in one order, so a replica holding
+anything that arrived here after the deletion also holds the deletion). Who made a change is known by
+Yjs client id (the clients whose clocks the update advanced), named through the document's participant
+register (:mod:`._authors`); a deletion alone advances no clock, so its author is not known.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ import asyncio
 import base64
 import binascii
 import json
+import weakref
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 
 from ..document import (
     AttributeChanged,
@@ -31,23 +35,27 @@ from ..document import (
     ElementDeleted,
     ElementInserted,
     MeshDocument,
+    ParticipantRegister,
     TextChanged,
+    decode_state_vector,
 )
 from ..errors import EditConflictError, InvalidValueError
-from ..sync import read_var_uint
 from ._addresses import element_path
-from ._authors import Authors
 from ._describe import describe, subtree
 
-__all__ = ["Change", "ChangeFeed", "FeedPage", "StateVector"]
+__all__ = ["Change", "ChangeFeed", "ChangeLog", "FeedPage", "StateVector"]
 
 #: A state vector decoded: each client's next clock.
 StateVector = dict[int, int]
 
+#: How long a replica may take to receive what a version passed from another agent had seen, in seconds.
+CATCH_UP_S = 2.0
 #: How long ``wait`` keeps waiting for more once a change arrived, in seconds.
 SETTLE_S = 0.3
 # Characters one inserted subtree may use in a feed page, at most.
 _INSERT_BUDGET = 2_000
+#: How often a replica behind a version is checked again while it catches up, in seconds.
+_CATCH_UP_POLL_S = 0.02
 _VERSION_HINT = "use the version of your latest read or edit, or call describe_document to read again"
 
 
@@ -86,26 +94,157 @@ class FeedPage:
 class _Entry:
     event: DocumentEvent
     by: str | None
+    state: StateVector
+    """The replica's state vector once the update that brought this change was applied."""
+    writers: tuple[int, ...]
+    """The clients whose clocks that update advanced; empty for a deletion alone."""
     inserted: tuple[str, ...] = ()
     """For an insert: every id of the subtree as it arrived, so deleting it again folds away."""
 
+    def new_to(self, state: StateVector, replica: int) -> bool:
+        """Whether a replica (its Yjs client id) at ``state`` had not seen this change yet."""
+        if self.writers:
+            return any(state.get(client, 0) < self.state[client] for client in self.writers)
+        # A deletion alone: seen if the replica had anything that arrived here after it, since one
+        # server relays in one order. Its own edits do not count: it may have made them before.
+        return not any(
+            clock > self.state.get(client, 0) for client, clock in state.items() if client != replica
+        )
 
-class ChangeFeed:
-    """Logs one document's remote changes and answers versions, diffs, waits and conflict checks."""
 
-    def __init__(self, document: MeshDocument, authors: Authors, *, remember: int = 10_000) -> None:
-        self._document = document
-        self._authors = authors
-        self._log: deque[_Entry] = deque(maxlen=remember)
-        self._logged = 0  # entries ever logged; the log holds the last len(self._log) of them
-        self._state = decode_state(document.get_state())
+class ChangeLog:
+    """One replica's log of remote changes, shared by every toolkit on it, so that their versions agree.
+
+    Kept for the replica's lifetime (:meth:`of`), at most ``remember`` changes.
+    """
+
+    _logs: ClassVar[weakref.WeakKeyDictionary[MeshDocument, ChangeLog]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, document: MeshDocument, *, remember: int = 10_000) -> None:
+        # Weak: the registry's value must not keep its key alive.
+        self._document = weakref.ref(document)
+        self.replica = document.ydoc.client_id
+        self._register = ParticipantRegister(document)
+        self.entries: deque[_Entry] = deque(maxlen=remember)
+        self.logged = 0  # entries ever logged; the log holds the last len(self.entries) of them
+        self.edits = 0
+        """Every change to the replica counted, its own included: what a cached read is valid for."""
+        self.state = decode_state_vector(document.get_state())
+        self.base = dict(self.state)
+        """The state the oldest entry kept was logged after: older versions cannot be answered here."""
+        self._writers: tuple[int, ...] = ()
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
-        self._seen = self.version()
-        self._unsubscribe: Callable[[], None] = document.observe(self._on_event)
+        document.observe(self._on_event)
 
-    def close(self) -> None:
-        self._unsubscribe()
+    @classmethod
+    def of(cls, document: MeshDocument) -> ChangeLog:
+        """The log of this replica, started on first use."""
+        log = cls._logs.get(document)
+        if log is None:
+            log = cls._logs[document] = cls(document)
+        return log
+
+    def version(self) -> str:
+        document = self._document()
+        assert document is not None, "a live feed holds its document"
+        state = base64.urlsafe_b64encode(document.get_state()).decode("ascii").rstrip("=")
+        return f"{self.replica}.{self.logged}.{state}"
+
+    def since(self, version: str) -> list[_Entry]:
+        """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
+        is not a version of this document or is older than the log."""
+        replica, position, state = _parse(version)
+        if self.ahead(state):
+            raise InvalidValueError(
+                f"version {version!r} has changes this replica has not received",
+                hint="versions come from a read or edit of this document; call describe_document to read "
+                "it again",
+            )
+        oldest = self.logged - len(self.entries)
+        if replica == self.replica:
+            if position > self.logged:
+                raise InvalidValueError(f"version {version!r} is not from this document", hint=_VERSION_HINT)
+            if position >= oldest:
+                return list(self.entries)[position - oldest :]
+            raise InvalidValueError(
+                f"version {version!r} is too old: {self.logged - position} changes happened since",
+                hint="call describe_document to read the document again",
+            )
+        # Another replica's version: located by what it had seen.
+        if any(state.get(client, 0) < clock for client, clock in self.base.items() if client != self.replica):
+            raise InvalidValueError(
+                f"version {version!r} is older than this replica's change log",
+                hint="call describe_document to read the document again",
+            )
+        return [entry for entry in self.entries if entry.new_to(state, replica)]
+
+    def ahead(self, state: StateVector) -> bool:
+        """Whether a version's state holds changes this replica has not received."""
+        document = self._document()
+        assert document is not None, "a live feed holds its document"
+        known = decode_state_vector(document.get_state())
+        return any(clock > known.get(client, 0) for client, clock in state.items())
+
+    async def catch_up(self, version: str, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds until this replica holds everything ``version`` had seen.
+
+        Another agent's version is often ahead by its own latest edits, still on their way here.
+        """
+        _, _, state = _parse(version)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.ahead(state) and loop.time() < deadline:
+            # Not the log's arrival event: an update may bring no element event (a register entry).
+            await asyncio.sleep(_CATCH_UP_POLL_S)
+
+    async def arrival(self, position: int, deadline: float) -> bool:
+        """Whether the log grows past ``position`` before the loop's clock reaches ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while self.logged == position:
+            self._arrived = self._arrived or asyncio.Event()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return False
+        return True
+
+    def _on_event(self, event: DocumentEvent) -> None:
+        self.edits += 1
+        document = self._document()
+        assert document is not None, "a collected document sends no events"
+        state = decode_state_vector(document.get_state())
+        advanced = tuple(client for client, clock in state.items() if clock > self.state.get(client, 0))
+        if advanced:
+            self.state = state
+        if event.local:
+            return  # this replica's own edits: not news to anyone on it
+        if advanced:
+            self._writers, self._by = advanced, self._register.names(advanced)
+        elif isinstance(event, ElementDeleted):
+            # A deletion alone advances no clock: its author is unknown.
+            self._writers, self._by = (), None
+        born = (
+            tuple(element.id for element in subtree(event.element))
+            if isinstance(event, ElementInserted) and event.element.is_alive
+            else ()
+        )
+        if len(self.entries) == self.entries.maxlen:
+            self.base = self.entries[0].state
+        self.entries.append(_Entry(event, self._by, self.state, self._writers, born))
+        self.logged += 1
+        if self._arrived is not None:
+            self._arrived.set()
+            self._arrived = None
+
+
+class ChangeFeed:
+    """One toolkit's view of a document's changes: versions, diffs, waits and conflict checks."""
+
+    def __init__(self, document: MeshDocument) -> None:
+        self._document = document
+        self._log = ChangeLog.of(document)
+        self._seen = self.version()
 
     # -- versions ------------------------------------------------------------------------------
 
@@ -129,30 +268,17 @@ class ChangeFeed:
 
     def version(self) -> str:
         """The current version token."""
-        state = base64.urlsafe_b64encode(self._document.get_state()).decode("ascii").rstrip("=")
-        return f"{self._logged}.{state}"
+        return self._log.version()
 
-    def _position(self, version: str) -> int:
-        """Where in the log a version points; raises InvalidValueError for a token not from here."""
-        count, _, state_text = version.partition(".")
-        try:
-            position = int(count)
-            state = decode_state(base64.urlsafe_b64decode(state_text + "=" * (-len(state_text) % 4)))
-        except (ValueError, binascii.Error):
-            raise InvalidValueError(f"{version!r} is not a version", hint=_VERSION_HINT) from None
-        current = decode_state(self._document.get_state())
-        if position > self._logged or any(clock > current.get(client, 0) for client, clock in state.items()):
-            raise InvalidValueError(f"version {version!r} is not from this document", hint=_VERSION_HINT)
-        if position < self._logged - len(self._log):
-            raise InvalidValueError(
-                f"version {version!r} is too old: {self._logged - position} changes happened since",
-                hint="call describe_document to read the document again",
-            )
-        return position
+    @property
+    def edits(self) -> int:
+        """Changes to the replica so far, anyone's: a read cached with this count is valid while it holds."""
+        return self._log.edits
 
-    def _since(self, version: str) -> list[_Entry]:
-        skip = self._position(version) - (self._logged - len(self._log))
-        return list(self._log)[skip:]
+    async def catch_up(self, version: str, timeout: float = CATCH_UP_S) -> None:
+        """Give this replica up to ``timeout`` seconds to receive what ``version`` (maybe another
+        agent's) had seen, before it is answered."""
+        await self._log.catch_up(version, timeout)
 
     # -- answers -------------------------------------------------------------------------------
 
@@ -162,7 +288,7 @@ class ChangeFeed:
 
         The page's version is the current one; the caller marks it seen once the agent has the page.
         """
-        entries = self._since(version)
+        entries = self._log.since(version)
         current = self.version()
         inserted: dict[str, _Entry] = {}
         fresh: set[str] = set()
@@ -230,32 +356,21 @@ class ChangeFeed:
         timeout): a participant's turn is several edits, and one answer for all of them saves the
         agent a turn per edit.
         """
-        position = self._position(version)
+        log = self._log
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if not await self._arrival(position, deadline):
+        if not log.since(version) and not await log.arrival(log.logged, deadline):
             return False
         settled = False
         while not settled:
-            settled = not await self._arrival(self._logged, min(deadline, loop.time() + settle))
-        return True
-
-    async def _arrival(self, position: int, deadline: float) -> bool:
-        """Whether the log grows past ``position`` before the loop's clock reaches ``deadline``."""
-        loop = asyncio.get_running_loop()
-        while self._logged == position:
-            self._arrived = self._arrived or asyncio.Event()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return False
+            settled = not await log.arrival(log.logged, min(deadline, loop.time() + settle))
         return True
 
     def check_unchanged(self, element_id: str, version: str) -> None:
         """Raise EditConflictError naming the newer values if others changed the element's attributes
         after ``version``."""
         newer: dict[str, tuple[Any, str | None]] = {}
-        for entry in self._since(version):
+        for entry in self._log.since(version):
             event = entry.event
             if isinstance(event, AttributeChanged) and event.element.id == element_id:
                 newer[event.name] = (event.new_value, entry.by)
@@ -271,38 +386,16 @@ class ChangeFeed:
             "changes_since call, or without if_unchanged_since to overwrite",
         )
 
-    # -- logging -------------------------------------------------------------------------------
 
-    def _on_event(self, event: DocumentEvent) -> None:
-        if event.local:
-            return
-        state = decode_state(self._document.get_state())
-        advanced = [client for client, clock in state.items() if clock > self._state.get(client, 0)]
-        if advanced:
-            self._state = state
-            self._by = self._authors.names(advanced)
-        elif isinstance(event, ElementDeleted):
-            self._by = None  # a deletion alone advances no clock: its author is unknown
-        born = (
-            tuple(element.id for element in subtree(event.element))
-            if isinstance(event, ElementInserted) and event.element.is_alive
-            else ()
-        )
-        self._log.append(_Entry(event, self._by, born))
-        self._logged += 1
-        if self._arrived is not None:
-            self._arrived.set()
-            self._arrived = None
-
-
-def decode_state(state: bytes) -> StateVector:
-    """A Yjs state vector (``varuint count, (client, clock)*``) as a dict."""
-    count, offset = read_var_uint(state, 0, "state vector size")
-    clocks: StateVector = {}
-    for _ in range(count):
-        client, offset = read_var_uint(state, offset, "client id")
-        clocks[client], offset = read_var_uint(state, offset, "clock")
-    return clocks
+def _parse(version: str) -> tuple[int, int, StateVector]:
+    """A version's replica, log position and state vector; InvalidValueError if it is none."""
+    replica_text, _, rest = version.partition(".")
+    count, _, state_text = rest.partition(".")
+    try:
+        state = decode_state_vector(base64.urlsafe_b64decode(state_text + "=" * (-len(state_text) % 4)))
+        return int(replica_text), int(count), state
+    except (ValueError, IndexError, binascii.Error):
+        raise InvalidValueError(f"{version!r} is not a version", hint=_VERSION_HINT) from None
 
 
 def _change(

@@ -36,7 +36,7 @@ from ._contract import OMITTABLE_ARGUMENTS, WRITE_TOOLS, ToolName
 from ._describe import describe, subtree
 from ._function_toolkit import FunctionToolkit
 from ._schema_summary import schema_summary
-from ._search import SearchQuery, search
+from ._search import SearchQuery, SearchWalk
 from ._source import ClosingSource, DocumentSource, RoomSession, ShowsPresence, Synchronizing
 from ._strict import StrictLimits
 from ._text_tools import (
@@ -72,12 +72,19 @@ EDIT_CHANGES_BUDGET = 2_000
 SEARCH_PAGE = 50
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _OpenDocument:
     document: MeshDocument
     changes: ChangeTracker
     feed: ChangeFeed
     authors: Authors
+    #: Shows others which element the agent works on; None for a replica without presence. Looked up
+    #: once: a runtime Protocol check on every call cost about a tenth of an edit's time.
+    focus: Callable[[str | None], None] | None
+    search: SearchWalk | None = None
+    """The latest search, kept for its next page."""
+    search_edits: int = 0
+    """The document's edit count when that search started: the walk is valid while it holds."""
 
 
 class DocumentToolkit(FunctionToolkit):
@@ -191,7 +198,6 @@ class DocumentToolkit(FunctionToolkit):
         entries, self._documents = self._documents, {}
         for entry in entries.values():
             entry.changes.close()
-            entry.feed.close()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -454,11 +460,17 @@ class DocumentToolkit(FunctionToolkit):
             equals=arguments["equals"],
             text=arguments["text"],
         )
-        cursor = arguments["cursor"]
-        skip = _page_cursor(cursor)
-        page = search(
-            start, query, schema=self.schema, skip=skip, budget=self.describe_budget, limit=SEARCH_PAGE
-        )
+        skip = _page_cursor(arguments["cursor"])
+        walk = entry.search
+        if (
+            walk is None
+            or (walk.start_id, walk.query, entry.search_edits) != (start.id, query, entry.feed.edits)
+            or walk.found > skip
+        ):
+            # Paging resumes the last walk while the document is unchanged; otherwise a new one.
+            walk = entry.search = SearchWalk(start, query, schema=self.schema)
+            entry.search_edits = entry.feed.edits
+        page = walk.page(skip, budget=self.describe_budget, limit=SEARCH_PAGE)
         result: dict[str, Any] = {"matches": page.matches}
         if page.next_skip is not None:
             result["next"] = f"page:{page.next_skip}"
@@ -467,6 +479,7 @@ class DocumentToolkit(FunctionToolkit):
 
     async def _changes_since(self, arguments: dict[str, Any]) -> dict[str, Any]:
         entry = await self._open(self._path(arguments))
+        await entry.feed.catch_up(arguments["version"])
         return self._feed_page(entry, arguments["version"])
 
     async def _wait_for_changes(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -476,6 +489,7 @@ class DocumentToolkit(FunctionToolkit):
             raise InvalidValueError(
                 f"timeout {timeout:g} is outside 0..{MAX_WAIT_S:g}", hint="wait up to a minute"
             )
+        await entry.feed.catch_up(arguments["version"])
         await entry.feed.wait(arguments["version"], timeout)
         return self._feed_page(entry, arguments["version"])
 
@@ -552,6 +566,7 @@ class DocumentToolkit(FunctionToolkit):
         entry = await self._open(self._path(arguments))
         version = arguments[_IF_UNCHANGED]
         if version is not None:
+            await entry.feed.catch_up(version)
             entry.feed.check_unchanged(self._element(entry, arguments[target]).id, version)
         entry.authors.register()
         return entry
@@ -573,7 +588,11 @@ class DocumentToolkit(FunctionToolkit):
                     raise
                 authors = Authors(document, self.participant)
                 entry = self._documents[path] = _OpenDocument(
-                    document, ChangeTracker(document, path), ChangeFeed(document, authors), authors
+                    document,
+                    ChangeTracker(document, path),
+                    ChangeFeed(document),
+                    authors,
+                    document.focus if isinstance(document, ShowsPresence) else None,
                 )
                 document.observe(lambda event: None if event.local else self._remote_change(path))
         return entry
@@ -619,8 +638,8 @@ class DocumentToolkit(FunctionToolkit):
         address = resolve(entry.document, element_id)
         if address is not None:
             # People watching the document see which element the agent is working on.
-            if isinstance(entry.document, ShowsPresence):
-                entry.document.focus(address.element.id)
+            if entry.focus is not None:
+                entry.focus(address.element.id)
             return address
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:

@@ -101,9 +101,9 @@ class FunctionToolkit:
 
     def agents_sdk_tools(self) -> list[Any]:
         """The tools as openai-agents ``FunctionTool`` objects (needs the ``agents`` extra)."""
-        from ._agents_sdk import function_tools
+        from ._agents_sdk import agents_sdk_tools
 
-        return function_tools(self)
+        return agents_sdk_tools(self)
 
     def mcp_server(self, name: str = "mesh-tools", instructions: str | None = None) -> Any:
         """A low-level ``mcp.server.Server`` publishing these tools (needs the ``mcp`` extra)."""

@@ -10,6 +10,7 @@ from ..errors import DocumentNotFoundError, InvalidPathError
 from ..schema import MeshSchema
 
 __all__ = [
+    "Authenticated",
     "ClosingSource",
     "DocumentSource",
     "InMemorySource",
@@ -50,6 +51,14 @@ class ShowsPresence(Protocol):
     """A replica whose participant's presence says which element it works on (a ``SyncedDocument``)."""
 
     def focus(self, element_id: str | None) -> None: ...
+
+
+@runtime_checkable
+class Authenticated(Protocol):
+    """A replica whose edits the room books to its token's participant name (a ``SyncedDocument``)."""
+
+    @property
+    def participant(self) -> str | None: ...
 
 
 @runtime_checkable

@@ -177,3 +177,29 @@ def test_help_answers_how_to_run_offline_and_with_a_model(
 def offline_env(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
     for name, value in {**OFFLINE, **variables}.items():
         monkeypatch.setenv(name, value)
+
+
+async def test_demo_seats_openai_agents_beside_our_loop(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    run = await mesh_tools(
+        "demo",
+        "--data-dir",
+        str(data_dir),
+        "--agents",
+        str(AGENTS),
+        "--openai-agents",
+        "writer,reviewer",
+        env={},
+    )
+    assert run.code == 0, run.out + run.err
+    assert "✓ valid" in run.out and "✓ converged" in run.out
+    (record_file,) = data_dir.glob("launch-plan-*.run.json")
+    record = json.loads(record_file.read_text())
+    apis = {m["agent"]: {e["api"] for e in m["result"]["events"]} for m in record["members"]}
+    assert apis == {"architect": {"responses"}, "writer": {"openai-agents"}, "reviewer": {"openai-agents"}}
+    assert record["scripted"] and all(m["result"]["scripted"] for m in record["members"])
+
+
+async def test_an_unknown_openai_agents_name_is_refused(tmp_path: Path) -> None:
+    run = await mesh_tools("demo", "--data-dir", str(tmp_path), "--openai-agents", "editor", env={})
+    assert run.code != 0 and "--openai-agents names no agent of the team: editor" in run.err

@@ -297,6 +297,60 @@ _EDITS = st.lists(
 )
 
 
+def test_typing_after_a_remote_edit_that_keeps_the_length_in_bytes_reads_the_text_again() -> None:
+    alice, para = _article("café")
+    bob = MeshDocument(schema=ARTICLE)
+    _sync(alice, bob)
+    para.insert_text(4, "!")  # alice's replica keeps "café!" for her next keystroke
+    bob.apply_update(alice.get_update(bob.get_state()))
+    bob.element_by_id(para.id).replace_text(3, 4, "ee")  # é and ee are both two bytes
+    alice.apply_update(bob.get_update(alice.get_state()))
+    assert para.insert_text(6, "?").removed == ""
+    assert para.text == "cafee!?"
+    para.delete_text(3, 5)
+    assert para.text == "caf!?"
+
+
+_SPLICES = st.lists(
+    st.tuples(
+        st.integers(0, 1),  # which replica
+        st.sampled_from(["insert", "replace", "bold", "elsewhere"]),
+        st.floats(0, 1),  # where, as a fraction of the replica's current text
+        st.text(alphabet="abé😀", max_size=3),
+        st.booleans(),  # sync both after this edit
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_SPLICES)
+def test_each_edit_lands_at_the_offsets_of_the_text_as_read_just_before_it(
+    edits: list[tuple[int, str, float, str, bool]],
+) -> None:
+    # Typing reuses the characters its previous edit left instead of reading the text back; whatever
+    # ran in between (the other replica's edits, even one that kept the length in bytes, marks,
+    # another element's edit) must not make an edit land anywhere but where the live text says.
+    first, para = _article("seed é😀")
+    replicas = [first, MeshDocument(schema=ARTICLE)]
+    _sync(*replicas)
+    for who, action, where, chars, sync in edits:
+        element = replicas[who].element_by_id(para.id)
+        text = element.text
+        at = round(where * len(text))
+        end = min(len(text), at + len(chars)) if action == "replace" else at
+        if action in ("insert", "replace"):
+            assert element.replace_text(at, end, chars).removed == text[at:end]
+            text = text[:at] + chars + text[end:]
+        elif action == "bold":
+            element.format_text(at, min(len(text), at + 2), {"bold": True})
+        else:
+            replicas[who].root.append_child("para", {"text": chars})
+        assert element.text == text
+        if sync:
+            _sync(*replicas)
+
+
 @settings(max_examples=60, deadline=None)
 @given(_EDITS)
 def test_concurrent_text_edits_on_three_replicas_converge_without_losing_characters(

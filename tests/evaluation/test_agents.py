@@ -46,6 +46,9 @@ async def test_an_openai_agents_agent_is_evaluated_like_our_loop() -> None:
     assert [(e.task_id, e.success, e.error) for e in episodes] == [(t, True, None) for t in TASKS]
     team = next(e for e in episodes if e.task_id == "team-thread-moderation")
     assert {call.agent for call in team.calls} == {"moderator", "helper"}
+    # Multi-agent measures come from the SDK seats' recorded calls as from our loop's.
+    assert team.multi_agent is not None and team.multi_agent.converged and team.multi_agent.replicas == 3
+    assert team.multi_agent.writes == sum(call.write and call.ok for call in team.calls)
     # The SDK reports its tokens; each model call after the first is a new turn of the record.
     adding = episodes[0]
     assert adding.usage.total_tokens > 0 and adding.turns == 3

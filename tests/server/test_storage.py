@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pycrdt import Doc, Text
+from pycrdt import Doc, Map, Text, merge_updates
 
+from mesh_tools.document import MeshDocument
 from mesh_tools.errors import DocumentExistsError, ServerError
 from mesh_tools.server import PostgresStorage, RoomServer, SQLiteStorage, Storage, StoredDocument
+from mesh_tools.server._memory import MemoryTrimmer
+from mesh_tools.server._room import Room
 from mesh_tools.server._room_server import DATABASE_NAME
 
 from ..support import DOC_SCHEMA, ROOM, RawConnector
@@ -29,7 +34,8 @@ class Backend:
     """One storage engine under test: new storages on one database, and a look at its log table."""
 
     name: str
-    make: Callable[[int], Storage]
+    #: A new storage on the database; keyword arguments are the backend's options (``compact_rows``...).
+    make: Callable[..., Storage]
     log_table: str
     run_sql: Callable[[str], object]
 
@@ -48,7 +54,7 @@ def _sqlite_backend(path: Path) -> Backend:
             row = db.execute(sql).fetchone()
             return None if row is None else row[0]
 
-    return Backend("sqlite", lambda rows: SQLiteStorage(path, compact_rows=rows), "updates", run_sql)
+    return Backend("sqlite", lambda **options: SQLiteStorage(path, **options), "updates", run_sql)
 
 
 def _postgres_backend(url: str) -> Backend:
@@ -60,9 +66,7 @@ def _postgres_backend(url: str) -> Backend:
             row = cursor.fetchone() if cursor.description else None
             return None if row is None else row[0]
 
-    return Backend(
-        "postgresql", lambda rows: PostgresStorage(url, compact_rows=rows), "mesh_updates", run_sql
-    )
+    return Backend("postgresql", lambda **options: PostgresStorage(url, **options), "mesh_updates", run_sql)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.cluster)])
@@ -74,7 +78,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 @pytest.fixture
 async def storage(backend: Backend) -> AsyncIterator[Storage]:
-    store = backend.make(10)
+    store = backend.make(compact_rows=10)
     await store.open()
     yield store
     await store.close()
@@ -120,7 +124,7 @@ async def test_log_round_trip_in_order(storage: Storage) -> None:
 
 async def test_compaction_folds_the_log_and_keeps_pending_structs(backend: Backend) -> None:
     updates, expected = _text_updates(40)
-    store = backend.make(10)
+    store = backend.make(compact_rows=10)
     await store.open()
     await store.create_document(ROOM, "c.doc", schema={}, epoch="e", update=b"\x00\x00")
     # Out of order: until the first update arrives, the others cannot integrate into a Doc. A
@@ -140,11 +144,117 @@ async def test_compaction_folds_the_log_and_keeps_pending_structs(backend: Backe
     assert backend.log_rows() == 0
     if backend.name == "sqlite":
         assert backend.run_sql("PRAGMA journal_mode") == "wal"
-    reopened = backend.make(500)
+    reopened = backend.make(compact_rows=500)
     await reopened.open()
     stored = await reopened.load_document(ROOM, "c.doc")
     await reopened.close()
     assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
+
+
+def _overwrites(count: int) -> tuple[list[bytes], dict[str, object], int]:
+    """``count`` updates that keep rewriting ten map entries, the final values, and the live state's size."""
+    doc: Doc = Doc()
+    values = doc.get("m", type=Map)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for i in range(count):
+        values[f"k{i % 10}"] = f"value number {i} of an overwrite-heavy document"
+    return updates, values.to_py(), len(doc.get_update())
+
+
+def _map_of(updates: list[bytes]) -> dict[str, object]:
+    doc: Doc = Doc()
+    doc.apply_update(merge_updates(*updates))
+    return doc.get("m", type=Map).to_py()
+
+
+async def test_compaction_by_size_drops_overwritten_values_and_keeps_every_update(backend: Backend) -> None:
+    updates, expected, live = _overwrites(3000)
+    # Folded whenever the log outgrows a tenth of the snapshot, or 2,000 bytes: many times in this test.
+    store = backend.make(compact_rows=10**6, compact_bytes=2000, compact_ratio=0.1)
+    await store.open()
+    try:
+        await store.create_document(ROOM, "o.doc", schema={}, epoch="e", update=updates[0])
+        # Appended in bursts, so compactions run between batches while more appends are queued.
+        for start in range(1, len(updates), 250):
+            await asyncio.gather(
+                *(store.append_update(ROOM, "o.doc", u) for u in updates[start : start + 250])
+            )
+        await store.flush()
+        stored = await store.load_document(ROOM, "o.doc")
+        assert stored is not None and _map_of(stored.updates) == expected
+        # Folded while running, after the last burst too, and the snapshot holds the live state, not the
+        # 3,000 values written.
+        assert backend.log_rows() < 100
+        assert len(stored.updates[0]) < 2 * live
+        assert sum(map(len, stored.updates)) < 3 * live + 4000
+    finally:
+        await store.close()
+    reopened = backend.make()
+    await reopened.open()
+    try:
+        stored = await reopened.load_document(ROOM, "o.doc")
+        assert stored is not None and len(stored.updates) == 1 and _map_of(stored.updates) == expected
+    finally:
+        await reopened.close()
+
+
+async def test_an_old_log_is_compacted_while_running(backend: Backend) -> None:
+    updates, expected = _text_updates(5)
+    store = backend.make(compact_age=0.2)
+    await store.open()
+    try:
+        await store.create_document(ROOM, "a.doc", schema={}, epoch="e", update=updates[0])
+        await asyncio.gather(*(store.append_update(ROOM, "a.doc", u) for u in updates[1:]))
+        assert backend.log_rows() == 4
+        # Nothing more is written: the writer wakes up by itself to fold the log once it is old.
+        async with asyncio.timeout(20):
+            while await asyncio.to_thread(backend.log_rows):
+                await asyncio.sleep(0.1)
+        if backend.name == "sqlite":  # an idle writer checkpointed and truncated the WAL after the fold
+            database = str(backend.run_sql("SELECT file FROM pragma_database_list"))
+            assert Path(database + "-wal").stat().st_size == 0
+        stored = await store.load_document(ROOM, "a.doc")
+        assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
+    finally:
+        await store.close()
+
+
+@pytest.mark.cluster
+async def test_two_nodes_compacting_one_document_lose_no_update(postgres_url: str) -> None:
+    """Two processes share PostgreSQL: each folds the log while the other appends; nothing is lost."""
+    backend = _postgres_backend(postgres_url)
+    updates, expected = _text_updates(1200)
+    nodes = [backend.make(compact_rows=15, compact_bytes=100) for _ in range(2)]
+    for node in nodes:
+        await node.open()
+    try:
+        await nodes[0].create_document(ROOM, "shared.doc", schema={}, epoch="e", update=updates[0])
+
+        async def write(node: Storage, mine: list[bytes]) -> None:
+            for start in range(0, len(mine), 20):
+                await asyncio.gather(
+                    *(node.append_update(ROOM, "shared.doc", u) for u in mine[start : start + 20])
+                )
+
+        # Interleaved halves: each node's rows depend on the other's, so a lost row breaks the text.
+        await asyncio.gather(write(nodes[0], updates[1::2]), write(nodes[1], updates[2::2]))
+        for node in nodes:
+            await node.flush()
+        for node in nodes:
+            stored = await node.load_document(ROOM, "shared.doc")
+            assert stored is not None and _replay([merge_updates(*stored.updates)]) == expected
+    finally:
+        for node in nodes:
+            await node.close()
+    assert backend.log_rows() == 0
+    reopened = backend.make()
+    await reopened.open()
+    try:
+        stored = await reopened.load_document(ROOM, "shared.doc")
+        assert stored is not None and _replay(stored.updates) == expected
+    finally:
+        await reopened.close()
 
 
 async def test_write_errors_propagate(backend: Backend, storage: Storage) -> None:
@@ -163,7 +273,7 @@ async def test_flushed_changes_survive_a_restart(
     backend: Backend, secret: str, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(storage=backend.make(500), secret=secret) as server,
+        RoomServer(storage=backend.make(compact_rows=500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
@@ -174,7 +284,7 @@ async def test_flushed_changes_survive_a_restart(
         expected = doc.doc.to_json()
         epoch = doc.epoch
     async with (
-        RoomServer(storage=backend.make(500), secret=secret) as server,
+        RoomServer(storage=backend.make(compact_rows=500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         reopened = await client.open("keep.doc", create=False)
@@ -275,7 +385,7 @@ async def test_a_failed_write_closes_the_documents_channels(
     backend: Backend, secret: str, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(storage=backend.make(500), secret=secret) as server,
+        RoomServer(storage=backend.make(compact_rows=500), secret=secret) as server,
         raw_client(server.url) as client,
     ):
         await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
@@ -300,8 +410,42 @@ async def test_a_failed_write_closes_the_documents_channels(
         assert await client.request("sync.list") == {"paths": ["doomed.doc"]}
 
 
+async def test_an_unloaded_document_is_freed_without_the_cycle_collector(tmp_path: Path) -> None:
+    """Unloading frees a document by reference counting alone, so its memory can go back at once."""
+    source = MeshDocument(schema=DOC_SCHEMA)
+    for i in range(50):
+        source.root.append_child("p", {"text": f"p{i}", "size": i})
+    store = SQLiteStorage(tmp_path / "u.sqlite3")
+    await store.open()
+    trimmer = MemoryTrimmer(interval=0.01)
+    room = Room(ROOM, store, trimmer=trimmer)
+    try:
+        await store.create_document(
+            ROOM, "u.doc", schema=DOC_SCHEMA.to_json(), epoch="e", update=source.get_update()
+        )
+        live = await room.acquire("u.doc")
+        assert len(live.doc.root.get_children()) == 50
+        document, ydoc = weakref.ref(live.doc), weakref.ref(live.doc.ydoc)
+        gc.collect()
+        gc.disable()
+        try:
+            live.release()
+            del live
+            await asyncio.sleep(0)  # the loop drops the finished load's future
+            assert room.documents == {}
+            assert document() is None and ydoc() is None
+        finally:
+            gc.enable()
+        await trimmer.settled()
+    finally:
+        await store.close()
+        source.close()
+
+
 async def test_appends_beyond_the_backlog_bound_make_drain_wait_until_stored(tmp_path: Path) -> None:
-    store = SQLiteStorage(tmp_path / "b.sqlite3", max_backlog_bytes=1000, compact_rows=10_000)
+    store = SQLiteStorage(
+        tmp_path / "b.sqlite3", max_backlog_bytes=1000, compact_rows=10_000, compact_bytes=10**9
+    )
     await store.open()
     try:
         updates, expected = _text_updates(2000)

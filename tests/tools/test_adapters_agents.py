@@ -99,7 +99,8 @@ async def test_runner_edits_the_document_and_reads_errors_instead_of_failing() -
 
 
 async def test_runner_over_the_wire_sends_the_strict_schemas_unchanged() -> None:
-    kit = DocumentToolkit(InMemorySource(HTML), schema=HTML, path="page.html")
+    source = InMemorySource(HTML)
+    kit = DocumentToolkit(source, schema=HTML, path="page.html")
     call = {
         "type": "function_call",
         "id": "fc_1",
@@ -121,8 +122,10 @@ async def test_runner_over_the_wire_sends_the_strict_schemas_unchanged() -> None
         {
             "type": "function_call_output",
             "call_id": "call_1",
-            # The version of a document that only holds its root is the same everywhere.
-            "output": '{"ok":true,"element":{"$tag":"html","$id":"root","children":[]},"version":"0.AQAC"}',
+            # The replica's client id, no change logged, and the state vector of a document that only
+            # holds its root (the same everywhere).
+            "output": '{"ok":true,"element":{"$tag":"html","$id":"root","children":[]},"version":"'
+            + f'{source.documents["page.html"].ydoc.client_id}.0.AQAC"}}',
         }
     ]
 

@@ -140,6 +140,34 @@ async def test_search_filters_by_tag_attribute_value_and_text_and_pages() -> Non
     assert bad["error"]["code"] == "invalid_value"
 
 
+async def test_paging_resumes_the_search_until_the_document_changes() -> None:
+    document = board_of_lists(4, 30)
+    kit = kit_over(document, budget=1_000)
+    query = {"tag": "item", "attribute": None, "equals": None, "text": None, "under": None, "cursor": None}
+    first, _ = await call(kit, "search_elements", **query)
+    second, _ = await call(kit, "search_elements", **{**query, "cursor": first["next"]})
+    # Another page asked for again (a retried call) is answered the same by a new walk.
+    again, _ = await call(kit, "search_elements", **{**query, "cursor": first["next"]})
+    assert again["matches"] == second["matches"] and again["next"] == second["next"]
+    # An edit between pages: the next page reads the document as it is now, not the kept walk.
+    shown = [m["id"] for m in first["matches"] + second["matches"]]
+    document.get_element(shown[0]).delete()
+    document.root.get_children()[0].insert_child(0, "item", {"text": "new first"})
+    third, _ = await call(kit, "search_elements", **{**query, "cursor": second["next"]})
+    skip = int(second["next"].removeprefix("page:"))
+    expected = [element.id for element in document if element.tag_name == "item"][
+        skip : skip + len(third["matches"])
+    ]
+    assert [m["id"] for m in third["matches"]] == expected and expected
+    # Paging every match agrees with a plain walk of the document, whatever the page size.
+    ids: list[str] = []
+    page = {"next": None}
+    while "next" in page:
+        page, _ = await call(kit, "search_elements", **{**query, "cursor": page["next"]})
+        ids += [m["id"] for m in page["matches"]]
+    assert ids == [element.id for element in document if element.tag_name == "item"]
+
+
 async def test_paths_address_elements_and_say_where_they_went_wrong() -> None:
     document = board_of_lists(2, 3)
     kit = kit_over(document)

@@ -80,9 +80,13 @@ async def test_the_inspector_lists_and_calls_every_tool(tmp_path: Path, live_roo
     assert answer(await call("remove_attribute", id=element_id, name="style"))["previous"] == "note"
     found = answer(await call("search_elements", text="done"))
     assert [(match["id"], match["path"]) for match in found["matches"]] == [(element_id, "/paragraph[0]")]
-    # Each Inspector request is a new `mesh-tools mcp` process, whose feed starts when it connects.
-    assert answer(await call("changes_since", version=read["version"]))["changes"] == []
-    assert answer(await call("wait_for_changes", version=read["version"], timeout=0))["changes"] == []
+    # Each Inspector request is a new `mesh-tools mcp` process, whose feed starts when it connects: a
+    # version from before the edits is older than its log and refused, naming why; a current one works.
+    stale = await call("changes_since", version=read["version"])
+    assert stale["isError"] is True and "older than this replica's change log" in stale["content"][0]["text"]
+    current = answer(await call("describe_document", id="root"))["version"]
+    assert answer(await call("changes_since", version=current))["changes"] == []
+    assert answer(await call("wait_for_changes", version=current, timeout=0))["changes"] == []
     assert answer(await call("delete_element", id=element_id))["deleted"] == 1
     resources = await inspect(server, env, "--method", "resources/list")
     assert [resource["uri"] for resource in resources["resources"]] == ["mesh://plan.doc"]

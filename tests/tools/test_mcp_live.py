@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import mcp
+import pytest
 from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from mesh_tools.cli import build_parser
+from mesh_tools.tools import DocumentToolkit
 from mesh_tools.tools._mcp_schema import optional_fields_schema
 
-from .examples import HTML, HTML_RESPONSES_TOOLS
+from .examples import HTML, HTML_RESPONSES_TOOLS, rich
 from .live_room import LiveRoom
 
 
@@ -71,3 +76,48 @@ async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_
         assert await room.sync.describe("page.html") == {
             "html": {"$id": "root", "children": [{"body": {"$id": body_id, "children": []}}]}
         }
+
+
+async def test_an_mcp_client_on_a_live_room_hears_of_others_edits_without_reading_again(
+    tmp_path: Path, live_room: LiveRoom
+) -> None:
+    schema_file = tmp_path / "doc.json"
+    schema_file.write_text(json.dumps(rich().to_json()))
+    command = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "mesh_tools",
+            "mcp",
+            "--room",
+            live_room.name,
+            "--schema",
+            str(schema_file),
+            "--path",
+            "mcp.doc",
+        ],
+        env={**os.environ, "MESH_TOOLS_SECRET": live_room.secret, "MESH_TOOLS_URL": live_room.server.url},
+    )
+    updated = asyncio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, mcp.types.ResourceUpdatedNotification):
+            updated.set()
+
+    async with (
+        live_room.participant("bob") as bob_room,
+        mcp.Client(command, mode="legacy", message_handler=on_message) as client,
+    ):
+        read = await client.call_tool("describe_document", {"id": "root", "depth": 0})
+        version = read.structured_content["version"]
+        with pytest.warns(MCPDeprecationWarning):
+            await client.subscribe_resource("mesh://mcp.doc")
+        async with DocumentToolkit(bob_room, schema=rich(), path="mcp.doc") as bob:
+            await bob.call(
+                "set_attribute", json.dumps({"id": "root", "attribute": {"name": "title", "value": "Bob's"}})
+            )
+        # A push over MCP (resources/updated), then the feed says who did what, by the token's name.
+        await asyncio.wait_for(updated.wait(), 10)
+        feed = await client.call_tool("changes_since", {"version": version})
+    changes = feed.structured_content["changes"]
+    assert [(c["op"], c["by"], c["value"]) for c in changes] == [("set", "bob", "Bob's")]
