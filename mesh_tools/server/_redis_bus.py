@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -58,6 +58,10 @@ class _Followed:
     document: LiveDocument
     #: The last stream id delivered; None until the document is caught up from storage.
     position: str | None
+    #: Updates read for it and not applied yet, oldest first.
+    pending: list[bytes] = field(default_factory=list)
+    #: The task applying ``pending``, while there is any.
+    applier: asyncio.Task[None] | None = None
 
 
 @dataclass(slots=True)
@@ -141,9 +145,11 @@ class RedisBus:
             with contextlib.suppress(asyncio.TimeoutError):
                 async with asyncio.timeout(2):
                     await self._outbox.join()
-        for task in self._tasks:
+        appliers = [f.applier for f in self._followed.values() if f.applier is not None]
+        tasks = [*self._tasks, *appliers]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
@@ -174,6 +180,8 @@ class RedisBus:
         followed = self._followed.get(key)
         if followed is not None and followed.document is document:
             del self._followed[key]
+            if followed.applier is not None:
+                followed.applier.cancel()
             self._last_ids.pop(key, None)
             self._unsubscribe_due = True  # the awareness loop does it: this is not a coroutine
 
@@ -303,13 +311,46 @@ class RedisBus:
             followed.position = _text(entries[-1][0])
             updates = [fields[_UPDATE] for _, fields in entries if fields.get(_NODE) != self._node]
             if updates:
+                self._deliver(followed, updates)
+        return wake
+
+    def _deliver(self, followed: _Followed, updates: list[bytes]) -> None:
+        """Queue updates for one document; its own task applies them, so the reader never waits on it.
+
+        Applying a big update (checked on a worker thread, under the document's apply lock) must not hold
+        back the other documents this node follows.
+        """
+        followed.pending.extend(updates)
+        if followed.applier is None:
+            followed.applier = asyncio.create_task(
+                self._apply_pending(followed), name=f"redis-bus apply {followed.document.path}"
+            )
+
+    async def _apply_pending(self, followed: _Followed) -> None:
+        try:
+            while followed.pending:
+                updates, followed.pending = followed.pending, []
                 # One application for the batch: a change and its repair land together.
                 update = updates[0] if len(updates) == 1 else merge_updates(*updates)
                 if not await followed.document.apply_remote(update):
                     # Storage holds every update a node committed, and only those: reload from it.
-                    logger.error("reloading %s from storage after a refused bus entry", key)
-                    followed.position = None
-        return wake
+                    logger.error(
+                        "reloading %s/%s from storage after a refused bus entry",
+                        followed.document.room,
+                        followed.document.path,
+                    )
+                    self._reload(followed)
+        except Exception:
+            logger.exception("applying a bus update to %s failed; reloading it", followed.document.path)
+            self._reload(followed)
+        finally:
+            followed.applier = None
+
+    def _reload(self, followed: _Followed) -> None:
+        followed.pending.clear()
+        followed.position = None
+        # Wakes the blocking read, whose next round catches the document up from storage.
+        self._outbox.put_nowait(_Entry(self._wake_stream(), None, b""))
 
     async def _trimmed_since(self, key: str, position: str, newest: bytes) -> bool:
         """Whether entries after ``position`` may have been trimmed before this node read them.
@@ -343,7 +384,7 @@ class RedisBus:
             if self._followed.get(key) is not followed:
                 continue  # unloaded meanwhile
             if stored is not None:
-                await document.apply_remote(merge_updates(*stored.updates))
+                self._deliver(followed, list(stored.updates))
             followed.position = position
 
     # -- awareness --------------------------------------------------------------------------

@@ -237,3 +237,21 @@ async def test_a_node_that_falls_behind_the_stream_window_reloads_what_was_trimm
             await bob.request("sync.flush", channel=on_b.channel)
             relay.resume()
             await _converged([on_a, on_b], lambda d: len(d.root.get_children()) == 30)
+
+
+async def test_a_document_busy_applying_does_not_hold_back_the_others_on_its_node(
+    node: NodeFactory, raw_client: RawConnector
+) -> None:
+    async with _two_nodes(node, raw_client) as (_, b, alice, bob):
+        slow_a = await alice.open("slow.doc")
+        quick_a = await alice.open("quick.doc")
+        slow_b = await bob.open("slow.doc", create=False)
+        quick_b = await bob.open("quick.doc", create=False)
+        # Stands for a big bus update being checked: node b's replica of slow.doc applies nothing.
+        async with b.rooms[ROOM].documents["slow.doc"]._applying:
+            slow_a.doc.root.append_child("p", {"text": "waits"})
+            await alice.request("sync.flush", channel=slow_a.channel)
+            quick_a.doc.root.append_child("p", {"text": "passes"})
+            await quick_b.wait_for(lambda d: len(d.root.get_children()) == 1, what="quick.doc", timeout=10)
+            assert slow_b.doc.root.get_children() == []
+        await slow_b.wait_for(lambda d: len(d.root.get_children()) == 1, what="slow.doc", timeout=10)
