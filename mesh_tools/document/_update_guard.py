@@ -17,18 +17,16 @@ update (``_yjs_update``) and refuses it whole when it:
 
 What the update alone cannot tell (schema checks; a ``$id`` rewritten, which Yjs encodes as an item
 whose origin is the old value, so the key is not in the update; depth and size) is checked after it is
-applied and mended by one server edit. Given the replica's state vector, the check first trims the
-update to what the replica lacks (``pycrdt.get_update``, in Rust), so a full state from a replica that
-is nearly in sync costs little. See
-docs/adr/0012-refusing-hostile-updates.md.
+applied and mended by one server edit. Given the replica's state vector, the check reads only the
+structs the replica lacks (Yjs skips the others), so a full state from a replica that is nearly in sync
+is judged by what it adds. Pure Python, so a worker thread running it lets the event loop take the GIL
+back (docs/adr/0015-big-frames-off-the-event-loop.md). See docs/adr/0012-refusing-hostile-updates.md.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from typing import NoReturn
-
-from pycrdt import get_update
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
@@ -78,8 +76,8 @@ def check_update(
     past that many is refused with DocumentLimitError.
     """
     try:
-        decoded = decode_update(update if known is None else get_update(update, known))
-    except ValueError as exc:  # UpdateFormatError, or pycrdt cannot read it either
+        decoded = decode_update(update, known)
+    except ValueError as exc:  # UpdateFormatError
         raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
     if ROOT_CLIENT in decoded.deletes:
         _refuse("it deletes the root element or its id")
