@@ -93,21 +93,23 @@ class Session:
         """Before a frame is handled: wait as long as this connection is over its rate limits.
 
         The next frame is read only after this one is handled, so the wait slows the sender alone.
-        False: an awareness frame over its own rate, to drop without a word (presence is sent again).
+        False: an awareness frame over its own rate, to drop without a word (presence is sent again);
+        it still counts against the frame and byte rates, so a flood of them is slowed like any other.
         ``awareness`` says whether the frame is one when the caller knows (a bare y-message); by
         default the mesh frame is read.
         """
         if awareness is None:
             awareness = isinstance(frame, bytes) and _is_awareness(frame)
-        if awareness and not self._awareness.try_take(1):
-            return False
+        keep = not awareness or self._awareness.try_take(1)
         if self.participant.connection.state is not State.OPEN:
             # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.
-            return True
+            return keep
+        # A dropped frame counts too: reading and parsing it is what a flood costs the server.
         delay = max(self._frames.take(1), self._bytes.take(len(frame)))
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return True
+        # Yield even under the rate: frames already buffered would otherwise run back to back, and a
+        # burst of them would hold every other connection meanwhile.
+        await asyncio.sleep(delay)
+        return keep
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
