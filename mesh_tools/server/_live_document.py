@@ -9,6 +9,11 @@ replicas never see a schema-breaking state, and the sender gets the server's rep
 In a cluster, each committed update also goes to the bus, and updates committed by other nodes come
 back through :meth:`LiveDocument.apply_remote`: checked and mended like any other, never stored again
 (docs/adr/0011-cluster.md).
+
+A big update is checked, applied and mended on a worker thread, and a big document described from a
+copy taken there, while the document is locked: its own subscribers wait, other documents are served
+(docs/adr/0015-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
+that thread); storing and fan-out happen on the event loop, in commit order, in :meth:`_publish`.
 """
 
 from __future__ import annotations
@@ -30,14 +35,17 @@ from ..errors import (
     ServerError,
     StorageUnavailableError,
 )
+from ..schema import MeshSchema
 from ..sync import (
     ClosedPush,
+    DescribeResult,
     Push,
     PushType,
     RejectedPush,
     ServerChannel,
     ViolationBody,
     awareness_clocks,
+    encode_result,
     violation_body,
 )
 from ._bus import DocumentBus
@@ -49,8 +57,9 @@ __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violati
 
 logger = logging.getLogger(__name__)
 
-#: Updates up to this size are checked on the event loop (well under a millisecond); bigger ones on a thread.
-_CHECK_INLINE_BYTES = 64 * 2**10
+#: Updates up to this size are checked and applied on the event loop (about a millisecond); bigger ones
+#: on a worker thread.
+_APPLY_INLINE_BYTES = 64 * 2**10
 #: Documents up to this many elements are described on the event loop (a few milliseconds).
 _DESCRIBE_INLINE_ELEMENTS = 2_000
 #: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
@@ -104,10 +113,16 @@ class LiveDocument:
         self._bus = bus
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
+        #: Transactions committed and not yet stored and sent: (update, origin).
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Held while a worker thread uses the replica; event-loop code touches it only when free.
+        self._worker = asyncio.Lock()
+        #: Updates from other nodes that arrived while a worker held the replica, in bus order.
+        self._remote_backlog: list[bytes] = []
         #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
         self._version = 0
-        self._described: tuple[int, dict[str, Any]] | None = None
+        #: (version, the sync.describe result as JSON text).
+        self._described: tuple[int, str] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -129,8 +144,9 @@ class LiveDocument:
         self.holds += 1
         return subscriber
 
-    def greet(self, subscriber: Subscriber) -> None:
+    async def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
+        await self._replica_free()
         subscriber.participant.send(subscriber.sync.greeting(self.doc))
         self._answer_presence_query(subscriber)
 
@@ -157,7 +173,8 @@ class LiveDocument:
         self.closed = True
         if self._presence_sweep is not None:
             self._presence_sweep.cancel()
-        self.doc.close()  # also drops the update listener
+        if not self._worker.locked():  # else the worker's caller closes it when the thread is done
+            self.doc.close()  # also drops the update listener
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -165,6 +182,7 @@ class LiveDocument:
         """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
         if message[:1] == _AWARENESS:
             self._check_presence(subscriber, message)
+        await self._replica_free()
         inbound = subscriber.sync.receive(self.doc, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
@@ -206,56 +224,95 @@ class LiveDocument:
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
         repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing. A big
-        update is read on a worker thread, so other rooms are served meanwhile (the GIL's switch
-        interval lets the event loop run every few milliseconds).
+        update is checked, applied and mended on a worker thread while this document waits, so other
+        documents are served meanwhile.
         """
-        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
+        if len(update) > _APPLY_INLINE_BYTES:
+            # Shielded: a cancelled caller must not free the document while the thread still uses it.
+            return await asyncio.shield(asyncio.ensure_future(self._apply_on_worker(update, origin)))
+        await self._replica_free()
+        violations = self._check_apply_mend(update, origin)
+        self._publish()
+        return violations
+
+    async def _apply_on_worker(self, update: bytes, origin: Any) -> list[Violation]:
+        async with self._worker:
+            try:
+                violations = await asyncio.to_thread(self._check_apply_mend, update, origin)
+            finally:
+                self._publish()
+                if self.closed:  # unloaded while the thread ran
+                    self.doc.close()
+            self._apply_remote_backlog()
+        return violations
+
+    def _check_apply_mend(self, update: bytes, origin: Any) -> list[Violation]:
+        # Runs on the event loop or, with the document locked, on a worker thread: records only.
+        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync reads as nothing.
         doc = self.doc
-        check = functools.partial(
-            check_update,
+        check_update(
             update,
             doc.get_state(),
             schema=doc.schema,
             elements=len(doc),
             max_elements=doc.limits.max_elements,
         )
-        if len(update) > _CHECK_INLINE_BYTES:
-            await asyncio.to_thread(check)
-        else:
-            check()
-        return self._integrate(update, origin=origin)
+        return self._apply_and_mend(update, origin)
 
-    def _integrate(self, update: bytes, *, origin: Any) -> list[Violation]:
+    def _apply_and_mend(self, update: bytes, origin: Any) -> list[Violation]:
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         if violations:
-            self.mend()
-        else:
-            self._publish()
+            self._repair()
         return violations
+
+    def _repair(self) -> list[Violation]:
+        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
+        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
+        return self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
-        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
-        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
-        violations = self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
+        violations = self._repair()
         self._publish()
         return violations
+
+    async def mend_on_worker(self) -> None:
+        """:meth:`mend` with the whole-document check on a worker thread (a freshly loaded document)."""
+        async with self._worker:
+            try:
+                await asyncio.to_thread(self._repair)
+            finally:
+                self._publish()
 
     def apply_remote(self, update: bytes) -> None:
         """Apply an update another node committed (through the bus): mended, not stored.
 
         Not checked again: the committing node refused what it had to before storing it, and this
-        replica must hold what storage holds.
+        replica must hold what storage holds. While a worker holds the replica, it waits its turn.
         """
-        try:
-            self._integrate(update, origin=BUS_ORIGIN)
-        except ProtocolError as exc:
-            logger.error(
-                "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
-            )
+        self._remote_backlog.append(update)
+        if not self._worker.locked():
+            self._apply_remote_backlog()
+
+    def _apply_remote_backlog(self) -> None:
+        updates, self._remote_backlog = self._remote_backlog, []
+        for update in updates:
+            try:
+                self._apply_and_mend(update, BUS_ORIGIN)
+            except ProtocolError as exc:
+                logger.error(
+                    "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
+                )
+            self._publish()
+
+    async def _replica_free(self) -> None:
+        """Return once no worker thread uses the replica; the caller must use it before yielding."""
+        if self._worker.locked():
+            async with self._worker:
+                pass
 
     def receive_remote_awareness(self, message: bytes) -> None:
         """Relay awareness from participants on other nodes to this node's subscribers."""
@@ -304,37 +361,46 @@ class LiveDocument:
     # -- persistence and fan-out ------------------------------------------------------------
 
     def _on_update(self, update: bytes, origin: Any) -> None:
-        # Called inside the transaction's commit: only record; never touch the replica here.
+        # Called inside the transaction's commit, maybe on a worker thread: only record.
         self._outbox.append((update, origin))
-        if origin is BUS_ORIGIN:
-            return
+        self._version += 1
+
+    def _store(self, update: bytes) -> None:
         future = self._storage.append_update(self.room, self.path, update)
         future.add_done_callback(self._written)
         if self._bus is not None:
             # Futures resolve in append order, so other nodes get this node's updates in commit order.
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
-        self._version += 1
 
-    async def describe(self) -> dict[str, Any]:
-        """The document JSON with ids. A big document is written from its state on a worker thread
-        (``state_json``), so other rooms are served meanwhile; pipelined describes of an unchanged
-        document share one."""
+    async def describe(self) -> str:
+        """The ``sync.describe`` result (the document JSON with ids) as JSON text.
+
+        A big document is copied (its state) on a worker thread while this document waits, then
+        written and encoded from the copy on a worker thread while it is served; pipelined describes of
+        an unchanged document share one answer.
+        """
+        await self._replica_free()
         version = self._version
         if self._described is not None and self._described[0] == version:
             return self._described[1]
         doc = self.doc
         if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
-            json = doc.to_json(include_ids=True)
+            text = encode_result(DescribeResult(path=self.path, json=doc.to_json(include_ids=True)))
         else:
-            json = await asyncio.to_thread(state_json, doc.schema, doc.get_update())
-        self._described = (version, json)
-        return json
+            async with self._worker:
+                state = await asyncio.to_thread(doc.get_update)
+            text = await asyncio.to_thread(_describe_state, self.path, doc.schema, state)
+        self._described = (version, text)
+        return text
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
         if not entries:
             return
+        for update, origin in entries:
+            if origin is not BUS_ORIGIN:  # another node stored it already
+                self._store(update)
         messages: dict[Any, bytes] = {}
         for subscriber in self._subscribers:
             if not subscriber.sync.live:
@@ -374,6 +440,10 @@ class LiveDocument:
             closed = ClosedPush(channel=subscriber.channel, error=error.to_dict())
             subscriber.participant.send_message(Push(PushType.SYNC_CLOSED, dict(closed)))
             self.unsubscribe(subscriber)
+
+
+def _describe_state(path: str, schema: MeshSchema, state: bytes) -> str:
+    return encode_result(DescribeResult(path=path, json=state_json(schema, state)))
 
 
 def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from ..document import DocumentLimits, MeshDocument
@@ -152,11 +153,10 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
-        # Replay in log order: out-of-order replay can leave structs pending. Violations are mended
-        # below, once, over the whole document.
-        for update in stored.updates:
-            doc.apply_update(update, origin=_LOAD_ORIGIN)
+        # A big document takes seconds to replay: a worker thread does it while other documents are served.
+        doc = await asyncio.to_thread(
+            _replay, MeshSchema.from_json(stored.schema), self.limits, stored.updates
+        )
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -167,7 +167,7 @@ class Room:
             bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
-        live.mend()
+        await live.mend_on_worker()
         if self.bus is not None:
             await self.bus.follow(live, position)
         return live
@@ -178,3 +178,12 @@ class Room:
         if self.bus is not None:
             self.bus.unfollow(live)
         live.close()
+
+
+def _replay(schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]) -> MeshDocument:
+    doc = MeshDocument(schema=schema, limits=limits)
+    # Replay in log order: out-of-order replay can leave structs pending. Violations are mended once,
+    # over the whole document, by LiveDocument.mend_on_worker.
+    for update in updates:
+        doc.apply_update(update, origin=_LOAD_ORIGIN)
+    return doc

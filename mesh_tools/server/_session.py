@@ -31,7 +31,6 @@ from ..sync import (
     FIRST_CHANNEL,
     CloseCode,
     CreateResult,
-    DescribeResult,
     ErrorPush,
     ListResult,
     OpenResult,
@@ -44,6 +43,7 @@ from ..sync import (
     SyncResult,
     decode_binary,
     decode_text,
+    encode_result_response,
 )
 from ..tokens import SyncScope
 from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
@@ -144,6 +144,11 @@ class Session:
         channel: int | None = None
         try:
             channel, message = decode_binary(frame)
+            closed = self._channels.get(channel)
+            if closed is not None and not closed.active:
+                # The server closed it and said so (sync.closed): what the client sent meanwhile is moot,
+                # and not its fault.
+                return
             subscriber = self._subscriber(channel)
             await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
@@ -206,13 +211,15 @@ class Session:
         await self.room.create(path, data=data, schema=schema)
         return CreateResult(path=path)
 
-    async def _describe(self, request: Request) -> DescribeResult:
+    async def _describe(self, request: Request) -> None:
         path = self._path(request, write=False)
         live = await self.room.acquire(path)
         try:
-            return DescribeResult(path=path, json=await live.describe())
+            # Encoded once per document version, off the event loop when big (LiveDocument.describe).
+            result = await live.describe()
         finally:
             live.release()
+        self.participant.send(encode_result_response(request.id, result))
 
     async def _open(self, request: Request) -> None:
         path = self._path(request, write=False)
@@ -242,7 +249,7 @@ class Session:
             read_only=read_only,
         )
         self.participant.send_message(Response(request.id, result=dict(result)))
-        live.greet(subscriber)
+        await live.greet(subscriber)
         return None
 
     async def _close(self, request: Request) -> dict[str, Any]:
