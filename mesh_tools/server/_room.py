@@ -25,6 +25,8 @@ __all__ = ["Room"]
 
 #: Origin of the stored updates replayed into a freshly loaded document (not stored again).
 _LOAD_ORIGIN = "mesh-tools-load"
+#: Describe answers kept for documents unloaded unchanged since they were described (most recent).
+_KEPT_DESCRIPTIONS = 4
 
 
 class Room:
@@ -46,6 +48,8 @@ class Room:
         self._documents: dict[str, LiveDocument] = {}
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
         self._waiting: dict[str, int] = {}
+        #: path -> the describe answer of a document unloaded unchanged since (oldest first).
+        self._descriptions: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r} documents={len(self._documents)} participants={self.participants}>"
@@ -72,6 +76,23 @@ class Room:
             if not live.closed:
                 live.holds += 1
                 return live
+
+    async def describe(self, path: str) -> str:
+        """The ``sync.describe`` result for ``path`` as JSON text (LiveDocument.describe).
+
+        Nobody holding a document, each of several pipelined describes would load it again (seconds
+        for a big one); the answer of a document unloaded unchanged is kept instead. Alone, this server
+        is the only writer, and every write loads the document first; with a bus, other nodes write
+        without this one knowing, so nothing is kept.
+        """
+        kept = self._descriptions.get(path)
+        if kept is not None and path not in self._documents:
+            return kept
+        live = await self.acquire(path)
+        try:
+            return await live.describe()
+        finally:
+            live.release()
 
     async def create(self, path: str, *, data: dict[str, Any] | None, schema: MeshSchema | None) -> None:
         """Create a document (DocumentExistsError if it exists) from optional document JSON.
@@ -137,6 +158,7 @@ class Room:
         if task.cancelled() or task.exception() is not None:
             return
         self._documents[path] = task.result()
+        self._descriptions.pop(path, None)  # the loaded document answers, and may change
         self._unload_if_unheld(path)
 
     def _unload_if_unheld(self, path: str) -> None:
@@ -175,6 +197,10 @@ class Room:
     def _unload(self, live: LiveDocument) -> None:
         if self._documents.get(live.path) is live:
             del self._documents[live.path]
+            if self.bus is None and live.durable and (description := live.description) is not None:
+                self._descriptions[live.path] = description
+                while len(self._descriptions) > _KEPT_DESCRIPTIONS:
+                    del self._descriptions[next(iter(self._descriptions))]
         if self.bus is not None:
             self.bus.unfollow(live)
         live.close()

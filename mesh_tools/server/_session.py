@@ -213,12 +213,8 @@ class Session:
 
     async def _describe(self, request: Request) -> None:
         path = self._path(request, write=False)
-        live = await self.room.acquire(path)
-        try:
-            # Encoded once per document version, off the event loop when big (LiveDocument.describe).
-            result = await live.describe()
-        finally:
-            live.release()
+        # Encoded once per document version, off the event loop when big (LiveDocument.describe).
+        result = await self.room.describe(path)
         self.participant.send(encode_result_response(request.id, result))
 
     async def _open(self, request: Request) -> None:

@@ -175,3 +175,24 @@ def test_the_switch_interval_is_lowered_while_a_server_needs_it_and_restored_aft
     assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL)
     FastGilSwitching.release()
     assert sys.getswitchinterval() == before
+
+
+async def test_an_unheld_document_is_described_once_and_never_stale(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        doc = await alice.open("kept.doc")
+        _big_edit(doc.doc, "alice")
+        await alice.request("sync.close", channel=doc.channel)
+        assert server.resident_documents == 0
+        # Pipelined, with nobody holding the document: one load, then the kept answer.
+        answers = await asyncio.gather(*(alice.request("sync.describe", path="kept.doc") for _ in range(3)))
+        assert all(answer["json"] == doc.doc.to_json(include_ids=True) for answer in answers)
+        assert server.resident_documents == 0
+        assert "kept.doc" in server.rooms[ROOM]._descriptions
+        again = await alice.open("kept.doc")
+        again.doc.root.get_children()[0].delete()
+        await alice.request("sync.close", channel=again.channel)
+        after = await alice.request("sync.describe", path="kept.doc")
+    assert after["json"] == again.doc.to_json(include_ids=True)
+    assert len(after["json"]["doc"]["children"]) == BIG_COUNT - 1
