@@ -46,6 +46,7 @@ test-js: $(STAMP)
 	else echo "test-js: skipped, Node or js/node_modules missing (run make deps)"; fi
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,15 @@ from pathlib import Path
 from pycrdt import Doc, create_update_message
 from rich.console import Console
 from rich.table import Table
-from sync_latency import SCHEMA, SECRET, Client, children, wait_for_children
+from sync_latency import (
+    SCHEMA,
+    SECRET,
+    WARM_UP_ROUNDS,
+    Client,
+    children,
+    measure_latency,
+    wait_for_children,
+)
 
 from mesh_tools.document import MeshDocument
 
@@ -105,27 +112,6 @@ def node_process(*arguments: str) -> Iterator[Node]:
 
 
 # -- measurements ---------------------------------------------------------------------------------------
-
-
-async def measure_latency(writer_url: str, reader_url: str, rounds: int) -> tuple[float, float]:
-    writer_doc = MeshDocument(schema=SCHEMA)
-    outgoing: list[bytes] = []
-    writer_doc.on_update(lambda update, origin: outgoing.append(update) if origin is None else None)
-    async with (
-        Client.connect("ours", writer_url, writer_doc.ydoc) as writer,
-        Client.connect("ours", reader_url, MeshDocument(schema=SCHEMA).ydoc) as reader,
-    ):
-        start_count = children(reader.ydoc)
-        samples: list[float] = []
-        for i in range(rounds + 30):
-            started = time.perf_counter()
-            writer_doc.root.append_child("p", {"n": i})
-            await writer.send(create_update_message(outgoing.pop()))
-            await wait_for_children(reader, start_count + i + 1)
-            if i >= 30:  # warm-up rounds are not counted
-                samples.append(time.perf_counter() - started)
-    samples.sort()
-    return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
 
 
 async def measure_fanout(
@@ -217,15 +203,17 @@ async def run(args: argparse.Namespace) -> None:
         latency: dict[str, tuple[float, float]] = {}
         with tempfile.TemporaryDirectory() as data_dir, node_process("--data-dir", data_dir) as single:
             latency["one node, SQLite (reference)"] = await measure_latency(
-                single.url, single.url, args.rounds
+                "ours", single.url, single.url, args.rounds
             )
         with node_process(*cluster) as a, node_process(*cluster) as b, node_process(*cluster) as c:
-            latency["one cluster node, both clients on it"] = await measure_latency(a.url, a.url, args.rounds)
+            latency["one cluster node, both clients on it"] = await measure_latency(
+                "ours", a.url, a.url, args.rounds
+            )
             before = Operations.read(redis, storage)
             latency["cluster, writer and reader on two nodes"] = await measure_latency(
-                a.url, b.url, args.rounds
+                "ours", a.url, b.url, args.rounds
             )
-            sequential = Operations.read(redis, storage).per_edit(before, args.rounds + 30)
+            sequential = Operations.read(redis, storage).per_edit(before, args.rounds + WARM_UP_ROUNDS)
             rates: dict[int, float] = {}
             cpu: dict[int, str] = {}
             nodes = [a, b, c]

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from pycrdt import (
@@ -52,9 +53,14 @@ from mesh_tools.sync import (
 )
 from mesh_tools.tokens import ParticipantToken
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers
+from tests.support import WebsocketChannel
+
 SECRET = "bench-secret-0123456789abcdef0123456789"
 ROOM = "bench"
 PATH = "bench.doc"
+#: Edits before the measured ones (connection set-up, first allocations).
+WARM_UP_ROUNDS = 50
 SCHEMA = MeshSchema(
     root_tag_name="doc",
     elements=[
@@ -78,38 +84,12 @@ def ensure_reference_installed() -> None:
 async def run_reference_server() -> None:
     from pycrdt.websocket import WebsocketServer
     from websockets.asyncio.server import ServerConnection, serve
-    from websockets.exceptions import ConnectionClosed
-
-    class Channel:
-        """pycrdt-websocket's Channel over a websockets 16 connection."""
-
-        def __init__(self, connection: ServerConnection) -> None:
-            self._connection = connection
-
-        @property
-        def path(self) -> str:
-            assert self._connection.request is not None
-            return self._connection.request.path
-
-        def __aiter__(self) -> Channel:
-            return self
-
-        async def __anext__(self) -> bytes:
-            try:
-                return await self.recv()
-            except ConnectionClosed:
-                raise StopAsyncIteration from None
-
-        async def send(self, message: bytes) -> None:
-            await self._connection.send(message)
-
-        async def recv(self) -> bytes:
-            return bytes(await self._connection.recv())
 
     async with WebsocketServer(auto_clean_rooms=False) as room_server:
 
         async def handler(connection: ServerConnection) -> None:
-            await room_server.serve(Channel(connection))
+            assert connection.request is not None
+            await room_server.serve(WebsocketChannel(connection, connection.request.path))
 
         # Same transport settings as ours: no compression, no frame size limit in the way.
         async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
@@ -211,23 +191,24 @@ async def wait_for_children(client: Client, count: int) -> None:
 # -- measurements ---------------------------------------------------------------------------------------
 
 
-async def measure_latency(kind: str, url: str, rounds: int) -> tuple[float, float]:
+async def measure_latency(kind: str, writer_url: str, reader_url: str, rounds: int) -> tuple[float, float]:
+    """p50 and p99 (ms) of edit -> visible on the reader, over ``rounds`` sequential edits after a warm-up."""
     writer_doc = MeshDocument(schema=SCHEMA)
     outgoing: list[bytes] = []
     writer_doc.on_update(lambda update, origin: outgoing.append(update) if origin is None else None)
     reader_doc = MeshDocument(schema=SCHEMA)
     async with (
-        Client.connect(kind, url, writer_doc.ydoc) as writer,
-        Client.connect(kind, url, reader_doc.ydoc) as reader,
+        Client.connect(kind, writer_url, writer_doc.ydoc) as writer,
+        Client.connect(kind, reader_url, reader_doc.ydoc) as reader,
     ):
         start_count = children(reader.ydoc)
         samples: list[float] = []
-        for i in range(rounds + 50):
+        for i in range(rounds + WARM_UP_ROUNDS):
             started = time.perf_counter()
             writer_doc.root.append_child("p", {"n": i})
             await writer.send(create_update_message(outgoing.pop()))
             await wait_for_children(reader, start_count + i + 1)
-            if i >= 50:  # warm-up rounds are not counted
+            if i >= WARM_UP_ROUNDS:
                 samples.append(time.perf_counter() - started)
     samples.sort()
     return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
@@ -256,7 +237,7 @@ async def run(args: argparse.Namespace) -> None:
     results: dict[str, tuple[float, float, float]] = {}
     for kind in ("ours", "reference"):
         with tempfile.TemporaryDirectory() as data_dir, server_process(kind, data_dir) as url:
-            p50, p99 = await measure_latency(kind, url, args.rounds)
+            p50, p99 = await measure_latency(kind, url, url, args.rounds)
         rates = []
         for _ in range(args.repeats):  # fan-out is noisy on a small machine: keep the median
             with tempfile.TemporaryDirectory() as data_dir, server_process(kind, data_dir) as url:

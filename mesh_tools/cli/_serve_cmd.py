@@ -55,6 +55,12 @@ def register(commands: Any) -> None:
         default=os.environ.get(BUS_ENV),
         help=f"redis://... to fan updates out between nodes (default ${BUS_ENV}); needs --storage",
     )
+    serve.add_argument(
+        "--keep-loaded",
+        type=float,
+        default=30.0,
+        help="seconds an unused document stays loaded, so reopening it is instant (default 30)",
+    )
     serve.set_defaults(run=_serve)
 
     token: argparse.ArgumentParser = commands.add_parser(
@@ -130,6 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
         secrets=keys,
         host=args.host,
         port=args.port,
+        keep_loaded=args.keep_loaded,
         allowed_origins=args.allowed_origins,
     )
 

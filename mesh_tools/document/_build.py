@@ -1,7 +1,7 @@
 """Checked building: a local write is checked against the schema completely before it touches the CRDT.
 
-A subtree in document JSON (``{tag: {attr: value, <child property>: [...]}}``) becomes an unintegrated
-pycrdt element plus an outline of the ids it holds, so a rejected write leaves the document unchanged.
+A subtree in document JSON (``{tag: {attr: value, <child property>: [...]}}``) becomes a checked outline
+(:class:`Built`) that the index then writes into the CRDT, so a rejected write leaves the document unchanged.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
-
-from pycrdt import XmlElement, XmlText
 
 from ..errors import InvalidValueError
 from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
@@ -20,7 +18,19 @@ from ._text import parse_spans
 
 __all__ = ["Body", "Builder", "Built", "DocumentLimits", "PendingMarks", "check_limits", "unwrap"]
 
-Built: TypeAlias = tuple[str, str, list["Built"]]  # (id, tag, children) of a subtree being inserted
+
+class Built(NamedTuple):
+    """A checked subtree about to be inserted, which the index writes into the CRDT."""
+
+    id: str
+    tag: str
+    #: Its attributes, the id included.
+    attributes: dict[str, Any]
+    #: The text of an element whose type declares one (its only child, created with it), else None.
+    text: str | None
+    children: list[Built]
+
+
 #: Marks to apply once a built subtree is in the CRDT (pycrdt cannot format unintegrated text), by id.
 PendingMarks: TypeAlias = list[tuple[str, list[MarkSpan]]]
 
@@ -109,8 +119,8 @@ class Builder:
         where: str = "element",
         taken: set[str] | None = None,
         marks: PendingMarks | None = None,
-    ) -> tuple[XmlElement, Built]:
-        """Check a subtree completely; return it as an unintegrated pycrdt element and its outline.
+    ) -> Built:
+        """Check a subtree completely; return its outline, ready to be written.
 
         Marks in the subtree's JSON are appended to ``marks``, to apply once it is integrated.
         """
@@ -130,14 +140,14 @@ class Builder:
             marks.append((element_id, text_marks))
         if element_type.text_property is not None:
             # Created with the element, so every replica's edits land in this one Yjs text.
-            return XmlElement(tag, attributes, [XmlText(text or "")]), (element_id, tag, [])
-        built = [
+            return Built(element_id, tag, attributes, text or "", [])
+        child_outlines = [
             self.subtree(
                 child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken, marks=marks
             )
             for i, child in enumerate(children)
         ]
-        return XmlElement(tag, attributes, [b[0] for b in built]), (element_id, tag, [b[1] for b in built])
+        return Built(element_id, tag, attributes, None, child_outlines)
 
     def fresh_id(self, taken: set[str] | None = None) -> str:
         """An id neither in the document nor in ``taken``."""
@@ -164,11 +174,11 @@ def check_limits(limits: DocumentLimits, parent_depth: int, size: int, subtrees:
     depth, added = 0, 0
     stack = [(built, 1) for built in subtrees]
     while stack:
-        (_, _, children), level = stack.pop()
+        built, level = stack.pop()
         depth, added = max(depth, level), added + 1
-        stack.extend((child, level + 1) for child in children)
+        stack.extend((child, level + 1) for child in built.children)
     if subtrees and parent_depth + depth > limits.max_depth:
-        raise rules.too_deep(subtrees[0][1], limits.max_depth)
+        raise rules.too_deep(subtrees[0].tag, limits.max_depth)
     if size + added > limits.max_elements:
         raise rules.too_many_elements(limits.max_elements)
 

@@ -13,7 +13,6 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_ids
 from ._text import (
     MarkValue,
     TextEdit,
@@ -79,24 +78,26 @@ class Element:
         return depth
 
     def get_children(self) -> list[Element]:
-        """The child elements in document order."""
+        """The child elements in document order, from the index (no CRDT read)."""
+        self._live()
         index = self._doc._elements
-        ids = child_ids(self._live(), self._doc.ydoc)
-        return [index[i] for i in ids if isinstance(i, str) and i in index]
+        return [index[i] for i in self._doc._index.kids[self.id] if i is not None and i in index]
 
     @property
     def has_children(self) -> bool:
         """Whether any element lies below this one, from the index (no CRDT read)."""
-        return bool(self._doc._index.kids.get(self.id))
+        return any(kid is not None for kid in self._doc._index.kids.get(self.id, ()))
 
     def count_descendants(self) -> int:
         """How many elements lie below this one, from the index (no CRDT read)."""
         kids = self._doc._index.kids
-        stack = [self.id]
+        stack: list[str | None] = [self.id]
         count = -1
         while stack:
-            count += 1
-            stack.extend(kids.get(stack.pop(), ()))
+            element_id = stack.pop()
+            if element_id is not None:
+                count += 1
+                stack.extend(kids.get(element_id, ()))
         return count
 
     @property
@@ -210,11 +211,9 @@ class Element:
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
             marks: PendingMarks = []
-            prelim, built = self._doc._builder.subtree(
-                data, parent_tag=self.tag_name, position=at, marks=marks
-            )
+            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
             check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
-            element = self._doc._index.add_built(xml.children.insert(at, prelim), built, self.id)
+            element = self._doc._index.insert_built(self.id, at, built)
             apply_marks(self._doc, marks)
             self._doc._pending.append(ElementInserted(element, local=True))
             return element
@@ -226,13 +225,11 @@ class Element:
         parent = self.parent
         if parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
+        index = self._doc._index
         with self._doc._api_write():
-            children = parent._xml.children
-            for position, child in enumerate(children):
-                if isinstance(child, XmlElement) and child.attributes.get(ID_ATTRIBUTE) == self.id:
-                    del children[position]
-                    break
-            self._doc._index.forget(self.id, local=True)
+            position = index.position(self.id)
+            del parent._xml.children[position]
+            index.detach(self.id, position, local=True)
 
     def to_json(self, include_ids: bool = False) -> dict[str, Any]:
         """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""

@@ -1,7 +1,11 @@
 """The id index: every element's handle, parent and children by id, kept in step with the CRDT.
 
-Local writes index what they built themselves; remote updates arrive as pycrdt XmlEvents, which
-:meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+Local writes index what they built themselves; remote updates arrive as :class:`XmlChange` records,
+which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+
+Each element's children are kept as an ordered list mirroring the CRDT's (one entry per child, None for
+a child that is not an indexed element), so a change applies Yjs's retain/insert/delete steps to it:
+no edit costs work proportional to the document or to a parent's width.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlEvent, XmlFragment, XmlText
+from pycrdt import XmlElement, XmlFragment, XmlText
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import id_of, read_value
+from ._pycrdt import XmlChange, subtree_rows
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -42,11 +47,13 @@ class Integration:
 
 
 class ElementIndex:
-    """Element handles by id, with each element's parent and child ids.
+    """Element handles by id, with each element's parent and ordered child ids.
 
     ``elements`` is a plain dict that stays the same object for the document's life: readers look
     handles up in it directly (a dict subclass or a method call would add ~30% to every lookup).
-    Index changes append their events to ``events`` (the document's pending events).
+    ``kids`` holds, per element, one entry per CRDT child in order: its id, or None for a child that is
+    not an indexed element (text, or an element without a usable id). Index changes append their
+    events to ``events`` (the document's pending events).
     """
 
     __slots__ = ("_doc", "_events", "elements", "kids", "parents")
@@ -56,25 +63,39 @@ class ElementIndex:
         self._events = events
         self.elements: dict[str, Element] = {}
         self.parents: dict[str, str | None] = {}
-        self.kids: dict[str, set[str]] = {}
+        self.kids: dict[str, list[str | None]] = {}
 
     def __iter__(self) -> Iterator[str]:
         """The ids of every indexed element."""
         return iter(self.elements)
 
-    def add_built(self, xml: XmlElement, built: Built, parent_id: str) -> Element:
-        """Index a subtree this replica just inserted, from the outline the builder made of it."""
+    def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
+        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
+        element = self._write(self.elements[parent_id]._xml, at, built, parent_id)
+        self.kids[parent_id].insert(at, element.id)
+        return element
+
+    def insert_text(self, element_id: str, at: int) -> None:
+        """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
+        self.kids[element_id].insert(at, None)
+
+    def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
         top: Element | None = None
-        stack = [(xml, built, parent_id)]
+        stack = [(parent, at, built, parent_id)]
         while stack:
-            node, (element_id, tag, children), parent = stack.pop()
-            element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
+            into, position, (element_id, tag, attributes, text, children), into_id = stack.pop()
+            if text is not None:
+                # Created with the element, so every replica's edits land in this one Yjs text.
+                xml = into.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))
+            else:
+                xml = into.children.insert(position, XmlElement(tag, attributes))
+            element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
             top = top or element
-            self.parents[element_id] = parent
-            self.kids.setdefault(parent, set()).add(element_id)
-            if children:
-                integrated = [c for c in node.children if isinstance(c, XmlElement)]
-                stack.extend((c, b, element_id) for c, b in zip(integrated, children, strict=True))
+            self.parents[element_id] = into_id
+            self.kids[element_id] = [None] if text is not None else [child.id for child in children]
+            # Popped last first, each written at 0: yrs finds a position by walking the children, so
+            # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
+            stack.extend((xml, 0, child, element_id) for child in children)
         assert top is not None
         return top
 
@@ -87,50 +108,54 @@ class ElementIndex:
     ) -> Element | None:
         """Index a subtree read from the CRDT, reusing the handles in ``previous`` where they still fit.
 
-        Elements without a string id are skipped with their subtrees: only a raw update can create
-        them; validate() reports them and repair() mends them. With ``imposters`` (a remote insert),
-        an element whose id is indexed already is skipped too and listed there, so the element that
-        owns the id keeps its handle. Walked with a stack: any depth is fine.
+        Elements without a string id are skipped with their subtrees (entry None): only a raw update can
+        create them; validate() reports them and repair() mends them. With ``imposters`` (a remote
+        insert), an element whose id is indexed already is skipped too and listed there, so the element
+        that owns the id keeps its handle. The caller records the subtree's entry among its parent's
+        children.
         """
+        rows, skipped = subtree_rows(
+            xml, self._doc.ydoc, parent_id, None if imposters is None else self.elements
+        )
+        if imposters is not None:
+            imposters.extend(skipped)
         handles = previous or self.elements
         top: Element | None = None
-        stack: list[tuple[XmlElement, str | None]] = [(xml, parent_id)]
-        while stack:
-            node, parent = stack.pop()
-            element_id = id_of(node)
-            if element_id is None:
-                continue
-            if imposters is not None and element_id in self.elements:
-                imposters.append(node)
-                continue
-            tag = node.tag or ""
-            element = handles.get(element_id)
+        for node, node_id, tag, parent, entries in rows:
+            element = handles.get(node_id)
             if element is not None and element.tag_name == tag:
                 element._xml = node  # keep handles that callers hold alive across a re-index
             else:
-                element = Element(self._doc, node, element_id, tag)
+                element = Element(self._doc, node, node_id, tag)
             top = top or element
-            self.elements[element_id] = element
-            self.parents[element_id] = parent
-            if parent is not None:
-                self.kids.setdefault(parent, set()).add(element_id)
-            stack.extend((child, element_id) for child in node.children if isinstance(child, XmlElement))
+            self.elements[node_id] = element
+            self.parents[node_id] = parent
+            self.kids[node_id] = entries
         return top
 
-    def forget(self, element_id: str, *, local: bool) -> None:
-        """Drop an element and its subtree from the index, with one ElementDeleted each."""
-        parent_id = self.parents.get(element_id)
-        if element_id in self.elements and parent_id is not None:
-            self.kids.get(parent_id, set()).discard(element_id)
+    def position(self, element_id: str) -> int:
+        """The element's position among all its parent's CRDT children."""
+        parent_id = self.parents[element_id]
+        assert parent_id is not None, "the root has no position"
+        return self.kids[parent_id].index(element_id)
+
+    def detach(self, element_id: str, position: int, *, local: bool) -> None:
+        """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
+        parent_id = self.parents[element_id]
+        if parent_id is not None:
+            del self.kids[parent_id][position]
+        self._drop(element_id, local)
+
+    def _drop(self, element_id: str, local: bool) -> None:
         deleted: list[ElementDeleted] = []
-        stack = [element_id]
+        stack: list[str | None] = [element_id]
         while stack:
             gone = stack.pop()
-            element = self.elements.pop(gone, None)
-            if element is None:
+            element = None if gone is None else self.elements.pop(gone, None)
+            if gone is None or element is None:
                 continue
             self.parents.pop(gone, None)
-            stack.extend(self.kids.pop(gone, set()))
+            stack.extend(self.kids.pop(gone, ()))
             deleted.append(ElementDeleted(gone, element.tag_name, local))
         self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
 
@@ -147,22 +172,19 @@ class ElementIndex:
         for gone in previous.keys() - self.elements.keys():
             self._events.append(ElementDeleted(gone, previous[gone].tag_name, local))
 
-    def integrate(self, xml_events: list[Any], *, local: bool, into: Integration) -> None:
-        """Bring remote changes (pycrdt deep events of the root fragment) into the index and events."""
-        for xml_event in xml_events:
-            if not isinstance(xml_event, XmlEvent):
-                continue
-            event: Any = xml_event  # pycrdt's XmlEvent sets its fields dynamically
-            target = event.target
+    def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
+        """Bring remote changes (the deep changes of the root fragment) into the index and events."""
+        for change in changes:
+            target = change.target
             if isinstance(target, XmlFragment):
-                if any("insert" in d or "delete" in d for d in event.delta):
+                if change.delta:
                     self.rebuild(target, local=local)
                     into.check_all = True
                 continue
-            if isinstance(target, XmlText):
+            if not isinstance(target, XmlElement):
                 continue  # a text edit: document/_text.py turns those into TextChanged events
             # The id the element is indexed under: the old one if this very update rewrote or removed it.
-            id_change = event.keys.get(ID_ATTRIBUTE)
+            id_change = change.keys.get(ID_ATTRIBUTE)
             old_id = id_change.get("oldValue") if id_change is not None else None
             target_id = old_id if isinstance(old_id, str) and old_id in self.elements else id_of(target)
             if target_id is None or target_id not in self.elements:
@@ -171,29 +193,46 @@ class ElementIndex:
                 into.check_all = True
                 if target_id == old_id and id_of(target) != old_id:
                     into.renamed.append((target, old_id))
-            has_delete = False
-            for delta in event.delta:
-                for child in delta.get("insert", ()):
-                    if not isinstance(child, XmlElement):
-                        continue
-                    before = len(into.imposters)
-                    inserted = self.add_subtree(child, target_id, imposters=into.imposters)
-                    if inserted is None or len(into.imposters) > before:
-                        # No id, or an id already taken: only a whole-document check can place it.
-                        into.check_all = True
-                    if inserted is not None:
-                        self._record(ElementInserted(inserted, local), into)
-                has_delete = has_delete or "delete" in delta
-            if has_delete:
-                current = {id_of(c) for c in target.children if isinstance(c, XmlElement)}
-                for gone in self.kids.get(target_id, set()) - current:
-                    self.forget(gone, local=local)
+            if change.delta:
+                self._apply_delta(target_id, change.delta, local, into)
             element = self.elements[target_id]
-            for name, change in event.keys.items():
+            for name, keys in change.keys.items():
                 if name == ID_ATTRIBUTE:
                     continue
-                old, new = read_value(change.get("oldValue")), read_value(change.get("newValue"))
+                old, new = read_value(keys.get("oldValue")), read_value(keys.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)
+
+    def _apply_delta(
+        self, parent_id: str, delta: list[dict[str, Any]], local: bool, into: Integration
+    ) -> None:
+        """Apply Yjs's steps over a parent's children (positions as before the change) to its entries."""
+        entries = self.kids[parent_id]
+        position = 0
+        for step in delta:
+            if "retain" in step:
+                position += step["retain"]
+            elif "delete" in step:
+                end = position + step["delete"]
+                gone = entries[position:end]
+                del entries[position:end]
+                for child_id in gone:
+                    if child_id is not None:
+                        self._drop(child_id, local)
+            else:
+                inserted: list[str | None] = []
+                for child in step.get("insert", ()):
+                    element = None
+                    if isinstance(child, XmlElement):
+                        before = len(into.imposters)
+                        element = self.add_subtree(child, parent_id, imposters=into.imposters)
+                        if element is None or len(into.imposters) > before:
+                            # No id, or an id already taken: only a whole-document check can place it.
+                            into.check_all = True
+                    if element is not None:
+                        self._record(ElementInserted(element, local), into)
+                    inserted.append(None if element is None else element.id)
+                entries[position:position] = inserted
+                position += len(inserted)
 
     def _record(self, event: DocumentEvent, into: Integration) -> None:
         self._events.append(event)

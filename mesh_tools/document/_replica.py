@@ -29,7 +29,7 @@ from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
-from ._pycrdt import DeepObserver
+from ._pycrdt import DeepObserver, XmlChange
 from ._text import apply_marks, collect_text_changes
 from ._validate import Violation
 
@@ -79,7 +79,7 @@ class MeshDocument:
         self._event_listeners: list[EventListener] = []
         self._update_listeners: list[UpdateListener] = []
         self._doc_subscription: Subscription | None = None
-        self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_events)
+        self._deep_observer = DeepObserver(self._fragment, self.ydoc, self._on_xml_changes)
         self._integration = Integration()
         self.apply_update(root_update(schema.root_tag_name), origin=None)
 
@@ -153,18 +153,17 @@ class MeshDocument:
             self._builder.subtree(child, parent_tag=tag, position=i, marks=marks)
             for i, child in enumerate(children)
         ]
-        check_limits(self.limits, 1, len(self._elements), [built for _, built in checked])
+        check_limits(self.limits, 1, len(self._elements), checked)
         with self._api_write():
             for name, value in attributes.items():
                 root._xml.attributes[name] = value
             if text:
                 root.insert_text(0, text)
-            for prelim, built in checked:
-                self._pending.append(
-                    ElementInserted(
-                        self._index.add_built(root._xml.children.append(prelim), built, ROOT_ID), True
-                    )
-                )
+            # Last first, each at the same place after any text: yrs walks the children to find a
+            # position, so appending them one by one would cost O(n) each.
+            at = len(self._index.kids[ROOT_ID])
+            inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
+            self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
             apply_marks(self, marks)
 
     @contextmanager
@@ -202,19 +201,20 @@ class MeshDocument:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
         return self.ydoc.get_update(state)
 
-    def apply_update(self, update: bytes, origin: Any = REMOTE) -> list[Violation]:
+    def apply_update(self, update: bytes, origin: Any = REMOTE, *, check: bool = True) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
         Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
-        cheap on large documents; ``repair()`` mends what it reports. Raises ValueError if the update
-        cannot be decoded, leaving the document as it was.
+        cheap on large documents; ``repair()`` mends what it reports. ``check=False`` skips the check
+        (and returns no violations) for updates an authority already checked, such as the room
+        server's. Raises ValueError if the update cannot be decoded, leaving the document as it was.
         """
         if self._depth:
             raise InvalidOperationError(
                 "apply_update cannot run inside a transaction", hint="apply updates between transactions"
             )
-        # Observed only while remote changes integrate: pycrdt converts every deep event to Python
-        # eagerly, which would triple the cost of local writes that keep the index themselves.
+        # Observed only while remote changes integrate: converting deep events to Python would triple
+        # the cost of local writes, which keep the index themselves.
         subscription = self._deep_observer.subscribe()
         self._integration = integration = Integration()
         try:
@@ -222,6 +222,8 @@ class MeshDocument:
                 self.ydoc.apply_update(update)
         finally:
             subscription.drop()
+        if not check:
+            return []
         if integration.check_all:
             return self.validate()
         return _validate.check_changes(self, integration.changes)
@@ -290,9 +292,9 @@ class MeshDocument:
             "this document is read-only", hint="edit a replica that was not opened read-only"
         )
 
-    def _on_xml_events(self, events: list[Any]) -> None:
-        self._index.integrate(events, local=self._origin is None, into=self._integration)
-        collect_text_changes(self, events, local=self._origin is None, into=self._integration)
+    def _on_xml_changes(self, changes: list[XmlChange]) -> None:
+        self._index.integrate(changes, local=self._origin is None, into=self._integration)
+        collect_text_changes(self, changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
         update = event.update

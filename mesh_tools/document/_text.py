@@ -22,7 +22,7 @@ from ..schema import TextProperty, rules
 from ._events import DocumentEvent, TextChanged
 from ._layout import id_of
 from ._marks import MARKS_KEY, Chunks, MarkSpan, read_chunks
-from ._pycrdt import format_text_node, splice_text_node, text_holder_id, text_of
+from ._pycrdt import XmlChange, format_text_node, splice_text_node, text_holder_id, text_of
 
 if TYPE_CHECKING:
     from ._element import Element
@@ -87,6 +87,7 @@ def splice_text(
             # Only a root or an element from a foreign client lacks its text; concurrent creators of
             # this lazily made text would each get their own (see the ADR), elements built here never do.
             xml.children.insert(0, XmlText())
+            doc._index.insert_text(element.id, 0)
             found = text_of(xml, doc.ydoc)
             assert found is not None
         node, text = found[0], _characters(found[1])
@@ -180,15 +181,17 @@ def find_snippet(element: Element, snippet: str) -> int:
     return first
 
 
-def collect_text_changes(doc: MeshDocument, xml_events: list[Any], *, local: bool, into: Integration) -> None:
-    """Turn remote edits of texts (pycrdt deep events) into one TextChanged per element.
+def collect_text_changes(
+    doc: MeshDocument, xml_changes: list[XmlChange], *, local: bool, into: Integration
+) -> None:
+    """Turn remote edits of texts (the root fragment's deep changes) into one TextChanged per element.
 
     Only changes that can break the schema go to ``into`` for checking: a text created, marks set, or
     something other than characters inserted. Plain typing into a valid text cannot, and checking it
     would read the whole text on every keystroke.
     """
     changed: dict[str, tuple[Element, bool]] = {}
-    for event in xml_events:
+    for event in xml_changes:
         target: Any = event.target
         if isinstance(target, XmlText):
             element_id, suspect = text_holder_id(target, doc.ydoc), any(_may_break(d) for d in event.delta)

@@ -20,7 +20,7 @@ whose origin is the old value, so the key is not in the update; depth and size) 
 applied and mended by one server edit. Given the replica's state vector, the check reads only the
 structs the replica lacks (Yjs skips the others), so a full state from a replica that is nearly in sync
 is judged by what it adds. Pure Python, so a worker thread running it lets the event loop take the GIL
-back (docs/adr/0015-big-frames-off-the-event-loop.md). See docs/adr/0012-refusing-hostile-updates.md.
+back (docs/adr/0016-big-frames-off-the-event-loop.md). See docs/adr/0012-refusing-hostile-updates.md.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ back through :meth:`LiveDocument.apply_remote`: checked and mended like any othe
 
 A big update is checked, applied and mended on a worker thread, and a big document described from a
 copy taken there, while the document is locked: its own subscribers wait, other documents are served
-(docs/adr/0015-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
+(docs/adr/0016-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
 that thread); storing and fan-out happen on the event loop, in commit order, in :meth:`_publish`.
 """
 
@@ -414,21 +414,24 @@ class LiveDocument:
         for update, origin in entries:
             if origin is not BUS_ORIGIN:  # another node stored it already
                 self._store(update)
-        messages: dict[Any, bytes] = {}
+        merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
         for subscriber in self._subscribers:
             if not subscriber.sync.live:
                 continue
             # One message per distinct origin to leave out; usually one for everyone.
             key = subscriber if any(origin is subscriber for _, origin in entries) else None
-            message = messages.get(key)
-            if message is None:
+            known = merged_by_key.get(key)
+            if known is None:
                 updates = [update for update, origin in entries if origin is not key]
                 if not updates:
                     continue
                 # Several updates (a change and its repair) travel as one, so no replica sees the gap.
                 merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
-                message = messages[key] = create_update_message(merged)
-            subscriber.participant.send(subscriber.sync.frame(message))
+                known = merged_by_key[key] = (merged, create_update_message(merged))
+            update, message = known
+            sync = subscriber.sync
+            # A reader still behind gets this merged into what it has waiting (see Participant).
+            subscriber.participant.send_update(subscriber, update, sync.frame(message), sync.frame)
 
     def _committed(self, update: bytes, future: asyncio.Future[None]) -> None:
         if self._bus is not None and not future.cancelled() and future.exception() is None:

@@ -1,18 +1,27 @@
-"""One connected participant's outbound side: a bounded send queue drained by a single sender task.
+"""One connected participant's outbound side: a send queue bounded in bytes, drained by one sender task.
 
 Everything the server sends a participant (responses, pushes, sync frames) goes through the queue, so
-frames leave in the order they were produced. The queue is bounded in frames and in bytes: a
-participant that reads too slowly fills it and is closed with 1013 instead of making the room buffer
-without bound (a few idle readers of big updates would otherwise hold hundreds of MiB); it reconnects
-and resyncs by state vector, losing nothing. One frame is always accepted into an empty queue, however
-big, so a large update still reaches a reader that keeps up.
+frames leave in the order they were produced, with one exception that makes slow readers cheap: document
+updates for a channel that already has updates waiting are merged into them (``merge_updates``), so a
+reader that falls behind holds one pending update per channel, sized by how much the documents changed,
+not by how many edits were made. Merging only moves an update earlier, which a CRDT does not mind.
+
+A reader is closed with 1013 only when what is queued for it, after merging, exceeds ``queue_bytes``, so
+a few idle readers of big updates cannot make the room buffer hundreds of MiB. The oldest entry, as it
+was produced, is not counted, so a large update or resync still reaches a reader that keeps up. A
+closed reader reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
+open many documents at once are never closed for the number of frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from pycrdt import create_update_message, merge_updates
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -23,18 +32,49 @@ __all__ = ["Participant"]
 
 logger = logging.getLogger(__name__)
 
+#: Updates a pending entry collects before they are merged: merging each one into the rest would cost
+#: O(backlog) per update; batches keep it amortised while bounding the list.
+_MERGE_EVERY = 64
+
+
+@dataclass(slots=True)
+class _PendingUpdates:
+    """The updates waiting for one channel, sent as one update message."""
+
+    key: object
+    updates: list[bytes]
+    #: The ready-made frame while the entry holds the single update it was queued with.
+    frame: bytes | None
+    #: Makes a channel frame of a y-message (the channel's prefix).
+    frame_of: Callable[[bytes], bytes]
+    size: int
+
+    def add(self, update: bytes) -> None:
+        self.frame = None
+        self.updates.append(update)
+        if len(self.updates) >= _MERGE_EVERY:
+            self.updates = [merge_updates(*self.updates)]
+        self.size = sum(len(u) for u in self.updates)
+
+    def take(self) -> bytes:
+        if self.frame is not None:
+            return self.frame
+        update = self.updates[0] if len(self.updates) == 1 else merge_updates(*self.updates)
+        return self.frame_of(create_update_message(update))
+
 
 class Participant:
     """A connection, the token it authenticated with, and its send queue."""
 
-    def __init__(
-        self, connection: ServerConnection, token: ParticipantToken, *, queue_size: int, queue_bytes: int
-    ) -> None:
+    def __init__(self, connection: ServerConnection, token: ParticipantToken, *, queue_bytes: int) -> None:
         self.connection = connection
         self.token = token
-        self._queue: asyncio.Queue[str | bytes] = asyncio.Queue(queue_size)
         self._queue_bytes = queue_bytes
+        self._queue: deque[str | bytes | _PendingUpdates] = deque()
         self._queued_bytes = 0
+        #: Entries still queued, by channel key: later updates for the channel merge into them.
+        self._pending: dict[object, _PendingUpdates] = {}
+        self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
 
@@ -46,30 +86,41 @@ class Participant:
         """True once the server decided to close the connection; nothing more is queued."""
         return self._closing is not None
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting to be sent, after merging."""
+        return self._queued_bytes
+
     def start(self) -> None:
         self._sender = asyncio.create_task(self._send_loop(), name=f"sender {self.token.name}")
 
     def send(self, frame: str | bytes) -> None:
-        """Queue a frame; a full queue means the participant is too slow and gets evicted."""
-        if self._closing is not None:
-            return
-        size = len(frame)
-        if self._queued_bytes + size > self._queue_bytes and not self._queue.empty():
-            self._overflow(f"{self._queued_bytes + size:,} bytes")
-            return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self._overflow(f"{self._queue.qsize()} frames")
-            return
-        self._queued_bytes += size
-
-    def _overflow(self, queued: str) -> None:
-        logger.warning("%r read too slowly (send queue full at %s): closing with 1013", self, queued)
-        self.close(CloseCode.TRY_AGAIN_LATER, "send queue overflow: reconnect and resync")
+        """Queue a frame."""
+        if self._closing is None:
+            self._push(frame, len(frame))
 
     def send_message(self, message: Message) -> None:
         self.send(encode_text(message))
+
+    def send_update(
+        self, key: object, update: bytes, frame: bytes, frame_of: Callable[[bytes], bytes]
+    ) -> None:
+        """Queue a document update for the channel ``key``; ``frame`` carries it as that channel's frame.
+
+        If updates for the channel are still waiting, this one is merged into them instead;
+        ``frame_of`` then frames the merged update message.
+        """
+        if self._closing is not None:
+            return
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _PendingUpdates(key, [update], frame, frame_of, len(update))
+            self._push(pending, len(update))
+            return
+        before = pending.size
+        pending.add(update)
+        self._queued_bytes += pending.size - before
+        self._check_budget()
 
     def close(self, code: int, reason: str) -> None:
         """Close the connection with ``code`` (in the background: the caller may be the room)."""
@@ -84,11 +135,43 @@ class Participant:
         # The sender ends cancelled and a close may race the peer's; neither outcome needs handling.
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _push(self, entry: str | bytes | _PendingUpdates, size: int) -> None:
+        self._queue.append(entry)
+        self._queued_bytes += size
+        self._ready.set()
+        self._check_budget()
+
+    def _check_budget(self) -> None:
+        if self._queued_bytes <= self._queue_bytes or not self._queue:
+            return
+        # The oldest entry, as it was produced, does not count: a big frame (a resync of a big document)
+        # still reaches a reader that keeps up. An entry that grew by merging counts in full.
+        head = self._queue[0]
+        unmerged = isinstance(head, (str, bytes)) or head.frame is not None
+        exempt = (len(head) if isinstance(head, (str, bytes)) else head.size) if unmerged else 0
+        if self._queued_bytes - exempt <= self._queue_bytes:
+            return
+        logger.warning(
+            "%r read too slowly (%s bytes queued after merging): closing with 1013",
+            self,
+            f"{self._queued_bytes:,}",
+        )
+        self.close(CloseCode.TRY_AGAIN_LATER, "send queue overflow: reconnect and resync")
+
     async def _send_loop(self) -> None:
         try:
             while True:
-                frame = await self._queue.get()
+                while not self._queue:
+                    self._ready.clear()
+                    await self._ready.wait()
+                entry = self._queue.popleft()
+                if isinstance(entry, _PendingUpdates):
+                    del self._pending[entry.key]
+                    self._queued_bytes -= entry.size
+                    frame: str | bytes = entry.take()
+                else:
+                    self._queued_bytes -= len(entry)
+                    frame = entry
                 await self.connection.send(frame)
-                self._queued_bytes -= len(frame)
         except ConnectionClosed:
             return

@@ -33,7 +33,7 @@ from tenacity.wait import wait_random_exponential
 
 from ..errors import DocumentExistsError, MeshError, ServerError, StorageUnavailableError
 from ._storage import StoredDocument
-from ._write_batches import Batch, DocKey, LogStats, next_batch, settle
+from ._write_batches import Backlog, Batch, DocKey, LogStats, next_batch, settle
 
 __all__ = ["PostgresStorage"]
 
@@ -79,6 +79,7 @@ class PostgresStorage:
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
     ``max_reconnect_delay``: longest wait between reconnection attempts, in seconds.
+    ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
     """
 
     def __init__(
@@ -89,12 +90,14 @@ class PostgresStorage:
         compact_bytes: int = 1 << 20,
         max_batch: int = 1024,
         max_reconnect_delay: float = 2.0,
+        max_backlog_bytes: int = 16 * 2**20,
     ) -> None:
         self.url = url
         self.compact_rows = compact_rows
         self.compact_bytes = compact_bytes
         self.max_batch = max_batch
         self.max_reconnect_delay = max_reconnect_delay
+        self._backlog = Backlog(max_backlog_bytes)
         self._db: _Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -180,7 +183,14 @@ class PostgresStorage:
         return await self._submit(run)
 
     def append_update(self, room: str, path: str, update: bytes) -> asyncio.Future[None]:
-        return self._enqueue(append=(room, path, update))
+        future: asyncio.Future[None] = self._enqueue(append=(room, path, update))
+        if not future.done():
+            self._backlog.added(len(update))
+        return future
+
+    async def drain(self) -> None:
+        """Return once the appends waiting to be stored are within ``max_backlog_bytes``."""
+        await self._backlog.wait()
 
     async def flush(self) -> None:
         async def run(db: _Connection) -> None:
@@ -267,6 +277,7 @@ class PostgresStorage:
                 # the database's round trips (in pipeline mode the batch holds the loop until sent).
                 await asyncio.sleep(0)
                 await self._write(batch)
+                self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
     async def _write(self, batch: list[_Op[Any]]) -> None:
         db = self._db

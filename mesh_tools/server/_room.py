@@ -1,8 +1,9 @@
 """A room: the documents its participants work on, loaded on demand and unloaded when unused.
 
-Loading is single-flight (concurrent opens of one path share one load) and a document is unloaded as
-soon as the last subscriber or request lets go of it, which also unobserves its pycrdt ``Doc`` so the
-memory is freed.
+Loading is single-flight (concurrent opens of one path share one load) and a document is unloaded once
+the last subscriber or request lets go of it, at once or, with ``keep_loaded``, after that many seconds
+unused (so a tool that opens, reads and closes a big document does not reload it every call); unloading
+also unobserves its pycrdt ``Doc`` so the memory is freed.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from pycrdt import merge_updates
 
 from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
@@ -25,8 +28,6 @@ __all__ = ["Room"]
 
 #: Origin of the stored updates replayed into a freshly loaded document (not stored again).
 _LOAD_ORIGIN = "mesh-tools-load"
-#: Describe answers kept for documents unloaded unchanged since they were described (most recent).
-_KEPT_DESCRIPTIONS = 4
 
 
 class Room:
@@ -38,18 +39,23 @@ class Room:
         storage: Storage,
         bus: DocumentBus | None = None,
         limits: DocumentLimits | None = None,
+        *,
+        keep_loaded: float = 0.0,
+        on_empty: Callable[[Room], None] | None = None,
     ) -> None:
         self.name = name
         self.storage = storage
         self.bus = bus
         #: Depth and size limits of every document of the room.
         self.limits = limits or DocumentLimits()
+        self.keep_loaded = keep_loaded
         self.participants = 0
+        self._on_empty = on_empty
+        #: Unloads due for documents nobody holds, while they are kept loaded.
+        self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._documents: dict[str, LiveDocument] = {}
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
         self._waiting: dict[str, int] = {}
-        #: path -> the describe answer of a document unloaded unchanged since (oldest first).
-        self._descriptions: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r} documents={len(self._documents)} participants={self.participants}>"
@@ -75,24 +81,8 @@ class Room:
             # Unloaded while this request waited for the load to finish: load it again.
             if not live.closed:
                 live.holds += 1
+                self._keep(path)
                 return live
-
-    async def describe(self, path: str) -> str:
-        """The ``sync.describe`` result for ``path`` as JSON text (LiveDocument.describe).
-
-        Nobody holding a document, each of several pipelined describes would load it again (seconds
-        for a big one); the answer of a document unloaded unchanged is kept instead. Alone, this server
-        is the only writer, and every write loads the document first; with a bus, other nodes write
-        without this one knowing, so nothing is kept.
-        """
-        kept = self._descriptions.get(path)
-        if kept is not None and path not in self._documents:
-            return kept
-        live = await self.acquire(path)
-        try:
-            return await live.describe()
-        finally:
-            live.release()
 
     async def create(self, path: str, *, data: dict[str, Any] | None, schema: MeshSchema | None) -> None:
         """Create a document (DocumentExistsError if it exists) from optional document JSON.
@@ -125,6 +115,8 @@ class Room:
 
     def close(self) -> None:
         """Unload every document (server shutdown, after every connection closed)."""
+        for path in list(self._expiries):
+            self._keep(path)
         for live in list(self._documents.values()):
             self._unload(live)
 
@@ -158,7 +150,6 @@ class Room:
         if task.cancelled() or task.exception() is not None:
             return
         self._documents[path] = task.result()
-        self._descriptions.pop(path, None)  # the loaded document answers, and may change
         self._unload_if_unheld(path)
 
     def _unload_if_unheld(self, path: str) -> None:
@@ -175,17 +166,16 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        # A big document takes seconds to replay: a worker thread does it while other documents are served.
-        doc = await asyncio.to_thread(
-            _replay, MeshSchema.from_json(stored.schema), self.limits, stored.updates
-        )
+        # A big document takes a while to replay: a worker thread does it while others are served.
+        schema = MeshSchema.from_json(stored.schema)
+        doc = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
         live = LiveDocument(
             room=self.name,
             path=path,
             doc=doc,
             epoch=stored.epoch,
             storage=self.storage,
-            on_idle=self._unload,
+            on_idle=self._idle,
             bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
@@ -194,13 +184,30 @@ class Room:
             await self.bus.follow(live, position)
         return live
 
+    def _idle(self, live: LiveDocument) -> None:
+        """The last hold on ``live`` went: unload it now, or once it stayed unused for ``keep_loaded``."""
+        if self.keep_loaded <= 0:
+            self._unload(live)
+            return
+        self._keep(live.path)
+        loop = asyncio.get_running_loop()
+        self._expiries[live.path] = loop.call_later(self.keep_loaded, self._expire, live)
+
+    def _keep(self, path: str) -> None:
+        expiry = self._expiries.pop(path, None)
+        if expiry is not None:
+            expiry.cancel()
+
+    def _expire(self, live: LiveDocument) -> None:
+        self._expiries.pop(live.path, None)
+        if live.holds == 0:
+            self._unload(live)
+        if self.idle and self._on_empty is not None:
+            self._on_empty(self)
+
     def _unload(self, live: LiveDocument) -> None:
         if self._documents.get(live.path) is live:
             del self._documents[live.path]
-            if self.bus is None and live.durable and (description := live.description) is not None:
-                self._descriptions[live.path] = description
-                while len(self._descriptions) > _KEPT_DESCRIPTIONS:
-                    del self._descriptions[next(iter(self._descriptions))]
         if self.bus is not None:
             self.bus.unfollow(live)
         live.close()
@@ -208,8 +215,8 @@ class Room:
 
 def _replay(schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]) -> MeshDocument:
     doc = MeshDocument(schema=schema, limits=limits)
-    # Replay in log order: out-of-order replay can leave structs pending. Violations are mended once,
-    # over the whole document, by LiveDocument.mend_on_worker.
-    for update in updates:
-        doc.apply_update(update, origin=_LOAD_ORIGIN)
+    # The log merged first (as compaction does; merge_updates keeps pending structs): one apply and one
+    # index pass instead of one per logged update. Checked once, by LiveDocument.mend_on_worker.
+    merged = updates[0] if len(updates) == 1 else merge_updates(*updates)
+    doc.apply_update(merged, origin=_LOAD_ORIGIN, check=False)
     return doc

@@ -94,12 +94,13 @@ class RoomServer:
     Keys: ``secret`` (one HS256 secret) or ``secrets`` (``{kid: secret}``; the token header's ``kid``
     picks one). Storage: ``data_dir`` for SQLite in ``data_dir/rooms.sqlite3``, or any ``storage``;
     with a ``bus`` too, several servers on one shared storage serve the same rooms.
-    Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_size``
-    and ``send_queue_bytes`` (frames and bytes queued per participant before it is closed with 1013),
+    Limits: ``max_message_size`` (larger frames close the connection with 1009), ``send_queue_bytes``
+    (bytes queued per participant, after merging its pending updates, before it is closed with 1013),
     ``max_errors`` (bad frames in a row before 1008), ``rate_limits`` (what one connection may send
     before it is slowed down), ``max_connections_per_address`` and ``max_handshaking`` (TCP connections
     from one address, and connections not yet through their handshake, before more are aborted),
-    ``document_limits`` (how deep and large each document may grow). ``allowed_origins``: when given, a
+    ``document_limits`` (how deep and large each document may grow). ``keep_loaded``: seconds a
+    document nobody uses stays loaded (0 unloads it at once). ``allowed_origins``: when given, a
     browser (a handshake with an ``Origin`` header) from any other origin is refused; programs, which
     send no ``Origin``, are not concerned.
     """
@@ -115,8 +116,8 @@ class RoomServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_message_size: int = 16 * 2**20,
-        send_queue_size: int = 256,
         send_queue_bytes: int = 32 * 2**20,
+        keep_loaded: float = 0.0,
         max_errors: int = 32,
         ping_interval: float | None = 20.0,
         rate_limits: RateLimits | None = None,
@@ -139,8 +140,8 @@ class RoomServer:
         self.host = host
         self.port = port
         self.max_message_size = max_message_size
-        self.send_queue_size = send_queue_size
         self.send_queue_bytes = send_queue_bytes
+        self.keep_loaded = keep_loaded
         self.max_errors = max_errors
         self.rate_limits = rate_limits or RateLimits()
         self.document_limits = document_limits or DocumentLimits()
@@ -299,19 +300,22 @@ class RoomServer:
         room_name, token, path = admission.route.room, admission.token, admission.route.document
         room = self._rooms.get(room_name)
         if room is None:
-            room = self._rooms[room_name] = Room(room_name, self.storage, self.bus, self.document_limits)
+            room = self._rooms[room_name] = Room(
+                room_name,
+                self.storage,
+                self.bus,
+                self.document_limits,
+                keep_loaded=self.keep_loaded,
+                on_empty=self._drop_room,
+            )
         room.participants += 1
         handler: _FrameHandler
         yjs: YjsSession | None = None
         if path is None:
-            participant = Participant(
-                connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
-            )
+            participant = Participant(connection, token, queue_bytes=self.send_queue_bytes)
             handler = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
         else:
-            yjs_participant = YjsParticipant(
-                connection, token, queue_size=self.send_queue_size, queue_bytes=self.send_queue_bytes
-            )
+            yjs_participant = YjsParticipant(connection, token, queue_bytes=self.send_queue_bytes)
             participant = yjs_participant
             session = Session(room, participant, max_errors=self.max_errors, limits=self.rate_limits)
             handler = yjs = YjsSession(session, yjs_participant, path)
@@ -332,6 +336,7 @@ class RoomServer:
                     await handler.handle_text(frame)
                 else:
                     await handler.handle_binary(frame)
+                await self.storage.drain()  # back-pressure: read no more while storage lags
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up
         finally:
@@ -340,8 +345,11 @@ class RoomServer:
             handler.close()
             await participant.stop()
             room.participants -= 1
-            if room.idle and self._rooms.get(room_name) is room:
-                del self._rooms[room_name]
+            self._drop_room(room)
+
+    def _drop_room(self, room: Room) -> None:
+        if room.idle and self._rooms.get(room.name) is room:
+            del self._rooms[room.name]
 
 
 class _QuietHandshakes(logging.LoggerAdapter[logging.Logger]):

@@ -213,8 +213,12 @@ class Session:
 
     async def _describe(self, request: Request) -> None:
         path = self._path(request, write=False)
-        # Encoded once per document version, off the event loop when big (LiveDocument.describe).
-        result = await self.room.describe(path)
+        live = await self.room.acquire(path)
+        try:
+            # Encoded once per document version, off the event loop when big (LiveDocument.describe).
+            result = await live.describe()
+        finally:
+            live.release()
         self.participant.send(encode_result_response(request.id, result))
 
     async def _open(self, request: Request) -> None:

@@ -5,6 +5,12 @@ disk, power loss included. One writer task owns the connection: it drains a queu
 each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
 futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
 
+Appends in a batch are written by one multi-row INSERT per few hundred rows, not a statement (and a
+savepoint) each: the writer thread needs the GIL back after every SQLite call, and while the event loop
+is busy each handover waits out the interpreter's switch interval, so per-row statements starved the
+writer (docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
+:meth:`SQLiteStorage.drain` makes readers wait while they exceed ``max_backlog_bytes``.
+
 Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fails its operations with
 ``storage_unavailable`` naming the cause, the connection is reopened, and the next batch tries again;
 while writes fail, the writer probes once a second, ``available`` is False and ``problem`` says why,
@@ -37,7 +43,7 @@ from ..errors import (
     StorageUnavailableError,
 )
 from ._storage import StoredDocument
-from ._write_batches import Batch, LogStats, next_batch, settle
+from ._write_batches import Backlog, Batch, LogStats, next_batch, settle
 
 __all__ = ["SQLiteStorage"]
 
@@ -83,10 +89,10 @@ _CAUSES = {
 class _Op(Generic[_T]):
     """One storage operation: runs on the writer thread inside the batch's transaction."""
 
-    run: Callable[[sqlite3.Connection], _T]
+    run: Callable[[sqlite3.Connection], _T] | None
     future: asyncio.Future[_T]
-    appends: _DocKey | None = None
-    size: int = 0
+    #: The (room, path, update) row of an append, written with the batch's other appends.
+    append: tuple[str, str, bytes] | None = None
 
 
 class SQLiteStorage:
@@ -94,6 +100,7 @@ class SQLiteStorage:
 
     ``compact_rows`` / ``compact_bytes``: once a document's log holds more rows or bytes than this, the
     writer folds it into the snapshot. ``max_batch``: most operations committed in one transaction.
+    ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
     """
 
     def __init__(
@@ -103,11 +110,13 @@ class SQLiteStorage:
         compact_rows: int = 500,
         compact_bytes: int = 1 << 20,
         max_batch: int = 1024,
+        max_backlog_bytes: int = 16 * 2**20,
     ) -> None:
         self.path = Path(path)
         self.compact_rows = compact_rows
         self.compact_bytes = compact_bytes
         self.max_batch = max_batch
+        self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -237,13 +246,22 @@ class SQLiteStorage:
         return await self._submit(run)
 
     def append_update(self, room: str, path: str, update: bytes) -> asyncio.Future[None]:
-        def run(db: sqlite3.Connection) -> None:
-            db.execute("INSERT INTO updates (room, path, data) VALUES (?, ?, ?)", (room, path, update))
-
-        return self._enqueue(run, appends=(room, path), size=len(update))
+        future: asyncio.Future[None] = self._enqueue(None, append=(room, path, update))
+        if not future.done():
+            self._backlog.added(len(update))
+        return future
 
     async def flush(self) -> None:
         await self._submit(lambda db: None)
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes appended and not yet stored."""
+        return self._backlog.size
+
+    async def drain(self) -> None:
+        """Return once the appends waiting to be stored are within ``max_backlog_bytes``."""
+        await self._backlog.wait()
 
     async def list_documents(self, room: str) -> list[str]:
         def run(db: sqlite3.Connection) -> list[str]:
@@ -283,13 +301,13 @@ class SQLiteStorage:
         return await self._enqueue(run)
 
     def _enqueue(
-        self, run: Callable[[sqlite3.Connection], _T], *, appends: _DocKey | None = None, size: int = 0
+        self, run: Callable[[sqlite3.Connection], _T] | None, *, append: tuple[str, str, bytes] | None = None
     ) -> asyncio.Future[_T]:
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         if self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
-            self._queue.put_nowait(_Op(run, future, appends, size))
+            self._queue.put_nowait(_Op(run, future, append))
         return future
 
     async def _write_loop(self) -> None:
@@ -308,11 +326,9 @@ class SQLiteStorage:
                 done = await asyncio.to_thread(self._run_batch, batch)
             except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
                 error = self._failed(exc)
-                for op in batch:
-                    settle(op.future, False, error)
+                self._finish(batch, [(False, error) for _ in batch])
                 continue
-            for op, (ok, value) in zip(batch, done.results, strict=True):
-                settle(op.future, ok, value)
+            self._finish(batch, done.results)
             if done.due:
                 try:
                     await asyncio.to_thread(self._compact_all, self._connection(), done.due)
@@ -320,6 +336,12 @@ class SQLiteStorage:
                     self._failed(exc)
                 except MeshError:
                     logger.exception("compaction skipped a document")
+
+    def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
+        """Resolve the batch's futures and take its appends off the backlog (stored or failed)."""
+        for op, (ok, value) in zip(batch, results, strict=True):
+            settle(op.future, ok, value)
+        self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
     def _failed(self, exc: sqlite3.Error) -> StorageUnavailableError:
         """Record a failed write, drop the connection (the next batch reopens it) and say why."""
@@ -347,9 +369,20 @@ class SQLiteStorage:
         db = self._connection()
         changes = db.total_changes
         done = Batch()
+        appended: list[tuple[str, str, bytes]] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            rows: list[tuple[str, str, bytes]] = []
             for op in batch:
+                if op.append is not None:
+                    rows.append(op.append)
+                    done.results.append((True, None))
+                    continue
+                # The appends queued before this operation go first: it may read them.
+                _insert_updates(db, rows)
+                appended += rows
+                rows = []
+                assert op.run is not None
                 # A savepoint per operation, so a refused one leaves the rest of the batch intact;
                 # any other error (sqlite3.Error) fails the whole batch.
                 db.execute("SAVEPOINT op")
@@ -362,8 +395,8 @@ class SQLiteStorage:
                     continue
                 db.execute("RELEASE op")
                 done.results.append((True, value))
-                if op.appends is not None:
-                    self._count(db, op.appends, op.size, done)
+            _insert_updates(db, rows)
+            self._count(db, appended + rows, done)
             db.execute("COMMIT")
         except BaseException:
             # SQLite has already rolled back when a COMMIT fails for want of space.
@@ -375,22 +408,28 @@ class SQLiteStorage:
             self._problem = None
         return done
 
-    def _count(self, db: sqlite3.Connection, key: _DocKey, size: int, done: Batch) -> None:
-        stats = self._stats.get(key)
-        if stats is None:
-            # Includes the row just inserted.
-            rows, total = db.execute(
-                "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
-                "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
-                "AND s.path=u.path)",
-                key,
-            ).fetchone()
-            stats = self._stats[key] = LogStats(rows, total)
-        else:
-            stats.rows += 1
-            stats.size += size
-        if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
-            done.due.append(key)
+    def _count(self, db: sqlite3.Connection, appended: list[tuple[str, str, bytes]], done: Batch) -> None:
+        added: dict[_DocKey, LogStats] = {}
+        for room, path, update in appended:
+            batch_stats = added.setdefault((room, path), LogStats(0, 0))
+            batch_stats.rows += 1
+            batch_stats.size += len(update)
+        for key, more in added.items():
+            stats = self._stats.get(key)
+            if stats is None:
+                # Includes the rows just inserted.
+                rows, total = db.execute(
+                    "SELECT count(*), coalesce(sum(length(data)), 0) FROM updates u "
+                    "WHERE room=? AND path=? AND seq > (SELECT upto FROM snapshots s WHERE s.room=u.room "
+                    "AND s.path=u.path)",
+                    key,
+                ).fetchone()
+                stats = self._stats[key] = LogStats(rows, total)
+            else:
+                stats.rows += more.rows
+                stats.size += more.size
+            if (stats.rows > self.compact_rows or stats.size > self.compact_bytes) and key not in done.due:
+                done.due.append(key)
 
     def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
         for key in keys:
@@ -421,6 +460,20 @@ class SQLiteStorage:
                 db.execute("ROLLBACK")
             raise
         self._stats[key] = LogStats(0, 0)
+
+
+#: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.
+_INSERT_ROWS = 300
+
+
+def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
+    """Append log rows, in order, with one statement per few hundred rows (one GIL handover each)."""
+    for start in range(0, len(rows), _INSERT_ROWS):
+        chunk = rows[start : start + _INSERT_ROWS]
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        db.execute(
+            f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
+        )
 
 
 def _probe(db: sqlite3.Connection) -> None:

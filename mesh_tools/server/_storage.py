@@ -3,9 +3,9 @@
 Backends (SQLite embedded, PostgreSQL for clusters) implement :class:`Storage`. The contract the server
 relies on:
 
-- ``append_update`` is synchronous and keeps call order: updates of a document are stored in the order
-  they were appended, and the returned future resolves once that update, and every update appended
-  before it, is durable. It fails (never silently drops) if the write fails.
+- ``append_update`` is synchronous (it runs inside a CRDT commit) and keeps call order: updates of a
+  document are stored in the order they were appended, and the returned future resolves once that
+  update, and every update appended before it, is durable. It fails (never silently drops) if the write fails.
 - ``load_document`` returns the updates to replay in order; a backend may compact the log into a
   snapshot (with ``pycrdt.merge_updates``, which keeps pending structs), never from a live document.
 - The ``epoch`` is a random id fixed when the document is created; a backend rebuilt from anything but
@@ -61,6 +61,13 @@ class Storage(Protocol):
 
     async def flush(self) -> None:
         """Return once everything appended before the call is durable."""
+
+    async def drain(self) -> None:
+        """Return once the appends not yet stored are within the backend's bound (at once if they are).
+
+        The server awaits this before reading a connection's next frame, so when storage lags, the
+        sockets stop being read and writers slow down through TCP, instead of the queue growing.
+        """
 
     async def list_documents(self, room: str) -> list[str]:
         """Paths of the room's documents, sorted."""

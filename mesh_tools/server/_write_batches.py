@@ -1,4 +1,5 @@
-"""What the storage writers share: taking a batch off the queue, per-document log sizes, settling futures."""
+"""What the storage writers share: taking a batch off the queue, per-document log sizes, settling futures,
+and the backlog of appends not yet stored (the server's back-pressure, ``Storage.drain``)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,30 @@ async def next_batch(
         else:
             batch.append(op)
     return batch, stopping
+
+
+class Backlog:
+    """Bytes appended and not yet stored, against ``limit``: :meth:`wait` holds readers while over it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._within = asyncio.Event()
+        self._within.set()
+
+    def added(self, size: int) -> None:
+        self.size += size
+        if self.size > self.limit:
+            self._within.clear()
+
+    def stored(self, size: int) -> None:
+        """``size`` bytes of appends were settled (stored, or failed: either way no longer waiting)."""
+        self.size -= size
+        if self.size <= self.limit:
+            self._within.set()
+
+    async def wait(self) -> None:
+        await self._within.wait()
 
 
 def settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

@@ -16,6 +16,7 @@ multiplexed protocol says in JSON is said the y-protocols way or not at all:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pycrdt import YMessageType
 from websockets.asyncio.server import ServerConnection
@@ -50,10 +51,8 @@ _OPEN_REQUEST_ID = 0
 class YjsParticipant(Participant):
     """A participant whose socket carries bare y-messages for the one channel its session opened."""
 
-    def __init__(
-        self, connection: ServerConnection, token: ParticipantToken, *, queue_size: int, queue_bytes: int
-    ) -> None:
-        super().__init__(connection, token, queue_size=queue_size, queue_bytes=queue_bytes)
+    def __init__(self, connection: ServerConnection, token: ParticipantToken, *, queue_bytes: int) -> None:
+        super().__init__(connection, token, queue_bytes=queue_bytes)
         #: The session's channel for the document, once the open succeeded.
         self.channel: int | None = None
 
@@ -62,6 +61,12 @@ class YjsParticipant(Participant):
             return  # JSON reaches this participant only through send_message, translated
         _, offset = read_var_uint(frame, 0, "channel")
         super().send(frame[offset:])
+
+    def send_update(
+        self, key: object, update: bytes, frame: bytes, frame_of: Callable[[bytes], bytes]
+    ) -> None:
+        _, offset = read_var_uint(frame, 0, "channel")
+        super().send_update(key, update, frame[offset:], _bare)
 
     def send_message(self, message: Message) -> None:
         if isinstance(message, Response):
@@ -120,3 +125,8 @@ class YjsSession:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _bare(message: bytes) -> bytes:
+    """A y-message as this participant's frame: the socket carries no channel prefix."""
+    return message

@@ -45,7 +45,7 @@ _COMPACT_AT = 256
 class ClientReplica(Replica, Protocol):
     """A replica the client end can also apply the server's updates to."""
 
-    def apply_update(self, update: bytes, origin: Any = ...) -> Any: ...
+    def apply_update(self, update: bytes, origin: Any = ..., *, check: bool = ...) -> Any: ...
 
 
 class Received(Enum):
@@ -156,8 +156,12 @@ class ClientChannel:
         return Received.SYNCHRONIZED if sync.kind == YSyncMessageType.SYNC_STEP2 else Received.APPLIED
 
     def apply_from_server(self, update: bytes) -> None:
-        """Apply an update the server already holds (so it is not sent back)."""
-        self.replica.apply_update(update, origin=FROM_SERVER)
+        """Apply an update the server already holds (so it is not sent back).
+
+        Not checked against the schema: the server checked it (and mended what broke it) before
+        relaying, so checking again would only cost the client a document walk per update or load.
+        """
+        self.replica.apply_update(update, origin=FROM_SERVER, check=False)
 
     # -- output --------------------------------------------------------------------------------
 

@@ -405,7 +405,7 @@ async def test_slow_reader_is_evicted_and_resyncs(
         return any("closing with 1013" in record.getMessage() for record in caplog.records)
 
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret, send_queue_size=8) as server,
+        RoomServer(data_dir=tmp_path, secret=secret, send_queue_bytes=256 * 1024) as server,
         TcpProxy(int(server.url.rsplit(":", 1)[1])) as proxy,
         room_client(proxy.url, ROOM, "slow") as slow,
         room_client(server.url, ROOM, "fast") as fast,

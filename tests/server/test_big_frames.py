@@ -1,4 +1,4 @@
-"""Big frames are handled off the event loop (docs/adr/0015-big-frames-off-the-event-loop.md) with the
+"""Big frames are handled off the event loop (docs/adr/0016-big-frames-off-the-event-loop.md) with the
 same results as small ones on it: big updates from two rooms at once land, are relayed and stored; a big
 update the guard refuses changes nothing anywhere; one that breaks the schema is mended; the document is
 consistent for everyone who reads it meanwhile; bytes read in slices keep their frames in order.
@@ -175,24 +175,3 @@ def test_the_switch_interval_is_lowered_while_a_server_needs_it_and_restored_aft
     assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL)
     FastGilSwitching.release()
     assert sys.getswitchinterval() == before
-
-
-async def test_an_unheld_document_is_described_once_and_never_stale(
-    server: RoomServer, raw_client: RawConnector
-) -> None:
-    async with raw_client(server.url) as alice:
-        doc = await alice.open("kept.doc")
-        _big_edit(doc.doc, "alice")
-        await alice.request("sync.close", channel=doc.channel)
-        assert server.resident_documents == 0
-        # Pipelined, with nobody holding the document: one load, then the kept answer.
-        answers = await asyncio.gather(*(alice.request("sync.describe", path="kept.doc") for _ in range(3)))
-        assert all(answer["json"] == doc.doc.to_json(include_ids=True) for answer in answers)
-        assert server.resident_documents == 0
-        assert "kept.doc" in server.rooms[ROOM]._descriptions
-        again = await alice.open("kept.doc")
-        again.doc.root.get_children()[0].delete()
-        await alice.request("sync.close", channel=again.channel)
-        after = await alice.request("sync.describe", path="kept.doc")
-    assert after["json"] == again.doc.to_json(include_ids=True)
-    assert len(after["json"]["doc"]["children"]) == BIG_COUNT - 1

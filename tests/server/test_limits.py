@@ -24,7 +24,7 @@ async def test_slow_reader_is_evicted_with_1013_and_resyncs(
     tmp_path: Path, secret: str, make_token: MakeToken, raw_client: RawConnector
 ) -> None:
     async with (
-        RoomServer(data_dir=tmp_path, secret=secret, send_queue_size=8) as server,
+        RoomServer(data_dir=tmp_path, secret=secret, send_queue_bytes=256 * 1024) as server,
         raw_client(server.url) as writer,
     ):
         await writer.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
@@ -86,3 +86,27 @@ async def test_open_close_many_documents_leaves_nothing_resident(
         assert growth < 800 * 200, growth
         assert list(server.rooms) == [ROOM]  # only the connected participant keeps the room
         assert server.rooms[ROOM].documents == {}
+
+
+async def test_unused_document_stays_loaded_for_keep_loaded_then_unloads(
+    tmp_path: Path, secret: str, raw_client: RawConnector
+) -> None:
+    async with (
+        RoomServer(data_dir=tmp_path, secret=secret, keep_loaded=0.5) as server,
+        raw_client(server.url) as client,
+    ):
+        await client.request("schema.put", name="doc", schema=DOC_SCHEMA.to_json())
+        first = await client.request("sync.open", path="kept.doc")
+        loaded = server.rooms[ROOM].documents["kept.doc"]
+        await client.request("sync.close", channel=first["channel"])
+        assert server.resident_documents == 1, "unloaded at once despite keep_loaded"
+        # Reopened within the grace period: the same loaded document, no reload.
+        again = await client.request("sync.open", path="kept.doc")
+        assert server.rooms[ROOM].documents["kept.doc"] is loaded
+        await client.request("sync.close", channel=again["channel"])
+        await asyncio.sleep(0.3)
+        assert server.resident_documents == 1, "the reopen did not restart the grace period"
+        async with asyncio.timeout(5):
+            while server.resident_documents:
+                await asyncio.sleep(0.05)
+        assert loaded.closed

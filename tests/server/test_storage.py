@@ -298,3 +298,30 @@ async def test_a_failed_write_closes_the_documents_channels(
         assert push.fields["error"]["code"] == "storage_unavailable"
         assert "storage failed" in push.fields["error"]["message"]
         assert await client.request("sync.list") == {"paths": ["doomed.doc"]}
+
+
+async def test_appends_beyond_the_backlog_bound_make_drain_wait_until_stored(tmp_path: Path) -> None:
+    store = SQLiteStorage(tmp_path / "b.sqlite3", max_backlog_bytes=1000, compact_rows=10_000)
+    await store.open()
+    try:
+        updates, expected = _text_updates(2000)
+        await store.create_document(ROOM, "b.doc", schema={}, epoch="e", update=updates[0])
+        # Many batches' worth of appends, with a load queued in the middle: it sees exactly what came first.
+        futures = [store.append_update(ROOM, "b.doc", u) for u in updates[1:1000]]
+        loaded = asyncio.ensure_future(store.load_document(ROOM, "b.doc"))
+        await asyncio.sleep(0)  # the load queues itself when its task first runs
+        futures += [store.append_update(ROOM, "b.doc", u) for u in updates[1000:]]
+        assert store.backlog_bytes > 1000
+        drain = asyncio.ensure_future(store.drain())
+        await asyncio.sleep(0)
+        assert not drain.done(), "drain returned while the backlog was over its bound"
+        await asyncio.wait_for(drain, 30)
+        assert store.backlog_bytes <= 1000
+        await asyncio.gather(*futures)
+        middle = await loaded
+        assert middle is not None and middle.updates == updates[:1000]
+        stored = await store.load_document(ROOM, "b.doc")
+        assert stored is not None and _replay(stored.updates) == expected
+        assert stored.updates == updates
+    finally:
+        await store.close()

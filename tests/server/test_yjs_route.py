@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from pycrdt import Awareness, Doc, Provider, XmlElement, XmlFragment, create_awareness_message
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from mesh_tools.document import MeshDocument
@@ -30,7 +30,7 @@ from mesh_tools.sync import (
     encode_awareness,
 )
 
-from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector
+from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, WebsocketChannel, wait_until
 
 
 def doc_url(server: RoomServer, path: str, *, room: str = ROOM) -> str:
@@ -38,48 +38,15 @@ def doc_url(server: RoomServer, path: str, *, room: str = ROOM) -> str:
     return f"{server.url}/rooms/{room}/docs/{quote(path, safe='')}"
 
 
-class WebSocketChannel:
-    """pycrdt's ``Channel`` over a websockets connection; messages other than sync go to ``others``."""
-
-    def __init__(self, connection: ClientConnection, path: str) -> None:
-        self.connection = connection
-        self._path = path
-        self.others: asyncio.Queue[bytes] = asyncio.Queue()
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    def __aiter__(self) -> WebSocketChannel:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self.recv()
-        except ConnectionClosed:
-            raise StopAsyncIteration from None
-
-    async def send(self, message: bytes) -> None:
-        await self.connection.send(message)
-
-    async def recv(self) -> bytes:
-        while True:
-            message = await self.connection.recv()
-            assert isinstance(message, bytes), "the y-websocket route sends binary frames only"
-            if message[0] == 0:
-                return message
-            self.others.put_nowait(message)
-
-
 @contextlib.asynccontextmanager
 async def provider(
     server: RoomServer, path: str, *, token: str, room: str = ROOM
-) -> AsyncIterator[tuple[MeshDocument, WebSocketChannel]]:
+) -> AsyncIterator[tuple[MeshDocument, WebsocketChannel]]:
     """A MeshDocument kept in sync by pycrdt's Provider over the y-websocket route."""
     doc = MeshDocument(schema=DOC_SCHEMA)
     url = f"{doc_url(server, path, room=room)}?token={token}"
     async with connect(url) as connection:
-        channel = WebSocketChannel(connection, path)
+        channel = WebsocketChannel(connection, path, sync_only=True)
         async with Provider(doc.ydoc, channel):
             yield doc, channel
 
@@ -90,13 +57,6 @@ def texts(doc: MeshDocument) -> list[str]:
     return [child["p"].get("text") for child in children]
 
 
-async def wait_until(condition: object, timeout: float = 5.0) -> None:
-    assert callable(condition)
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_pycrdt_provider_syncs_and_co_edits_with_a_multiplexed_participant(
     server: RoomServer, make_token: MakeToken, raw_client: RawConnector
 ) -> None:
@@ -104,7 +64,9 @@ async def test_pycrdt_provider_syncs_and_co_edits_with_a_multiplexed_participant
         a = await alice.open("notes/plan.doc")
         a.doc.root.append_child("p", {"text": "from alice"})
         async with provider(server, "notes/plan.doc", token=make_token()) as (doc, _):
-            await wait_until(lambda: texts(doc) == ["from alice"])
+            await wait_until(
+                lambda: texts(doc) == ["from alice"], what="the Provider replica shows alice's paragraph"
+            )
             doc.root.append_child("p", {"text": "from pycrdt", "size": 3})
             await a.wait_for(lambda d: len(d.root.get_children()) == 2, what="the pycrdt edit")
         assert [p.get_attribute("text") for p in a.doc.root.get_children()] == ["from alice", "from pycrdt"]
@@ -124,8 +86,8 @@ async def test_plain_path_and_percent_encoded_path_reach_the_same_document(
         url = f"{server.url}/rooms/{ROOM}/docs/a/b.doc?token={make_token()}"
         async with connect(url) as connection:
             plain = MeshDocument(schema=DOC_SCHEMA)
-            async with Provider(plain.ydoc, WebSocketChannel(connection, "a/b.doc")):
-                await wait_until(lambda: texts(plain) == ["x"])
+            async with Provider(plain.ydoc, WebsocketChannel(connection, "a/b.doc", sync_only=True)):
+                await wait_until(lambda: texts(plain) == ["x"], what="the plain replica shows the paragraph")
 
 
 async def test_schema_breaking_edit_is_repaired_by_an_ordinary_update(
@@ -137,7 +99,7 @@ async def test_schema_breaking_edit_is_repaired_by_an_ordinary_update(
         root = fragment.children[0]
         assert isinstance(root, XmlElement)
         root.children.append(XmlElement("script", {"$id": "evil0001"}))
-        await wait_until(lambda: len(list(root.children)) == 0)
+        await wait_until(lambda: len(list(root.children)) == 0, what="the repair removed the children")
 
 
 async def test_refusals_close_with_44xx_and_a_reason_naming_the_error(
@@ -175,7 +137,9 @@ async def test_read_only_writes_get_permission_denied_and_the_socket_stays_open(
         await writer.request("sync.flush", channel=w.channel)
         reader = make_token(name="reader", read_only=True)
         async with provider(server, "ro.doc", token=reader) as (doc, channel):
-            await wait_until(lambda: texts(doc) == ["original"])
+            await wait_until(
+                lambda: texts(doc) == ["original"], what="the replica shows the original paragraph"
+            )
             doc.root.append_child("p", {"text": "sneaky"})
             async with asyncio.timeout(5):
                 denied = await channel.others.get()
@@ -183,7 +147,7 @@ async def test_read_only_writes_get_permission_denied_and_the_socket_stays_open(
             assert b"may only read" in denied
             # Still connected, and still receiving everyone else's edits.
             w.doc.root.append_child("p", {"text": "later"})
-            await wait_until(lambda: "later" in texts(doc))
+            await wait_until(lambda: "later" in texts(doc), what="the replica shows the later paragraph")
         await writer.request("sync.flush", channel=w.channel)
         assert [p.get_attribute("text") for p in w.doc.root.get_children()] == ["original", "later"]
 

@@ -11,6 +11,7 @@ from .raw_client import RawClient, RawDocument, error_code
 from .schemas import ARTICLE, DOC_SCHEMA, NOTES, NOTES_ROOM, ROOM, texts
 from .services import ThrowawayService, flush_redis, isolated_postgres_url
 from .waiting import wait_until
+from .websocket_channel import WebsocketChannel
 from .yjs_craft import RawItem, craft_update
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ServeProcess",
     "TcpProxy",
     "ThrowawayService",
+    "WebsocketChannel",
     "craft_update",
     "error_code",
     "flush_redis",

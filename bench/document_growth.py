@@ -1,0 +1,201 @@
+"""Per-edit cost as a document grows (1k -> 10k -> 100k elements), beside raw pycrdt in the same run.
+
+    python bench/document_growth.py [--sizes 1000,10000,100000] [--edits 50] [--shapes flat,tree]
+
+What the room server pays for one small incoming update (apply + schema check + encoding the relay
+message), for a delete, an insert and an attribute change, in a flat list and in a tree of sections; and
+a local ``Element.delete()``. The reference is a raw pycrdt ``Doc`` holding the same state and applying the
+same updates (for the local delete: ``del children[i]`` on a raw XmlElement). Target: our cost flat in
+the size, and within a small factor of the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pycrdt import Doc, XmlElement, XmlFragment, create_update_message
+from rich.console import Console
+from rich.table import Table
+
+from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.document import FRAGMENT_NAME, ROOT_ID, MeshDocument
+
+SCHEMA = MeshSchema(
+    root_tag_name="doc",
+    elements=[
+        ElementType(
+            tag_name="doc", properties=[ChildProperty(name="children", child_tag_names=["p", "section"])]
+        ),
+        ElementType(tag_name="section", properties=[ChildProperty(name="items", child_tag_names=["p"])]),
+        ElementType(
+            tag_name="p",
+            properties=[ValueProperty(name="text", type="string"), ValueProperty(name="n", type="number")],
+        ),
+    ],
+)
+SECTION = 1000  # children per section in the tree shape
+
+
+def build_state(size: int, shape: str) -> bytes:
+    """A document of ``size`` elements built with raw pycrdt (fast), as one update."""
+    doc: Doc[Any] = Doc()
+    doc.apply_update(MeshDocument(schema=SCHEMA).get_update())  # the root every replica shares
+    root = doc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+    assert isinstance(root, XmlElement)
+    # Last first, each at 0: yrs walks the children to find a position, so appends would be O(n^2).
+    with doc.transaction():
+        if shape == "flat":
+            for i in reversed(range(size)):
+                root.children.insert(0, XmlElement("p", {"$id": f"p{i}", "text": "hello", "n": i}))
+        else:
+            for s in reversed(range(max(1, size // SECTION))):
+                section = root.children.insert(0, XmlElement("section", {"$id": f"s{s}"}))
+                for i in reversed(range(SECTION - 1)):
+                    section.children.insert(0, XmlElement("p", {"$id": f"s{s}p{i}", "text": "hello", "n": i}))
+    return doc.get_update()
+
+
+def parents_of(doc: Doc[Any], shape: str) -> list[XmlElement]:
+    root = doc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+    assert isinstance(root, XmlElement)
+    if shape == "flat":
+        return [root]
+    return [c for c in root.children if isinstance(c, XmlElement)]
+
+
+KINDS = ("delete", "insert", "attribute")
+
+
+def client_updates(state: bytes, shape: str, edits: int, seed: int = 1) -> dict[str, list[bytes]]:
+    """``edits`` consecutive updates of each kind, in turn, made by a raw pycrdt client holding ``state``."""
+    client: Doc[Any] = Doc()
+    client.apply_update(state)
+    parents = parents_of(client, shape)
+    rng = random.Random(seed)
+    updates: list[bytes] = []
+    subscription = client.observe(lambda event: updates.append(event.update))
+    by_kind: dict[str, list[bytes]] = {}
+    for kind in KINDS:
+        updates.clear()
+        for e in range(edits):
+            children = rng.choice(parents).children
+            position = rng.randrange(len(children))
+            if kind == "delete":
+                del children[position]
+            elif kind == "insert":
+                children.insert(position, XmlElement("p", {"$id": f"new{e}", "text": "hi", "n": e}))
+            else:
+                child = children[position]
+                assert isinstance(child, XmlElement)
+                child.attributes["n"] = float(e)
+        by_kind[kind] = list(updates)
+    client.unobserve(subscription)
+    return by_kind
+
+
+def per_update(apply: Callable[[bytes], object], updates: list[bytes]) -> float:
+    """Median seconds to apply one update of ``updates`` (in order)."""
+    times = []
+    for update in updates:
+        start = time.perf_counter()
+        apply(update)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, float]:
+    doc = MeshDocument(schema=SCHEMA)
+    doc.apply_update(state)
+
+    def apply(update: bytes) -> None:
+        if doc.apply_update(update):
+            raise AssertionError("a valid edit was reported as a violation")
+        create_update_message(update)
+
+    return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
+
+
+def raw_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, float]:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+
+    def apply(update: bytes) -> None:
+        doc.apply_update(update)
+        create_update_message(update)
+
+    return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
+
+
+def local_delete_ours(state: bytes, shape: str, edits: int) -> float:
+    doc = MeshDocument(schema=SCHEMA)
+    doc.apply_update(state)
+    rng = random.Random(2)
+    parents = [doc.element_by_id(ROOT_ID)] if shape == "flat" else doc.root.get_children()
+    victims = []
+    for _ in range(edits):
+        parent = rng.choice(parents)
+        victims.append(rng.choice(parent.get_children()))
+    victims = list({v.id: v for v in victims}.values())
+    times = []
+    for victim in victims:
+        start = time.perf_counter()
+        victim.delete()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def local_delete_raw(state: bytes, shape: str, edits: int) -> float:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+    parents = parents_of(doc, shape)
+    rng = random.Random(2)
+    times = []
+    for _ in range(edits):
+        children = rng.choice(parents).children
+        position = rng.randrange(len(children))
+        start = time.perf_counter()
+        del children[position]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--shapes", default="flat,tree")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    table = Table(title="per-edit cost by document size: ours (MeshDocument) vs raw pycrdt, ms (median)")
+    for column in ("shape", "size", "what", "ours", "raw", "ratio"):
+        table.add_column(column, justify="right")
+    for shape in args.shapes.split(","):
+        for size in sizes:
+            state = build_state(size, shape)
+            rows: list[tuple[str, float, float]] = []
+            by_kind = client_updates(state, shape, args.edits)
+            ours, raw = server_cost(state, by_kind), raw_cost(state, by_kind)
+            rows += [(f"server: remote {kind}", ours[kind], raw[kind]) for kind in KINDS]
+            rows.append(
+                (
+                    "local delete()",
+                    local_delete_ours(state, shape, args.edits),
+                    local_delete_raw(state, shape, args.edits),
+                )
+            )
+            for what, ours, raw in rows:
+                table.add_row(
+                    shape, f"{size:,}", what, f"{ours * 1e3:.3f}", f"{raw * 1e3:.3f}", f"{ours / raw:.1f}x"
+                )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Opening a document the server must load, from a long log and from a snapshot, beside raw pycrdt.
+
+    python bench/room_load.py [--updates 10000]
+
+Stores a document as one small update per edit (``--updates`` of them, never compacted), then times a
+RoomClient's ``sync.open`` until it is synchronized, with the document not loaded on the server (load
+from the log, schema check, transfer, client apply). Then the storage is closed (which folds the log
+into its snapshot) and the same is timed again from the snapshot. The reference is raw pycrdt replaying
+the same stored updates into a fresh ``Doc`` in the same process. Target: ours <= 2x the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
+from mesh_tools.client import RoomClient, WebSocketClientProtocol
+from mesh_tools.document import MeshDocument
+from mesh_tools.helpers import websocket_room_url
+from mesh_tools.server import RoomServer, SQLiteStorage
+from mesh_tools.tokens import ApiScope, ParticipantToken, SyncScope
+
+SECRET = "bench-secret-0123456789abcdef0123456789"
+ROOM = "bench"
+PATH = "log.doc"
+SCHEMA = MeshSchema(
+    root_tag_name="doc",
+    elements=[
+        ElementType(tag_name="doc", properties=[ChildProperty(name="children", child_tag_names=["p"])]),
+        ElementType(
+            tag_name="p",
+            properties=[ValueProperty(name="text", type="string"), ValueProperty(name="n", type="number")],
+        ),
+    ],
+)
+
+
+def edits(count: int) -> tuple[bytes, list[bytes]]:
+    """The document's first state and ``count`` updates: appends, with every fourth edit a rewrite."""
+    doc = MeshDocument(schema=SCHEMA)
+    first = doc.get_update()
+    updates: list[bytes] = []
+    doc.on_update(lambda update, origin: updates.append(update))
+    children = []
+    for i in range(count):
+        if i % 4 == 3:
+            children[i // 4].set_attribute("n", i)
+        else:
+            children.append(doc.root.append_child("p", {"text": f"item {i}", "n": i}))
+    return first, updates
+
+
+def raw_replay(updates: list[bytes]) -> float:
+    from pycrdt import Doc
+
+    start = time.perf_counter()
+    doc: Doc = Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return time.perf_counter() - start
+
+
+async def open_time(server: RoomServer) -> float:
+    scope = ApiScope(sync=SyncScope())
+    token = ParticipantToken.for_room(name="bench", room=ROOM, api=scope).to_jwt(token=SECRET)
+    url = websocket_room_url(room_name=ROOM, base_url=server.url)
+    async with RoomClient(protocol=WebSocketClientProtocol(url=url, token=token)) as client:
+        start = time.perf_counter()
+        document = await client.sync.open(PATH)
+        await document.synchronized
+        elapsed = time.perf_counter() - start
+        await client.sync.close(PATH)
+    return elapsed
+
+
+async def measure(count: int) -> list[tuple[str, float, float]]:
+    first, updates = edits(count)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Path(tmp) / "rooms.sqlite3"
+        storage = SQLiteStorage(database, compact_rows=10**9, compact_bytes=10**12)
+        async with RoomServer(storage=storage, secret=SECRET) as server:
+            await storage.create_document(ROOM, PATH, schema=SCHEMA.to_json(), epoch="e", update=first)
+            for update in updates:
+                storage.append_update(ROOM, PATH, update)
+            await storage.flush()
+            stored = await storage.load_document(ROOM, PATH)
+            assert stored is not None and len(stored.updates) == count + 1
+            rows.append(
+                (f"open from a log of {count:,} updates", await open_time(server), raw_replay(stored.updates))
+            )
+        # Closing the storage folded the log into the snapshot.
+        storage = SQLiteStorage(database)
+        async with RoomServer(storage=storage, secret=SECRET) as server:
+            stored = await storage.load_document(ROOM, PATH)
+            assert stored is not None and len(stored.updates) == 1
+            rows.append(("open from the snapshot", await open_time(server), raw_replay(stored.updates)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--updates", type=int, default=10_000)
+    args = parser.parse_args()
+    table = Table(title="cold open of a stored document: ours (server load + sync) vs raw pycrdt replay")
+    for column in ("what", "ours ms", "raw replay ms", "ratio"):
+        table.add_column(column, justify="right")
+    for what, ours, raw in asyncio.run(measure(args.updates)):
+        table.add_row(what, f"{ours * 1e3:.0f}", f"{raw * 1e3:.0f}", f"{ours / raw:.1f}x")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
