@@ -373,19 +373,6 @@ class LiveDocument:
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
 
-    @property
-    def durable(self) -> bool:
-        """Every change is stored: the last write is done and succeeded (or there was none)."""
-        write = self.last_write
-        return write is None or (write.done() and not write.cancelled() and write.exception() is None)
-
-    @property
-    def description(self) -> str | None:
-        """The last :meth:`describe` answer if the document has not changed since, else None."""
-        if self._described is not None and self._described[0] == self._version:
-            return self._described[1]
-        return None
-
     async def describe(self) -> str:
         """The ``sync.describe`` result (the document JSON with ids) as JSON text.
 
@@ -394,9 +381,9 @@ class LiveDocument:
         an unchanged document share one answer.
         """
         await self._replica_free()
-        if (described := self.description) is not None:
-            return described
         version = self._version
+        if self._described is not None and self._described[0] == version:
+            return self._described[1]
         doc = self.doc
         if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
             text = encode_result(DescribeResult(path=self.path, json=doc.to_json(include_ids=True)))
