@@ -45,6 +45,7 @@ from ..sync import (
     ServerChannel,
     ViolationBody,
     awareness_clocks,
+    encode_big_result,
     encode_result,
     violation_body,
 )
@@ -446,7 +447,7 @@ class LiveDocument:
 
 
 def _describe_state(path: str, schema: MeshSchema, state: bytes) -> str:
-    return encode_result(DescribeResult(path=path, json=state_json(schema, state)))
+    return encode_big_result(DescribeResult(path=path, json=state_json(schema, state)))
 
 
 def violation_bodies(violations: list[Violation]) -> list[ViolationBody]:
