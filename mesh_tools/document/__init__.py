@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
-from ._json import state_json
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
@@ -59,7 +58,6 @@ __all__ = [
     "document_tree",
     "read_text_delta",
     "shorten",
-    "state_json",
 ]
 
 
