@@ -7,6 +7,10 @@ a whole N-element state (what a first sync or sync.sync carries) into an empty r
 that holds it already (the check trims to what the replica lacks first); one ~8 MiB update. Each row gives
 mesh_tools.document.check_update and pycrdt's Doc.apply_update of the same bytes into a replica
 holding the document (target: the check costs less than the apply, and the one-element row stays flat).
+
+A second table: the room server's UpdateGuard, which also places each item against its record of the
+replica's items: a one-element edit once the record is kept (must stay flat in N), and the first check
+of a loaded replica, which records all of it once.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pycrdt import Doc
 from rich.console import Console
 from rich.table import Table
 
-from mesh_tools.document import MeshDocument, check_update
+from mesh_tools.document import MeshDocument, UpdateGuard, check_update
 
 
 def median_seconds(repeats: int, run: Callable[[], None]) -> float:
@@ -87,6 +91,30 @@ def main() -> None:
             f"{check / apply:.2f}x",
         )
     Console().print(table)
+    guarded = Table(title="UpdateGuard on a replica vs applying the same update")
+    for column in ("update", "check", "pycrdt apply (reference)", "ratio"):
+        guarded.add_column(column)
+    for n in (10, args.n):
+        doc = document(n)
+        base = doc.get_update()
+        author = MeshDocument(schema=SCHEMA)
+        author.apply_update(base)
+        state = author.get_state()
+        author.root.append_child("p", {"text": "one more", "n": 1})
+        update = author.get_update(state)
+        guard = UpdateGuard(doc)
+        guard.check(update, guard.prepare())  # the record is built once, on the first check
+        kept = median_seconds(200, lambda: guard.check(update, guard.prepare()))  # noqa: B023
+        first = median_seconds(5, lambda: UpdateGuard(doc).check(update, UpdateGuard(doc).prepare()))  # noqa: B023
+        apply = apply_seconds(200, base, update)
+        for name, seconds in (
+            (f"one element into {n:,}, record kept", kept),
+            (f"first check of {n:,}", first),
+        ):
+            guarded.add_row(
+                name, f"{seconds * 1e3:.3f} ms", f"{apply * 1e3:.3f} ms", f"{seconds / apply:.2f}x"
+            )
+    Console().print(guarded)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ The package is split by job (see docs/adr/0008-document-package.md):
   plain string and mark spans;
 - ``_json``: document JSON out of the CRDT; ``_layout``: how a document sits in pycrdt;
 - ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree;
-- ``_update_guard``: :func:`check_update`, refusing an incoming update that no repair could undo,
-  read by ``_yjs_update`` without applying it (docs/adr/0012-refusing-hostile-updates.md).
+- ``_update_guard``: :func:`check_update` and :class:`UpdateGuard`, refusing an incoming update that no
+  repair could undo, read by ``_yjs_update`` without applying it and placed against the replica's
+  items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md).
 
 The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).
 """
@@ -28,7 +29,7 @@ from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
-from ._update_guard import check_update
+from ._update_guard import CheckedUpdate, GuardInput, UpdateGuard, check_update
 from ._validate import Violation
 
 if TYPE_CHECKING:
@@ -41,17 +42,20 @@ __all__ = [
     "REMOTE",
     "ROOT_ID",
     "AttributeChanged",
+    "CheckedUpdate",
     "DocumentEvent",
     "DocumentLimits",
     "Element",
     "ElementDeleted",
     "ElementInserted",
     "EventListener",
+    "GuardInput",
     "MarkSpan",
     "MarkValue",
     "MeshDocument",
     "TextChanged",
     "TextEdit",
+    "UpdateGuard",
     "UpdateListener",
     "Violation",
     "check_update",

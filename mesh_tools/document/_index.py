@@ -33,9 +33,10 @@ __all__ = ["ElementIndex", "Integration"]
 class Integration:
     """What a batch of remote XmlEvents changed: the events to check, or that only a full check will do.
 
-    ``renamed`` and ``imposters`` let the repair undo what no later edit may keep, without touching the
-    element that owns an id: an element whose ``$id`` was rewritten or removed gets its old id back, and
-    an inserted element carrying an id some element already has gets a fresh one.
+    ``renamed`` lets the repair undo what no later edit may keep: an element whose ``$id`` was rewritten
+    or removed gets its old id back. ``imposters`` are inserted elements carrying an id some element
+    already has; only a whole-document check places them (the repair renames the later of the two in
+    document order, the same on every replica).
     """
 
     changes: list[DocumentEvent] = field(default_factory=list)

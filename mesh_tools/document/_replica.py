@@ -268,16 +268,15 @@ class MeshDocument:
             return _validate.find_violations(self)
         return _validate.validate(self, elements)
 
-    def repair(self, origin: Any = None, *, keep_owners: bool = True) -> list[Violation]:
+    def repair(self, origin: Any = None) -> list[Violation]:
         """Mend every violation with the smallest edit: drop the attribute, or delete the element.
 
         Runs in one transaction (one update for the replicas); returns what was mended. Afterwards
-        ``validate()`` finds nothing. Of two elements with one id, ``keep_owners`` lets the one this
-        replica held first keep it (a newcomer cannot take an id); without it, the later one in document
-        order gives it up, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
+        ``validate()`` finds nothing. Of two elements with one id, the later in document order gets a
+        new one, which every replica decides alike (several servers, docs/adr/0011-cluster.md).
         """
         self._check_writable()
-        return _validate.repair(self, origin, keep_owners=keep_owners)
+        return _validate.repair(self, origin)
 
     # -- internals ----------------------------------------------------------------------------
 

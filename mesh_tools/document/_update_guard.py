@@ -1,39 +1,57 @@
 """Refuse, before it is applied, an update that no repair could undo or that leaves the layout.
 
 A CRDT cannot take back a deletion, and a second root or a foreign top-level type cannot be removed
-once integrated without guessing which root is the real one. So the room server reads every incoming
-update (``_yjs_update``) and refuses it whole when it:
+once integrated without guessing which root is the real one; content placed where no API reads it
+(characters directly in an element) cannot even be found afterwards. So the room server reads every
+incoming update (``_yjs_update``), places each of its items (``_placements``: from the update itself,
+or from the record of every item the replica holds), and refuses it whole when it:
 
 - deletes or rewrites an item of client 0, which writes only the shared root (_layout.root_update);
 - inserts anything beside the root, or into a top-level type other than the ``mesh`` fragment and the
-  ``participants`` register (where a client may write only its own name, a string);
+  ``participants`` register (where a client may write only its own name, a string, and delete an
+  entry only to replace it);
 - creates a shared type other than an XML element or an element's text node (maps, arrays, hooks,
   sub-documents), or JSON or binary content, which no schema allows;
-- creates a text node in an element whose type declares no text, or puts characters, embeds or formats
-  anywhere but in a text node (where the parent is in the update; text edits of elements the replica
-  already holds are checked after applying, and text where none is declared is then removed);
-- puts a plain value in an element's child list, or an element in an attribute;
-- writes a malformed ``$id``.
+- creates a text node in an element whose type declares no text, puts characters, embeds or formats
+  anywhere but in a text node, a plain value among an element's children or in a text, an element in
+  an attribute or in a text, or anything inside a value; wherever the parent lives (the update or
+  the replica);
+- writes a malformed ``$id``, or gives a new element the id an element of the replica holds, unless
+  it deletes that element in the same update (a move);
+- builds on items the replica does not hold (Yjs would keep it pending, unchecked, until they came).
 
-What the update alone cannot tell (schema checks; a ``$id`` rewritten, which Yjs encodes as an item
-whose origin is the old value, so the key is not in the update; depth and size) is checked after it is
-applied and mended by one server edit. Given the replica's state vector, the check reads only the
-structs the replica lacks (Yjs skips the others), so a full state from a replica that is nearly in sync
-is judged by what it adds. Pure Python, so a worker thread running it lets the event loop take the GIL
-back (docs/adr/0016-big-frames-off-the-event-loop.md). See docs/adr/0012-refusing-hostile-updates.md.
+What the update alone cannot tell (schema checks; a ``$id`` rewritten; depth and size) is checked after
+it is applied and mended by one server edit. Given the replica's state vector, the check reads only the
+structs the replica lacks (Yjs skips the others; not ``pycrdt.get_update``, which would re-encode the
+whole update in Rust holding the GIL, docs/adr/0016-big-frames-off-the-event-loop.md). See
+docs/adr/0012-refusing-hostile-updates.md.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import NoReturn
+from collections.abc import Container
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
-from ._yjs_update import Content, DecodedItem, ItemId, TypeRef, decode_update
+from ._placements import FORGOTTEN, Placement, Placements, covers
+from ._yjs_update import (
+    Content,
+    DecodedItem,
+    DecodedUpdate,
+    ItemId,
+    TypeRef,
+    decode_state_vector,
+    decode_update,
+)
 
-__all__ = ["ROOT_CLIENT", "check_update"]
+if TYPE_CHECKING:
+    from ._replica import MeshDocument
+
+__all__ = ["ROOT_CLIENT", "CheckedUpdate", "GuardInput", "UpdateGuard", "check_update"]
 
 #: The client id that writes the shared root, and how many clocks the root recipe uses (element, $id).
 ROOT_CLIENT = 0
@@ -58,6 +76,9 @@ _TYPE_NAMES: dict[int, str] = {
     TypeRef.XML_FRAGMENT: "an XML fragment",
     TypeRef.XML_HOOK: "an XML hook",
 }
+#: Where an item sits: (parent, map key); (None, None) when it hangs on an item Yjs has forgotten (GC).
+_Location = tuple["str | ItemId | None", "str | None"]
+_UNKNOWN: _Location = (None, None)
 
 
 def check_update(
@@ -70,152 +91,400 @@ def check_update(
 ) -> None:
     """Raise UpdateRefusedError if it breaks the layout beyond repair, RemoteProtocolError if unreadable.
 
-    ``known``: the state vector of the replica it will be applied to; what that replica already holds
-    is skipped by Yjs, so only the rest is read. ``schema``: which elements may hold text (without it,
-    none may). With ``max_elements``, an update that would take a document of ``elements`` elements
-    past that many is refused with DocumentLimitError.
+    Without a replica: only what the update itself places is checked (see :class:`UpdateGuard` for
+    the check against a replica's items). ``known``: the state vector of the replica it will be
+    applied to; what that replica already holds is skipped by Yjs, so only the rest is read.
+    ``schema``: which elements may hold text (without it, none may). With ``max_elements``, an update
+    that would take a document of ``elements`` elements past that many is refused with
+    DocumentLimitError.
     """
+    placements = Placements()
+    root_tag = None if schema is None else schema.root_tag_name
+    placements.record(DecodedItem(_ROOT_ITEM, 1, Content.TYPE), _root_placement(root_tag))
+    placements.record(
+        DecodedItem((ROOT_CLIENT, 1), 1, Content.ANY), Placement(_ROOT_ITEM, ID_ATTRIBUTE, Content.ANY)
+    )
+    _Check(_decode(update, known), placements, schema, replica=None).run(elements, max_elements)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardInput:
+    """What :meth:`UpdateGuard.check` needs of the replica, read on the replica's thread."""
+
+    #: The replica's state vector.
+    known: bytes
+    #: What the replica holds that the guard has not recorded yet (its own and repair edits), if any.
+    behind: bytes | None
+    elements: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUpdate:
+    """An update that passed, with the placement of each new item, to record once it is applied."""
+
+    items: list[tuple[DecodedItem, Placement]]
+    deletes: dict[int, list[tuple[int, int]]]
+
+
+class UpdateGuard:
+    """Checks the updates coming into one replica against every item that replica holds.
+
+    ``prepare`` reads the replica (on the thread that owns it); ``check`` may run on a worker thread;
+    ``accept`` records an update's items once it is applied. The guard learns what the replica got by
+    other ways (local and repair edits) from ``prepare``: the replica's update since what was recorded.
+    One check at a time per replica.
+    """
+
+    def __init__(self, doc: MeshDocument) -> None:
+        self._doc = doc
+        self._placements = Placements()
+
+    def prepare(self) -> GuardInput:
+        doc = self._doc
+        known = doc.get_state()
+        vector = decode_state_vector(known)
+        recorded = self._placements.state
+        behind = None
+        if any(recorded.get(client, 0) < clock for client, clock in vector.items()):
+            behind = doc.get_update(self._placements.encoded_state())
+        return GuardInput(known, behind, len(doc))
+
+    def check(self, update: bytes, prepared: GuardInput, *, trusted_ids: bool = False) -> CheckedUpdate:
+        """Raise UpdateRefusedError (or RemoteProtocolError, DocumentLimitError) or say what to record.
+
+        ``trusted_ids``: the update comes from another node that already checked it, where a new element
+        may carry an id this replica's elements hold (two nodes took it concurrently; the repair renames
+        one, ADR 0011); from a participant, that is refused unless the update deletes the holder.
+        """
+        if prepared.behind is not None:
+            behind = _decode(prepared.behind, None)
+            _Check(behind, self._placements, self._doc.schema, replica=None).record()
+        check = _Check(
+            _decode(update, prepared.known),
+            self._placements,
+            self._doc.schema,
+            replica=None if trusted_ids else self._doc._elements,
+            strict=True,
+        )
+        return CheckedUpdate(check.run(prepared.elements, self._doc.limits.max_elements), check.deletes)
+
+    def accept(self, checked: CheckedUpdate) -> None:
+        """Record the items of an update the replica has applied."""
+        for item, place in checked.items:
+            self._placements.record(item, place)
+        self._placements.forget_deleted(checked.deletes)
+
+
+def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:
     try:
-        decoded = decode_update(update, known)
+        return decode_update(update, known)
     except ValueError as exc:  # UpdateFormatError
         raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
-    if ROOT_CLIENT in decoded.deletes:
-        _refuse("it deletes the root element or its id")
-    parents = _Parents(decoded.items, schema)
-    for item in decoded.items:
-        _check_item(item, parents)
-    if max_elements is not None:
-        created = sum(
-            1 for item in decoded.items if item.type_ref == TypeRef.XML_ELEMENT and item.id[0] != ROOT_CLIENT
-        )
-        if elements + created > max_elements:
-            raise rules.too_many_elements(max_elements)
 
 
-class _Parents:
-    """What an item of the update sits in, as far as the update itself (and the root) tells.
+def _root_placement(root_tag: str | None) -> Placement:
+    return Placement(FRAGMENT_NAME, None, Content.TYPE, TypeRef.XML_ELEMENT, root_tag)
+
+
+class _Check:
+    """One update's items placed and checked against the update and the recorded placements.
 
     Yjs writes the parent only for an item with neither origin; the others are in their origin's
-    parent, which is found when that origin is in the update too.
+    parent (under its key), found in the update or in the record. ``strict``: the record holds all the
+    replica has, so an item placed beside something in neither builds on what the replica lacks.
     """
 
-    def __init__(self, items: list[DecodedItem], schema: MeshSchema | None) -> None:
+    def __init__(
+        self,
+        update: DecodedUpdate,
+        placements: Placements,
+        schema: MeshSchema | None,
+        *,
+        replica: Container[str] | None,
+        strict: bool = False,
+    ) -> None:
+        self._update = update
+        self._placements = placements
+        self._strict = strict
+        #: The ids the replica's elements hold; None when taking one is not checked.
+        self._taken = replica
         self._text_tags = (
             frozenset()
             if schema is None
             else frozenset(e.tag_name for e in schema.elements if e.text_property)
         )
-        self._root_tag = None if schema is None else schema.root_tag_name
-        self._by_client: dict[int, tuple[list[int], list[DecodedItem]]] = {}
+        self._by_start = _ItemsByClient(update.items)
+        self._located: dict[ItemId, _Location] = {}
+        #: The items of the origin chain being walked (a hostile update can close it into a circle).
+        self._walking: set[ItemId] = set()
+
+    def run(self, elements: int, max_elements: int | None) -> list[tuple[DecodedItem, Placement]]:
+        deletes = self._update.deletes
+        if ROOT_CLIENT in deletes:
+            _refuse("it deletes the root element or its id")
+        placed = self._place_all(self._update.items)
+        if self._strict:
+            self._check_order()
+        for item, place in placed:
+            self._check_item(item, place)
+        self._check_deletes(placed)
+        if self._taken is not None:
+            self._check_new_ids(placed)
+        if max_elements is not None:
+            created = sum(
+                1
+                for item in self._update.items
+                if item.type_ref == TypeRef.XML_ELEMENT and item.id[0] != ROOT_CLIENT
+            )
+            if elements + created > max_elements:
+                raise rules.too_many_elements(max_elements)
+        return placed
+
+    @property
+    def deletes(self) -> dict[int, list[tuple[int, int]]]:
+        return self._update.deletes
+
+    def record(self) -> None:
+        """Record what the replica holds already (no checks)."""
+        for item, place in self._place_all(self._update.items):
+            self._placements.record(item, place)
+        self._placements.forget_deleted(self._update.deletes)
+
+    # -- placing ----------------------------------------------------------------------------
+
+    def _place_all(self, items: list[DecodedItem]) -> list[tuple[DecodedItem, Placement]]:
+        placed = []
         for item in items:
-            starts, found = self._by_client.setdefault(item.id[0], ([], []))
+            if item.content == Content.SKIP:
+                continue
+            if item.content == Content.GC:
+                placed.append((item, FORGOTTEN))
+                continue
+            parent, key = self._locate(item)
+            placed.append((item, Placement(parent, key, item.content, item.type_ref, item.type_name)))
+        return placed
+
+    def _locate(self, item: DecodedItem) -> _Location:
+        if item.parent is not None:
+            return item.parent, item.key
+        # Follows origins through the update with a loop, not recursion: chains can be long.
+        chain: list[ItemId] = []
+        location: _Location | None = None
+        current = item
+        while location is None:
+            found = self._located.get(current.id)
+            if found is not None:
+                location = found
+                break
+            if current.content == Content.GC or current.content == Content.SKIP:
+                location = _UNKNOWN
+                break
+            if current.id in self._walking:
+                _refuse("its items are placed beside one another in a circle")
+            self._walking.add(current.id)
+            chain.append(current.id)
+            if current.parent is not None:
+                location = (current.parent, current.key)
+                break
+            neighbour = current.origin or current.right_origin
+            assert neighbour is not None  # the decoder reads a parent when there is no origin
+            inside = self._by_start.item(neighbour)
+            if inside is not None:
+                current = inside
+                continue
+            recorded = self._placements.get(neighbour)
+            if recorded is None:
+                if self._strict:
+                    _refuse_missing(neighbour)
+                location = _UNKNOWN
+            else:
+                location = (recorded.parent, recorded.key)
+        for item_id in chain:
+            self._located[item_id] = location
+        self._walking.clear()
+        return location
+
+    def _parent_placement(self, parent: ItemId) -> Placement | None:
+        inside = self._by_start.item(parent)
+        if inside is not None:
+            if inside.id != parent:
+                return Placement(None, None, inside.content)  # the middle of a string, say
+            if inside.content == Content.GC:
+                return FORGOTTEN
+            where, key = self._locate(inside)
+            return Placement(where, key, inside.content, inside.type_ref, inside.type_name)
+        recorded = self._placements.get(parent)
+        if recorded is None and self._strict:
+            _refuse_missing(parent)
+        return recorded
+
+    def _check_order(self) -> None:
+        # An item past a gap in its client's clocks waits in Yjs, unchecked, until the gap is filled.
+        state = self._placements.state
+        for client, first in self._by_start.firsts().items():
+            if first > state.get(client, 0):
+                _refuse_missing((client, state.get(client, 0)))
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def _check_item(self, item: DecodedItem, place: Placement) -> None:
+        client, clock = item.id
+        if client == ROOT_CLIENT:
+            # Every replica already holds these clocks (the root recipe); Yjs skips them.
+            if clock + item.length > _ROOT_CLOCKS:
+                _refuse(f"it writes as client {ROOT_CLIENT}, which only creates the root")
+            return
+        if item.content == Content.GC or item.content == Content.SKIP:
+            return
+        for neighbour in (item.origin, item.right_origin):
+            if neighbour is not None and neighbour[0] == ROOT_CLIENT:
+                _refuse("it inserts beside the root element or rewrites the root's id")
+        parent, key = place.parent, place.key
+        if isinstance(parent, tuple) and parent[0] == ROOT_CLIENT and parent != _ROOT_ITEM:
+            _refuse("it nests an item inside the root's id")
+        if parent == PARTICIPANTS_MAP:
+            if item.content != Content.DELETED:  # an overwritten entry, in a full state
+                _check_participant_entry(item, key)
+            return
+        # Even deleted content creates the top-level type it names.
+        if isinstance(parent, str):
+            if parent == FRAGMENT_NAME:
+                _refuse("it inserts a second root element")
+            _refuse(f"it creates the top-level type {parent!r}; documents hold only {FRAGMENT_NAME!r}")
+        if item.content == Content.DELETED:
+            return
+        if item.content in _CONTENT_NAMES:
+            _refuse(f"it inserts {_CONTENT_NAMES[item.content]}, which no schema allows")
+        if item.content == Content.TYPE and item.type_ref not in (TypeRef.XML_ELEMENT, TypeRef.XML_TEXT):
+            kind = _TYPE_NAMES.get(item.type_ref or 0, "a shared type")
+            _refuse(f"it creates {kind}; documents hold only elements and their text")
+        if item.content == Content.ANY and key == ID_ATTRIBUTE:
+            value = item.values[0] if len(item.values) == 1 else None
+            if not isinstance(value, str) or ELEMENT_ID_PATTERN.fullmatch(value) is None:
+                _refuse(f"{value!r} is not an element id (1-64 letters, digits, '_' or '-')")
+        if parent is None:
+            return  # anchored to a forgotten (GC'd) item: Yjs drops it as well
+        holder = self._parent_placement(parent)
+        if holder is None or holder.content in (Content.GC, Content.DELETED):
+            return  # inside a deleted type: Yjs integrates it as deleted
+        if holder.content != Content.TYPE:
+            _refuse("it puts an item inside a value, which holds no content")
+        if holder.type_ref == TypeRef.XML_TEXT:
+            self._check_in_text(item, key, holder)
+        elif holder.type_ref == TypeRef.XML_ELEMENT:
+            tag = holder.type_name
+            self._check_in_element(item, key, tag)
+        else:
+            _refuse("it writes into a shared type documents do not hold")
+
+    def _check_in_element(self, item: DecodedItem, key: str | None, tag: str | None) -> None:
+        if key is not None:
+            if item.content == Content.TYPE:
+                _refuse(f"it stores an element in the attribute {key!r}")
+            if item.content != Content.ANY:
+                _refuse(f"it puts {_TEXT_CONTENT.get(item.content, 'content')} in the attribute {key!r}")
+            return
+        if item.content in _TEXT_CONTENT:
+            _refuse(f"it inserts {_TEXT_CONTENT[item.content]} outside a text node")
+        if item.content == Content.ANY:
+            _refuse("it puts a plain value among an element's children")
+        if item.type_ref == TypeRef.XML_TEXT and tag not in self._text_tags:
+            _refuse("it creates a text node in an element whose type declares no text")
+
+    def _check_in_text(self, item: DecodedItem, key: str | None, text: Placement) -> None:
+        element = self._parent_placement(text.parent) if isinstance(text.parent, tuple) else None
+        # Such a text cannot be there (its creation is refused), unless stored before this check existed.
+        if (
+            element is not None
+            and element.type_ref == TypeRef.XML_ELEMENT
+            and element.type_name not in self._text_tags
+        ):
+            _refuse("it writes into a text node of an element whose type declares no text")
+        if key is not None:
+            _refuse("it sets an attribute on a text node")
+        if item.content == Content.TYPE:
+            _refuse("it puts an element or a text node inside a text")
+        if item.content == Content.ANY:
+            _refuse("it puts a plain value inside a text")
+
+    def _check_deletes(self, placed: list[tuple[DecodedItem, Placement]]) -> None:
+        # A participant's entry may be deleted only by writing it anew (an overwrite deletes the old one).
+        rewritten = {place.key for _, place in placed if place.parent == PARTICIPANTS_MAP}
+        for entry, key in self._placements.entries.items():
+            if key not in rewritten and self._deletes(entry):
+                _refuse(f"it deletes a {PARTICIPANTS_MAP!r} entry without writing it anew")
+
+    def _check_new_ids(self, placed: list[tuple[DecodedItem, Placement]]) -> None:
+        assert self._taken is not None
+        created = {item.id for item, _ in placed if item.type_ref == TypeRef.XML_ELEMENT}
+        seen: set[str] = set()
+        for item, place in placed:
+            if place.key != ID_ATTRIBUTE or place.parent not in created or not item.values:
+                continue
+            value = item.values[0]
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                _refuse(f"it gives two new elements the id {value!r}")
+            seen.add(value)
+            if value in self._taken and not self._deletes(self._placements.holder(value)):
+                _refuse(
+                    f"it gives a new element the id {value!r}, which an element of the document holds"
+                    " (a move deletes the old element in the same update)"
+                )
+
+    def _deletes(self, item_id: ItemId | None) -> bool:
+        return item_id is not None and covers(self._update.deletes, item_id)
+
+
+class _ItemsByClient:
+    """An update's items by id (an id inside an item's clock range finds that item)."""
+
+    def __init__(self, items: list[DecodedItem]) -> None:
+        self._runs: dict[int, tuple[list[int], list[DecodedItem]]] = {}
+        for item in items:
+            starts, found = self._runs.setdefault(item.id[0], ([], []))
             starts.append(item.id[1])
             found.append(item)
-        for starts, found in self._by_client.values():
-            order = sorted(range(len(starts)), key=starts.__getitem__)
-            starts[:] = [starts[i] for i in order]
-            found[:] = [found[i] for i in order]
+        for starts, found in self._runs.values():
+            if any(starts[i] > starts[i + 1] for i in range(len(starts) - 1)):
+                order = sorted(range(len(starts)), key=starts.__getitem__)
+                starts[:] = [starts[i] for i in order]
+                found[:] = [found[i] for i in order]
 
-    def holds_text(self, parent: ItemId | None) -> bool | None:
-        """Whether the type ``parent`` names may hold text: True, False, or None when it is unknown."""
-        if parent is None:
-            return None
-        if parent == _ROOT_ITEM:
-            return self._root_tag in self._text_tags
-        created = self._item(parent)
-        if created is None or created.id != parent or created.content != Content.TYPE:
-            return None if created is None else False
-        return created.type_ref == TypeRef.XML_ELEMENT and created.type_name in self._text_tags
-
-    def is_text_node(self, parent: ItemId | None) -> bool | None:
-        """Whether ``parent`` is a text node: True, False, or None when the update does not say."""
-        if parent is None or parent == _ROOT_ITEM:
-            return None if parent is None else False
-        created = self._item(parent)
-        if created is None:
-            return None
-        return created.id == parent and created.type_ref == TypeRef.XML_TEXT
-
-    def parent_of(self, item: DecodedItem) -> ItemId | None:
-        """The id of the type ``item`` is inserted into, when the update tells it; else None."""
-        seen = 0
-        while seen < 1024:  # an origin chain longer than this is left to the checks after applying
-            if isinstance(item.parent, tuple):
-                return item.parent
-            if item.parent is not None:
-                return None
-            neighbour = item.origin or item.right_origin
-            found = None if neighbour is None else self._item(neighbour)
-            if found is None:
-                return None
-            item, seen = found, seen + 1
-        return None
-
-    def _item(self, item_id: ItemId) -> DecodedItem | None:
-        client, clock = item_id
-        entry = self._by_client.get(client)
+    def item(self, item_id: ItemId) -> DecodedItem | None:
+        entry = self._runs.get(item_id[0])
         if entry is None:
             return None
         starts, found = entry
-        at = bisect_right(starts, clock) - 1
-        if at < 0 or clock >= starts[at] + found[at].length:
+        at = bisect_right(starts, item_id[1]) - 1
+        if at < 0 or item_id[1] >= starts[at] + found[at].length:
             return None
         return found[at]
 
-
-def _check_item(item: DecodedItem, parents: _Parents) -> None:
-    client, clock = item.id
-    if client == ROOT_CLIENT:
-        # Every replica already holds these clocks (the root recipe); Yjs skips them.
-        if clock + item.length > _ROOT_CLOCKS:
-            _refuse(f"it writes as client {ROOT_CLIENT}, which only creates the root")
-        return
-    if item.content in (Content.GC, Content.SKIP, Content.DELETED):
-        return
-    for neighbour in (item.origin, item.right_origin):
-        if neighbour is not None and neighbour[0] == ROOT_CLIENT:
-            _refuse("it inserts beside the root element or rewrites the root's id")
-    if isinstance(item.parent, tuple) and item.parent[0] == ROOT_CLIENT and item.parent != _ROOT_ITEM:
-        _refuse("it nests an item inside the root's id")
-    if item.parent == PARTICIPANTS_MAP:
-        _check_participant_entry(item)
-        return
-    if isinstance(item.parent, str):
-        if item.parent == FRAGMENT_NAME:
-            _refuse("it inserts a second root element")
-        _refuse(f"it creates the top-level type {item.parent!r}; documents hold only {FRAGMENT_NAME!r}")
-    if item.content in _CONTENT_NAMES:
-        _refuse(f"it inserts {_CONTENT_NAMES[item.content]}, which no schema allows")
-    if item.content in _TEXT_CONTENT:
-        if item.key is not None or parents.is_text_node(parents.parent_of(item)) is False:
-            _refuse(f"it inserts {_TEXT_CONTENT[item.content]} outside a text node")
-        return
-    if item.content == Content.TYPE:
-        if item.type_ref == TypeRef.XML_TEXT:
-            if item.key is not None or parents.holds_text(parents.parent_of(item)) is False:
-                _refuse("it creates a text node in an element whose type declares no text")
-            return
-        if item.type_ref != TypeRef.XML_ELEMENT:
-            kind = _TYPE_NAMES.get(item.type_ref or 0, "a shared type")
-            _refuse(f"it creates {kind}; documents hold only elements and their text")
-        if item.key is not None:
-            _refuse(f"it stores an element in the attribute {item.key!r}")
-        return
-    # Content.ANY: an attribute value when written with its key.
-    if item.parent is not None and item.key is None:
-        _refuse("it puts a plain value among an element's children")
-    if item.key == ID_ATTRIBUTE:
-        value = item.values[0] if len(item.values) == 1 else None
-        if not isinstance(value, str) or ELEMENT_ID_PATTERN.fullmatch(value) is None:
-            _refuse(f"{value!r} is not an element id (1-64 letters, digits, '_' or '-')")
+    def firsts(self) -> dict[int, int]:
+        """Each client's first clock in the update, skips aside."""
+        out = {}
+        for client, (_, found) in self._runs.items():
+            first = next((item for item in found if item.content != Content.SKIP), None)
+            if first is not None:
+                out[client] = first.id[1]
+        return out
 
 
-def _check_participant_entry(item: DecodedItem) -> None:
+def _check_participant_entry(item: DecodedItem, key: str | None) -> None:
     # A client may name only itself: otherwise a writer could book its edits to someone else.
-    if item.content != Content.ANY or item.key != str(item.id[0]):
+    if item.content != Content.ANY or key != str(item.id[0]):
         _refuse(f"it writes {PARTICIPANTS_MAP!r} entries other than its own client's name")
     if len(item.values) != 1 or not isinstance(item.values[0], str):
         _refuse(f"a {PARTICIPANTS_MAP!r} entry is a participant's name, a string")
+
+
+def _refuse_missing(item_id: ItemId) -> NoReturn:
+    raise UpdateRefusedError(
+        f"the update was refused: it builds on item {item_id[0]}:{item_id[1]}, which this document lacks",
+        hint="reopen the document: the server sends what you are missing; nothing was applied",
+    )
 
 
 def _refuse(reason: str) -> NoReturn:

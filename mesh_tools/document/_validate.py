@@ -51,8 +51,6 @@ class _Finding:
 
     violation: Violation
     path: tuple[int, ...]
-    #: For a duplicate id: the path of the element that came first with it.
-    first: tuple[int, ...] | None = None
     marks: tuple[str, ...] = ()
     ranges: tuple[tuple[int, int], ...] = ()
 
@@ -108,12 +106,15 @@ def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Viola
     return violations
 
 
-def repair(doc: MeshDocument, origin: Any, *, keep_owners: bool = True) -> list[Violation]:
+def repair(doc: MeshDocument, origin: Any) -> list[Violation]:
     """Mend every violation with the smallest edit that keeps honest content.
 
     First what the last remote update did to ids is undone: an element whose ``$id`` was rewritten or
-    removed gets its id back, and an inserted element carrying an id another element has gets a new
-    one (never the other way round). Then each violation is mended: an attribute the last update made
+    removed gets its id back. Of two elements with one id, the later in document order gets a new one:
+    a rule of the state alone, not of the order updates arrived in, so every node and every replica
+    picks the same element (the room server refuses a participant's update that would give an
+    element the id another already holds, so what remains comes from concurrent edits, ADR 0011).
+    Then each violation is mended: an attribute the last update made
     invalid gets its previous value back when that was valid, else it is dropped; text or marks the
     schema does not allow are stripped; an element that breaks the schema or the depth limit is deleted
     with its subtree.
@@ -124,8 +125,8 @@ def repair(doc: MeshDocument, origin: Any, *, keep_owners: bool = True) -> list[
     integration, doc._integration = doc._integration, Integration()
     assigned: set[str] = set()
     with doc.transaction(origin=origin):
-        mended = _restore_ids(doc, integration, assigned, keep_owners=keep_owners)
-        findings = _findings(doc, keep_owners=keep_owners)
+        mended = _restore_ids(doc, integration)
+        findings = _findings(doc)
         if not findings and not mended:
             return []
         previous = {
@@ -168,9 +169,7 @@ def repair(doc: MeshDocument, origin: Any, *, keep_owners: bool = True) -> list[
     return mended + [finding.violation for finding in findings]
 
 
-def _restore_ids(
-    doc: MeshDocument, integration: Integration, assigned: set[str], *, keep_owners: bool
-) -> list[Violation]:
+def _restore_ids(doc: MeshDocument, integration: Integration) -> list[Violation]:
     mended = []
     for xml, old_id in integration.renamed:
         if id_of(xml) != old_id:
@@ -178,21 +177,6 @@ def _restore_ids(
             mended.append(
                 Violation(
                     rules.id_not_settable().code, f"the id {old_id!r} was changed", old_id, ID_ATTRIBUTE
-                )
-            )
-    for xml in integration.imposters if keep_owners else ():
-        taken = id_of(xml)
-        if taken is not None and taken in doc._elements:
-            # Derived, not random, like every repair id: servers mending one update write one id.
-            new_id = repair_element_id(f"{taken}@taken", assigned.union(doc._elements))
-            assigned.add(new_id)
-            xml.attributes[ID_ATTRIBUTE] = new_id
-            mended.append(
-                Violation(
-                    rules.missing_id(xml.tag or "").code,
-                    f"the id {taken!r} was already taken",
-                    taken,
-                    ID_ATTRIBUTE,
                 )
             )
     return mended
@@ -213,10 +197,10 @@ def _node_at(doc: MeshDocument, path: tuple[int, ...]) -> XmlElement:
     return cast(XmlElement, node)
 
 
-def _findings(doc: MeshDocument, *, keep_owners: bool = True) -> list[_Finding]:
+def _findings(doc: MeshDocument) -> list[_Finding]:
     with gc_paused():
         out: list[_Finding] = []
-        seen: dict[str, tuple[int, ...]] = {}
+        seen: set[str] = set()
         root_tag = doc.schema.root_tag_name
         for count, (raw, node) in enumerate(fragment_nodes(doc._fragment, doc.ydoc)):
             tag, attributes = node[0], node[1]
@@ -227,27 +211,7 @@ def _findings(doc: MeshDocument, *, keep_owners: bool = True) -> list[_Finding]:
                 out.append(_Finding(_violation(rules.wrong_root(tag, root_tag), element_id), (raw,)))
             else:
                 _check_tree(doc, node, None, 0, (raw,), out, seen, 1)
-        return _keep_owners(doc, out) if keep_owners else out
-
-
-def _keep_owners(doc: MeshDocument, findings: list[_Finding]) -> list[_Finding]:
-    """Of two elements with one id, the one the index holds keeps it, wherever it stands in the document.
-
-    The walk flags whichever comes second; when that is the indexed element, the flag moves to the
-    element that came first, which is the newcomer.
-    """
-    out = []
-    for finding in findings:
-        duplicate = finding.violation.attribute == ID_ATTRIBUTE and finding.first is not None
-        element_id = finding.violation.element_id
-        if duplicate and element_id is not None and element_id in doc._elements:
-            owner = doc._elements[element_id]._xml
-            if owner.integrated == _node_at(doc, finding.path).integrated:
-                assert finding.first is not None
-                out.append(_Finding(finding.violation, finding.first))
-                continue
-        out.append(finding)
-    return out
+        return out
 
 
 def _check_tree(
@@ -257,7 +221,7 @@ def _check_tree(
     position: int | None,
     path: tuple[int, ...],
     out: list[_Finding],
-    seen: dict[str, tuple[int, ...]] | None,
+    seen: set[str] | None,
     depth: int,
 ) -> None:
     """Check a subtree, depth first in document order, with a stack: any nesting is walked."""
@@ -274,13 +238,14 @@ def _check_tree(
         if depth > max_depth:
             out.append(_Finding(_violation(rules.too_deep(tag, max_depth), element_id), path))
             continue
-        if element_id is None or ELEMENT_ID_PATTERN.fullmatch(element_id) is None:
+        if (
+            element_id is None
+            or ELEMENT_ID_PATTERN.fullmatch(element_id) is None
+            or (seen is not None and element_id in seen)
+        ):
             out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path))
-        elif seen is not None and element_id in seen:
-            first = seen[element_id]
-            out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path, first))
         elif seen is not None:
-            seen[element_id] = path
+            seen.add(element_id)
         element_type = doc._builder.element_type(tag)
         for name, value in attributes:
             error = (

@@ -32,6 +32,7 @@ __all__ = [
     "ItemId",
     "TypeRef",
     "UpdateFormatError",
+    "decode_state_vector",
     "decode_update",
 ]
 
@@ -117,7 +118,7 @@ def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
     """
     reader = _Reader(update)
     try:
-        items = reader.structs({} if known is None else _state_vector(known))
+        items = reader.structs({} if known is None else decode_state_vector(known))
         deletes = reader.delete_set()
     except (IndexError, UnicodeDecodeError, struct.error, ValueError) as exc:
         raise UpdateFormatError(f"not a Yjs v1 update: {exc}") from None
@@ -126,11 +127,13 @@ def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
     return DecodedUpdate(items, deletes)
 
 
-def _state_vector(data: bytes) -> dict[int, int]:
-    reader = _Reader(data)
-    vector = {reader.uint(): reader.uint() for _ in range(reader.uint())}
-    if reader.offset != len(data):
-        raise UpdateFormatError("not a state vector: bytes after its last entry")
+def decode_state_vector(state: bytes) -> dict[int, int]:
+    """A v1 state vector (``varUint(#clients)``, then ``varUint client, varUint clock`` each)."""
+    reader = _Reader(state)
+    try:
+        vector = {reader.uint(): reader.uint() for _ in range(reader.uint())}
+    except (IndexError, ValueError) as exc:
+        raise UpdateFormatError(f"not a Yjs state vector: {exc}") from None
     return vector
 
 

@@ -27,8 +27,9 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
-from ..document import MeshDocument, Violation, check_update
+from ..document import CheckedUpdate, GuardInput, MeshDocument, UpdateGuard, Violation
 from ..errors import (
+    MeshError,
     PermissionDeniedError,
     ProtocolError,
     RemoteProtocolError,
@@ -115,10 +116,9 @@ class LiveDocument:
         self._subscribers: list[Subscriber] = []
         #: Transactions committed and not yet stored and sent: (update, origin).
         self._outbox: list[tuple[bytes, Any]] = []
-        #: Held while a worker thread uses the replica; event-loop code touches it only when free.
+        #: Held while an update is applied (one at a time) or a worker thread uses the replica;
+        #: event-loop code touches the replica only when it is free.
         self._worker = asyncio.Lock()
-        #: Updates from other nodes that arrived while a worker held the replica, in bus order.
-        self._remote_backlog: list[bytes] = []
         #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
         self._version = 0
         #: (version, the sync.describe result as JSON text).
@@ -126,6 +126,8 @@ class LiveDocument:
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
+        #: Checks incoming updates against every item the replica holds; one update at a time.
+        self._guard = UpdateGuard(doc)
         doc.on_update(self._on_update)
 
     def __repr__(self) -> str:
@@ -219,59 +221,48 @@ class LiveDocument:
                 hint="announce only your own document's client id",
             )
 
-    async def apply(self, update: bytes, *, origin: Any) -> list[Violation]:
+    async def apply(self, update: bytes, *, origin: Any, trusted_ids: bool = False) -> list[Violation]:
         """Apply an update, mend what breaks the schema, fan out; returns the violations mended.
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
-        repair UpdateRefusedError (``mesh_tools.document.check_update``); either changes nothing. A big
-        update is checked, applied and mended on a worker thread while this document waits, so other
-        documents are served meanwhile.
+        repair UpdateRefusedError (``mesh_tools.document.UpdateGuard``); either changes nothing. A big
+        update (or the first check of a big document, which reads all of it) is checked, applied and
+        mended on a worker thread while this document waits, so other documents are served meanwhile.
+        ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
-        if len(update) > _APPLY_INLINE_BYTES:
-            # Shielded: a cancelled caller must not free the document while the thread still uses it.
-            return await asyncio.shield(asyncio.ensure_future(self._apply_on_worker(update, origin)))
-        await self._replica_free()
-        violations = self._check_apply_mend(update, origin)
-        self._publish()
-        return violations
+        # Shielded: a cancelled caller must not free the document while a thread still uses it.
+        return await asyncio.shield(asyncio.ensure_future(self._apply_locked(update, origin, trusted_ids)))
 
-    async def _apply_on_worker(self, update: bytes, origin: Any) -> list[Violation]:
-        async with self._worker:
+    async def _apply_locked(self, update: bytes, origin: Any, trusted_ids: bool) -> list[Violation]:
+        async with self._worker:  # one update at a time, and nothing else touches the replica
+            prepared = self._guard.prepare()
             try:
-                violations = await asyncio.to_thread(self._check_apply_mend, update, origin)
+                if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
+                    return await asyncio.to_thread(
+                        self._check_apply_mend, update, prepared, origin, trusted_ids
+                    )
+                return self._check_apply_mend(update, prepared, origin, trusted_ids)
             finally:
                 self._publish()
                 if self.closed:  # unloaded while the thread ran
                     self.doc.close()
-            self._apply_remote_backlog()
-        return violations
 
-    def _check_apply_mend(self, update: bytes, origin: Any) -> list[Violation]:
+    def _check_apply_mend(
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+    ) -> list[Violation]:
         # Runs on the event loop or, with the document locked, on a worker thread: records only.
-        # Only what this replica lacks can change it: a SyncStep2 from a replica in sync reads as nothing.
-        doc = self.doc
-        check_update(
-            update,
-            doc.get_state(),
-            schema=doc.schema,
-            elements=len(doc),
-            max_elements=doc.limits.max_elements,
-        )
-        return self._apply_and_mend(update, origin)
-
-    def _apply_and_mend(self, update: bytes, origin: Any) -> list[Violation]:
+        checked: CheckedUpdate = self._guard.check(update, prepared, trusted_ids=trusted_ids)
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
+        self._guard.accept(checked)
         if violations:
             self._repair()
         return violations
 
     def _repair(self) -> list[Violation]:
-        # Alone, the server lets an id's first holder keep it; with other nodes mending the same state,
-        # only a rule that ignores arrival order gives one repair (docs/adr/0011-cluster.md).
-        return self.doc.repair(origin=SERVER_ORIGIN, keep_owners=self._bus is None)
+        return self.doc.repair(origin=SERVER_ORIGIN)
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
@@ -287,26 +278,27 @@ class LiveDocument:
             finally:
                 self._publish()
 
-    def apply_remote(self, update: bytes) -> None:
-        """Apply an update another node committed (through the bus): mended, not stored.
+    async def apply_remote(self, update: bytes) -> bool:
+        """Apply an update another node committed (through the bus): checked and mended, not stored.
 
-        Not checked again: the committing node refused what it had to before storing it, and this
-        replica must hold what storage holds. While a worker holds the replica, it waits its turn.
+        Checked again, because the bus is not this node's to trust: an entry written into Redis by
+        anyone who can reach it, or by a node of an older version, must not reach this replica. A new
+        element may take an id this replica's elements hold (two nodes accepted both concurrently;
+        the repair renames one, the same everywhere). Returns False if the update was refused: the
+        caller reloads the document from storage, which holds every update committed by a node.
         """
-        self._remote_backlog.append(update)
-        if not self._worker.locked():
-            self._apply_remote_backlog()
-
-    def _apply_remote_backlog(self) -> None:
-        updates, self._remote_backlog = self._remote_backlog, []
-        for update in updates:
-            try:
-                self._apply_and_mend(update, BUS_ORIGIN)
-            except ProtocolError as exc:
-                logger.error(
-                    "an update of %s/%s from another node cannot be applied: %s", self.room, self.path, exc
-                )
-            self._publish()
+        try:
+            await self.apply(update, origin=BUS_ORIGIN, trusted_ids=True)
+        except MeshError as exc:
+            logger.error(
+                "refused an update of %s/%s from the bus (%s: %s); not applied",
+                self.room,
+                self.path,
+                exc.code,
+                exc,
+            )
+            return False
+        return True
 
     async def _replica_free(self) -> None:
         """Return once no worker thread uses the replica; the caller must use it before yielding."""

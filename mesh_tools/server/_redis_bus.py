@@ -304,7 +304,11 @@ class RedisBus:
             updates = [fields[_UPDATE] for _, fields in entries if fields.get(_NODE) != self._node]
             if updates:
                 # One application for the batch: a change and its repair land together.
-                followed.document.apply_remote(updates[0] if len(updates) == 1 else merge_updates(*updates))
+                update = updates[0] if len(updates) == 1 else merge_updates(*updates)
+                if not await followed.document.apply_remote(update):
+                    # Storage holds every update a node committed, and only those: reload from it.
+                    logger.error("reloading %s from storage after a refused bus entry", key)
+                    followed.position = None
         return wake
 
     async def _trimmed_since(self, key: str, position: str, newest: bytes) -> bool:
@@ -339,7 +343,7 @@ class RedisBus:
             if self._followed.get(key) is not followed:
                 continue  # unloaded meanwhile
             if stored is not None:
-                document.apply_remote(merge_updates(*stored.updates))
+                await document.apply_remote(merge_updates(*stored.updates))
             followed.position = position
 
     # -- awareness --------------------------------------------------------------------------

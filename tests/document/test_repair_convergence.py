@@ -73,3 +73,33 @@ def test_two_servers_mending_one_state_make_one_repair(kinds: list[str]) -> None
     kept = 1 + sum(kind in ("duplicate id", "missing id", "bad value", "unknown attribute") for kind in kinds)
     assert len(children) == kept
     assert len({child.id for child in children}) == kept
+
+
+def _insert_twin(base: MeshDocument, text: str) -> bytes:
+    """An update from its own client that appends a <p> with the id ``twin``."""
+    ydoc: Doc = Doc()
+    ydoc.apply_update(base.get_update())
+    root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
+    assert isinstance(root, XmlElement)
+    state = ydoc.get_state()
+    root.children.append(XmlElement("p", {"$id": "twin", "text": text}))
+    return ydoc.get_update(state)
+
+
+def test_replicas_that_got_two_twins_in_either_order_rename_the_same_one() -> None:
+    # Two participants of two nodes each add an element with one id; each node gets them in its own
+    # order. Which element keeps the id depends on the document, never on the order they arrived in.
+    base = MeshDocument(schema=DOC_SCHEMA)
+    one, two = _insert_twin(base, "one"), _insert_twin(base, "two")
+    first, second = MeshDocument(schema=DOC_SCHEMA), MeshDocument(schema=DOC_SCHEMA)
+    for replica, order in ((first, (one, two)), (second, (two, one))):
+        replica.apply_update(base.get_update())
+        for update in order:
+            replica.apply_update(update)
+    first_repair, second_repair = _repair(first), _repair(second)
+    assert first.to_json(include_ids=True) == second.to_json(include_ids=True)
+    first.apply_update(second_repair)
+    second.apply_update(first_repair)
+    assert first.validate() == [] and first.to_json(include_ids=True) == second.to_json(include_ids=True)
+    children = first.to_json(include_ids=True)["doc"]["children"]
+    assert [child["p"]["$id"] == "twin" for child in children] == [True, False]

@@ -78,6 +78,15 @@ const cases = {
   },
   'rename the root': (doc) => doc.getXmlFragment('mesh').get(0).setAttribute('$id', 'hijacked'),
   'text node': (doc) => doc.getXmlFragment('mesh').get(0).insert(0, [new Y.XmlText('hidden')]),
+  // Into an element the server already holds: the update names it only by its item id.
+  'a plain value into an honest element': (doc) => doc.getXmlFragment('mesh').get(0).get(0).insert(0, ['plain']),
+  'characters into an honest element': (doc) => {
+    // Y.Text's own insert, run on an element: ContentString straight among the element's children.
+    Y.Text.prototype.insert.call(doc.getXmlFragment('mesh').get(0).get(0), 0, 'hidden')
+  },
+  'an element as an honest element\'s attribute': (doc) => {
+    doc.getXmlFragment('mesh').get(0).get(0).setAttribute('title', new Y.XmlElement('p'))
+  },
   'top-level map': (doc) => doc.getMap('side').set('payload', 'x'.repeat(1000)),
   'top-level text': (doc) => doc.getText('notes').insert(0, 'hidden'),
   'unknown element': (doc) => {

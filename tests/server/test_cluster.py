@@ -20,24 +20,9 @@ from mesh_tools.server import PostgresStorage, RedisBus, RoomServer
 from mesh_tools.sync import awareness_clocks
 
 from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector, RawDocument, TcpProxy, ThrowawayService
+from .conftest import NodeFactory
 
 pytestmark = pytest.mark.cluster
-
-
-NodeFactory = Callable[[], contextlib.AbstractAsyncContextManager[RoomServer]]
-
-
-@pytest.fixture
-def node(postgres_url: str, redis_url: str, secret: str) -> NodeFactory:
-    """Starts room server nodes on the test's PostgreSQL schema and Redis."""
-
-    @contextlib.asynccontextmanager
-    async def start() -> AsyncIterator[RoomServer]:
-        server = RoomServer(storage=PostgresStorage(postgres_url), bus=RedisBus(redis_url), secret=secret)
-        async with server:
-            yield server
-
-    return start
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,9 @@
 
 The hostile participant edits a plain pycrdt copy of the document, outside the document API: element
 trees of any tag and depth, attribute writes of any name and value (null included), id rewrites and
-removals, text nodes, top-level maps, texts and arrays, root deletion and second roots. An honest
+removals, text nodes, top-level maps, texts and arrays, root deletion and second roots, and raw items
+(characters, values, elements, text nodes, maps) put straight into any item the document holds, by
+its item id or beside it. An honest
 participant edits through the API meanwhile. Afterwards the honest replica, the server's stored copy
 (after a restart) and a fresh replica must be valid and equal, and every honest element must still be
 there under its id and tag.
@@ -22,10 +24,11 @@ from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, crea
 
 from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.document._layout import attribute_items
+from mesh_tools.document._yjs_update import TypeRef, decode_state_vector, decode_update
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.server import RoomServer
 
-from ..support import MakeToken, RawClient, RawDocument
+from ..support import MakeToken, RawClient, RawDocument, RawItem, craft_update
 
 _TAGS = ["a", "b", "c"]
 _TYPES = ["string", "number", "boolean"]
@@ -59,8 +62,11 @@ def _elements(fragment: XmlFragment) -> list[XmlElement]:
     return out
 
 
-def _hostile_edit(draw: st.DrawFn, ydoc: Doc[Any], schema: MeshSchema, own: list[str]) -> None:
-    """One raw edit of the plain pycrdt copy; ``own`` collects the ids of elements it inserts."""
+def _hostile_edit(draw: st.DrawFn, ydoc: Doc[Any], schema: MeshSchema, own: list[str]) -> bytes | None:
+    """One raw edit of the plain pycrdt copy; ``own`` collects the ids of elements it inserts.
+
+    Returns the update to send when it is built byte by byte (pycrdt itself may refuse to apply it).
+    """
     fragment = ydoc.get(FRAGMENT_NAME, type=XmlFragment)
     elements = _elements(fragment)
     ids = [element.attributes.get("$id") for element in elements]
@@ -79,6 +85,7 @@ def _hostile_edit(draw: st.DrawFn, ydoc: Doc[Any], schema: MeshSchema, own: list
                 "delete root",
                 "second root",
                 "delete own",
+                "raw into held",
             ]
         )
     )
@@ -125,12 +132,39 @@ def _hostile_edit(draw: st.DrawFn, ydoc: Doc[Any], schema: MeshSchema, own: list
     elif kind == "second root":
         position = draw(st.sampled_from([0, len(fragment.children)]))
         fragment.children.insert(position, XmlElement("root", {"$id": "root"}))
+    elif kind == "raw into held":
+        return _raw_into_held(draw, ydoc)
     elif kind == "delete own":
         for parent in elements:
             for position, child in enumerate(parent.children):
                 if isinstance(child, XmlElement) and child.attributes.get("$id") in own:
                     del parent.children[position]
-                    return
+                    return None
+    return None
+
+
+def _raw_into_held(draw: st.DrawFn, ydoc: Doc[Any]) -> bytes:
+    """An item built byte by byte into (or beside) any item the copy holds, as the copy's own next write."""
+    held = [item for item in decode_update(ydoc.get_update()).items if item.content not in (0, 10)]
+    target = draw(st.sampled_from(held))
+    offset = draw(st.integers(0, target.length - 1))
+    place = (target.id[0], target.id[1] + offset)
+    beside = draw(st.booleans())
+    key = None if beside else draw(st.sampled_from([None, "x"]))
+    content = draw(
+        st.sampled_from(
+            [
+                {"text": "hidden"},
+                {"values": ("x",)},
+                {"type_ref": TypeRef.XML_ELEMENT, "type_name": draw(st.sampled_from(_TAGS))},
+                {"type_ref": TypeRef.XML_TEXT},
+                {"type_ref": TypeRef.MAP},
+            ]
+        )
+    )
+    client = ydoc.client_id
+    clock = decode_state_vector(ydoc.get_state()).get(client, 0)
+    return craft_update(client, clock, [RawItem(place, key=key, origin=beside, **content)])
 
 
 def _honest_edit(draw: st.DrawFn, doc: MeshDocument, honest: dict[str, str]) -> None:
@@ -181,8 +215,8 @@ async def _scenario(schema: MeshSchema, draw: st.DrawFn, data_dir: Path, secret:
             ydoc: Doc[Any] = Doc()
             ydoc.apply_update(bad.doc.get_update())
             state = ydoc.get_state()
-            _hostile_edit(draw, ydoc, schema, own)
-            update = ydoc.get_update(state)
+            raw = _hostile_edit(draw, ydoc, schema, own)
+            update = raw if raw is not None else ydoc.get_update(state)
             await mallory.send_frame(bad.channel, create_update_message(update))
             await _quiet(bad, good)
         assert good.doc.validate() == []

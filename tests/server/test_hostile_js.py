@@ -26,8 +26,11 @@ EXPECTED = {
     "second root before the real one": ["update_refused"],
     "second root after the real one": ["update_refused"],
     "rename the root": ["update_refused"],
-    # Beside an element the replica holds, so the update does not name the parent: removed after.
-    "text node": ["sync.rejected"],
+    # Beside an element the replica holds: the guard places it through its record of the replica.
+    "text node": ["update_refused"],
+    "a plain value into an honest element": ["update_refused"],
+    "characters into an honest element": ["update_refused"],
+    "an element as an honest element's attribute": ["update_refused"],
     "top-level map": ["update_refused"],
     "top-level text": ["update_refused"],
     "unknown element": ["sync.rejected"],

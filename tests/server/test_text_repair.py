@@ -16,7 +16,9 @@ from ..support import ARTICLE, ROOM, RawConnector
 
 def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
     """An update from a plain Yjs-style client that ignores the schema: an unknown mark, a link without
-    its href, and text in the root, which declares none."""
+    its href and an embed, all in a text the server holds (placed by their neighbours, so the server's
+    guard finds the text through its record of the document). Text in an element that declares none is
+    refused whole: test_hostile_updates.py."""
     ydoc: Doc[Any] = Doc()
     ydoc.apply_update(base.get_update())
     root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
@@ -27,7 +29,7 @@ def _foreign_edit(base: MeshDocument, element_id: str) -> bytes:
     assert isinstance(text, XmlText)
     text.format(0, 5, {"blink": True})
     text.format(6, 11, {"link": {"target": "_blank"}})
-    root.children.append(XmlText("stray"))
+    text.insert_embed(11, {"image": "x.png"})
     return ydoc.get_update(state)
 
 
