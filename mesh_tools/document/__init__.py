@@ -41,7 +41,6 @@ from ._batch import (
 from ._build import DocumentLimits
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
-from ._json import state_json
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
 from ._participants import Claims, ParticipantRegister, claims_of, decode_state_vector
@@ -96,7 +95,6 @@ __all__ = [
     "edit_error",
     "read_text_delta",
     "shorten",
-    "state_json",
 ]
 
 

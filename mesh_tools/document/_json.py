@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pycrdt import Doc, XmlElement, XmlFragment
+from pycrdt import Doc, XmlElement
 
-from ..errors import InvalidValueError
-from ..schema import ElementType, MeshSchema, rules
-from ._layout import FRAGMENT_NAME, gc_paused
+from ..schema import ElementType, rules
+from ._layout import gc_paused
 from ._pycrdt import JsonLayout, subtree_json
 
-__all__ = ["JsonWriter", "state_json"]
+__all__ = ["JsonWriter"]
 
 
 class JsonWriter:
@@ -41,18 +40,3 @@ class JsonWriter:
             )
             self._layouts[tag] = layout
         return layout
-
-
-def state_json(schema: MeshSchema, state: bytes) -> dict[str, Any]:
-    """Document JSON (with ids) of a document's full state, read without a live replica.
-
-    A plain pycrdt Doc: no index and no observers, so a worker thread can write a big document's JSON
-    while the live replica keeps serving (the room server's describe).
-    """
-    ydoc: Doc[Any] = Doc()
-    ydoc.apply_update(state)
-    root = ydoc.get(FRAGMENT_NAME, type=XmlFragment).children[0]
-    if not isinstance(root, XmlElement):
-        raise InvalidValueError("the state holds no root element")
-    types = {element.tag_name: element for element in schema.elements}
-    return JsonWriter(ydoc, types.get).subtree(root, include_ids=True)

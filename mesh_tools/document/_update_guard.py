@@ -21,8 +21,9 @@ or from the record of every item the replica holds), and refuses it whole when i
 - builds on items the replica does not hold (Yjs would keep it pending, unchecked, until they came).
 
 What the update alone cannot tell (schema checks; a ``$id`` rewritten; depth and size) is checked after
-it is applied and mended by one server edit. Given the replica's state vector, the check first trims
-the update to what the replica lacks (``pycrdt.get_update``, in Rust). See
+it is applied and mended by one server edit. Given the replica's state vector, the check reads only the
+structs the replica lacks (Yjs skips the others; not ``pycrdt.get_update``, which would re-encode the
+whole update in Rust holding the GIL, docs/adr/0016-big-frames-off-the-event-loop.md). See
 docs/adr/0012-refusing-hostile-updates.md.
 """
 
@@ -32,8 +33,6 @@ from bisect import bisect_right
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
-
-from pycrdt import get_update
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
@@ -178,8 +177,8 @@ class UpdateGuard:
 
 def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:
     try:
-        return decode_update(update if known is None else get_update(update, known))
-    except ValueError as exc:  # UpdateFormatError, or pycrdt cannot read it either
+        return decode_update(update, known)
+    except ValueError as exc:  # UpdateFormatError
         raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
 
 

@@ -11,6 +11,11 @@ kind and whose bits 8/7/6 say whether a left origin, a right origin and a parent
 with neither origin names its parent: ``varUint 1`` + root-type name, or ``varUint 0`` + item id; then
 its map key if bit 6 is set. Delete set: ``varUint(#clients)``, per client ``varUint client,
 varUint(#ranges)``, ranges ``varUint clock, varUint length``.
+
+Given the state vector of the replica the update is for (``varUint(#clients)``, then ``varUint client,
+varUint clock`` pairs), the structs that replica already holds are read past but not returned: Yjs
+skips them on apply. This is what ``pycrdt.get_update(update, state)`` would trim, without its cost
+(it re-encodes the whole update in Rust, holding the GIL: ~100 ms for 8 MiB).
 """
 
 from __future__ import annotations
@@ -105,11 +110,15 @@ _FLOAT64 = struct.Struct(">d")
 _INT64 = struct.Struct(">q")
 
 
-def decode_update(update: bytes) -> DecodedUpdate:
-    """Every struct and delete range of a v1 update; UpdateFormatError if it does not parse."""
+def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
+    """Every struct and delete range of a v1 update; UpdateFormatError if it does not parse.
+
+    ``known``: a state vector; structs wholly below it are left out (a struct that straddles it is
+    returned whole, as its origin and parent are written only with its first clock).
+    """
     reader = _Reader(update)
     try:
-        items = reader.structs()
+        items = reader.structs({} if known is None else decode_state_vector(known))
         deletes = reader.delete_set()
     except (IndexError, UnicodeDecodeError, struct.error, ValueError) as exc:
         raise UpdateFormatError(f"not a Yjs v1 update: {exc}") from None
@@ -182,18 +191,26 @@ class _Reader:
         return self.raw(self.uint()).decode("utf-8")
 
     def id(self) -> ItemId:
+        data, offset = self.data, self.offset
+        client = data[offset]
+        clock = data[offset + 1] if client < 0x80 else 0x80
+        if clock < 0x80:  # both one byte: most clocks of small documents, and client 0's
+            self.offset = offset + 2
+            return client, clock
         return self.uint(), self.uint()
 
-    def structs(self) -> list[DecodedItem]:
+    def structs(self, known: dict[int, int]) -> list[DecodedItem]:
         items: list[DecodedItem] = []
         for _ in range(self.uint()):
             count = self.uint()
             client = self.uint()
             clock = self.uint()
+            held = known.get(client, 0)
             for _ in range(count):
                 item = self.struct(client, clock)
-                items.append(item)
                 clock += item.length
+                if clock > held:
+                    items.append(item)
         return items
 
     def struct(self, client: int, clock: int) -> DecodedItem:

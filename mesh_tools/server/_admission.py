@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from websockets.asyncio.server import ServerConnection
 
+from ._sliced_reading import SlicedReadingConnection
+
 __all__ = ["ConnectionGate", "gated_connection_class"]
 
 logger = logging.getLogger(__name__)
@@ -57,9 +59,12 @@ class ConnectionGate:
 
 
 def gated_connection_class(gate: ConnectionGate) -> type[ServerConnection]:
-    """A ServerConnection class (websockets' ``create_connection``) that asks ``gate`` on accept."""
+    """A ServerConnection class (websockets' ``create_connection``) that asks ``gate`` on accept.
 
-    class GatedConnection(ServerConnection):
+    It reads in slices too (_sliced_reading.py): websockets takes one connection class.
+    """
+
+    class GatedConnection(SlicedReadingConnection):
         admission: ClassVar[ConnectionGate] = gate
         _address: str | None = None
 

@@ -9,6 +9,11 @@ replicas never see a schema-breaking state, and the sender gets the server's rep
 In a cluster, each committed update also goes to the bus, and updates committed by other nodes come
 back through :meth:`LiveDocument.apply_remote`: checked and mended like any other, never stored again
 (docs/adr/0011-cluster.md).
+
+A big update is checked, applied and mended on a worker thread, and a big document described from a
+copy taken there, while the document is locked: its own subscribers wait, other documents are served
+(docs/adr/0016-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
+that thread); storing and fan-out happen on the event loop, in commit order, in :meth:`_publish`.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ from pycrdt import YMessageType, create_update_message, merge_updates
 from ..document import (
     CheckedUpdate,
     Claims,
+    GuardInput,
     MeshDocument,
     ParticipantRegister,
     UpdateGuard,
     Violation,
     claims_of,
-    state_json,
 )
 from ..errors import (
     MeshError,
@@ -43,12 +48,15 @@ from ..errors import (
 )
 from ..sync import (
     ClosedPush,
+    DescribeResult,
     Push,
     PushType,
     RejectedPush,
     ServerChannel,
     ViolationBody,
     awareness_clocks,
+    encode_big_result,
+    encode_result,
     violation_body,
 )
 from ._bus import DocumentBus
@@ -60,8 +68,9 @@ __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violati
 
 logger = logging.getLogger(__name__)
 
-#: Updates up to this size are checked on the event loop (well under a millisecond); bigger ones on a thread.
-_CHECK_INLINE_BYTES = 64 * 2**10
+#: Updates up to this size are checked and applied on the event loop (about a millisecond); bigger ones
+#: on a worker thread.
+_APPLY_INLINE_BYTES = 64 * 2**10
 #: Documents up to this many elements are described on the event loop (a few milliseconds).
 _DESCRIBE_INLINE_ELEMENTS = 2_000
 #: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
@@ -115,16 +124,20 @@ class LiveDocument:
         self._bus = bus
         self._on_idle = on_idle
         self._subscribers: list[Subscriber] = []
+        #: Transactions committed and not yet stored and sent: (update, origin).
         self._outbox: list[tuple[bytes, Any]] = []
+        #: Held while an update is applied (one at a time) or a worker thread uses the replica;
+        #: event-loop code touches the replica only when it is free.
+        self._worker = asyncio.Lock()
         #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
         self._version = 0
-        self._described: tuple[int, dict[str, Any]] | None = None
+        #: (version, the sync.describe result as JSON text).
+        self._described: tuple[int, str] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
         #: Checks incoming updates against every item the replica holds; one update at a time.
         self._guard = UpdateGuard(doc)
-        self._applying = asyncio.Lock()
         self._register = ParticipantRegister(doc)
         doc.on_update(self._on_update)
 
@@ -144,8 +157,9 @@ class LiveDocument:
         self.holds += 1
         return subscriber
 
-    def greet(self, subscriber: Subscriber) -> None:
+    async def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
+        await self._replica_free()
         subscriber.participant.send(subscriber.sync.greeting(self.doc))
         self._answer_presence_query(subscriber)
 
@@ -172,7 +186,8 @@ class LiveDocument:
         self.closed = True
         if self._presence_sweep is not None:
             self._presence_sweep.cancel()
-        self.doc.discard()  # also drops the update listener, and frees the document now
+        if not self._worker.locked():  # else the worker's caller frees it when the thread is done
+            self.doc.discard()  # also drops the update listener, and frees the document now
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -180,6 +195,7 @@ class LiveDocument:
         """Handle a y-message (sync or awareness) that arrived on the subscriber's channel."""
         if message[:1] == _AWARENESS:
             self._check_presence(subscriber, message)
+        await self._replica_free()
         inbound = subscriber.sync.receive(self.doc, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
@@ -221,21 +237,26 @@ class LiveDocument:
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
         repair UpdateRefusedError (``mesh_tools.document.UpdateGuard``); either changes nothing. A big
-        update (or the first check of a big document, which reads all of it) is read on a worker
-        thread, so other rooms are served meanwhile (the GIL's switch interval lets the event loop run
-        every few milliseconds). ``trusted_ids``: see :meth:`UpdateGuard.check`.
+        update (or the first check of a big document, which reads all of it) is checked, applied and
+        mended on a worker thread while this document waits, so other documents are served meanwhile.
+        ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
-        async with self._applying:
-            # Only what this replica lacks can change it: a SyncStep2 from a replica in sync trims to nothing.
+        # Shielded: a cancelled caller must not free the document while a thread still uses it.
+        return await asyncio.shield(asyncio.ensure_future(self._apply_locked(update, origin, trusted_ids)))
+
+    async def _apply_locked(self, update: bytes, origin: Any, trusted_ids: bool) -> list[Violation]:
+        async with self._worker:  # one update at a time, and nothing else touches the replica
             prepared = self._guard.prepare()
-            check = functools.partial(self._guard.check, update, prepared, trusted_ids=trusted_ids)
-            if len(update) + len(prepared.behind or b"") > _CHECK_INLINE_BYTES:
-                checked = await asyncio.to_thread(check)
-            else:
-                checked = check()
-            if isinstance(origin, Subscriber):
-                self._check_claims(claims_of(update, self.doc.get_state()), origin.participant.token.name)
-            return self._integrate(update, checked, origin=origin)
+            try:
+                if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
+                    return await asyncio.to_thread(
+                        self._check_apply_mend, update, prepared, origin, trusted_ids
+                    )
+                return self._check_apply_mend(update, prepared, origin, trusted_ids)
+            finally:
+                self._publish()
+                if self.closed:  # unloaded while the thread ran
+                    self.doc.discard()
 
     def _check_claims(self, claims: Claims, participant: str) -> None:
         """Refuse an update that registers another name than the token's, or writes as a Yjs client
@@ -255,23 +276,38 @@ class LiveDocument:
                     hint="write with your replica's own client id; nothing was applied",
                 )
 
-    def _integrate(self, update: bytes, checked: CheckedUpdate, *, origin: Any) -> list[Violation]:
+    def _check_apply_mend(
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+    ) -> list[Violation]:
+        # Runs on the event loop or, with the document locked, on a worker thread: records only.
+        checked: CheckedUpdate = self._guard.check(update, prepared, trusted_ids=trusted_ids)
+        if isinstance(origin, Subscriber):
+            self._check_claims(claims_of(update, self.doc.get_state()), origin.participant.token.name)
         try:
             violations = self.doc.apply_update(update, origin=origin)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         self._guard.accept(checked)
         if violations:
-            self.mend()
-        else:
-            self._publish()
+            self._repair()
         return violations
+
+    def _repair(self) -> list[Violation]:
+        return self.doc.repair(origin=SERVER_ORIGIN)
 
     def mend(self) -> list[Violation]:
         """Repair every schema violation with one server edit and send everything pending on."""
-        violations = self.doc.repair(origin=SERVER_ORIGIN)
+        violations = self._repair()
         self._publish()
         return violations
+
+    async def mend_on_worker(self) -> None:
+        """:meth:`mend` with the whole-document check on a worker thread (a freshly loaded document)."""
+        async with self._worker:
+            try:
+                await asyncio.to_thread(self._repair)
+            finally:
+                self._publish()
 
     async def apply_remote(self, update: bytes) -> bool:
         """Apply an update another node committed (through the bus): checked and mended, not stored.
@@ -294,6 +330,12 @@ class LiveDocument:
             )
             return False
         return True
+
+    async def _replica_free(self) -> None:
+        """Return once no worker thread uses the replica; the caller must use it before yielding."""
+        if self._worker.locked():
+            async with self._worker:
+                pass
 
     def receive_remote_awareness(self, message: bytes) -> None:
         """Relay awareness from participants on other nodes to this node's subscribers."""
@@ -342,37 +384,47 @@ class LiveDocument:
     # -- persistence and fan-out ------------------------------------------------------------
 
     def _on_update(self, update: bytes, origin: Any) -> None:
-        # Called inside the transaction's commit: only record; never touch the replica here.
+        # Called inside the transaction's commit, maybe on a worker thread: only record.
         self._outbox.append((update, origin))
-        if origin is BUS_ORIGIN:
-            return
+        self._version += 1
+
+    def _store(self, update: bytes) -> None:
         future = self._storage.append_update(self.room, self.path, update)
         future.add_done_callback(self._written)
         if self._bus is not None:
             # Futures resolve in append order, so other nodes get this node's updates in commit order.
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
-        self._version += 1
 
-    async def describe(self) -> dict[str, Any]:
-        """The document JSON with ids. A big document is written from its state on a worker thread
-        (``state_json``), so other rooms are served meanwhile; pipelined describes of an unchanged
-        document share one."""
+    async def describe(self) -> str:
+        """The ``sync.describe`` result (the document JSON with ids) as JSON text.
+
+        A big document is written on a worker thread while this document waits, and encoded on one
+        while it is served again; pipelined describes of an unchanged document share one answer.
+        """
+        await self._replica_free()
         version = self._version
         if self._described is not None and self._described[0] == version:
             return self._described[1]
         doc = self.doc
         if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
-            json = doc.to_json(include_ids=True)
+            text = encode_result(DescribeResult(path=self.path, json=doc.to_json(include_ids=True)))
         else:
-            json = await asyncio.to_thread(state_json, doc.schema, doc.get_update())
-        self._described = (version, json)
-        return json
+            # Written from the replica itself, in Python: copying its state into a scratch Doc first
+            # would be one pycrdt call holding the GIL throughout (240 ms for 60k elements).
+            async with self._worker:
+                json = await asyncio.to_thread(doc.to_json, include_ids=True)
+            text = await asyncio.to_thread(encode_big_result, DescribeResult(path=self.path, json=json))
+        self._described = (version, text)
+        return text
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
         if not entries:
             return
+        for update, origin in entries:
+            if origin is not BUS_ORIGIN:  # another node stored it already
+                self._store(update)
         merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
         # Frames by (key, channel number): clients number their channels alike, so most share one.
         frames: dict[tuple[Any, int], bytes] = {}

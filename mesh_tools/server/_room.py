@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..document import DocumentLimits, MeshDocument
@@ -169,11 +169,9 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
-        doc = MeshDocument(schema=MeshSchema.from_json(stored.schema), limits=self.limits)
-        # Replayed in log order (out of order can leave structs pending) in one transaction: one index
-        # pass for the whole log, where merging it first would cost seconds for a long log. Checked
-        # once, by mend() below.
-        doc.apply_updates(stored.updates, origin=_LOAD_ORIGIN, check=False)
+        # A big document takes a while to replay: a worker thread does it while others are served.
+        schema = MeshSchema.from_json(stored.schema)
+        doc = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -184,7 +182,7 @@ class Room:
             bus=self.bus,
         )
         # A log written under an older schema, or by an older server, is mended once, on load.
-        live.mend()
+        await live.mend_on_worker()
         if self.bus is not None:
             await self.bus.follow(live, position)
         return live
@@ -218,3 +216,12 @@ class Room:
         live.close()
         if self._trimmer is not None:
             self._trimmer.freed()
+
+
+def _replay(schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]) -> MeshDocument:
+    doc = MeshDocument(schema=schema, limits=limits)
+    # Replayed in log order (out of order can leave structs pending) in one transaction: one index pass
+    # for the whole log, where merging it first would cost seconds for a long log. Checked once, by
+    # LiveDocument.mend_on_worker.
+    doc.apply_updates(updates, origin=_LOAD_ORIGIN, check=False)
+    return doc

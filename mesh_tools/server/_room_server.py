@@ -64,6 +64,7 @@ from ._session import Session
 from ._sqlite_storage import SQLiteStorage
 from ._storage import Storage
 from ._web_page import web_response
+from ._worker_threads import FastGilSwitching
 from ._yjs_session import YjsParticipant, YjsSession
 
 __all__ = ["DATABASE_NAME", "RoomServer"]
@@ -207,6 +208,7 @@ class RoomServer:
                 await self.bus.close()
             await self.storage.close()
             raise
+        FastGilSwitching.acquire()
         logger.info("room server listening on %s", self.url)
 
     async def close(self) -> None:
@@ -214,6 +216,7 @@ class RoomServer:
         server, self._server = self._server, None
         if server is None:
             return
+        FastGilSwitching.release()
         server.close(close_connections=True, code=CloseCode.SERVICE_RESTART, reason="server restart")
         await server.wait_closed()
         for room in self._rooms.values():

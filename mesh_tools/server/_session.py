@@ -31,7 +31,6 @@ from ..sync import (
     FIRST_CHANNEL,
     CloseCode,
     CreateResult,
-    DescribeResult,
     ErrorPush,
     ListResult,
     OpenResult,
@@ -44,6 +43,7 @@ from ..sync import (
     SyncResult,
     decode_binary,
     decode_text,
+    encode_result_response,
 )
 from ..tokens import SyncScope
 from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
@@ -93,21 +93,23 @@ class Session:
         """Before a frame is handled: wait as long as this connection is over its rate limits.
 
         The next frame is read only after this one is handled, so the wait slows the sender alone.
-        False: an awareness frame over its own rate, to drop without a word (presence is sent again).
+        False: an awareness frame over its own rate, to drop without a word (presence is sent again);
+        it still counts against the frame and byte rates, so a flood of them is slowed like any other.
         ``awareness`` says whether the frame is one when the caller knows (a bare y-message); by
         default the mesh frame is read.
         """
         if awareness is None:
             awareness = isinstance(frame, bytes) and _is_awareness(frame)
-        if awareness and not self._awareness.try_take(1):
-            return False
+        keep = not awareness or self._awareness.try_take(1)
         if self.participant.connection.state is not State.OPEN:
             # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.
-            return True
+            return keep
+        # A dropped frame counts too: reading and parsing it is what a flood costs the server.
         delay = max(self._frames.take(1), self._bytes.take(len(frame)))
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return True
+        # Yield even under the rate: frames already buffered would otherwise run back to back, and a
+        # burst of them would hold every other connection meanwhile.
+        await asyncio.sleep(delay)
+        return keep
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
@@ -142,6 +144,11 @@ class Session:
         channel: int | None = None
         try:
             channel, message = decode_binary(frame)
+            closed = self._channels.get(channel)
+            if closed is not None and not closed.active:
+                # The server closed it and said so (sync.closed): what the client sent meanwhile is moot,
+                # and not its fault.
+                return
             subscriber = self._subscriber(channel)
             await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
@@ -204,13 +211,15 @@ class Session:
         await self.room.create(path, data=data, schema=schema)
         return CreateResult(path=path)
 
-    async def _describe(self, request: Request) -> DescribeResult:
+    async def _describe(self, request: Request) -> None:
         path = self._path(request, write=False)
         live = await self.room.acquire(path)
         try:
-            return DescribeResult(path=path, json=await live.describe())
+            # Encoded once per document version, off the event loop when big (LiveDocument.describe).
+            result = await live.describe()
         finally:
             live.release()
+        self.participant.send(encode_result_response(request.id, result))
 
     async def _open(self, request: Request) -> None:
         path = self._path(request, write=False)
@@ -240,7 +249,7 @@ class Session:
             read_only=read_only,
         )
         self.participant.send_message(Response(request.id, result=dict(result)))
-        live.greet(subscriber)
+        await live.greet(subscriber)
         return None
 
     async def _close(self, request: Request) -> dict[str, Any]:

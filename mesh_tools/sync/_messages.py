@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NotRequired, TypeAlias, TypedDict, TypeVar
@@ -39,6 +40,9 @@ __all__ = [
     "SyncResult",
     "ViolationBody",
     "decode_text",
+    "encode_big_result",
+    "encode_result",
+    "encode_result_response",
     "encode_text",
     "read_field",
     "read_open_result",
@@ -248,14 +252,38 @@ def encode_text(message: Message) -> str:
     if isinstance(message, Request):
         data = {"id": message.id, "type": message.type, **message.params}
     elif isinstance(message, Response):
-        data = {"id": message.id}
-        if message.error is not None:
-            data["error"] = message.error.to_dict()
-        else:
-            data["result"] = message.result
+        if message.result is not None:
+            return encode_result_response(message.id, encode_result(message.result))
+        assert message.error is not None
+        data = {"id": message.id, "error": message.error.to_dict()}
     else:
         data = {"type": message.type, **message.fields}
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_result(result: Mapping[str, Any]) -> str:
+    """A response's result as JSON text: a big one is encoded once, off the event loop, and sent to
+    every request that asks for it with :func:`encode_result_response`."""
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+
+
+#: The pure-Python encoder: ``iterencode`` without ``_one_shot`` builds the text piece by piece.
+_PIECEWISE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_big_result(result: Mapping[str, Any]) -> str:
+    """:func:`encode_result`'s text for a big result, encoded on a worker thread.
+
+    The C encoder holds the GIL for the whole call (85 ms of CPU for a 60k-element document, during
+    which the event loop cannot run); the pure-Python one takes four times as long but lets the event
+    loop's thread take the GIL between pieces.
+    """
+    return "".join(_PIECEWISE.iterencode(result))
+
+
+def encode_result_response(request_id: int, result: str) -> str:
+    """The text frame of ``Response(request_id, result=...)`` from the result's JSON text."""
+    return f'{{"id":{request_id:d},"result":{result}}}'
 
 
 def decode_text(text: str | bytes) -> Message:

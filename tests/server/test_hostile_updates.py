@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, create_update_message
+from pycrdt import (
+    Array,
+    Doc,
+    Map,
+    Text,
+    XmlElement,
+    XmlFragment,
+    XmlText,
+    create_update_message,
+    get_update,
+)
 
 from mesh_tools.document import FRAGMENT_NAME, PARTICIPANTS_MAP, MeshDocument, check_update
 from mesh_tools.document._layout import root_update
@@ -224,6 +234,25 @@ def test_the_decoder_reads_what_pycrdt_writes() -> None:
         (None, None, ()),
     ]
     assert items[3].length == len("hidden")
+
+
+def test_the_decoder_leaves_out_what_the_replica_holds_as_pycrdt_trims_it() -> None:
+    writer = MeshDocument(schema=ARTICLE)
+    for i in range(3):
+        writer.root.append_child("figure", {"src": f"held {i}"})
+    held = MeshDocument(schema=ARTICLE)
+    held.apply_update(writer.get_update())
+    for i in range(3):
+        writer.root.append_child("figure", {"src": f"new {i}"})
+    writer.root.get_children()[0].delete()
+    update, known = writer.get_update(), held.get_state()
+    skipped = decode_update(update, known)
+    trimmed = decode_update(get_update(update, known))
+    assert [(i.id, i.content, i.values) for i in skipped.items] == [
+        (i.id, i.content, i.values) for i in trimmed.items
+    ]
+    assert skipped.items and len(skipped.items) < len(decode_update(update).items)
+    assert skipped.deletes == trimmed.deletes
 
 
 # -- through the server ---------------------------------------------------------------------------

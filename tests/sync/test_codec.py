@@ -30,7 +30,10 @@ from mesh_tools.sync import (
     awareness_removal_message,
     decode_binary,
     decode_text,
+    encode_big_result,
     encode_binary,
+    encode_result,
+    encode_result_response,
     encode_text,
     parse_sync_message,
     sync_step2_message,
@@ -210,3 +213,12 @@ def test_awareness_clocks_read_pycrdt_payloads_and_removal_round_trips() -> None
 def test_malformed_awareness_payloads_raise_protocol_error(message: bytes) -> None:
     with pytest.raises(ProtocolError):
         awareness_clocks(message)
+
+
+@given(st.integers(0, 2**53 - 1), st.dictionaries(st.text(max_size=6), _json_values, max_size=4))
+def test_results_encoded_once_are_the_responses_encode_text_writes(
+    request_id: int, result: dict[str, object]
+) -> None:
+    expected = encode_text(Response(request_id, result=result))
+    assert encode_result_response(request_id, encode_result(result)) == expected
+    assert encode_result_response(request_id, encode_big_result(result)) == expected
