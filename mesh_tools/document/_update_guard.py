@@ -23,7 +23,7 @@ or from the record of every item the replica holds), and refuses it whole when i
 What the update alone cannot tell (schema checks; a ``$id`` rewritten; depth and size) is checked after
 it is applied and mended by one server edit. Given the replica's state vector, the check reads only the
 structs the replica lacks (Yjs skips the others; not ``pycrdt.get_update``, which would re-encode the
-whole update in Rust holding the GIL, docs/adr/0016-big-frames-off-the-event-loop.md). See
+whole update in Rust holding the GIL, docs/adr/0017-big-frames-off-the-event-loop.md). See
 docs/adr/0012-refusing-hostile-updates.md.
 """
 

@@ -12,7 +12,7 @@ back through :meth:`LiveDocument.apply_remote`: checked and mended like any othe
 
 A big update is checked, applied and mended on a worker thread, and a big document described from a
 copy taken there, while the document is locked: its own subscribers wait, other documents are served
-(docs/adr/0016-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
+(docs/adr/0017-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
 that thread); storing and fan-out happen on the event loop, in commit order, in :meth:`_publish`.
 """
 

@@ -4,7 +4,7 @@ A big update's check, apply and repair, a big document's load and describe, run 
 the event loop keeps serving other documents. That helps only if the loop gets the GIL back quickly:
 while a worker runs Python, the loop thread waits for it up to the interpreter's switch interval after
 every system call (5 ms by default), and a probe round trip makes several. The room server lowers the
-interval while it runs (docs/adr/0016-big-frames-off-the-event-loop.md); with no worker busy it costs
+interval while it runs (docs/adr/0017-big-frames-off-the-event-loop.md); with no worker busy it costs
 nothing, since the interval matters only to threads that want the GIL.
 """
 

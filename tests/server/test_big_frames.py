@@ -1,4 +1,4 @@
-"""Big frames are handled off the event loop (docs/adr/0016-big-frames-off-the-event-loop.md) with the
+"""Big frames are handled off the event loop (docs/adr/0017-big-frames-off-the-event-loop.md) with the
 same results as small ones on it: big updates from two rooms at once land, are relayed and stored; a big
 update the guard refuses changes nothing anywhere; one that breaks the schema is mended; the document is
 consistent for everyone who reads it meanwhile; bytes read in slices keep their frames in order.
