@@ -248,7 +248,7 @@ async def test_a_document_busy_applying_does_not_hold_back_the_others_on_its_nod
         slow_b = await bob.open("slow.doc", create=False)
         quick_b = await bob.open("quick.doc", create=False)
         # Stands for a big bus update being checked: node b's replica of slow.doc applies nothing.
-        async with b.rooms[ROOM].documents["slow.doc"]._applying:
+        async with b.rooms[ROOM].documents["slow.doc"]._worker:
             slow_a.doc.root.append_child("p", {"text": "waits"})
             await alice.request("sync.flush", channel=slow_a.channel)
             quick_a.doc.root.append_child("p", {"text": "passes"})
