@@ -123,14 +123,17 @@ async def test_sdk_agents_and_loop_agents_co_edit_one_document_and_hear_each_oth
 async def test_a_notice_stays_in_the_sdk_conversation_on_later_turns(
     server: RoomServer, scripted: ScriptedServer
 ) -> None:
-    reviewer = agents_sdk_agent("reviewer", "Review the report.")
-    result = await run_team(team(server, scripted.client(), {"reviewer": reviewer}))
+    # Two SDK seats: which of them gets a notice before a model call depends on when the others' edits
+    # land (an edit that arrives during a tool call is reported in its result instead).
+    sdk = {
+        name: agents_sdk_agent(name, f"{name.capitalize()} the report.") for name in ("writer", "reviewer")
+    }
+    result = await run_team(team(server, scripted.client(), dict(sdk)))
     assert result.valid and result.scripted
-    [reviewed] = [m for m in result.members if m.agent == "reviewer"]
-    turns = [e for e in reviewed.events if e.notice]
-    assert turns
-    first = turns[0]
-    requests = [r for r in scripted.requests if r.agent == "reviewer"]
+    noticed = [(m.agent, e) for m in result.members if m.agent in sdk for e in m.events if e.notice]
+    assert noticed
+    agent, first = noticed[0]
+    requests = [r for r in scripted.requests if r.agent == agent]
     # The SDK rebuilds its input from its own history each call; the notice is put back every time.
     later = requests[first.turn :]
     assert later and all(
