@@ -67,11 +67,16 @@ class ElementIndex:
         self.kids: dict[str, list[str | None]] = {}
 
     def discard(self) -> None:
-        """Forget every element and the document (which is being discarded): no cycle is left."""
+        """Forget every element and the document (which is being discarded): no cycle is left.
+
+        Idempotent: a server may unload a document while an update to it is still being applied, and
+        the apply's end discards it once more.
+        """
         self.elements.clear()
         self.parents.clear()
         self.kids.clear()
-        del self._doc
+        if hasattr(self, "_doc"):
+            del self._doc
 
     def __iter__(self) -> Iterator[str]:
         """The ids of every indexed element."""

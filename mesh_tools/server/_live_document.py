@@ -246,6 +246,8 @@ class LiveDocument:
 
     async def _apply_locked(self, update: bytes, origin: Any, trusted_ids: bool) -> list[Violation]:
         async with self._worker:  # one update at a time, and nothing else touches the replica
+            if self.closed:  # unloaded while this update waited: its sender's channel is closed too
+                return []
             prepared = self._guard.prepare()
             try:
                 if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
