@@ -37,11 +37,11 @@ from rich.console import Console
 from rich.table import Table
 from sync_latency import (
     SCHEMA,
-    SECRET,
     WARM_UP_ROUNDS,
     Client,
     children,
     measure_latency,
+    python_server,
     wait_for_children,
 )
 
@@ -97,18 +97,9 @@ class Processes:
 
 @contextlib.contextmanager
 def node_process(*arguments: str) -> Iterator[Node]:
-    command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", *arguments]
-    env = {**os.environ, "MESH_TOOLS_SECRET": SECRET}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("ws://"):
-            raise RuntimeError(f"mesh-tools serve {' '.join(arguments)} did not start")
+    command = ["-m", "mesh_tools", "serve", "--port", "0", *arguments]
+    with python_server(command, name=f"mesh-tools serve {' '.join(arguments)}") as (url, process):
         yield Node(process, url)
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 # -- measurements ---------------------------------------------------------------------------------------

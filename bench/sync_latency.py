@@ -107,16 +107,23 @@ def server_process(kind: str, data_dir: str) -> Iterator[str]:
 def server_subprocess(kind: str, data_dir: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """The server's URL and its process (to watch its CPU time or system calls)."""
     if kind == "ours":
-        command = [sys.executable, "-m", "mesh_tools", "serve", "--port", "0", "--data-dir", data_dir]
+        command = ["-m", "mesh_tools", "serve", "--port", "0", "--data-dir", data_dir]
     else:
-        command = [sys.executable, __file__, "--reference-server"]
+        command = [__file__, "--reference-server"]
+    with python_server(command, name=f"{kind} server") as started:
+        yield started
+
+
+@contextlib.contextmanager
+def python_server(arguments: list[str], *, name: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run ``python ARGUMENTS``, a server that prints its ws:// URL first; its URL and process."""
     env = {**os.environ, "MESH_TOOLS_SECRET": SECRET}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, *arguments], env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         if not url.startswith("ws://"):
-            raise RuntimeError(f"{kind} server did not start")
+            raise RuntimeError(f"{name} did not start")
         yield url, process
     finally:
         process.terminate()

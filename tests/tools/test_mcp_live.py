@@ -15,6 +15,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from mesh_tools.cli import build_parser
+from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit
 from mesh_tools.tools._mcp_schema import optional_fields_schema
 
@@ -33,11 +34,11 @@ def test_the_command_is_registered() -> None:
     )
 
 
-async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_room: LiveRoom) -> None:
-    schema_file = tmp_path / "html.json"
-    schema_file.write_text(json.dumps(HTML.to_json()))
-    server = live_room.server
-    command = StdioServerParameters(
+def mcp_command(tmp_path: Path, live_room: LiveRoom, schema: MeshSchema, path: str) -> StdioServerParameters:
+    """`mesh-tools mcp` on one document of the live room, as an MCP client launches it."""
+    schema_file = tmp_path / f"{schema.root_tag_name}.json"
+    schema_file.write_text(json.dumps(schema.to_json()))
+    return StdioServerParameters(
         command=sys.executable,
         args=[
             "-m",
@@ -48,10 +49,14 @@ async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_
             "--schema",
             str(schema_file),
             "--path",
-            "page.html",
+            path,
         ],
-        env={**os.environ, "MESH_TOOLS_SECRET": live_room.secret, "MESH_TOOLS_URL": server.url},
+        env={**os.environ, "MESH_TOOLS_SECRET": live_room.secret, "MESH_TOOLS_URL": live_room.server.url},
     )
+
+
+async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_room: LiveRoom) -> None:
+    command = mcp_command(tmp_path, live_room, HTML, "page.html")
     async with mcp.Client(command) as client:
         listed = (await client.list_tools()).tools
         created = await client.call_tool(
@@ -81,23 +86,7 @@ async def test_mcp_command_serves_a_room_document_on_stdio(tmp_path: Path, live_
 async def test_an_mcp_client_on_a_live_room_hears_of_others_edits_without_reading_again(
     tmp_path: Path, live_room: LiveRoom
 ) -> None:
-    schema_file = tmp_path / "doc.json"
-    schema_file.write_text(json.dumps(rich().to_json()))
-    command = StdioServerParameters(
-        command=sys.executable,
-        args=[
-            "-m",
-            "mesh_tools",
-            "mcp",
-            "--room",
-            live_room.name,
-            "--schema",
-            str(schema_file),
-            "--path",
-            "mcp.doc",
-        ],
-        env={**os.environ, "MESH_TOOLS_SECRET": live_room.secret, "MESH_TOOLS_URL": live_room.server.url},
-    )
+    command = mcp_command(tmp_path, live_room, rich(), "mcp.doc")
     updated = asyncio.Event()
 
     async def on_message(message: Any) -> None:
