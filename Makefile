@@ -45,9 +45,11 @@ test-js: $(STAMP)
 	elif [ "$$CI" = true ]; then echo "test-js: Node or js/node_modules missing (run make deps)" >&2; exit 1; \
 	else echo "test-js: skipped, Node or js/node_modules missing (run make deps)"; fi
 
+# Every bench in one run (under 10 minutes on 2 cores), then one table of ours beside the references:
+# bench/results.md, each bench's own output in bench/results.log. `python bench/all.py --help` for more.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/all.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache js/node_modules

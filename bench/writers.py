@@ -18,6 +18,7 @@ import contextlib
 import tempfile
 import time
 
+from _summary import Row, Topic, add_summary_argument, context, record
 from pycrdt import create_update_message
 from rich.console import Console
 from rich.table import Table
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=10)
     parser.add_argument("--rate", type=float, default=8000.0, help="appends per second, all writers together")
     parser.add_argument("--seconds", type=float, default=5.0)
+    add_summary_argument(parser)
     args = parser.parse_args()
     ensure_reference_installed()
     table = Table(
@@ -90,13 +92,49 @@ def main() -> None:
         "converged after s",
     ):
         table.add_column(column, justify="right")
+    runs: dict[str, tuple[int, int, int, float]] = {}
     for kind in ("ours", "reference"):
         with tempfile.TemporaryDirectory() as data_dir, server_process(kind, data_dir) as url:
-            offered, applied, evicted, settle = asyncio.run(
+            runs[kind] = offered, applied, evicted, settle = asyncio.run(
                 writer_run(kind, url, args.writers, args.rate / args.writers, args.seconds)
             )
         table.add_row(kind, f"{offered:,}", f"{applied:,}", str(evicted), f"{settle:.1f}")
     Console().print(table)
+    (offered, applied, evicted, settle), reference = runs["ours"], runs["reference"]
+    label, setup = "pycrdt-websocket", f"{args.writers} writers at {args.rate:,.0f} edits/s"
+    record(
+        args.summary,
+        (
+            Row(
+                Topic.MANY_WRITERS,
+                f"{setup}: share of the offered edits applied by every writer ({applied:,} of {offered:,})",
+                100 * applied / offered,
+                100 * reference[1] / reference[0],
+                "%",
+                label,
+                "100%",
+                applied == offered,
+            ),
+            Row(
+                Topic.MANY_WRITERS,
+                f"{setup}: writers disconnected",
+                evicted,
+                reference[2],
+                "writers",
+                label,
+                "none",
+                evicted == 0,
+            ),
+            context(
+                Topic.MANY_WRITERS,
+                f"{setup}: converged after the last edit",
+                settle,
+                reference[3],
+                unit="s",
+                reference_label=label,
+            ),
+        ),
+    )
 
 
 if __name__ == "__main__":
