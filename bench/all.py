@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from _summary import ISSUE_16_TABLE, Row, Topic, number, read  # bench/ is on the path
@@ -56,9 +57,13 @@ class Bench:
     variant: str = ""
 
     @property
+    def stem(self) -> str:
+        """What --only calls it."""
+        return self.script.removesuffix(".py")
+
+    @property
     def name(self) -> str:
-        stem = self.script.removesuffix(".py")
-        return f"{stem}:{self.variant}" if self.variant else stem
+        return f"{self.stem}: {self.variant}" if self.variant else self.stem
 
     def missing(self) -> list[str]:
         return [need for need in self.needs if shutil.which(need) is None and not glob.glob(need)]
@@ -70,14 +75,14 @@ BENCHES = (
     Bench("durability.py", "--seconds 5", "--updates 3000 --seconds 1"),
     Bench(
         "writers.py",
-        "--writers 10 --rate 8000 --seconds 5",
-        "--writers 4 --rate 2000 --seconds 1",
+        "--writers 10 --rate 8000 --seconds 3 --converge-seconds 20",
+        "--writers 4 --rate 2000 --seconds 1 --converge-seconds 10",
         variant="10 writers",
     ),
     Bench(
         "writers.py",
-        "--writers 50 --rate 3000 --seconds 5",
-        "--writers 10 --rate 1000 --seconds 1",
+        "--writers 50 --rate 3000 --seconds 3 --converge-seconds 20",
+        "--writers 10 --rate 1000 --seconds 1 --converge-seconds 10",
         variant="50 writers",
     ),
     Bench(
@@ -114,25 +119,28 @@ BENCHES = (
 )
 
 
+class Status(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How one bench's run ended: ``status`` is ok, failed, timed out or skipped; ``detail`` says why."""
+    """How one bench's run ended; ``detail`` says why when not ok."""
 
     bench: Bench
     arguments: str
-    status: str
+    status: Status
     detail: str
     seconds: float
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "timed out")
 
 
 def run_bench(bench: Bench, arguments: str, summary: Path, log: Path, timeout: float) -> Outcome:
     missing = bench.missing()
     if missing:
-        return Outcome(bench, arguments, "skipped", f"needs {', '.join(missing)}", 0.0)
+        return Outcome(bench, arguments, Status.SKIPPED, f"needs {', '.join(missing)}", 0.0)
     command = [sys.executable, str(BENCH / bench.script), *arguments.split(), "--summary", str(summary)]
     with log.open("a", encoding="utf-8") as output:
         output.write(f"\n=== {' '.join(command[1:])}\n")
@@ -153,12 +161,12 @@ def run_bench(bench: Bench, arguments: str, summary: Path, log: Path, timeout: f
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             return Outcome(
-                bench, arguments, "timed out", f"after {timeout:g} s", time.perf_counter() - started
+                bench, arguments, Status.TIMED_OUT, f"after {timeout:g} s", time.perf_counter() - started
             )
     seconds = time.perf_counter() - started
     if code != 0:
-        return Outcome(bench, arguments, "failed", f"exit {code}: {last_line(log)}", seconds)
-    return Outcome(bench, arguments, "ok", "", seconds)
+        return Outcome(bench, arguments, Status.FAILED, f"exit {code}: {last_line(log)}", seconds)
+    return Outcome(bench, arguments, Status.OK, "", seconds)
 
 
 def last_line(log: Path) -> str:
@@ -178,7 +186,7 @@ def run_all(
             progress.update(overall, description=f"bench/{bench.script} {bench.variant}".rstrip())
             outcome = run_bench(bench, bench.quick if quick else bench.arguments, summary, log, timeout)
             outcomes.append(outcome)
-            mark = {"ok": "[green]✓", "skipped": "[yellow]-"}.get(outcome.status, "[red]✗")
+            mark = {Status.OK: "[green]✓", Status.SKIPPED: "[yellow]-"}.get(outcome.status, "[red]✗")
             progress.console.print(
                 f"{mark}[/] {bench.name}: {outcome.status} {outcome.detail} ({outcome.seconds:.1f} s)"
             )
@@ -199,52 +207,44 @@ def cells(row: Row) -> tuple[str, str, str, str, str]:
     return f"{number(row.ours)} {row.unit}", reference, ratio, row.target, met
 
 
-def grouped(rows: Sequence[Row]) -> list[tuple[Topic, list[list[str]]]]:
-    """Every topic in Topic's order with its rows' cells; issue 16's rows even when nothing measured them."""
-    groups = []
+def combined(rows: Sequence[Row], outcomes: Sequence[Outcome]) -> list[list[str]]:
+    """The table's lines, one per column of COLUMNS; the topic only on the first line of its group.
+
+    Every topic in Topic's order; issue 16's rows even when nothing measured them; then each bench
+    that gave no figures, and why."""
+    lines = []
     for topic in Topic:
-        lines = [[row.what, *cells(row)] for row in rows if row.topic is topic]
-        if not lines and topic in ISSUE_16_TABLE:
-            lines = [["no bench measured this row in this run", "", "", "", "", ""]]
-        if lines:
-            groups.append((topic, lines))
-    return groups
+        group = [[row.what, *cells(row)] for row in rows if row.topic is topic]
+        if not group and topic in ISSUE_16_TABLE:
+            group = [["no bench measured this row in this run", "", "", "", "", ""]]
+        lines += [[topic.value if index == 0 else "", *line] for index, line in enumerate(group)]
+    for outcome in outcomes:
+        if outcome.status is not Status.OK:
+            what = f"bench/{outcome.bench.script} {outcome.bench.variant}".rstrip()
+            lines.append(
+                ["bench gave no figures", what, "", "", "", f"{outcome.status}: {outcome.detail}", "✗"]
+            )
+    return lines
 
 
-def not_run(outcomes: Sequence[Outcome]) -> list[list[str]]:
-    return [
-        [f"bench/{o.bench.script} {o.bench.variant}".rstrip(), o.status, o.detail]
-        for o in outcomes
-        if o.status != "ok"
-    ]
-
-
-def rich_table(rows: Sequence[Row], outcomes: Sequence[Outcome], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
+def rich_table(lines: Sequence[list[str]], title: str) -> Table:
+    table = Table(title=title)
     for column in COLUMNS:
         table.add_column(column, justify="right" if column in ("ours", "ratio", "met") else "left")
-    for topic, lines in grouped(rows):
-        for index, line in enumerate(lines):
-            table.add_row(topic.value if index == 0 else "", *line, end_section=index == len(lines) - 1)
-    for bench, status, detail in not_run(outcomes):
-        table.add_row("bench gave no figures", bench, "", "", "", f"{status}: {detail}", "✗")
+    for index, line in enumerate(lines):
+        last_of_group = index + 1 == len(lines) or lines[index + 1][0] != ""
+        table.add_row(*line, end_section=last_of_group)
     return table
 
 
-def markdown(rows: Sequence[Row], outcomes: Sequence[Outcome], header: list[str]) -> str:
-    def line(values: Sequence[str]) -> str:
+def markdown(lines: Sequence[list[str]], outcomes: Sequence[Outcome], header: list[str]) -> str:
+    def row(values: Sequence[str]) -> str:
         return "| " + " | ".join(value.replace("|", "\\|") for value in values) + " |"
 
-    text = [*header, "", line(COLUMNS), line(["---"] * len(COLUMNS))]
-    for topic, lines in grouped(rows):
-        text += [line([topic.value if index == 0 else "", *shown]) for index, shown in enumerate(lines)]
+    text = [*header, "", row(COLUMNS), row(["---"] * len(COLUMNS)), *(row(line) for line in lines)]
+    text += ["", row(("bench", "arguments", "status", "seconds")), row(["---"] * 4)]
     text += [
-        line(["bench gave no figures", bench, "", "", "", f"{status}: {detail}", "✗"])
-        for bench, status, detail in not_run(outcomes)
-    ]
-    text += ["", "| bench | arguments | status | seconds |", "|---|---|---|---|"]
-    text += [
-        line([o.bench.name, o.arguments, f"{o.status} {o.detail}".strip(), f"{o.seconds:.1f}"])
+        row([o.bench.name, o.arguments, f"{o.status} {o.detail}".strip(), f"{o.seconds:.1f}"])
         for o in outcomes
     ]
     return "\n".join(text) + "\n"
@@ -258,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="benches: " + ", ".join(bench.name for bench in BENCHES),
+        epilog="benches: " + ", ".join(dict.fromkeys(bench.stem for bench in BENCHES)),
     )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: a smoke run of the plumbing, not figures to quote"
@@ -284,10 +284,10 @@ def main() -> None:
     benches = BENCHES
     if args.only:
         wanted = set(args.only.split(","))
-        unknown = wanted - {bench.script.removesuffix(".py") for bench in BENCHES}
+        unknown = wanted - {bench.stem for bench in BENCHES}
         if unknown:
             parser.error(f"no bench named {', '.join(sorted(unknown))}")
-        benches = tuple(bench for bench in BENCHES if bench.script.removesuffix(".py") in wanted)
+        benches = tuple(bench for bench in BENCHES if bench.stem in wanted)
     log = args.log or args.out.with_suffix(".log")
     log.write_text("", encoding="utf-8")
     load_before, started = load_average(), time.perf_counter()
@@ -307,10 +307,11 @@ def main() -> None:
     ]
     # Piped (make bench | tee), rich would wrap the table at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 180)
-    console.print(rich_table(rows, outcomes, title))
+    lines = combined(rows, outcomes)
+    console.print(rich_table(lines, title))
     console.print(header[-1])
-    args.out.write_text(markdown(rows, outcomes, header), encoding="utf-8")
-    if any(outcome.failed for outcome in outcomes):
+    args.out.write_text(markdown(lines, outcomes, header), encoding="utf-8")
+    if any(outcome.status in (Status.FAILED, Status.TIMED_OUT) for outcome in outcomes):
         sys.exit(1)
 
 

@@ -1,13 +1,13 @@
 """Many writers in one room, flat out: offered vs applied edits and evictions, ours beside pycrdt-websocket.
 
-    python bench/writers.py [--writers 10] [--rate 8000] [--seconds 5]
+    python bench/writers.py [--writers 10] [--rate 8000] [--seconds 5] [--converge-seconds 60]
 
 Each server runs in its own process (ours: `mesh-tools serve` with SQLite; the reference:
 pycrdt-websocket, in memory), driven by the clients of bench/sync_latency.py. ``--writers`` clients
 share ``--rate`` appends per second for ``--seconds`` while reading everyone else's; then each waits
-(up to 60 s) until it holds every edit. Reports edits applied by every writer, how many writers were
-disconnected (ours closes a reader past its byte budget with 1013), and the time to converge after the
-last edit. Target: no writer disconnected, everything applied.
+(up to ``--converge-seconds``) until it holds every edit. Reports edits applied by every writer, how
+many writers were disconnected (ours closes a reader past its byte budget with 1013), and the time to
+converge after the last edit. Target: no writer disconnected, everything applied.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mesh_tools.document import MeshDocument
 
 
 async def writer_run(
-    kind: str, url: str, count: int, per_writer: float, seconds: float
+    kind: str, url: str, count: int, per_writer: float, seconds: float, converge_seconds: float
 ) -> tuple[int, int, int, float]:
     async with contextlib.AsyncExitStack() as stack:
         docs = [MeshDocument(schema=SCHEMA) for _ in range(count)]
@@ -64,7 +64,7 @@ async def writer_run(
                     await asyncio.wait_for(client.changed.wait(), 1)
 
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(converged(c) for c in clients)), 60)
+            await asyncio.wait_for(asyncio.gather(*(converged(c) for c in clients)), converge_seconds)
         settle = time.perf_counter() - last_edit
         applied = min(children(c.ydoc) for c in clients) - base
         evicted = sum(1 for c in clients if c.connection.close_code is not None)
@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=10)
     parser.add_argument("--rate", type=float, default=8000.0, help="appends per second, all writers together")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--converge-seconds", type=float, default=60.0, help="most time the writers wait to hold every edit"
+    )
     add_summary_argument(parser)
     args = parser.parse_args()
     ensure_reference_installed()
@@ -96,7 +99,9 @@ def main() -> None:
     for kind in ("ours", "reference"):
         with tempfile.TemporaryDirectory() as data_dir, server_process(kind, data_dir) as url:
             runs[kind] = offered, applied, evicted, settle = asyncio.run(
-                writer_run(kind, url, args.writers, args.rate / args.writers, args.seconds)
+                writer_run(
+                    kind, url, args.writers, args.rate / args.writers, args.seconds, args.converge_seconds
+                )
             )
         table.add_row(kind, f"{offered:,}", f"{applied:,}", str(evicted), f"{settle:.1f}")
     Console().print(table)
