@@ -70,7 +70,7 @@ class Bench:
 
 
 BENCHES = (
-    Bench("document_growth.py", "--sizes 1000,10000,100000 --edits 20", "--sizes 1000,5000 --edits 5"),
+    Bench("document_growth.py", "--sizes 1000,10000,100000 --edits 10", "--sizes 1000,5000 --edits 5"),
     Bench("room_load.py", "--updates 10000", "--updates 1000"),
     Bench("durability.py", "--seconds 5", "--updates 3000 --seconds 1"),
     Bench(
@@ -87,7 +87,7 @@ BENCHES = (
     ),
     Bench(
         "storage_memory.py",
-        "--reference-seconds 10",
+        "--documents 100 --reference-seconds 10",
         "--storage-elements 1000 --updates 1000 --elements 200 --documents 20 --cycles 1"
         " --reference-seconds 2",
     ),
@@ -103,16 +103,19 @@ BENCHES = (
         "--documents 2 --readers 4 --edits 20 --repeats 1",
         needs=("strace",),
     ),
-    Bench("isolation.py", "--seconds 3", "--seconds 1 --describes 2 --describe-elements 5000"),
-    Bench("document_ops.py", "--n 10000", "--n 2000 --repeats 3"),
-    Bench("update_guard.py", "--n 10000", "--n 2000"),
+    Bench("isolation.py", "--seconds 2", "--seconds 1 --describes 2 --describe-elements 5000"),
+    Bench("document_ops.py", "--n 5000 --repeats 3", "--n 2000 --repeats 3"),
+    Bench("update_guard.py", "--n 3000", "--n 1000"),
     Bench("text_typing.py", "--keystrokes 2000", "--keystrokes 300"),
     Bench(
-        "big_documents.py", "--lists 20 --items 999 --no-demo", "--lists 20 --items 999 --no-crawl --no-demo"
+        # 100 lists: the text search pages through "item 9", "item 90" ... "item 99" (a prefix match).
+        "big_documents.py",
+        "--lists 100 --items 250 --no-demo",
+        "--lists 100 --items 250 --no-crawl --no-demo",
     ),
     Bench(
         "cluster.py",
-        "--rounds 200 --clients 30 --updates 100",
+        "--rounds 150 --clients 30 --updates 100",
         "--rounds 50 --clients 6 --updates 20",
         needs=("redis-server", "/usr/lib/postgresql/*/bin/postgres"),
     ),

@@ -136,7 +136,7 @@ async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | N
         ),
         context(
             Topic.BIG_DOCUMENTS,
-            "its result",
+            "describe_document root, result size",
             len(root),
             len(whole),
             unit="chars",
