@@ -48,7 +48,7 @@ test-js: $(STAMP)
 # Every bench in one run (under 10 minutes on 2 cores), then one table of ours beside the references:
 # bench/results.md, each bench's own output in bench/results.log. `python bench/all.py --help` for more.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	$(BIN)/python bench/all.py
 
 clean:

@@ -69,25 +69,25 @@ class Bench:
         return [need for need in self.needs if shutil.which(need) is None and not glob.glob(need)]
 
 
-BENCHES = (
+BENCHES: tuple[Bench, ...] = (
     Bench("document_growth.py", "--sizes 1000,10000,100000 --edits 10", "--sizes 1000,5000 --edits 5"),
     Bench("room_load.py", "--updates 10000", "--updates 1000"),
     Bench("durability.py", "--seconds 5", "--updates 3000 --seconds 1"),
     Bench(
         "writers.py",
-        "--writers 10 --rate 8000 --seconds 3 --converge-seconds 20",
+        "--writers 10 --rate 8000 --seconds 3 --converge-seconds 10",
         "--writers 4 --rate 2000 --seconds 1 --converge-seconds 10",
         variant="10 writers",
     ),
     Bench(
         "writers.py",
-        "--writers 50 --rate 3000 --seconds 3 --converge-seconds 20",
+        "--writers 50 --rate 3000 --seconds 3 --converge-seconds 10",
         "--writers 10 --rate 1000 --seconds 1 --converge-seconds 10",
         variant="50 writers",
     ),
     Bench(
         "storage_memory.py",
-        "--documents 100 --reference-seconds 10",
+        "--documents 60 --reference-seconds 8",
         "--storage-elements 1000 --updates 1000 --elements 200 --documents 20 --cycles 1"
         " --reference-seconds 2",
     ),
@@ -103,9 +103,9 @@ BENCHES = (
         "--documents 2 --readers 4 --edits 20 --repeats 1",
         needs=("strace",),
     ),
-    Bench("isolation.py", "--seconds 2", "--seconds 1 --describes 2 --describe-elements 5000"),
+    Bench("isolation.py", "--seconds 2 --describes 5", "--seconds 1 --describes 2 --describe-elements 5000"),
     Bench("document_ops.py", "--n 5000 --repeats 3", "--n 2000 --repeats 3"),
-    Bench("update_guard.py", "--n 3000", "--n 1000"),
+    Bench("update_guard.py", "--n 2000", "--n 1000"),
     Bench("text_typing.py", "--keystrokes 2000", "--keystrokes 300"),
     Bench(
         # 100 lists: the text search pages through "item 9", "item 90" ... "item 99" (a prefix match).
@@ -115,7 +115,7 @@ BENCHES = (
     ),
     Bench(
         "cluster.py",
-        "--rounds 150 --clients 30 --updates 100",
+        "--rounds 100 --clients 30 --updates 100",
         "--rounds 50 --clients 6 --updates 20",
         needs=("redis-server", "/usr/lib/postgresql/*/bin/postgres"),
     ),
