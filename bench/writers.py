@@ -57,14 +57,21 @@ async def writer_run(
         last_edit = time.perf_counter()
         target = base + offered
 
+        deadline = last_edit + converge_seconds
+
+        # Each waiter watches the deadline itself: cancelling them from an outer wait_for could be lost
+        # in the inner one's (Python 3.11's wait_for swallows a cancel that races its result), and a
+        # writer that never converges then kept the bench waiting forever.
         async def converged(client: Client) -> None:
             while children(client.ydoc) < target and client.connection.close_code is None:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return
                 client.changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(client.changed.wait(), 1)
+                    await asyncio.wait_for(client.changed.wait(), min(1.0, remaining))
 
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(converged(c) for c in clients)), converge_seconds)
+        await asyncio.gather(*(converged(c) for c in clients))
         settle = time.perf_counter() - last_edit
         applied = min(children(c.ydoc) for c in clients) - base
         evicted = sum(1 for c in clients if c.connection.close_code is not None)
