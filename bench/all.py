@@ -155,14 +155,11 @@ def run_bench(bench: Bench, arguments: str, summary: Path, log: Path, timeout: f
         )
         try:
             code = process.wait(timeout)
+        except KeyboardInterrupt:  # Ctrl-C reaches only this process: the bench has a session of its own
+            stop(process)
+            raise
         except subprocess.TimeoutExpired:
-            # SIGINT first: the bench's finally blocks stop the servers and services it started.
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop(process)
             return Outcome(
                 bench, arguments, Status.TIMED_OUT, f"after {timeout:g} s", time.perf_counter() - started
             )
@@ -170,6 +167,16 @@ def run_bench(bench: Bench, arguments: str, summary: Path, log: Path, timeout: f
     if code != 0:
         return Outcome(bench, arguments, Status.FAILED, f"exit {code}: {last_line(log)}", seconds)
     return Outcome(bench, arguments, Status.OK, "", seconds)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a bench and what it started; SIGINT first, so its finally blocks stop its servers."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def last_line(log: Path) -> str:
