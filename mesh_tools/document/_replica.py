@@ -31,7 +31,8 @@ from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
 from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver, XmlChange
-from ._text import LastTyped, apply_marks, collect_text_changes
+from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
+from ._update_effects import UpdateEffects
 from ._validate import Violation
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
@@ -213,15 +214,40 @@ class MeshDocument:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
         return self.ydoc.get_update(state)
 
-    def apply_update(self, update: bytes, origin: Any = REMOTE, *, check: bool = True) -> list[Violation]:
+    def apply_update(
+        self,
+        update: bytes,
+        origin: Any = REMOTE,
+        *,
+        check: bool = True,
+        effects: UpdateEffects | None = None,
+    ) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
         Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
         cheap on large documents; ``repair()`` mends what it reports. ``check=False`` skips the check
         (and returns no violations) for updates an authority already checked, such as the room
         server's. Raises ValueError if the update cannot be decoded, leaving the document as it was.
+        ``effects``: what the update does, as ``UpdateGuard.check`` read it from the update just before;
+        the index and events then come from it instead of pycrdt's events, whose cost grows with the
+        width of the parents they touch (docs/adr/0018-remote-changes-without-deep-events.md).
         """
-        return self.apply_updates([update], origin, check=check)
+        if effects is None:
+            return self.apply_updates([update], origin, check=check)
+        self._check_outside_transaction()
+        # Read before: what the attributes were is not in the update.
+        touched = [
+            (element, name, element._xml.attributes.get(name))
+            for (element_id, name) in effects.attributes
+            if (element := self._elements.get(element_id)) is not None
+        ]
+        self._integration = integration = Integration()
+        with self.transaction(origin=origin):
+            self.ydoc.apply_update(update)
+            local = self._origin is None
+            self._index.integrate_effects(effects, touched, local=local, into=integration)
+            record_text_changes(self, effects.texts, local=local, into=integration)
+        return _validate.check_changes(self, integration.changes) if check else []
 
     def apply_updates(
         self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True
@@ -233,10 +259,7 @@ class MeshDocument:
         (``merge_updates`` of that many takes seconds). An update that cannot be decoded raises
         ValueError and leaves the ones before it applied.
         """
-        if self._depth:
-            raise InvalidOperationError(
-                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
-            )
+        self._check_outside_transaction()
         # Observed only while remote changes integrate: converting deep events to Python would triple
         # the cost of local writes, which keep the index themselves.
         subscription = self._deep_observer.subscribe()
@@ -324,6 +347,12 @@ class MeshDocument:
         return _validate.repair(self, origin)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _check_outside_transaction(self) -> None:
+        if self._depth:
+            raise InvalidOperationError(
+                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
+            )
 
     def _check_writable(self) -> None:
         # First thing every API write does: a refused write must not even open a transaction.

@@ -38,6 +38,7 @@ from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
 from ._placements import FORGOTTEN, Placement, Placements, covers
+from ._update_effects import UpdateEffects, update_effects
 from ._yjs_update import (
     Content,
     DecodedItem,
@@ -124,6 +125,8 @@ class CheckedUpdate:
 
     items: list[tuple[DecodedItem, Placement]]
     deletes: dict[int, list[tuple[int, int]]]
+    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when it inserts.
+    effects: UpdateEffects | None
 
 
 class UpdateGuard:
@@ -166,7 +169,8 @@ class UpdateGuard:
             replica=None if trusted_ids else self._doc._elements,
             strict=True,
         )
-        return CheckedUpdate(check.run(prepared.elements, self._doc.limits.max_elements), check.deletes)
+        placed = check.run(prepared.elements, self._doc.limits.max_elements)
+        return CheckedUpdate(placed, check.deletes, update_effects(placed, check.deletes, self._placements))
 
     def accept(self, checked: CheckedUpdate) -> None:
         """Record the items of an update the replica has applied."""

@@ -286,7 +286,7 @@ class LiveDocument:
         if isinstance(origin, Subscriber):
             self._check_claims(claims_of(update, self.doc.get_state()), origin.participant.token.name)
         try:
-            violations = self.doc.apply_update(update, origin=origin)
+            violations = self.doc.apply_update(update, origin=origin, effects=checked.effects)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         self._guard.accept(checked)
