@@ -234,19 +234,24 @@ class ElementIndex:
     def integrate_effects(
         self,
         effects: UpdateEffects,
-        touched: list[tuple[Element, str, Any]],
+        touched: list[tuple[Element, str, list[Any], Any]],
         *,
         local: bool,
         into: Integration,
     ) -> None:
         """Bring an applied update that inserted nothing into the index and events, from what the update
-        guard read in it; ``touched``: (element, attribute, its raw value before) for its attributes."""
+        guard read in it; ``touched``: (element, attribute, the values the update wrote there, its raw
+        value before) for the attributes it reached."""
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
-        for element, name, old in touched:
-            if element.is_alive:
-                new = element._xml.attributes.get(name)
+        for element, name, written, old in touched:
+            if not element.is_alive:
+                continue
+            new = element._xml.attributes.get(name)
+            # As Yjs reports it: a change, or a write that won (even of the same value); a concurrent
+            # write that lost, or a delete the replica had applied already, is no change.
+            if new != old or (written and new == written[-1]):
                 self._record(AttributeChanged(element, name, read_value(old), read_value(new), local), into)
 
     def _apply_delta(

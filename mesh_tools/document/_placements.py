@@ -22,7 +22,7 @@ from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
 from ._yjs_update import Content, DecodedItem, ItemId
 
-__all__ = ["FORGOTTEN", "Placement", "Placements", "covers", "encode_state_vector"]
+__all__ = ["FORGOTTEN", "Placement", "Placements", "covers", "encode_state_vector", "overlaps"]
 
 
 class Placement(NamedTuple):
@@ -141,14 +141,14 @@ class Placements:
         """Drop the participant entries and the id holders a delete set removes."""
         for entry in [e for e in self.entries if covers(deletes, e)]:
             del self.entries[entry]
-        for element, _ in self.deleted(deletes):
+        for element, _, _ in self.deleted(deletes):
             if element in self._ids:
                 self._drop_holder(self._ids.pop(element), element)
 
-    def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, Placement]]:
-        """The recorded runs a delete set reaches, each as (the run's first item, its placement).
+    def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, int, Placement]]:
+        """The recorded items a delete set reaches, as (first item, end clock, placement) per run.
 
-        An element is a run of its own, so a run's first item is the element's item.
+        An element is a run of its own: its item comes as the first item.
         """
         for client, ranges in deletes.items():
             runs = self._clients.get(client)
@@ -158,7 +158,8 @@ class Placements:
                 at = max(bisect_right(runs.starts, clock) - 1, 0)
                 while at < len(runs.starts) and runs.starts[at] < clock + length:
                     if runs.ends[at] > clock:
-                        yield (client, runs.starts[at]), runs.places[at]
+                        first = max(runs.starts[at], clock)
+                        yield (client, first), min(runs.ends[at], clock + length), runs.places[at]
                     at += 1
 
     def holds(self, deletes: dict[int, list[tuple[int, int]]]) -> bool:
@@ -187,5 +188,9 @@ def encode_state_vector(entries: Iterable[tuple[int, int]]) -> bytes:
 
 def covers(deletes: dict[int, list[tuple[int, int]]], item_id: ItemId) -> bool:
     """Whether a delete set (client -> [(clock, length)]) deletes ``item_id``."""
-    client, clock = item_id
-    return any(start <= clock < start + length for start, length in deletes.get(client, ()))
+    return overlaps(deletes, item_id[0], item_id[1], item_id[1] + 1)
+
+
+def overlaps(deletes: dict[int, list[tuple[int, int]]], client: int, start: int, end: int) -> bool:
+    """Whether a delete set deletes any of ``client``'s clocks from ``start`` to ``end`` (exclusive)."""
+    return any(clock < end and start < clock + length for clock, length in deletes.get(client, ()))

@@ -30,10 +30,12 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
 from ._move import RecentMoves, index_moved
+from ._placements import overlaps
 from ._pycrdt import DeepObserver, XmlChange
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
 from ._update_effects import UpdateEffects
 from ._validate import Violation
+from ._yjs_update import decode_delete_set
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
 
@@ -237,16 +239,28 @@ class MeshDocument:
         self._check_outside_transaction()
         # Read before: what the attributes were is not in the update.
         touched = [
-            (element, name, element._xml.attributes.get(name))
-            for (element_id, name) in effects.attributes
+            (element, name, written, element._xml.attributes.get(name))
+            for (element_id, name), written in effects.attributes.items()
             if (element := self._elements.get(element_id)) is not None
         ]
+        # Which of its text cuts are new shows only in the transaction's own delete set.
+        cut_now: list[bytes] = []
+        watching = self.ydoc.observe(lambda event: cut_now.append(event.delete_set)) if effects.cuts else None
+        try:
+            with self.transaction(origin=origin):
+                self.ydoc.apply_update(update)
+        finally:
+            if watching is not None:
+                self.ydoc.unobserve(watching)
         self._integration = integration = Integration()
-        with self.transaction(origin=origin):
-            self.ydoc.apply_update(update)
-            local = self._origin is None
-            self._index.integrate_effects(effects, touched, local=local, into=integration)
-            record_text_changes(self, effects.texts, local=local, into=integration)
+        local = origin is None
+        self._index.integrate_effects(effects, touched, local=local, into=integration)
+        texts = dict(effects.texts)
+        for cut in effects.cuts:
+            if cut_now and overlaps(decode_delete_set(cut_now[0]), cut.client, cut.start, cut.end):
+                texts[cut.element_id] = cut.suspect or texts.get(cut.element_id, False)
+        record_text_changes(self, texts, local=local, into=integration)
+        self._dispatch()
         return _validate.check_changes(self, integration.changes) if check else []
 
     def apply_updates(

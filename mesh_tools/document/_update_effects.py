@@ -16,13 +16,30 @@ So is anything this module cannot resolve from the record; it answers None and t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
 from ._placements import Placement, Placements, covers
 from ._yjs_update import Content, DecodedItem, ItemId, TypeRef
 
-__all__ = ["UpdateEffects", "update_effects"]
+__all__ = ["TextCut", "UpdateEffects", "update_effects"]
+
+
+class TextCut(NamedTuple):
+    """Characters or marks of an element's text that the update deletes, unless they are gone already.
+
+    A delete set names everything its sender had deleted, not only what it deleted last (an update
+    made from a state vector carries the whole of it), so which cuts are new is known only once the
+    update is applied: from the transaction's own delete set.
+    """
+
+    client: int
+    start: int
+    end: int
+    element_id: str
+    #: Whether it reaches marks or embeds, which can break the schema.
+    suspect: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +48,16 @@ class UpdateEffects:
 
     #: Elements it deletes (each with its subtree), by id; an element inside another deleted one is left out.
     deleted: list[str] = field(default_factory=list)
-    #: (element id, attribute name) of every attribute it sets or removes, once each.
-    attributes: dict[tuple[str, str], None] = field(default_factory=dict)
-    #: Element id -> whether the edit of its text may break the schema (marks or embeds touched).
+    #: (element id, attribute name) -> the values new items write there (none if it only deletes some).
+    attributes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: Element id -> whether what it types into the element's text may break the schema (marks, embeds).
     texts: dict[str, bool] = field(default_factory=dict)
+    #: What it deletes of texts.
+    cuts: list[TextCut] = field(default_factory=list)
+
+
+#: What a text holds that cannot break the schema: characters (deleted ones too).
+_CHARACTERS = (Content.STRING, Content.DELETED)
 
 
 class _NeedsEvents(Exception):
@@ -56,8 +79,8 @@ def update_effects(
             reader.add(item, place)
         if not placements.holds(deletes):
             raise _NeedsEvents  # deletes items of this very update, or items the replica lacks
-        for item_id, place in placements.deleted(deletes):
-            reader.delete(item_id, place)
+        for item_id, end, place in placements.deleted(deletes):
+            reader.delete(item_id, end, place)
     except _NeedsEvents:
         return None
     return reader.effects
@@ -77,14 +100,16 @@ class _EffectsReader:
         if holder is None:
             return
         if holder.type_ref == TypeRef.XML_TEXT:
-            self._text(holder, suspect=item.content not in (Content.STRING, Content.DELETED))
+            element_id = self._text_holder(holder)
+            texts = self.effects.texts
+            texts[element_id] = texts.get(element_id, False) or item.content not in _CHARACTERS
         elif place.key is not None:
-            self._attribute(place)
+            self._attribute(place).extend(item.values)
         elif item.content != Content.DELETED:  # a deleted child changes no element's children
             raise _NeedsEvents
 
-    def delete(self, item_id: ItemId, place: Placement) -> None:
-        """A recorded run the delete set reaches."""
+    def delete(self, item_id: ItemId, end: int, place: Placement) -> None:
+        """Recorded items the delete set reaches: from ``item_id`` to clock ``end``, in one place."""
         if place.content in (Content.GC, Content.DELETED):
             return  # gone already
         holder = self._holder(place)
@@ -94,7 +119,9 @@ class _EffectsReader:
         if covers(self._deletes, place.parent):
             return  # inside an element or text deleted with it
         if holder.type_ref == TypeRef.XML_TEXT:
-            self._text(holder, suspect=place.content != Content.STRING)
+            client, start = item_id
+            suspect = place.content not in _CHARACTERS
+            self.effects.cuts.append(TextCut(client, start, end, self._text_holder(holder), suspect))
         elif place.key is not None:
             self._attribute(place)
         elif place.type_ref == TypeRef.XML_ELEMENT:
@@ -118,17 +145,17 @@ class _EffectsReader:
             raise _NeedsEvents
         return holder
 
-    def _attribute(self, place: Placement) -> None:
+    def _attribute(self, place: Placement) -> list[Any]:
+        """The values written to the attribute so far (a list to add to)."""
         assert isinstance(place.parent, tuple) and place.key is not None
         if place.key == ID_ATTRIBUTE:
             raise _NeedsEvents  # an id rewritten or removed: the repair needs what the events say
-        self.effects.attributes[self._element_id(place.parent), place.key] = None
+        return self.effects.attributes.setdefault((self._element_id(place.parent), place.key), [])
 
-    def _text(self, text: Placement, *, suspect: bool) -> None:
+    def _text_holder(self, text: Placement) -> str:
         if not isinstance(text.parent, tuple):
             raise _NeedsEvents
-        element_id = self._element_id(text.parent)
-        self.effects.texts[element_id] = suspect or self.effects.texts.get(element_id, False)
+        return self._element_id(text.parent)
 
     def _element_id(self, element: ItemId) -> str:
         element_id = self._placements.element_id(element)
