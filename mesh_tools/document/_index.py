@@ -311,6 +311,9 @@ class ChildPlaces:
         """The position of ``element_id`` in ``kids`` (it must be there)."""
         seen = self._seen.get(element_id)
         if seen is None:
+            if len(self._seen) > 2 * len(kids):  # mostly children gone since
+                self._seen = _places_of(kids)
+                return self._seen[element_id]
             # Arrived since the places were taken: one search of the list, then it is known too.
             seen = self._seen[element_id] = kids.index(element_id)
             return seen

@@ -30,7 +30,6 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
 from ._move import RecentMoves, index_moved
-from ._placements import overlaps
 from ._pycrdt import DeepObserver, XmlChange
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
 from ._update_effects import UpdateEffects
@@ -255,10 +254,7 @@ class MeshDocument:
         self._integration = integration = Integration()
         local = origin is None
         self._index.integrate_effects(effects, touched, local=local, into=integration)
-        texts = dict(effects.texts)
-        for cut in effects.cuts:
-            if cut_now and overlaps(decode_delete_set(cut_now[0]), cut.client, cut.start, cut.end):
-                texts[cut.element_id] = cut.suspect or texts.get(cut.element_id, False)
+        texts = effects.texts_changed(decode_delete_set(cut_now[0]) if cut_now else {})
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()
         return _validate.check_changes(self, integration.changes) if check else []

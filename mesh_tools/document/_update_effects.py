@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
-from ._placements import Placement, Placements, covers
+from ._placements import Placement, Placements, covers, overlaps
 from ._yjs_update import Content, DecodedItem, ItemId, TypeRef
 
 __all__ = ["TextCut", "UpdateEffects", "update_effects"]
@@ -54,6 +54,15 @@ class UpdateEffects:
     texts: dict[str, bool] = field(default_factory=dict)
     #: What it deletes of texts.
     cuts: list[TextCut] = field(default_factory=list)
+
+    def texts_changed(self, deleted_now: dict[int, list[tuple[int, int]]]) -> dict[str, bool]:
+        """Element id -> whether the edit may break the schema, for every text the update changed,
+        given what its transaction deleted."""
+        texts = dict(self.texts)
+        for cut in self.cuts:
+            if overlaps(deleted_now, cut.client, cut.start, cut.end):
+                texts[cut.element_id] = cut.suspect or texts.get(cut.element_id, False)
+        return texts
 
 
 #: What a text holds that cannot break the schema: characters (deleted ones too).
