@@ -220,3 +220,20 @@ def test_updates_that_insert_nothing_are_told_and_inserts_are_not() -> None:
     )
     send(lambda: seed.root.append_child("figure"))
     assert server.told == 5
+
+
+def test_an_update_told_its_effects_and_applied_as_is_reaches_update_listeners_as_it_came() -> None:
+    seed = MeshDocument(schema=SCHEMA)
+    figure = seed.root.append_child("figure", {"src": "a.png"})
+    server = GuardedWatcher(MeshDocument(schema=SCHEMA))
+    server.receive(seed.get_update())
+    relayed: list[bytes] = []
+    server.doc.on_update(lambda update, origin: relayed.append(update))
+    before = seed.get_state()
+    figure.set_attribute("src", "b.png")
+    update = seed.get_update(before)
+    checked = server.guard.check(update, server.guard.prepare())
+    assert checked.new_only and checked.effects is not None
+    server.doc.apply_update(update, as_is=True, effects=checked.effects)
+    assert relayed == [update]
+    assert server.events["attribute", figure.id, "src", "a.png", "b.png", False] == 1
