@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ChildPlaces", "ElementIndex", "Integration"]
 
 #: Children lists at least this long get a :class:`ChildPlaces` (shorter ones are searched whole).
-_MAPPED = 512
+_MAPPED = 4096
 #: How far from where it was last seen a child is looked for, widening, before the places are redone.
 _WINDOWS = (16, 256)
 
