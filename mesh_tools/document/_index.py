@@ -21,8 +21,10 @@ from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import gc_paused, id_of, read_value
+from ._placements import covers
 from ._pycrdt import XmlChange, is_text, subtree_rows
 from ._update_effects import UpdateEffects
+from ._yjs_update import ItemId
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
@@ -234,24 +236,26 @@ class ElementIndex:
     def integrate_effects(
         self,
         effects: UpdateEffects,
-        touched: list[tuple[Element, str, list[Any], Any]],
+        touched: list[tuple[Element, str, list[ItemId], Any]],
+        deleted_now: dict[int, list[tuple[int, int]]],
         *,
         local: bool,
         into: Integration,
     ) -> None:
         """Bring an applied update that inserted nothing into the index and events, from what the update
-        guard read in it; ``touched``: (element, attribute, the values the update wrote there, its raw
-        value before) for the attributes it reached."""
+        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
+        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
-        for element, name, written, old in touched:
+        for element, name, writers, old in touched:
             if not element.is_alive:
                 continue
             new = element._xml.attributes.get(name)
-            # As Yjs reports it: a change, or a write that won (even of the same value); a concurrent
-            # write that lost, or a delete the replica had applied already, is no change.
-            if new != old or (written and new == written[-1]):
+            # As Yjs reports it: a change, or a write that won (even of the same value: of an
+            # attribute's entries only the winner is left undeleted); a concurrent write that lost, or a
+            # delete the replica had applied already, is no change.
+            if new != old or any(not covers(deleted_now, writer) for writer in writers):
                 self._record(AttributeChanged(element, name, read_value(old), read_value(new), local), into)
 
     def _apply_delta(

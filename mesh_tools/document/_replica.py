@@ -270,19 +270,23 @@ class MeshDocument:
             for (element_id, name), written in effects.attributes.items()
             if (element := self._elements.get(element_id)) is not None
         ]
-        # Which of its text cuts are new shows only in the transaction's own delete set.
-        cut_now: list[bytes] = []
-        watching = self.ydoc.observe(lambda event: cut_now.append(event.delete_set)) if effects.cuts else None
+        # Which of its text cuts are new, and whether a write won, shows only in the transaction's own
+        # delete set (a write that loses to a concurrent one is deleted as it integrates).
+        deleted: list[bytes] = []
+        watching = None
+        if effects.cuts or any(effects.attributes.values()):
+            watching = self.ydoc.observe(lambda event: deleted.append(event.delete_set))
         try:
             with self._transaction(origin, as_is=[update] if as_is else None):
                 self.ydoc.apply_update(update)
         finally:
             if watching is not None:
                 self.ydoc.unobserve(watching)
+        deleted_now = decode_delete_set(deleted[0]) if deleted else {}
         self._integration = integration = Integration()
         local = origin is None
-        self._index.integrate_effects(effects, touched, local=local, into=integration)
-        texts = effects.texts_changed(decode_delete_set(cut_now[0]) if cut_now else {})
+        self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
+        texts = effects.texts_changed(deleted_now)
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()
         return _validate.check_changes(self, integration.changes) if check else []

@@ -16,7 +16,7 @@ So is anything this module cannot resolve from the record; it answers None and t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
@@ -48,8 +48,8 @@ class UpdateEffects:
 
     #: Elements it deletes (each with its subtree), by id; an element inside another deleted one is left out.
     deleted: list[str] = field(default_factory=list)
-    #: (element id, attribute name) -> the values new items write there (none if it only deletes some).
-    attributes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: (element id, attribute name) -> the new items that write there (none if it only deletes some).
+    attributes: dict[tuple[str, str], list[ItemId]] = field(default_factory=dict)
     #: Element id -> whether what it types into the element's text may break the schema (marks, embeds).
     texts: dict[str, bool] = field(default_factory=dict)
     #: What it deletes of texts.
@@ -113,7 +113,7 @@ class _EffectsReader:
             texts = self.effects.texts
             texts[element_id] = texts.get(element_id, False) or item.content not in _CHARACTERS
         elif place.key is not None:
-            self._attribute(place).extend(item.values)
+            self._attribute(place).append(item.id)
         elif item.content != Content.DELETED:  # a deleted child changes no element's children
             raise _NeedsEvents
 
@@ -154,8 +154,8 @@ class _EffectsReader:
             raise _NeedsEvents
         return holder
 
-    def _attribute(self, place: Placement) -> list[Any]:
-        """The values written to the attribute so far (a list to add to)."""
+    def _attribute(self, place: Placement) -> list[ItemId]:
+        """The items writing to the attribute so far (a list to add to)."""
         assert isinstance(place.parent, tuple) and place.key is not None
         if place.key == ID_ATTRIBUTE:
             raise _NeedsEvents  # an id rewritten or removed: the repair needs what the events say
