@@ -124,7 +124,7 @@ def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, floa
     def apply(update: bytes) -> None:
         # As LiveDocument.apply does: the update guard, then apply and check, then the record.
         checked = guard.check(update, guard.prepare())
-        if doc.apply_update(update):
+        if doc.apply_update(update, effects=checked.effects):
             raise AssertionError("a valid edit was reported as a violation")
         guard.accept(checked)
         create_update_message(update)
