@@ -54,7 +54,7 @@ class _Runs:
 
     A record holds a few runs per element (the element and each attribute, at consecutive clocks but
     each placed differently), so runs kept as objects (a named tuple, its parent's id tuple and the
-    ints in both) cost ~1.4 KB an element; in columns a run costs 34 bytes. Yjs ids are at most 64-bit
+    ints in both) cost ~1.4 KB an element; in columns a run costs 36 bytes. Yjs ids are at most 64-bit
     (the decoder refuses wider integers).
     """
 
