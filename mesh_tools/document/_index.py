@@ -61,7 +61,9 @@ class ElementIndex:
     ``elements`` is a plain dict that stays the same object for the document's life: readers look
     handles up in it directly (a dict subclass or a method call would add ~30% to every lookup).
     ``kids`` holds, per element, one entry per CRDT child in order: its id, or None for a child that is
-    not an indexed element (text, or an element without a usable id). Index changes append their
+    not an indexed element (text, or an element without a usable id); an element that never had a child
+    has no list (read ``kids.get(id, ())``): most elements of a document are leaves, and an empty list
+    and its entry cost more than the element's handle. Index changes append their
     events to ``events`` (the document's pending events).
     """
 
@@ -96,12 +98,12 @@ class ElementIndex:
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
         """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
         element = self._write(self.elements[parent_id]._xml, at, built, parent_id)
-        self.kids[parent_id].insert(at, element.id)
+        self.kids.setdefault(parent_id, []).insert(at, element.id)
         return element
 
     def insert_text(self, element_id: str, at: int) -> None:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
-        self.kids[element_id].insert(at, None)
+        self.kids.setdefault(element_id, []).insert(at, None)
 
     def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
         top: Element | None = None
@@ -116,7 +118,8 @@ class ElementIndex:
             element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
-            self.kids[element_id] = [None] if text is not None else [child.id for child in children]
+            if text is not None or children:
+                self.kids[element_id] = [None] if text is not None else [child.id for child in children]
             # Popped last first, each written at 0: yrs finds a position by walking the children, so
             # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
             stack.extend((xml, 0, child, element_id) for child in children)
@@ -153,7 +156,8 @@ class ElementIndex:
                     element = Element(self._doc, node, node_id, tag)
                 self.elements[node_id] = element
                 self.parents[node_id] = parent
-                self.kids[node_id] = entries
+                if entries:
+                    self.kids[node_id] = entries
         return found.entries
 
     def position(self, element_id: str) -> int:
@@ -262,7 +266,7 @@ class ElementIndex:
         self, parent_id: str, delta: list[dict[str, Any]], local: bool, into: Integration
     ) -> None:
         """Apply Yjs's steps over a parent's children (positions as before the change) to its entries."""
-        entries = self.kids[parent_id]
+        entries = self.kids.setdefault(parent_id, [])
         position = 0
         for step in delta:
             if "retain" in step:

@@ -174,7 +174,7 @@ class MeshDocument:
                 root.insert_text(0, text)
             # Last first, each at the same place after any text: yrs walks the children to find a
             # position, so appending them one by one would cost O(n) each.
-            at = len(self._index.kids[ROOT_ID])
+            at = len(self._index.kids.get(ROOT_ID, ()))
             inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
             self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
             apply_marks(self, marks)

@@ -174,6 +174,8 @@ class _Reader:
             shift += 7
             if shift > 70:
                 raise ValueError("a variable-length integer is too long")
+        if value >> 64:  # yrs reads at most 64 bits (lib0 in JavaScript 53); the record keeps 64
+            raise ValueError("a variable-length integer is wider than 64 bits")
         self.offset = offset
         return value
 
