@@ -4,47 +4,117 @@ pycrdt's calls hold the GIL from start to end: folding a 60k-element document's 
 (``merge_updates``, applying to a fresh ``Doc``, encoding it) took 420 ms, during which no thread of the
 server, the event loop included, ran at all; a worker thread does not help there. Work on bytes that
 only returns bytes can run in another process instead, for the price of copying them through a pipe
-(milliseconds for megabytes). The process is spawned on first use (not forked: the server has threads)
-and serves for the server's lifetime; if it dies, the next call starts another.
+(milliseconds for megabytes).
+
+The process runs this module's :func:`main`, started on first use and kept for the
+server's lifetime; it ends when its pipe closes (the server exited or was killed). Not a
+``multiprocessing`` pool: its spawned children import the parent's ``__main__``, which re-runs a user's
+script that starts a server without an ``if __name__ == "__main__"`` guard. If the process dies
+(killed for memory), the work is done in the server's process, and the next call starts another.
+
+Requests and answers are ``multiprocessing.connection`` messages: the function's
+``module:qualified name``, the number of arguments, the arguments; then ``ok`` or ``error`` and the
+result or the error's text.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 
-__all__ = ["run_in_worker_process"]
+__all__ = ["main", "run_in_worker_process"]
 
 logger = logging.getLogger(__name__)
 
+Work = Callable[[tuple[bytes, ...]], bytes]
+_OK = b"ok"
+_ERROR = b"error"
+
+
+class _Worker:
+    """The running worker process and the two pipes to it."""
+
+    def __init__(self) -> None:
+        to_child, requests = os.pipe()
+        answers, from_child = os.pipe()
+        # The child imports what the parent can (a test module's function, say).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        command = [sys.executable, "-c", f"from {__name__} import main; main()"]
+        self.process = subprocess.Popen(command, stdin=to_child, stdout=from_child, env=env)
+        os.close(to_child)
+        os.close(from_child)
+        self.requests = Connection(requests, readable=False)
+        self.answers = Connection(answers, writable=False)
+
+    def run(self, function: Work, arguments: tuple[bytes, ...]) -> bytes:
+        self.requests.send_bytes(f"{function.__module__}:{function.__qualname__}".encode())
+        self.requests.send_bytes(len(arguments).to_bytes(4, "big"))
+        for argument in arguments:
+            self.requests.send_bytes(argument)
+        status, answer = self.answers.recv_bytes(), self.answers.recv_bytes()
+        if status == _ERROR:
+            raise ValueError(answer.decode())
+        return answer
+
+    def close(self) -> None:
+        self.requests.close()
+        self.answers.close()
+        self.process.kill()
+        self.process.wait()
+
+
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
+_worker: _Worker | None = None
 
 
-def run_in_worker_process(
-    function: Callable[[tuple[bytes, ...]], bytes], arguments: tuple[bytes, ...]
-) -> bytes:
+def run_in_worker_process(function: Work, arguments: tuple[bytes, ...]) -> bytes:
     """``function(arguments)`` in the worker process, blocking the calling thread (never the event loop's).
 
-    ``function`` must be importable by name (a module-level function). If the process cannot be
-    started or dies (killed for memory), the work runs in this process instead: slower for the
-    others, but nothing is lost.
+    ``function`` must be a module-level function. An error it raises comes back as ValueError with
+    its text. If the process cannot be started or dies, the work runs in this process instead: slower
+    for the others, but nothing is lost.
     """
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        pool = _pool
-    try:
-        return pool.submit(function, arguments).result()
-    except (BrokenProcessPool, OSError) as exc:
-        logger.warning("the worker process failed (%s); doing the work in the server's process", exc)
-        with _lock:
-            if _pool is pool:
-                _pool = None
-        pool.shutdown(wait=False)
-        return function(arguments)
+    global _worker
+    with _lock:  # one request at a time on the pipes
+        try:
+            if _worker is None:
+                _worker = _Worker()
+            return _worker.run(function, arguments)
+        except (EOFError, OSError) as exc:
+            logger.warning("the worker process failed (%s); doing the work in the server's process", exc)
+            if _worker is not None:
+                _worker.close()
+                _worker = None
+    return function(arguments)
+
+
+def _serve(requests: Connection, answers: Connection) -> None:
+    """The worker process's loop: run each request, answer, until the server closes the pipe."""
+    while True:
+        try:
+            name = requests.recv_bytes().decode()
+        except EOFError:
+            return
+        arguments = tuple(requests.recv_bytes() for _ in range(int.from_bytes(requests.recv_bytes(), "big")))
+        module, _, qualified_name = name.partition(":")
+        try:
+            result = getattr(importlib.import_module(module), qualified_name)(arguments)
+        except Exception as exc:
+            answers.send_bytes(_ERROR)
+            answers.send_bytes(f"{type(exc).__name__}: {exc}".encode())
+        else:
+            answers.send_bytes(_OK)
+            answers.send_bytes(result)
+
+
+def main() -> None:
+    """The worker process: requests on stdin, answers on stdout; anything printed goes to stderr."""
+    answer_pipe = os.dup(1)
+    os.dup2(2, 1)
+    _serve(Connection(os.dup(0), writable=False), Connection(answer_pipe, readable=False))

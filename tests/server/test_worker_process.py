@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from pycrdt import Doc, XmlElement, XmlFragment
 
@@ -41,6 +44,27 @@ def test_a_killed_worker_process_is_replaced_and_no_work_is_lost() -> None:
     assert int(run_in_worker_process(_pid, ())) != worker
     replacement = int(run_in_worker_process(_pid, ()))
     assert replacement not in {worker, os.getpid()}
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path: Path) -> None:
+    # multiprocessing's spawned children import the parent's __main__: this script would start twice.
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "print('started', flush=True)\n"
+        "from mesh_tools.server._worker_process import run_in_worker_process\n"
+        "from tests.server.test_worker_process import _pid\n"
+        "import os\n"
+        "print(int(run_in_worker_process(_pid, ())) != os.getpid())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["started", "True"], done.stderr
 
 
 def test_a_big_log_is_folded_in_the_worker_process_exactly_as_in_this_one() -> None:
