@@ -211,10 +211,10 @@ class Element:
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
         self._doc._check_writable()
-        xml = self._live()
-        # One transaction for the read and the write: pycrdt commits a transaction per bare read.
+        self._live()
         with self._doc._api_write():
-            count = len(xml.children)
+            # The index's entries mirror the CRDT's children one for one: no CRDT read needed.
+            count = len(self._doc._index.kids[self.id])
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(
