@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeAlias
 
 from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
@@ -197,11 +197,9 @@ class MeshDocument:
                 self._origin = None
                 self._dispatch()
 
-    @contextmanager
-    def _api_write(self) -> Iterator[None]:
+    def _api_write(self) -> AbstractContextManager[None]:
         """A local write through this API, which keeps the index and emits events itself."""
-        with self.transaction():
-            yield
+        return self.transaction()
 
     # -- replication ------------------------------------------------------------------------
 

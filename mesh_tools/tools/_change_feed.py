@@ -312,6 +312,8 @@ class ChangeFeed:
         """
         entries = self._log.since(version)
         current = self.version()
+        if not entries:
+            return FeedPage([], current)  # the usual answer to an edit: nobody else wrote meanwhile
         inserted: dict[str, _Entry] = {}
         fresh: set[str] = set()
         sets: dict[tuple[str, str], _Entry] = {}
