@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, TypeAlias
 
-from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
+from pycrdt import Doc, Subscription, Transaction, TransactionEvent, XmlFragment
 
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
@@ -177,29 +178,16 @@ class MeshDocument:
             self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
             apply_marks(self, marks)
 
-    @contextmanager
-    def transaction(self, origin: Any = None) -> Iterator[None]:
+    def transaction(self, origin: Any = None) -> AbstractContextManager[None]:
         """Batch edits into one CRDT transaction: one update, and events delivered after it commits.
 
         Note that pycrdt has no rollback: edits made before an exception inside the block stay.
         """
-        outermost = self._depth == 0
-        if outermost:
-            self._origin = origin
-        self._depth += 1
-        self._transactions += 1
-        try:
-            with self.ydoc.transaction(origin=self._origin):
-                yield
-        finally:
-            self._depth -= 1
-            if outermost:
-                self._origin = None
-                self._dispatch()
+        return _Transaction(self, origin)
 
     def _api_write(self) -> AbstractContextManager[None]:
         """A local write through this API, which keeps the index and emits events itself."""
-        return self.transaction()
+        return _Transaction(self, None)
 
     # -- replication ------------------------------------------------------------------------
 
@@ -359,3 +347,51 @@ class MeshDocument:
                     listener(event)
                 except Exception:
                     logger.exception("document event listener failed")
+
+
+class _Transaction:
+    """One :meth:`MeshDocument.transaction`: the CRDT transaction, and the events dispatched once the
+    outermost one commits.
+
+    A class rather than a generator context manager: every local write opens one, and the generator's
+    machinery cost as much as the rest of the bookkeeping.
+    """
+
+    __slots__ = ("_crdt", "_document", "_origin", "_outermost")
+
+    def __init__(self, document: MeshDocument, origin: Any) -> None:
+        self._document = document
+        self._origin = origin
+        self._outermost = False
+        self._crdt: Transaction | None = None
+
+    def __enter__(self) -> None:
+        document = self._document
+        self._outermost = document._depth == 0
+        if self._outermost:
+            document._origin = self._origin
+        document._depth += 1
+        document._transactions += 1
+        try:
+            crdt = document.ydoc.transaction(origin=document._origin)
+            crdt.__enter__()
+        except BaseException:
+            self._end()
+            raise
+        self._crdt = crdt
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        assert self._crdt is not None
+        try:
+            self._crdt.__exit__(exc_type, exc, traceback)
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        document = self._document
+        document._depth -= 1
+        if self._outermost:
+            document._origin = None
+            document._dispatch()
