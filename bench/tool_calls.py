@@ -2,11 +2,12 @@
 
     python bench/tool_calls.py [--calls 2000] [--repeats 5] [--rich-schema FILE]
 
-1. Time per append of one ``<p class>`` under a body that grows to ``--calls`` children, median over
-   ``--repeats`` interleaved runs: ``toolkit.call("append_child", json)`` (parse, validate against the
-   advertised schema, check against the document schema, one CRDT transaction, JSON result) beside the
-   direct document API (``Element.append_child``) and a raw pycrdt ``XmlElement`` append (no checks).
-   Target: a tool call costs at most 5x the raw append.
+1. CPU time per append of one ``<p class>`` under a body that grows to ``--calls`` children, median
+   over ``--repeats`` interleaved runs, setup excluded: ``toolkit.call("append_child", json)`` (parse,
+   validate against the advertised schema, check against the document schema, one CRDT transaction,
+   JSON result) beside the direct document API (``Element.append_child``) and a raw pycrdt
+   ``XmlElement`` append through its public API (no checks, no index, no events). Target (issue 16):
+   a tool call costs at most 2x the raw append.
 2. Bytes of every tool definition (compact JSON, Responses format, the path-taking form, like
    MeshAgent's tools) for the seed's html schema and the rich fixture, beside MeshAgent 0.0.21's
    reference sizes for the same schemas (2,546 and 12,041 bytes). Targets: no larger for html, at most
@@ -139,14 +140,14 @@ def main() -> None:
     )
     raw, direct, tool = timings["raw"], timings["direct"], timings["tool"]
     costs = Table(title=f"append one <p> ({options.calls} appends, median of {options.repeats} runs)")
-    for column in ("path", "µs per append", "x raw pycrdt"):
+    for column in ("path", "CPU µs per append", "x raw pycrdt"):
         costs.add_column(column, justify="right" if column != "path" else "left")
     costs.add_row("raw pycrdt XmlElement append (reference)", f"{raw:.1f}", "1.0")
     costs.add_row("MeshDocument append_child", f"{direct:.1f}", f"{direct / raw:.1f}")
     costs.add_row('toolkit.call("append_child", json)', f"{tool:.1f}", f"{tool / raw:.1f}")
     console.print(costs)
-    verdict = "met" if tool <= 5 * raw else "MISSED"
-    console.print(f"target: tool call <= 5x raw pycrdt -> {tool / raw:.1f}x, {verdict}\n")
+    verdict = "met" if tool <= 2 * raw else "MISSED"
+    console.print(f"target: tool call <= 2x raw pycrdt -> {tool / raw:.1f}x, {verdict}\n")
 
     sizes = Table(title="all tool definitions, compact JSON, Responses format (path-taking form)")
     for column in ("schema", "ours (bytes)", "MeshAgent 0.0.21 (reference)", "ours / MeshAgent", "target"):
