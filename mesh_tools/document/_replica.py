@@ -199,18 +199,23 @@ class MeshDocument:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
         return self.ydoc.get_update(state)
 
-    def apply_update(self, update: bytes, origin: Any = REMOTE, *, check: bool = True) -> list[Violation]:
+    def apply_update(
+        self, update: bytes, origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
+    ) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
         Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
         cheap on large documents; ``repair()`` mends what it reports. ``check=False`` skips the check
         (and returns no violations) for updates an authority already checked, such as the room
         server's. Raises ValueError if the update cannot be decoded, leaving the document as it was.
+        ``as_is``: the caller knows the update holds only structs this replica lacks (the update guard
+        read it: ``CheckedUpdate.new_only``), so :meth:`on_update` listeners get its bytes instead of
+        pycrdt's costly re-encoding of them.
         """
-        return self.apply_updates([update], origin, check=check)
+        return self.apply_updates([update], origin, check=check, as_is=as_is)
 
     def apply_updates(
-        self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True
+        self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
     ) -> list[Violation]:
         """Integrate updates in order, in one transaction, like :meth:`apply_update` does one.
 
@@ -230,7 +235,8 @@ class MeshDocument:
         try:
             # A load indexes every element and records an event each, none in a reference cycle: the
             # cyclic GC's passes over that growing heap cost as much as the indexing.
-            with gc_paused(), self.transaction(origin=origin):
+            updates = list(updates)
+            with gc_paused(), _Transaction(self, origin, as_is=updates if as_is else None):
                 for update in updates:
                     self.ydoc.apply_update(update)
             if integration.imposters:
@@ -329,7 +335,9 @@ class MeshDocument:
         collect_text_changes(self, changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
-        update = event.update
+        self._tell_update_listeners(event.update)
+
+    def _tell_update_listeners(self, update: bytes) -> None:
         if update == b"\x00\x00" or not self._update_listeners:
             return
         for listener in list(self._update_listeners):
@@ -353,30 +361,43 @@ class _Transaction:
     """One :meth:`MeshDocument.transaction`: the CRDT transaction, and the events dispatched once the
     outermost one commits.
 
+    ``as_is``: updates it applies that update listeners get as they are. pycrdt encodes every observed
+    transaction's update in Rust, holding the GIL in proportion to its size (30 ms for 8 MiB, during
+    which no other thread runs). Updates that hold only what this replica lacks are that encoding
+    already, so the document observer is off meanwhile.
+
     A class rather than a generator context manager: every local write opens one, and the generator's
     machinery cost as much as the rest of the bookkeeping.
     """
 
-    __slots__ = ("_crdt", "_document", "_origin", "_outermost")
+    __slots__ = ("_as_is", "_before", "_crdt", "_document", "_origin", "_outermost", "_quiet")
 
-    def __init__(self, document: MeshDocument, origin: Any) -> None:
+    def __init__(self, document: MeshDocument, origin: Any, *, as_is: list[bytes] | None = None) -> None:
         self._document = document
         self._origin = origin
+        self._as_is = as_is
         self._outermost = False
+        self._quiet = False
+        self._before = b""
         self._crdt: Transaction | None = None
 
     def __enter__(self) -> None:
         document = self._document
-        self._outermost = document._depth == 0
-        if self._outermost:
+        self._outermost = outermost = document._depth == 0
+        self._quiet = self._as_is is not None and outermost and document._doc_subscription is not None
+        if outermost:
             document._origin = self._origin
+        if self._quiet:
+            assert document._doc_subscription is not None
+            document.ydoc.unobserve(document._doc_subscription)
+            self._before = document.ydoc.get_state()
         document._depth += 1
         document._transactions += 1
         try:
             crdt = document.ydoc.transaction(origin=document._origin)
             crdt.__enter__()
         except BaseException:
-            self._end()
+            self._end(failed=True)
             raise
         self._crdt = crdt
 
@@ -384,14 +405,24 @@ class _Transaction:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         assert self._crdt is not None
+        failed = exc_type is not None
         try:
             self._crdt.__exit__(exc_type, exc, traceback)
+        except BaseException:
+            failed = True
+            raise
         finally:
-            self._end()
+            self._end(failed=failed)
 
-    def _end(self) -> None:
+    def _end(self, *, failed: bool) -> None:
         document = self._document
+        if failed and self._quiet:  # some may have integrated: tell what did, as the observer would have
+            self._as_is = [document.ydoc.get_update(self._before)]
         document._depth -= 1
         if self._outermost:
+            if self._quiet:
+                document._doc_subscription = document.ydoc.observe(document._on_transaction)
+                for update in self._as_is or ():
+                    document._tell_update_listeners(update)
             document._origin = None
             document._dispatch()
