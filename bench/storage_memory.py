@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _summary import Row, Topic, add_summary_argument, at_most, context, record
 from pycrdt import Doc, merge_updates
 from rich.console import Console
 from rich.table import Table
@@ -216,6 +217,7 @@ def main() -> None:
         help="most time the reference store gets (it is slow)",
     )
     parser.add_argument("--memory-side", choices=["ours", "reference"], help=argparse.SUPPRESS)
+    add_summary_argument(parser)
     args = parser.parse_args()
     update = first_state(args.elements).get_update()
     if args.memory_side:
@@ -230,6 +232,7 @@ def main() -> None:
     )
     for column in ("storage", "database+WAL while running: worst", "at the end", "after close"):
         table.add_column(column, justify="right")
+    stored: list[dict[str, float]] = []  # ours, then the reference
     with tempfile.TemporaryDirectory() as tmp:
         for label, run_storage in (
             ("SQLiteStorage (ours)", storage_ours(first, updates, live, Path(tmp))),
@@ -240,6 +243,7 @@ def main() -> None:
         ):
             started = time.perf_counter()
             ratios = asyncio.run(run_storage)
+            stored.append(ratios)
             elapsed = time.perf_counter() - started
             table.add_row(
                 f"{label}: {ratios['stored']:,.0f} edits in {elapsed:.1f} s",
@@ -271,10 +275,12 @@ def main() -> None:
     for column in ("side", "per document KiB", "RSS loaded MiB", "RSS above baseline after each unload MiB"):
         table.add_column(column, justify="right")
     per_document: dict[str, float] = {}
+    after_unload: dict[str, float] = {}
     for side, label in (("ours", "Room.acquire (ours)"), ("reference", "pycrdt-websocket YRoom (reference)")):
         figures = measure_in_process(side, args)
         base = figures["base"]
         per_document[side] = (figures["loaded"][0] - base) / args.documents
+        after_unload[side] = (figures["unloaded"][-1] - base) / 2**20
         table.add_row(
             label,
             f"{per_document[side] / 1024:,.0f}",
@@ -284,6 +290,57 @@ def main() -> None:
     console.print(table)
     console.print(
         f"ours / reference per document: {per_document['ours'] / per_document['reference']:.2f}x; {uptime()}"
+    )
+    ours, reference = stored
+    store = "pycrdt-store SQLiteYStore"
+    record(
+        args.summary,
+        (
+            Row(
+                Topic.STORAGE_SIZE,
+                f"database + WAL while running, worst, {len(updates):,} edits",
+                ours["worst"],
+                reference["worst"],
+                "× live state",
+                store,
+                "≤ 3x live state",
+                ours["worst"] <= 3,
+            ),
+            context(
+                Topic.STORAGE_SIZE,
+                "database after close",
+                ours["closed"],
+                reference["closed"],
+                unit="× live state",
+                reference_label=store,
+            ),
+            at_most(
+                Topic.STORAGE_SIZE,
+                "snapshot (compact_updates) of that log",
+                len(compacted),
+                live[-1],
+                factor=3,
+                unit="bytes",
+                reference_label="the live state",
+            ),
+            at_most(
+                Topic.MEMORY,
+                f"per loaded document of {args.elements:,} elements",
+                per_document["ours"] / 1024,
+                per_document["reference"] / 1024,
+                factor=1.2,
+                unit="KiB",
+                reference_label="pycrdt-websocket",
+            ),
+            context(
+                Topic.MEMORY,
+                f"RSS above baseline after {args.cycles} load/unload cycles",
+                after_unload["ours"],
+                after_unload["reference"],
+                unit="MiB",
+                reference_label="pycrdt-websocket",
+            ),
+        ),
     )
 
 

@@ -21,12 +21,20 @@ from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import gc_paused, id_of, read_value
+from ._placements import covers
 from ._pycrdt import XmlChange, insert_element_node, integrated_of, is_text, subtree_rows
+from ._update_effects import UpdateEffects
+from ._yjs_update import ItemId
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ElementIndex", "Integration"]
+__all__ = ["ChildPlaces", "ElementIndex", "Integration"]
+
+#: Children lists at least this long get a :class:`ChildPlaces` (shorter ones are searched whole).
+_MAPPED = 4096
+#: How far from where it was last seen a child is looked for, widening, before the places are redone.
+_WINDOWS = (16, 256)
 
 
 @dataclass(slots=True)
@@ -57,7 +65,7 @@ class ElementIndex:
     events to ``events`` (the document's pending events).
     """
 
-    __slots__ = ("_doc", "_events", "elements", "kids", "parents")
+    __slots__ = ("_doc", "_events", "_places", "elements", "kids", "parents")
 
     def __init__(self, doc: MeshDocument, events: list[DocumentEvent]) -> None:
         self._doc = doc
@@ -65,6 +73,8 @@ class ElementIndex:
         self.elements: dict[str, Element] = {}
         self.parents: dict[str, str | None] = {}
         self.kids: dict[str, list[str | None]] = {}
+        #: Where the children of wide parents were last seen, for :meth:`position`.
+        self._places: dict[str, ChildPlaces] = {}
 
     def discard(self) -> None:
         """Forget every element and the document (which is being discarded): no cycle is left.
@@ -75,6 +85,7 @@ class ElementIndex:
         self.elements.clear()
         self.parents.clear()
         self.kids.clear()
+        self._places.clear()
         if hasattr(self, "_doc"):
             del self._doc
 
@@ -149,7 +160,13 @@ class ElementIndex:
         """The element's position among all its parent's CRDT children."""
         parent_id = self.parents[element_id]
         assert parent_id is not None, "the root has no position"
-        return self.kids[parent_id].index(element_id)
+        kids = self.kids[parent_id]
+        if len(kids) < _MAPPED:
+            return kids.index(element_id)
+        places = self._places.get(parent_id)
+        if places is None:
+            places = self._places[parent_id] = ChildPlaces(kids)
+        return places.find(element_id, kids)
 
     def detach(self, element_id: str, position: int, *, local: bool) -> None:
         """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
@@ -167,6 +184,7 @@ class ElementIndex:
             if gone is None or element is None:
                 continue
             self.parents.pop(gone, None)
+            self._places.pop(gone, None)
             stack.extend(self.kids.pop(gone, ()))
             deleted.append(ElementDeleted(gone, element.tag_name, local))
         self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
@@ -177,6 +195,7 @@ class ElementIndex:
         self.elements.clear()
         self.parents.clear()
         self.kids.clear()
+        self._places.clear()
         for xml in fragment.children:
             if isinstance(xml, XmlElement):
                 self.add_subtrees([xml.integrated], None, previous)
@@ -214,6 +233,31 @@ class ElementIndex:
                 old, new = read_value(keys.get("oldValue")), read_value(keys.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)
 
+    def integrate_effects(
+        self,
+        effects: UpdateEffects,
+        touched: list[tuple[Element, str, list[ItemId], Any]],
+        deleted_now: dict[int, list[tuple[int, int]]],
+        *,
+        local: bool,
+        into: Integration,
+    ) -> None:
+        """Bring an applied update that inserted nothing into the index and events, from what the update
+        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
+        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
+        for element_id in effects.deleted:
+            if element_id in self.elements:
+                self.detach(element_id, self.position(element_id), local=local)
+        for element, name, writers, old in touched:
+            if not element.is_alive:
+                continue
+            new = element._xml.attributes.get(name)
+            # As Yjs reports it: a change, or a write that won (even of the same value: of an
+            # attribute's entries only the winner is left undeleted); a concurrent write that lost, or a
+            # delete the replica had applied already, is no change.
+            if new != old or any(not covers(deleted_now, writer) for writer in writers):
+                self._record(AttributeChanged(element, name, read_value(old), read_value(new), local), into)
+
     def _apply_delta(
         self, parent_id: str, delta: list[dict[str, Any]], local: bool, into: Integration
     ) -> None:
@@ -248,3 +292,43 @@ class ElementIndex:
     def _record(self, event: DocumentEvent, into: Integration) -> None:
         self._events.append(event)
         into.changes.append(event)
+
+
+class ChildPlaces:
+    """Where each child of a wide parent was when last seen, to find a child's position without
+    searching the whole list: a search by value reads every entry's string, one cache miss each, which
+    cost ~3 ms in a list of 100k children.
+
+    The list changes under it (inserts and deletes from anywhere), but a child moves only by as many
+    places as entries were inserted or removed before it since; so it is looked for in windows
+    around where it was seen, and everything is seen afresh once a child has strayed beyond them (a
+    pass over the list, after at least that many edits). The answer is always exact: the windows are
+    searched, never trusted.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self, kids: list[str | None]) -> None:
+        self._seen = _places_of(kids)
+
+    def find(self, element_id: str, kids: list[str | None]) -> int:
+        """The position of ``element_id`` in ``kids`` (it must be there)."""
+        seen = self._seen.get(element_id)
+        if seen is None:
+            if len(self._seen) > 2 * len(kids):  # mostly children gone since
+                self._seen = _places_of(kids)
+                return self._seen[element_id]
+            # Arrived since the places were taken: one search of the list, then it is known too.
+            seen = self._seen[element_id] = kids.index(element_id)
+            return seen
+        for width in _WINDOWS:
+            try:
+                return kids.index(element_id, max(seen - width, 0), seen + width + 1)
+            except ValueError:
+                continue
+        self._seen = _places_of(kids)
+        return self._seen[element_id]
+
+
+def _places_of(kids: list[str | None]) -> dict[str | None, int]:
+    return {kid: at for at, kid in enumerate(kids)}

@@ -13,7 +13,7 @@ one run), so the record grows with the document's elements and attributes, not w
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from pycrdt import Encoder
@@ -22,7 +22,7 @@ from ..schema import ID_ATTRIBUTE
 from ._layout import PARTICIPANTS_MAP
 from ._yjs_update import Content, DecodedItem, ItemId
 
-__all__ = ["FORGOTTEN", "Placement", "Placements", "covers", "encode_state_vector"]
+__all__ = ["FORGOTTEN", "Placement", "Placements", "covers", "encode_state_vector", "overlaps"]
 
 
 class Placement(NamedTuple):
@@ -119,6 +119,11 @@ class Placements:
         items = self._holders.get(element_id)
         return items[-1] if items else None
 
+    def element_id(self, element: ItemId) -> str | None:
+        """The id the element item holds, if it is the only element recorded holding it."""
+        value = self._ids.get(element)
+        return value if value is not None and self._holders.get(value) == [element] else None
+
     def _give_id(self, element: ItemId, value: str) -> None:
         old = self._ids.get(element)
         if old is not None:
@@ -136,6 +141,15 @@ class Placements:
         """Drop the participant entries and the id holders a delete set removes."""
         for entry in [e for e in self.entries if covers(deletes, e)]:
             del self.entries[entry]
+        for element, _, _ in self.deleted(deletes):
+            if element in self._ids:
+                self._drop_holder(self._ids.pop(element), element)
+
+    def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, int, Placement]]:
+        """The recorded items a delete set reaches, as (first item, end clock, placement) per run.
+
+        An element is a run of its own: its item comes as the first item.
+        """
         for client, ranges in deletes.items():
             runs = self._clients.get(client)
             if runs is None:
@@ -143,10 +157,18 @@ class Placements:
             for clock, length in ranges:
                 at = max(bisect_right(runs.starts, clock) - 1, 0)
                 while at < len(runs.starts) and runs.starts[at] < clock + length:
-                    element = (client, runs.starts[at])
-                    if runs.ends[at] > clock and element in self._ids:
-                        self._drop_holder(self._ids.pop(element), element)
+                    if runs.ends[at] > clock:
+                        first = max(runs.starts[at], clock)
+                        yield (client, first), min(runs.ends[at], clock + length), runs.places[at]
                     at += 1
+
+    def holds(self, deletes: dict[int, list[tuple[int, int]]]) -> bool:
+        """Whether every clock a delete set names is recorded (else it reaches items not seen yet)."""
+        return all(
+            clock + length <= self.state.get(client, 0)
+            for client, ranges in deletes.items()
+            for clock, length in ranges
+        )
 
     def encoded_state(self) -> bytes:
         """The recorded state vector in Yjs's encoding, for ``Doc.get_update``."""
@@ -166,5 +188,9 @@ def encode_state_vector(entries: Iterable[tuple[int, int]]) -> bytes:
 
 def covers(deletes: dict[int, list[tuple[int, int]]], item_id: ItemId) -> bool:
     """Whether a delete set (client -> [(clock, length)]) deletes ``item_id``."""
-    client, clock = item_id
-    return any(start <= clock < start + length for start, length in deletes.get(client, ()))
+    return overlaps(deletes, item_id[0], item_id[1], item_id[1] + 1)
+
+
+def overlaps(deletes: dict[int, list[tuple[int, int]]], client: int, start: int, end: int) -> bool:
+    """Whether a delete set deletes any of ``client``'s clocks from ``start`` to ``end`` (exclusive)."""
+    return any(clock < end and start < clock + length for clock, length in deletes.get(client, ()))

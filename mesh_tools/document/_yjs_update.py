@@ -32,6 +32,7 @@ __all__ = [
     "ItemId",
     "TypeRef",
     "UpdateFormatError",
+    "decode_delete_set",
     "decode_state_vector",
     "decode_update",
 ]
@@ -127,6 +128,16 @@ def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
     if reader.offset != len(update):
         raise UpdateFormatError("not a Yjs v1 update: bytes after the delete set")
     return DecodedUpdate(items, deletes, reader.repeats)
+
+
+def decode_delete_set(data: bytes) -> dict[int, list[tuple[int, int]]]:
+    """A v1 delete set on its own (as ``TransactionEvent.delete_set`` gives one), like an update's tail."""
+    reader = _Reader(data)
+    try:
+        deletes = reader.delete_set()
+    except (IndexError, ValueError) as exc:
+        raise UpdateFormatError(f"not a Yjs delete set: {exc}") from None
+    return deletes
 
 
 def decode_state_vector(state: bytes) -> dict[int, int]:
