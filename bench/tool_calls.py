@@ -2,11 +2,12 @@
 
     python bench/tool_calls.py [--calls 2000] [--repeats 5] [--rich-schema FILE]
 
-1. Time per append of one ``<p class>`` under a body that grows to ``--calls`` children, median over
-   ``--repeats`` interleaved runs: ``toolkit.call("append_child", json)`` (parse, validate against the
-   advertised schema, check against the document schema, one CRDT transaction, JSON result) beside the
-   direct document API (``Element.append_child``) and a raw pycrdt ``XmlElement`` append (no checks).
-   Target: a tool call costs at most 5x the raw append.
+1. CPU time per append of one ``<p class>`` under a body that grows to ``--calls`` children, median
+   over ``--repeats`` interleaved runs, setup excluded: ``toolkit.call("append_child", json)`` (parse,
+   validate against the advertised schema, check against the document schema, one CRDT transaction,
+   JSON result) beside the direct document API (``Element.append_child``) and a raw pycrdt
+   ``XmlElement`` append through its public API (no checks, no index, no events). Target (issue 16):
+   a tool call costs at most 2x the raw append.
 2. Bytes of every tool definition (compact JSON, Responses format, the path-taking form, like
    MeshAgent's tools) for the seed's html schema and the rich fixture, beside MeshAgent 0.0.21's
    reference sizes for the same schemas (2,546 and 12,041 bytes). Targets: no larger for html, at most
@@ -48,43 +49,57 @@ HTML = MeshSchema(
 )
 
 
-def per_call_us(runs: dict[str, Callable[[int], None]], calls: int, repeats: int) -> dict[str, float]:
-    """Median time per call in microseconds; the runs take turns so load changes hit them alike."""
+def per_call_us(runs: dict[str, Callable[[int], float]], calls: int, repeats: int) -> dict[str, float]:
+    """Median CPU time per call in microseconds; the runs take turns so load changes hit them alike.
+
+    CPU time of this process, not wall time: on a shared machine the wall clock also counts the time
+    other processes held the core, which lands on whichever run was going.
+    """
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            started = time.perf_counter()
-            run(calls)
-            samples[name].append((time.perf_counter() - started) / calls * 1e6)
+            samples[name].append(run(calls) / calls * 1e6)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def raw_pycrdt(calls: int) -> None:
+# Each run times its appends alone (time.process_time), not the setup before them: a toolkit's tool
+# definitions and a document's root cost once, not per append.
+
+
+def raw_pycrdt(calls: int) -> float:
     doc: Doc = Doc()
     body = doc.get("mesh", type=XmlFragment).children.append(XmlElement("body", {"$id": "body"}))
+    started = time.process_time()
     for i in range(calls):
         body.children.append(XmlElement("p", {"$id": f"p{i:07d}", "class": "lead"}))
+    return time.process_time() - started
 
 
-def document_api(calls: int) -> None:
+def document_api(calls: int) -> float:
     body = MeshDocument(schema=HTML).root.append_child("body")
+    started = time.process_time()
     for _ in range(calls):
         body.append_child("p", {"class": "lead"})
+    return time.process_time() - started
 
 
-def tool_call(calls: int) -> None:
-    async def run() -> None:
+def tool_call(calls: int) -> float:
+    async def run() -> float:
         source = InMemorySource(HTML)
         toolkit = DocumentToolkit(source, schema=HTML, path="page.html")
         body = (await source.open("page.html")).root.append_child("body")
         arguments = json.dumps(
             {"parent_id": body.id, "position": None, "element": {"$tag": "p", "class": "lead"}}
         )
+        await toolkit.call("describe_document", '{"id": "root", "depth": 0}')  # opens the document
+        started = time.process_time()
         for _ in range(calls):
             result = await toolkit.call("append_child", arguments)
+        elapsed = time.process_time() - started
         assert json.loads(result)["ok"] is True
+        return elapsed
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def definitions_bytes(schema: MeshSchema) -> int:
@@ -127,14 +142,14 @@ def main() -> None:
     )
     raw, direct, tool = timings["raw"], timings["direct"], timings["tool"]
     costs = Table(title=f"append one <p> ({options.calls} appends, median of {options.repeats} runs)")
-    for column in ("path", "µs per append", "x raw pycrdt"):
+    for column in ("path", "CPU µs per append", "x raw pycrdt"):
         costs.add_column(column, justify="right" if column != "path" else "left")
     costs.add_row("raw pycrdt XmlElement append (reference)", f"{raw:.1f}", "1.0")
     costs.add_row("MeshDocument append_child", f"{direct:.1f}", f"{direct / raw:.1f}")
     costs.add_row('toolkit.call("append_child", json)', f"{tool:.1f}", f"{tool / raw:.1f}")
     console.print(costs)
-    verdict = "met" if tool <= 5 * raw else "MISSED"
-    console.print(f"target: tool call <= 5x raw pycrdt -> {tool / raw:.1f}x, {verdict}\n")
+    verdict = "met" if tool <= 2 * raw else "MISSED"
+    console.print(f"target: tool call <= 2x raw pycrdt -> {tool / raw:.1f}x, {verdict}\n")
 
     sizes = Table(title="all tool definitions, compact JSON, Responses format (path-taking form)")
     for column in ("schema", "ours (bytes)", "MeshAgent 0.0.21 (reference)", "ours / MeshAgent", "target"):

@@ -185,13 +185,14 @@ def check_limits(limits: DocumentLimits, parent_depth: int, size: int, subtrees:
 
 def unwrap(data: Any, where: str) -> tuple[str, Mapping[str, Any]]:
     """The tag and body of one element in document JSON; raises if ``data`` is not that shape."""
-    if not isinstance(data, Mapping) or len(data) != 1:
+    # dict first: an abstract-class check alone cost more than the rest of this function.
+    if not isinstance(data, (dict, Mapping)) or len(data) != 1:
         raise InvalidValueError(
             f"{where} must be an object with exactly one key, the tag", hint='write {"<tag>": {...}}'
         )
     ((tag, body),) = data.items()
     if body is None:
         body = {}
-    if not isinstance(body, Mapping):
+    if not isinstance(body, (dict, Mapping)):
         raise InvalidValueError(f"{where}: the value of {tag!r} must be an object of attributes")
     return str(tag), body

@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import wrap_element
+from ._pycrdt import child_count, integrated_of, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -211,10 +211,10 @@ class Element:
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
         self._doc._check_writable()
-        xml = self._live()
+        self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
         with self._doc._api_write():
-            count = len(xml.children)
+            count = child_count(integrated_of(self._node), self._doc.ydoc)
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(

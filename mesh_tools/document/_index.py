@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import XmlElement, XmlFragment, XmlText
+from pycrdt import XmlElement, XmlFragment
 
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
@@ -22,7 +22,7 @@ from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import gc_paused, id_of, read_value
 from ._placements import covers
-from ._pycrdt import XmlChange, is_text, subtree_rows
+from ._pycrdt import XmlChange, insert_element_node, integrated_of, is_text, subtree_rows
 from ._update_effects import UpdateEffects
 from ._yjs_update import ItemId
 
@@ -97,7 +97,7 @@ class ElementIndex:
 
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
         """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
-        element = self._write(self.elements[parent_id]._xml, at, built, parent_id)
+        element = self._write(integrated_of(self.elements[parent_id]._node), at, built, parent_id)
         self.kids.setdefault(parent_id, []).insert(at, element.id)
         return element
 
@@ -105,24 +105,24 @@ class ElementIndex:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
         self.kids.setdefault(element_id, []).insert(at, None)
 
-    def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
+    def _write(self, parent: Any, at: int, built: Built, parent_id: str) -> Element:
+        """Write ``built`` into the integrated element ``parent``; the handles wrap their nodes on use."""
         top: Element | None = None
+        ydoc = self._doc.ydoc
         stack = [(parent, at, built, parent_id)]
         while stack:
             into, position, (element_id, tag, attributes, text, children), into_id = stack.pop()
-            if text is not None:
-                # Created with the element, so every replica's edits land in this one Yjs text.
-                xml = into.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))
-            else:
-                xml = into.children.insert(position, XmlElement(tag, attributes))
-            element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
+            # The text, when the type declares one, is created with the element, so every replica's
+            # edits land in this one Yjs text.
+            node = insert_element_node(into, ydoc, position, tag, attributes, text)
+            element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
             if text is not None or children:
                 self.kids[element_id] = [None] if text is not None else [child.id for child in children]
             # Popped last first, each written at 0: yrs finds a position by walking the children, so
             # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
-            stack.extend((xml, 0, child, element_id) for child in children)
+            stack.extend((node, 0, child, element_id) for child in children)
         assert top is not None
         return top
 

@@ -46,9 +46,20 @@ ELEMENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_BYTES = 5  # 40 random bits -> 8 base32 characters: cheap in tokens, collision odds ~1e-4 at 10k ids
 
 
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648's alphabet, lowercase
+#: Every 10-bit value as its two base32 characters, most significant first.
+_BASE32_PAIRS = tuple(high + low for high in _BASE32 for low in _BASE32)
+
+
 def new_element_id() -> str:
-    """A short random id (8 characters of lowercase base32)."""
-    return base64.b32encode(secrets.token_bytes(_ID_BYTES)).decode("ascii").lower()
+    """A short random id (8 characters of lowercase base32), drawn from the OS's random source.
+
+    What ``base64.b32encode(secrets.token_bytes(5)).lower()`` gives, in a fifth of its time (pure
+    Python base32 cost a tenth of a local insert).
+    """
+    bits = secrets.randbits(_ID_BYTES * 8)
+    pairs = _BASE32_PAIRS
+    return pairs[bits >> 30] + pairs[(bits >> 20) & 1023] + pairs[(bits >> 10) & 1023] + pairs[bits & 1023]
 
 
 def repair_element_id(seed: str, taken: Container[str]) -> str:

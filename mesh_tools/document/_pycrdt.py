@@ -6,15 +6,16 @@ instead, which made reading a 10k-element document ~8x faster. Checked against p
 (pyproject.toml pins ``pycrdt>=0.14.13,<0.15``); the tests in tests/document/ exercise every function
 here, so a pycrdt release that moves one of these names fails them rather than the users.
 
-The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated
-element and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its
-``tag()``, ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)`` and
+The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated element
+and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
+``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``len(txn)``, ``insert_element_prelim(txn,
+index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
 ``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
-``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the
-Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``,
-``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions``
-(how pycrdt's own event adapter lends the committing transaction to callbacks and reports their
-errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust
+transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``,
+``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event
+adapter lends the committing transaction to callbacks and reports their errors), and
+``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ __all__ = [
     "SubtreeRow",
     "Subtrees",
     "XmlChange",
+    "child_count",
     "format_text_node",
     "fragment_nodes",
+    "insert_element_node",
+    "integrated_of",
     "is_text",
     "node_id",
     "read_node",
@@ -191,6 +195,42 @@ class Subtrees(NamedTuple):
     rows: list[SubtreeRow]
     #: Elements left out because their id was taken (with their subtrees).
     imposters: list[XmlElement]
+
+
+def integrated_of(node: XmlElement | Any) -> Any:
+    """The integrated element behind a handle's node (a pycrdt element, or the integrated one itself)."""
+    return node.integrated if isinstance(node, XmlElement) else node
+
+
+def child_count(node: Any, ydoc: Doc[Any]) -> int:
+    """How many children (elements and texts) an integrated element has in the CRDT.
+
+    Read from the CRDT, not the index: a replica may also be written beside the API (a pycrdt
+    Provider syncing its ``ydoc``), and a position must count what is there.
+    """
+    with ydoc.transaction() as txn:
+        count: int = node.len(txn._txn)
+    return count
+
+
+def insert_element_node(
+    parent: Any, ydoc: Doc[Any], position: int, tag: str, attributes: dict[str, Any], text: str | None
+) -> Any:
+    """Insert an element (with ``text`` as its one text child, unless None) at child ``position`` of an
+    integrated element; returns the integrated element.
+
+    What ``parent.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))`` writes,
+    without the two wrappers, the child count it reads again and the transaction per attribute it costs:
+    a local insert's CRDT write took twice as long through the public API.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        node = parent.insert_element_prelim(inner, position, tag)
+        for name, value in attributes.items():
+            node.insert_attribute(inner, name, value)
+        if text is not None:
+            node.insert_str(inner, 0, text)
+    return node
 
 
 def is_text(child: Any) -> bool:

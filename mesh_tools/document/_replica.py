@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import Any, TypeAlias
 
-from pycrdt import Doc, Subscription, TransactionEvent, XmlFragment
+from pycrdt import Doc, Subscription, Transaction, TransactionEvent, XmlFragment
 
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
@@ -179,55 +180,16 @@ class MeshDocument:
             self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
             apply_marks(self, marks)
 
-    @contextmanager
-    def transaction(self, origin: Any = None) -> Iterator[None]:
+    def transaction(self, origin: Any = None) -> AbstractContextManager[None]:
         """Batch edits into one CRDT transaction: one update, and events delivered after it commits.
 
         Note that pycrdt has no rollback: edits made before an exception inside the block stay.
         """
-        with self._transaction(origin, as_is=None):
-            yield
+        return _Transaction(self, origin)
 
-    @contextmanager
-    def _transaction(self, origin: Any, *, as_is: list[bytes] | None) -> Iterator[None]:
-        """:meth:`transaction`; ``as_is``: updates it applies that update listeners get as they are.
-
-        pycrdt encodes every observed transaction's update in Rust, holding the GIL in proportion to
-        its size (30 ms for 8 MiB, during which no other thread runs). Updates that hold only what
-        this replica lacks are that encoding already, so the document observer is off meanwhile.
-        """
-        outermost = self._depth == 0
-        quiet = as_is is not None and outermost and self._doc_subscription is not None
-        if outermost:
-            self._origin = origin
-        if quiet:
-            assert self._doc_subscription is not None
-            self.ydoc.unobserve(self._doc_subscription)
-            before = self.ydoc.get_state()
-        self._depth += 1
-        self._transactions += 1
-        try:
-            with self.ydoc.transaction(origin=self._origin):
-                yield
-        except BaseException:
-            if quiet:  # some may have integrated: tell what did, as the observer would have
-                as_is = [self.ydoc.get_update(before)]
-            raise
-        finally:
-            self._depth -= 1
-            if outermost:
-                if quiet:
-                    self._doc_subscription = self.ydoc.observe(self._on_transaction)
-                    for update in as_is or ():
-                        self._tell_update_listeners(update)
-                self._origin = None
-                self._dispatch()
-
-    @contextmanager
-    def _api_write(self) -> Iterator[None]:
+    def _api_write(self) -> AbstractContextManager[None]:
         """A local write through this API, which keeps the index and emits events itself."""
-        with self.transaction():
-            yield
+        return _Transaction(self, None)
 
     # -- replication ------------------------------------------------------------------------
 
@@ -277,7 +239,7 @@ class MeshDocument:
         if effects.cuts or any(effects.attributes.values()):
             watching = self.ydoc.observe(lambda event: deleted.append(event.delete_set))
         try:
-            with self._transaction(origin, as_is=[update] if as_is else None):
+            with _Transaction(self, origin, as_is=[update] if as_is else None):
                 self.ydoc.apply_update(update)
         finally:
             if watching is not None:
@@ -310,7 +272,7 @@ class MeshDocument:
             # A load indexes every element and records an event each, none in a reference cycle: the
             # cyclic GC's passes over that growing heap cost as much as the indexing.
             updates = list(updates)
-            with gc_paused(), self._transaction(origin, as_is=updates if as_is else None):
+            with gc_paused(), _Transaction(self, origin, as_is=updates if as_is else None):
                 for update in updates:
                     self.ydoc.apply_update(update)
             if integration.imposters:
@@ -435,3 +397,74 @@ class MeshDocument:
                     listener(event)
                 except Exception:
                     logger.exception("document event listener failed")
+
+
+class _Transaction:
+    """One :meth:`MeshDocument.transaction`: the CRDT transaction, and the events dispatched once the
+    outermost one commits.
+
+    ``as_is``: updates it applies that update listeners get as they are. pycrdt encodes every observed
+    transaction's update in Rust, holding the GIL in proportion to its size (30 ms for 8 MiB, during
+    which no other thread runs). Updates that hold only what this replica lacks are that encoding
+    already, so the document observer is off meanwhile.
+
+    A class rather than a generator context manager: every local write opens one, and the generator's
+    machinery cost as much as the rest of the bookkeeping.
+    """
+
+    __slots__ = ("_as_is", "_before", "_crdt", "_document", "_origin", "_outermost", "_quiet")
+
+    def __init__(self, document: MeshDocument, origin: Any, *, as_is: list[bytes] | None = None) -> None:
+        self._document = document
+        self._origin = origin
+        self._as_is = as_is
+        self._outermost = False
+        self._quiet = False
+        self._before = b""
+        self._crdt: Transaction | None = None
+
+    def __enter__(self) -> None:
+        document = self._document
+        self._outermost = outermost = document._depth == 0
+        self._quiet = self._as_is is not None and outermost and document._doc_subscription is not None
+        if outermost:
+            document._origin = self._origin
+        if self._quiet:
+            assert document._doc_subscription is not None
+            document.ydoc.unobserve(document._doc_subscription)
+            self._before = document.ydoc.get_state()
+        document._depth += 1
+        document._transactions += 1
+        try:
+            crdt = document.ydoc.transaction(origin=document._origin)
+            crdt.__enter__()
+        except BaseException:
+            self._end(failed=True)
+            raise
+        self._crdt = crdt
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        assert self._crdt is not None
+        failed = exc_type is not None
+        try:
+            self._crdt.__exit__(exc_type, exc, traceback)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._end(failed=failed)
+
+    def _end(self, *, failed: bool) -> None:
+        document = self._document
+        if failed and self._quiet:  # some may have integrated: tell what did, as the observer would have
+            self._as_is = [document.ydoc.get_update(self._before)]
+        document._depth -= 1
+        if self._outermost:
+            if self._quiet:
+                document._doc_subscription = document.ydoc.observe(document._on_transaction)
+                for update in self._as_is or ():
+                    document._tell_update_listeners(update)
+            document._origin = None
+            document._dispatch()

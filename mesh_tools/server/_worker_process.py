@@ -19,6 +19,7 @@ result or the error's text.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
@@ -71,6 +72,15 @@ class _Worker:
 
 _lock = threading.Lock()
 _worker: _Worker | None = None
+
+
+@atexit.register
+def _stop() -> None:
+    global _worker
+    with _lock:
+        if _worker is not None:
+            _worker.close()
+            _worker = None
 
 
 def run_in_worker_process(function: Work, arguments: tuple[bytes, ...]) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..document import ROOT_ID, Element, MeshDocument
 from ..errors import ElementNotFoundError, InvalidValueError
@@ -47,9 +48,11 @@ class Continuation:
         return cls(match["parent"], int(match["offset"]), match["anchor"])
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
-    """A resolved address: the element, and for a continuation the first child position to list."""
+class Address(NamedTuple):
+    """A resolved address: the element, and for a continuation the first child position to list.
+
+    A named tuple: every tool call resolves one or two, and a frozen dataclass costs twice as much to make.
+    """
 
     element: Element
     first_child: int = 0
@@ -63,7 +66,8 @@ def resolve(document: MeshDocument, address: str) -> Address | None:
     """
     if address.startswith("/"):
         return Address(_walk(document, address))
-    continuation = Continuation.parse(address)
+    # Only a continuation has an @: an id, the usual address, needs no regex.
+    continuation = Continuation.parse(address) if "@" in address else None
     if continuation is None:
         element = document.get_element(address)
         return None if element is None else Address(element)

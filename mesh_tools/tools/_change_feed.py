@@ -130,8 +130,11 @@ class ChangeLog:
         self.edits = 0
         """Every change to the replica counted, its own included: what a cached read is valid for."""
         self.state = decode_state_vector(document.get_state())
+        """The replica's state after the latest remote change (its own edits since are not in it)."""
         self.base = dict(self.state)
         """The state the oldest entry kept was logged after: older versions cannot be answered here."""
+        self._issued: tuple[str, int] | None = None
+        """The latest version issued, and the log position in it: an agent hands it back next call."""
         self._writers: tuple[int, ...] = ()
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
@@ -149,11 +152,17 @@ class ChangeLog:
         document = self._document()
         assert document is not None, "a live feed holds its document"
         state = base64.urlsafe_b64encode(document.get_state()).decode("ascii").rstrip("=")
-        return f"{self.replica}.{self.logged}.{state}"
+        version = f"{self.replica}.{self.logged}.{state}"
+        self._issued = (version, self.logged)
+        return version
 
     def since(self, version: str) -> list[_Entry]:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
         is not a version of this document or is older than the log."""
+        if self._issued is not None and version == self._issued[0]:
+            # The version this replica issued last (an agent's usual argument): a state it held, so
+            # never ahead of it; no state vector to decode.
+            return self._entries_from(version, self._issued[1])
         replica, position, state = _parse(version)
         if self.ahead(state):
             raise InvalidValueError(
@@ -161,16 +170,10 @@ class ChangeLog:
                 hint="versions come from a read or edit of this document; call describe_document to read "
                 "it again",
             )
-        oldest = self.logged - len(self.entries)
         if replica == self.replica:
             if position > self.logged:
                 raise InvalidValueError(f"version {version!r} is not from this document", hint=_VERSION_HINT)
-            if position >= oldest:
-                return list(self.entries)[position - oldest :]
-            raise InvalidValueError(
-                f"version {version!r} is too old: {self.logged - position} changes happened since",
-                hint="call describe_document to read the document again",
-            )
+            return self._entries_from(version, position)
         # Another replica's version: located by what it had seen.
         if any(state.get(client, 0) < clock for client, clock in self.base.items() if client != self.replica):
             raise InvalidValueError(
@@ -178,6 +181,18 @@ class ChangeLog:
                 hint="call describe_document to read the document again",
             )
         return [entry for entry in self.entries if entry.new_to(state, replica)]
+
+    def _entries_from(self, version: str, position: int) -> list[_Entry]:
+        """The entries logged after log position ``position`` of one of this replica's versions."""
+        oldest = self.logged - len(self.entries)
+        if position < oldest:
+            raise InvalidValueError(
+                f"version {version!r} is too old: {self.logged - position} changes happened since",
+                hint="call describe_document to read the document again",
+            )
+        if position == self.logged:
+            return []
+        return list(self.entries)[position - oldest :]
 
     def ahead(self, state: StateVector) -> bool:
         """Whether a version's state holds changes this replica has not received."""
@@ -211,14 +226,21 @@ class ChangeLog:
 
     def _on_event(self, event: DocumentEvent) -> None:
         self.edits += 1
+        if event.local:
+            # This replica's own edits: not news to anyone on it. They advance only its own clock,
+            # which no remote change is credited with (below), so the state need not be read now.
+            return
         document = self._document()
         assert document is not None, "a collected document sends no events"
         state = decode_state_vector(document.get_state())
-        advanced = tuple(client for client, clock in state.items() if clock > self.state.get(client, 0))
-        if advanced:
-            self.state = state
-        if event.local:
-            return  # this replica's own edits: not news to anyone on it
+        # Yjs client ids are unique (the room server refuses an update written as another client),
+        # so only this replica's own edits advance its clock, never a remote update.
+        advanced = tuple(
+            client
+            for client, clock in state.items()
+            if client != self.replica and clock > self.state.get(client, 0)
+        )
+        self.state = state
         if advanced:
             self._writers, self._by = advanced, self._register.names(advanced)
         elif isinstance(event, ElementDeleted):
@@ -290,6 +312,8 @@ class ChangeFeed:
         """
         entries = self._log.since(version)
         current = self.version()
+        if not entries:
+            return FeedPage([], current)  # the usual answer to an edit: nobody else wrote meanwhile
         inserted: dict[str, _Entry] = {}
         fresh: set[str] = set()
         sets: dict[tuple[str, str], _Entry] = {}

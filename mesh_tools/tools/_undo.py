@@ -12,8 +12,8 @@ docs/adr/0016-move-and-undo.md.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from ..document import (
@@ -46,7 +46,7 @@ _FOREIGN_LIMIT = 20_000
 _Touch = tuple[str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: every edit records one, and a frozen one costs twice as much to make
 class _Step:
     tool: str
     inverse: list[Edit]
@@ -63,19 +63,15 @@ class UndoLog:
         self._foreign: deque[_Touch] = deque(maxlen=_FOREIGN_LIMIT)
         self._seen = 0  # foreign changes ever seen
         self._writing = False
+        self._own_writes = _OwnWrites(self)
         self._unsubscribe: Callable[[], None] = document.observe(self._on_event)
 
     def close(self) -> None:
         self._unsubscribe()
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self) -> AbstractContextManager[None]:
         """Mark the document events inside as this toolkit's own."""
-        self._writing = True
-        try:
-            yield
-        finally:
-            self._writing = False
+        return self._own_writes
 
     def record(self, tool: str, inverse: list[Edit]) -> None:
         """Remember the edits that revert one tool call of this toolkit."""
@@ -147,6 +143,21 @@ class UndoLog:
             touch = ("deleted", event.element_id, "")
         self._foreign.append(touch)
         self._seen += 1
+
+
+class _OwnWrites:
+    """What :meth:`UndoLog.writing` enters, made once per log: every edit enters it."""
+
+    __slots__ = ("_log",)
+
+    def __init__(self, log: UndoLog) -> None:
+        self._log = log
+
+    def __enter__(self) -> None:
+        self._log._writing = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._log._writing = False
 
 
 def _subtree_ids(element_id: str, document: MeshDocument) -> set[str]:

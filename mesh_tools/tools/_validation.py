@@ -52,7 +52,9 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
     def reference(ref: str) -> Check:
         name = ref.removeprefix("#/$defs/")
         resolve({"$ref": ref})
-        return lambda value: compiled[name](value)
+        if name in compiled:
+            return compiled[name]
+        return lambda value: compiled[name](value)  # a definition not compiled yet (or recursive)
 
     def build(node: Mapping[str, Any]) -> Check:
         unknown = set(node) - _KEYWORDS
@@ -61,10 +63,13 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         checks: list[Check] = []
         if "$ref" in node:
             checks.append(reference(node["$ref"]))
-        if "type" in node:
+        is_object = "properties" in node or "required" in node or node.get("additionalProperties") is False
+        # Fewer checks per value, same answers: an object check can require the object itself, and
+        # string options imply the string type.
+        if "type" in node and not (is_object and node["type"] == "object") and not _strings_only(node):
             checks.append(_type_check(node["type"]))
-        if "properties" in node or "required" in node or node.get("additionalProperties") is False:
-            checks.append(_object_check(node, build))
+        if is_object:
+            checks.append(_object_check(node, build, required_type=node.get("type") == "object"))
         if "items" in node:
             checks.append(_items_check(build(node["items"])))
         if "minItems" in node or "maxItems" in node:
@@ -146,14 +151,26 @@ def _type_check(types: str | Sequence[str]) -> Check:
     return lambda value: isinstance(value, plain)
 
 
-def _object_check(node: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Check]) -> Check:
+def _strings_only(node: Mapping[str, Any]) -> bool:
+    """Whether the node's ``type`` is ``"string"`` and its ``const``/``enum`` allow only strings."""
+    if node.get("type") != "string":
+        return False
+    if "const" in node:
+        return isinstance(node["const"], str)
+    return "enum" in node and all(isinstance(option, str) for option in node["enum"])
+
+
+def _object_check(
+    node: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Check], *, required_type: bool
+) -> Check:
+    """The object keywords; with ``required_type`` (``"type": "object"``) also the type itself."""
     properties = {name: build(sub) for name, sub in node.get("properties", {}).items()}
     required = list(node.get("required", []))
     closed = node.get("additionalProperties") is False
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
-            return True  # object keywords do not apply to other types; "type" rejects them
+            return not required_type  # object keywords do not apply to other types
         for name in required:
             if name not in value:
                 return False
@@ -177,10 +194,11 @@ def _union_check(
     checks = [build(branch) for branch in branches]
     key = _discriminator([resolve(branch) for branch in branches])
     if key is None:
-        return lambda value: any(branch(value) for branch in checks)
-    by_value: dict[str, list[Check]] = {}
+        return _any(checks)
+    selected_by: dict[str, list[Check]] = {}
     for branch, compiled in zip(branches, checks, strict=True):
-        by_value.setdefault(resolve(branch)["properties"][key]["const"], []).append(compiled)
+        selected_by.setdefault(resolve(branch)["properties"][key]["const"], []).append(compiled)
+    by_value = {value: each[0] if len(each) == 1 else _any(each) for value, each in selected_by.items()}
 
     def dispatch(value: Any) -> bool:
         if not isinstance(value, dict):
@@ -188,9 +206,14 @@ def _union_check(
         selected = value.get(key)
         if not isinstance(selected, str):
             return False  # every branch requires the key with a string const
-        return any(branch(value) for branch in by_value.get(selected, ()))
+        branch = by_value.get(selected)
+        return branch is not None and branch(value)
 
     return dispatch
+
+
+def _any(checks: list[Check]) -> Check:
+    return lambda value: any(check(value) for check in checks)
 
 
 def _discriminator(branches: Sequence[Mapping[str, Any]]) -> str | None:
