@@ -42,6 +42,7 @@ __all__ = [
     "XmlChange",
     "format_text_node",
     "fragment_nodes",
+    "integrated_children",
     "is_text",
     "node_id",
     "read_node",
@@ -196,6 +197,13 @@ class Subtrees(NamedTuple):
 def is_text(child: Any) -> bool:
     """Whether a child in an :class:`XmlChange` insert step is a text."""
     return type(child) is _IntegratedText
+
+
+def integrated_children(parent: XmlElement | XmlFragment, ydoc: Doc[Any]) -> list[Any]:
+    """The children of an element or fragment as integrated objects, for :func:`subtree_rows`."""
+    with ydoc.transaction() as transaction:
+        children: list[Any] = parent.integrated.children(transaction._txn)
+    return children
 
 
 def subtree_rows(
