@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pycrdt import Map, get_update
+from pycrdt import Map
 
 from ._layout import PARTICIPANTS_MAP
-from ._replica import MeshDocument
-from ._yjs_update import Content, _Reader, decode_update
+from ._yjs_update import Content, DecodedItem, decode_state_vector, decode_update
 
-__all__ = ["Claims", "ParticipantRegister", "claims_of", "decode_state_vector"]
+if TYPE_CHECKING:  # the update guard imports this module, and the replica never needs it
+    from ._replica import MeshDocument
+
+__all__ = ["Claims", "ParticipantRegister", "claims_in", "claims_of", "decode_state_vector"]
 
 
 class ParticipantRegister:
@@ -64,25 +66,21 @@ class Claims:
 def claims_of(update: bytes, state: bytes) -> Claims:
     """Who an update writes for and which names it registers, beyond ``state`` (a replica's state vector).
 
-    Read from the structs of the update trimmed to what the replica lacks (in Rust): a state vector of
-    the update itself would not do, since Yjs leaves out every client whose structs do not start at
-    clock 0, which is any client's second update.
+    Read from the structs the replica lacks: a state vector of the update itself would not do, since
+    Yjs leaves out every client whose structs do not start at clock 0, which is any client's second
+    update. The update guard reads the same from the structs it decodes anyway (:func:`claims_in`).
     """
-    items = decode_update(get_update(update, state)).items
-    writers = tuple(dict.fromkeys(item.id[0] for item in items if item.content != Content.SKIP))
-    names = {
-        int(item.key): item.values[0] if len(item.values) == 1 else item.values
-        for item in items
-        if item.parent == PARTICIPANTS_MAP and item.key is not None and item.key.isdigit()
-    }
-    return Claims(writers, names)
+    return claims_in(decode_update(update, state).items)
 
 
-def decode_state_vector(state: bytes) -> dict[int, int]:
-    """A Yjs state vector (``varuint count, (client, clock)*``) as ``{client: next clock}``."""
-    reader = _Reader(state)
-    clocks: dict[int, int] = {}
-    for _ in range(reader.uint()):
-        client = reader.uint()
-        clocks[client] = reader.uint()
-    return clocks
+def claims_in(items: Iterable[DecodedItem]) -> Claims:
+    """The claims of an update's decoded structs (those a replica lacks)."""
+    writers: dict[int, None] = {}
+    names: dict[int, Any] = {}
+    for item in items:
+        if item.content == Content.SKIP:
+            continue
+        writers[item.id[0]] = None
+        if item.parent == PARTICIPANTS_MAP and item.key is not None and item.key.isdigit():
+            names[int(item.key)] = item.values[0] if len(item.values) == 1 else item.values
+    return Claims(tuple(writers), names)

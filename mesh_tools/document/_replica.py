@@ -183,17 +183,41 @@ class MeshDocument:
 
         Note that pycrdt has no rollback: edits made before an exception inside the block stay.
         """
+        with self._transaction(origin, as_is=None):
+            yield
+
+    @contextmanager
+    def _transaction(self, origin: Any, *, as_is: list[bytes] | None) -> Iterator[None]:
+        """:meth:`transaction`; ``as_is``: updates it applies that update listeners get as they are.
+
+        pycrdt encodes every observed transaction's update in Rust, holding the GIL in proportion to
+        its size (30 ms for 8 MiB, during which no other thread runs). Updates that hold only what
+        this replica lacks are that encoding already, so the document observer is off meanwhile.
+        """
         outermost = self._depth == 0
+        quiet = as_is is not None and outermost and self._doc_subscription is not None
         if outermost:
             self._origin = origin
+        if quiet:
+            assert self._doc_subscription is not None
+            self.ydoc.unobserve(self._doc_subscription)
+            before = self.ydoc.get_state()
         self._depth += 1
         self._transactions += 1
         try:
             with self.ydoc.transaction(origin=self._origin):
                 yield
+        except BaseException:
+            if quiet:  # some may have integrated: tell what did, as the observer would have
+                as_is = [self.ydoc.get_update(before)]
+            raise
         finally:
             self._depth -= 1
             if outermost:
+                if quiet:
+                    self._doc_subscription = self.ydoc.observe(self._on_transaction)
+                    for update in as_is or ():
+                        self._tell_update_listeners(update)
                 self._origin = None
                 self._dispatch()
 
@@ -213,18 +237,23 @@ class MeshDocument:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""
         return self.ydoc.get_update(state)
 
-    def apply_update(self, update: bytes, origin: Any = REMOTE, *, check: bool = True) -> list[Violation]:
+    def apply_update(
+        self, update: bytes, origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
+    ) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
         Only what the update touched is checked (inserted subtrees, changed attributes), so this stays
         cheap on large documents; ``repair()`` mends what it reports. ``check=False`` skips the check
         (and returns no violations) for updates an authority already checked, such as the room
         server's. Raises ValueError if the update cannot be decoded, leaving the document as it was.
+        ``as_is``: the caller knows the update holds only structs this replica lacks (the update guard
+        read it: ``CheckedUpdate.new_only``), so :meth:`on_update` listeners get its bytes instead of
+        pycrdt's costly re-encoding of them.
         """
-        return self.apply_updates([update], origin, check=check)
+        return self.apply_updates([update], origin, check=check, as_is=as_is)
 
     def apply_updates(
-        self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True
+        self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
     ) -> list[Violation]:
         """Integrate updates in order, in one transaction, like :meth:`apply_update` does one.
 
@@ -249,7 +278,8 @@ class MeshDocument:
         try:
             # A load indexes every element and records an event each, none in a reference cycle: the
             # cyclic GC's passes over that growing heap cost as much as the indexing.
-            with gc_paused(), self.transaction(origin=origin):
+            updates = list(updates)
+            with gc_paused(), self._transaction(origin, as_is=updates if as_is else None):
                 for update in updates:
                     self.ydoc.apply_update(update)
             if loading:
@@ -352,7 +382,9 @@ class MeshDocument:
         collect_text_changes(self, changes, local=self._origin is None, into=self._integration)
 
     def _on_transaction(self, event: TransactionEvent) -> None:
-        update = event.update
+        self._tell_update_listeners(event.update)
+
+    def _tell_update_listeners(self, update: bytes) -> None:
         if update == b"\x00\x00" or not self._update_listeners:
             return
         for listener in list(self._update_listeners):

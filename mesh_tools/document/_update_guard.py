@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NoReturn
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
+from ._participants import Claims, claims_in
 from ._placements import FORGOTTEN, Placement, Placements, covers
 from ._yjs_update import (
     Content,
@@ -124,6 +125,11 @@ class CheckedUpdate:
 
     items: list[tuple[DecodedItem, Placement]]
     deletes: dict[int, list[tuple[int, int]]]
+    #: Who it writes for and which names it registers, read from the same decoded structs.
+    claims: Claims
+    #: Whether it holds only structs the replica lacks: applied, its bytes are then the transaction's
+    #: update as is (``MeshDocument.apply_update(..., as_is=True)``).
+    new_only: bool
 
 
 class UpdateGuard:
@@ -159,14 +165,17 @@ class UpdateGuard:
         if prepared.behind is not None:
             behind = _decode(prepared.behind, None)
             _Check(behind, self._placements, self._doc.schema, replica=None).record()
+        decoded = _decode(update, prepared.known)
         check = _Check(
-            _decode(update, prepared.known),
+            decoded,
             self._placements,
             self._doc.schema,
             replica=None if trusted_ids else self._doc._elements,
             strict=True,
         )
-        return CheckedUpdate(check.run(prepared.elements, self._doc.limits.max_elements), check.deletes)
+        placed = check.run(prepared.elements, self._doc.limits.max_elements)
+        new_only = not decoded.repeats and all(item.content != Content.SKIP for item in decoded.items)
+        return CheckedUpdate(placed, decoded.deletes, claims_in(decoded.items), new_only)
 
     def accept(self, checked: CheckedUpdate) -> None:
         """Record the items of an update the replica has applied."""
@@ -239,10 +248,6 @@ class _Check:
             if elements + created > max_elements:
                 raise rules.too_many_elements(max_elements)
         return placed
-
-    @property
-    def deletes(self) -> dict[int, list[tuple[int, int]]]:
-        return self._update.deletes
 
     def record(self) -> None:
         """Record what the replica holds already (no checks)."""

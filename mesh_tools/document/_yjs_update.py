@@ -100,6 +100,8 @@ class DecodedUpdate:
     items: list[DecodedItem]
     #: client -> [(first clock, length)] of the ranges the update deletes.
     deletes: dict[int, list[tuple[int, int]]]
+    #: Whether it has structs at clocks below ``known`` (left out of ``items``, or straddling it).
+    repeats: bool = False
 
 
 _ORIGIN = 0x80
@@ -124,7 +126,7 @@ def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
         raise UpdateFormatError(f"not a Yjs v1 update: {exc}") from None
     if reader.offset != len(update):
         raise UpdateFormatError("not a Yjs v1 update: bytes after the delete set")
-    return DecodedUpdate(items, deletes)
+    return DecodedUpdate(items, deletes, reader.repeats)
 
 
 def decode_state_vector(state: bytes) -> dict[int, int]:
@@ -138,11 +140,12 @@ def decode_state_vector(state: bytes) -> dict[int, int]:
 
 
 class _Reader:
-    __slots__ = ("data", "offset")
+    __slots__ = ("data", "offset", "repeats")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.offset = 0
+        self.repeats = False
 
     def uint(self) -> int:
         data, offset = self.data, self.offset
@@ -206,6 +209,8 @@ class _Reader:
             client = self.uint()
             clock = self.uint()
             held = known.get(client, 0)
+            if count and clock < held:
+                self.repeats = True
             for _ in range(count):
                 item = self.struct(client, clock)
                 clock += item.length

@@ -35,7 +35,6 @@ from ..document import (
     ParticipantRegister,
     UpdateGuard,
     Violation,
-    claims_of,
 )
 from ..errors import (
     MeshError,
@@ -284,9 +283,11 @@ class LiveDocument:
         # Runs on the event loop or, with the document locked, on a worker thread: records only.
         checked: CheckedUpdate = self._guard.check(update, prepared, trusted_ids=trusted_ids)
         if isinstance(origin, Subscriber):
-            self._check_claims(claims_of(update, self.doc.get_state()), origin.participant.token.name)
+            self._check_claims(checked.claims, origin.participant.token.name)
+        # A big update that brings only news is relayed and stored as it came (see apply_update).
+        as_is = checked.new_only and len(update) > _APPLY_INLINE_BYTES
         try:
-            violations = self.doc.apply_update(update, origin=origin)
+            violations = self.doc.apply_update(update, origin=origin, as_is=as_is)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         self._guard.accept(checked)

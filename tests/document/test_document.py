@@ -487,3 +487,35 @@ def test_apply_update_reports_only_what_it_broke() -> None:
     with pytest.raises(ValueError):
         good.apply_update(b"\xff\x00garbage")
     assert good.validate() == [violation]
+
+
+def test_an_update_applied_as_is_reaches_update_listeners_as_it_came_and_events_still_fire() -> None:
+    writer = MeshDocument(schema=rich_schema())
+    writer.root.append_json({"heading": {"text": "news", "level": 1}})
+    reader = MeshDocument(schema=rich_schema())
+    update = writer.get_update(reader.get_state())  # only what the reader lacks
+    heard: list[bytes] = []
+    events: list[object] = []
+    reader.on_update(lambda update, origin: heard.append(update))
+    reader.observe(events.append)
+    reader.apply_update(update, as_is=True)
+    assert heard == [update]
+    assert [type(event) for event in events] == [ElementInserted]
+    # The observer is back: the reader's own edit is encoded by pycrdt as usual.
+    reader.root.append_json({"heading": {"text": "mine", "level": 2}})
+    assert len(heard) == 2 and heard[1] != update
+    echo = MeshDocument(schema=rich_schema())
+    for received in (writer.get_update(), *heard):
+        echo.apply_update(received)
+    assert echo.to_json() == reader.to_json()
+
+
+def test_an_as_is_update_that_fails_tells_listeners_nothing_that_did_not_integrate() -> None:
+    reader = MeshDocument(schema=rich_schema())
+    heard: list[bytes] = []
+    reader.on_update(lambda update, origin: heard.append(update))
+    with pytest.raises(ValueError):
+        reader.apply_update(b"\xff\xff not an update", as_is=True)
+    assert heard == []
+    reader.root.append_json({"heading": {"text": "mine", "level": 2}})
+    assert len(heard) == 1

@@ -1,0 +1,54 @@
+"""The worker process: big pure-CPU work (snapshots of big logs) runs outside the server's GIL."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from pycrdt import Doc, XmlElement, XmlFragment
+
+from mesh_tools.server._snapshots import _OWN_PROCESS_BYTES, _compact, compact_updates
+from mesh_tools.server._worker_process import run_in_worker_process
+
+
+def _pid(_: tuple[bytes, ...]) -> bytes:
+    return str(os.getpid()).encode()
+
+
+def _fail(_: tuple[bytes, ...]) -> bytes:
+    raise ValueError("not an update")
+
+
+def test_work_runs_in_another_process_which_serves_the_next_call_too() -> None:
+    first = run_in_worker_process(_pid, ())
+    assert int(first) != os.getpid()
+    assert run_in_worker_process(_pid, ()) == first
+
+
+def test_an_error_of_the_work_reaches_the_caller() -> None:
+    try:
+        run_in_worker_process(_fail, ())
+    except ValueError as exc:
+        assert "not an update" in str(exc)
+    else:
+        raise AssertionError("the error was lost")
+
+
+def test_a_killed_worker_process_is_replaced_and_no_work_is_lost() -> None:
+    worker = int(run_in_worker_process(_pid, ()))
+    os.kill(worker, signal.SIGKILL)
+    # The call that finds it dead does the work in this process; the next one starts a new process.
+    assert int(run_in_worker_process(_pid, ())) != worker
+    replacement = int(run_in_worker_process(_pid, ()))
+    assert replacement not in {worker, os.getpid()}
+
+
+def test_a_big_log_is_folded_in_the_worker_process_exactly_as_in_this_one() -> None:
+    doc: Doc = Doc()
+    body = doc.get("mesh", type=XmlFragment)
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    while sum(map(len, updates)) < _OWN_PROCESS_BYTES:
+        body.children.append(XmlElement("p", {"text": "x" * 200}))
+        body.children[0].attributes["text"] = "overwritten " * 20
+    assert compact_updates(*updates) == _compact(tuple(updates))
