@@ -271,7 +271,9 @@ class MeshDocument:
         # it is indexed in one pass over the tree once the updates are in. Every element would be an
         # insert anyway, and yrs computing a deep event per parent (each naming all its children), then
         # converting them, costs as much as that pass.
-        loading = not self._event_listeners and len(self._elements) == 1 and not self._index.kids[ROOT_ID]
+        loading = (
+            not self._event_listeners and len(self._elements) == 1 and self._index.kids.get(ROOT_ID) == []
+        )
         # Observed only while remote changes integrate: converting deep events to Python would triple
         # the cost of local writes, which keep the index themselves.
         subscription = None if loading else self._deep_observer.subscribe()
@@ -282,8 +284,7 @@ class MeshDocument:
             with gc_paused(), self._transaction(origin, as_is=updates if as_is else None):
                 for update in updates:
                     self.ydoc.apply_update(update)
-            if loading:
-                with gc_paused():
+                if loading:  # before the commit tells update listeners, as the deep events are
                     self._index.integrate_load(self._fragment, local=origin is None, into=integration)
             if integration.imposters:
                 # After the commit: only then have the deep events told the index what arrived.
