@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 # setuptools announces how it made an editable install with a warning it calls information only
 # (pypa/packaging-problems#558); pip shows it, and it would open every first `make demo`.
 PIP_INSTALL := $(BIN)/python -W "ignore:Editable installation" -m pip install --quiet
@@ -45,9 +46,15 @@ test-js: $(STAMP)
 	elif [ "$$CI" = true ]; then echo "test-js: Node or js/node_modules missing (run make deps)" >&2; exit 1; \
 	else echo "test-js: skipped, Node or js/node_modules missing (run make deps)"; fi
 
-bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+# Every bench in one run (under 10 minutes on 2 cores), then one table of ours beside the references:
+# bench/results.md, each bench's own output in bench/results.log. `python bench/all.py --help` for more.
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/all.py
+
+# The benches' references (pycrdt-websocket), installed once rather than on every `make bench` (~15 s).
+$(BENCH_STAMP): $(STAMP)
+	$(PIP_INSTALL) -e '.[bench]'
+	touch $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache js/node_modules

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from _summary import Row, Topic, add_summary_argument, context
+from _summary import record as record_rows  # demo_tokens reads a run record
 from rich.console import Console
 from rich.table import Table
 
@@ -74,7 +76,7 @@ async def paging(call: Callable[..., Awaitable[str]], query: dict[str, Any], pag
     return statistics.median(samples), text
 
 
-async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | None]:
+async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | None, list[Row]]:
     schema = MeshSchema.from_file(RICH_FIXTURE)
     started = time.perf_counter()
     document = build(schema, lists, items)
@@ -122,8 +124,35 @@ async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | N
     feed_ms, feed = await timed(lambda: call("changes_since", version=version))
     row("changes_since after 20 edits by another replica", feed_ms, feed)
 
+    whole_label = "the whole document as JSON"
+    rows = [
+        context(
+            Topic.BIG_DOCUMENTS,
+            f"describe_document root, {len(document):,} elements",
+            root_ms,
+            whole_ms,
+            unit="ms",
+            reference_label=whole_label,
+        ),
+        context(
+            Topic.BIG_DOCUMENTS,
+            "describe_document root, result size",
+            len(root),
+            len(whole),
+            unit="chars",
+            reference_label=whole_label,
+        ),
+        context(
+            Topic.BIG_DOCUMENTS,
+            "changes_since after 20 edits",
+            feed_ms,
+            whole_ms,
+            unit="ms",
+            reference_label=whole_label,
+        ),
+    ]
     if not crawl:
-        return table, None
+        return table, None, rows
     seen: set[str] = set()
     todo = ["root"]
     calls = largest = 0
@@ -151,7 +180,7 @@ async def measure(lists: int, items: int, crawl: bool) -> tuple[Table, Table | N
         f"{kit.describe_budget:,}",
         f"{crawl_s:.1f}",
     )
-    return table, reach
+    return table, reach, rows
 
 
 def demo_tokens() -> Table:
@@ -197,10 +226,12 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=999)
     parser.add_argument("--no-crawl", action="store_true", help="skip reading every element")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo's token totals")
+    add_summary_argument(parser)
     args = parser.parse_args()
     console = Console()
-    table, reach = asyncio.run(measure(args.lists, args.items, crawl=not args.no_crawl))
+    table, reach, rows = asyncio.run(measure(args.lists, args.items, crawl=not args.no_crawl))
     console.print(table)
+    record_rows(args.summary, rows)
     if reach is not None:
         console.print(reach)
     if not args.no_demo:

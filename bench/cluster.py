@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from _summary import Topic, add_summary_argument, context, record
 from pycrdt import Doc, create_update_message
 from rich.console import Console
 from rich.table import Table
@@ -238,6 +239,28 @@ async def run(args: argparse.Namespace) -> None:
     console.print(fanout)
     print(f"per edit, sequential cross-node edits: {sequential}")
     print(f"per edit, 3-node fan-out burst: {burst}")
+    single = "one node, SQLite (reference)"
+    record(
+        args.summary,
+        (
+            context(
+                Topic.CLUSTER,
+                f"edit→visible p99, writer and reader on two nodes, {args.rounds} edits",
+                latency["cluster, writer and reader on two nodes"][1],
+                latency[single][1],
+                unit="ms",
+                reference_label="one SQLite node",
+            ),
+            context(
+                Topic.CLUSTER,
+                f"fan-out over 3 nodes, {args.clients} receivers x {args.updates} edits",
+                rates[3],
+                rates[1],
+                unit="deliveries/s",
+                reference_label="one cluster node",
+            ),
+        ),
+    )
 
 
 def main() -> None:
@@ -247,6 +270,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--updates", type=int, default=100)
+    add_summary_argument(parser)
     asyncio.run(run(parser.parse_args()))
 
 

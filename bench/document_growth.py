@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _summary import Topic, add_summary_argument, flat_in_size, record  # bench/ is on the path
 from pycrdt import Doc, XmlElement, XmlFragment, create_update_message
 from rich.console import Console
 from rich.table import Table
@@ -123,7 +124,7 @@ def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, floa
     def apply(update: bytes) -> None:
         # As LiveDocument.apply does: the update guard, then apply and check, then the record.
         checked = guard.check(update, guard.prepare())
-        if doc.apply_update(update):
+        if doc.apply_update(update, effects=checked.effects):
             raise AssertionError("a valid edit was reported as a violation")
         guard.accept(checked)
         create_update_message(update)
@@ -188,11 +189,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--shapes", default="flat,tree")
+    add_summary_argument(parser)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     table = Table(title="per-edit cost by document size, ms (median): ours (the server's path) vs raw pycrdt")
     for column in ("shape", "size", "what", "ours", "raw", "ratio", "raw+observer"):
         table.add_column(column, justify="right")
+    series: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
     for shape in args.shapes.split(","):
         for size in sizes:
             state = build_state(size, shape)
@@ -210,6 +213,7 @@ def main() -> None:
                 )
             )
             for what, mine, reference, observed in rows:
+                series.setdefault((shape, what), []).append((size, mine * 1e3, reference * 1e3))
                 table.add_row(
                     shape,
                     f"{size:,}",
@@ -220,6 +224,21 @@ def main() -> None:
                     "" if observed is None else f"{observed * 1e3:.3f}",
                 )
     Console().print(table)
+    topics = {"remote delete": Topic.SERVER_DELETE, "local delete()": Topic.LOCAL_DELETE}
+    record(
+        args.summary,
+        (
+            row
+            for (shape, what), costs in series.items()
+            for row in flat_in_size(
+                topics.get(what, Topic.REMOTE_INSERT_ATTRIBUTE),
+                f"{what}, {shape}",
+                costs,
+                unit="ms",
+                reference_label="raw pycrdt",
+            )
+        ),
+    )
 
 
 if __name__ == "__main__":

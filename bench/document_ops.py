@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _summary import FLAT_FACTOR, Row, Topic, add_summary_argument, at_most, record  # bench/ is on the path
 from pycrdt import Doc, XmlElement, XmlFragment
 from rich.console import Console
 from rich.table import Table
@@ -105,6 +106,7 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=10_000, help="document size in elements")
     parser.add_argument("--repeats", type=int, default=5)
+    add_summary_argument(parser)
     args = parser.parse_args()
     n, repeats = args.n, args.repeats
 
@@ -151,6 +153,39 @@ def main() -> None:
         "flat (~1x)",
     )
     Console().print(table)
+    record(
+        args.summary,
+        (
+            at_most(
+                Topic.DOCUMENT_OPS,
+                "append_child, per call",
+                api * 1e6,
+                raw * 1e6,
+                factor=3,
+                unit="µs",
+                reference_label="raw pycrdt append",
+            ),
+            Row(
+                Topic.DOCUMENT_OPS,
+                f"to_json(), {n:,} elements",
+                ours_json * 1e3,
+                dumps * 1e3,
+                "ms",
+                "json.dumps(dicts)",
+                "< 30 ms",
+                ours_json < 0.030,
+            ),
+            at_most(
+                Topic.DOCUMENT_OPS,
+                f"element_by_id at {n:,} elements",
+                lookup_big * 1e9,
+                lookup_small * 1e9,
+                factor=FLAT_FACTOR,
+                unit="ns",
+                reference_label="at 10 elements",
+            ),
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _summary import Row, Topic, add_summary_argument, context, record  # bench/ is on the path
 from pycrdt import Doc, Map
 from rich.console import Console
 from rich.table import Table
@@ -88,18 +89,54 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--slice-ms", type=float, default=10.0, help="Python work per loop turn when busy")
+    add_summary_argument(parser)
     args = parser.parse_args()
     updates = small_updates(args.updates)
     table = Table(title="SQLiteStorage durable appends: busy event loop (ours) vs idle loop (reference)")
     for column in ("loop", "stored", "stored/s", "append->durable p99 ms", "final flush ms"):
         table.add_column(column, justify="right")
+    runs: list[tuple[float, float, float]] = []  # busy, then idle
     for label, busy_slice in (
         (f"busy {args.slice_ms:g} ms slices (ours)", args.slice_ms / 1e3),
         ("idle (reference)", 0.0),
     ):
         rate, p99, flush, stored = asyncio.run(run(updates, busy_slice, args.seconds))
+        runs.append((rate, p99, flush))
         table.add_row(label, f"{stored:,}", f"{rate:,.0f}", f"{p99 * 1e3:.1f}", f"{flush * 1e3:.1f}")
     Console().print(table)
+    (rate, p99, flush), (idle_rate, idle_p99, idle_flush) = runs
+    idle, busy = "idle loop", f"loop busy in {args.slice_ms:g} ms slices"
+    record(
+        args.summary,
+        (
+            Row(
+                Topic.DURABLE_BUSY_LOOP,
+                f"stored/s, {busy}",
+                rate,
+                idle_rate,
+                "/s",
+                idle,
+                f"≥ 0.5x {idle}",
+                rate >= 0.5 * idle_rate,
+            ),
+            context(
+                Topic.DURABLE_BUSY_LOOP,
+                "append→durable p99",
+                p99 * 1e3,
+                idle_p99 * 1e3,
+                unit="ms",
+                reference_label=idle,
+            ),
+            context(
+                Topic.DURABLE_BUSY_LOOP,
+                "final flush",
+                flush * 1e3,
+                idle_flush * 1e3,
+                unit="ms",
+                reference_label=idle,
+            ),
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from mesh_tools.sync import Request, Response, decode_binary, decode_text, encod
 from mesh_tools.tokens import ParticipantToken
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _summary import Row, Topic, add_summary_argument, record
 from sync_latency import ROOM, SCHEMA, SECRET, children, server_subprocess
 
 WRITES = "sendto,sendmsg,write,writev"
@@ -158,6 +159,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--edits", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    add_summary_argument(parser)
     args = parser.parse_args()
     if shutil.which("strace") is None:
         sys.exit("this benchmark needs strace (apt-get install strace)")
@@ -183,6 +185,21 @@ def main() -> None:
         f"{frames / calls:.1f}",
     )
     Console().print(table)
+    record(
+        args.summary,
+        [
+            Row(
+                Topic.SOCKET_WRITES,
+                f"frames per socket write, {args.documents} writers x {args.readers} readers",
+                frames / calls,
+                1.0,
+                "frames/write",
+                "websockets' send",
+                "> 1 (frames batched)",
+                frames > calls,
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":

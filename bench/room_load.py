@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _summary import Topic, add_summary_argument, at_most, record  # bench/ is on the path
 from rich.console import Console
 from rich.table import Table
 
@@ -118,13 +119,25 @@ def main() -> None:
     )
     parser.add_argument("--updates", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="opens (and raw replays) per case; best shown")
+    add_summary_argument(parser)
     args = parser.parse_args()
     table = Table(title="cold open of a stored document: ours (server load + sync) vs raw pycrdt replay")
     for column in ("what", "ours ms", "raw replay ms", "ratio"):
         table.add_column(column, justify="right")
-    for what, ours, raw in asyncio.run(measure(args.updates, args.repeat)):
+    rows = asyncio.run(measure(args.updates, args.repeat))
+    for what, ours, raw in rows:
         table.add_row(what, f"{ours * 1e3:.0f}", f"{raw * 1e3:.0f}", f"{ours / raw:.1f}x")
     Console().print(table)
+    topics = (Topic.LOG_LOAD, Topic.COLD_LOAD)  # measure's rows: from the log, then from the snapshot
+    record(
+        args.summary,
+        (
+            at_most(
+                topic, what, ours * 1e3, raw * 1e3, factor=2, unit="ms", reference_label="raw pycrdt replay"
+            )
+            for topic, (what, ours, raw) in zip(topics, rows, strict=True)
+        ),
+    )
 
 
 if __name__ == "__main__":

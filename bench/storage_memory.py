@@ -6,7 +6,9 @@
 1. Storage while running: a document of ``--storage-elements`` children gets ``--updates`` small edits
    (three in four rewrite an attribute, the rest append), stored as a server stores them (bursts of
    200 appends). Every 500 updates the database + WAL files are measured against the live state (the
-   size of the live document's own encoding); then after the storage closed. Reference: pycrdt-store's
+   size of the live document's own encoding), and a thread samples them every millisecond (against the
+   live state before the current burst), so the worst instant is seen, not only the moments the
+   measurements fall on; then after the storage closed. Reference: pycrdt-store's
    ``SQLiteYStore`` (pycrdt-websocket's store, defaults) given the same updates (for at most
    ``--reference-seconds``: it commits each update on its own, so it stores ~30 per second here).
 2. Snapshot of that overwrite-heavy log: ``compact_updates`` (ours) and ``merge_updates`` (what the
@@ -31,10 +33,12 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from _summary import Row, Topic, add_summary_argument, at_most, context, record
 from pycrdt import Doc, merge_updates
 from rich.console import Console
 from rich.table import Table
@@ -80,20 +84,57 @@ def files_size(database: Path) -> int:
     return sum(p.stat().st_size for p in database.parent.glob(database.name + "*") if p.is_file())
 
 
+class Sampler:
+    """Database + WAL against ``live`` (set by the writer as it goes) every millisecond, on a thread."""
+
+    def __init__(self, database: Path, live: int) -> None:
+        self.database = database
+        self.live = live
+        self.worst = 0.0
+        self._running = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._running = False
+        self._thread.join()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                self.worst = max(self.worst, files_size(self.database) / self.live)
+            except FileNotFoundError:  # a file went between listing and stat
+                continue
+            time.sleep(0.001)
+
+
 async def storage_ours(first: bytes, updates: list[bytes], live: list[int], tmp: Path) -> dict[str, float]:
     database = tmp / "ours.sqlite3"
     storage = SQLiteStorage(database)
     await storage.open()
     await storage.create_document(ROOM, "d.doc", schema=SCHEMA.to_json(), epoch="e", update=first)
     worst = 0.0
-    for start in range(0, len(updates), 200):
-        await asyncio.gather(*(storage.append_update(ROOM, "d.doc", u) for u in updates[start : start + 200]))
-        if (start + 200) % 500 < 200:
-            worst = max(worst, files_size(database) / live[min(start + 199, len(updates) - 1)])
-    running = files_size(database) / live[-1]
+    with Sampler(database, len(first)) as sampler:
+        for start in range(0, len(updates), 200):
+            sampler.live = live[max(start - 1, 0)]
+            await asyncio.gather(
+                *(storage.append_update(ROOM, "d.doc", u) for u in updates[start : start + 200])
+            )
+            if (start + 200) % 500 < 200:
+                worst = max(worst, files_size(database) / live[min(start + 199, len(updates) - 1)])
+        running = files_size(database) / live[-1]
     await storage.close()
     closed = files_size(database) / live[-1]
-    return {"worst": max(worst, running), "end": running, "closed": closed, "stored": len(updates)}
+    return {
+        "worst": max(worst, running),
+        "sampled": sampler.worst,
+        "end": running,
+        "closed": closed,
+        "stored": len(updates),
+    }
 
 
 async def storage_reference(
@@ -114,17 +155,25 @@ async def storage_reference(
     worst = 0.0
     deadline = time.perf_counter() + seconds
     stored = 0
-    for stored, update in enumerate(updates, 1):
-        await store.write(update)
-        if stored % 500 == 0:
-            worst = max(worst, files_size(database) / live[stored - 1])
-        if time.perf_counter() > deadline:
-            break
-    running = files_size(database) / live[stored - 1]
+    with Sampler(database, len(first)) as sampler:
+        for stored, update in enumerate(updates, 1):
+            sampler.live = live[max(stored - 2, 0)]
+            await store.write(update)
+            if stored % 500 == 0:
+                worst = max(worst, files_size(database) / live[stored - 1])
+            if time.perf_counter() > deadline:
+                break
+        running = files_size(database) / live[stored - 1]
     await store.stop()
     await task
     closed = files_size(database) / live[stored - 1]
-    return {"worst": max(worst, running), "end": running, "closed": closed, "stored": stored}
+    return {
+        "worst": max(worst, running),
+        "sampled": sampler.worst,
+        "end": running,
+        "closed": closed,
+        "stored": stored,
+    }
 
 
 # -- memory, each side in a process of its own ------------------------------------------------------
@@ -216,6 +265,7 @@ def main() -> None:
         help="most time the reference store gets (it is slow)",
     )
     parser.add_argument("--memory-side", choices=["ours", "reference"], help=argparse.SUPPRESS)
+    add_summary_argument(parser)
     args = parser.parse_args()
     update = first_state(args.elements).get_update()
     if args.memory_side:
@@ -228,8 +278,10 @@ def main() -> None:
     table = Table(
         title=f"Storage vs live state: {len(updates):,} edits of a {args.storage_elements:,}-element document"
     )
-    for column in ("storage", "database+WAL while running: worst", "at the end", "after close"):
+    columns = ("storage", "database+WAL while running: worst", "sampled every ms: worst", "at the end")
+    for column in (*columns, "after close"):
         table.add_column(column, justify="right")
+    stored: list[dict[str, float]] = []  # ours, then the reference
     with tempfile.TemporaryDirectory() as tmp:
         for label, run_storage in (
             ("SQLiteStorage (ours)", storage_ours(first, updates, live, Path(tmp))),
@@ -240,10 +292,12 @@ def main() -> None:
         ):
             started = time.perf_counter()
             ratios = asyncio.run(run_storage)
+            stored.append(ratios)
             elapsed = time.perf_counter() - started
             table.add_row(
                 f"{label}: {ratios['stored']:,.0f} edits in {elapsed:.1f} s",
                 f"{ratios['worst']:.1f}x",
+                f"{ratios['sampled']:.1f}x",
                 f"{ratios['end']:.1f}x",
                 f"{ratios['closed']:.1f}x",
             )
@@ -271,10 +325,12 @@ def main() -> None:
     for column in ("side", "per document KiB", "RSS loaded MiB", "RSS above baseline after each unload MiB"):
         table.add_column(column, justify="right")
     per_document: dict[str, float] = {}
+    after_unload: dict[str, float] = {}
     for side, label in (("ours", "Room.acquire (ours)"), ("reference", "pycrdt-websocket YRoom (reference)")):
         figures = measure_in_process(side, args)
         base = figures["base"]
         per_document[side] = (figures["loaded"][0] - base) / args.documents
+        after_unload[side] = (figures["unloaded"][-1] - base) / 2**20
         table.add_row(
             label,
             f"{per_document[side] / 1024:,.0f}",
@@ -284,6 +340,57 @@ def main() -> None:
     console.print(table)
     console.print(
         f"ours / reference per document: {per_document['ours'] / per_document['reference']:.2f}x; {uptime()}"
+    )
+    ours, reference = stored
+    store = "pycrdt-store SQLiteYStore"
+    record(
+        args.summary,
+        (
+            Row(
+                Topic.STORAGE_SIZE,
+                f"database + WAL while running, worst, {len(updates):,} edits",
+                ours["worst"],
+                reference["worst"],
+                "× live state",
+                store,
+                "≤ 3x live state",
+                ours["worst"] <= 3,
+            ),
+            context(
+                Topic.STORAGE_SIZE,
+                "database after close",
+                ours["closed"],
+                reference["closed"],
+                unit="× live state",
+                reference_label=store,
+            ),
+            at_most(
+                Topic.STORAGE_SIZE,
+                "snapshot (compact_updates) of that log",
+                len(compacted),
+                live[-1],
+                factor=3,
+                unit="bytes",
+                reference_label="the live state",
+            ),
+            at_most(
+                Topic.MEMORY,
+                f"per loaded document of {args.elements:,} elements",
+                per_document["ours"] / 1024,
+                per_document["reference"] / 1024,
+                factor=1.2,
+                unit="KiB",
+                reference_label="pycrdt-websocket",
+            ),
+            context(
+                Topic.MEMORY,
+                f"RSS above baseline after {args.cycles} load/unload cycles",
+                after_unload["ours"],
+                after_unload["reference"],
+                unit="MiB",
+                reference_label="pycrdt-websocket",
+            ),
+        ),
     )
 
 

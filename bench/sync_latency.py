@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from _summary import Topic, add_summary_argument, at_most, context, record  # bench/ is on the path
 from pycrdt import (
     Doc,
     XmlElement,
@@ -273,6 +274,30 @@ async def run(args: argparse.Namespace) -> None:
         f"{'met' if ours[1] <= 5 else 'MISSED'}; p50 vs reference {ours[0] / reference[0]:.2f}x; "
         f"fan-out vs reference {ours[2] / reference[2]:.2f}x"
     )
+    label = "pycrdt-websocket"
+    record(
+        args.summary,
+        (
+            at_most(
+                Topic.EDIT_TO_VISIBLE,
+                f"p99 over {args.rounds:,} edits",
+                ours[1],
+                reference[1],
+                factor=1.5,
+                unit="ms",
+                reference_label=label,
+            ),
+            context(Topic.EDIT_TO_VISIBLE, "p50", ours[0], reference[0], unit="ms", reference_label=label),
+            context(
+                Topic.FANOUT,
+                f"{args.clients} receivers x {args.updates} edits, median of {args.repeats}",
+                ours[2],
+                reference[2],
+                unit="deliveries/s",
+                reference_label=label,
+            ),
+        ),
+    )
 
 
 def main() -> None:
@@ -284,6 +309,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3, help="fan-out runs per server (median)")
     parser.add_argument("--reference-server", action="store_true", help=argparse.SUPPRESS)
+    add_summary_argument(parser)
     args = parser.parse_args()
     if args.reference_server:
         asyncio.run(run_reference_server())

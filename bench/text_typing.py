@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from _summary import Topic, add_summary_argument, at_most, context, record  # bench/ is on the path
 from pycrdt import Doc, TransactionEvent, XmlElement, XmlFragment, XmlText
 from rich.console import Console
 from rich.table import Table
@@ -218,6 +219,7 @@ def main() -> None:
     parser.add_argument("--keystrokes", type=int, default=10_000)
     parser.add_argument("--interval-ms", type=float, default=2.0, help="pause between keystrokes (server)")
     parser.add_argument("--skip-server", action="store_true", help="only the in-process figures")
+    add_summary_argument(parser)
     args = parser.parse_args()
     text = keystrokes(args.keystrokes)
     console = Console(width=110)
@@ -242,6 +244,21 @@ def main() -> None:
     console.print(
         f"target: text typist cost <= 3x raw pycrdt: {ratio:.2f}x ({'met' if ratio <= 3 else 'MISSED'})"
     )
+    typed = runs["mesh-tools Element.insert_text"]
+    record(
+        args.summary,
+        [
+            at_most(
+                Topic.TYPING,
+                f"typist cost per keystroke, {len(text):,} keystrokes",
+                typed.edit_us,
+                reference.edit_us,
+                factor=3,
+                unit="µs",
+                reference_label="raw pycrdt XmlText.insert",
+            )
+        ],
+    )
     if args.skip_server:
         return
     latency = Table(
@@ -249,11 +266,26 @@ def main() -> None:
     )
     for column in ("way", "p50 ms", "p99 ms"):
         latency.add_column(column, justify="left" if column == "way" else "right")
+    p99s = []  # text, then the attribute
     with tempfile.TemporaryDirectory() as data_dir, server_process(data_dir) as url:
         for name, as_text in (("mesh-tools text", True), ("rewrite a string attribute", False)):
             p50, p99 = asyncio.run(through_server(url, text, args.interval_ms / 1000, as_text=as_text))
             latency.add_row(name, f"{p50:.2f}", f"{p99:.2f}")
+            p99s.append(p99)
     console.print(latency)
+    record(
+        args.summary,
+        [
+            context(
+                Topic.TYPING,
+                f"edit→remote visible p99 through the server, a key every {args.interval_ms:g} ms",
+                p99s[0],
+                p99s[1],
+                unit="ms",
+                reference_label="rewriting an attribute",
+            )
+        ],
+    )
 
 
 if __name__ == "__main__":

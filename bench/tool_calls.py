@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _summary import Row, Topic, add_summary_argument, at_most, context, record  # bench/ is on the path
 from pycrdt import Doc, XmlElement, XmlFragment
 from rich.console import Console
 from rich.table import Table
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rich-schema", type=Path, default=RICH_FIXTURE)
+    add_summary_argument(parser)
     options = parser.parse_args()
     console = Console()
 
@@ -138,9 +140,39 @@ def main() -> None:
     for column in ("schema", "ours (bytes)", "MeshAgent 0.0.21 (reference)", "ours / MeshAgent", "target"):
         sizes.add_column(column, justify="left" if column == "schema" else "right")
     schemas = {"html (seed)": (HTML, 1.0), "rich fixture": (MeshSchema.from_file(options.rich_schema), 0.5)}
+    rows: list[Row] = [
+        at_most(
+            Topic.TOOL_CALL,
+            f"append one <p>, {options.calls:,} appends",
+            tool,
+            raw,
+            factor=2,
+            unit="µs",
+            reference_label="raw pycrdt append",
+        ),
+        context(
+            Topic.TOOL_CALL,
+            "MeshDocument append_child (no tool layer)",
+            direct,
+            raw,
+            unit="µs",
+            reference_label="raw pycrdt append",
+        ),
+    ]
     for name, (schema, target) in schemas.items():
         ours = definitions_bytes(schema)
         reference = MESHAGENT_BYTES[name]
+        rows.append(
+            at_most(
+                Topic.TOOL_DEFINITIONS,
+                f"{name} schema",
+                ours,
+                reference,
+                factor=target,
+                unit="bytes",
+                reference_label="MeshAgent 0.0.21",
+            )
+        )
         verdict = "met" if ours <= target * reference else "MISSED"
         sizes.add_row(
             name, f"{ours:,}", f"{reference:,}", f"{ours / reference:.0%}", f"<= {target:.0%} {verdict}"
@@ -157,6 +189,7 @@ def main() -> None:
         big.add_column(column, justify="right")
     big.add_row(f"{returned:,}", f"{whole:,}", f"{returned / whole:.1%}", f"{elapsed_ms:.1f}")
     console.print(big)
+    record(options.summary, rows)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _summary import Row, Topic, add_summary_argument, at_most, record
 from document_ops import SCHEMA  # bench/ is on the path when a script runs
 from pycrdt import Doc
 from rich.console import Console
@@ -60,6 +61,7 @@ def apply_seconds(repeats: int, base: bytes, update: bytes) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
+    add_summary_argument(parser)
     args = parser.parse_args()
     table = Table(title="check_update vs applying the same update")
     for column in ("update", "bytes", "check_update", "pycrdt apply (reference)", "ratio"):
@@ -76,6 +78,7 @@ def main() -> None:
     rows.append((f"whole state of {args.n:,} into a replica in sync", whole, whole))
     big = document(2_000, text="x" * 4_000).get_update()
     rows.append(("~8 MiB of elements", b"\x00\x00", big))
+    summary: list[Row] = []
     for name, base, update in rows:
         repeats = 200 if len(update) < 10_000 else 5
         replica: Doc[Any] = Doc()
@@ -89,6 +92,17 @@ def main() -> None:
             f"{check * 1e3:.3f} ms",
             f"{apply * 1e3:.3f} ms",
             f"{check / apply:.2f}x",
+        )
+        summary.append(
+            at_most(
+                Topic.UPDATE_CHECK,
+                f"check_update, {name}",
+                check * 1e3,
+                apply * 1e3,
+                factor=1,
+                unit="ms",
+                reference_label="pycrdt apply",
+            )
         )
     Console().print(table)
     guarded = Table(title="UpdateGuard on a replica vs applying the same update")
@@ -115,6 +129,7 @@ def main() -> None:
                 name, f"{seconds * 1e3:.3f} ms", f"{apply * 1e3:.3f} ms", f"{seconds / apply:.2f}x"
             )
     Console().print(guarded)
+    record(args.summary, summary)
 
 
 if __name__ == "__main__":

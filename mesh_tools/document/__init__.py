@@ -15,7 +15,9 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree;
 - ``_update_guard``: :func:`check_update` and :class:`UpdateGuard`, refusing an incoming update that no
   repair could undo, read by ``_yjs_update`` without applying it and placed against the replica's
-  items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md).
+  items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md); ``_update_effects``: what a
+  checked update that inserts nothing does to the elements, so the server's replica applies it without
+  pycrdt's deep events (docs/adr/0018-remote-changes-without-deep-events.md).
 
 The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).
 """

@@ -92,7 +92,7 @@ class Element:
         """The child elements in document order, from the index (no CRDT read)."""
         self._live()
         index = self._doc._elements
-        return [index[i] for i in self._doc._index.kids[self.id] if i is not None and i in index]
+        return [index[i] for i in self._doc._index.kids.get(self.id, ()) if i is not None and i in index]
 
     @property
     def has_children(self) -> bool:

@@ -21,12 +21,20 @@ from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import ROOT_ID, gc_paused, id_of, read_value
+from ._placements import covers
 from ._pycrdt import XmlChange, integrated_children, is_text, subtree_rows
+from ._update_effects import UpdateEffects
+from ._yjs_update import ItemId
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ElementIndex", "Integration"]
+__all__ = ["ChildPlaces", "ElementIndex", "Integration"]
+
+#: Children lists at least this long get a :class:`ChildPlaces` (shorter ones are searched whole).
+_MAPPED = 4096
+#: How far from where it was last seen a child is looked for, widening, before the places are redone.
+_WINDOWS = (16, 256)
 
 
 @dataclass(slots=True)
@@ -53,11 +61,13 @@ class ElementIndex:
     ``elements`` is a plain dict that stays the same object for the document's life: readers look
     handles up in it directly (a dict subclass or a method call would add ~30% to every lookup).
     ``kids`` holds, per element, one entry per CRDT child in order: its id, or None for a child that is
-    not an indexed element (text, or an element without a usable id). Index changes append their
+    not an indexed element (text, or an element without a usable id); an element that never had a child
+    has no list (read ``kids.get(id, ())``): most elements of a document are leaves, and an empty list
+    and its entry cost more than the element's handle. Index changes append their
     events to ``events`` (the document's pending events).
     """
 
-    __slots__ = ("_doc", "_events", "elements", "kids", "parents")
+    __slots__ = ("_doc", "_events", "_places", "elements", "kids", "parents")
 
     def __init__(self, doc: MeshDocument, events: list[DocumentEvent]) -> None:
         self._doc = doc
@@ -65,6 +75,8 @@ class ElementIndex:
         self.elements: dict[str, Element] = {}
         self.parents: dict[str, str | None] = {}
         self.kids: dict[str, list[str | None]] = {}
+        #: Where the children of wide parents were last seen, for :meth:`position`.
+        self._places: dict[str, ChildPlaces] = {}
 
     def discard(self) -> None:
         """Forget every element and the document (which is being discarded): no cycle is left.
@@ -75,6 +87,7 @@ class ElementIndex:
         self.elements.clear()
         self.parents.clear()
         self.kids.clear()
+        self._places.clear()
         if hasattr(self, "_doc"):
             del self._doc
 
@@ -85,12 +98,12 @@ class ElementIndex:
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
         """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
         element = self._write(self.elements[parent_id]._xml, at, built, parent_id)
-        self.kids[parent_id].insert(at, element.id)
+        self.kids.setdefault(parent_id, []).insert(at, element.id)
         return element
 
     def insert_text(self, element_id: str, at: int) -> None:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
-        self.kids[element_id].insert(at, None)
+        self.kids.setdefault(element_id, []).insert(at, None)
 
     def _write(self, parent: XmlElement, at: int, built: Built, parent_id: str) -> Element:
         top: Element | None = None
@@ -105,7 +118,8 @@ class ElementIndex:
             element = self.elements[element_id] = Element(self._doc, xml, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
-            self.kids[element_id] = [None] if text is not None else [child.id for child in children]
+            if text is not None or children:
+                self.kids[element_id] = [None] if text is not None else [child.id for child in children]
             # Popped last first, each written at 0: yrs finds a position by walking the children, so
             # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
             stack.extend((xml, 0, child, element_id) for child in children)
@@ -142,14 +156,21 @@ class ElementIndex:
                     element = Element(self._doc, node, node_id, tag)
                 self.elements[node_id] = element
                 self.parents[node_id] = parent
-                self.kids[node_id] = entries
+                if entries:
+                    self.kids[node_id] = entries
         return found.entries
 
     def position(self, element_id: str) -> int:
         """The element's position among all its parent's CRDT children."""
         parent_id = self.parents[element_id]
         assert parent_id is not None, "the root has no position"
-        return self.kids[parent_id].index(element_id)
+        kids = self.kids[parent_id]
+        if len(kids) < _MAPPED:
+            return kids.index(element_id)
+        places = self._places.get(parent_id)
+        if places is None:
+            places = self._places[parent_id] = ChildPlaces(kids)
+        return places.find(element_id, kids)
 
     def detach(self, element_id: str, position: int, *, local: bool) -> None:
         """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
@@ -167,6 +188,7 @@ class ElementIndex:
             if gone is None or element is None:
                 continue
             self.parents.pop(gone, None)
+            self._places.pop(gone, None)
             stack.extend(self.kids.pop(gone, ()))
             deleted.append(ElementDeleted(gone, element.tag_name, local))
         self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
@@ -177,6 +199,7 @@ class ElementIndex:
         self.elements.clear()
         self.parents.clear()
         self.kids.clear()
+        self._places.clear()
         for xml in fragment.children:
             if isinstance(xml, XmlElement):
                 self.add_subtrees([xml.integrated], None, previous)
@@ -199,8 +222,9 @@ class ElementIndex:
         if len(tops) != 1 or tops[0] != root.integrated:
             self.rebuild(fragment, local=local)
             return
-        children = integrated_children(root, ydoc)
-        self.kids[ROOT_ID] = self.add_subtrees(children, ROOT_ID, imposters=into.imposters)
+        entries = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
+        if entries:
+            self.kids[ROOT_ID] = entries
 
     def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
         """Bring remote changes (the deep changes of the root fragment) into the index and events."""
@@ -232,11 +256,36 @@ class ElementIndex:
                 old, new = read_value(keys.get("oldValue")), read_value(keys.get("newValue"))
                 self._record(AttributeChanged(element, name, old, new, local), into)
 
+    def integrate_effects(
+        self,
+        effects: UpdateEffects,
+        touched: list[tuple[Element, str, list[ItemId], Any]],
+        deleted_now: dict[int, list[tuple[int, int]]],
+        *,
+        local: bool,
+        into: Integration,
+    ) -> None:
+        """Bring an applied update that inserted nothing into the index and events, from what the update
+        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
+        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
+        for element_id in effects.deleted:
+            if element_id in self.elements:
+                self.detach(element_id, self.position(element_id), local=local)
+        for element, name, writers, old in touched:
+            if not element.is_alive:
+                continue
+            new = element._xml.attributes.get(name)
+            # As Yjs reports it: a change, or a write that won (even of the same value: of an
+            # attribute's entries only the winner is left undeleted); a concurrent write that lost, or a
+            # delete the replica had applied already, is no change.
+            if new != old or any(not covers(deleted_now, writer) for writer in writers):
+                self._record(AttributeChanged(element, name, read_value(old), read_value(new), local), into)
+
     def _apply_delta(
         self, parent_id: str, delta: list[dict[str, Any]], local: bool, into: Integration
     ) -> None:
         """Apply Yjs's steps over a parent's children (positions as before the change) to its entries."""
-        entries = self.kids[parent_id]
+        entries = self.kids.setdefault(parent_id, [])
         position = 0
         for step in delta:
             if "retain" in step:
@@ -266,3 +315,43 @@ class ElementIndex:
     def _record(self, event: DocumentEvent, into: Integration) -> None:
         self._events.append(event)
         into.changes.append(event)
+
+
+class ChildPlaces:
+    """Where each child of a wide parent was when last seen, to find a child's position without
+    searching the whole list: a search by value reads every entry's string, one cache miss each, which
+    cost ~3 ms in a list of 100k children.
+
+    The list changes under it (inserts and deletes from anywhere), but a child moves only by as many
+    places as entries were inserted or removed before it since; so it is looked for in windows
+    around where it was seen, and everything is seen afresh once a child has strayed beyond them (a
+    pass over the list, after at least that many edits). The answer is always exact: the windows are
+    searched, never trusted.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self, kids: list[str | None]) -> None:
+        self._seen = _places_of(kids)
+
+    def find(self, element_id: str, kids: list[str | None]) -> int:
+        """The position of ``element_id`` in ``kids`` (it must be there)."""
+        seen = self._seen.get(element_id)
+        if seen is None:
+            if len(self._seen) > 2 * len(kids):  # mostly children gone since
+                self._seen = _places_of(kids)
+                return self._seen[element_id]
+            # Arrived since the places were taken: one search of the list, then it is known too.
+            seen = self._seen[element_id] = kids.index(element_id)
+            return seen
+        for width in _WINDOWS:
+            try:
+                return kids.index(element_id, max(seen - width, 0), seen + width + 1)
+            except ValueError:
+                continue
+        self._seen = _places_of(kids)
+        return self._seen[element_id]
+
+
+def _places_of(kids: list[str | None]) -> dict[str | None, int]:
+    return {kid: at for at, kid in enumerate(kids)}

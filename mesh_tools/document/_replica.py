@@ -31,8 +31,10 @@ from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
 from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver, XmlChange
-from ._text import LastTyped, apply_marks, collect_text_changes
+from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
+from ._update_effects import UpdateEffects
 from ._validate import Violation
+from ._yjs_update import decode_delete_set
 
 __all__ = ["REMOTE", "EventListener", "MeshDocument", "UpdateListener"]
 
@@ -172,7 +174,7 @@ class MeshDocument:
                 root.insert_text(0, text)
             # Last first, each at the same place after any text: yrs walks the children to find a
             # position, so appending them one by one would cost O(n) each.
-            at = len(self._index.kids[ROOT_ID])
+            at = len(self._index.kids.get(ROOT_ID, ()))
             inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
             self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
             apply_marks(self, marks)
@@ -238,7 +240,13 @@ class MeshDocument:
         return self.ydoc.get_update(state)
 
     def apply_update(
-        self, update: bytes, origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
+        self,
+        update: bytes,
+        origin: Any = REMOTE,
+        *,
+        check: bool = True,
+        as_is: bool = False,
+        effects: UpdateEffects | None = None,
     ) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
@@ -249,8 +257,39 @@ class MeshDocument:
         ``as_is``: the caller knows the update holds only structs this replica lacks (the update guard
         read it: ``CheckedUpdate.new_only``), so :meth:`on_update` listeners get its bytes instead of
         pycrdt's costly re-encoding of them.
+        ``effects``: what the update does, as ``UpdateGuard.check`` read it from the update just before;
+        the index and events then come from it instead of pycrdt's events, whose cost grows with the
+        width of the parents they touch (docs/adr/0018-remote-changes-without-deep-events.md).
         """
-        return self.apply_updates([update], origin, check=check, as_is=as_is)
+        if effects is None:
+            return self.apply_updates([update], origin, check=check, as_is=as_is)
+        self._check_outside_transaction()
+        # Read before: what the attributes were is not in the update.
+        touched = [
+            (element, name, written, element._xml.attributes.get(name))
+            for (element_id, name), written in effects.attributes.items()
+            if (element := self._elements.get(element_id)) is not None
+        ]
+        # Which of its text cuts are new, and whether a write won, shows only in the transaction's own
+        # delete set (a write that loses to a concurrent one is deleted as it integrates).
+        deleted: list[bytes] = []
+        watching = None
+        if effects.cuts or any(effects.attributes.values()):
+            watching = self.ydoc.observe(lambda event: deleted.append(event.delete_set))
+        try:
+            with self._transaction(origin, as_is=[update] if as_is else None):
+                self.ydoc.apply_update(update)
+        finally:
+            if watching is not None:
+                self.ydoc.unobserve(watching)
+        deleted_now = decode_delete_set(deleted[0]) if deleted else {}
+        self._integration = integration = Integration()
+        local = origin is None
+        self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
+        texts = effects.texts_changed(deleted_now)
+        record_text_changes(self, texts, local=local, into=integration)
+        self._dispatch()
+        return _validate.check_changes(self, integration.changes) if check else []
 
     def apply_updates(
         self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
@@ -262,17 +301,17 @@ class MeshDocument:
         (``merge_updates`` of that many takes seconds). An update that cannot be decoded raises
         ValueError and leaves the ones before it applied.
         """
-        if self._depth:
-            raise InvalidOperationError(
-                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
-            )
+        self._check_outside_transaction()
         self._integration = integration = Integration()
         # A document that holds only its root, with nobody listening to its events, is being loaded:
         # it is indexed in one pass over the tree once the updates are in. Every element would be an
         # insert anyway, and yrs computing a deep event per parent (each naming all its children), then
         # converting them, costs as much as that pass.
         loading = (
-            not self._event_listeners and len(self._elements) == 1 and self._index.kids.get(ROOT_ID) == []
+            not self._event_listeners
+            and len(self._elements) == 1
+            and ROOT_ID in self._elements
+            and not self._index.kids.get(ROOT_ID)
         )
         # Observed only while remote changes integrate: converting deep events to Python would triple
         # the cost of local writes, which keep the index themselves.
@@ -364,6 +403,12 @@ class MeshDocument:
         return _validate.repair(self, origin)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _check_outside_transaction(self) -> None:
+        if self._depth:
+            raise InvalidOperationError(
+                "apply_update cannot run inside a transaction", hint="apply updates between transactions"
+            )
 
     def _check_writable(self) -> None:
         # First thing every API write does: a refused write must not even open a transaction.

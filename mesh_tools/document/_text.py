@@ -239,7 +239,7 @@ def collect_text_changes(
     something other than characters inserted. Plain typing into a valid text cannot, and checking it
     would read the whole text on every keystroke.
     """
-    changed: dict[str, tuple[Element, bool]] = {}
+    changed: dict[str, bool] = {}
     for event in xml_changes:
         target: Any = event.target
         if isinstance(target, XmlText):
@@ -250,11 +250,20 @@ def collect_text_changes(
             element_id, suspect = id_of(target), True  # a text was created in an element: may it hold one?
         else:
             continue
-        element = doc._elements.get(element_id) if element_id is not None else None
-        if element is not None:
-            suspect = suspect or changed.get(element.id, (element, False))[1]
-            changed[element.id] = (element, suspect)
-    for element, suspect in changed.values():
+        if element_id is not None:
+            changed[element_id] = suspect or changed.get(element_id, False)
+    record_text_changes(doc, changed, local=local, into=into)
+
+
+def record_text_changes(
+    doc: MeshDocument, changed: Mapping[str, bool], *, local: bool, into: Integration
+) -> None:
+    """One TextChanged per element of ``changed`` still indexed (id -> whether the edit may break the
+    schema: only those go to ``into`` for checking)."""
+    for element_id, suspect in changed.items():
+        element = doc._elements.get(element_id)
+        if element is None:
+            continue
         change: DocumentEvent = TextChanged(element, local)
         doc._pending.append(change)
         if suspect:

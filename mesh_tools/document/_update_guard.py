@@ -39,6 +39,7 @@ from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
 from ._participants import Claims, claims_in
 from ._placements import FORGOTTEN, Placement, Placements, covers
+from ._update_effects import UpdateEffects, update_effects
 from ._yjs_update import (
     Content,
     DecodedItem,
@@ -130,6 +131,8 @@ class CheckedUpdate:
     #: Whether it holds only structs the replica lacks: applied, its bytes are then the transaction's
     #: update as is (``MeshDocument.apply_update(..., as_is=True)``).
     new_only: bool
+    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when it inserts.
+    effects: UpdateEffects | None
 
 
 class UpdateGuard:
@@ -175,7 +178,8 @@ class UpdateGuard:
         )
         placed = check.run(prepared.elements, self._doc.limits.max_elements)
         new_only = not decoded.repeats and all(item.content != Content.SKIP for item in decoded.items)
-        return CheckedUpdate(placed, decoded.deletes, claims_in(decoded.items), new_only)
+        effects = update_effects(placed, decoded.deletes, self._placements)
+        return CheckedUpdate(placed, decoded.deletes, claims_in(decoded.items), new_only, effects)
 
     def accept(self, checked: CheckedUpdate) -> None:
         """Record the items of an update the replica has applied."""

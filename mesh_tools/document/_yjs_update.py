@@ -32,6 +32,7 @@ __all__ = [
     "ItemId",
     "TypeRef",
     "UpdateFormatError",
+    "decode_delete_set",
     "decode_state_vector",
     "decode_update",
 ]
@@ -129,6 +130,16 @@ def decode_update(update: bytes, known: bytes | None = None) -> DecodedUpdate:
     return DecodedUpdate(items, deletes, reader.repeats)
 
 
+def decode_delete_set(data: bytes) -> dict[int, list[tuple[int, int]]]:
+    """A v1 delete set on its own (as ``TransactionEvent.delete_set`` gives one), like an update's tail."""
+    reader = _Reader(data)
+    try:
+        deletes = reader.delete_set()
+    except (IndexError, ValueError) as exc:
+        raise UpdateFormatError(f"not a Yjs delete set: {exc}") from None
+    return deletes
+
+
 def decode_state_vector(state: bytes) -> dict[int, int]:
     """A v1 state vector (``varUint(#clients)``, then ``varUint client, varUint clock`` each)."""
     reader = _Reader(state)
@@ -163,6 +174,8 @@ class _Reader:
             shift += 7
             if shift > 70:
                 raise ValueError("a variable-length integer is too long")
+        if value >> 64:  # yrs reads at most 64 bits (lib0 in JavaScript 53); the record keeps 64
+            raise ValueError("a variable-length integer is wider than 64 bits")
         self.offset = offset
         return value
 

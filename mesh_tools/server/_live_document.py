@@ -287,7 +287,7 @@ class LiveDocument:
         # A big update that brings only news is relayed and stored as it came (see apply_update).
         as_is = checked.new_only and len(update) > _APPLY_INLINE_BYTES
         try:
-            violations = self.doc.apply_update(update, origin=origin, as_is=as_is)
+            violations = self.doc.apply_update(update, origin=origin, as_is=as_is, effects=checked.effects)
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         self._guard.accept(checked)

@@ -90,7 +90,7 @@ class PostgresStorage:
         *,
         compact_rows: int = 1000,
         compact_bytes: int = 64 << 10,
-        compact_ratio: float = 1.0,
+        compact_ratio: float = 0.5,
         compact_age: float = 30.0,
         max_batch: int = 1024,
         max_reconnect_delay: float = 2.0,

@@ -17,9 +17,10 @@ while writes fail, the writer probes once a second, ``available`` is False and `
 until a write succeeds. A lock file beside the database keeps a second process from using it.
 
 Compaction folds a document's log into its snapshot (``compact_updates``: overwritten content dropped)
-once the log outgrows the snapshot, or grew old (:class:`CompactionPolicy`), on the writer thread; then
-the WAL is checkpointed and truncated and freed pages are handed back, so the files on disk stay within
-a small multiple of the live state while the server runs, not only after it stops.
+once the log outgrows half the snapshot, or grew old (:class:`CompactionPolicy`), on the writer thread,
+writing the new snapshot into the old one's pages and, for a big one, into an emptied WAL: database + WAL
+stay within about 3 times the live state at every instant while the server runs, not only after it stops
+(the bound and why: docs/adr/0015-durable-writes-under-load.md, decision 5).
 
 Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``upto``, the last log
 ``seq`` folded into it), ``updates`` (the log, ``seq`` ascending) and ``schemas``.
@@ -85,6 +86,8 @@ CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, written INTEGER NOT NU
 """
 #: WAL pages (4 KiB each) after which a commit checkpoints the WAL into the database.
 _WAL_PAGES = 128
+#: Snapshot bytes above which a fold truncates the WAL before it runs (an eighth of the WAL's size).
+_BIG_FOLD = _WAL_PAGES * 4096 // 8
 #: Seconds between write probes while storage is failing.
 _PROBE_INTERVAL = 1.0
 #: What each SQLite primary result code means for an operator; the driver's own text never leaves
@@ -128,7 +131,7 @@ class SQLiteStorage:
         *,
         compact_rows: int = 1000,
         compact_bytes: int = 64 << 10,
-        compact_ratio: float = 1.0,
+        compact_ratio: float = 0.5,
         compact_age: float = 30.0,
         max_batch: int = 1024,
         max_backlog_bytes: int = 16 * 2**20,
@@ -457,15 +460,18 @@ class SQLiteStorage:
                 done.due.append(key)
 
     def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey], *, give_back: bool) -> None:
-        """Fold the logs of ``keys``; with ``give_back``, also hand the space back to the file system
-        (free pages released, the WAL checkpointed and truncated). That costs fsyncs, so it waits for an
-        idle writer; under load the WAL stays bounded by the automatic checkpoint and free pages are
-        reused by the next appends."""
+        """Fold the logs of ``keys``. A fold rewrites its snapshot, and those pages go to the WAL: on top
+        of a WAL at its checkpoint size, a big snapshot's pages took the files past the bound of
+        docs/adr/0015, so a fold of more than ``_BIG_FOLD`` bytes truncates the WAL first (one more fsync,
+        paid only where the fold itself is big). With ``give_back`` (an idle writer), free pages are also
+        handed back to the file system; under load the next appends reuse them."""
         for key in keys:
+            if self._logs.snapshot_size(key) > _BIG_FOLD:
+                _truncate_wal(db)
             self._compact(db, key)
         if give_back:
             db.execute("PRAGMA incremental_vacuum")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _truncate_wal(db)
 
     def _compact(self, db: sqlite3.Connection, key: _DocKey) -> None:
         """Fold a document's log into its snapshot (on the writer thread, off the event loop)."""
@@ -482,6 +488,9 @@ class SQLiteStorage:
             if log:
                 merged = compact_updates(snapshot, *(data for _, data in log))
                 last = log[-1][0]
+                # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds
+                # a row's new value before freeing its old one, and the file held two snapshots.
+                db.execute("UPDATE snapshots SET data=x'' WHERE room=? AND path=?", key)
                 db.execute(
                     "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (merged, last, *key)
                 )
@@ -506,6 +515,12 @@ def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) 
         db.execute(
             f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
         )
+
+
+def _truncate_wal(db: sqlite3.Connection) -> None:
+    """Copy the WAL into the database and cut it to nothing (this process is the database's only user,
+    so no reader can hold the checkpoint back)."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _probe(db: sqlite3.Connection) -> None:

@@ -90,6 +90,11 @@ class DocumentLogs:
     def due(self, key: DocKey) -> bool:
         return self.policy.due(self._logs[key], time.monotonic())
 
+    def snapshot_size(self, key: DocKey) -> int:
+        """Bytes of the snapshot the document's log folds into; 0 for a document not counted yet."""
+        log = self._logs.get(key)
+        return 0 if log is None else log.snapshot
+
     def folded(self, key: DocKey, snapshot: int) -> None:
         self._logs[key] = LogStats(0, 0, snapshot, time.monotonic())
 

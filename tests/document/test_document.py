@@ -415,7 +415,7 @@ def _raw_edit(document: MeshDocument, kind: str, selector: int) -> None:
 
 def _index_of(document: MeshDocument) -> dict[str, tuple[str, str | None, list[str | None]]]:
     index = document._index
-    return {i: (e.tag_name, index.parents[i], index.kids[i]) for i, e in index.elements.items()}
+    return {i: (e.tag_name, index.parents[i], list(index.kids.get(i, ()))) for i, e in index.elements.items()}
 
 
 def _found(violations: list[Violation]) -> list[tuple[str, str, str, str]]:

@@ -14,7 +14,7 @@ from pycrdt import Doc, Map, XmlElement, XmlFragment, XmlText
 
 from mesh_tools.document import FRAGMENT_NAME, PARTICIPANTS_MAP, MeshDocument, UpdateGuard
 from mesh_tools.document._yjs_update import decode_update
-from mesh_tools.errors import UpdateRefusedError
+from mesh_tools.errors import RemoteProtocolError, UpdateRefusedError
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 
 from ..support import ARTICLE, RawItem, craft_update
@@ -132,6 +132,26 @@ def test_what_builds_on_items_the_replica_lacks_is_refused() -> None:
     server.receive(skipped)
     server.receive(alice.get_update(before))
     assert len(server.doc.root.get_children()) == 2
+
+
+def _var_uint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def test_an_id_wider_than_64_bits_is_unreadable_as_it_is_to_yjs() -> None:
+    server = Server()
+    # One client, one struct: a GC struct of length 1, from a client id no Yjs encoder can write.
+    for client in (2**64, 2**70):
+        update = b"\x01\x01" + _var_uint(client) + b"\x00\x00\x01\x00"
+        with pytest.raises(RemoteProtocolError):
+            server.guard.check(update, server.guard.prepare())
+    widest = b"\x01\x01" + _var_uint(2**64 - 1) + b"\x00\x00\x01\x00"
+    assert decode_update(widest).items[0].id == (2**64 - 1, 0)
 
 
 def test_a_text_held_where_no_text_is_declared_takes_no_characters() -> None:
