@@ -20,9 +20,9 @@ from ..schema import ID_ATTRIBUTE
 from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
-from ._layout import gc_paused, id_of, read_value
+from ._layout import ROOT_ID, gc_paused, id_of, read_value
 from ._placements import covers
-from ._pycrdt import XmlChange, insert_element_node, integrated_of, is_text, subtree_rows
+from ._pycrdt import XmlChange, insert_element_node, integrated_children, integrated_of, is_text, subtree_rows
 from ._update_effects import UpdateEffects
 from ._yjs_update import ItemId
 
@@ -206,6 +206,25 @@ class ElementIndex:
                 break
         for gone in previous.keys() - self.elements.keys():
             self._events.append(ElementDeleted(gone, previous[gone].tag_name, local))
+
+    def integrate_load(self, fragment: XmlFragment, *, local: bool, into: Integration) -> None:
+        """Index what updates brought into a document that held only its root, in one pass over the tree.
+
+        Records in ``into`` what the repair needs of those updates' deep events: a rewritten root id
+        and the imposters among the root's children (an id the root holds); the caller checks the whole
+        document, so nothing else is. Anything beside the root calls for a rebuild.
+        """
+        ydoc = self._doc.ydoc
+        root = self.elements[ROOT_ID]._xml
+        if id_of(root) != ROOT_ID:
+            into.renamed.append((root, ROOT_ID))
+        tops = integrated_children(fragment, ydoc)
+        if len(tops) != 1 or tops[0] != root.integrated:
+            self.rebuild(fragment, local=local)
+            return
+        entries = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
+        if entries:
+            self.kids[ROOT_ID] = entries
 
     def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
         """Bring remote changes (the deep changes of the root fragment) into the index and events."""

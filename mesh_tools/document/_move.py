@@ -63,6 +63,9 @@ class RecentMoves:
     def __contains__(self, element_id: object) -> bool:
         return element_id in self._ids
 
+    def __len__(self) -> int:
+        return len(self._ids)
+
 
 def move_element(element: Element, parent: Element, index: int | None) -> Element:
     """Move ``element`` with its subtree under ``parent`` at ``index``; handles stay valid."""
@@ -134,6 +137,8 @@ def settle_copies(doc: MeshDocument, integration: Integration) -> list[Violation
     """
     from ._validate import Violation
 
+    if not doc._moves:
+        return []  # only copies of a moved element are settled; finding them reads the whole tree
     root = doc.root._xml
     occurrences: dict[str, list[tuple[tuple[int, ...], Node]]] = {}
     stack: list[tuple[tuple[int, ...], Node]] = [((), read_node(root, doc.ydoc))]

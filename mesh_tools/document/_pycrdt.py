@@ -45,6 +45,7 @@ __all__ = [
     "format_text_node",
     "fragment_nodes",
     "insert_element_node",
+    "integrated_children",
     "integrated_of",
     "is_text",
     "node_id",
@@ -238,6 +239,13 @@ def is_text(child: Any) -> bool:
     return type(child) is _IntegratedText
 
 
+def integrated_children(parent: XmlElement | XmlFragment, ydoc: Doc[Any]) -> list[Any]:
+    """The children of an element or fragment as integrated objects, for :func:`subtree_rows`."""
+    with ydoc.transaction() as transaction:
+        children: list[Any] = parent.integrated.children(transaction._txn)
+    return children
+
+
 def subtree_rows(
     tops: list[Any], ydoc: Doc[Any], parent_id: str | None, taken: Container[str] | None = None
 ) -> Subtrees:
@@ -253,48 +261,41 @@ def subtree_rows(
     seen: set[str] = set()
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
-        stack: list[tuple[Any, str, str | None]] = []
-        for top in tops:
-            found.entries.append(_admitted(top, txn, taken, seen, found.imposters, ydoc))
-        # Pushed last first, so the tops' rows come in document order.
-        for top, top_id in reversed(list(zip(tops, found.entries, strict=True))):
-            if top_id is not None:
-                stack.append((top, top_id, parent_id))
+
+        def admitted(children: list[Any]) -> list[str | None]:
+            # The hot loop of a load (once per element): inlined, without a call per child.
+            entries: list[str | None] = []
+            for child in children:
+                child_id = child.attribute(txn, ID_ATTRIBUTE) if type(child) is _IntegratedElement else None
+                if type(child_id) is not str:
+                    child_id = None
+                elif taken is not None and (child_id in taken or child_id in seen):
+                    found.imposters.append(XmlElement(_doc=ydoc, _integrated=child))
+                    child_id = None
+                else:
+                    seen.add(child_id)
+                entries.append(child_id)
+            return entries
+
+        found.entries.extend(admitted(tops))
+        # Pushed last first, so the rows come in document order.
+        stack = [
+            (top, top_id, parent_id)
+            for top, top_id in zip(tops, found.entries, strict=True)
+            if top_id is not None
+        ]
+        stack.reverse()
+        rows = found.rows
         while stack:
             inner, element_id, parent = stack.pop()
             children = inner.children(txn)
-            entries = [_admitted(child, txn, taken, seen, found.imposters, ydoc) for child in children]
-            for child, child_id in zip(children, entries, strict=True):
+            entries = admitted(children)
+            rows.append((inner, element_id, inner.tag() or "", parent, entries))
+            for at in range(len(children) - 1, -1, -1):
+                child_id = entries[at]
                 if child_id is not None:
-                    stack.append((child, child_id, element_id))
-            found.rows.append((inner, element_id, inner.tag() or "", parent, entries))
+                    stack.append((children[at], child_id, element_id))
     return found
-
-
-def _admitted(
-    child: Any,
-    txn: Any,
-    taken: Container[str] | None,
-    seen: set[str],
-    imposters: list[XmlElement],
-    ydoc: Doc[Any],
-) -> str | None:
-    """The id a child is indexed under, or None (not an element, no string id, or an imposter)."""
-    if type(child) is not _IntegratedElement:
-        return None
-    child_id = _string_id(child, txn)
-    if child_id is None:
-        return None
-    if taken is not None and (child_id in taken or child_id in seen):
-        imposters.append(XmlElement(_doc=ydoc, _integrated=child))
-        return None
-    seen.add(child_id)
-    return child_id
-
-
-def _string_id(inner: Any, txn: Any) -> str | None:
-    value = inner.attribute(txn, ID_ATTRIBUTE)
-    return value if isinstance(value, str) else None
 
 
 def read_node(xml: XmlElement, ydoc: Doc[Any]) -> Node:

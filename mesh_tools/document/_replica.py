@@ -264,10 +264,20 @@ class MeshDocument:
         ValueError and leaves the ones before it applied.
         """
         self._check_outside_transaction()
+        self._integration = integration = Integration()
+        # A document that holds only its root, with nobody listening to its events, is being loaded:
+        # it is indexed in one pass over the tree once the updates are in. Every element would be an
+        # insert anyway, and yrs computing a deep event per parent (each naming all its children), then
+        # converting them, costs as much as that pass.
+        loading = (
+            not self._event_listeners
+            and len(self._elements) == 1
+            and ROOT_ID in self._elements
+            and not self._index.kids.get(ROOT_ID)
+        )
         # Observed only while remote changes integrate: converting deep events to Python would triple
         # the cost of local writes, which keep the index themselves.
-        subscription = self._deep_observer.subscribe()
-        self._integration = integration = Integration()
+        subscription = None if loading else self._deep_observer.subscribe()
         try:
             # A load indexes every element and records an event each, none in a reference cycle: the
             # cyclic GC's passes over that growing heap cost as much as the indexing.
@@ -275,15 +285,18 @@ class MeshDocument:
             with gc_paused(), _Transaction(self, origin, as_is=updates if as_is else None):
                 for update in updates:
                     self.ydoc.apply_update(update)
+                if loading:  # before the commit tells update listeners, as the deep events are
+                    self._index.integrate_load(self._fragment, local=origin is None, into=integration)
             if integration.imposters:
                 # After the commit: only then have the deep events told the index what arrived.
                 index_moved(self, integration)
                 self._dispatch()
         finally:
-            subscription.drop()
+            if subscription is not None:
+                subscription.drop()
         if not check:
             return []
-        if integration.check_all:
+        if integration.check_all or loading:
             return self.validate()
         return _validate.check_changes(self, integration.changes)
 

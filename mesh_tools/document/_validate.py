@@ -227,16 +227,24 @@ def _check_tree(
     depth: int,
 ) -> None:
     """Check a subtree, depth first in document order, with a stack: any nesting is walked."""
+    schema = doc.schema
+    element_types = doc._builder.element_types
     max_depth = doc.limits.max_depth
+    # (parent tag, tag) found allowed where the parent's children are unordered, so the answer holds at
+    # every position: a whole-document check asks the same question once per element.
+    allowed: set[tuple[str, str]] = set()
     stack = [(node, parent_tag, position, path, depth)]
     while stack:
         (tag, attributes, children, texts), parent_tag, position, path, depth = stack.pop()
         element_id = node_id(attributes)
-        if parent_tag is not None:
-            error = rules.child_error(doc.schema, parent_tag, tag, position)
+        if parent_tag is not None and (parent_tag, tag) not in allowed:
+            error = rules.child_error(schema, parent_tag, tag, position)
             if error is not None:
                 out.append(_Finding(_violation(error, element_id), path))
                 continue
+            child_property = element_types[parent_tag].child_property
+            if child_property is not None and not child_property.ordered:
+                allowed.add((parent_tag, tag))
         if depth > max_depth:
             out.append(_Finding(_violation(rules.too_deep(tag, max_depth), element_id), path))
             continue
@@ -248,16 +256,20 @@ def _check_tree(
             out.append(_Finding(_violation(rules.missing_id(tag), element_id, ID_ATTRIBUTE), path))
         elif seen is not None:
             seen.add(element_id)
-        element_type = doc._builder.element_type(tag)
-        for name, value in attributes:
-            error = (
-                None
-                if name == ID_ATTRIBUTE
-                else rules.attribute_error(element_type, tag, name, read_value(value))
-            )
+        element_type = element_types.get(tag)
+        props = rules.attribute_props(element_type)
+        for name, raw_value in attributes:
+            if name == ID_ATTRIBUTE:
+                continue
+            value = read_value(raw_value)
+            prop = props.get(name)
+            if prop is not None and prop.accepts(value):
+                continue
+            error = rules.attribute_error(element_type, tag, name, value)
             if error is not None:
                 out.append(_Finding(_violation(error, element_id, name), path))
-        _check_texts(doc, element_type, tag, element_id, texts, path, out)
+        if texts:
+            _check_texts(doc, element_type, tag, element_id, texts, path, out)
         # Pushed last to first, so they are checked first to last.
         for index in range(len(children) - 1, -1, -1):
             raw, child = children[index]

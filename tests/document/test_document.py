@@ -6,9 +6,9 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from pycrdt import XmlElement
+from pycrdt import XmlElement, XmlText
 
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.document import (
@@ -17,6 +17,7 @@ from mesh_tools.document import (
     ElementDeleted,
     ElementInserted,
     MeshDocument,
+    Violation,
 )
 from mesh_tools.errors import (
     ChildNotAllowedError,
@@ -385,6 +386,91 @@ def test_random_edits_on_three_replicas_converge_and_stay_valid(ops: list[Any], 
         assert replica.to_json(include_ids=True) == first
         assert replica.validate() == []
         assert {e.id for e in replica} == set(replica._index)
+
+
+_RAW_EDITS = ["duplicate_id", "no_id", "bad_tag", "bad_value", "second_root", "root_renamed", "root_text"]
+
+
+def _raw_edit(document: MeshDocument, kind: str, selector: int) -> None:
+    """Write past the API, as a hostile or outdated client could, so a load has something to find."""
+    elements = list(document)
+    target = elements[selector % len(elements)]._xml
+    taken = elements[(selector // 7) % len(elements)].id
+    with document.ydoc.transaction():
+        if kind == "duplicate_id":
+            document.root._xml.children.append(XmlElement("column", {"$id": taken}))
+        elif kind == "no_id":
+            target.children.append(XmlElement("card", {"title": "anonymous"}))
+        elif kind == "bad_tag":
+            target.children.append(XmlElement("nope", {"$id": f"nope{selector}"}))
+        elif kind == "bad_value":
+            target.attributes["points"] = "many"
+        elif kind == "second_root":
+            document._fragment.children.append(XmlElement("board", {"$id": "second"}))
+        elif kind == "root_renamed":
+            document.root._xml.attributes["$id"] = "renamed"
+        else:
+            document.root._xml.children.insert(0, XmlText("stray"))
+
+
+def _index_of(document: MeshDocument) -> dict[str, tuple[str, str | None, list[str | None]]]:
+    index = document._index
+    return {i: (e.tag_name, index.parents[i], list(index.kids.get(i, ()))) for i, e in index.elements.items()}
+
+
+def _found(violations: list[Violation]) -> list[tuple[str, str, str, str]]:
+    return sorted((v.code, v.element_id or "", v.attribute or "", v.message) for v in violations)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    edit_scripts(),
+    st.lists(st.tuples(st.sampled_from(_RAW_EDITS), st.integers(0, 1000)), max_size=3),
+    st.booleans(),
+)
+def test_loading_into_a_fresh_document_indexes_checks_and_repairs_as_integrating_does(
+    ops: list[Any], raw_edits: list[tuple[str, int]], as_log: bool
+) -> None:
+    # A fresh document nobody listens to is indexed in one pass after the updates are in; one with a
+    # listener integrates them through deep events. Both must end up with the same index, the same
+    # violations, and the same repair.
+    kinds = {kind for kind, _ in raw_edits}
+    # With a second root, the deep events rebuild the index before they see the root's id rewritten,
+    # and lose the rename (see test_a_load_restores_a_rewritten_root_id_beside_a_second_root).
+    assume(not {"second_root", "root_renamed"} <= kinds)
+    replicas = [MeshDocument(schema=board_schema()) for _ in range(3)]
+    log: list[bytes] = []
+    replicas[0].on_update(lambda update, origin: log.append(update))
+    for op in ops:
+        _apply(replicas, op)
+    sync(*replicas)
+    for kind, selector in raw_edits:
+        _raw_edit(replicas[0], kind, selector)
+    updates = log if as_log else [replicas[0].get_update()]
+    loaded, integrated = MeshDocument(schema=board_schema()), MeshDocument(schema=board_schema())
+    integrated.observe(lambda event: None)
+    found = loaded.apply_updates(updates)
+    assert _found(found) == _found(integrated.apply_updates(updates))
+    if "second_root" not in kinds:
+        # (With a second root, the deep events index the root's children twice until the repair.)
+        assert _index_of(loaded) == _index_of(integrated)
+    assert _found(loaded.repair()) == _found(integrated.repair())
+    assert _index_of(loaded) == _index_of(integrated)
+    assert loaded.to_json(include_ids=True) == integrated.to_json(include_ids=True)
+    assert _found(loaded.validate()) == _found(integrated.validate())
+
+
+def test_a_load_restores_a_rewritten_root_id_beside_a_second_root() -> None:
+    source = MeshDocument(schema=board_schema())
+    column = source.root.append_child("column", {"name": "todo"})
+    _raw_edit(source, "second_root", 0)
+    _raw_edit(source, "root_renamed", 0)
+    loaded = MeshDocument(schema=board_schema())
+    codes = sorted(v.code for v in loaded.apply_updates([source.get_update()]))
+    assert codes == ["invalid_document"]
+    assert sorted(v.code for v in loaded.repair()) == ["invalid_document", "reserved_attribute"]
+    assert loaded.root.get_attribute("$id") == ROOT_ID and loaded.root.get_children()[0].id == column.id
+    assert loaded.validate() == []
 
 
 def test_apply_update_reports_only_what_it_broke() -> None:
