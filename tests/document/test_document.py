@@ -18,6 +18,7 @@ from mesh_tools.document import (
     ElementInserted,
     MeshDocument,
     Violation,
+    _replica,
 )
 from mesh_tools.errors import (
     ChildNotAllowedError,
@@ -471,6 +472,31 @@ def test_a_load_restores_a_rewritten_root_id_beside_a_second_root() -> None:
     assert sorted(v.code for v in loaded.repair()) == ["invalid_document", "reserved_attribute"]
     assert loaded.root.get_attribute("$id") == ROOT_ID and loaded.root.get_children()[0].id == column.id
     assert loaded.validate() == []
+
+
+def test_a_big_load_is_applied_in_pieces_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = MeshDocument(schema=board_schema())
+    columns = [source.root.append_child("column", {"name": f"column {i}"}) for i in range(3)]
+    for i in range(300):
+        columns[i % 3].append_child("card", {"title": f"card {i} " + "x" * 40, "points": i})
+    update = source.get_update()
+    pieces: list[bytes] = []
+    real_split = _replica.split_update
+
+    def split(update: bytes, structs: int) -> list[bytes]:
+        pieces.extend(real_split(update, structs))
+        return pieces
+
+    monkeypatch.setattr(_replica, "_SPLIT_BYTES", len(update) // 4)
+    monkeypatch.setattr(_replica, "_STRUCTS_PER_PIECE", 100)
+    monkeypatch.setattr(_replica, "split_update", split)
+    loaded, integrated = MeshDocument(schema=board_schema()), MeshDocument(schema=board_schema())
+    integrated.observe(lambda event: None)  # not a load: applied whole, through the deep events
+    assert loaded.apply_updates([update]) == integrated.apply_updates([update]) == []
+    assert len(pieces) > 10
+    assert loaded.get_state() == integrated.get_state() == source.get_state()
+    assert _index_of(loaded) == _index_of(integrated)
+    assert loaded.to_json(include_ids=True) == source.to_json(include_ids=True)
 
 
 def test_apply_update_reports_only_what_it_broke() -> None:
