@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import struct
 
+from pycrdt import Encoder
+
 from ._yjs_update import UpdateFormatError, _Reader
 
 __all__ = ["split_update"]
@@ -42,8 +44,10 @@ def split_update(update: bytes, structs_per_piece: int) -> list[bytes]:
                 size = min(structs_per_piece, count - first)
                 for _ in range(size):
                     clock += reader.struct(client, clock).length
-                head = _uint(1) + _uint(size) + _uint(client) + _uint(start_clock)
-                pieces.append(head + update[start : reader.offset] + _NO_DELETES)
+                head = Encoder()
+                for value in (1, size, client, start_clock):
+                    head.write_var_uint(value)
+                pieces.append(head.to_bytes() + update[start : reader.offset] + _NO_DELETES)
         deletes = update[reader.offset :]
         reader.delete_set()
     except (IndexError, UnicodeDecodeError, struct.error, ValueError) as exc:
@@ -52,13 +56,3 @@ def split_update(update: bytes, structs_per_piece: int) -> list[bytes]:
         raise UpdateFormatError("not a Yjs v1 update: bytes after the delete set")
     pieces.append(_NO_STRUCTS + deletes)
     return pieces
-
-
-def _uint(value: int) -> bytes:
-    """lib0's variable-length unsigned integer: 7 bits a byte, low first, high bit = more follow."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
