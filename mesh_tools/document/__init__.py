@@ -45,7 +45,7 @@ from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted, TextChanged
 from ._layout import FRAGMENT_NAME, PARTICIPANTS_MAP, ROOT_ID
 from ._marks import MARKS_KEY, MarkSpan
-from ._participants import Claims, ParticipantRegister, claims_of, decode_state_vector
+from ._participants import Claims, ParticipantRegister, decode_state_vector
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
 from ._update_guard import CheckedUpdate, GuardInput, UpdateGuard, check_update
@@ -91,7 +91,6 @@ __all__ = [
     "Violation",
     "apply_edits",
     "check_update",
-    "claims_of",
     "decode_state_vector",
     "document_tree",
     "edit_error",

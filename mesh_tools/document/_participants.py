@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Map
 
 from ._layout import PARTICIPANTS_MAP
-from ._yjs_update import Content, DecodedItem, decode_state_vector, decode_update
+from ._yjs_update import Content, DecodedItem, decode_state_vector
 
 if TYPE_CHECKING:  # the update guard imports this module, and the replica never needs it
     from ._replica import MeshDocument
 
-__all__ = ["Claims", "ParticipantRegister", "claims_in", "claims_of", "decode_state_vector"]
+__all__ = ["Claims", "ParticipantRegister", "claims_in", "decode_state_vector"]
 
 
 class ParticipantRegister:
@@ -63,18 +63,13 @@ class Claims:
     """The register entries it writes: client id to the value given."""
 
 
-def claims_of(update: bytes, state: bytes) -> Claims:
-    """Who an update writes for and which names it registers, beyond ``state`` (a replica's state vector).
-
-    Read from the structs the replica lacks: a state vector of the update itself would not do, since
-    Yjs leaves out every client whose structs do not start at clock 0, which is any client's second
-    update. The update guard reads the same from the structs it decodes anyway (:func:`claims_in`).
-    """
-    return claims_in(decode_update(update, state).items)
-
-
 def claims_in(items: Iterable[DecodedItem]) -> Claims:
-    """The claims of an update's decoded structs (those a replica lacks)."""
+    """Who an update writes for and which names it registers, from its structs a replica lacks
+    (``decode_update(update, state)``); the update guard reads them from its own decode.
+
+    From the structs, not from a state vector of the update itself: Yjs leaves out of that every
+    client whose structs do not start at clock 0, which is any client's second update.
+    """
     writers: dict[int, None] = {}
     names: dict[int, Any] = {}
     for item in items:
