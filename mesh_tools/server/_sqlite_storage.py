@@ -264,10 +264,8 @@ class SQLiteStorage:
             if row is None:
                 return None
             schema, epoch, snapshot, upto = row
-            log = db.execute(
-                "SELECT data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (room, path, upto)
-            )
-            return StoredDocument(json.loads(schema), epoch, [snapshot, *(data for (data,) in log)])
+            log, _ = _read_log(db, (room, path), upto)
+            return StoredDocument(json.loads(schema), epoch, [snapshot, *log])
 
         return await self._submit(run)
 
@@ -481,13 +479,10 @@ class SQLiteStorage:
             if row is None:
                 raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
             snapshot, upto = row
-            log = db.execute(
-                "SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (*key, upto)
-            ).fetchall()
+            log, last = _read_log(db, key, upto)
             merged = snapshot
             if log:
-                merged = compact_updates(snapshot, *(data for _, data in log))
-                last = log[-1][0]
+                merged = compact_updates(snapshot, *log)
                 # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds
                 # a row's new value before freeing its old one, and the file held two snapshots.
                 db.execute("UPDATE snapshots SET data=x'' WHERE room=? AND path=?", key)
@@ -503,18 +498,40 @@ class SQLiteStorage:
         self._logs.folded(key, len(merged))
 
 
-#: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.
-_INSERT_ROWS = 300
+#: Appends go in as two parameters, whatever their number: the rows' keys and places as JSON, and their
+#: updates end to end in one blob. One prepared statement and one step per batch: a multi-row VALUES
+#: statement is prepared anew for every batch size (one more GIL handover each, and a statement cache
+#: of every size), and ``executemany`` steps (and hands the GIL over) once per row.
+_INSERT_SQL = """
+INSERT INTO updates (room, path, data)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+       substr(?2, json_extract(value, '$[2]'), json_extract(value, '$[3]'))
+FROM json_each(?1) ORDER BY key
+"""
+#: The log after a snapshot as one row: SQLite returns a row per step, and each step hands the GIL over.
+_LOG_SQL = (
+    "SELECT json_group_array(json_array(seq, hex(data))) FROM updates WHERE room=? AND path=? AND seq>?"
+)
 
 
 def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
-    """Append log rows, in order, with one statement per few hundred rows (one GIL handover each)."""
-    for start in range(0, len(rows), _INSERT_ROWS):
-        chunk = rows[start : start + _INSERT_ROWS]
-        values = ", ".join(["(?, ?, ?)"] * len(chunk))
-        db.execute(
-            f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
-        )
+    """Append log rows, in order, in one statement (one GIL handover: see ``_INSERT_SQL``)."""
+    if not rows:
+        return
+    places: list[tuple[str, str, int, int]] = []
+    start = 1  # substr counts from 1
+    for room, path, update in rows:
+        places.append((room, path, start, len(update)))
+        start += len(update)
+    db.execute(_INSERT_SQL, (json.dumps(places), b"".join(update for _, _, update in rows)))
+
+
+def _read_log(db: sqlite3.Connection, key: _DocKey, upto: int) -> tuple[list[bytes], int]:
+    """The document's log rows after ``upto`` in order, and the last one's ``seq`` (``upto`` if none):
+    read in one step (``_LOG_SQL``), not one per row."""
+    (text,) = db.execute(_LOG_SQL, (*key, upto)).fetchone()
+    log: list[tuple[int, str]] = sorted(json.loads(text))
+    return [bytes.fromhex(data) for _, data in log], log[-1][0] if log else upto
 
 
 def _truncate_wal(db: sqlite3.Connection) -> None:
