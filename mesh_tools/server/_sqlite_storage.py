@@ -1,14 +1,16 @@
 """SQLite room storage: an update log with group commit, compacted snapshots, and schemas.
 
 One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
-disk, power loss included. One writer task owns the connection: it drains a queue of operations and runs
-each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
-futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
+disk, power loss included. One writer thread owns the connection: it drains a queue of operations, runs
+each batch in one transaction, and hands the outcomes to the event loop, which resolves the operations'
+futures — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
 
-Appends in a batch are written by one multi-row INSERT per few hundred rows, not a statement (and a
-savepoint) each: the writer thread needs the GIL back after every SQLite call, and while the event loop
-is busy each handover waits out the interpreter's switch interval, so per-row statements starved the
-writer (docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
+The writer is a thread of its own, not a task that sends each batch to a worker thread: the thread takes
+the next batch as soon as one is committed, while a task waited for two turns of the event loop between
+batches, and a busy loop's turns are long. Each batch's appends are one statement, and a log is read in
+one step: the writer thread needs the GIL back after every SQLite call, and while the event loop is busy
+each handover may wait out the interpreter's switch interval, so per-row statements starved the writer
+(docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
 :meth:`SQLiteStorage.drain` makes readers wait while they exceed ``max_backlog_bytes``.
 
 Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fails its operations with
@@ -33,7 +35,9 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +58,8 @@ from ._write_batches import (
     Batch,
     CompactionPolicy,
     DocumentLogs,
-    next_batch,
     settle,
+    take_batch,
 )
 
 __all__ = ["SQLiteStorage"]
@@ -110,7 +114,8 @@ class _Op(Generic[_T]):
     """One storage operation: runs on the writer thread inside the batch's transaction."""
 
     run: Callable[[sqlite3.Connection], _T] | None
-    future: asyncio.Future[_T]
+    #: None for the writer's own probes, which nobody awaits.
+    future: asyncio.Future[_T] | None
     #: The (room, path, update) row of an append, written with the batch's other appends.
     append: tuple[str, str, bytes] | None = None
 
@@ -140,8 +145,11 @@ class SQLiteStorage:
         self.max_batch = max_batch
         self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self._queue: queue.SimpleQueue[_Op[Any] | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Resolved on the event loop once the writer thread has taken its last batch.
+        self._stopped: asyncio.Future[None] | None = None
         self._lock: int | None = None
         self._problem: StorageUnavailableError | None = None
         self._closing = False
@@ -168,7 +176,14 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             self._release_lock()
             raise self._open_error(exc) from None
-        self._writer = asyncio.create_task(self._write_loop(), name=f"sqlite-writer {self.path.name}")
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        # A daemon: a process that exits without closing the storage must not hang on the writer (what
+        # it acknowledged is committed; what it did not, a crash would lose as well).
+        self._writer = threading.Thread(
+            target=self._write, name=f"sqlite-writer {self.path.name}", daemon=True
+        )
+        self._writer.start()
 
     def _take_lock(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,9 +226,12 @@ class SQLiteStorage:
         if self._writer is None:
             return
         self._closing = True
-        self._queue.put_nowait(None)
-        await self._writer
-        self._writer = None
+        self._queue.put(None)
+        assert self._stopped is not None
+        try:
+            await self._stopped
+        finally:
+            self._writer = None
         db, self._db = self._db, None
         if db is None:  # dropped after a failure: the log rows stay and the next server replays them
             self._release_lock()
@@ -331,46 +349,65 @@ class SQLiteStorage:
         if self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
-            self._queue.put_nowait(_Op(run, future, append))
+            self._queue.put(_Op(run, future, append))
         return future
 
-    async def _write_loop(self) -> None:
+    def _write(self) -> None:
+        """The writer thread: batches until the queue yields None, then tells the event loop."""
+        try:
+            self._write_batches()
+        except BaseException as exc:  # a bug, not a storage fault: close() raises it
+            self._post(_fail_future, self._stopped, exc)
+            raise
+        self._post(_resolve_future, self._stopped)
+
+    def _write_batches(self) -> None:
         stopping = False
         while not stopping:
             # While writes fail, wake up to probe even when nobody writes, so health recovers; while a
             # log is not folded, wake up to fold it once it is old.
             if self._problem is not None:
-                batch, stopping = await next_batch(
-                    self._queue, self.max_batch, timeout=_PROBE_INTERVAL, on_timeout=_probe_op
-                )
+                batch, stopping = take_batch(self._queue, self.max_batch, timeout=_PROBE_INTERVAL)
+                if not batch and not stopping:
+                    batch = [_Op(_probe, None)]
             else:
                 timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
-                batch, stopping = await next_batch(self._queue, self.max_batch, timeout=timeout)
+                batch, stopping = take_batch(self._queue, self.max_batch, timeout=timeout)
             due: list[_DocKey] = []
             give_back = not batch  # idle: nobody waits on the extra fsyncs of giving space back
             if batch:
                 try:
-                    done = await asyncio.to_thread(self._run_batch, batch)
+                    done = self._run_batch(batch)
                 except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
                     error = self._failed(exc)
-                    self._finish(batch, [(False, error) for _ in batch])
+                    self._post(self._finish, batch, [(False, error) for _ in batch])
                     continue
-                self._finish(batch, done.results)
+                self._post(self._finish, batch, done.results)
                 due = done.due
             if self._problem is None:
                 due += [key for key in self._logs.aged() if key not in due]
             if due:
                 try:
-                    await asyncio.to_thread(self._compact_all, self._connection(), due, give_back=give_back)
+                    self._compact_all(self._connection(), due, give_back=give_back)
                 except sqlite3.Error as exc:  # the log stays as it was; a later append retries
                     self._failed(exc)
                 except MeshError:
                     logger.exception("compaction skipped a document")
 
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args)`` on the event loop (from the writer thread), in the order posted."""
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is left to tell
+            logger.debug("the event loop closed before the storage did")
+
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
-        """Resolve the batch's futures and take its appends off the backlog (stored or failed)."""
+        """On the event loop: resolve the batch's futures and take its appends off the backlog (stored
+        or failed)."""
         for op, (ok, value) in zip(batch, results, strict=True):
-            settle(op.future, ok, value)
+            if op.future is not None:
+                settle(op.future, ok, value)
         self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
     def _failed(self, exc: sqlite3.Error) -> StorageUnavailableError:
@@ -545,16 +582,12 @@ def _probe(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR REPLACE INTO probe (id, written) VALUES (1, strftime('%s'))")
 
 
-def _probe_op() -> _Op[None]:
-    probe: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    probe.add_done_callback(_ignore_outcome)
-    return _Op(_probe, probe)
+def _resolve_future(future: asyncio.Future[None]) -> None:
+    future.set_result(None)
 
 
-def _ignore_outcome(future: asyncio.Future[None]) -> None:
-    # The probe's failure is already recorded in ``problem``; retrieving it keeps asyncio quiet.
-    if not future.cancelled():
-        future.exception()
+def _fail_future(future: asyncio.Future[None], exc: BaseException) -> None:
+    future.set_exception(exc)
 
 
 def _cause(exc: sqlite3.Error) -> str:

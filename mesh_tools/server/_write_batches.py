@@ -5,6 +5,7 @@ them, settling futures, and the backlog of appends not yet stored (the server's 
 from __future__ import annotations
 
 import asyncio
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -160,6 +161,29 @@ async def next_batch(
         batch.append(first)
     while not queue.empty() and len(batch) < max_batch:
         op = queue.get_nowait()
+        if op is None:
+            stopping = True
+        else:
+            batch.append(op)
+    return batch, stopping
+
+
+def take_batch(
+    operations: queue.SimpleQueue[_Op | None], max_batch: int, *, timeout: float | None
+) -> tuple[list[_Op], bool]:
+    """:func:`next_batch` for a writer thread: blocks the calling thread, and yields an empty batch if
+    nothing came within ``timeout`` seconds."""
+    try:
+        first = operations.get(timeout=timeout)
+    except queue.Empty:
+        return [], False
+    stopping = first is None
+    batch: list[_Op] = [] if first is None else [first]
+    while len(batch) < max_batch:
+        try:
+            op = operations.get_nowait()
+        except queue.Empty:
+            break
         if op is None:
             stopping = True
         else:
