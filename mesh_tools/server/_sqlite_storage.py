@@ -19,8 +19,11 @@ while writes fail, the writer probes once a second, ``available`` is False and `
 until a write succeeds. A lock file beside the database keeps a second process from using it.
 
 Compaction folds a document's log into its snapshot (``compact_updates``: overwritten content dropped)
-once the log outgrows half the snapshot, or grew old (:class:`CompactionPolicy`), on the writer thread,
-writing the new snapshot into the old one's pages and, for a big one, into an emptied WAL: database + WAL
+once the log outgrows half the snapshot, or grew old (:class:`CompactionPolicy`). The writer thread reads
+the log; the new snapshot is computed on a folding thread (a big one in the worker process) while the
+writer goes on storing appends, and comes back through the writer's queue to be written (a fold costs
+the document's size: done in line, it held up every append behind it). The writer writes the new
+snapshot into the old one's pages and, for a big one, into an emptied WAL: database + WAL
 stay within about 3 times the live state at every instant while the server runs, not only after it stops
 (the bound and why: docs/adr/0015-durable-writes-under-load.md, decision 5).
 
@@ -39,6 +42,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -52,6 +56,7 @@ from ..errors import (
 )
 from ._snapshots import compact_updates
 from ._storage import StoredDocument
+from ._worker_process import start_worker_process
 from ._write_batches import (
     AGE_SCAN_INTERVAL,
     Backlog,
@@ -109,8 +114,14 @@ _CAUSES = {
 }
 
 
+class _Queued:
+    """What the writer's queue carries: operations from the event loop, folds from the folding thread."""
+
+    __slots__ = ()
+
+
 @dataclass(slots=True)
-class _Op(Generic[_T]):
+class _Op(_Queued, Generic[_T]):
     """One storage operation: runs on the writer thread inside the batch's transaction."""
 
     run: Callable[[sqlite3.Connection], _T] | None
@@ -118,6 +129,20 @@ class _Op(Generic[_T]):
     future: asyncio.Future[_T] | None
     #: The (room, path, update) row of an append, written with the batch's other appends.
     append: tuple[str, str, bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Fold(_Queued):
+    """A document's log read for folding, and once computed, the snapshot that replaces it."""
+
+    key: _DocKey
+    #: The last log row the current snapshot holds, and the last one this fold folds in.
+    upto: int
+    last: int
+    snapshot: bytes
+    log: list[bytes]
+    #: The new snapshot; None while not computed, or if computing it failed.
+    merged: bytes | None = None
 
 
 class SQLiteStorage:
@@ -145,7 +170,11 @@ class SQLiteStorage:
         self.max_batch = max_batch
         self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
-        self._queue: queue.SimpleQueue[_Op[Any] | None] = queue.SimpleQueue()
+        #: Operations from the event loop, computed folds from the folding thread; None stops the writer.
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._folder: ThreadPoolExecutor | None = None
+        #: Documents whose fold is being computed (written by the writer thread only).
+        self._folding: set[_DocKey] = set()
         self._writer: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Resolved on the event loop once the writer thread has taken its last batch.
@@ -176,8 +205,10 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             self._release_lock()
             raise self._open_error(exc) from None
+        await asyncio.to_thread(start_worker_process)  # where big folds are computed
         self._loop = asyncio.get_running_loop()
         self._stopped = self._loop.create_future()
+        self._folder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-folder {self.path.name}")
         # A daemon: a process that exits without closing the storage must not hang on the writer (what
         # it acknowledged is committed; what it did not, a crash would lose as well).
         self._writer = threading.Thread(
@@ -232,12 +263,16 @@ class SQLiteStorage:
             await self._stopped
         finally:
             self._writer = None
+            if self._folder is not None:
+                # A fold still being computed is dropped: its log stays counted, and is folded below.
+                await asyncio.to_thread(self._folder.shutdown, wait=True, cancel_futures=True)
+                self._folder = None
         db, self._db = self._db, None
         if db is None:  # dropped after a failure: the log rows stay and the next server replays them
             self._release_lock()
             return
         try:
-            await asyncio.to_thread(self._compact_all, db, self._logs.unfolded(), give_back=True)
+            await asyncio.to_thread(self._compact_all, db, self._logs.unfolded())
         except sqlite3.Error as exc:
             # The log rows stay; they are replayed (and compacted) by the next server.
             logger.error("compacting on close failed: %s", _cause(exc))
@@ -367,14 +402,17 @@ class SQLiteStorage:
             # While writes fail, wake up to probe even when nobody writes, so health recovers; while a
             # log is not folded, wake up to fold it once it is old.
             if self._problem is not None:
-                batch, stopping = take_batch(self._queue, self.max_batch, timeout=_PROBE_INTERVAL)
-                if not batch and not stopping:
-                    batch = [_Op(_probe, None)]
+                taken, stopping = take_batch(self._queue, self.max_batch, timeout=_PROBE_INTERVAL)
+                if not taken and not stopping:
+                    taken = [_Op(_probe, None)]
             else:
                 timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
-                batch, stopping = take_batch(self._queue, self.max_batch, timeout=timeout)
+                taken, stopping = take_batch(self._queue, self.max_batch, timeout=timeout)
+            batch = [op for op in taken if isinstance(op, _Op)]
+            folds = [op for op in taken if isinstance(op, _Fold)]
+            # A fold that is not written (its batch failed) is computed again from the log, which stays.
+            self._folding.difference_update(fold.key for fold in folds)
             due: list[_DocKey] = []
-            give_back = not batch  # idle: nobody waits on the extra fsyncs of giving space back
             if batch:
                 try:
                     done = self._run_batch(batch)
@@ -384,15 +422,48 @@ class SQLiteStorage:
                     continue
                 self._post(self._finish, batch, done.results)
                 due = done.due
-            if self._problem is None:
-                due += [key for key in self._logs.aged() if key not in due]
-            if due:
-                try:
-                    self._compact_all(self._connection(), due, give_back=give_back)
-                except sqlite3.Error as exc:  # the log stays as it was; a later append retries
-                    self._failed(exc)
-                except MeshError:
-                    logger.exception("compaction skipped a document")
+            try:
+                if folds:
+                    self._write_folds(folds)
+                    # A fold reads at most ``compact_rows`` rows (merging grows faster than the log):
+                    # a log that grew meanwhile is folded again at once.
+                    due += [fold.key for fold in folds if self._logs.due(fold.key)]
+                if self._problem is None:
+                    due += [key for key in self._logs.aged() if key not in due]
+                for key in due:
+                    if key not in self._folding:
+                        self._start_fold(key)
+            except sqlite3.Error as exc:  # the log stays as it was; a later append retries
+                self._failed(exc)
+
+    def _start_fold(self, key: _DocKey) -> None:
+        """Read the document's log and have the folding thread compute its new snapshot."""
+        try:
+            fold = self._read_fold(self._connection(), key)
+        except MeshError:
+            logger.exception("compaction skipped a document")
+            return
+        if fold is not None:
+            assert self._folder is not None
+            self._folding.add(key)
+            self._folder.submit(self._compute_fold, fold)
+
+    def _compute_fold(self, fold: _Fold) -> None:
+        """On the folding thread: the new snapshot, handed to the writer to write."""
+        try:
+            fold.merged = compact_updates(fold.snapshot, *fold.log)
+        except Exception:  # the log stays as it is; the next append or age scan tries again
+            logger.exception("compacting %s/%s failed", *fold.key)
+        self._queue.put(fold)
+
+    def _write_folds(self, folds: list[_Fold]) -> None:
+        """Write computed folds; an idle writer (nothing queued) then gives free space back."""
+        db = self._connection()
+        for fold in folds:
+            if fold.merged is not None:
+                self._write_fold(db, fold)
+        if self._queue.empty():
+            _give_back(db)
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback(*args)`` on the event loop (from the writer thread), in the order posted."""
@@ -494,45 +565,57 @@ class SQLiteStorage:
             if key not in done.due and self._logs.due(key):
                 done.due.append(key)
 
-    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey], *, give_back: bool) -> None:
-        """Fold the logs of ``keys``. A fold rewrites its snapshot, and those pages go to the WAL: on top
-        of a WAL at its checkpoint size, a big snapshot's pages took the files past the bound of
-        docs/adr/0015, so a fold of more than ``_BIG_FOLD`` bytes truncates the WAL first (one more fsync,
-        paid only where the fold itself is big). With ``give_back`` (an idle writer), free pages are also
-        handed back to the file system; under load the next appends reuse them."""
+    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
+        """Fold the logs of ``keys`` here and now (at close, once the writer has stopped), then give free
+        space back to the file system."""
         for key in keys:
-            if self._logs.snapshot_size(key) > _BIG_FOLD:
-                _truncate_wal(db)
-            self._compact(db, key)
-        if give_back:
-            db.execute("PRAGMA incremental_vacuum")
-            _truncate_wal(db)
+            while (fold := self._read_fold(db, key)) is not None:
+                fold.merged = compact_updates(fold.snapshot, *fold.log)
+                self._write_fold(db, fold)
+        _give_back(db)
 
-    def _compact(self, db: sqlite3.Connection, key: _DocKey) -> None:
-        """Fold a document's log into its snapshot (on the writer thread, off the event loop)."""
+    def _read_fold(self, db: sqlite3.Connection, key: _DocKey) -> _Fold | None:
+        """The document's snapshot and the start of its log (``compact_rows`` rows), to fold; None if
+        the log is empty. Only the writer writes, and it reads both, so they are consistent without a
+        transaction."""
+        row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
+        if row is None:
+            raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
+        snapshot, upto = row
+        log, last = _read_log(db, key, upto, limit=self._logs.policy.rows)
+        if not log:
+            self._logs.folded(key, len(snapshot))
+            return None
+        return _Fold(key, upto, last, snapshot, log)
+
+    def _write_fold(self, db: sqlite3.Connection, fold: _Fold) -> None:
+        """Replace the snapshot by the fold's and delete the log rows it holds. The new snapshot's pages
+        go to the WAL: on top of a WAL at its checkpoint size, a big snapshot's pages took the files past
+        the bound of docs/adr/0015, so a fold of more than ``_BIG_FOLD`` bytes truncates the WAL first
+        (one more fsync, paid only where the fold itself is big)."""
+        assert fold.merged is not None
+        key = fold.key
+        if self._logs.snapshot_size(key) > _BIG_FOLD:
+            _truncate_wal(db)
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
-            if row is None:
-                raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
-            snapshot, upto = row
-            log, last = _read_log(db, key, upto)
-            merged = snapshot
-            if log:
-                merged = compact_updates(snapshot, *log)
-                # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds
-                # a row's new value before freeing its old one, and the file held two snapshots.
-                db.execute("UPDATE snapshots SET data=x'' WHERE room=? AND path=?", key)
-                db.execute(
-                    "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (merged, last, *key)
-                )
-                db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, last))
+            # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds a
+            # row's new value before freeing its old one, and the file held two snapshots.
+            emptied = db.execute(
+                "UPDATE snapshots SET data=x'' WHERE room=? AND path=? AND upto=?", (*key, fold.upto)
+            )
+            if emptied.rowcount != 1:  # only the writer folds, one fold per document at a time
+                raise DocumentNotFoundError(f"cannot compact {key[1]!r}: its snapshot changed meanwhile")
+            db.execute(
+                "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (fold.merged, fold.last, *key)
+            )
+            db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, fold.last))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        self._logs.folded(key, len(merged))
+        self._logs.folded(key, len(fold.merged), len(fold.log), sum(map(len, fold.log)))
 
 
 #: Appends go in as two parameters, whatever their number: the rows' keys and places as JSON, and their
@@ -547,7 +630,8 @@ FROM json_each(?1) ORDER BY key
 """
 #: The log after a snapshot as one row: SQLite returns a row per step, and each step hands the GIL over.
 _LOG_SQL = (
-    "SELECT json_group_array(json_array(seq, hex(data))) FROM updates WHERE room=? AND path=? AND seq>?"
+    "SELECT json_group_array(json_array(seq, hex(data))) FROM "
+    "(SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq LIMIT ?)"
 )
 
 
@@ -563,12 +647,19 @@ def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) 
     db.execute(_INSERT_SQL, (json.dumps(places), b"".join(update for _, _, update in rows)))
 
 
-def _read_log(db: sqlite3.Connection, key: _DocKey, upto: int) -> tuple[list[bytes], int]:
-    """The document's log rows after ``upto`` in order, and the last one's ``seq`` (``upto`` if none):
-    read in one step (``_LOG_SQL``), not one per row."""
-    (text,) = db.execute(_LOG_SQL, (*key, upto)).fetchone()
+def _read_log(db: sqlite3.Connection, key: _DocKey, upto: int, *, limit: int = -1) -> tuple[list[bytes], int]:
+    """The document's log rows after ``upto`` in order (the first ``limit``, if not -1), and the last
+    one's ``seq`` (``upto`` if none): read in one step (``_LOG_SQL``), not one per row."""
+    (text,) = db.execute(_LOG_SQL, (*key, upto, limit)).fetchone()
     log: list[tuple[int, str]] = sorted(json.loads(text))
     return [bytes.fromhex(data) for _, data in log], log[-1][0] if log else upto
+
+
+def _give_back(db: sqlite3.Connection) -> None:
+    """Hand free pages and the WAL back to the file system: fsyncs nobody waits on when the writer is
+    idle; under load the next appends reuse the pages instead."""
+    db.execute("PRAGMA incremental_vacuum")
+    _truncate_wal(db)
 
 
 def _truncate_wal(db: sqlite3.Connection) -> None:

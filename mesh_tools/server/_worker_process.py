@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-__all__ = ["main", "run_in_worker_process"]
+__all__ = ["main", "run_in_worker_process", "start_worker_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,22 @@ def _stop() -> None:
         if _worker is not None:
             _worker.close()
             _worker = None
+
+
+def start_worker_process() -> None:
+    """Start the worker process now if it is not running, without waiting for it to be ready.
+
+    Its imports (the whole package) take a second of CPU or more on a loaded machine: started by the
+    first piece of work, that work waited for them, and the server's threads shared the CPU with them
+    while the server was busy. Storage backends start it when they open.
+    """
+    global _worker
+    with _lock:
+        if _worker is None:
+            try:
+                _worker = _Worker()
+            except OSError as exc:  # the work will run in this process, as when the worker dies
+                logger.warning("cannot start the worker process (%s)", exc)
 
 
 def run_in_worker_process(function: Work, arguments: tuple[bytes, ...]) -> bytes:

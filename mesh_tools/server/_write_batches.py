@@ -96,8 +96,17 @@ class DocumentLogs:
         log = self._logs.get(key)
         return 0 if log is None else log.snapshot
 
-    def folded(self, key: DocKey, snapshot: int) -> None:
-        self._logs[key] = LogStats(0, 0, snapshot, time.monotonic())
+    def folded(self, key: DocKey, snapshot: int, rows: int | None = None, size: int = 0) -> None:
+        """The log went into a snapshot of ``snapshot`` bytes: all of it, or its first ``rows`` rows,
+        of ``size`` bytes of updates (the rows after them stay counted, to be folded next)."""
+        log = self._logs.get(key)
+        if rows is None or log is None:
+            self._logs[key] = LogStats(0, 0, snapshot, time.monotonic())
+            return
+        log.rows = max(log.rows - rows, 0)
+        log.size = max(log.size - size - rows * _row_overhead(key), 0)
+        log.snapshot = snapshot
+        log.since = time.monotonic()  # when the rows left were counted is not kept: from now on
 
     @property
     def waiting(self) -> bool:
