@@ -523,3 +523,31 @@ async def test_appends_beyond_the_backlog_bound_make_drain_wait_until_stored(tmp
         assert stored.updates == updates
     finally:
         await store.close()
+
+
+async def test_appends_stored_while_folds_are_computed_are_all_kept(tmp_path: Path) -> None:
+    """Folds read a few rows and are computed beside the writer while appends go on: every fold deletes
+    exactly the rows it read, so whatever was appended meanwhile is still there, and is folded next."""
+    updates, expected = _text_updates(1200)
+    backend = _sqlite_backend(tmp_path / "f.sqlite3")
+    store = backend.make(compact_rows=7, compact_bytes=1, compact_ratio=0.0)
+    await store.open()
+    try:
+        await store.create_document(ROOM, "f.doc", schema={}, epoch="e", update=updates[0])
+        for start in range(1, len(updates), 37):
+            burst = updates[start : start + 37]
+            await asyncio.gather(*(store.append_update(ROOM, "f.doc", u) for u in burst))
+            stored = await store.load_document(ROOM, "f.doc")
+            assert stored is not None
+            assert _replay(stored.updates) == _replay(updates[: start + len(burst)])
+        # The log keeps being folded after the last append, a few rows at a time, down to what is due.
+        assert await _log_shrinks_to(backend, 7) <= 7
+    finally:
+        await store.close()
+    reopened = backend.make()
+    await reopened.open()
+    try:
+        stored = await reopened.load_document(ROOM, "f.doc")
+        assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
+    finally:
+        await reopened.close()
