@@ -93,6 +93,16 @@ async def _log_shrinks_to(backend: Backend, rows: int) -> int:
     return count
 
 
+async def _load_after_reopening(backend: Backend, path: str) -> StoredDocument | None:
+    """The document as a new storage on the database loads it (the previous one closed: folded)."""
+    reopened = backend.make()
+    await reopened.open()
+    try:
+        return await reopened.load_document(ROOM, path)
+    finally:
+        await reopened.close()
+
+
 def _text_updates(count: int) -> tuple[list[bytes], str]:
     doc: Doc = Doc()
     text = doc.get("t", type=Text)
@@ -199,13 +209,8 @@ async def test_compaction_by_size_drops_overwritten_values_and_keeps_every_updat
         assert sum(map(len, stored.updates)) < 3 * live + 4000
     finally:
         await store.close()
-    reopened = backend.make()
-    await reopened.open()
-    try:
-        stored = await reopened.load_document(ROOM, "o.doc")
-        assert stored is not None and len(stored.updates) == 1 and _map_of(stored.updates) == expected
-    finally:
-        await reopened.close()
+    stored = await _load_after_reopening(backend, "o.doc")
+    assert stored is not None and len(stored.updates) == 1 and _map_of(stored.updates) == expected
 
 
 async def test_an_old_log_is_compacted_while_running(backend: Backend) -> None:
@@ -544,10 +549,5 @@ async def test_appends_stored_while_folds_are_computed_are_all_kept(tmp_path: Pa
         assert await _log_shrinks_to(backend, 7) <= 7
     finally:
         await store.close()
-    reopened = backend.make()
-    await reopened.open()
-    try:
-        stored = await reopened.load_document(ROOM, "f.doc")
-        assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
-    finally:
-        await reopened.close()
+    stored = await _load_after_reopening(backend, "f.doc")
+    assert stored is not None and len(stored.updates) == 1 and _replay(stored.updates) == expected
