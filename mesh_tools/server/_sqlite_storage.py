@@ -468,8 +468,12 @@ class SQLiteStorage:
         then gives free space back."""
         db = self._connection()
         for fold in folds:
-            if fold.merged is not None:
+            if fold.merged is None:
+                continue
+            try:
                 self._write_fold(db, fold)
+            except MeshError:  # the snapshot changed meanwhile: the log stays, to be folded again
+                logger.exception("compaction skipped a document")
         if time.monotonic() - self._stored_at >= _IDLE and self._queue.empty():
             _give_back(db)
 
