@@ -223,8 +223,9 @@ class ElementIndex:
         Records in ``into`` what the repair needs of those updates' deep events: a rewritten root id
         and the imposters among the root's children (an id the root holds). Sets ``into.check_all``
         when the walk saw the layout off: the root's id rewritten, anything beside the root (then the
-        index is rebuilt), an element without a string id or with one another element holds, or
-        elements nested deeper than the document's limits. A load that trusts its updates
+        index is rebuilt), an element without a string id or with one another element holds, a text
+        where the element's type declares none or a second one, or elements nested deeper than the
+        document's limits. A load that trusts its updates
         (``MeshDocument.load_stored``) checks the whole document only then.
         """
         ydoc = self._doc.ydoc
@@ -240,8 +241,20 @@ class ElementIndex:
         found = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
         if found.entries:
             self.kids[ROOT_ID] = found.entries
-        # The root is level 1, its children level 2.
-        if found.imposters or found.unidentified or 1 + found.depth > self._doc.limits.max_depth:
+        doc = self._doc
+        types = doc._builder.element_types
+        unindexed = found.unindexed
+        if None in found.entries:
+            unindexed = [*unindexed, (doc.schema.root_tag_name, found.entries.count(None))]
+        if (
+            found.imposters
+            or found.unidentified
+            or 1 + found.depth > doc.limits.max_depth  # the root is level 1, its children level 2
+            or any(
+                count > 1 or (kind := types.get(tag)) is None or kind.text_property is None
+                for tag, count in unindexed
+            )
+        ):
             into.check_all = True
 
     def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:

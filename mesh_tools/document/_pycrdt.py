@@ -204,6 +204,9 @@ class Subtrees:
     unidentified: int = 0
     #: How many levels the indexed elements span, the tops' level counted as 1.
     depth: int = 0
+    #: (tag, how many) for each indexed element with children that are not indexed: its text, or
+    #: anything else (the layout allows one text, in an element whose type declares it).
+    unindexed: list[tuple[str, int]] = field(default_factory=list)
 
 
 def integrated_of(node: XmlElement | Any) -> Any:
@@ -308,7 +311,10 @@ def subtree_rows(
                 rows.append((inner, element_id, inner.tag() or "", parent, _NO_ENTRIES))
                 continue
             entries = admitted(children)
-            rows.append((inner, element_id, inner.tag() or "", parent, entries))
+            tag = inner.tag() or ""
+            rows.append((inner, element_id, tag, parent, entries))
+            if None in entries:
+                found.unindexed.append((tag, entries.count(None)))
             level += 1
             stack.extend(
                 (child, child_id, element_id, level)

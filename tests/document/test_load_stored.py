@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pycrdt import Doc, XmlElement, XmlFragment
+from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
 from mesh_tools.document import FRAGMENT_NAME, DocumentLimits, MeshDocument
 from mesh_tools.errors import InvalidOperationError
 from mesh_tools.schema import ChildProperty, ElementType, MeshSchema, ValueProperty
 
-from ..support import DOC_SCHEMA
+from ..support import ARTICLE, DOC_SCHEMA
 
 NESTED = MeshSchema(
     root_tag_name="outline",
@@ -58,6 +58,14 @@ def _taken_id(base: MeshDocument) -> Callable[[XmlFragment, XmlElement], None]:
     return lambda fragment, root: root.children.append(XmlElement("p", {"$id": taken, "text": "copy"}))
 
 
+def _text_in_paragraph(base: MeshDocument) -> Callable[[XmlFragment, XmlElement], None]:
+    def edit(fragment: XmlFragment, root: XmlElement) -> None:
+        paragraph = next(c for c in root.children if isinstance(c, XmlElement))
+        paragraph.children.append(XmlText("hidden"))
+
+    return edit
+
+
 LAYOUTS_OFF: dict[str, Callable[[MeshDocument], Callable[[XmlFragment, XmlElement], None]]] = {
     "an id another element holds": _taken_id,
     "an element without an id": lambda base: (
@@ -72,6 +80,10 @@ LAYOUTS_OFF: dict[str, Callable[[MeshDocument], Callable[[XmlFragment, XmlElemen
     "the root's id rewritten": lambda base: (
         lambda fragment, root: root.attributes.__setitem__("$id", "elsewhere")
     ),
+    "a text in the root, whose type declares none": lambda base: (
+        lambda fragment, root: root.children.append(XmlText("loose"))
+    ),
+    "a text in an element whose type declares none": _text_in_paragraph,
 }
 
 
@@ -117,6 +129,25 @@ def test_a_layout_off_is_reported_and_the_repair_mends_it(layout: str) -> None:
     ids = [element.id for element in loaded]
     assert len(ids) == len(set(ids))
     assert {"one", "two"} <= {element.get_attribute("text") for element in loaded.root.get_children()}
+
+
+def test_one_text_where_declared_loads_unread_and_a_second_one_is_reported() -> None:
+    article = MeshDocument(schema=ARTICLE)
+    log = [article.get_update()]
+    article.on_update(lambda update, origin: log.append(update))
+    para = article.root.append_child("para", {"text": "hello"})
+    para.insert_text(5, " world")
+    assert MeshDocument(schema=ARTICLE).load_stored(log) is False
+
+    def second_text(fragment: XmlFragment, root: XmlElement) -> None:
+        held = next(c for c in root.children if isinstance(c, XmlElement))
+        held.children.append(XmlText("another"))
+
+    loaded = MeshDocument(schema=ARTICLE)
+    assert loaded.load_stored([*log, _raw_edit(article, second_text)]) is True
+    loaded.repair()
+    assert loaded.validate() == []
+    assert loaded.get_element(para.id) is not None
 
 
 def test_nesting_past_the_limits_is_reported() -> None:
