@@ -119,10 +119,10 @@ def main() -> None:
             ),
             Row(
                 Topic.OPEN_500,
-                "reconnections (evicted) while opening at once",
+                "reconnections while opening at once (the server dropped the client)",
                 burst.reconnections,
                 reference.reconnections,
-                "",
+                "reconnections",
                 one_by_one_label,
                 "none",
                 burst.reconnections == 0,
