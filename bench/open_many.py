@@ -3,7 +3,7 @@
     python bench/open_many.py [--documents 500] [--elements 100] [--timeout 60]
 
 Through ``mesh-tools serve`` (a child process, SQLite, ``--keep-loaded 0`` so that every open loads its
-document from storage): ``--documents`` documents of ``--elements`` children each are created first.
+document from storage): ``--documents`` documents of ``--elements`` children each are stored first.
 Then one RoomClient opens them all at once (``sync.open`` for every path concurrently) and waits until
 every one is synchronized, for at most ``--timeout`` seconds; it counts its reconnections (the server
 drops a client whose send queue overflows with 1013, and the client reconnects and resyncs). The
@@ -19,8 +19,9 @@ import asyncio
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from _serve import ours_server, reconnections, room_client  # bench/ is on the path
+from _serve import ROOM, ours_server, reconnections, room_client  # bench/ is on the path
 from _summary import Row, Topic, add_summary_argument, at_most, record
 from create_describe import document_json
 from rich.console import Console
@@ -28,6 +29,9 @@ from rich.table import Table
 from room_load import SCHEMA
 
 from mesh_tools.client import RoomClient
+from mesh_tools.document import MeshDocument
+from mesh_tools.server import SQLiteStorage
+from mesh_tools.server._room_server import DATABASE_NAME
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,17 @@ class Opening:
     reconnections: int
 
 
-async def create(url: str, paths: list[str], elements: int) -> None:
-    async with room_client(url, request_timeout=600) as client:
-        await client.schemas.put("doc", SCHEMA)
-        data = document_json(elements)
-        for start in range(0, len(paths), 50):
-            await asyncio.gather(*(client.sync.create(path, json=data) for path in paths[start : start + 50]))
+async def create(data_dir: str, paths: list[str], elements: int) -> None:
+    """The documents, written straight into the server's database before it starts (much faster
+    than ``sync.create`` each, and the same stored state)."""
+    doc = MeshDocument.from_json(SCHEMA, document_json(elements))
+    state = doc.get_update()
+    doc.close()
+    storage = SQLiteStorage(Path(data_dir) / DATABASE_NAME)
+    await storage.open()
+    for path in paths:
+        await storage.create_document(ROOM, path, schema=SCHEMA.to_json(), epoch=path, update=state)
+    await storage.close()
 
 
 async def open_synchronized(client: RoomClient, path: str) -> None:
@@ -76,9 +85,7 @@ async def one_by_one(url: str, paths: list[str]) -> Opening:
     return opening
 
 
-async def measure(url: str, documents: int, elements: int, timeout: float) -> tuple[Opening, Opening]:
-    paths = [f"d{i:04}.doc" for i in range(documents)]
-    await create(url, paths, elements)
+async def measure(url: str, paths: list[str], timeout: float) -> tuple[Opening, Opening]:
     return await at_once(url, paths, timeout), await one_by_one(url, paths)
 
 
@@ -93,8 +100,11 @@ def main() -> None:
     )
     add_summary_argument(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir, ours_server(data_dir, "--keep-loaded", "0") as (url, _):
-        burst, reference = asyncio.run(measure(url, args.documents, args.elements, args.timeout))
+    paths = [f"d{i:04}.doc" for i in range(args.documents)]
+    with tempfile.TemporaryDirectory() as data_dir:
+        asyncio.run(create(data_dir, paths, args.elements))
+        with ours_server(data_dir, "--keep-loaded", "0") as (url, _):
+            burst, reference = asyncio.run(measure(url, paths, args.timeout))
     table = Table(title=f"one RoomClient opening {args.documents} documents of {args.elements} elements")
     for column in ("opened", "synchronized", "seconds", "reconnections"):
         table.add_column(column, justify="right")
