@@ -10,7 +10,7 @@ no edit costs work proportional to the document or to a parent's width.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +106,19 @@ class ElementIndex:
 
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
         """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
-        element = self._write(integrated_of(self.elements[parent_id]._node), at, built, parent_id)
-        self.kids.setdefault(parent_id, []).insert(at, element.id)
-        return element
+        return self.insert_built_run(parent_id, at, [built])[0]
+
+    def insert_built_run(self, parent_id: str, at: int, run: Sequence[Built]) -> list[Element]:
+        """Write checked subtrees as consecutive children of ``parent_id`` from child position ``at``,
+        index them, and return them in order."""
+        parent = integrated_of(self.elements[parent_id]._node)
+        # Last first, each at ``at``: yrs finds a position by walking the children, so appending n one
+        # by one costs O(n^2); and the ordered ids take the whole run in one splice, where inserting
+        # each at ``at`` would move the ids after it n times.
+        elements = [self._write(parent, at, built, parent_id) for built in reversed(run)]
+        elements.reverse()
+        self.kids.setdefault(parent_id, [])[at:at] = [element.id for element in elements]
+        return elements
 
     def insert_text(self, element_id: str, at: int) -> None:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""

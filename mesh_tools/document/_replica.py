@@ -182,11 +182,10 @@ class MeshDocument:
                 root._xml.attributes[name] = value
             if text:
                 root.insert_text(0, text)
-            # Last first, each at the same place after any text: yrs walks the children to find a
-            # position, so appending them one by one would cost O(n) each.
+            # After any text; insert_built_run writes them in linear time.
             at = len(self._index.kids.get(ROOT_ID, ()))
-            inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
-            self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
+            inserted = self._index.insert_built_run(ROOT_ID, at, checked)
+            self._pending.extend(ElementInserted(element, True) for element in inserted)
             apply_marks(self, marks)
 
     def transaction(self, origin: Any = None) -> AbstractContextManager[None]:

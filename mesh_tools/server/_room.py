@@ -94,13 +94,8 @@ class Room:
         """
         if schema is None:
             schema = await self.schema_for(path)
-        doc = MeshDocument(schema=schema, limits=self.limits)
-        if data is not None:
-            doc.load_json(data)
-        try:
-            update = doc.get_update()
-        finally:
-            doc.close()
+        # Checking and writing 100k elements takes seconds: a worker thread does it while others are served.
+        update = await asyncio.to_thread(_build, schema, self.limits, data)
         await self.storage.create_document(
             self.name, path, schema=schema.to_json(), epoch=secrets.token_urlsafe(12), update=update
         )
@@ -219,6 +214,17 @@ class Room:
         live.close()
         if self._trimmer is not None:
             self._trimmer.freed()
+
+
+def _build(schema: MeshSchema, limits: DocumentLimits, data: dict[str, Any] | None) -> bytes:
+    """The first state of a document created from optional document JSON."""
+    doc = MeshDocument(schema=schema, limits=limits)
+    try:
+        if data is not None:
+            doc.load_json(data)
+        return doc.get_update()
+    finally:
+        doc.close()
 
 
 def _replay(
