@@ -268,6 +268,9 @@ class Session:
     async def _flush(self, request: Request) -> dict[str, Any]:
         pending = self._subscriber(request.get("channel", int)).document.last_write
         if pending is not None:
+            # Appends may wait a moment to share a commit (SQLiteStorage's commit_interval); a storage
+            # flush commits what is queued at once, the document's last append included.
+            await self.room.storage.flush()
             await pending
         return {}
 

@@ -3,7 +3,10 @@
 One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
 disk, power loss included. One writer task owns the connection: it drains a queue of operations and runs
 each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
-futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
+futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md. Appends
+that come within ``commit_interval`` (10 ms) of the last commit wait to share the next one, so steady
+writes cost at most one fsync per interval (:class:`CommitPacing`: on a virtual machine, fsyncs stall
+the other processes now and then); a flush, a load or any other operation is committed at once.
 
 Appends in a batch are written by one multi-row INSERT per few hundred rows, not a statement (and a
 savepoint) each: the writer thread needs the GIL back after every SQLite call, and while the event loop
@@ -29,6 +32,7 @@ Tables: ``snapshots`` (one row per document: schema, epoch, merged state, and ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import logging
@@ -52,10 +56,12 @@ from ._write_batches import (
     AGE_SCAN_INTERVAL,
     Backlog,
     Batch,
+    CommitPacing,
     CompactionPolicy,
     DocumentLogs,
     next_batch,
     settle,
+    take_queued,
 )
 
 __all__ = ["SQLiteStorage"]
@@ -123,6 +129,8 @@ class SQLiteStorage:
     not been folded for ``compact_age`` seconds. ``max_batch``: most operations committed in one
     transaction.
     ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
+    ``commit_interval``: seconds appends that come sooner after a commit wait to share the next one
+    (:class:`CommitPacing`); any other operation, :meth:`flush` included, is committed at once.
     """
 
     def __init__(
@@ -135,12 +143,16 @@ class SQLiteStorage:
         compact_age: float = 30.0,
         max_batch: int = 1024,
         max_backlog_bytes: int = 16 * 2**20,
+        commit_interval: float = 0.01,
     ) -> None:
         self.path = Path(path)
         self.max_batch = max_batch
         self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
         self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
+        self._pacing = CommitPacing(commit_interval)
+        #: Set when an operation other than an append is queued: paced appends are committed at once.
+        self._urgent = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._lock: int | None = None
         self._problem: StorageUnavailableError | None = None
@@ -212,6 +224,7 @@ class SQLiteStorage:
             return
         self._closing = True
         self._queue.put_nowait(None)
+        self._urgent.set()
         await self._writer
         self._writer = None
         db, self._db = self._db, None
@@ -334,6 +347,8 @@ class SQLiteStorage:
             future.set_exception(ServerError("the storage is closed"))
         else:
             self._queue.put_nowait(_Op(run, future, append))
+            if run is not None:
+                self._urgent.set()
         return future
 
     async def _write_loop(self) -> None:
@@ -348,9 +363,12 @@ class SQLiteStorage:
             else:
                 timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
                 batch, stopping = await next_batch(self._queue, self.max_batch, timeout=timeout)
+                if batch and not stopping:
+                    stopping = await self._wait_for_company(batch)
             due: list[_DocKey] = []
             give_back = not batch  # idle: nobody waits on the extra fsyncs of giving space back
             if batch:
+                self._pacing.committing()
                 try:
                     done = await asyncio.to_thread(self._run_batch, batch)
                 except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
@@ -368,6 +386,17 @@ class SQLiteStorage:
                     self._failed(exc)
                 except MeshError:
                     logger.exception("compaction skipped a document")
+
+    async def _wait_for_company(self, batch: list[_Op[Any]]) -> bool:
+        """Hold a batch of appends alone until ``commit_interval`` after the last commit, taking what
+        comes meanwhile; True if the storage is closing."""
+        self._urgent.clear()
+        delay = self._pacing.delay()
+        if delay == 0 or any(op.append is None for op in batch):
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._urgent.wait(), delay)
+        return take_queued(self._queue, batch, self.max_batch)
 
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
         """Resolve the batch's futures and take its appends off the backlog (stored or failed)."""
