@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pycrdt import YMessageType
+from websockets.asyncio.connection import Connection
 from websockets.protocol import State
 
 from ..errors import (
@@ -106,9 +107,11 @@ class Session:
             return keep
         # A dropped frame counts too: reading and parsing it is what a flood costs the server.
         delay = max(self._frames.take(1), self._bytes.take(len(frame)))
-        # Yield even under the rate: frames already buffered would otherwise run back to back, and a
-        # burst of them would hold every other connection meanwhile.
-        await asyncio.sleep(delay)
+        # Yield even under the rate while more frames are buffered: they would otherwise run back to
+        # back, and a burst of them would hold every other connection meanwhile. A frame that came
+        # alone is handled in this turn: reading the next one yields anyway.
+        if delay > 0 or _frames_buffered(self.participant.connection):
+            await asyncio.sleep(delay)
         return keep
 
     async def handle_text(self, text: str) -> None:
@@ -269,6 +272,9 @@ class Session:
     async def _flush(self, request: Request) -> dict[str, Any]:
         pending = self._subscriber(request.get("channel", int)).document.last_write
         if pending is not None:
+            # Appends may wait a moment to share a commit (SQLiteStorage's commit_interval); a storage
+            # flush commits what is queued at once, the document's last append included.
+            await self.room.storage.flush()
             await pending
         return {}
 
@@ -319,3 +325,8 @@ def _is_awareness(frame: bytes) -> bool:
         return decode_binary(frame)[1][0] == YMessageType.AWARENESS
     except MeshError:  # handle_binary reports it
         return False
+
+
+def _frames_buffered(connection: Connection) -> bool:
+    """Whether websockets holds frames already received from this connection, not yet read."""
+    return len(connection.recv_messages.frames) > 0

@@ -3,7 +3,10 @@
 One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
 disk, power loss included. One writer thread owns the connection: it drains a queue of operations, runs
 each batch in one transaction, and hands the outcomes to the event loop, which resolves the operations'
-futures — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
+futures — many updates, one fsync. See docs/adr/0002-update-log-storage.md. Appends that come within
+``commit_interval`` (10 ms) of the last commit wait to share the next one, so steady writes cost at most
+one fsync per interval (:class:`CommitPacing`: on a virtual machine, fsyncs stall the other processes
+now and then); a flush, a load or any other operation is committed at once.
 
 The writer is a thread of its own, not a task that sends each batch to a worker thread: the thread takes
 the next batch as soon as one is committed, while a task waited for two turns of the event loop between
@@ -62,6 +65,7 @@ from ._write_batches import (
     AGE_SCAN_INTERVAL,
     Backlog,
     Batch,
+    CommitPacing,
     CompactionPolicy,
     DocumentLogs,
     settle,
@@ -157,6 +161,8 @@ class SQLiteStorage:
     not been folded for ``compact_age`` seconds. ``max_batch``: most operations committed in one
     transaction.
     ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
+    ``commit_interval``: seconds appends that come sooner after a commit wait to share the next one
+    (:class:`CommitPacing`); any other operation, :meth:`flush` included, is committed at once.
     """
 
     def __init__(
@@ -169,6 +175,7 @@ class SQLiteStorage:
         compact_age: float = 30.0,
         max_batch: int = 1024,
         max_backlog_bytes: int = 16 * 2**20,
+        commit_interval: float = 0.01,
     ) -> None:
         self.path = Path(path)
         self.max_batch = max_batch
@@ -181,6 +188,7 @@ class SQLiteStorage:
         self._folding: set[_DocKey] = set()
         #: ``time.monotonic()`` when the writer last committed a batch of operations.
         self._stored_at = 0.0
+        self._pacing = CommitPacing(commit_interval)
         self._writer: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Resolved on the event loop once the writer thread has taken its last batch.
@@ -414,12 +422,15 @@ class SQLiteStorage:
             else:
                 timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
                 taken, stopping = take_batch(self._queue, self.max_batch, timeout=timeout)
+                if taken and not stopping:
+                    stopping = self._wait_for_company(taken)
             batch = [op for op in taken if isinstance(op, _Op)]
             folds = [op for op in taken if isinstance(op, _Fold)]
             # A fold that is not written (its batch failed) is computed again from the log, which stays.
             self._folding.difference_update(fold.key for fold in folds)
             due: list[_DocKey] = []
             if batch:
+                self._pacing.committing()
                 try:
                     done = self._run_batch(batch)
                 except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
@@ -484,6 +495,26 @@ class SQLiteStorage:
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: nobody is left to tell
             logger.debug("the event loop closed before the storage did")
+
+    def _wait_for_company(self, taken: list[_Queued]) -> bool:
+        """Hold a batch of appends alone until ``commit_interval`` after the last commit, taking what
+        comes meanwhile; anything but an append (somebody waits on it) ends the wait. True if the
+        storage is closing."""
+        delay = self._pacing.delay()
+        if delay == 0 or not all(_is_append(item) for item in taken):
+            return False
+        deadline = time.monotonic() + delay
+        while len(taken) < self.max_batch:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            taken.append(item)
+            if not _is_append(item):
+                return False
+        return False
 
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
         """On the event loop: resolve the batch's futures and take its appends off the backlog (stored
@@ -645,6 +676,10 @@ _LOG_SQL = (
     "SELECT json_group_array(json_array(seq, hex(data))) FROM "
     "(SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq LIMIT ?)"
 )
+
+
+def _is_append(item: _Queued) -> bool:
+    return isinstance(item, _Op) and item.append is not None
 
 
 def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
