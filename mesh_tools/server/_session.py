@@ -1,7 +1,9 @@
 """One participant's session in a room: its requests, its channels and their binary sync frames.
 
-Frames are handled in arrival order: a binary update is applied before the next frame is read, so a
-``sync.flush`` or ``sync.close`` that follows it waits for it to be durable (docs/protocol.md).
+Frames are handled in arrival order: a binary update is applied before any frame after it, so a
+``sync.flush`` or ``sync.close`` that follows it waits for it to be durable (docs/protocol.md). Frames
+read together come as one batch, and a run of updates for one channel among them is applied as one
+(docs/server.md, Incoming batches).
 """
 
 from __future__ import annotations
