@@ -36,6 +36,7 @@ from ..document import (
     ParticipantRegister,
     UpdateGuard,
     Violation,
+    merge_incoming,
 )
 from ..errors import (
     MeshError,
@@ -207,10 +208,24 @@ class LiveDocument:
         elif inbound.presence_query:
             self._answer_presence_query(subscriber)
         elif inbound.update is not None:
-            violations = await self.apply(inbound.update, origin=subscriber)
-            if violations:
-                rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
-                subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
+            await self._apply_from(subscriber, inbound.update)
+
+    async def receive_updates(self, subscriber: Subscriber, messages: list[bytes]) -> None:
+        """Sync messages carrying updates, from one channel, applied as one update (their merge).
+
+        Raises like :meth:`receive`, and then nothing is applied: the caller may handle each alone.
+        """
+        await self._replica_free()
+        inbound = [subscriber.sync.receive(self.doc, message, path=self.path) for message in messages]
+        updates = [entry.update for entry in inbound if entry.update is not None]
+        if updates:
+            await self._apply_from(subscriber, updates[0] if len(updates) == 1 else merge_incoming(updates))
+
+    async def _apply_from(self, subscriber: Subscriber, update: bytes) -> None:
+        violations = await self.apply(update, origin=subscriber)
+        if violations:
+            rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
+            subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
 
     def _check_presence(self, sender: Subscriber, message: bytes) -> None:
         """A channel speaks only for its own awareness clients, and for a few of them.
