@@ -9,13 +9,13 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated element
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
 ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``get(txn, index)``, ``len(txn)``,
-``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
-``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
-``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust
-transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``,
-``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event
-adapter lends the committing transaction to callbacks and reports their errors), and
-``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index,
+text)`` and ``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``,
+``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``,
+``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and
+``Doc._exceptions`` (how pycrdt's own event adapter lends the committing transaction to callbacks and
+reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
