@@ -10,9 +10,9 @@ attributes set or removed, text edited, and elements inserted with what they hol
 :data:`Node` tuples, which the schema check reads as it reads the CRDT; the replica finds their
 integrated objects only when something reads them).
 
-What it cannot resolve from the record (an insert beside a text node or a deleted sibling, content in a
-new text, a text node inserted into an existing element, ...) makes it answer None, and the replica
-observes the events.
+What it cannot resolve from the record (an insert beside a text node or a deleted sibling, a new text
+holding more than characters typed in one go, a text node inserted into an existing element, ...)
+makes it answer None, and the replica observes the events.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class _NeedsEvents(Exception):
 class _NewType:
     """An element or text node the update creates: where it sits, and what the update puts in it."""
 
-    __slots__ = ("attributes", "children", "item", "parent", "texts")
+    __slots__ = ("attributes", "characters", "children", "item", "parent", "texts")
 
     def __init__(self, item: DecodedItem, parent: ItemId) -> None:
         self.item = item
@@ -113,8 +113,23 @@ class _NewType:
         self.attributes: dict[str, object] = {}
         #: The new types in it, in their order.
         self.children: list[ItemId] = []
-        #: Whether it is a text node (which must stay empty here: its content is left to the events).
+        #: Whether it is a text node.
         self.texts = item.type_ref == TypeRef.XML_TEXT
+        #: A text node's string items.
+        self.characters: list[DecodedItem] = []
+
+    def chunks(self) -> TextChunks:
+        """A new text's content as ``diff()`` reads it, when it is characters typed one after another
+        (what one writer's transaction makes); anything else (marks, embeds, concurrent typing) is
+        left to the events."""
+        previous: DecodedItem | None = None
+        for item in self.characters:
+            last = None if previous is None else (previous.id[0], previous.id[1] + previous.length - 1)
+            if item.content != Content.STRING or item.origin != last or item.right_origin is not None:
+                raise _NeedsEvents
+            previous = item
+        text = "".join(item.values[0] for item in self.characters)
+        return [(text, None)] if text else []
 
 
 def update_effects(
@@ -166,8 +181,11 @@ class _EffectsReader:
         """A new item: an attribute value or text content."""
         new = self._new.get(place.parent) if isinstance(place.parent, tuple) else None
         if new is not None:
-            # An attribute of a new element, written once (a key written twice, or text content, is
-            # left to the events, which know which write won and what the text reads).
+            if new.texts and place.key is None:
+                new.characters.append(item)
+                return
+            # An attribute of a new element, written once (a key written twice is left to the events,
+            # which know which write won).
             if new.texts or place.key is None or item.content != Content.ANY or len(item.values) != 1:
                 raise _NeedsEvents
             if place.key in new.attributes:
@@ -265,7 +283,7 @@ class _EffectsReader:
             for raw, child_id in enumerate(new.children):
                 child = self._new[child_id]
                 if child.texts:
-                    texts.append((raw, []))
+                    texts.append((raw, child.chunks()))
                 else:
                     elements.append((raw, node_of(child)))
         return node

@@ -68,6 +68,16 @@ class Writer:
                 children.insert(at, self.para(None))
             elif kind == "para with text":  # content in a new text: left to the events
                 children.insert(at, self.para("words"))
+            elif kind in ("typed", "typed inside", "marked"):
+                para = children.insert(at, XmlElement("para", {"$id": self.new_id()}, [XmlText()]))
+                text = para.children[0]
+                assert isinstance(text, XmlText)
+                text.insert(0, "a😀")
+                text += "b"
+                if kind == "typed inside":  # no longer characters one after another
+                    text.insert(1, "c")
+                elif kind == "marked":
+                    text.format(0, 1, {"bold": True})
             elif kind == "empty text":
                 children.insert(at, XmlElement("para", {"$id": self.new_id()}, [XmlText()]))
             elif kind == "subtree":
@@ -96,7 +106,10 @@ class Writer:
         return update
 
 
-_KINDS = ("para", "para", "subtree", "build inside", "run", "empty text", "para with text", "delete", "bad")
+_KINDS = (
+    *("para", "para", "subtree", "build inside", "run", "delete", "bad"),
+    *("empty text", "para with text", "typed", "typed inside", "marked"),
+)
 _edit = st.tuples(
     st.sampled_from(_KINDS), st.integers(0, WRITERS - 1), st.integers(0, 99), st.integers(0, 99)
 )
