@@ -1,7 +1,10 @@
 """The id index: every element's handle, parent and children by id, kept in step with the CRDT.
 
 Local writes index what they built themselves; remote updates arrive as :class:`XmlChange` records,
-which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`,
+or, on the room server, as what the update guard read in them (:class:`UpdateEffects`), which
+:meth:`ElementIndex.place_inserted`, :meth:`~ElementIndex.add_inserted` and
+:meth:`~ElementIndex.integrate_effects` bring in without pycrdt's events.
 
 Each element's children are kept as an ordered list mirroring the CRDT's (one entry per child, None for
 a child that is not an indexed element), so a change applies Yjs's retain/insert/delete steps to it:
@@ -371,9 +374,10 @@ class ElementIndex:
         local: bool,
         into: Integration,
     ) -> None:
-        """Bring an applied update that inserted nothing into the index and events, from what the update
-        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
-        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
+        """Bring an applied update's deletes and attribute changes into the index and events, from
+        what the update guard read in it; ``touched``: (element, attribute, the items the update wrote
+        there, its raw value before) for the attributes it reached; ``deleted_now``: its transaction's
+        delete set."""
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
