@@ -237,7 +237,8 @@ class _EffectsReader:
         if len(tops) > _MAX_INSERTED:
             raise _NeedsEvents
         ids: dict[ItemId, str] = {}
-        nodes = [(new, self._node(new, ids)) for new in tops]
+        taken: set[str] = set()
+        nodes = [(new, self._node(new, ids, taken)) for new in tops]
         for new, node in nodes:
             holder = self._placements.get(new.parent)
             if (
@@ -258,17 +259,19 @@ class _EffectsReader:
                 )
             )
 
-    def _node(self, top: _NewType, ids: dict[ItemId, str]) -> Node:
-        """A new element's subtree as the schema check reads it; ``ids`` gets every new element's id."""
+    def _node(self, top: _NewType, ids: dict[ItemId, str], taken: set[str]) -> Node:
+        """A new element's subtree as the schema check reads it; ``ids`` gets every new element's id
+        by item, ``taken`` every id."""
         stack: list[tuple[_NewType, list[tuple[int, Node]], list[tuple[int, TextChunks]]]] = []
 
         def node_of(new: _NewType) -> Node:
             element_id = new.attributes.get(ID_ATTRIBUTE)
             if not isinstance(element_id, str) or ELEMENT_ID_PATTERN.fullmatch(element_id) is None:
                 raise _NeedsEvents  # only a whole-document check places an element without a usable id
-            if element_id in ids.values():
+            if element_id in taken:
                 raise _NeedsEvents
             ids[new.item.id] = element_id
+            taken.add(element_id)
             assert new.item.type_name is not None
             elements: list[tuple[int, Node]] = []
             texts: list[tuple[int, TextChunks]] = []
@@ -339,6 +342,8 @@ def _place_new(siblings: list[ItemId], item: DecodedItem) -> None:
     left, right = item.origin, item.right_origin
     if left is None:
         at = 0
+    elif siblings and siblings[-1] == left:  # appended: the usual case, found without a search
+        at = len(siblings)
     elif left in siblings:
         at = siblings.index(left) + 1
     else:
