@@ -13,7 +13,7 @@ no edit costs work proportional to the document or to a parent's width.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from ._layout import ROOT_ID, id_of, read_value
 from ._placements import covers
 from ._pycrdt import (
     Node,
+    Subtrees,
     XmlChange,
     child_element,
     insert_element_node,
@@ -114,9 +115,19 @@ class ElementIndex:
 
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
         """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
-        element = self._write(self.elements[parent_id]._xml.integrated, at, built, parent_id)
-        self.kids.setdefault(parent_id, []).insert(at, element.id)
-        return element
+        return self.insert_built_run(parent_id, at, [built])[0]
+
+    def insert_built_run(self, parent_id: str, at: int, run: Sequence[Built]) -> list[Element]:
+        """Write checked subtrees as consecutive children of ``parent_id`` from child position ``at``,
+        index them, and return them in order."""
+        parent = self.elements[parent_id]._xml.integrated
+        # Last first, each at ``at``: yrs finds a position by walking the children, so appending n one
+        # by one costs O(n^2); and the ordered ids take the whole run in one splice, where inserting
+        # each at ``at`` would move the ids after it n times.
+        elements = [self._write(parent, at, built, parent_id) for built in reversed(run)]
+        elements.reverse()
+        self.kids.setdefault(parent_id, [])[at:at] = [element.id for element in elements]
+        return elements
 
     def insert_text(self, element_id: str, at: int) -> None:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
@@ -149,9 +160,10 @@ class ElementIndex:
         parent_id: str | None,
         previous: Mapping[str, Element] | None = None,
         imposters: list[XmlElement] | None = None,
-    ) -> list[str | None]:
+    ) -> Subtrees:
         """Index subtrees read from the CRDT (integrated children of ``parent_id``), reusing the handles
-        in ``previous`` where they still fit; returns each top's entry among its parent's children.
+        in ``previous`` where they still fit; returns what was read (``entries``: each top's entry among
+        its parent's children).
 
         Elements without a string id are skipped with their subtrees (entry None): only a raw update can
         create them; validate() reports them and repair() mends them. With ``imposters`` (a remote
@@ -164,18 +176,19 @@ class ElementIndex:
             )
             if imposters is not None:
                 imposters.extend(found.imposters)
-            handles = previous or self.elements
+            doc, elements, parents, kids = self._doc, self.elements, self.parents, self.kids
+            handles = previous or elements
             for node, node_id, tag, parent, entries in found.rows:
                 element = handles.get(node_id)
                 if element is not None and element.tag_name == tag:
                     element._node = node  # keep handles that callers hold alive across a re-index
                 else:
-                    element = Element(self._doc, node, node_id, tag)
-                self.elements[node_id] = element
-                self.parents[node_id] = parent
+                    element = Element(doc, node, node_id, tag)
+                elements[node_id] = element
+                parents[node_id] = parent
                 if entries:
-                    self.kids[node_id] = entries
-        return found.entries
+                    kids[node_id] = entries
+        return found
 
     def position(self, element_id: str) -> int:
         """The element's position among all its parent's CRDT children."""
@@ -321,20 +334,41 @@ class ElementIndex:
         """Index what updates brought into a document that held only its root, in one pass over the tree.
 
         Records in ``into`` what the repair needs of those updates' deep events: a rewritten root id
-        and the imposters among the root's children (an id the root holds); the caller checks the whole
-        document, so nothing else is. Anything beside the root calls for a rebuild.
+        and the imposters among the root's children (an id the root holds). Sets ``into.check_all``
+        when the walk saw the layout off: the root's id rewritten, anything beside the root (then the
+        index is rebuilt), an element without a string id or with one another element holds, a text
+        where the element's type declares none or a second one, or elements nested deeper than the
+        document's limits. A load that trusts its updates
+        (``MeshDocument.load_stored``) checks the whole document only then.
         """
         ydoc = self._doc.ydoc
         root = self.elements[ROOT_ID]._xml
         if id_of(root) != ROOT_ID:
             into.renamed.append((root, ROOT_ID))
+            into.check_all = True
         tops = integrated_children(fragment, ydoc)
         if len(tops) != 1 or tops[0] != root.integrated:
             self.rebuild(fragment, local=local)
+            into.check_all = True
             return
-        entries = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
-        if entries:
-            self.kids[ROOT_ID] = entries
+        found = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
+        if found.entries:
+            self.kids[ROOT_ID] = found.entries
+        doc = self._doc
+        types = doc._builder.element_types
+        unindexed = found.unindexed
+        if None in found.entries:
+            unindexed = [*unindexed, (doc.schema.root_tag_name, found.entries.count(None))]
+        if (
+            found.imposters
+            or found.unidentified
+            or 1 + found.depth > doc.limits.max_depth  # the root is level 1, its children level 2
+            or any(
+                count > 1 or (kind := types.get(tag)) is None or kind.text_property is None
+                for tag, count in unindexed
+            )
+        ):
+            into.check_all = True
 
     def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
         """Bring remote changes (the deep changes of the root fragment) into the index and events."""
@@ -411,7 +445,7 @@ class ElementIndex:
             else:
                 inserted = step.get("insert", [])
                 before = len(into.imposters)
-                ids = self.add_subtrees(inserted, parent_id, imposters=into.imposters)
+                ids = self.add_subtrees(inserted, parent_id, imposters=into.imposters).entries
                 if len(into.imposters) > before:
                     into.check_all = True  # an id already taken: only a whole-document check can place it
                 for child, child_id in zip(inserted, ids, strict=True):

@@ -21,8 +21,8 @@ reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in 
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import process_event
@@ -181,6 +181,8 @@ def _ignore_changes(changes: list[XmlChange]) -> None:
 #: (integrated element, id, tag, parent id, child entries: each child's id, None for a child without a
 #: string id)
 SubtreeRow: TypeAlias = tuple[Any, str, str, str | None, list[str | None]]
+#: The child entries of a leaf: shared, never stored (the index keeps no list for a leaf).
+_NO_ENTRIES: list[str | None] = []
 
 
 def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
@@ -188,15 +190,24 @@ def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
     return ElementNode(ydoc, inner)
 
 
-class Subtrees(NamedTuple):
-    """What :func:`subtree_rows` read: the tops' entries, every element to index, and the imposters."""
+@dataclass(slots=True)
+class Subtrees:
+    """What :func:`subtree_rows` read: the tops' entries, every element to index, the imposters, and
+    what a load must know to trust the layout without checking it whole."""
 
     #: One per top: its id, or None (not an element, no string id, or an imposter).
-    entries: list[str | None]
+    entries: list[str | None] = field(default_factory=list)
     #: Every element to index, each before its children.
-    rows: list[SubtreeRow]
+    rows: list[SubtreeRow] = field(default_factory=list)
     #: Elements left out because their id was taken (with their subtrees).
-    imposters: list[XmlElement]
+    imposters: list[XmlElement] = field(default_factory=list)
+    #: Elements left out because their ``$id`` is not a string (with their subtrees).
+    unidentified: int = 0
+    #: How many levels the indexed elements span, the tops' level counted as 1.
+    depth: int = 0
+    #: (tag, how many) for each indexed element with children that are not indexed: its text, or
+    #: anything else (the layout allows one text, in an element whose type declares it).
+    unindexed: list[tuple[str, int]] = field(default_factory=list)
 
 
 def child_element(parent: Any, ydoc: Doc[Any], position: int, element_id: str) -> Any:
@@ -277,7 +288,7 @@ def subtree_rows(
     (any depth). With ``taken``, an element whose id is in it or came earlier in the walk is left out
     too (entry None), with its subtree: an imposter the owner of the id must not give way to.
     """
-    found = Subtrees([], [], [])
+    found = Subtrees()
     seen: set[str] = set()
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
@@ -286,9 +297,13 @@ def subtree_rows(
             # The hot loop of a load (once per element): inlined, without a call per child.
             entries: list[str | None] = []
             for child in children:
-                child_id = child.attribute(txn, ID_ATTRIBUTE) if type(child) is _IntegratedElement else None
+                if type(child) is not _IntegratedElement:
+                    entries.append(None)
+                    continue
+                child_id = child.attribute(txn, ID_ATTRIBUTE)
                 if type(child_id) is not str:
                     child_id = None
+                    found.unidentified += 1
                 elif taken is not None and (child_id in taken or child_id in seen):
                     found.imposters.append(XmlElement(_doc=ydoc, _integrated=child))
                     child_id = None
@@ -300,21 +315,33 @@ def subtree_rows(
         found.entries.extend(admitted(tops))
         # Pushed last first, so the rows come in document order.
         stack = [
-            (top, top_id, parent_id)
+            (top, top_id, parent_id, 1)
             for top, top_id in zip(tops, found.entries, strict=True)
             if top_id is not None
         ]
         stack.reverse()
         rows = found.rows
+        depth = 0
         while stack:
-            inner, element_id, parent = stack.pop()
+            inner, element_id, parent, level = stack.pop()
+            if level > depth:
+                depth = level
             children = inner.children(txn)
+            if not children:  # most elements are leaves
+                rows.append((inner, element_id, inner.tag() or "", parent, _NO_ENTRIES))
+                continue
             entries = admitted(children)
-            rows.append((inner, element_id, inner.tag() or "", parent, entries))
-            for at in range(len(children) - 1, -1, -1):
-                child_id = entries[at]
-                if child_id is not None:
-                    stack.append((children[at], child_id, element_id))
+            tag = inner.tag() or ""
+            rows.append((inner, element_id, tag, parent, entries))
+            if None in entries:
+                found.unindexed.append((tag, entries.count(None)))
+            level += 1
+            stack.extend(
+                (child, child_id, element_id, level)
+                for child, child_id in zip(reversed(children), reversed(entries), strict=True)
+                if child_id is not None
+            )
+        found.depth = depth
     return found
 
 

@@ -434,9 +434,12 @@ class LiveDocument:
         entries, self._outbox = self._outbox, []
         if not entries:
             return
-        for update, origin in entries:
-            if origin is not BUS_ORIGIN:  # another node stored it already
-                self._store(update)
+        # Stored as one row: an update and the repair of what it broke are durable together or not at
+        # all, so a load can trust that the log holds only checked, mended states (ADR 0019).
+        # What came through the bus, another node stored already.
+        to_store = [update for update, origin in entries if origin is not BUS_ORIGIN]
+        if to_store:
+            self._store(to_store[0] if len(to_store) == 1 else merge_updates(*to_store))
         merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
         # Frames by (key, channel number): clients number their channels alike, so most share one.
         frames: dict[tuple[Any, int], bytes] = {}

@@ -149,6 +149,10 @@ class Session:
                 # The server closed it and said so (sync.closed): what the client sent meanwhile is moot,
                 # and not its fault.
                 return
+            if closed is None and channel < self._next_channel:
+                # A channel this connection opened and closed with sync.close: frames the client sent
+                # before the answer reached it (a presence renewal, say) are moot as well.
+                return
             subscriber = self._subscriber(channel)
             await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
