@@ -16,8 +16,8 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_update_guard``: :func:`check_update` and :class:`UpdateGuard`, refusing an incoming update that no
   repair could undo, read by ``_yjs_update`` without applying it and placed against the replica's
   items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md); :func:`merge_incoming` joins
-  a run of incoming updates, each read first, to check as one; ``_update_effects``: what a
-  checked update that inserts nothing does to the elements, so the server's replica applies it without
+  a run of incoming updates, each read first, to check as one; ``_update_effects``: what a checked
+  update does to the elements (inserted subtrees included), so the server's replica applies it without
   pycrdt's deep events (docs/adr/0018-remote-changes-without-deep-events.md).
 
 The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).

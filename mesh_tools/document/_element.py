@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, integrated_of, wrap_element
+from ._pycrdt import child_count, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -36,8 +36,12 @@ class Element:
 
     __slots__ = ("_doc", "_node", "id", "tag_name")
 
-    def __init__(self, doc: MeshDocument, node: XmlElement | Any, element_id: str, tag_name: str) -> None:
-        """``node`` is the pycrdt element, or the integrated (Rust) one it would wrap."""
+    def __init__(
+        self, doc: MeshDocument, node: XmlElement | Any | None, element_id: str, tag_name: str
+    ) -> None:
+        """``node`` is the pycrdt element, the integrated (Rust) one it would wrap, or None: found at
+        the element's position on first use (an element a remote update inserted, indexed from the
+        update itself)."""
         self._doc = doc
         # Wrapped on first use: loading a document indexes every element, and pycrdt's wrapper costs
         # more than the rest of indexing one (most handles of a big document are never used).
@@ -49,6 +53,8 @@ class Element:
     def _xml(self) -> XmlElement:
         node = self._node
         if not isinstance(node, XmlElement):  # an ElementNode is one too
+            if node is None:
+                node = self._doc._index.integrated(self.id)
             node = self._node = wrap_element(node, self._doc.ydoc)
         return node
 
@@ -214,7 +220,7 @@ class Element:
         self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
         with self._doc._api_write():
-            count = child_count(integrated_of(self._node), self._doc.ydoc)
+            count = child_count(self._xml.integrated, self._doc.ydoc)
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(

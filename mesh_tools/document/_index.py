@@ -1,7 +1,10 @@
 """The id index: every element's handle, parent and children by id, kept in step with the CRDT.
 
 Local writes index what they built themselves; remote updates arrive as :class:`XmlChange` records,
-which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`,
+or, on the room server, as what the update guard read in them (:class:`UpdateEffects`), which
+:meth:`ElementIndex.place_inserted`, :meth:`~ElementIndex.add_inserted` and
+:meth:`~ElementIndex.integrate_effects` bring in without pycrdt's events.
 
 Each element's children are kept as an ordered list mirroring the CRDT's (one entry per child, None for
 a child that is not an indexed element), so a change applies Yjs's retain/insert/delete steps to it:
@@ -24,21 +27,23 @@ from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementIns
 from ._layout import ROOT_ID, id_of, read_value
 from ._placements import covers
 from ._pycrdt import (
+    Node,
     Subtrees,
     XmlChange,
+    child_element,
     insert_element_node,
     integrated_children,
-    integrated_of,
     is_text,
+    node_id,
     subtree_rows,
 )
-from ._update_effects import UpdateEffects
+from ._update_effects import InsertedElement, UpdateEffects
 from ._yjs_update import ItemId
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ChildPlaces", "ElementIndex", "Integration"]
+__all__ = ["ChildPlaces", "ElementIndex", "Integration", "Placed"]
 
 #: Children lists at least this long get a :class:`ChildPlaces` (shorter ones are searched whole).
 _MAPPED = 4096
@@ -62,6 +67,10 @@ class Integration:
     renamed: list[tuple[XmlElement, str]] = field(default_factory=list)
     #: Inserted elements whose id another element already had; left out of the index.
     imposters: list[XmlElement] = field(default_factory=list)
+
+
+#: Inserted elements entered among their parents' children: (parent id, position, the insert).
+Placed = list[tuple[str, int, InsertedElement]]
 
 
 class ElementIndex:
@@ -111,7 +120,7 @@ class ElementIndex:
     def insert_built_run(self, parent_id: str, at: int, run: Sequence[Built]) -> list[Element]:
         """Write checked subtrees as consecutive children of ``parent_id`` from child position ``at``,
         index them, and return them in order."""
-        parent = integrated_of(self.elements[parent_id]._node)
+        parent = self.elements[parent_id]._xml.integrated
         # Last first, each at ``at``: yrs finds a position by walking the children, so appending n one
         # by one costs O(n^2); and the ordered ids take the whole run in one splice, where inserting
         # each at ``at`` would move the ids after it n times.
@@ -192,6 +201,99 @@ class ElementIndex:
         if places is None:
             places = self._places[parent_id] = ChildPlaces(kids)
         return places.find(element_id, kids)
+
+    def integrated(self, element_id: str) -> Any:
+        """The integrated element of an indexed element, found at its position in its parent."""
+        parent_id = self.parents[element_id]
+        assert parent_id is not None, "the root's node is always known"
+        parent = self.elements[parent_id]._xml.integrated
+        return child_element(parent, self._doc.ydoc, self.position(element_id), element_id)
+
+    def place_inserted(self, inserted: list[InsertedElement], deleted: list[str]) -> Placed | None:
+        """Enter the elements an update is about to insert among their parents' children, before it is
+        applied; None (and nothing entered) unless each lands where its origins put it for certain.
+
+        An element inserted between two siblings lands between them, after or before anything else
+        inserted there concurrently; where the two are still next to each other in the index (nothing
+        but deleted items between them) that is one place. Placed in the update's order, each in the
+        index as the ones before it left it, which is the order Yjs integrates them in, or one it
+        would end the same from. Elements inside one the update deletes are left to the events, which
+        report no insert for them.
+        """
+        doomed = set(deleted)
+        placed: Placed = []
+        arriving: set[str] = set()
+        for insert in inserted:
+            at = self._slot(insert, doomed, arriving)
+            if at is None:
+                self.unplace(placed)
+                return None
+            kids = self.kids.setdefault(insert.parent, [])
+            element_id = node_id(insert.node[1])
+            assert element_id is not None  # the update guard leaves an element without one to the events
+            kids.insert(at, element_id)
+            places = self._places.get(insert.parent)
+            if places is not None:
+                places.saw(element_id, at)
+            self.parents[element_id] = insert.parent
+            placed.append((insert.parent, at, insert))
+        return placed
+
+    def _slot(self, insert: InsertedElement, doomed: set[str], arriving: set[str]) -> int | None:
+        """Where ``insert`` lands among its parent's entries, if that is certain."""
+        parent: str | None = insert.parent
+        while parent is not None:
+            if parent in doomed or parent not in self.elements:
+                return None
+            parent = self.parents.get(parent)
+        for element_id in _subtree_ids(insert.node):
+            if element_id in self.elements or element_id in arriving:
+                return None  # an id taken (a move, or concurrent writers): the events' repair settles it
+            arriving.add(element_id)
+        kids = self.kids.get(insert.parent, [])
+        left = insert.left
+        if left is None:
+            at = 0
+        elif self.parents.get(left) == insert.parent:
+            at = self.position(left) + 1
+        else:
+            return None
+        right = kids[at] if at < len(kids) else None
+        if right != insert.right or (right is None and at < len(kids)):
+            return None  # something lies between its origins now (or one of them is a text node)
+        return at
+
+    def unplace(self, placed: Placed) -> None:
+        """Take out again what :meth:`place_inserted` entered."""
+        for parent_id, at, insert in reversed(placed):
+            del self.kids[parent_id][at]
+            self.parents.pop(node_id(insert.node[1]) or "", None)
+
+    def add_inserted(self, placed: Placed, *, local: bool, into: Integration) -> dict[str, Node]:
+        """Index the subtrees placed by :meth:`place_inserted` once their update is applied, with an
+        ElementInserted each; returns each one's node for the schema check. Their handles find their
+        integrated elements when first read."""
+        nodes: dict[str, Node] = {}
+        for parent_id, _, insert in placed:
+            stack: list[tuple[Node, str]] = [(insert.node, parent_id)]
+            while stack:
+                node, node_parent = stack.pop()
+                tag, attributes, elements, texts = node
+                element_id = node_id(attributes)
+                assert element_id is not None
+                self.elements[element_id] = Element(self._doc, None, element_id, tag)
+                self.parents[element_id] = node_parent
+                if elements or texts:
+                    entries: list[str | None] = [None] * (len(elements) + len(texts))
+                    for raw, child in elements:
+                        entries[raw] = node_id(child[1])
+                        stack.append((child, element_id))
+                    self.kids[element_id] = entries
+            top = node_id(insert.node[1])
+            assert top is not None
+            nodes[top] = insert.node
+            self._record(ElementInserted(self.elements[top], local), into)
+        return nodes
 
     def detach(self, element_id: str, position: int, *, local: bool) -> None:
         """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
@@ -307,9 +409,10 @@ class ElementIndex:
         local: bool,
         into: Integration,
     ) -> None:
-        """Bring an applied update that inserted nothing into the index and events, from what the update
-        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
-        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
+        """Bring an applied update's deletes and attribute changes into the index and events, from
+        what the update guard read in it; ``touched``: (element, attribute, the items the update wrote
+        there, its raw value before) for the attributes it reached; ``deleted_now``: its transaction's
+        delete set."""
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
@@ -376,6 +479,10 @@ class ChildPlaces:
     def __init__(self, kids: list[str | None]) -> None:
         self._seen = _places_of(kids)
 
+    def saw(self, element_id: str, at: int) -> None:
+        """Note where a child was just put (the next search for it starts there)."""
+        self._seen[element_id] = at
+
     def find(self, element_id: str, kids: list[str | None]) -> int:
         """The position of ``element_id`` in ``kids`` (it must be there)."""
         seen = self._seen.get(element_id)
@@ -393,6 +500,18 @@ class ChildPlaces:
                 continue
         self._seen = _places_of(kids)
         return self._seen[element_id]
+
+
+def _subtree_ids(node: Node) -> list[str]:
+    ids = []
+    stack = [node]
+    while stack:
+        _, attributes, elements, _ = stack.pop()
+        element_id = node_id(attributes)
+        if element_id is not None:
+            ids.append(element_id)
+        stack.extend(child for _, child in elements)
+    return ids
 
 
 def _places_of(kids: list[str | None]) -> dict[str | None, int]:

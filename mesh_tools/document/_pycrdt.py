@@ -8,14 +8,14 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 
 The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated element
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
-``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``len(txn)``, ``insert_element_prelim(txn,
-index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
-``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
-``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust
-transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``,
-``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event
-adapter lends the committing transaction to callbacks and reports their errors), and
-``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``get(txn, index)``, ``len(txn)``,
+``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index,
+text)`` and ``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
+``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``,
+``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``,
+``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and
+``Doc._exceptions`` (how pycrdt's own event adapter lends the committing transaction to callbacks and
+reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pycrdt._pycrdt import XmlElement as _IntegratedElement
 from pycrdt._pycrdt import XmlEvent as _IntegratedXmlEvent
 from pycrdt._pycrdt import XmlText as _IntegratedText
 
+from ..errors import ElementNotFoundError
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
 from ._marks import MARKS_KEY, read_chunks
@@ -42,11 +43,11 @@ __all__ = [
     "Subtrees",
     "XmlChange",
     "child_count",
+    "child_element",
     "format_text_node",
     "fragment_nodes",
     "insert_element_node",
     "integrated_children",
-    "integrated_of",
     "is_text",
     "node_id",
     "read_node",
@@ -209,9 +210,28 @@ class Subtrees:
     unindexed: list[tuple[str, int]] = field(default_factory=list)
 
 
-def integrated_of(node: XmlElement | Any) -> Any:
-    """The integrated element behind a handle's node (a pycrdt element, or the integrated one itself)."""
-    return node.integrated if isinstance(node, XmlElement) else node
+def child_element(parent: Any, ydoc: Doc[Any], position: int, element_id: str) -> Any:
+    """The integrated child element of ``parent`` that holds ``element_id``, which the index puts at
+    ``position`` among its children.
+
+    yrs reaches a position by walking the children before it, so this costs in proportion to it; it
+    is paid only for a handle read after a remote insert that was indexed from the update
+    (docs/adr/0018-remote-changes-without-deep-events.md). A replica written beside the API may have
+    an index behind the CRDT: then the children are searched.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        if position < parent.len(inner):
+            child = parent.get(inner, position)
+            if type(child) is _IntegratedElement and child.attribute(inner, ID_ATTRIBUTE) == element_id:
+                return child
+        for child in parent.children(inner):
+            if type(child) is _IntegratedElement and child.attribute(inner, ID_ATTRIBUTE) == element_id:
+                return child
+    raise ElementNotFoundError(
+        f"element {element_id!r} is in the index but not in the document",
+        hint="the document was written beside its API; reopen it",
+    )
 
 
 def child_count(node: Any, ydoc: Doc[Any]) -> int:

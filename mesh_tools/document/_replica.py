@@ -234,6 +234,9 @@ class MeshDocument:
         if effects is None:
             return self.apply_updates([update], origin, check=check, as_is=as_is)
         self._check_outside_transaction()
+        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
+        if placed is None:  # an insert only the events can place
+            return self.apply_updates([update], origin, check=check, as_is=as_is)
         # Read before: what the attributes were is not in the update.
         touched = [
             (element, name, written, element._xml.attributes.get(name))
@@ -249,17 +252,21 @@ class MeshDocument:
         try:
             with _Transaction(self, origin, as_is=[update] if as_is else None):
                 self.ydoc.apply_update(update)
+        except BaseException:
+            self._index.unplace(placed)
+            raise
         finally:
             if watching is not None:
                 self.ydoc.unobserve(watching)
         deleted_now = decode_delete_set(deleted[0]) if deleted else {}
         self._integration = integration = Integration()
         local = origin is None
+        nodes = self._index.add_inserted(placed, local=local, into=integration)
         self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
         texts = effects.texts_changed(deleted_now)
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()
-        return _validate.check_changes(self, integration.changes) if check else []
+        return _validate.check_changes(self, integration.changes, nodes) if check else []
 
     def apply_updates(
         self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True, as_is: bool = False

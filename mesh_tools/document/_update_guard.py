@@ -133,7 +133,8 @@ class CheckedUpdate:
     #: Whether it holds only structs the replica lacks: applied, its bytes are then the transaction's
     #: update as is (``MeshDocument.apply_update(..., as_is=True)``).
     new_only: bool
-    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when it inserts.
+    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when only pycrdt's
+    #: events can tell.
     effects: UpdateEffects | None
 
 
