@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, integrated_of, wrap_element
+from ._pycrdt import child_count, current_transaction, integrated_of, is_integrated, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -48,7 +48,7 @@ class Element:
     @property
     def _xml(self) -> XmlElement:
         node = self._node
-        if not isinstance(node, XmlElement):  # an ElementNode is one too
+        if is_integrated(node):
             node = self._node = wrap_element(node, self._doc.ydoc)
         return node
 
@@ -210,11 +210,12 @@ class Element:
         return self._insert(index, data)
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
-        self._doc._check_writable()
+        doc = self._doc
+        doc._check_writable()
         self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
-        with self._doc._api_write():
-            count = child_count(integrated_of(self._node), self._doc.ydoc)
+        with doc._api_write():
+            count = child_count(integrated_of(self._node), current_transaction(doc.ydoc))
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(
@@ -222,11 +223,12 @@ class Element:
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
             marks: PendingMarks = []
-            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
-            check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
-            element = self._doc._index.insert_built(self.id, at, built)
-            apply_marks(self._doc, marks)
-            self._doc._pending.append(ElementInserted(element, local=True))
+            built = doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
+            check_limits(doc.limits, self.depth, len(doc._elements), [built])
+            element = doc._index.insert_built(self.id, at, built)
+            if marks:
+                apply_marks(doc, marks)
+            doc._pending.append(ElementInserted(element, local=True))
             return element
 
     def move_to(self, parent: Element, index: int | None = None) -> Element:

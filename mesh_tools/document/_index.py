@@ -22,7 +22,15 @@ from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
 from ._layout import ROOT_ID, gc_paused, id_of, read_value
 from ._placements import covers
-from ._pycrdt import XmlChange, insert_element_node, integrated_children, integrated_of, is_text, subtree_rows
+from ._pycrdt import (
+    XmlChange,
+    current_transaction,
+    insert_element_node,
+    integrated_children,
+    integrated_of,
+    is_text,
+    subtree_rows,
+)
 from ._update_effects import UpdateEffects
 from ._yjs_update import ItemId
 
@@ -96,7 +104,8 @@ class ElementIndex:
         return iter(self.elements)
 
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
-        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
+        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it (inside the
+        document's transaction)."""
         element = self._write(integrated_of(self.elements[parent_id]._node), at, built, parent_id)
         self.kids.setdefault(parent_id, []).insert(at, element.id)
         return element
@@ -108,13 +117,13 @@ class ElementIndex:
     def _write(self, parent: Any, at: int, built: Built, parent_id: str) -> Element:
         """Write ``built`` into the integrated element ``parent``; the handles wrap their nodes on use."""
         top: Element | None = None
-        ydoc = self._doc.ydoc
+        txn = current_transaction(self._doc.ydoc)
         stack = [(parent, at, built, parent_id)]
         while stack:
-            into, position, (element_id, tag, attributes, text, children), into_id = stack.pop()
+            into, position, (element_id, tag, attributes, text, children, _, _), into_id = stack.pop()
             # The text, when the type declares one, is created with the element, so every replica's
             # edits land in this one Yjs text.
-            node = insert_element_node(into, ydoc, position, tag, attributes, text)
+            node = insert_element_node(into, txn, position, tag, attributes, text)
             element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id

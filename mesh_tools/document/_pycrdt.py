@@ -10,12 +10,12 @@ The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlTe
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
 ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``len(txn)``, ``insert_element_prelim(txn,
 index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
-``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
-``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust
-transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``,
-``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event
-adapter lends the committing transaction to callbacks and reports their errors), and
-``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in), the integrated
+text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and
+``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s
+``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction``
+and ``Doc._exceptions`` (how pycrdt's own event adapter lends the committing transaction to callbacks and
+reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
@@ -42,11 +42,13 @@ __all__ = [
     "Subtrees",
     "XmlChange",
     "child_count",
+    "current_transaction",
     "format_text_node",
     "fragment_nodes",
     "insert_element_node",
     "integrated_children",
     "integrated_of",
+    "is_integrated",
     "is_text",
     "node_id",
     "read_node",
@@ -200,37 +202,55 @@ class Subtrees(NamedTuple):
 
 def integrated_of(node: XmlElement | Any) -> Any:
     """The integrated element behind a handle's node (a pycrdt element, or the integrated one itself)."""
-    return node.integrated if isinstance(node, XmlElement) else node
+    return node if type(node) is _IntegratedElement else node.integrated
 
 
-def child_count(node: Any, ydoc: Doc[Any]) -> int:
+def is_integrated(node: XmlElement | Any) -> bool:
+    """Whether a handle's node is the integrated element itself (not yet wrapped in a pycrdt one).
+
+    A type test, not ``isinstance(node, XmlElement)``: pycrdt's types are ABCs, whose instance checks
+    run Python code (a third of a microsecond, on every local write).
+    """
+    return type(node) is _IntegratedElement
+
+
+def current_transaction(ydoc: Doc[Any]) -> Any:
+    """The Rust transaction of the pycrdt transaction ``ydoc`` is in (there must be one).
+
+    The reads and writes below take it, so a local insert opens no nested ``transaction()`` (pycrdt's
+    wrapper costs about a microsecond per entry, twice what counting the children does).
+    """
+    txn: Any = ydoc._txn
+    assert txn is not None and txn._txn is not None, "only inside a transaction"
+    return txn._txn
+
+
+def child_count(node: Any, txn: Any) -> int:
     """How many children (elements and texts) an integrated element has in the CRDT.
 
     Read from the CRDT, not the index: a replica may also be written beside the API (a pycrdt
     Provider syncing its ``ydoc``), and a position must count what is there.
     """
-    with ydoc.transaction() as txn:
-        count: int = node.len(txn._txn)
+    count: int = node.len(txn)
     return count
 
 
 def insert_element_node(
-    parent: Any, ydoc: Doc[Any], position: int, tag: str, attributes: dict[str, Any], text: str | None
+    parent: Any, txn: Any, position: int, tag: str, attributes: dict[str, Any], text: str | None
 ) -> Any:
     """Insert an element (with ``text`` as its one text child, unless None) at child ``position`` of an
-    integrated element; returns the integrated element.
+    integrated element, in the transaction ``txn`` (see :func:`current_transaction`); returns the
+    integrated element.
 
     What ``parent.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))`` writes,
     without the two wrappers, the child count it reads again and the transaction per attribute it costs:
     a local insert's CRDT write took twice as long through the public API.
     """
-    with ydoc.transaction() as txn:
-        inner: Any = txn._txn
-        node = parent.insert_element_prelim(inner, position, tag)
-        for name, value in attributes.items():
-            node.insert_attribute(inner, name, value)
-        if text is not None:
-            node.insert_str(inner, 0, text)
+    node = parent.insert_element_prelim(txn, position, tag)
+    for name, value in attributes.items():
+        node.insert_attribute(txn, name, value)
+    if text is not None:
+        node.insert_str(txn, 0, text)
     return node
 
 
