@@ -10,7 +10,8 @@ The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlTe
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
 ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``len(txn)``, ``insert_element_prelim(txn,
 index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
-``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in), the integrated
+``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in), ``Doc._doc`` and
+``Doc._allow_multithreading`` (the Rust document, and whether pycrdt locks its transactions), the integrated
 text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and
 ``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s
 ``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction``
@@ -53,6 +54,7 @@ __all__ = [
     "node_id",
     "read_node",
     "splice_text_node",
+    "state_vector",
     "subtree_json",
     "subtree_rows",
     "text_holder_id",
@@ -223,6 +225,28 @@ def current_transaction(ydoc: Doc[Any]) -> Any:
     txn: Any = ydoc._txn
     assert txn is not None and txn._txn is not None, "only inside a transaction"
     return txn._txn
+
+
+def state_vector(ydoc: Doc[Any]) -> bytes:
+    """``ydoc.get_state()``: the state vector, read in the open transaction or in a bare Rust one.
+
+    Every tool result carries a version holding it; pycrdt's transaction wrapper around the read cost
+    twice the read. A transaction that changes nothing calls no observer, so only the lock a
+    multithreaded Doc takes is left to pycrdt.
+    """
+    doc: Any = ydoc
+    if doc._txn is not None:
+        state: bytes = doc._doc.get_state(doc._txn._txn)
+        return state
+    if doc._allow_multithreading:
+        return ydoc.get_state()
+    txn = doc._doc.create_transaction()
+    try:
+        state = doc._doc.get_state(txn)
+        txn.commit()
+    finally:
+        txn.drop()
+    return state
 
 
 def child_count(node: Any, txn: Any) -> int:
