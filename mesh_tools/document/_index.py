@@ -127,11 +127,13 @@ class ElementIndex:
             element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
-            if text is not None or children:
-                self.kids[element_id] = [None] if text is not None else [child.id for child in children]
-            # Popped last first, each written at 0: yrs finds a position by walking the children, so
-            # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
-            stack.extend((node, 0, child, element_id) for child in children)
+            if text is not None:
+                self.kids[element_id] = [None]
+            elif children:
+                self.kids[element_id] = [child.id for child in children]
+                # Popped last first, each written at 0: yrs finds a position by walking the children,
+                # so appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
+                stack.extend((node, 0, child, element_id) for child in children)
         assert top is not None
         return top
 
