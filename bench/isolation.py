@@ -9,7 +9,9 @@ these ways while the probes run:
 
 - awareness flood: awareness frames on the probes' document, back to back, for ``--seconds``;
 - one 8 MiB update: a single update frame of ~8 MiB of new elements into another document;
-- big describes: ``--describes`` pipelined ``sync.describe`` of a ``--describe-elements`` document.
+- big describes: ``--describes`` pipelined ``sync.describe`` of a ``--describe-elements`` document;
+- big opens: ``--describes`` clients at once open that document with nothing of it (each is sent all
+  of it, a ~4.6 MB update for 60k elements).
 
 Quiet is the same probes for ``--seconds`` with nobody misbehaving. Printed: probe rounds, p50, p99,
 the longest round (the stall; inf: a probe was evicted or waited over 15 s), and p99 against quiet
@@ -29,7 +31,17 @@ import time
 from typing import Any
 
 from _summary import Row, Topic, add_summary_argument, at_most, record
-from pycrdt import Doc, Encoder, XmlElement, XmlFragment, create_awareness_message, create_update_message
+from pycrdt import (
+    Doc,
+    Encoder,
+    XmlElement,
+    XmlFragment,
+    YMessageType,
+    YSyncMessageType,
+    create_awareness_message,
+    create_sync_message,
+    create_update_message,
+)
 from rich.console import Console
 from rich.table import Table
 from sync_latency import ROOM, SCHEMA, SECRET, Client, children, server_process, wait_for_children
@@ -39,7 +51,7 @@ from websockets.exceptions import ConnectionClosed
 from mesh_tools import ChildProperty, ElementType, MeshSchema, ValueProperty
 from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.document._layout import root_update
-from mesh_tools.sync import Request, Response, decode_text, encode_binary, encode_text
+from mesh_tools.sync import Request, Response, decode_binary, decode_text, encode_binary, encode_text
 from mesh_tools.tokens import ParticipantToken
 
 BIG_SCHEMA = MeshSchema(
@@ -51,7 +63,7 @@ BIG_SCHEMA = MeshSchema(
 )
 #: A probe round that takes longer than this counts as never completing (the probe stops there).
 PROBE_TIMEOUT = 15.0
-MISBEHAVIOURS = ("awareness flood", "one 8 MiB update", "big describes")
+MISBEHAVIOURS = ("awareness flood", "one 8 MiB update", "big describes", "big opens")
 
 
 # -- the misbehaving client (its own process) -------------------------------------------------------
@@ -88,7 +100,7 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
     token = ParticipantToken.for_room(name="mallory", room=ROOM).to_jwt(token=SECRET)
     headers = {"Authorization": f"Bearer {token}"}
     # Payloads are built before connecting: building them blocks this process's event loop.
-    if kind == "big describes":
+    if kind in ("big describes", "big opens"):
         # Plain pycrdt: building 60k elements through the checked API takes minutes on a busy machine.
         data = base64.b64encode(big_update(describe_elements, 12)).decode()
     elif kind == "one 8 MiB update":
@@ -98,7 +110,7 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
         f"{url}/rooms/{ROOM}", additional_headers=headers, max_size=None, ping_interval=None
     ) as connection:
         await request(connection, 0, "schema.put", name="doc", schema=SCHEMA.to_json())
-        if kind == "big describes":
+        if kind in ("big describes", "big opens"):
             await request(connection, 1, "sync.create", path="huge.doc", schema=BIG_SCHEMA.to_json())
             await request(connection, 2, "sync.sync", path="huge.doc", data=data)
         elif kind == "one 8 MiB update":
@@ -122,6 +134,8 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
         elif kind == "one 8 MiB update":
             await connection.send(encode_binary(channel, create_update_message(update)))
             await request(connection, 3, "sync.flush", channel=channel)
+        elif kind == "big opens":
+            await asyncio.gather(*(open_with_nothing(url, headers) for _ in range(describes)))
         else:
             for i in range(describes):
                 await connection.send(encode_text(Request(100 + i, "sync.describe", {"path": "huge.doc"})))
@@ -131,6 +145,25 @@ async def misbehave(url: str, kind: str, seconds: float, describes: int, describ
                 if isinstance(frame, str) and isinstance(decode_text(frame), Response):
                     answered += 1
         print("done", flush=True)
+
+
+async def open_with_nothing(url: str, headers: dict[str, str]) -> None:
+    """Open huge.doc as a new replica would: SyncStep1 with an empty state, then wait for SyncStep2."""
+    async with connect(
+        f"{url}/rooms/{ROOM}", additional_headers=headers, max_size=None, ping_interval=None
+    ) as connection:
+        channel = (await request(connection, 1, "sync.open", path="huge.doc"))["channel"]
+        await connection.send(encode_binary(channel, create_sync_message(Doc())))
+        while True:
+            frame = await connection.recv()
+            if isinstance(frame, bytes) and is_step2(frame, channel):
+                return
+
+
+def is_step2(frame: bytes, channel: int) -> bool:
+    decoded_channel, message = decode_binary(frame)
+    step2 = bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2])
+    return decoded_channel == channel and message[:2] == step2
 
 
 # -- the probes ------------------------------------------------------------------------------------

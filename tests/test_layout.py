@@ -23,6 +23,7 @@ RINGS = {
     "sync": CORE,
     "tokens": CORE,
     "_log_redaction": CORE,
+    "_gc_pause": CORE,
     "server": INTEGRATIONS,
     "client": INTEGRATIONS,
     "helpers": INTEGRATIONS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -146,6 +147,10 @@ def _serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         async with server:
+            # Everything alive now (modules, the server) lives as long as the process: out of the
+            # collector's sight, a full pass walks only what rooms allocate, and holds the GIL that
+            # long (docs/adr/0017-big-frames-off-the-event-loop.md).
+            gc.freeze()
             print(server.url, flush=True)
             await stop.wait()
         # Leaving the block closed connections with 1012, flushed and snapshotted storage.

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import XmlElement, XmlFragment
 
+from .._gc_pause import gc_paused
 from ..schema import ID_ATTRIBUTE
 from ._build import Built
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementInserted
-from ._layout import ROOT_ID, gc_paused, id_of, read_value
+from ._layout import ROOT_ID, id_of, read_value
 from ._placements import covers
 from ._pycrdt import (
     XmlChange,

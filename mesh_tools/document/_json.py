@@ -7,8 +7,8 @@ from typing import Any
 
 from pycrdt import Doc, XmlElement
 
+from .._gc_pause import gc_paused
 from ..schema import ElementType, rules
-from ._layout import gc_paused
 from ._pycrdt import JsonLayout, subtree_json
 
 __all__ = ["JsonWriter"]

@@ -6,12 +6,10 @@ See docs/document-layout.md.
 from __future__ import annotations
 
 import base64
-import gc
 import hashlib
 import os
 import re
-from collections.abc import Container, Iterator
-from contextlib import contextmanager
+from collections.abc import Container
 from typing import Any
 
 from pycrdt import Doc, XmlElement, XmlFragment
@@ -23,7 +21,6 @@ __all__ = [
     "FRAGMENT_NAME",
     "ROOT_ID",
     "attribute_items",
-    "gc_paused",
     "id_of",
     "new_element_id",
     "read_value",
@@ -83,21 +80,6 @@ def read_value(raw: Any) -> Any:
     if type(raw) is float and raw.is_integer():
         return int(raw)
     return raw
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a whole-tree read allocates tens of thousands of acyclic containers.
-
-    Its generational passes over them doubled the time of some 10k-element reads.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def attribute_items(xml: XmlElement) -> list[tuple[str, Any]]:

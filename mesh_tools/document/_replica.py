@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 
 from pycrdt import Doc, Subscription, Transaction, TransactionEvent, XmlFragment
 
+from .._gc_pause import gc_paused
 from ..errors import ElementNotFoundError, InvalidOperationError, PermissionDeniedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from . import _validate
@@ -29,7 +30,7 @@ from ._element import Element
 from ._events import DocumentEvent, ElementInserted
 from ._index import ElementIndex, Integration
 from ._json import JsonWriter
-from ._layout import FRAGMENT_NAME, ROOT_ID, gc_paused, root_update
+from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._move import RecentMoves, index_moved
 from ._pycrdt import DeepObserver, XmlChange, state_vector
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes

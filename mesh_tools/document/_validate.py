@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pycrdt import XmlElement
 
+from .._gc_pause import gc_paused
 from ..errors import DocumentError
 from ..schema import ID_ATTRIBUTE, ElementType, rules
 from ._element import Element
 from ._events import AttributeChanged, DocumentEvent, ElementInserted, TextChanged
 from ._index import Integration
-from ._layout import ELEMENT_ID_PATTERN, attribute_items, gc_paused, id_of, read_value, repair_element_id
+from ._layout import ELEMENT_ID_PATTERN, attribute_items, id_of, read_value, repair_element_id
 from ._move import settle_copies
 from ._pycrdt import Node, TextChunks, fragment_nodes, node_id, read_node
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from pycrdt import YMessageType, create_update_message, merge_updates
 
+from .._gc_pause import gc_paused
 from ..document import (
     CheckedUpdate,
     Claims,
@@ -251,7 +252,7 @@ class LiveDocument:
             try:
                 if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
                     return await asyncio.to_thread(
-                        self._check_apply_mend, update, prepared, origin, trusted_ids
+                        self._check_apply_mend_paused, update, prepared, origin, trusted_ids
                     )
                 return self._check_apply_mend(update, prepared, origin, trusted_ids)
             finally:
@@ -294,6 +295,14 @@ class LiveDocument:
         if violations:
             self._repair()
         return violations
+
+    def _check_apply_mend_paused(
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+    ) -> list[Violation]:
+        # A big update's decode allocates a container per item: a collection during the check would
+        # walk them all, the room's heap too, holding the GIL every other document's loop needs.
+        with gc_paused():
+            return self._check_apply_mend(update, prepared, origin, trusted_ids)
 
     def _repair(self) -> list[Violation]:
         return self.doc.repair(origin=SERVER_ORIGIN)
