@@ -15,8 +15,9 @@ The package is split by job (see docs/adr/0008-document-package.md):
 - ``_pycrdt``: every use of pycrdt's private API; ``_view``: document JSON drawn as a rich tree;
 - ``_update_guard``: :func:`check_update` and :class:`UpdateGuard`, refusing an incoming update that no
   repair could undo, read by ``_yjs_update`` without applying it and placed against the replica's
-  items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md); ``_update_effects``: what a
-  checked update that inserts nothing does to the elements, so the server's replica applies it without
+  items by ``_placements`` (docs/adr/0012-refusing-hostile-updates.md); :func:`merge_incoming` joins
+  a run of incoming updates, each read first, to check as one; ``_update_effects``: what a checked
+  update does to the elements (inserted subtrees included), so the server's replica applies it without
   pycrdt's deep events (docs/adr/0018-remote-changes-without-deep-events.md).
 
 The schema rules themselves live in :mod:`mesh_tools.schema` (``rules``).
@@ -48,7 +49,7 @@ from ._marks import MARKS_KEY, MarkSpan
 from ._participants import Claims, ParticipantRegister, decode_state_vector
 from ._replica import REMOTE, EventListener, MeshDocument, UpdateListener
 from ._text import MarkValue, TextEdit, read_text_delta
-from ._update_guard import CheckedUpdate, GuardInput, UpdateGuard, check_update
+from ._update_guard import CheckedUpdate, GuardInput, UpdateGuard, check_update, merge_incoming
 from ._validate import Violation
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ __all__ = [
     "decode_state_vector",
     "document_tree",
     "edit_error",
+    "merge_incoming",
     "read_text_delta",
     "shorten",
 ]

@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, current_transaction, integrated_of, is_integrated, wrap_element
+from ._pycrdt import child_count, current_transaction, is_integrated, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -36,8 +36,12 @@ class Element:
 
     __slots__ = ("_doc", "_node", "id", "tag_name")
 
-    def __init__(self, doc: MeshDocument, node: XmlElement | Any, element_id: str, tag_name: str) -> None:
-        """``node`` is the pycrdt element, or the integrated (Rust) one it would wrap."""
+    def __init__(
+        self, doc: MeshDocument, node: XmlElement | Any | None, element_id: str, tag_name: str
+    ) -> None:
+        """``node`` is the pycrdt element, the integrated (Rust) one it would wrap, or None: found at
+        the element's position on first use (an element a remote update inserted, indexed from the
+        update itself)."""
         self._doc = doc
         # Wrapped on first use: loading a document indexes every element, and pycrdt's wrapper costs
         # more than the rest of indexing one (most handles of a big document are never used).
@@ -48,7 +52,9 @@ class Element:
     @property
     def _xml(self) -> XmlElement:
         node = self._node
-        if is_integrated(node):
+        if node is None or is_integrated(node):  # an ElementNode is a pycrdt XmlElement already
+            if node is None:
+                node = self._doc._index.integrated(self.id)
             node = self._node = wrap_element(node, self._doc.ydoc)
         return node
 
@@ -210,12 +216,11 @@ class Element:
         return self._insert(index, data)
 
     def _insert(self, index: int | None, data: Mapping[str, Any]) -> Element:
-        doc = self._doc
-        doc._check_writable()
+        self._doc._check_writable()
         self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
-        with doc._api_write():
-            count = child_count(integrated_of(self._node), current_transaction(doc.ydoc))
+        with self._doc._api_write():
+            count = child_count(self._xml.integrated, current_transaction(self._doc.ydoc))
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(
@@ -223,12 +228,11 @@ class Element:
                     hint=f"use a position from 0 to {count}, or omit it to append",
                 )
             marks: PendingMarks = []
-            built = doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
-            check_limits(doc.limits, self.depth, len(doc._elements), [built])
-            element = doc._index.insert_built(self.id, at, built)
-            if marks:
-                apply_marks(doc, marks)
-            doc._pending.append(ElementInserted(element, local=True))
+            built = self._doc._builder.subtree(data, parent_tag=self.tag_name, position=at, marks=marks)
+            check_limits(self._doc.limits, self.depth, len(self._doc._elements), [built])
+            element = self._doc._index.insert_built(self.id, at, built)
+            apply_marks(self._doc, marks)
+            self._doc._pending.append(ElementInserted(element, local=True))
             return element
 
     def move_to(self, parent: Element, index: int | None = None) -> Element:

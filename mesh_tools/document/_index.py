@@ -1,7 +1,10 @@
 """The id index: every element's handle, parent and children by id, kept in step with the CRDT.
 
 Local writes index what they built themselves; remote updates arrive as :class:`XmlChange` records,
-which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`.
+which :meth:`ElementIndex.integrate` turns into index changes and :mod:`document events <._events>`,
+or, on the room server, as what the update guard read in them (:class:`UpdateEffects`), which
+:meth:`ElementIndex.place_inserted`, :meth:`~ElementIndex.add_inserted` and
+:meth:`~ElementIndex.integrate_effects` bring in without pycrdt's events.
 
 Each element's children are kept as an ordered list mirroring the CRDT's (one entry per child, None for
 a child that is not an indexed element), so a change applies Yjs's retain/insert/delete steps to it:
@@ -10,7 +13,7 @@ no edit costs work proportional to the document or to a parent's width.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,21 +27,24 @@ from ._events import AttributeChanged, DocumentEvent, ElementDeleted, ElementIns
 from ._layout import ROOT_ID, id_of, read_value
 from ._placements import covers
 from ._pycrdt import (
+    Node,
+    Subtrees,
     XmlChange,
+    child_element,
     current_transaction,
     insert_element_node,
     integrated_children,
-    integrated_of,
     is_text,
+    node_id,
     subtree_rows,
 )
-from ._update_effects import UpdateEffects
+from ._update_effects import InsertedElement, UpdateEffects
 from ._yjs_update import ItemId
 
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ChildPlaces", "ElementIndex", "Integration"]
+__all__ = ["ChildPlaces", "ElementIndex", "Integration", "Placed"]
 
 #: Children lists at least this long get a :class:`ChildPlaces` (shorter ones are searched whole).
 _MAPPED = 4096
@@ -62,6 +68,10 @@ class Integration:
     renamed: list[tuple[XmlElement, str]] = field(default_factory=list)
     #: Inserted elements whose id another element already had; left out of the index.
     imposters: list[XmlElement] = field(default_factory=list)
+
+
+#: Inserted elements entered among their parents' children: (parent id, position, the insert).
+Placed = list[tuple[str, int, InsertedElement]]
 
 
 class ElementIndex:
@@ -105,11 +115,20 @@ class ElementIndex:
         return iter(self.elements)
 
     def insert_built(self, parent_id: str, at: int, built: Built) -> Element:
-        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it (inside the
-        document's transaction)."""
-        element = self._write(integrated_of(self.elements[parent_id]._node), at, built, parent_id)
-        self.kids.setdefault(parent_id, []).insert(at, element.id)
-        return element
+        """Write a checked subtree at child position ``at`` of ``parent_id`` and index it."""
+        return self.insert_built_run(parent_id, at, [built])[0]
+
+    def insert_built_run(self, parent_id: str, at: int, run: Sequence[Built]) -> list[Element]:
+        """Write checked subtrees as consecutive children of ``parent_id`` from child position ``at``,
+        index them, and return them in order."""
+        parent = self.elements[parent_id]._xml.integrated
+        # Last first, each at ``at``: yrs finds a position by walking the children, so appending n one
+        # by one costs O(n^2); and the ordered ids take the whole run in one splice, where inserting
+        # each at ``at`` would move the ids after it n times.
+        elements = [self._write(parent, at, built, parent_id) for built in reversed(run)]
+        elements.reverse()
+        self.kids.setdefault(parent_id, [])[at:at] = [element.id for element in elements]
+        return elements
 
     def insert_text(self, element_id: str, at: int) -> None:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
@@ -144,9 +163,10 @@ class ElementIndex:
         parent_id: str | None,
         previous: Mapping[str, Element] | None = None,
         imposters: list[XmlElement] | None = None,
-    ) -> list[str | None]:
+    ) -> Subtrees:
         """Index subtrees read from the CRDT (integrated children of ``parent_id``), reusing the handles
-        in ``previous`` where they still fit; returns each top's entry among its parent's children.
+        in ``previous`` where they still fit; returns what was read (``entries``: each top's entry among
+        its parent's children).
 
         Elements without a string id are skipped with their subtrees (entry None): only a raw update can
         create them; validate() reports them and repair() mends them. With ``imposters`` (a remote
@@ -159,18 +179,19 @@ class ElementIndex:
             )
             if imposters is not None:
                 imposters.extend(found.imposters)
-            handles = previous or self.elements
+            doc, elements, parents, kids = self._doc, self.elements, self.parents, self.kids
+            handles = previous or elements
             for node, node_id, tag, parent, entries in found.rows:
                 element = handles.get(node_id)
                 if element is not None and element.tag_name == tag:
                     element._node = node  # keep handles that callers hold alive across a re-index
                 else:
-                    element = Element(self._doc, node, node_id, tag)
-                self.elements[node_id] = element
-                self.parents[node_id] = parent
+                    element = Element(doc, node, node_id, tag)
+                elements[node_id] = element
+                parents[node_id] = parent
                 if entries:
-                    self.kids[node_id] = entries
-        return found.entries
+                    kids[node_id] = entries
+        return found
 
     def position(self, element_id: str) -> int:
         """The element's position among all its parent's CRDT children."""
@@ -183,6 +204,99 @@ class ElementIndex:
         if places is None:
             places = self._places[parent_id] = ChildPlaces(kids)
         return places.find(element_id, kids)
+
+    def integrated(self, element_id: str) -> Any:
+        """The integrated element of an indexed element, found at its position in its parent."""
+        parent_id = self.parents[element_id]
+        assert parent_id is not None, "the root's node is always known"
+        parent = self.elements[parent_id]._xml.integrated
+        return child_element(parent, self._doc.ydoc, self.position(element_id), element_id)
+
+    def place_inserted(self, inserted: list[InsertedElement], deleted: list[str]) -> Placed | None:
+        """Enter the elements an update is about to insert among their parents' children, before it is
+        applied; None (and nothing entered) unless each lands where its origins put it for certain.
+
+        An element inserted between two siblings lands between them, after or before anything else
+        inserted there concurrently; where the two are still next to each other in the index (nothing
+        but deleted items between them) that is one place. Placed in the update's order, each in the
+        index as the ones before it left it, which is the order Yjs integrates them in, or one it
+        would end the same from. Elements inside one the update deletes are left to the events, which
+        report no insert for them.
+        """
+        doomed = set(deleted)
+        placed: Placed = []
+        arriving: set[str] = set()
+        for insert in inserted:
+            at = self._slot(insert, doomed, arriving)
+            if at is None:
+                self.unplace(placed)
+                return None
+            kids = self.kids.setdefault(insert.parent, [])
+            element_id = node_id(insert.node[1])
+            assert element_id is not None  # the update guard leaves an element without one to the events
+            kids.insert(at, element_id)
+            places = self._places.get(insert.parent)
+            if places is not None:
+                places.saw(element_id, at)
+            self.parents[element_id] = insert.parent
+            placed.append((insert.parent, at, insert))
+        return placed
+
+    def _slot(self, insert: InsertedElement, doomed: set[str], arriving: set[str]) -> int | None:
+        """Where ``insert`` lands among its parent's entries, if that is certain."""
+        parent: str | None = insert.parent
+        while parent is not None:
+            if parent in doomed or parent not in self.elements:
+                return None
+            parent = self.parents.get(parent)
+        for element_id in _subtree_ids(insert.node):
+            if element_id in self.elements or element_id in arriving:
+                return None  # an id taken (a move, or concurrent writers): the events' repair settles it
+            arriving.add(element_id)
+        kids = self.kids.get(insert.parent, [])
+        left = insert.left
+        if left is None:
+            at = 0
+        elif self.parents.get(left) == insert.parent:
+            at = self.position(left) + 1
+        else:
+            return None
+        right = kids[at] if at < len(kids) else None
+        if right != insert.right or (right is None and at < len(kids)):
+            return None  # something lies between its origins now (or one of them is a text node)
+        return at
+
+    def unplace(self, placed: Placed) -> None:
+        """Take out again what :meth:`place_inserted` entered."""
+        for parent_id, at, insert in reversed(placed):
+            del self.kids[parent_id][at]
+            self.parents.pop(node_id(insert.node[1]) or "", None)
+
+    def add_inserted(self, placed: Placed, *, local: bool, into: Integration) -> dict[str, Node]:
+        """Index the subtrees placed by :meth:`place_inserted` once their update is applied, with an
+        ElementInserted each; returns each one's node for the schema check. Their handles find their
+        integrated elements when first read."""
+        nodes: dict[str, Node] = {}
+        for parent_id, _, insert in placed:
+            stack: list[tuple[Node, str]] = [(insert.node, parent_id)]
+            while stack:
+                node, node_parent = stack.pop()
+                tag, attributes, elements, texts = node
+                element_id = node_id(attributes)
+                assert element_id is not None
+                self.elements[element_id] = Element(self._doc, None, element_id, tag)
+                self.parents[element_id] = node_parent
+                if elements or texts:
+                    entries: list[str | None] = [None] * (len(elements) + len(texts))
+                    for raw, child in elements:
+                        entries[raw] = node_id(child[1])
+                        stack.append((child, element_id))
+                    self.kids[element_id] = entries
+            top = node_id(insert.node[1])
+            assert top is not None
+            nodes[top] = insert.node
+            self._record(ElementInserted(self.elements[top], local), into)
+        return nodes
 
     def detach(self, element_id: str, position: int, *, local: bool) -> None:
         """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
@@ -223,20 +337,41 @@ class ElementIndex:
         """Index what updates brought into a document that held only its root, in one pass over the tree.
 
         Records in ``into`` what the repair needs of those updates' deep events: a rewritten root id
-        and the imposters among the root's children (an id the root holds); the caller checks the whole
-        document, so nothing else is. Anything beside the root calls for a rebuild.
+        and the imposters among the root's children (an id the root holds). Sets ``into.check_all``
+        when the walk saw the layout off: the root's id rewritten, anything beside the root (then the
+        index is rebuilt), an element without a string id or with one another element holds, a text
+        where the element's type declares none or a second one, or elements nested deeper than the
+        document's limits. A load that trusts its updates
+        (``MeshDocument.load_stored``) checks the whole document only then.
         """
         ydoc = self._doc.ydoc
         root = self.elements[ROOT_ID]._xml
         if id_of(root) != ROOT_ID:
             into.renamed.append((root, ROOT_ID))
+            into.check_all = True
         tops = integrated_children(fragment, ydoc)
         if len(tops) != 1 or tops[0] != root.integrated:
             self.rebuild(fragment, local=local)
+            into.check_all = True
             return
-        entries = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
-        if entries:
-            self.kids[ROOT_ID] = entries
+        found = self.add_subtrees(integrated_children(root, ydoc), ROOT_ID, imposters=into.imposters)
+        if found.entries:
+            self.kids[ROOT_ID] = found.entries
+        doc = self._doc
+        types = doc._builder.element_types
+        unindexed = found.unindexed
+        if None in found.entries:
+            unindexed = [*unindexed, (doc.schema.root_tag_name, found.entries.count(None))]
+        if (
+            found.imposters
+            or found.unidentified
+            or 1 + found.depth > doc.limits.max_depth  # the root is level 1, its children level 2
+            or any(
+                count > 1 or (kind := types.get(tag)) is None or kind.text_property is None
+                for tag, count in unindexed
+            )
+        ):
+            into.check_all = True
 
     def integrate(self, changes: list[XmlChange], *, local: bool, into: Integration) -> None:
         """Bring remote changes (the deep changes of the root fragment) into the index and events."""
@@ -277,9 +412,10 @@ class ElementIndex:
         local: bool,
         into: Integration,
     ) -> None:
-        """Bring an applied update that inserted nothing into the index and events, from what the update
-        guard read in it; ``touched``: (element, attribute, the items the update wrote there, its raw
-        value before) for the attributes it reached; ``deleted_now``: its transaction's delete set."""
+        """Bring an applied update's deletes and attribute changes into the index and events, from
+        what the update guard read in it; ``touched``: (element, attribute, the items the update wrote
+        there, its raw value before) for the attributes it reached; ``deleted_now``: its transaction's
+        delete set."""
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
@@ -312,7 +448,7 @@ class ElementIndex:
             else:
                 inserted = step.get("insert", [])
                 before = len(into.imposters)
-                ids = self.add_subtrees(inserted, parent_id, imposters=into.imposters)
+                ids = self.add_subtrees(inserted, parent_id, imposters=into.imposters).entries
                 if len(into.imposters) > before:
                     into.check_all = True  # an id already taken: only a whole-document check can place it
                 for child, child_id in zip(inserted, ids, strict=True):
@@ -346,6 +482,10 @@ class ChildPlaces:
     def __init__(self, kids: list[str | None]) -> None:
         self._seen = _places_of(kids)
 
+    def saw(self, element_id: str, at: int) -> None:
+        """Note where a child was just put (the next search for it starts there)."""
+        self._seen[element_id] = at
+
     def find(self, element_id: str, kids: list[str | None]) -> int:
         """The position of ``element_id`` in ``kids`` (it must be there)."""
         seen = self._seen.get(element_id)
@@ -363,6 +503,18 @@ class ChildPlaces:
                 continue
         self._seen = _places_of(kids)
         return self._seen[element_id]
+
+
+def _subtree_ids(node: Node) -> list[str]:
+    ids = []
+    stack = [node]
+    while stack:
+        _, attributes, elements, _ = stack.pop()
+        element_id = node_id(attributes)
+        if element_id is not None:
+            ids.append(element_id)
+        stack.extend(child for _, child in elements)
+    return ids
 
 
 def _places_of(kids: list[str | None]) -> dict[str | None, int]:

@@ -112,7 +112,7 @@ def index_moved(doc: MeshDocument, integration: Integration) -> None:
             still.append(node)
             continue
         assert parent_id is not None and isinstance(parent, XmlElement)
-        entry = doc._index.add_subtrees([node.integrated], parent_id)[0]
+        entry = doc._index.add_subtrees([node.integrated], parent_id).entries[0]
         if entry is None:
             still.append(node)
             continue

@@ -8,22 +8,23 @@ here, so a pycrdt release that moves one of these names fails them rather than t
 
 The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlText`` (the integrated element
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
-``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``len(txn)``, ``insert_element_prelim(txn,
-index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index, text)`` and
-``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in), ``Doc._doc`` and
-``Doc._allow_multithreading`` (the Rust document, and whether pycrdt locks its transactions), the integrated
-text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and
-``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s
-``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction``
-and ``Doc._exceptions`` (how pycrdt's own event adapter lends the committing transaction to callbacks and
-reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``get(txn, index)``, ``len(txn)``,
+``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index,
+text)`` and ``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in),
+``Doc._doc`` and ``Doc._allow_multithreading`` (the Rust document, and whether pycrdt locks its transactions),
+the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn,
+...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust
+``XmlEvent``'s ``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields,
+``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event adapter lends the committing
+transaction to callbacks and reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in
+pycrdt's Python types).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from pycrdt._base import process_event
@@ -31,6 +32,7 @@ from pycrdt._pycrdt import XmlElement as _IntegratedElement
 from pycrdt._pycrdt import XmlEvent as _IntegratedXmlEvent
 from pycrdt._pycrdt import XmlText as _IntegratedText
 
+from ..errors import ElementNotFoundError
 from ..schema import ID_ATTRIBUTE
 from ._layout import read_value
 from ._marks import MARKS_KEY, read_chunks
@@ -43,12 +45,12 @@ __all__ = [
     "Subtrees",
     "XmlChange",
     "child_count",
+    "child_element",
     "current_transaction",
     "format_text_node",
     "fragment_nodes",
     "insert_element_node",
     "integrated_children",
-    "integrated_of",
     "is_integrated",
     "is_text",
     "node_id",
@@ -184,6 +186,8 @@ def _ignore_changes(changes: list[XmlChange]) -> None:
 #: (integrated element, id, tag, parent id, child entries: each child's id, None for a child without a
 #: string id)
 SubtreeRow: TypeAlias = tuple[Any, str, str, str | None, list[str | None]]
+#: The child entries of a leaf: shared, never stored (the index keeps no list for a leaf).
+_NO_ENTRIES: list[str | None] = []
 
 
 def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
@@ -191,24 +195,52 @@ def wrap_element(inner: Any, ydoc: Doc[Any]) -> XmlElement:
     return ElementNode(ydoc, inner)
 
 
-class Subtrees(NamedTuple):
-    """What :func:`subtree_rows` read: the tops' entries, every element to index, and the imposters."""
+@dataclass(slots=True)
+class Subtrees:
+    """What :func:`subtree_rows` read: the tops' entries, every element to index, the imposters, and
+    what a load must know to trust the layout without checking it whole."""
 
     #: One per top: its id, or None (not an element, no string id, or an imposter).
-    entries: list[str | None]
+    entries: list[str | None] = field(default_factory=list)
     #: Every element to index, each before its children.
-    rows: list[SubtreeRow]
+    rows: list[SubtreeRow] = field(default_factory=list)
     #: Elements left out because their id was taken (with their subtrees).
-    imposters: list[XmlElement]
+    imposters: list[XmlElement] = field(default_factory=list)
+    #: Elements left out because their ``$id`` is not a string (with their subtrees).
+    unidentified: int = 0
+    #: How many levels the indexed elements span, the tops' level counted as 1.
+    depth: int = 0
+    #: (tag, how many) for each indexed element with children that are not indexed: its text, or
+    #: anything else (the layout allows one text, in an element whose type declares it).
+    unindexed: list[tuple[str, int]] = field(default_factory=list)
 
 
-def integrated_of(node: XmlElement | Any) -> Any:
-    """The integrated element behind a handle's node (a pycrdt element, or the integrated one itself)."""
-    return node if type(node) is _IntegratedElement else node.integrated
+def child_element(parent: Any, ydoc: Doc[Any], position: int, element_id: str) -> Any:
+    """The integrated child element of ``parent`` that holds ``element_id``, which the index puts at
+    ``position`` among its children.
+
+    yrs reaches a position by walking the children before it, so this costs in proportion to it; it
+    is paid only for a handle read after a remote insert that was indexed from the update
+    (docs/adr/0018-remote-changes-without-deep-events.md). A replica written beside the API may have
+    an index behind the CRDT: then the children are searched.
+    """
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        if position < parent.len(inner):
+            child = parent.get(inner, position)
+            if type(child) is _IntegratedElement and child.attribute(inner, ID_ATTRIBUTE) == element_id:
+                return child
+        for child in parent.children(inner):
+            if type(child) is _IntegratedElement and child.attribute(inner, ID_ATTRIBUTE) == element_id:
+                return child
+    raise ElementNotFoundError(
+        f"element {element_id!r} is in the index but not in the document",
+        hint="the document was written beside its API; reopen it",
+    )
 
 
-def is_integrated(node: XmlElement | Any) -> bool:
-    """Whether a handle's node is the integrated element itself (not yet wrapped in a pycrdt one).
+def is_integrated(node: Any) -> bool:
+    """Whether a handle's node is an integrated element (not yet wrapped in a pycrdt one).
 
     A type test, not ``isinstance(node, XmlElement)``: pycrdt's types are ABCs, whose instance checks
     run Python code (a third of a microsecond, on every local write).
@@ -301,7 +333,7 @@ def subtree_rows(
     (any depth). With ``taken``, an element whose id is in it or came earlier in the walk is left out
     too (entry None), with its subtree: an imposter the owner of the id must not give way to.
     """
-    found = Subtrees([], [], [])
+    found = Subtrees()
     seen: set[str] = set()
     with ydoc.transaction() as transaction:
         txn: Any = transaction._txn
@@ -310,9 +342,13 @@ def subtree_rows(
             # The hot loop of a load (once per element): inlined, without a call per child.
             entries: list[str | None] = []
             for child in children:
-                child_id = child.attribute(txn, ID_ATTRIBUTE) if type(child) is _IntegratedElement else None
+                if type(child) is not _IntegratedElement:
+                    entries.append(None)
+                    continue
+                child_id = child.attribute(txn, ID_ATTRIBUTE)
                 if type(child_id) is not str:
                     child_id = None
+                    found.unidentified += 1
                 elif taken is not None and (child_id in taken or child_id in seen):
                     found.imposters.append(XmlElement(_doc=ydoc, _integrated=child))
                     child_id = None
@@ -324,21 +360,33 @@ def subtree_rows(
         found.entries.extend(admitted(tops))
         # Pushed last first, so the rows come in document order.
         stack = [
-            (top, top_id, parent_id)
+            (top, top_id, parent_id, 1)
             for top, top_id in zip(tops, found.entries, strict=True)
             if top_id is not None
         ]
         stack.reverse()
         rows = found.rows
+        depth = 0
         while stack:
-            inner, element_id, parent = stack.pop()
+            inner, element_id, parent, level = stack.pop()
+            if level > depth:
+                depth = level
             children = inner.children(txn)
+            if not children:  # most elements are leaves
+                rows.append((inner, element_id, inner.tag() or "", parent, _NO_ENTRIES))
+                continue
             entries = admitted(children)
-            rows.append((inner, element_id, inner.tag() or "", parent, entries))
-            for at in range(len(children) - 1, -1, -1):
-                child_id = entries[at]
-                if child_id is not None:
-                    stack.append((children[at], child_id, element_id))
+            tag = inner.tag() or ""
+            rows.append((inner, element_id, tag, parent, entries))
+            if None in entries:
+                found.unindexed.append((tag, entries.count(None)))
+            level += 1
+            stack.extend(
+                (child, child_id, element_id, level)
+                for child, child_id in zip(reversed(children), reversed(entries), strict=True)
+                if child_id is not None
+            )
+        found.depth = depth
     return found
 
 

@@ -182,11 +182,10 @@ class MeshDocument:
                 root._xml.attributes[name] = value
             if text:
                 root.insert_text(0, text)
-            # Last first, each at the same place after any text: yrs walks the children to find a
-            # position, so appending them one by one would cost O(n) each.
+            # After any text; insert_built_run writes them in linear time.
             at = len(self._index.kids.get(ROOT_ID, ()))
-            inserted = [self._index.insert_built(ROOT_ID, at, built) for built in reversed(checked)]
-            self._pending.extend(ElementInserted(element, True) for element in reversed(inserted))
+            inserted = self._index.insert_built_run(ROOT_ID, at, checked)
+            self._pending.extend(ElementInserted(element, True) for element in inserted)
             apply_marks(self, marks)
 
     def transaction(self, origin: Any = None) -> AbstractContextManager[None]:
@@ -235,6 +234,9 @@ class MeshDocument:
         if effects is None:
             return self.apply_updates([update], origin, check=check, as_is=as_is)
         self._check_outside_transaction()
+        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
+        if placed is None:  # an insert only the events can place
+            return self.apply_updates([update], origin, check=check, as_is=as_is)
         # Read before: what the attributes were is not in the update.
         touched = [
             (element, name, written, element._xml.attributes.get(name))
@@ -250,17 +252,21 @@ class MeshDocument:
         try:
             with _Transaction(self, origin, as_is=[update] if as_is else None):
                 self.ydoc.apply_update(update)
+        except BaseException:
+            self._index.unplace(placed)
+            raise
         finally:
             if watching is not None:
                 self.ydoc.unobserve(watching)
         deleted_now = decode_delete_set(deleted[0]) if deleted else {}
         self._integration = integration = Integration()
         local = origin is None
+        nodes = self._index.add_inserted(placed, local=local, into=integration)
         self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
         texts = effects.texts_changed(deleted_now)
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()
-        return _validate.check_changes(self, integration.changes) if check else []
+        return _validate.check_changes(self, integration.changes, nodes) if check else []
 
     def apply_updates(
         self, updates: Iterable[bytes], origin: Any = REMOTE, *, check: bool = True, as_is: bool = False
@@ -278,12 +284,7 @@ class MeshDocument:
         # it is indexed in one pass over the tree once the updates are in. Every element would be an
         # insert anyway, and yrs computing a deep event per parent (each naming all its children), then
         # converting them, costs as much as that pass.
-        loading = (
-            not self._event_listeners
-            and len(self._elements) == 1
-            and ROOT_ID in self._elements
-            and not self._index.kids.get(ROOT_ID)
-        )
+        loading = self._unfilled()
         # Observed only while remote changes integrate: converting deep events to Python would triple
         # the cost of local writes, which keep the index themselves.
         subscription = None if loading else self._deep_observer.subscribe()
@@ -314,6 +315,32 @@ class MeshDocument:
         if integration.check_all or loading:
             return self.validate()
         return _validate.check_changes(self, integration.changes)
+
+    def load_stored(self, updates: Iterable[bytes], origin: Any = REMOTE) -> bool:
+        """Fill this document, which holds only its root and has no event listener, from updates an
+        authority checked before storing them (a room server's own log): applied and indexed as
+        :meth:`apply_updates` does, without checking the whole document against the schema.
+
+        Returns True when the index walk found the layout off (the root's id rewritten, a second root,
+        an element without an id or with another's, nesting past the limits): then :meth:`repair` must
+        run before the document is used. Docs/adr/0019-trusted-loads.md says why the rest is not read.
+        """
+        if not self._unfilled():
+            raise InvalidOperationError(
+                "load_stored needs a document that holds only its root and has no event listener",
+                hint="load into a new MeshDocument, then observe it",
+            )
+        self.apply_updates(updates, origin, check=False)
+        return self._integration.check_all
+
+    def _unfilled(self) -> bool:
+        """Whether this is a fresh document (only its root) with nobody listening to its events."""
+        return (
+            not self._event_listeners
+            and len(self._elements) == 1
+            and ROOT_ID in self._elements
+            and not self._index.kids.get(ROOT_ID)
+        )
 
     def on_update(self, listener: UpdateListener) -> Callable[[], None]:
         """Call ``listener(update, origin)`` after every transaction; ``origin`` is None for local edits.

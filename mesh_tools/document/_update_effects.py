@@ -5,12 +5,14 @@ event eagerly: the delta of an element whose children changed walks all its chil
 any event walks the siblings of each ancestor. In a list of 100k elements that made one remote delete
 cost ~30x what applying it costs (docs/adr/0018-remote-changes-without-deep-events.md). The room server
 decodes and places every incoming update anyway (the update guard, with its record of every item the
-replica holds), so for the edits that insert nothing it can say what changed without any event:
-elements deleted, attributes set or removed, text edited.
+replica holds), so for most edits it can say what changed without any event: elements deleted,
+attributes set or removed, text edited, and elements inserted with what they hold (their subtrees as
+:data:`Node` tuples, which the schema check reads as it reads the CRDT; the replica finds their
+integrated objects only when something reads them).
 
-Inserts are left to the events: they alone hand over the integrated objects of new elements (pycrdt
-looks nothing up by item id, and reaching a child by position walks the parent's children too).
-So is anything this module cannot resolve from the record; it answers None and the replica observes.
+What it cannot resolve from the record (an insert beside a text node or a deleted sibling, a new text
+holding more than characters typed in one go, a text node inserted into an existing element, ...)
+makes it answer None, and the replica observes the events.
 """
 
 from __future__ import annotations
@@ -19,11 +21,31 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..schema import ID_ATTRIBUTE
-from ._layout import PARTICIPANTS_MAP
+from ._layout import ELEMENT_ID_PATTERN, PARTICIPANTS_MAP
 from ._placements import Placement, Placements, covers, overlaps
+from ._pycrdt import Node, TextChunks
 from ._yjs_update import Content, DecodedItem, ItemId, TypeRef
 
-__all__ = ["TextCut", "UpdateEffects", "update_effects"]
+__all__ = ["InsertedElement", "TextCut", "UpdateEffects", "update_effects"]
+
+
+class InsertedElement(NamedTuple):
+    """An element the update inserts among the children of an element the replica holds.
+
+    Where it lands follows from its Yjs origins, the siblings it was inserted between when it was made:
+    the replica places it there only where those two are still next to each other
+    (``ElementIndex.place_inserted``), else nothing else could have come between them.
+    """
+
+    #: The id of the element it is inserted into.
+    parent: str
+    #: The id of the sibling it was inserted after (one the replica holds, or one this update inserts
+    #: before it); None for the first place.
+    left: str | None
+    #: The id of the sibling it was inserted before; None for the end.
+    right: str | None
+    #: Its subtree, as the schema check reads it.
+    node: Node
 
 
 class TextCut(NamedTuple):
@@ -44,7 +66,7 @@ class TextCut(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class UpdateEffects:
-    """What an update that inserts no element or text node does to the elements it reaches."""
+    """What an update does to the elements it reaches."""
 
     #: Elements it deletes (each with its subtree), by id; an element inside another deleted one is left out.
     deleted: list[str] = field(default_factory=list)
@@ -54,6 +76,8 @@ class UpdateEffects:
     texts: dict[str, bool] = field(default_factory=dict)
     #: What it deletes of texts.
     cuts: list[TextCut] = field(default_factory=list)
+    #: Elements it inserts into elements the replica holds, in the update's order.
+    inserted: list[InsertedElement] = field(default_factory=list)
 
     def texts_changed(self, deleted_now: dict[int, list[tuple[int, int]]]) -> dict[str, bool]:
         """Element id -> whether the edit may break the schema, for every text the update changed,
@@ -69,8 +93,43 @@ class UpdateEffects:
 _CHARACTERS = (Content.STRING, Content.DELETED)
 
 
+#: A Yjs update inserting more elements than this into the replica's elements is left to the events:
+#: each placed insert moves the parent's entries after it, where one event delta splices them all.
+_MAX_INSERTED = 64
+
+
 class _NeedsEvents(Exception):
-    """The update inserts something, or reaches an item the record cannot resolve."""
+    """The update reaches an item the record cannot resolve, or inserts what only the events can place."""
+
+
+class _NewType:
+    """An element or text node the update creates: where it sits, and what the update puts in it."""
+
+    __slots__ = ("attributes", "characters", "children", "item", "parent", "texts")
+
+    def __init__(self, item: DecodedItem, parent: ItemId) -> None:
+        self.item = item
+        self.parent = parent
+        self.attributes: dict[str, object] = {}
+        #: The new types in it, in their order.
+        self.children: list[ItemId] = []
+        #: Whether it is a text node.
+        self.texts = item.type_ref == TypeRef.XML_TEXT
+        #: A text node's string items.
+        self.characters: list[DecodedItem] = []
+
+    def chunks(self) -> TextChunks:
+        """A new text's content as ``diff()`` reads it, when it is characters typed one after another
+        (what one writer's transaction makes); anything else (marks, embeds, concurrent typing) is
+        left to the events."""
+        previous: DecodedItem | None = None
+        for item in self.characters:
+            last = None if previous is None else (previous.id[0], previous.id[1] + previous.length - 1)
+            if item.content != Content.STRING or item.origin != last or item.right_origin is not None:
+                raise _NeedsEvents
+            previous = item
+        text = "".join(item.values[0] for item in self.characters)
+        return [(text, None)] if text else []
 
 
 def update_effects(
@@ -85,11 +144,16 @@ def update_effects(
     reader = _EffectsReader(placements, deletes)
     try:
         for item, place in placed:
-            reader.add(item, place)
+            if item.content == Content.TYPE:
+                reader.create(item, place)
+        for item, place in placed:
+            if item.content != Content.TYPE:
+                reader.add(item, place)
         if not placements.holds(deletes):
             raise _NeedsEvents  # deletes items of this very update, or items the replica lacks
         for item_id, end, place in placements.deleted(deletes):
             reader.delete(item_id, end, place)
+        reader.insert_new()
     except _NeedsEvents:
         return None
     return reader.effects
@@ -100,11 +164,34 @@ class _EffectsReader:
         self._placements = placements
         self._deletes = deletes
         self.effects = UpdateEffects()
+        #: The elements and text nodes the update creates, in its order.
+        self._new: dict[ItemId, _NewType] = {}
+
+    def create(self, item: DecodedItem, place: Placement) -> None:
+        """A new element or text node, among some element's children."""
+        if (
+            item.type_ref not in (TypeRef.XML_ELEMENT, TypeRef.XML_TEXT)
+            or place.key is not None
+            or not isinstance(place.parent, tuple)
+        ):
+            raise _NeedsEvents
+        self._new[item.id] = _NewType(item, place.parent)
 
     def add(self, item: DecodedItem, place: Placement) -> None:
-        """A new item: an attribute value or text content (anything else needs the events)."""
-        if item.content == Content.TYPE:
-            raise _NeedsEvents  # an element or a text node inserted
+        """A new item: an attribute value or text content."""
+        new = self._new.get(place.parent) if isinstance(place.parent, tuple) else None
+        if new is not None:
+            if new.texts and place.key is None:
+                new.characters.append(item)
+                return
+            # An attribute of a new element, written once (a key written twice is left to the events,
+            # which know which write won).
+            if new.texts or place.key is None or item.content != Content.ANY or len(item.values) != 1:
+                raise _NeedsEvents
+            if place.key in new.attributes:
+                raise _NeedsEvents
+            new.attributes[place.key] = item.values[0]
+            return
         holder = self._holder(place)
         if holder is None:
             return
@@ -138,6 +225,82 @@ class _EffectsReader:
         else:
             raise _NeedsEvents  # a text node deleted: its element's children change
 
+    def insert_new(self) -> None:
+        """Turn the new elements into the subtrees the update inserts into elements the replica holds."""
+        tops: list[_NewType] = []
+        for new in self._new.values():
+            parent = self._new.get(new.parent)
+            if parent is None:
+                tops.append(new)
+            else:
+                _place_new(parent.children, new.item)
+        if len(tops) > _MAX_INSERTED:
+            raise _NeedsEvents
+        ids: dict[ItemId, str] = {}
+        taken: set[str] = set()
+        nodes = [(new, self._node(new, ids, taken)) for new in tops]
+        for new, node in nodes:
+            holder = self._placements.get(new.parent)
+            if (
+                new.texts  # a text node among an existing element's children: its entries move
+                or holder is None
+                or holder.content != Content.TYPE
+                or holder.type_ref != TypeRef.XML_ELEMENT
+                or covers(self._deletes, new.parent)
+            ):
+                raise _NeedsEvents
+            item = new.item
+            self.effects.inserted.append(
+                InsertedElement(
+                    self._element_id(new.parent),
+                    self._sibling(item.origin, ids),
+                    self._sibling(item.right_origin, ids),
+                    node,
+                )
+            )
+
+    def _node(self, top: _NewType, ids: dict[ItemId, str], taken: set[str]) -> Node:
+        """A new element's subtree as the schema check reads it; ``ids`` gets every new element's id
+        by item, ``taken`` every id."""
+        stack: list[tuple[_NewType, list[tuple[int, Node]], list[tuple[int, TextChunks]]]] = []
+
+        def node_of(new: _NewType) -> Node:
+            element_id = new.attributes.get(ID_ATTRIBUTE)
+            if not isinstance(element_id, str) or ELEMENT_ID_PATTERN.fullmatch(element_id) is None:
+                raise _NeedsEvents  # only a whole-document check places an element without a usable id
+            if element_id in taken:
+                raise _NeedsEvents
+            ids[new.item.id] = element_id
+            taken.add(element_id)
+            assert new.item.type_name is not None
+            elements: list[tuple[int, Node]] = []
+            texts: list[tuple[int, TextChunks]] = []
+            stack.append((new, elements, texts))
+            return (new.item.type_name, list(new.attributes.items()), elements, texts)
+
+        if top.texts:
+            raise _NeedsEvents
+        node = node_of(top)
+        while stack:
+            new, elements, texts = stack.pop()
+            for raw, child_id in enumerate(new.children):
+                child = self._new[child_id]
+                if child.texts:
+                    texts.append((raw, child.chunks()))
+                else:
+                    elements.append((raw, node_of(child)))
+        return node
+
+    def _sibling(self, origin: ItemId | None, ids: dict[ItemId, str]) -> str | None:
+        """The id of the element an insert's origin names."""
+        if origin is None:
+            return None
+        if origin in self._new:
+            if origin not in ids:
+                raise _NeedsEvents  # a new text node
+            return ids[origin]
+        return self._element_id(origin)
+
     def _holder(self, place: Placement) -> Placement | None:
         """The placement of the element or text the item sits in; None where the item changes nothing."""
         parent = place.parent
@@ -147,7 +310,7 @@ class _EffectsReader:
             raise _NeedsEvents  # the root itself
         holder = self._placements.get(parent)
         if holder is None:
-            raise _NeedsEvents  # created by this very update
+            raise _NeedsEvents  # inside something the update creates, which it can only be as above
         if holder.content in (Content.GC, Content.DELETED):
             return None  # inside a deleted type: Yjs integrates it deleted
         if holder.type_ref not in (TypeRef.XML_ELEMENT, TypeRef.XML_TEXT):
@@ -171,3 +334,20 @@ class _EffectsReader:
         if element_id is None:
             raise _NeedsEvents  # no string id, or one several elements hold
         return element_id
+
+
+def _place_new(siblings: list[ItemId], item: DecodedItem) -> None:
+    """Place a new type among the new children of a new element, between its origins, which must be
+    next to each other there already: then no concurrent insert can have come between them."""
+    left, right = item.origin, item.right_origin
+    if left is None:
+        at = 0
+    elif siblings and siblings[-1] == left:  # appended: the usual case, found without a search
+        at = len(siblings)
+    elif left in siblings:
+        at = siblings.index(left) + 1
+    else:
+        raise _NeedsEvents  # placed beside something not placed yet, or not in this element
+    if (siblings[at] if at < len(siblings) else None) != right:
+        raise _NeedsEvents
+    siblings.insert(at, item.id)

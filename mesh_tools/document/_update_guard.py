@@ -30,9 +30,11 @@ docs/adr/0012-refusing-hostile-updates.md.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
+
+from pycrdt import merge_updates
 
 from ..errors import RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
@@ -53,7 +55,7 @@ from ._yjs_update import (
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ROOT_CLIENT", "CheckedUpdate", "GuardInput", "UpdateGuard", "check_update"]
+__all__ = ["ROOT_CLIENT", "CheckedUpdate", "GuardInput", "UpdateGuard", "check_update", "merge_incoming"]
 
 #: The client id that writes the shared root, and how many clocks the root recipe uses (element, $id).
 ROOT_CLIENT = 0
@@ -131,7 +133,8 @@ class CheckedUpdate:
     #: Whether it holds only structs the replica lacks: applied, its bytes are then the transaction's
     #: update as is (``MeshDocument.apply_update(..., as_is=True)``).
     new_only: bool
-    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when it inserts.
+    #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when only pycrdt's
+    #: events can tell.
     effects: UpdateEffects | None
 
 
@@ -186,6 +189,17 @@ class UpdateGuard:
         for item, place in checked.items:
             self._placements.record(item, place)
         self._placements.forget_deleted(checked.deletes)
+
+
+def merge_incoming(updates: Sequence[bytes]) -> bytes:
+    """One update holding all of these, to check and apply as one (a run of a writer's small edits).
+
+    Each is read here first, so yrs never merges bytes nobody has read: RemoteProtocolError if one
+    cannot be. The merge is checked like any update; refused, it says nothing of which one was bad.
+    """
+    for update in updates:
+        _decode(update, None)
+    return merge_updates(*updates)
 
 
 def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:

@@ -7,7 +7,7 @@ so the room server checks each update with these and repairs what they find. Eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -62,8 +62,13 @@ def find_violations(doc: MeshDocument) -> list[Violation]:
     return [finding.violation for finding in _findings(doc)]
 
 
-def validate(doc: MeshDocument, elements: Iterable[Element]) -> list[Violation]:
-    """Every schema violation in the subtrees of ``elements`` (each checked against its parent)."""
+def validate(
+    doc: MeshDocument, elements: Iterable[Element], nodes: Mapping[str, Node] | None = None
+) -> list[Violation]:
+    """Every schema violation in the subtrees of ``elements`` (each checked against its parent).
+
+    ``nodes``: subtrees known already by element id (read from the update that inserted them), so
+    not read from the CRDT."""
     out: list[_Finding] = []
     with doc.ydoc.transaction():
         for element in elements:
@@ -76,15 +81,20 @@ def validate(doc: MeshDocument, elements: Iterable[Element]) -> list[Violation]:
                 # Only ordered children care where they stand; finding out costs a scan of the siblings.
                 siblings = [c for c in parent._xml.children if isinstance(c, XmlElement)]
                 position = next(i for i, c in enumerate(siblings) if id_of(c) == element.id)
-            node = read_node(element._xml, doc.ydoc)
+            node = nodes.get(element.id) if nodes else None
+            if node is None:
+                node = read_node(element._xml, doc.ydoc)
             _check_tree(doc, node, parent.tag_name, position, (), out, None, element.depth)
     return [finding.violation for finding in out]
 
 
-def check_changes(doc: MeshDocument, changes: list[DocumentEvent]) -> list[Violation]:
-    """The violations that remote ``changes`` brought in: inserted subtrees and attributes set."""
+def check_changes(
+    doc: MeshDocument, changes: list[DocumentEvent], nodes: Mapping[str, Node] | None = None
+) -> list[Violation]:
+    """The violations that remote ``changes`` brought in: inserted subtrees and attributes set
+    (``nodes``: as :func:`validate` takes them)."""
     inserted = [c.element for c in changes if isinstance(c, ElementInserted) and c.element.is_alive]
-    violations = validate(doc, inserted) if inserted else []
+    violations = validate(doc, inserted, nodes) if inserted else []
     texts = {c.element.id: c.element for c in changes if isinstance(c, TextChanged) and c.element.is_alive}
     for element in texts.values():
         found: list[_Finding] = []

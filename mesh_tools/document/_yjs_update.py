@@ -92,7 +92,8 @@ class DecodedItem(NamedTuple):
     type_ref: int | None = None
     #: The tag of an XML element (or hook name) a ``Content.TYPE`` item creates.
     type_name: str | None = None
-    #: The values of a ``Content.ANY`` item (an attribute value is one of these).
+    #: The values of a ``Content.ANY`` item (an attribute value is one of these); a ``Content.STRING``
+    #: item's characters, as one string.
     values: tuple[Any, ...] = ()
 
 
@@ -269,8 +270,10 @@ class _Reader:
         elif kind == Content.BINARY:
             self.raw(self.uint())
         elif kind == Content.STRING:
+            text = self.string()
+            values = (text,)
             # Yjs counts string items in UTF-16 code units.
-            length = len(self.string().encode("utf-16-le")) // 2
+            length = len(text.encode("utf-16-le")) // 2
         elif kind == Content.EMBED:
             self.string()
         elif kind == Content.FORMAT:

@@ -36,6 +36,7 @@ from ..document import (
     ParticipantRegister,
     UpdateGuard,
     Violation,
+    merge_incoming,
 )
 from ..errors import (
     MeshError,
@@ -207,10 +208,24 @@ class LiveDocument:
         elif inbound.presence_query:
             self._answer_presence_query(subscriber)
         elif inbound.update is not None:
-            violations = await self.apply(inbound.update, origin=subscriber)
-            if violations:
-                rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
-                subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
+            await self._apply_from(subscriber, inbound.update)
+
+    async def receive_updates(self, subscriber: Subscriber, messages: list[bytes]) -> None:
+        """Sync messages carrying updates, from one channel, applied as one update (their merge).
+
+        Raises like :meth:`receive`, and then nothing is applied: the caller may handle each alone.
+        """
+        await self._replica_free()
+        inbound = [subscriber.sync.receive(self.doc, message, path=self.path) for message in messages]
+        updates = [entry.update for entry in inbound if entry.update is not None]
+        if updates:
+            await self._apply_from(subscriber, updates[0] if len(updates) == 1 else merge_incoming(updates))
+
+    async def _apply_from(self, subscriber: Subscriber, update: bytes) -> None:
+        violations = await self.apply(update, origin=subscriber)
+        if violations:
+            rejected = RejectedPush(channel=subscriber.channel, violations=violation_bodies(violations))
+            subscriber.participant.send_message(Push(PushType.SYNC_REJECTED, dict(rejected)))
 
     def _check_presence(self, sender: Subscriber, message: bytes) -> None:
         """A channel speaks only for its own awareness clients, and for a few of them.
@@ -241,24 +256,44 @@ class LiveDocument:
         mended on a worker thread while this document waits, so other documents are served meanwhile.
         ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
-        # Shielded: a cancelled caller must not free the document while a thread still uses it.
-        return await asyncio.shield(asyncio.ensure_future(self._apply_locked(update, origin, trusted_ids)))
-
-    async def _apply_locked(self, update: bytes, origin: Any, trusted_ids: bool) -> list[Violation]:
-        async with self._worker:  # one update at a time, and nothing else touches the replica
-            if self.closed:  # unloaded while this update waited: its sender's channel is closed too
-                return []
+        # Taken without yielding when free (the usual case): a small update is then checked, applied
+        # and sent on in this very turn of the event loop, with no task of its own; an edit's latency
+        # was mostly turns of the loop.
+        await self._worker.acquire()  # one update at a time, and nothing else touches the replica
+        if self.closed:  # unloaded while this update waited (and freed): its sender's channel is closed
+            self._worker.release()
+            return []
+        try:
             prepared = self._guard.prepare()
-            try:
-                if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
-                    return await asyncio.to_thread(
-                        self._check_apply_mend_paused, update, prepared, origin, trusted_ids
-                    )
-                return self._check_apply_mend(update, prepared, origin, trusted_ids)
-            finally:
-                self._publish()
-                if self.closed:  # unloaded while the thread ran
-                    self.doc.discard()
+        except BaseException:
+            self._unlock()
+            raise
+        if len(update) + len(prepared.behind or b"") > _APPLY_INLINE_BYTES:
+            # Shielded: a cancelled caller must not free the replica while the thread still uses it.
+            thread = self._apply_on_worker(update, prepared, origin, trusted_ids)
+            return await asyncio.shield(asyncio.ensure_future(thread))
+        try:
+            return self._check_apply_mend(update, prepared, origin, trusted_ids)
+        finally:
+            self._publish()
+            self._unlock()
+
+    async def _apply_on_worker(
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+    ) -> list[Violation]:
+        """:meth:`apply` on a worker thread, the replica already locked; unlocked when the thread ends."""
+        try:
+            return await asyncio.to_thread(
+                self._check_apply_mend_paused, update, prepared, origin, trusted_ids
+            )
+        finally:
+            self._publish()
+            self._unlock()
+
+    def _unlock(self) -> None:
+        self._worker.release()
+        if self.closed:  # unloaded while the replica was locked: close() left the freeing to this
+            self.doc.discard()
 
     def _check_claims(self, claims: Claims, participant: str) -> None:
         """Refuse an update that registers another name than the token's, or writes as a Yjs client
@@ -434,9 +469,21 @@ class LiveDocument:
         entries, self._outbox = self._outbox, []
         if not entries:
             return
-        for update, origin in entries:
-            if origin is not BUS_ORIGIN:  # another node stored it already
-                self._store(update)
+        try:
+            self._relay(entries)
+        finally:
+            # Stored once the readers' frames are queued: a relay never waits for the disk (``flush``
+            # does), and the storage's thread, woken by the append, need not compete for the GIL
+            # before the readers' senders have even been scheduled. Stored as one row: an update and
+            # the repair of what it broke are durable together or not at all, so a load can trust that
+            # the log holds only checked, mended states (ADR 0019). What came through the bus, another
+            # node stored already.
+            to_store = [update for update, origin in entries if origin is not BUS_ORIGIN]
+            if to_store:
+                self._store(to_store[0] if len(to_store) == 1 else merge_updates(*to_store))
+
+    def _relay(self, entries: list[tuple[bytes, Any]]) -> None:
+        """Queue the committed updates for every live subscriber but the one each came from."""
         merged_by_key: dict[Any, tuple[bytes, bytes]] = {}
         # Frames by (key, channel number): clients number their channels alike, so most share one.
         frames: dict[tuple[Any, int], bytes] = {}

@@ -33,6 +33,7 @@ from tenacity.wait import wait_random_exponential
 from ..errors import DocumentExistsError, MeshError, ServerError, StorageUnavailableError
 from ._snapshots import compact_updates
 from ._storage import StoredDocument
+from ._worker_process import start_worker_process
 from ._write_batches import Backlog, Batch, CompactionPolicy, DocKey, DocumentLogs, next_batch, settle
 
 __all__ = ["PostgresStorage"]
@@ -123,6 +124,7 @@ class PostgresStorage:
         if self._writer is not None:
             raise RuntimeError("the storage is already open")
         self._db = await self._connect()
+        await asyncio.to_thread(start_worker_process)  # where big folds are computed
         self._writer = asyncio.create_task(self._write_loop(), name="postgres-writer")
 
     async def close(self) -> None:

@@ -94,13 +94,8 @@ class Room:
         """
         if schema is None:
             schema = await self.schema_for(path)
-        doc = MeshDocument(schema=schema, limits=self.limits)
-        if data is not None:
-            doc.load_json(data)
-        try:
-            update = doc.get_update()
-        finally:
-            doc.close()
+        # Checking and writing 100k elements takes seconds: a worker thread does it while others are served.
+        update = await asyncio.to_thread(_build, schema, self.limits, data)
         await self.storage.create_document(
             self.name, path, schema=schema.to_json(), epoch=secrets.token_urlsafe(12), update=update
         )
@@ -171,7 +166,7 @@ class Room:
             )
         # A big document takes a while to replay: a worker thread does it while others are served.
         schema = MeshSchema.from_json(stored.schema)
-        doc = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
+        doc, suspect = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -181,8 +176,11 @@ class Room:
             on_idle=self._idle,
             bus=self.bus,
         )
-        # A log written under an older schema, or by an older server, is mended once, on load.
-        await live.mend_on_worker()
+        # What this storage holds was checked and mended before it was stored (ADR 0019); a layout the
+        # load's index walk finds off (a file written by other means, or a cluster whose nodes all died
+        # before storing their repair of concurrent edits) is mended once, here.
+        if suspect:
+            await live.mend_on_worker()
         if self.bus is not None:
             await self.bus.follow(live, position)
         return live
@@ -218,10 +216,23 @@ class Room:
             self._trimmer.freed()
 
 
-def _replay(schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]) -> MeshDocument:
+def _build(schema: MeshSchema, limits: DocumentLimits, data: dict[str, Any] | None) -> bytes:
+    """The first state of a document created from optional document JSON."""
+    doc = MeshDocument(schema=schema, limits=limits)
+    try:
+        if data is not None:
+            doc.load_json(data)
+        return doc.get_update()
+    finally:
+        doc.close()
+
+
+def _replay(
+    schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]
+) -> tuple[MeshDocument, bool]:
+    """The stored document, and whether its layout needs a repair (``MeshDocument.load_stored``)."""
     doc = MeshDocument(schema=schema, limits=limits)
     # Replayed in log order (out of order can leave structs pending) in one transaction: one index pass
-    # for the whole log, where merging it first would cost seconds for a long log. Checked once, by
-    # LiveDocument.mend_on_worker.
-    doc.apply_updates(updates, origin=_LOAD_ORIGIN, check=False)
-    return doc
+    # for the whole log, where merging it first would cost seconds for a long log.
+    suspect = doc.load_stored(updates, origin=_LOAD_ORIGIN)
+    return doc, suspect

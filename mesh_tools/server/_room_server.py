@@ -28,7 +28,7 @@ import json
 import logging
 import sys
 import weakref
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -55,6 +55,7 @@ from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._admission import ConnectionGate, gated_connection_class
 from ._bus import DocumentBus
+from ._frame_reader import receive_batches
 from ._memory import MemoryTrimmer
 from ._participant import Participant
 from ._rate_limit import RateLimits
@@ -74,6 +75,9 @@ logger = logging.getLogger(__name__)
 #: File name of the SQLite database inside ``data_dir``.
 DATABASE_NAME = "rooms.sqlite3"
 _HEALTH_URLS = ("/healthz", "/healthz/ready", "/healthz/live")
+#: Bytes of messages already received that one turn of a connection's handler takes at most (a bigger
+#: message goes alone): enough for hundreds of small edits, small beside a send queue.
+_BATCH_BYTES = 256 * 2**10
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +87,8 @@ class _Admission:
 
 
 class _FrameHandler(Protocol):
-    def pace(self, frame: str | bytes) -> Awaitable[bool]: ...
-    def handle_text(self, text: str) -> Awaitable[None]: ...
-    def handle_binary(self, frame: bytes) -> Awaitable[None]: ...
+    def pace(self, frames: Sequence[str | bytes]) -> Awaitable[list[str | bytes]]: ...
+    def handle_frames(self, frames: Sequence[str | bytes]) -> Awaitable[None]: ...
     def close(self) -> None: ...
 
 
@@ -333,13 +336,8 @@ class RoomServer:
         try:
             if yjs is not None:
                 await yjs.open()
-            async for frame in connection:
-                if not await handler.pace(frame):
-                    continue
-                if isinstance(frame, str):
-                    await handler.handle_text(frame)
-                else:
-                    await handler.handle_binary(frame)
+            async for frames in receive_batches(connection, max_bytes=_BATCH_BYTES):
+                await handler.handle_frames(await handler.pace(frames))
                 await self.storage.drain()  # back-pressure: read no more while storage lags
         except ConnectionClosed:
             pass  # the close code says why; nothing is left to do but clean up

@@ -1,7 +1,9 @@
 """One participant's session in a room: its requests, its channels and their binary sync frames.
 
-Frames are handled in arrival order: a binary update is applied before the next frame is read, so a
-``sync.flush`` or ``sync.close`` that follows it waits for it to be durable (docs/protocol.md).
+Frames are handled in arrival order: a binary update is applied before any frame after it, so a
+``sync.flush`` or ``sync.close`` that follows it waits for it to be durable (docs/protocol.md). Frames
+read together come as one batch, and a run of updates for one channel among them is applied as one
+(docs/server.md, Incoming batches).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pycrdt import YMessageType
+from pycrdt import YMessageType, YSyncMessageType
 from websockets.protocol import State
 
 from ..errors import (
@@ -44,8 +47,10 @@ from ..sync import (
     decode_binary,
     decode_text,
     encode_result_response,
+    read_var_uint,
 )
 from ..tokens import SyncScope
+from ._frame_reader import frames_waiting
 from ._live_document import SERVER_ORIGIN, Subscriber, violation_bodies
 from ._participant import Participant
 from ._paths import check_document_path, check_schema_name
@@ -57,6 +62,8 @@ __all__ = ["Session"]
 logger = logging.getLogger(__name__)
 
 _Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
+_SYNC = bytes([YMessageType.SYNC])
+_UPDATE_KINDS = (bytes([YSyncMessageType.SYNC_STEP2]), bytes([YSyncMessageType.SYNC_UPDATE]))
 
 
 class Session:
@@ -89,27 +96,53 @@ class Session:
 
     # -- frames -----------------------------------------------------------------------------
 
-    async def pace(self, frame: str | bytes, *, awareness: bool | None = None) -> bool:
-        """Before a frame is handled: wait as long as this connection is over its rate limits.
+    async def pace(
+        self, frames: Sequence[str | bytes], *, awareness: Callable[[bytes], bool] | None = None
+    ) -> list[str | bytes]:
+        """Before frames read together are handled: wait as long as this connection is over its rate limits.
 
-        The next frame is read only after this one is handled, so the wait slows the sender alone.
-        False: an awareness frame over its own rate, to drop without a word (presence is sent again);
-        it still counts against the frame and byte rates, so a flood of them is slowed like any other.
-        ``awareness`` says whether the frame is one when the caller knows (a bare y-message); by
-        default the mesh frame is read.
+        The next frames are read only after these are handled, so the wait slows the sender alone.
+        Returns the frames to handle: awareness frames over their own rate are dropped without a word
+        (presence is sent again); they still count against the frame and byte rates, so a flood of them
+        is slowed like any other. ``awareness`` tells an awareness frame when the caller knows (a bare
+        y-message); by default the mesh frame is read.
         """
-        if awareness is None:
-            awareness = isinstance(frame, bytes) and _is_awareness(frame)
-        keep = not awareness or self._awareness.try_take(1)
+        is_awareness = awareness or _is_awareness
+        kept = [
+            frame
+            for frame in frames
+            if not (isinstance(frame, bytes) and is_awareness(frame)) or self._awareness.try_take(1)
+        ]
         if self.participant.connection.state is not State.OPEN:
             # Closing: the rest must drain at once, or the close handshake waits behind a paced flood.
-            return keep
+            return kept
         # A dropped frame counts too: reading and parsing it is what a flood costs the server.
-        delay = max(self._frames.take(1), self._bytes.take(len(frame)))
-        # Yield even under the rate: frames already buffered would otherwise run back to back, and a
-        # burst of them would hold every other connection meanwhile.
-        await asyncio.sleep(delay)
-        return keep
+        size = sum(len(frame) for frame in frames)
+        delay = max(self._frames.take(len(frames)), self._bytes.take(size))
+        # Yield even under the rate while more frames are buffered: they would otherwise run back to
+        # back, and a burst of them would hold every other connection meanwhile. Frames that came
+        # alone are handled in this turn: reading the next ones yields anyway.
+        if delay > 0 or frames_waiting(self.participant.connection):
+            await asyncio.sleep(delay)
+        return kept
+
+    async def handle_frames(self, frames: Sequence[str | bytes]) -> None:
+        """Handle frames read together, in order; a run of updates for one channel is applied as one.
+
+        Merged, the run costs one check, one transaction, one stored row and one frame per reader
+        instead of one each per edit. If the merged update is refused or unreadable, each frame of the
+        run is handled alone, so only the bad one is refused and its sender told, as if sent alone.
+        """
+        for channel, group in itertools.groupby(frames, _update_channel):
+            run = list(group)
+            if channel is not None and len(run) > 1:
+                await self._handle_updates(channel, [frame for frame in run if isinstance(frame, bytes)])
+                continue
+            for frame in run:
+                if isinstance(frame, str):
+                    await self.handle_text(frame)
+                else:
+                    await self.handle_binary(frame)
 
     async def handle_text(self, text: str) -> None:
         """Answer one request (exactly once, with a result or a typed error)."""
@@ -149,10 +182,29 @@ class Session:
                 # The server closed it and said so (sync.closed): what the client sent meanwhile is moot,
                 # and not its fault.
                 return
+            if closed is None and channel < self._next_channel:
+                # A channel this connection opened and closed with sync.close: frames the client sent
+                # before the answer reached it (a presence renewal, say) are moot as well.
+                return
             subscriber = self._subscriber(channel)
             await subscriber.document.receive(subscriber, message)
         except MeshError as exc:
             self._reject(exc, channel)
+            return
+        self._errors = 0
+
+    async def _handle_updates(self, channel: int, frames: list[bytes]) -> None:
+        """A run of update frames for one channel: applied merged, or one by one if that is refused."""
+        try:
+            closed = self._channels.get(channel)
+            if closed is not None and not closed.active:
+                return  # see handle_binary
+            subscriber = self._subscriber(channel)
+            await subscriber.document.receive_updates(subscriber, [decode_binary(f)[1] for f in frames])
+        except MeshError:
+            # Nothing was applied: each frame again, alone, names its own fault (or goes through).
+            for frame in frames:
+                await self.handle_binary(frame)
             return
         self._errors = 0
 
@@ -265,6 +317,9 @@ class Session:
     async def _flush(self, request: Request) -> dict[str, Any]:
         pending = self._subscriber(request.get("channel", int)).document.last_write
         if pending is not None:
+            # Appends may wait a moment to share a commit (SQLiteStorage's commit_interval); a storage
+            # flush commits what is queued at once, the document's last append included.
+            await self.room.storage.flush()
             await pending
         return {}
 
@@ -308,6 +363,20 @@ class Session:
     async def _schema_list(self, request: Request) -> SchemaListResult:
         self._scope(None, write=False)
         return SchemaListResult(names=await self.room.storage.list_schemas(self.room.name))
+
+
+def _update_channel(frame: str | bytes) -> int | None:
+    """The channel of a binary frame carrying a sync update (Step2 or Update); None for anything else."""
+    if isinstance(frame, str):
+        return None
+    try:
+        channel, offset = read_var_uint(frame, 0, "channel")
+    except MeshError:  # handle_binary reports it
+        return None
+    kind = frame[offset + 1 : offset + 2]
+    if frame[offset : offset + 1] == _SYNC and kind in _UPDATE_KINDS:
+        return channel
+    return None
 
 
 def _is_awareness(frame: bytes) -> bool:

@@ -20,8 +20,10 @@ from ._worker_process import run_in_worker_process
 __all__ = ["compact_updates"]
 
 #: Logs from this size on are folded in the worker process: pycrdt would hold the GIL for tens of
-#: milliseconds and more (420 ms for 60k elements). Smaller ones cost less than the trip there.
-_OWN_PROCESS_BYTES = 256 << 10
+#: milliseconds and more (420 ms for 60k elements), and the writer thread shares it with the event loop:
+#: with the loop busy, a fold of 1,000 small updates (25 ms of CPU) took 130-360 ms there, and delayed
+#: the appends queued behind it as long. The trip costs ~2 ms; folds smaller than this cost less inline.
+_OWN_PROCESS_BYTES = 16 << 10
 
 
 def compact_updates(*updates: bytes) -> bytes:

@@ -1,14 +1,19 @@
 """SQLite room storage: an update log with group commit, compacted snapshots, and schemas.
 
 One database file holds every room. WAL journal with ``synchronous=FULL``: a commit that returned is on
-disk, power loss included. One writer task owns the connection: it drains a queue of operations and runs
-each batch in one transaction on a worker thread (``asyncio.to_thread``), then resolves the operations'
-futures on the event loop — many updates, one fsync. See docs/adr/0002-update-log-storage.md.
+disk, power loss included. One writer thread owns the connection: it drains a queue of operations, runs
+each batch in one transaction, and hands the outcomes to the event loop, which resolves the operations'
+futures — many updates, one fsync. See docs/adr/0002-update-log-storage.md. Appends that come within
+``commit_interval`` (10 ms) of the last commit wait to share the next one, so steady writes cost at most
+one fsync per interval (:class:`CommitPacing`: on a virtual machine, fsyncs stall the other processes
+now and then); a flush, a load or any other operation is committed at once.
 
-Appends in a batch are written by one multi-row INSERT per few hundred rows, not a statement (and a
-savepoint) each: the writer thread needs the GIL back after every SQLite call, and while the event loop
-is busy each handover waits out the interpreter's switch interval, so per-row statements starved the
-writer (docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
+The writer is a thread of its own, not a task that sends each batch to a worker thread: the thread takes
+the next batch as soon as one is committed, while a task waited for two turns of the event loop between
+batches, and a busy loop's turns are long. Each batch's appends are one statement, and a log is read in
+one step: the writer thread needs the GIL back after every SQLite call, and while the event loop is busy
+each handover may wait out the interpreter's switch interval, so per-row statements starved the writer
+(docs/adr/0015-durable-writes-under-load.md). Appends waiting to be stored are counted in bytes;
 :meth:`SQLiteStorage.drain` makes readers wait while they exceed ``max_backlog_bytes``.
 
 Storage faults heal: a batch that fails (a full disk, an I/O error, a lock) fails its operations with
@@ -17,8 +22,11 @@ while writes fail, the writer probes once a second, ``available`` is False and `
 until a write succeeds. A lock file beside the database keeps a second process from using it.
 
 Compaction folds a document's log into its snapshot (``compact_updates``: overwritten content dropped)
-once the log outgrows half the snapshot, or grew old (:class:`CompactionPolicy`), on the writer thread,
-writing the new snapshot into the old one's pages and, for a big one, into an emptied WAL: database + WAL
+once the log outgrows half the snapshot, or grew old (:class:`CompactionPolicy`). The writer thread reads
+the log; the new snapshot is computed on a folding thread (a big one in the worker process) while the
+writer goes on storing appends, and comes back through the writer's queue to be written (a fold costs
+the document's size: done in line, it held up every append behind it). The writer writes the new
+snapshot into the old one's pages and, for a big one, into an emptied WAL: database + WAL
 stay within about 3 times the live state at every instant while the server runs, not only after it stops
 (the bound and why: docs/adr/0015-durable-writes-under-load.md, decision 5).
 
@@ -33,8 +41,12 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -48,14 +60,16 @@ from ..errors import (
 )
 from ._snapshots import compact_updates
 from ._storage import StoredDocument
+from ._worker_process import start_worker_process
 from ._write_batches import (
     AGE_SCAN_INTERVAL,
     Backlog,
     Batch,
+    CommitPacing,
     CompactionPolicy,
     DocumentLogs,
-    next_batch,
     settle,
+    take_batch,
 )
 
 __all__ = ["SQLiteStorage"]
@@ -88,6 +102,9 @@ CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, written INTEGER NOT NU
 _WAL_PAGES = 128
 #: Snapshot bytes above which a fold truncates the WAL before it runs (an eighth of the WAL's size).
 _BIG_FOLD = _WAL_PAGES * 4096 // 8
+#: Seconds without a batch after which the writer counts as idle and gives space back after a fold: the
+#: fsyncs of giving it back halved stored/s when they followed every fold under load.
+_IDLE = 0.1
 #: Seconds between write probes while storage is failing.
 _PROBE_INTERVAL = 1.0
 #: What each SQLite primary result code means for an operator; the driver's own text never leaves
@@ -105,14 +122,35 @@ _CAUSES = {
 }
 
 
+class _Queued:
+    """What the writer's queue carries: operations from the event loop, folds from the folding thread."""
+
+    __slots__ = ()
+
+
 @dataclass(slots=True)
-class _Op(Generic[_T]):
+class _Op(_Queued, Generic[_T]):
     """One storage operation: runs on the writer thread inside the batch's transaction."""
 
     run: Callable[[sqlite3.Connection], _T] | None
-    future: asyncio.Future[_T]
+    #: None for the writer's own probes, which nobody awaits.
+    future: asyncio.Future[_T] | None
     #: The (room, path, update) row of an append, written with the batch's other appends.
     append: tuple[str, str, bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Fold(_Queued):
+    """A document's log read for folding, and once computed, the snapshot that replaces it."""
+
+    key: _DocKey
+    #: The last log row the current snapshot holds, and the last one this fold folds in.
+    upto: int
+    last: int
+    snapshot: bytes
+    log: list[bytes]
+    #: The new snapshot; None while not computed, or if computing it failed.
+    merged: bytes | None = None
 
 
 class SQLiteStorage:
@@ -123,6 +161,8 @@ class SQLiteStorage:
     not been folded for ``compact_age`` seconds. ``max_batch``: most operations committed in one
     transaction.
     ``max_backlog_bytes``: appended bytes not yet stored above which :meth:`drain` waits.
+    ``commit_interval``: seconds appends that come sooner after a commit wait to share the next one
+    (:class:`CommitPacing`); any other operation, :meth:`flush` included, is committed at once.
     """
 
     def __init__(
@@ -135,13 +175,24 @@ class SQLiteStorage:
         compact_age: float = 30.0,
         max_batch: int = 1024,
         max_backlog_bytes: int = 16 * 2**20,
+        commit_interval: float = 0.01,
     ) -> None:
         self.path = Path(path)
         self.max_batch = max_batch
         self._backlog = Backlog(max_backlog_bytes)
         self._db: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Op[Any] | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        #: Operations from the event loop, computed folds from the folding thread; None stops the writer.
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._folder: ThreadPoolExecutor | None = None
+        #: Documents whose fold is being computed (written by the writer thread only).
+        self._folding: set[_DocKey] = set()
+        #: ``time.monotonic()`` when the writer last committed a batch of operations.
+        self._stored_at = 0.0
+        self._pacing = CommitPacing(commit_interval)
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Resolved on the event loop once the writer thread has taken its last batch.
+        self._stopped: asyncio.Future[None] | None = None
         self._lock: int | None = None
         self._problem: StorageUnavailableError | None = None
         self._closing = False
@@ -168,7 +219,16 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             self._release_lock()
             raise self._open_error(exc) from None
-        self._writer = asyncio.create_task(self._write_loop(), name=f"sqlite-writer {self.path.name}")
+        await asyncio.to_thread(start_worker_process)  # where big folds are computed
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        self._folder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-folder {self.path.name}")
+        # A daemon: a process that exits without closing the storage must not hang on the writer (what
+        # it acknowledged is committed; what it did not, a crash would lose as well).
+        self._writer = threading.Thread(
+            target=self._write, name=f"sqlite-writer {self.path.name}", daemon=True
+        )
+        self._writer.start()
 
     def _take_lock(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,15 +271,22 @@ class SQLiteStorage:
         if self._writer is None:
             return
         self._closing = True
-        self._queue.put_nowait(None)
-        await self._writer
-        self._writer = None
+        self._queue.put(None)
+        assert self._stopped is not None
+        try:
+            await self._stopped
+        finally:
+            self._writer = None
+            if self._folder is not None:
+                # A fold still being computed is dropped: its log stays counted, and is folded below.
+                await asyncio.to_thread(self._folder.shutdown, wait=True, cancel_futures=True)
+                self._folder = None
         db, self._db = self._db, None
         if db is None:  # dropped after a failure: the log rows stay and the next server replays them
             self._release_lock()
             return
         try:
-            await asyncio.to_thread(self._compact_all, db, self._logs.unfolded(), give_back=True)
+            await asyncio.to_thread(self._compact_all, db, self._logs.unfolded())
         except sqlite3.Error as exc:
             # The log rows stay; they are replayed (and compacted) by the next server.
             logger.error("compacting on close failed: %s", _cause(exc))
@@ -264,10 +331,8 @@ class SQLiteStorage:
             if row is None:
                 return None
             schema, epoch, snapshot, upto = row
-            log = db.execute(
-                "SELECT data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (room, path, upto)
-            )
-            return StoredDocument(json.loads(schema), epoch, [snapshot, *(data for (data,) in log)])
+            log, _ = _read_log(db, (room, path), upto)
+            return StoredDocument(json.loads(schema), epoch, [snapshot, *log])
 
         return await self._submit(run)
 
@@ -333,46 +398,130 @@ class SQLiteStorage:
         if self._writer is None or self._closing:
             future.set_exception(ServerError("the storage is closed"))
         else:
-            self._queue.put_nowait(_Op(run, future, append))
+            self._queue.put(_Op(run, future, append))
         return future
 
-    async def _write_loop(self) -> None:
+    def _write(self) -> None:
+        """The writer thread: batches until the queue yields None, then tells the event loop."""
+        try:
+            self._write_batches()
+        except BaseException as exc:  # a bug, not a storage fault: close() raises it
+            self._post(_fail_future, self._stopped, exc)
+            raise
+        self._post(_resolve_future, self._stopped)
+
+    def _write_batches(self) -> None:
         stopping = False
         while not stopping:
             # While writes fail, wake up to probe even when nobody writes, so health recovers; while a
             # log is not folded, wake up to fold it once it is old.
             if self._problem is not None:
-                batch, stopping = await next_batch(
-                    self._queue, self.max_batch, timeout=_PROBE_INTERVAL, on_timeout=_probe_op
-                )
+                taken, stopping = take_batch(self._queue, self.max_batch, timeout=_PROBE_INTERVAL)
+                if not taken and not stopping:
+                    taken = [_Op(_probe, None)]
             else:
                 timeout = AGE_SCAN_INTERVAL if self._logs.waiting else None
-                batch, stopping = await next_batch(self._queue, self.max_batch, timeout=timeout)
+                taken, stopping = take_batch(self._queue, self.max_batch, timeout=timeout)
+                if taken and not stopping:
+                    stopping = self._wait_for_company(taken)
+            batch = [op for op in taken if isinstance(op, _Op)]
+            folds = [op for op in taken if isinstance(op, _Fold)]
+            # A fold that is not written (its batch failed) is computed again from the log, which stays.
+            self._folding.difference_update(fold.key for fold in folds)
             due: list[_DocKey] = []
-            give_back = not batch  # idle: nobody waits on the extra fsyncs of giving space back
             if batch:
+                self._pacing.committing()
                 try:
-                    done = await asyncio.to_thread(self._run_batch, batch)
+                    done = self._run_batch(batch)
                 except sqlite3.Error as exc:  # the transaction failed: nothing in it is stored
                     error = self._failed(exc)
-                    self._finish(batch, [(False, error) for _ in batch])
+                    self._post(self._finish, batch, [(False, error) for _ in batch])
                     continue
-                self._finish(batch, done.results)
+                self._post(self._finish, batch, done.results)
+                self._stored_at = time.monotonic()
                 due = done.due
-            if self._problem is None:
-                due += [key for key in self._logs.aged() if key not in due]
-            if due:
-                try:
-                    await asyncio.to_thread(self._compact_all, self._connection(), due, give_back=give_back)
-                except sqlite3.Error as exc:  # the log stays as it was; a later append retries
-                    self._failed(exc)
-                except MeshError:
-                    logger.exception("compaction skipped a document")
+            try:
+                if folds:
+                    self._write_folds(folds)
+                    # A fold reads at most ``compact_rows`` rows (merging grows faster than the log):
+                    # a log that grew meanwhile is folded again at once.
+                    due += [fold.key for fold in folds if self._logs.due(fold.key)]
+                if self._problem is None:
+                    due += [key for key in self._logs.aged() if key not in due]
+                for key in due:
+                    if key not in self._folding and not stopping:  # close() folds what is left
+                        self._start_fold(key)
+            except sqlite3.Error as exc:  # the log stays as it was; a later append retries
+                self._failed(exc)
+
+    def _start_fold(self, key: _DocKey) -> None:
+        """Read the document's log and have the folding thread compute its new snapshot."""
+        try:
+            fold = self._read_fold(self._connection(), key)
+        except MeshError:
+            logger.exception("compaction skipped a document")
+            return
+        if fold is not None:
+            assert self._folder is not None
+            self._folding.add(key)
+            self._folder.submit(self._compute_fold, fold)
+
+    def _compute_fold(self, fold: _Fold) -> None:
+        """On the folding thread: the new snapshot, handed to the writer to write."""
+        try:
+            fold.merged = compact_updates(fold.snapshot, *fold.log)
+        except Exception:  # the log stays as it is; the next append or age scan tries again
+            logger.exception("compacting %s/%s failed", *fold.key)
+        self._queue.put(fold)
+
+    def _write_folds(self, folds: list[_Fold]) -> None:
+        """Write computed folds; an idle writer (nothing stored for ``_IDLE`` seconds, nothing queued)
+        then gives free space back."""
+        db = self._connection()
+        for fold in folds:
+            if fold.merged is None:
+                continue
+            try:
+                self._write_fold(db, fold)
+            except MeshError:  # the snapshot changed meanwhile: the log stays, to be folded again
+                logger.exception("compaction skipped a document")
+        if time.monotonic() - self._stored_at >= _IDLE and self._queue.empty():
+            _give_back(db)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args)`` on the event loop (from the writer thread), in the order posted."""
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is left to tell
+            logger.debug("the event loop closed before the storage did")
+
+    def _wait_for_company(self, taken: list[_Queued]) -> bool:
+        """Hold a batch of appends alone until ``commit_interval`` after the last commit, taking what
+        comes meanwhile; anything but an append (somebody waits on it) ends the wait. True if the
+        storage is closing."""
+        delay = self._pacing.delay()
+        if delay == 0 or not all(_is_append(item) for item in taken):
+            return False
+        deadline = time.monotonic() + delay
+        while len(taken) < self.max_batch:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            taken.append(item)
+            if not _is_append(item):
+                return False
+        return False
 
     def _finish(self, batch: list[_Op[Any]], results: list[tuple[bool, Any]]) -> None:
-        """Resolve the batch's futures and take its appends off the backlog (stored or failed)."""
+        """On the event loop: resolve the batch's futures and take its appends off the backlog (stored
+        or failed)."""
         for op, (ok, value) in zip(batch, results, strict=True):
-            settle(op.future, ok, value)
+            if op.future is not None:
+                settle(op.future, ok, value)
         self._backlog.stored(sum(len(op.append[2]) for op in batch if op.append is not None))
 
     def _failed(self, exc: sqlite3.Error) -> StorageUnavailableError:
@@ -459,62 +608,105 @@ class SQLiteStorage:
             if key not in done.due and self._logs.due(key):
                 done.due.append(key)
 
-    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey], *, give_back: bool) -> None:
-        """Fold the logs of ``keys``. A fold rewrites its snapshot, and those pages go to the WAL: on top
-        of a WAL at its checkpoint size, a big snapshot's pages took the files past the bound of
-        docs/adr/0015, so a fold of more than ``_BIG_FOLD`` bytes truncates the WAL first (one more fsync,
-        paid only where the fold itself is big). With ``give_back`` (an idle writer), free pages are also
-        handed back to the file system; under load the next appends reuse them."""
+    def _compact_all(self, db: sqlite3.Connection, keys: list[_DocKey]) -> None:
+        """Fold the logs of ``keys`` here and now (at close, once the writer has stopped), then give free
+        space back to the file system."""
         for key in keys:
-            if self._logs.snapshot_size(key) > _BIG_FOLD:
-                _truncate_wal(db)
-            self._compact(db, key)
-        if give_back:
-            db.execute("PRAGMA incremental_vacuum")
-            _truncate_wal(db)
+            while (fold := self._read_fold(db, key)) is not None:
+                fold.merged = compact_updates(fold.snapshot, *fold.log)
+                self._write_fold(db, fold)
+        _give_back(db)
 
-    def _compact(self, db: sqlite3.Connection, key: _DocKey) -> None:
-        """Fold a document's log into its snapshot (on the writer thread, off the event loop)."""
+    def _read_fold(self, db: sqlite3.Connection, key: _DocKey) -> _Fold | None:
+        """The document's snapshot and the start of its log (``compact_rows`` rows), to fold; None if
+        the log is empty. Only the writer writes, and it reads both, so they are consistent without a
+        transaction."""
+        row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
+        if row is None:
+            raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
+        snapshot, upto = row
+        log, last = _read_log(db, key, upto, limit=self._logs.policy.rows)
+        if not log:
+            self._logs.folded(key, len(snapshot))
+            return None
+        return _Fold(key, upto, last, snapshot, log)
+
+    def _write_fold(self, db: sqlite3.Connection, fold: _Fold) -> None:
+        """Replace the snapshot by the fold's and delete the log rows it holds. The new snapshot's pages
+        go to the WAL: on top of a WAL at its checkpoint size, a big snapshot's pages took the files past
+        the bound of docs/adr/0015, so a fold of more than ``_BIG_FOLD`` bytes truncates the WAL first
+        (one more fsync, paid only where the fold itself is big)."""
+        assert fold.merged is not None
+        key = fold.key
+        if self._logs.snapshot_size(key) > _BIG_FOLD:
+            _truncate_wal(db)
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT data, upto FROM snapshots WHERE room=? AND path=?", key).fetchone()
-            if row is None:
-                raise DocumentNotFoundError(f"cannot compact {key[1]!r}: it has no snapshot row")
-            snapshot, upto = row
-            log = db.execute(
-                "SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq", (*key, upto)
-            ).fetchall()
-            merged = snapshot
-            if log:
-                merged = compact_updates(snapshot, *(data for _, data in log))
-                last = log[-1][0]
-                # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds
-                # a row's new value before freeing its old one, and the file held two snapshots.
-                db.execute("UPDATE snapshots SET data=x'' WHERE room=? AND path=?", key)
-                db.execute(
-                    "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (merged, last, *key)
-                )
-                db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, last))
+            # Emptied first, so the new snapshot is written into the old one's pages: SQLite builds a
+            # row's new value before freeing its old one, and the file held two snapshots.
+            emptied = db.execute(
+                "UPDATE snapshots SET data=x'' WHERE room=? AND path=? AND upto=?", (*key, fold.upto)
+            )
+            if emptied.rowcount != 1:  # only the writer folds, one fold per document at a time
+                raise DocumentNotFoundError(f"cannot compact {key[1]!r}: its snapshot changed meanwhile")
+            db.execute(
+                "UPDATE snapshots SET data=?, upto=? WHERE room=? AND path=?", (fold.merged, fold.last, *key)
+            )
+            db.execute("DELETE FROM updates WHERE room=? AND path=? AND seq<=?", (*key, fold.last))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        self._logs.folded(key, len(merged))
+        self._logs.folded(key, len(fold.merged), len(fold.log), sum(map(len, fold.log)))
 
 
-#: Rows per INSERT: 3 parameters each, under SQLite's oldest limit of 999 parameters per statement.
-_INSERT_ROWS = 300
+#: Appends go in as two parameters, whatever their number: the rows' keys and places as JSON, and their
+#: updates end to end in one blob. One prepared statement and one step per batch: a multi-row VALUES
+#: statement is prepared anew for every batch size (one more GIL handover each, and a statement cache
+#: of every size), and ``executemany`` steps (and hands the GIL over) once per row.
+_INSERT_SQL = """
+INSERT INTO updates (room, path, data)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+       substr(?2, json_extract(value, '$[2]'), json_extract(value, '$[3]'))
+FROM json_each(?1) ORDER BY key
+"""
+#: The log after a snapshot as one row: SQLite returns a row per step, and each step hands the GIL over.
+_LOG_SQL = (
+    "SELECT json_group_array(json_array(seq, hex(data))) FROM "
+    "(SELECT seq, data FROM updates WHERE room=? AND path=? AND seq>? ORDER BY seq LIMIT ?)"
+)
+
+
+def _is_append(item: _Queued) -> bool:
+    return isinstance(item, _Op) and item.append is not None
 
 
 def _insert_updates(db: sqlite3.Connection, rows: list[tuple[str, str, bytes]]) -> None:
-    """Append log rows, in order, with one statement per few hundred rows (one GIL handover each)."""
-    for start in range(0, len(rows), _INSERT_ROWS):
-        chunk = rows[start : start + _INSERT_ROWS]
-        values = ", ".join(["(?, ?, ?)"] * len(chunk))
-        db.execute(
-            f"INSERT INTO updates (room, path, data) VALUES {values}", [v for row in chunk for v in row]
-        )
+    """Append log rows, in order, in one statement (one GIL handover: see ``_INSERT_SQL``)."""
+    if not rows:
+        return
+    places: list[tuple[str, str, int, int]] = []
+    start = 1  # substr counts from 1
+    for room, path, update in rows:
+        places.append((room, path, start, len(update)))
+        start += len(update)
+    db.execute(_INSERT_SQL, (json.dumps(places), b"".join(update for _, _, update in rows)))
+
+
+def _read_log(db: sqlite3.Connection, key: _DocKey, upto: int, *, limit: int = -1) -> tuple[list[bytes], int]:
+    """The document's log rows after ``upto`` in order (the first ``limit``, if not -1), and the last
+    one's ``seq`` (``upto`` if none): read in one step (``_LOG_SQL``), not one per row."""
+    (text,) = db.execute(_LOG_SQL, (*key, upto, limit)).fetchone()
+    log: list[tuple[int, str]] = sorted(json.loads(text))
+    return [bytes.fromhex(data) for _, data in log], log[-1][0] if log else upto
+
+
+def _give_back(db: sqlite3.Connection) -> None:
+    """Hand free pages and the WAL back to the file system: fsyncs nobody waits on when the writer is
+    idle; under load the next appends reuse the pages instead."""
+    db.execute("PRAGMA incremental_vacuum")
+    _truncate_wal(db)
 
 
 def _truncate_wal(db: sqlite3.Connection) -> None:
@@ -528,16 +720,12 @@ def _probe(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR REPLACE INTO probe (id, written) VALUES (1, strftime('%s'))")
 
 
-def _probe_op() -> _Op[None]:
-    probe: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    probe.add_done_callback(_ignore_outcome)
-    return _Op(_probe, probe)
+def _resolve_future(future: asyncio.Future[None]) -> None:
+    future.set_result(None)
 
 
-def _ignore_outcome(future: asyncio.Future[None]) -> None:
-    # The probe's failure is already recorded in ``problem``; retrieving it keeps asyncio quiet.
-    if not future.cancelled():
-        future.exception()
+def _fail_future(future: asyncio.Future[None], exc: BaseException) -> None:
+    future.set_exception(exc)
 
 
 def _cause(exc: sqlite3.Error) -> str:

@@ -13,8 +13,11 @@ script that starts a server without an ``if __name__ == "__main__"`` guard. If t
 (killed for memory), the work is done in the server's process, and the next call starts another.
 
 Requests and answers are ``multiprocessing.connection`` messages: the function's
-``module:qualified name``, the number of arguments, the arguments; then ``ok`` or ``error`` and the
-result or the error's text.
+``module:qualified name``, then the arguments in one message (their number and lengths, then their bytes
+end to end); then ``ok`` or ``error`` and the result or the error's text. One message for all the
+arguments, because each message is a system call, and each system call may hand the GIL to a busy event
+loop and wait a switch interval to get it back: a log of 1,000 updates sent one message each waited
+seconds.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import atexit
 import importlib
 import logging
 import os
+import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-__all__ = ["main", "run_in_worker_process"]
+__all__ = ["main", "run_in_worker_process", "start_worker_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +59,7 @@ class _Worker:
 
     def run(self, function: Work, arguments: tuple[bytes, ...]) -> bytes:
         self.requests.send_bytes(f"{function.__module__}:{function.__qualname__}".encode())
-        self.requests.send_bytes(len(arguments).to_bytes(4, "big"))
-        for argument in arguments:
-            self.requests.send_bytes(argument)
+        self.requests.send_bytes(_pack(arguments))
         status, answer = self.answers.recv_bytes(), self.answers.recv_bytes()
         if status == _ERROR:
             raise ValueError(answer.decode())
@@ -81,6 +83,22 @@ def _stop() -> None:
         if _worker is not None:
             _worker.close()
             _worker = None
+
+
+def start_worker_process() -> None:
+    """Start the worker process now if it is not running, without waiting for it to be ready.
+
+    Its imports (the whole package) take a second of CPU or more on a loaded machine: started by the
+    first piece of work, that work waited for them, and the server's threads shared the CPU with them
+    while the server was busy. Storage backends start it when they open.
+    """
+    global _worker
+    with _lock:
+        if _worker is None:
+            try:
+                _worker = _Worker()
+            except OSError as exc:  # the work will run in this process, as when the worker dies
+                logger.warning("cannot start the worker process (%s)", exc)
 
 
 def run_in_worker_process(function: Work, arguments: tuple[bytes, ...]) -> bytes:
@@ -111,7 +129,7 @@ def _serve(requests: Connection, answers: Connection) -> None:
             name = requests.recv_bytes().decode()
         except EOFError:
             return
-        arguments = tuple(requests.recv_bytes() for _ in range(int.from_bytes(requests.recv_bytes(), "big")))
+        arguments = _unpack(requests.recv_bytes())
         module, _, qualified_name = name.partition(":")
         try:
             result = getattr(importlib.import_module(module), qualified_name)(arguments)
@@ -121,6 +139,21 @@ def _serve(requests: Connection, answers: Connection) -> None:
         else:
             answers.send_bytes(_OK)
             answers.send_bytes(result)
+
+
+def _pack(arguments: tuple[bytes, ...]) -> bytes:
+    lengths = struct.pack(f">I{len(arguments)}Q", len(arguments), *map(len, arguments))
+    return lengths + b"".join(arguments)
+
+
+def _unpack(message: bytes) -> tuple[bytes, ...]:
+    (count,) = struct.unpack_from(">I", message)
+    start = 4 + 8 * count
+    arguments: list[bytes] = []
+    for length in struct.unpack_from(f">{count}Q", message, 4):
+        arguments.append(message[start : start + length])
+        start += length
+    return tuple(arguments)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ multiplexed protocol says in JSON is said the y-protocols way or not at all:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pycrdt import YMessageType
 from websockets.asyncio.server import ServerConnection
@@ -46,6 +46,7 @@ __all__ = ["YjsParticipant", "YjsSession"]
 logger = logging.getLogger(__name__)
 
 _OPEN_REQUEST_ID = 0
+_AWARENESS = bytes([YMessageType.AWARENESS])
 
 
 class YjsParticipant(Participant):
@@ -107,24 +108,33 @@ class YjsSession:
         request = Request(_OPEN_REQUEST_ID, RequestType.SYNC_OPEN, {"path": self.path, "create": True})
         await self.session.handle_text(encode_text(request))
 
-    async def handle_text(self, text: str) -> None:
-        self.participant.close(
-            CloseCode.UNSUPPORTED_DATA, "this route carries binary y-protocols messages only"
-        )
+    async def pace(self, frames: Sequence[str | bytes]) -> list[str | bytes]:
+        """The session's rate limits, applied to bare y-messages."""
+        return await self.session.pace(frames, awareness=_is_awareness)
 
-    async def pace(self, frame: str | bytes) -> bool:
-        """The session's rate limits, applied to a bare y-message."""
-        awareness = isinstance(frame, bytes) and frame[:1] == bytes([YMessageType.AWARENESS])
-        return await self.session.pace(frame, awareness=awareness)
-
-    async def handle_binary(self, frame: bytes) -> None:
+    async def handle_frames(self, frames: Sequence[str | bytes]) -> None:
+        if any(isinstance(frame, str) for frame in frames):
+            self.participant.close(
+                CloseCode.UNSUPPORTED_DATA, "this route carries binary y-protocols messages only"
+            )
         channel = self.participant.channel
-        if channel is None or not frame or frame[0] == AUTH_MESSAGE:
-            return  # not open (and closing), or an auth message, which only servers send
-        await self.session.handle_binary(encode_binary(channel, frame))
+        if channel is None:
+            return  # not open, and closing
+        await self.session.handle_frames(
+            [
+                encode_binary(channel, frame)
+                for frame in frames
+                # An auth message only servers send.
+                if isinstance(frame, bytes) and frame and frame[0] != AUTH_MESSAGE
+            ]
+        )
 
     def close(self) -> None:
         self.session.close()
+
+
+def _is_awareness(message: bytes) -> bool:
+    return message[:1] == _AWARENESS
 
 
 def _bare(message: bytes) -> bytes:

@@ -45,7 +45,9 @@ _COMPACT_AT = 256
 class ClientReplica(Replica, Protocol):
     """A replica the client end can also apply the server's updates to."""
 
-    def apply_update(self, update: bytes, origin: Any = ..., *, check: bool = ...) -> Any: ...
+    def apply_update(
+        self, update: bytes, origin: Any = ..., *, check: bool = ..., as_is: bool = ...
+    ) -> Any: ...
 
 
 class Received(Enum):
@@ -147,7 +149,7 @@ class ClientChannel:
             self._server_state = sync.payload
             return Received.STATE
         try:
-            self.apply_from_server(sync.payload)
+            self.apply_from_server(sync.payload, answer=sync.kind == YSyncMessageType.SYNC_STEP2)
         except (ValueError, RuntimeError, MeshError):
             # Not applied, so not lost: a fresh Step1 makes the server send whatever is still missing.
             logger.error("cannot apply an update from the server; resyncing", exc_info=True)
@@ -155,13 +157,17 @@ class ClientChannel:
             return Received.RESYNC
         return Received.SYNCHRONIZED if sync.kind == YSyncMessageType.SYNC_STEP2 else Received.APPLIED
 
-    def apply_from_server(self, update: bytes) -> None:
+    def apply_from_server(self, update: bytes, *, answer: bool = False) -> None:
         """Apply an update the server already holds (so it is not sent back).
 
         Not checked against the schema: the server checked it (and mended what broke it) before
         relaying, so checking again would only cost the client a document walk per update or load.
+        ``answer``: the update is the server's SyncStep2, what it holds beyond the state vector this
+        replica sent, so only structs the replica lacks (updates reach a channel only after it): update
+        listeners get it as it came, instead of pycrdt encoding the transaction's update again (a first
+        sync's is the whole document, and cost a sixth of the client's load).
         """
-        self.replica.apply_update(update, origin=FROM_SERVER, check=False)
+        self.replica.apply_update(update, origin=FROM_SERVER, check=False, as_is=answer)
 
     # -- output --------------------------------------------------------------------------------
 

@@ -545,3 +545,27 @@ def test_an_as_is_update_that_fails_tells_listeners_nothing_that_did_not_integra
     assert heard == []
     reader.root.append_json({"heading": {"text": "mine", "level": 2}})
     assert len(heard) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 99), max_size=4), max_size=12))
+def test_from_json_indexes_the_children_in_order_as_loading_its_state_does(columns: list[list[int]]) -> None:
+    # load_json writes the root's children as one run (last first, one splice of the ordered ids):
+    # its index must be the one a load of the same state builds from the CRDT, children in JSON order.
+    data = {
+        "board": {
+            "title": "t",
+            "columns": [
+                {"column": {"name": f"c{i}", "cards": [{"card": {"title": str(c)}} for c in cards]}}
+                for i, cards in enumerate(columns)
+            ],
+        }
+    }
+    document = MeshDocument.from_json(board_schema(), data)
+    assert document.to_json() == data
+    loaded = MeshDocument(schema=board_schema())
+    assert loaded.apply_updates([document.get_update()]) == []
+    assert _index_of(document) == _index_of(loaded)
+    assert [c.get_attribute("name") for c in document.root.get_children()] == [
+        f"c{i}" for i in range(len(columns))
+    ]

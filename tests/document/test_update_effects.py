@@ -1,8 +1,9 @@
 """A replica told what an update does (the update guard's UpdateEffects) ends as one that watched pycrdt's
 events: the same index, the same events, the same violations, under concurrent edits of every kind.
 
-The room server applies updates that insert nothing this way (docs/adr/0018-remote-changes-without-
-deep-events.md); everything else still goes through the events, so the two must never disagree.
+The room server applies updates this way where the update alone tells what they do (docs/adr/0018-remote-
+changes-without-deep-events.md); everything else still goes through the events, so the two must never
+disagree.
 """
 
 from __future__ import annotations
@@ -191,13 +192,13 @@ def test_a_replica_told_the_effects_ends_as_one_that_watched_the_events(
     assert told.violations == watched.violations
 
 
-def test_updates_that_insert_nothing_are_told_and_inserts_are_not() -> None:
+def test_edits_are_told_and_an_insert_beside_a_deleted_element_is_not() -> None:
     seed = MeshDocument(schema=SCHEMA)
     para = seed.root.append_child("para", {"text": "hello"})
     figure = seed.root.append_child("figure", {"src": "a.png"})
     server = GuardedWatcher(MeshDocument(schema=SCHEMA))
     server.receive(seed.get_update())
-    assert server.told == 0  # it inserted the elements
+    assert server.told == 1  # elements inserted into the root, text typed into a new one
 
     def send(edit: Any) -> None:
         before = seed.get_state()
@@ -209,7 +210,7 @@ def test_updates_that_insert_nothing_are_told_and_inserts_are_not() -> None:
     send(lambda: para.format_text(0, 5, {"bold": True}))
     send(lambda: para.delete_text(0, 6))
     send(figure.delete)
-    assert server.told == 5
+    assert server.told == 6
     assert server.doc.to_json() == seed.to_json()
     assert server.events == Counter(
         {
@@ -220,8 +221,9 @@ def test_updates_that_insert_nothing_are_told_and_inserts_are_not() -> None:
             ("deleted", figure.id, "figure", False): 1,
         }
     )
+    # Inserted after the deleted figure: its place among what was deleted there is the events' to tell.
     send(lambda: seed.root.append_child("figure"))
-    assert server.told == 5
+    assert server.told == 6
 
 
 def test_an_update_told_its_effects_and_applied_as_is_reaches_update_listeners_as_it_came() -> None:

@@ -231,7 +231,7 @@ def test_the_decoder_reads_what_pycrdt_writes() -> None:
         ("p", None, ()),
         (None, "$id", ("withtext",)),
         (None, None, ()),
-        (None, None, ()),
+        (None, None, ("hidden",)),  # a string item's characters
     ]
     assert items[3].length == len("hidden")
 

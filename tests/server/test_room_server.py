@@ -337,3 +337,25 @@ async def test_oversized_frame_closes_only_that_connection(
         async with raw_client(server.url) as writer:
             (await writer.open("big.doc")).doc.root.append_child("p", {"text": "after"})
             await watcher.wait_for(lambda d: len(d) == 2, what="it holds two elements")
+
+
+async def test_frames_in_flight_behind_sync_close_are_dropped_quietly(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        doc = await alice.open("closing.doc")
+        presence = Awareness(doc.doc.ydoc)
+        presence.set_local_state({"user": "alice"})
+        closing = asyncio.create_task(alice.request("sync.close", channel=doc.channel))
+        await asyncio.sleep(0)  # the request is queued first; these frames leave behind it
+        awareness = create_awareness_message(presence.encode_awareness_update([doc.doc.ydoc.client_id]))
+        await alice.send_frame(doc.channel, awareness)
+        doc.doc.root.append_child("p", {"text": "after the close"})
+        await closing
+        # Answered after the frames above were handled: none of them earned an error push.
+        await alice.open("other.doc")
+        assert alice.pushes.empty()
+        # A channel this connection never opened is still an error.
+        await alice.send_frame(doc.channel + 100, awareness)
+        push = await alice.next_push()
+        assert push.fields["error"]["code"] == "protocol_error"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycrdt import Doc, XmlElement, XmlFragment
 
 from mesh_tools.server._snapshots import _OWN_PROCESS_BYTES, _compact, compact_updates
@@ -76,3 +78,14 @@ def test_a_big_log_is_folded_in_the_worker_process_exactly_as_in_this_one() -> N
         body.children.append(XmlElement("p", {"text": "x" * 200}))
         body.children[0].attributes["text"] = "overwritten " * 20
     assert compact_updates(*updates) == _compact(tuple(updates))
+
+
+def _lengths(arguments: tuple[bytes, ...]) -> bytes:
+    return b",".join(str(len(argument)).encode() + b":" + argument.hex().encode() for argument in arguments)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=40).map(tuple))
+def test_arguments_reach_the_worker_process_whole_and_in_order(arguments: tuple[bytes, ...]) -> None:
+    # All the arguments travel in one message (a message each handed the GIL over once per argument).
+    assert run_in_worker_process(_lengths, arguments) == _lengths(arguments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pycrdt import Doc, Map, YSyncMessageType, create_sync_message, merge_updates
+from pycrdt import Doc, Map, YSyncMessageType, create_sync_message, create_update_message, merge_updates
 
 from mesh_tools.document import MeshDocument
 from mesh_tools.sync import (
@@ -193,3 +193,32 @@ def test_whatever_the_order_of_events_the_server_ends_with_every_local_edit(even
             server.apply_update(message.payload)
     assert sorted(texts(server), key=int) == made
     assert channel.delivered(channel.mark())
+
+
+def test_the_servers_step2_reaches_update_listeners_as_it_came() -> None:
+    channel, document = _channel()
+    heard: list[bytes] = []
+    document.on_update(lambda update, origin: heard.append(update))
+    server = MeshDocument(schema=NOTES)
+    written: list[bytes] = []
+    server.on_update(lambda update, origin: written.append(update))
+    for i in range(3):
+        _note(server, f"note {i}")
+    server.root.get_children()[0].set_attribute("text", "note 0, rewritten")
+    channel.connect(1, read_only=False)
+    _drain(channel)
+    # What the replica lacks, as a server holding an uncompacted log has it: pycrdt would encode the
+    # transaction's update otherwise (squashing the runs), so the bytes tell whose encoding was heard.
+    answer = merge_updates(*written)
+    assert channel.receive(sync_step2_message(answer)) is Received.SYNCHRONIZED
+    assert heard == [answer]
+    assert texts(document) == ["note 0, rewritten", "note 1", "note 2"]
+    before = server.get_state()
+    _note(server, "live")
+    live = server.get_update(before)
+    assert channel.receive(create_update_message(live)) is Received.APPLIED
+    assert len(heard) == 2 and texts(document)[-1] == "live"
+    # Either way a listener can rebuild the replica from what it heard.
+    rebuilt = MeshDocument(schema=NOTES)
+    rebuilt.apply_updates(heard)
+    assert rebuilt.to_json(include_ids=True) == document.to_json(include_ids=True)
