@@ -317,7 +317,7 @@ class BatchPlan:
         check_limits(self.doc.limits, self.depth(parent), self.count, [built])
         stack = [(built, parent)]
         while stack:
-            (element_id, tag, _, _, children), under = stack.pop()
+            (element_id, tag, _, _, children, _, _), under = stack.pop()
             self.tags[element_id] = tag
             self.parents[element_id] = under
             self.kids[element_id] = [child[0] for child in children]

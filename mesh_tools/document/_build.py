@@ -29,6 +29,10 @@ class Built(NamedTuple):
     #: The text of an element whose type declares one (its only child, created with it), else None.
     text: str | None
     children: list[Built]
+    #: Elements in the subtree, itself included.
+    size: int = 1
+    #: Levels in the subtree, itself being one.
+    height: int = 1
 
 
 #: Marks to apply once a built subtree is in the CRDT (pycrdt cannot format unintegrated text), by id.
@@ -128,7 +132,7 @@ class Builder:
         error = rules.child_error(self.schema, parent_tag, tag, position)
         if error is not None:
             raise error
-        element_type = self.schema.element(tag)
+        element_type = self.element_types[tag]  # child_error named any tag the schema lacks
         attributes, children, text, text_marks = self.split_body(element_type, body, where)
         taken = set() if taken is None else taken
         element_id = attributes.get(ID_ATTRIBUTE) or self.fresh_id(taken)
@@ -141,13 +145,17 @@ class Builder:
         if element_type.text_property is not None:
             # Created with the element, so every replica's edits land in this one Yjs text.
             return Built(element_id, tag, attributes, text or "", [])
+        if not children:
+            return Built(element_id, tag, attributes, None, [])
         child_outlines = [
             self.subtree(
                 child, parent_tag=tag, position=i, where=f"{where}.{tag}[{i}]", taken=taken, marks=marks
             )
             for i, child in enumerate(children)
         ]
-        return Built(element_id, tag, attributes, None, child_outlines)
+        size = 1 + sum(child.size for child in child_outlines)
+        height = 1 + max(child.height for child in child_outlines)
+        return Built(element_id, tag, attributes, None, child_outlines, size, height)
 
     def fresh_id(self, taken: set[str] | None = None) -> str:
         """An id neither in the document nor in ``taken``."""
@@ -171,13 +179,11 @@ class DocumentLimits:
 def check_limits(limits: DocumentLimits, parent_depth: int, size: int, subtrees: list[Built]) -> None:
     """Refuse subtrees about to go under an element at ``parent_depth`` of a ``size``-element document
     when they would take it past its limits (before anything is written)."""
-    depth, added = 0, 0
-    stack = [(built, 1) for built in subtrees]
-    while stack:
-        built, level = stack.pop()
-        depth, added = max(depth, level), added + 1
-        stack.extend((child, level + 1) for child in built.children)
-    if subtrees and parent_depth + depth > limits.max_depth:
+    height, added = 0, 0
+    for built in subtrees:
+        height = max(height, built.height)
+        added += built.size
+    if subtrees and parent_depth + height > limits.max_depth:
         raise rules.too_deep(subtrees[0].tag, limits.max_depth)
     if size + added > limits.max_elements:
         raise rules.too_many_elements(limits.max_elements)

@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, wrap_element
+from ._pycrdt import child_count, current_transaction, is_integrated, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -52,7 +52,7 @@ class Element:
     @property
     def _xml(self) -> XmlElement:
         node = self._node
-        if not isinstance(node, XmlElement):  # an ElementNode is one too
+        if node is None or is_integrated(node):  # an ElementNode is a pycrdt XmlElement already
             if node is None:
                 node = self._doc._index.integrated(self.id)
             node = self._node = wrap_element(node, self._doc.ydoc)
@@ -220,7 +220,7 @@ class Element:
         self._live()
         # One transaction for the read and the write: pycrdt commits a transaction per bare read.
         with self._doc._api_write():
-            count = child_count(self._xml.integrated, self._doc.ydoc)
+            count = child_count(self._xml.integrated, current_transaction(self._doc.ydoc))
             at = count if index is None else (index + count if index < 0 else index)
             if not 0 <= at <= count:
                 raise InvalidOperationError(

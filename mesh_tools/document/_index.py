@@ -31,6 +31,7 @@ from ._pycrdt import (
     Subtrees,
     XmlChange,
     child_element,
+    current_transaction,
     insert_element_node,
     integrated_children,
     is_text,
@@ -136,21 +137,23 @@ class ElementIndex:
     def _write(self, parent: Any, at: int, built: Built, parent_id: str) -> Element:
         """Write ``built`` into the integrated element ``parent``; the handles wrap their nodes on use."""
         top: Element | None = None
-        ydoc = self._doc.ydoc
+        txn = current_transaction(self._doc.ydoc)
         stack = [(parent, at, built, parent_id)]
         while stack:
-            into, position, (element_id, tag, attributes, text, children), into_id = stack.pop()
+            into, position, (element_id, tag, attributes, text, children, _, _), into_id = stack.pop()
             # The text, when the type declares one, is created with the element, so every replica's
             # edits land in this one Yjs text.
-            node = insert_element_node(into, ydoc, position, tag, attributes, text)
+            node = insert_element_node(into, txn, position, tag, attributes, text)
             element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
             top = top or element
             self.parents[element_id] = into_id
-            if text is not None or children:
-                self.kids[element_id] = [None] if text is not None else [child.id for child in children]
-            # Popped last first, each written at 0: yrs finds a position by walking the children, so
-            # appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
-            stack.extend((node, 0, child, element_id) for child in children)
+            if text is not None:
+                self.kids[element_id] = [None]
+            elif children:
+                self.kids[element_id] = [child.id for child in children]
+                # Popped last first, each written at 0: yrs finds a position by walking the children,
+                # so appending n children one by one (as pycrdt's nested prelims do) costs O(n^2).
+                stack.extend((node, 0, child, element_id) for child in children)
         assert top is not None
         return top
 

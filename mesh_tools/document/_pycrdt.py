@@ -10,12 +10,14 @@ The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlTe
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
 ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``get(txn, index)``, ``len(txn)``,
 ``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index,
-text)`` and ``observe_deep(callback)`` methods, the integrated text's ``parent()``, ``diff(txn)``,
-``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``,
-``Transaction._txn`` (the Rust transaction those methods take), the Rust ``XmlEvent``'s ``transaction``,
-``target``, ``children_changed``, ``delta`` and ``keys`` fields, ``Doc._read_transaction`` and
-``Doc._exceptions`` (how pycrdt's own event adapter lends the committing transaction to callbacks and
-reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
+text)`` and ``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in),
+``Doc._doc`` and ``Doc._allow_multithreading`` (the Rust document, and whether pycrdt locks its transactions),
+the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn,
+...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust
+``XmlEvent``'s ``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields,
+``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event adapter lends the committing
+transaction to callbacks and reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in
+pycrdt's Python types).
 """
 
 from __future__ import annotations
@@ -44,14 +46,17 @@ __all__ = [
     "XmlChange",
     "child_count",
     "child_element",
+    "current_transaction",
     "format_text_node",
     "fragment_nodes",
     "insert_element_node",
     "integrated_children",
+    "is_integrated",
     "is_text",
     "node_id",
     "read_node",
     "splice_text_node",
+    "state_vector",
     "subtree_json",
     "subtree_rows",
     "text_holder_id",
@@ -234,34 +239,74 @@ def child_element(parent: Any, ydoc: Doc[Any], position: int, element_id: str) -
     )
 
 
-def child_count(node: Any, ydoc: Doc[Any]) -> int:
+def is_integrated(node: Any) -> bool:
+    """Whether a handle's node is an integrated element (not yet wrapped in a pycrdt one).
+
+    A type test, not ``isinstance(node, XmlElement)``: pycrdt's types are ABCs, whose instance checks
+    run Python code (a third of a microsecond, on every local write).
+    """
+    return type(node) is _IntegratedElement
+
+
+def current_transaction(ydoc: Doc[Any]) -> Any:
+    """The Rust transaction of the pycrdt transaction ``ydoc`` is in (there must be one).
+
+    The reads and writes below take it, so a local insert opens no nested ``transaction()`` (pycrdt's
+    wrapper costs about a microsecond per entry, twice what counting the children does).
+    """
+    txn: Any = ydoc._txn
+    assert txn is not None and txn._txn is not None, "only inside a transaction"
+    return txn._txn
+
+
+def state_vector(ydoc: Doc[Any]) -> bytes:
+    """``ydoc.get_state()``: the state vector, read in the open transaction or in a bare Rust one.
+
+    Every tool result carries a version holding it; pycrdt's transaction wrapper around the read cost
+    twice the read. A transaction that changes nothing calls no observer, so only the lock a
+    multithreaded Doc takes is left to pycrdt.
+    """
+    doc: Any = ydoc
+    if doc._txn is not None:
+        state: bytes = doc._doc.get_state(doc._txn._txn)
+        return state
+    if doc._allow_multithreading:
+        return ydoc.get_state()
+    txn = doc._doc.create_transaction()
+    try:
+        state = doc._doc.get_state(txn)
+        txn.commit()
+    finally:
+        txn.drop()
+    return state
+
+
+def child_count(node: Any, txn: Any) -> int:
     """How many children (elements and texts) an integrated element has in the CRDT.
 
     Read from the CRDT, not the index: a replica may also be written beside the API (a pycrdt
     Provider syncing its ``ydoc``), and a position must count what is there.
     """
-    with ydoc.transaction() as txn:
-        count: int = node.len(txn._txn)
+    count: int = node.len(txn)
     return count
 
 
 def insert_element_node(
-    parent: Any, ydoc: Doc[Any], position: int, tag: str, attributes: dict[str, Any], text: str | None
+    parent: Any, txn: Any, position: int, tag: str, attributes: dict[str, Any], text: str | None
 ) -> Any:
     """Insert an element (with ``text`` as its one text child, unless None) at child ``position`` of an
-    integrated element; returns the integrated element.
+    integrated element, in the transaction ``txn`` (see :func:`current_transaction`); returns the
+    integrated element.
 
     What ``parent.children.insert(position, XmlElement(tag, attributes, [XmlText(text)]))`` writes,
     without the two wrappers, the child count it reads again and the transaction per attribute it costs:
     a local insert's CRDT write took twice as long through the public API.
     """
-    with ydoc.transaction() as txn:
-        inner: Any = txn._txn
-        node = parent.insert_element_prelim(inner, position, tag)
-        for name, value in attributes.items():
-            node.insert_attribute(inner, name, value)
-        if text is not None:
-            node.insert_str(inner, 0, text)
+    node = parent.insert_element_prelim(txn, position, tag)
+    for name, value in attributes.items():
+        node.insert_attribute(txn, name, value)
+    if text is not None:
+        node.insert_str(txn, 0, text)
     return node
 
 

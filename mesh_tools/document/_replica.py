@@ -32,7 +32,7 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._move import RecentMoves, index_moved
-from ._pycrdt import DeepObserver, XmlChange
+from ._pycrdt import DeepObserver, XmlChange, state_vector
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
 from ._update_effects import UpdateEffects
 from ._update_split import split_update
@@ -203,7 +203,7 @@ class MeshDocument:
 
     def get_state(self) -> bytes:
         """The state vector: what this replica has seen."""
-        return self.ydoc.get_state()
+        return state_vector(self.ydoc)
 
     def get_update(self, state: bytes | None = None) -> bytes:
         """Everything this replica has that a replica with ``state`` lacks (all of it if None)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypedDict, runtime_checkable
@@ -138,11 +138,32 @@ class ToolResult:
 
     def to_json(self) -> str:
         """The compact JSON text a model reads."""
-        return _COMPACT.encode(self.to_dict())
+        return _compact(self.to_dict())
 
 
-#: Made once: json.dumps with options builds an encoder per call, a fifth of a small result's cost.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``, with its encoder made once.
+
+    ``JSONEncoder.encode`` makes a C encoder per call (as ``json.dumps`` makes a ``JSONEncoder``), which
+    cost twice what encoding a small result does; this keeps the C encoder (CPython's ``json.encoder``,
+    where there is one) and calls it with the same options. No circular check: a result is a tree the
+    tool built.
+    """
+    plain = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return plain.encode
+    encode = make(None, plain.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+    def compact(value: Any) -> str:
+        if isinstance(value, str):
+            return plain.encode(value)
+        return "".join(encode(value, 0))
+
+    return compact
+
+
+_compact = _compact_encoder()
 
 
 @runtime_checkable

@@ -686,7 +686,9 @@ class DocumentToolkit(FunctionToolkit):
 
     async def _writable(self, arguments: Mapping[str, Any], *targets: str) -> _OpenDocument:
         """The document an edit goes to, after its ``if_unchanged_since`` check on the target elements."""
-        entry = await self._open(self._path(arguments))
+        path = self._path(arguments)
+        # An open document without awaiting _open: a coroutine per call costs as much as the lookup.
+        entry = self._documents.get(path) or await self._open(path)
         version = arguments.get(_IF_UNCHANGED)
         if version is not None:
             await entry.feed.catch_up(version)

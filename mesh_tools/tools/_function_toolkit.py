@@ -118,13 +118,24 @@ def _parse(arguments: str) -> Any:
     if not arguments or arguments.isspace():
         return {}  # some models send "" for a call without arguments
     try:
-        return _DECODER.decode(arguments)
+        return _decode(arguments)
     except ValueError as error:
         raise InvalidValueError(
             f"the arguments are not valid JSON: {error}", hint="send one JSON object"
         ) from None
     except RecursionError:
         raise InvalidValueError("the arguments nest too deeply", hint="send one JSON object") from None
+
+
+def _decode(text: str) -> Any:
+    """``_DECODER.decode(text)``, a third cheaper for the usual text: one JSON value, nothing around it
+    (``raw_decode`` skips decode's two whitespace scans). Other texts go through ``decode``, which
+    says what is wrong with them."""
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return _DECODER.decode(text)
+    return value if end == len(text) else _DECODER.decode(text)
 
 
 def _reject_constant(name: str) -> Any:

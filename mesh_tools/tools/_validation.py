@@ -1,266 +1,30 @@
 """Checking tool arguments against the advertised schema, and explaining failures in the model's terms.
 
-Acceptance runs a validator compiled from the schema into plain Python checks: the generated schemas
-use a small Draft 2020-12 vocabulary, and jsonschema's interpreter costs more than the CRDT edit it
-guards. Explanations run jsonschema itself (the reference implementation; tests check both agree) and
-turn its first error into a typed :class:`~mesh_tools.errors.MeshError` whose hint lists what would
-be valid at that spot: the tags allowed there, the element's attributes and their types.
+Acceptance runs a validator compiled from the schema into Python (:mod:`._schema_check`): jsonschema's
+interpreter costs more than the CRDT edit it guards. Explanations run jsonschema itself (the reference
+implementation; tests check both agree) and turn its first error into a typed
+:class:`~mesh_tools.errors.MeshError` whose hint lists what would be valid at that spot: the tags
+allowed there, the element's attributes and their types.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from ..errors import InvalidValueError, MeshError, SchemaError
+from ..errors import InvalidValueError, MeshError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._arguments import TAG_KEY
+from ._schema_check import compile_schema, json_equal
 
-__all__ = ["ArgumentChecker", "ArgumentKind", "compile_schema"]
-
-Check: TypeAlias = Callable[[Any], bool]
+__all__ = ["ArgumentChecker", "ArgumentKind"]
 
 #: How an argument is explained: a plain value, a typed element subtree, an attribute assignment
 #: (``{"name", "value"}``), or an attribute name.
 ArgumentKind: TypeAlias = Literal["value", "element", "attribute", "attribute_name"]
-
-
-def compile_schema(schema: Mapping[str, Any]) -> Check:
-    """Compile a schema in the strict vocabulary into a function that says whether an instance fits.
-
-    Supports ``type``, ``properties``, ``required``, ``additionalProperties`` (false), ``items``,
-    ``minItems``, ``maxItems``, ``anyOf``, ``enum``, ``const`` and ``$ref`` into ``$defs``; other
-    keywords raise SchemaError rather than being silently ignored. A union whose branches all require
-    a property with a string ``const`` (``$tag``, an attribute's ``name``) checks only the branches
-    that value selects: the same answer as trying them all, without the cost.
-    """
-    defs: Mapping[str, Any] = schema.get("$defs", {})
-    compiled: dict[str, Check] = {}
-
-    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
-        ref = node.get("$ref")
-        if ref is None:
-            return node
-        name = ref.removeprefix("#/$defs/")
-        if not ref.startswith("#/$defs/") or name not in defs:
-            raise SchemaError(f"$ref {ref!r} does not point into $defs")
-        return resolve(defs[name])
-
-    def reference(ref: str) -> Check:
-        name = ref.removeprefix("#/$defs/")
-        resolve({"$ref": ref})
-        if name in compiled:
-            return compiled[name]
-        return lambda value: compiled[name](value)  # a definition not compiled yet (or recursive)
-
-    def build(node: Mapping[str, Any]) -> Check:
-        unknown = set(node) - _KEYWORDS
-        if unknown:
-            raise SchemaError(f"keywords {sorted(unknown)} are not supported by the argument validator")
-        checks: list[Check] = []
-        if "$ref" in node:
-            checks.append(reference(node["$ref"]))
-        is_object = "properties" in node or "required" in node or node.get("additionalProperties") is False
-        # Fewer checks per value, same answers: an object check can require the object itself, and
-        # string options imply the string type.
-        if "type" in node and not (is_object and node["type"] == "object") and not _strings_only(node):
-            checks.append(_type_check(node["type"]))
-        if is_object:
-            checks.append(_object_check(node, build, required_type=node.get("type") == "object"))
-        if "items" in node:
-            checks.append(_items_check(build(node["items"])))
-        if "minItems" in node or "maxItems" in node:
-            checks.append(_length_check(node.get("minItems", 0), node.get("maxItems")))
-        if "anyOf" in node:
-            checks.append(_union_check(node["anyOf"], build, resolve))
-        if "enum" in node:
-            checks.append(_enum_check(list(node["enum"])))
-        if "const" in node:
-            checks.append(_enum_check([node["const"]]))
-        return _all(checks)
-
-    for name, definition in defs.items():
-        compiled[name] = build(definition)
-    return build(schema)
-
-
-_KEYWORDS = frozenset(
-    {
-        "$ref",
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "minItems",
-        "maxItems",
-        "anyOf",
-        "enum",
-        "const",
-        "description",
-        "title",
-        "$defs",
-    }
-)
-
-
-def _all(checks: list[Check]) -> Check:
-    if not checks:
-        return lambda value: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda value: first(value) and second(value)
-
-    return lambda value: all(each(value) for each in checks)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_integer(value: Any) -> bool:
-    # Draft 2020-12: an integer is any number with a zero fractional part, 1.0 included.
-    return _is_number(value) and float(value).is_integer()
-
-
-#: Python types for the JSON types an isinstance check decides alone (bool is not a number).
-_PLAIN_TYPES: dict[str, type] = {
-    "string": str,
-    "boolean": bool,
-    "null": type(None),
-    "object": dict,
-    "array": list,
-}
-
-
-def _type_check(types: str | Sequence[str]) -> Check:
-    names = [types] if isinstance(types, str) else list(types)
-    unknown = [name for name in names if name not in _PLAIN_TYPES and name not in ("number", "integer")]
-    if unknown or not names:
-        raise SchemaError(f"unknown types {unknown or names}")
-    plain = tuple(_PLAIN_TYPES[name] for name in names if name in _PLAIN_TYPES)
-    if "number" in names:
-        return lambda value: isinstance(value, plain) or _is_number(value)
-    if "integer" in names:
-        return lambda value: isinstance(value, plain) or _is_integer(value)
-    return lambda value: isinstance(value, plain)
-
-
-def _strings_only(node: Mapping[str, Any]) -> bool:
-    """Whether the node's ``type`` is ``"string"`` and its ``const``/``enum`` allow only strings."""
-    if node.get("type") != "string":
-        return False
-    if "const" in node:
-        return isinstance(node["const"], str)
-    return "enum" in node and all(isinstance(option, str) for option in node["enum"])
-
-
-def _object_check(
-    node: Mapping[str, Any], build: Callable[[Mapping[str, Any]], Check], *, required_type: bool
-) -> Check:
-    """The object keywords; with ``required_type`` (``"type": "object"``) also the type itself."""
-    properties = {name: build(sub) for name, sub in node.get("properties", {}).items()}
-    required = list(node.get("required", []))
-    closed = node.get("additionalProperties") is False
-
-    def check(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return not required_type  # object keywords do not apply to other types
-        for name in required:
-            if name not in value:
-                return False
-        for name, item in value.items():
-            sub = properties.get(name)
-            if sub is None:
-                if closed:
-                    return False
-            elif not sub(item):
-                return False
-        return True
-
-    return check
-
-
-def _union_check(
-    branches: Sequence[Mapping[str, Any]],
-    build: Callable[[Mapping[str, Any]], Check],
-    resolve: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-) -> Check:
-    checks = [build(branch) for branch in branches]
-    key = _discriminator([resolve(branch) for branch in branches])
-    if key is None:
-        return _any(checks)
-    selected_by: dict[str, list[Check]] = {}
-    for branch, compiled in zip(branches, checks, strict=True):
-        selected_by.setdefault(resolve(branch)["properties"][key]["const"], []).append(compiled)
-    by_value = {value: each[0] if len(each) == 1 else _any(each) for value, each in selected_by.items()}
-
-    def dispatch(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return False  # every branch requires an object
-        selected = value.get(key)
-        if not isinstance(selected, str):
-            return False  # every branch requires the key with a string const
-        branch = by_value.get(selected)
-        return branch is not None and branch(value)
-
-    return dispatch
-
-
-def _any(checks: list[Check]) -> Check:
-    return lambda value: any(check(value) for check in checks)
-
-
-def _discriminator(branches: Sequence[Mapping[str, Any]]) -> str | None:
-    """A property that every branch requires to be an object with a string ``const`` in it, if any."""
-    first = branches[0]
-    for key in first.get("properties", {}):
-        if all(
-            branch.get("type") == "object"
-            and key in branch.get("required", ())
-            and isinstance(branch.get("properties", {}).get(key, {}).get("const"), str)
-            for branch in branches
-        ):
-            return str(key)
-    return None
-
-
-def _enum_check(options: list[Any]) -> Check:
-    if all(isinstance(option, str) for option in options):
-        strings = frozenset(options)
-        return lambda value: isinstance(value, str) and value in strings
-    return lambda value: any(json_equal(value, option) for option in options)
-
-
-def _items_check(item: Check) -> Check:
-    return lambda value: not isinstance(value, list) or all(item(element) for element in value)
-
-
-def _length_check(minimum: int, maximum: int | None) -> Check:
-    def check(value: Any) -> bool:
-        if not isinstance(value, list):
-            return True
-        return len(value) >= minimum and (maximum is None or len(value) <= maximum)
-
-    return check
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality as JSON Schema defines it: ``1 == 1.0`` but ``true != 1``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if _is_number(a) and _is_number(b):
-        return bool(a == b)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and bool(a == b)
 
 
 class ArgumentChecker:

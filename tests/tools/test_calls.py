@@ -253,6 +253,12 @@ async def test_malformed_calls() -> None:
             "the arguments are not valid JSON: NaN is not a JSON number",
             "send one JSON object",
         ),
+        '{"id": "x"} {}': error(
+            "invalid_value",
+            "the arguments are not valid JSON: Extra data: line 1 column 13 (char 12)",
+            "send one JSON object",
+        ),
+        ' \n{"id": 5}\t': error("invalid_value", "/id: 5 is not valid; expected string", signature),
         "[1]": error("invalid_value", "the arguments must be a JSON object, not [1]", signature),
         "": error("invalid_value", "missing argument 'id'", signature),
         '{"id": "x", "force": true}': error("invalid_value", "unexpected argument 'force'", signature),

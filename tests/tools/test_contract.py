@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mesh_tools.errors import InvalidValueError, PermissionDeniedError
 from mesh_tools.tools import (
@@ -68,6 +70,19 @@ def test_a_failure_carries_the_errors_code_message_and_hint() -> None:
         "ok": False,
         "error": {"code": "forbidden", "message": "no"},
     }
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=5))
+def test_an_envelope_is_compact_json_with_the_characters_as_they_are(fields: dict[str, object]) -> None:
+    expected = json.dumps({"ok": True, **fields}, separators=(",", ":"), ensure_ascii=False)
+    assert ToolResult.success(fields).to_json() == expected
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from mesh_tools.errors import SchemaError
 from mesh_tools.schema import MeshSchema
 from mesh_tools.tools import DocumentToolkit, InMemorySource
 from mesh_tools.tools._arguments import insertable_tags
-from mesh_tools.tools._validation import compile_schema
+from mesh_tools.tools._schema_check import compile_schema
 
 from .examples import BOARD, rich
 
@@ -169,6 +169,63 @@ def test_the_compiled_validator_agrees_with_jsonschema(data: st.DataObject, sche
         assert compile_schema(tool.parameters)(arguments) is expected, (tool.name, arguments)
         if tool.name == name:
             event(f"{name} valid={expected}")
+
+
+#: Schemas using the rest of the vocabulary: unions without a discriminator or with shared consts,
+#: recursion, length bounds, non-string enums, object keywords without an object type.
+VOCABULARY = [
+    {
+        "type": "array",
+        "items": {"anyOf": [{"type": "integer"}, {"type": "string", "enum": ["a", "b"]}]},
+        "minItems": 1,
+        "maxItems": 3,
+    },
+    {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "properties": {
+                    "v": {"enum": [1, "x", None, True]},
+                    "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                },
+                "required": ["v"],
+                "additionalProperties": False,
+            }
+        },
+        "$ref": "#/$defs/node",
+    },
+    {"properties": {"a": {"const": 1.0}}, "required": ["a"]},
+    {"type": ["number", "null"]},
+    {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"k": {"type": "string", "const": "a"}, "x": {"type": "integer"}},
+                "required": ["k", "x"],
+            },
+            {
+                "type": "object",
+                "properties": {"k": {"type": "string", "const": "a"}, "y": {"type": "boolean"}},
+                "required": ["k", "y"],
+            },
+        ]
+    },
+]
+vocabulary_values = st.recursive(
+    scalars | st.sampled_from(["a", "b", "x", "k", "v"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["a", "k", "x", "y", "v", "kids", "z"]), inner, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=500)
+@given(value=vocabulary_values)
+def test_the_compiled_validator_agrees_with_jsonschema_on_the_whole_vocabulary(value: Any) -> None:
+    for schema in VOCABULARY:
+        assert compile_schema(schema)(value) is Draft202012Validator(schema).is_valid(value), (schema, value)
 
 
 def test_the_validator_refuses_keywords_it_does_not_implement() -> None:
