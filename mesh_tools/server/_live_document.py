@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import YMessageType, create_update_message, merge_updates
+from pycrdt import Doc, YMessageType, create_update_message, merge_updates
 
 from .._gc_pause import gc_paused
 from ..document import (
@@ -74,6 +74,8 @@ logger = logging.getLogger(__name__)
 _APPLY_INLINE_BYTES = 64 * 2**10
 #: Documents up to this many elements are described on the event loop (a few milliseconds).
 _DESCRIBE_INLINE_ELEMENTS = 2_000
+#: The state vector of a replica that holds nothing.
+_NOTHING = b"\x00"
 #: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
 MAX_PRESENCES = 4
 _AWARENESS = bytes([YMessageType.AWARENESS])
@@ -134,6 +136,9 @@ class LiveDocument:
         self._version = 0
         #: (version, the sync.describe result as JSON text).
         self._described: tuple[int, str] | None = None
+        #: (version, the whole state as one update): what every client opening a big document with
+        #: nothing of it is sent, encoded once for all of them.
+        self._whole_state: tuple[int, bytes] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -161,7 +166,7 @@ class LiveDocument:
     async def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
         await self._replica_free()
-        subscriber.participant.send(subscriber.sync.greeting(self.doc))
+        subscriber.participant.send(subscriber.sync.greeting(self))
         self._answer_presence_query(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -197,7 +202,7 @@ class LiveDocument:
         if message[:1] == _AWARENESS:
             self._check_presence(subscriber, message)
         await self._replica_free()
-        inbound = subscriber.sync.receive(self.doc, message, path=self.path)
+        inbound = subscriber.sync.receive(self, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
         elif inbound.awareness is not None:
@@ -216,7 +221,7 @@ class LiveDocument:
         Raises like :meth:`receive`, and then nothing is applied: the caller may handle each alone.
         """
         await self._replica_free()
-        inbound = [subscriber.sync.receive(self.doc, message, path=self.path) for message in messages]
+        inbound = [subscriber.sync.receive(self, message, path=self.path) for message in messages]
         updates = [entry.update for entry in inbound if entry.update is not None]
         if updates:
             await self._apply_from(subscriber, updates[0] if len(updates) == 1 else merge_incoming(updates))
@@ -434,6 +439,7 @@ class LiveDocument:
         # Called inside the transaction's commit, maybe on a worker thread: only record.
         self._outbox.append((update, origin))
         self._version += 1
+        self._whole_state = None
 
     def _store(self, update: bytes) -> None:
         future = self._storage.append_update(self.room, self.path, update)
@@ -442,6 +448,22 @@ class LiveDocument:
             # Futures resolve in append order, so other nodes get this node's updates in commit order.
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
+
+    # -- the replica, as the y-sync handshake sees it ------------------------------------------------
+
+    @property
+    def ydoc(self) -> Doc[Any]:
+        return self.doc.ydoc
+
+    def get_update(self, state: bytes | None = None) -> bytes:
+        """What a peer with ``state`` lacks. The whole of a big document is encoded once per version:
+        encoding it is one pycrdt call that holds the GIL throughout (35-48 ms for 60k elements), and
+        clients opening it at once would otherwise each pay it, stalling every room in turn."""
+        if (state is not None and state != _NOTHING) or len(self.doc) <= _DESCRIBE_INLINE_ELEMENTS:
+            return self.doc.get_update(state)
+        if self._whole_state is None or self._whole_state[0] != self._version:
+            self._whole_state = (self._version, self.doc.get_update())
+        return self._whole_state[1]
 
     async def describe(self) -> str:
         """The ``sync.describe`` result (the document JSON with ids) as JSON text.

@@ -203,3 +203,28 @@ async def test_a_big_create_is_built_while_the_event_loop_runs_other_tasks(tmp_p
     loaded.apply_updates(stored.updates)
     assert len(loaded.root.get_children()) == len(children)
     await storage.close()
+
+
+async def test_clients_opening_a_big_document_with_nothing_all_get_its_current_state(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    # Big enough that the whole state is encoded once per version and shared by the openers.
+    async with raw_client(server.url) as writer:
+        doc = await writer.open("shared-state.doc")
+        with doc.doc.transaction():
+            for i in range(2_500):
+                doc.doc.root.append_child("p", {"text": f"p{i}"})
+        await writer.request("sync.flush", channel=doc.channel)
+        async with raw_client(server.url) as one, raw_client(server.url) as two:
+            first, second = await asyncio.gather(
+                one.open("shared-state.doc", create=False), two.open("shared-state.doc", create=False)
+            )
+            assert len(first.doc) == len(second.doc) == 2_501
+            assert first.doc.to_json() == doc.doc.to_json()
+        # A change since: the next opener gets it, not the state encoded before it.
+        doc.doc.root.append_child("p", {"text": "later"})
+        await writer.request("sync.flush", channel=doc.channel)
+        async with raw_client(server.url) as three:
+            third = await three.open("shared-state.doc", create=False)
+            assert len(third.doc) == 2_502
+            assert third.doc.to_json() == doc.doc.to_json()
