@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -140,47 +139,18 @@ def _row_overhead(key: DocKey) -> int:
     return _ROW_OVERHEAD + 2 * (len(key[0]) + len(key[1]))
 
 
-async def next_batch(
-    queue: asyncio.Queue[_Op | None],
-    max_batch: int,
-    *,
-    timeout: float | None = None,
-    on_timeout: Callable[[], _Op] | None = None,
-) -> tuple[list[_Op], bool]:
-    """Wait for an operation, take what else is queued (at most ``max_batch``); True once None came.
-
-    With ``timeout``, a queue still empty after ``timeout`` seconds yields ``on_timeout()`` as the
-    batch's first operation (a failing storage probing whether it healed), or without ``on_timeout``
-    an empty batch (the writer has other work: folding old logs).
-    """
-    stopping = False
-    batch: list[_Op] = []
-    if timeout is None:
-        first = await queue.get()
-    else:
-        try:
-            first = await asyncio.wait_for(queue.get(), timeout)
-        except TimeoutError:
-            if on_timeout is None:
-                return batch, False
-            first = on_timeout()
-    if first is None:
-        stopping = True
-    else:
-        batch.append(first)
-    return batch, take_queued(queue, batch, max_batch) or stopping
-
-
-def take_queued(queue: asyncio.Queue[_Op | None], batch: list[_Op], max_batch: int) -> bool:
-    """Move what is queued into ``batch``, up to ``max_batch`` operations; True if None (stop) came."""
-    stopping = False
+async def next_batch(queue: asyncio.Queue[_Op | None], max_batch: int) -> tuple[list[_Op], bool]:
+    """Wait for an operation, take what else is queued (at most ``max_batch``); True once None came."""
+    first = await queue.get()
+    stopping = first is None
+    batch: list[_Op] = [] if first is None else [first]
     while not queue.empty() and len(batch) < max_batch:
         op = queue.get_nowait()
         if op is None:
             stopping = True
         else:
             batch.append(op)
-    return stopping
+    return batch, stopping
 
 
 class CommitPacing:
