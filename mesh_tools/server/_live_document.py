@@ -136,9 +136,9 @@ class LiveDocument:
         self._version = 0
         #: (version, the sync.describe result as JSON text).
         self._described: tuple[int, str] | None = None
-        #: (version, the whole state as one update): what every client opening a big document with
-        #: nothing of it is sent, encoded once for all of them.
-        self._whole_state: tuple[int, bytes] | None = None
+        #: The whole state as one update, until the next change: what every client opening a big
+        #: document with nothing of it is sent, encoded once for all of them.
+        self._whole_state: bytes | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -461,9 +461,9 @@ class LiveDocument:
         clients opening it at once would otherwise each pay it, stalling every room in turn."""
         if (state is not None and state != _NOTHING) or len(self.doc) <= _DESCRIBE_INLINE_ELEMENTS:
             return self.doc.get_update(state)
-        if self._whole_state is None or self._whole_state[0] != self._version:
-            self._whole_state = (self._version, self.doc.get_update())
-        return self._whole_state[1]
+        if self._whole_state is None:
+            self._whole_state = self.doc.get_update()
+        return self._whole_state
 
     async def describe(self) -> str:
         """The ``sync.describe`` result (the document JSON with ids) as JSON text.
