@@ -1,6 +1,6 @@
 """Other participants' latency while one client misbehaves, beside the same figure with none, same run.
 
-    python bench/isolation.py [--seconds 4] [--describes 10] [--describe-elements 60000]
+    python bench/isolation.py [--seconds 4] [--describes 10] [--describe-elements 60000] [--only KINDS]
 
 `mesh-tools serve` runs in its own process with SQLite storage. Two probe clients (from this process)
 measure edit -> remote visible latency, round after round, on a small document of the room. A third
@@ -250,7 +250,7 @@ async def run(args: argparse.Namespace) -> None:
         table.add_column(column, justify="right" if column != "misbehaving client" else "left")
     quiet_p99 = quiet_worst = 0.0
     rows: list[Row] = []
-    for kind in (None, *MISBEHAVIOURS):
+    for kind in (None, *args.only):
         with tempfile.TemporaryDirectory() as data_dir, server_process("ours", data_dir) as url:
             samples = await measure(url, kind, args)
         if not samples:
@@ -302,10 +302,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--describes", type=int, default=10)
     parser.add_argument("--describe-elements", type=int, default=60_000)
+    parser.add_argument(
+        "--only",
+        type=lambda text: [kind.strip() for kind in text.split(",")],
+        default=list(MISBEHAVIOURS),
+        help="comma-separated misbehaviours to run (quiet always runs: it is the reference); default: all of "
+        + ", ".join(MISBEHAVIOURS),
+    )
     parser.add_argument("--misbehave", choices=MISBEHAVIOURS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     add_summary_argument(parser)
     args = parser.parse_args()
+    if unknown := [kind for kind in args.only if kind not in MISBEHAVIOURS]:
+        parser.error(f"--only: unknown misbehaviour {', '.join(map(repr, unknown))}")
     if args.misbehave:
         asyncio.run(misbehave(args.url, args.misbehave, args.seconds, args.describes, args.describe_elements))
         return
