@@ -208,12 +208,14 @@ class _EffectsReader:
         """Recorded items the delete set reaches: from ``item_id`` to clock ``end``, in one place."""
         if place.content in (Content.GC, Content.DELETED):
             return  # gone already
+        parent = place.parent
+        if isinstance(parent, tuple) and covers(self._deletes, parent):
+            # Inside an element or text deleted with it (an element's attributes, deleted with it):
+            # the parent's own run, which the delete set reaches too, says what that changes.
+            return
         holder = self._holder(place)
         if holder is None:
             return
-        assert isinstance(place.parent, tuple)  # else _holder would have said
-        if covers(self._deletes, place.parent):
-            return  # inside an element or text deleted with it
         if holder.type_ref == TypeRef.XML_TEXT:
             client, start = item_id
             suspect = place.content not in _CHARACTERS
