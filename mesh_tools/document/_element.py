@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, current_transaction, is_integrated, wrap_element
+from ._pycrdt import child_count, current_transaction, is_integrated, remove_child, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -250,10 +250,11 @@ class Element:
         parent = self.parent
         if parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
-        index = self._doc._index
-        with self._doc._api_write():
+        doc = self._doc
+        index = doc._index
+        with doc._api_write():
             position = index.position(self.id)
-            del parent._xml.children[position]
+            remove_child(parent._xml.integrated, current_transaction(doc.ydoc), position)
             index.detach(self.id, position, local=True)
 
     def to_json(self, include_ids: bool = False) -> dict[str, Any]:

@@ -10,14 +10,14 @@ The private names used: ``pycrdt._pycrdt.XmlElement`` and ``pycrdt._pycrdt.XmlTe
 and text classes), the ``integrated`` attribute of XmlElement/XmlFragment/XmlText, its ``tag()``,
 ``attributes(txn)``, ``attribute(txn, name)``, ``children(txn)``, ``get(txn, index)``, ``len(txn)``,
 ``insert_element_prelim(txn, index, tag)``, ``insert_attribute(txn, name, value)``, ``insert_str(txn, index,
-text)`` and ``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt transaction a document is in),
-``Doc._doc`` and ``Doc._allow_multithreading`` (the Rust document, and whether pycrdt locks its transactions),
-the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``, ``remove_range(txn, ...)``, ``insert(txn,
-...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust transaction those methods take), the Rust
-``XmlEvent``'s ``transaction``, ``target``, ``children_changed``, ``delta`` and ``keys`` fields,
-``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event adapter lends the committing
-transaction to callbacks and reports their errors), and ``pycrdt._base.process_event`` (wraps Rust values in
-pycrdt's Python types).
+text)``, ``remove_range(txn, index, length)`` and ``observe_deep(callback)`` methods, ``Doc._txn`` (the pycrdt
+transaction a document is in), ``Doc._doc`` and ``Doc._allow_multithreading`` (the Rust document, and whether
+pycrdt locks its transactions), the integrated text's ``parent()``, ``diff(txn)``, ``len(txn)``,
+``remove_range(txn, ...)``, ``insert(txn, ...)`` and ``format(txn, ...)``, ``Transaction._txn`` (the Rust
+transaction those methods take), the Rust ``XmlEvent``'s ``transaction``, ``target``, ``children_changed``,
+``delta`` and ``keys`` fields, ``Doc._read_transaction`` and ``Doc._exceptions`` (how pycrdt's own event
+adapter lends the committing transaction to callbacks and reports their errors), and
+``pycrdt._base.process_event`` (wraps Rust values in pycrdt's Python types).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ __all__ = [
     "is_text",
     "node_id",
     "read_node",
+    "remove_child",
     "splice_text_node",
     "state_vector",
     "subtree_json",
@@ -308,6 +309,18 @@ def insert_element_node(
     if text is not None:
         node.insert_str(txn, 0, text)
     return node
+
+
+def remove_child(parent: Any, txn: Any, position: int) -> None:
+    """Delete the child at ``position`` of an integrated element, in the transaction ``txn`` (see
+    :func:`current_transaction`).
+
+    What ``del parent.children[position]`` does, without the view and the nested transaction it opens
+    on every delete. yrs reaches ``position`` by walking the children before it, so this costs in
+    proportion to it: deleting by item id (an update holding only a delete set) would cost a binary
+    search, but pycrdt 0.14 tells no element's item id (docs/adr/0018-remote-changes-without-deep-events.md).
+    """
+    parent.remove_range(txn, position, 1)
 
 
 def is_text(child: Any) -> bool:
