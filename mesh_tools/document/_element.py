@@ -13,7 +13,7 @@ from ._build import check_limits
 from ._events import AttributeChanged, ElementInserted
 from ._layout import attribute_items, read_value
 from ._marks import MarkSpan
-from ._pycrdt import child_count, current_transaction, is_integrated, remove_child, wrap_element
+from ._pycrdt import child_count, current_transaction, is_integrated, wrap_element
 from ._text import (
     MarkValue,
     TextEdit,
@@ -247,15 +247,11 @@ class Element:
         """Delete this element and its subtree; the root cannot be deleted."""
         self._doc._check_writable()
         self._live()
-        parent = self.parent
-        if parent is None:
+        if self.parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
-        doc = self._doc
-        index = doc._index
-        with doc._api_write():
-            position = index.position(self.id)
-            remove_child(parent._xml.integrated, current_transaction(doc.ydoc), position)
-            index.detach(self.id, position, local=True)
+        index = self._doc._index
+        with self._doc._api_write():
+            index.remove(self, index.position(self.id))
 
     def to_json(self, include_ids: bool = False) -> dict[str, Any]:
         """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""
