@@ -18,7 +18,9 @@ element's collected items into one block at commit and removes the rest from the
 list, moving every block after them, so a raw delete costs in proportion to the document. ``raw by
 id`` is a raw local delete made as an update holding only the element's delete set (its item id
 found beforehand, outside the timing): yrs finds the item by a binary search, where ``del
-children[i]`` walks the children before ``i``. Neither is a row of the summary.
+children[i]`` walks the children before ``i``. Neither is a row of the summary, nor is the line
+``local delete(), own inserts``: the replica deletes elements it inserted itself (at random places),
+by item id where the parent is wide (its references are the local delete's).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def parents_of(doc: Doc[Any], shape: str) -> list[XmlElement]:
 
 
 KINDS = ("delete", "insert", "attribute")
+#: The table's line for local deletes of elements the replica inserted itself.
+OWN_INSERTS = "local delete(), own inserts"
 
 
 def client_updates(state: bytes, shape: str, edits: int, seed: int = 1) -> dict[str, list[bytes]]:
@@ -159,15 +163,21 @@ def raw_cost(
     return costs
 
 
-def local_delete_ours(state: bytes, shape: str, edits: int) -> float:
+def local_delete_ours(state: bytes, shape: str, edits: int, *, own: bool = False) -> float:
+    """``own``: delete elements this replica inserted first (at random places), which it deletes by
+    item id where their parent is wide; else elements that came with the load."""
     doc = MeshDocument(schema=SCHEMA)
     doc.apply_update(state)
     rng = random.Random(2)
     parents = [doc.element_by_id(ROOT_ID)] if shape == "flat" else doc.root.get_children()
     victims = []
-    for _ in range(edits):
+    for e in range(edits):
         parent = rng.choice(parents)
-        victims.append(rng.choice(parent.get_children()))
+        if own:
+            at = rng.randrange(len(parent.get_children()) + 1)
+            victims.append(parent.insert_child(at, "p", {"text": "mine", "n": e}))
+        else:
+            victims.append(rng.choice(parent.get_children()))
     victims = list({v.id: v for v in victims}.values())
     times = []
     for victim in victims:
@@ -252,18 +262,24 @@ def main() -> None:
             rows += [
                 (f"remote {kind}", ours[kind], raw[kind], floor[kind], no_gc[kind], None) for kind in KINDS
             ]
+            local_raw = local_delete_raw(state, shape, args.edits)
+            local_no_gc = local_delete_raw(state, shape, args.edits, skip_gc=True)
+            local_by_id = local_delete_raw_by_id(state, shape, args.edits)
             rows.append(
                 (
                     "local delete()",
                     local_delete_ours(state, shape, args.edits),
-                    local_delete_raw(state, shape, args.edits),
+                    local_raw,
                     None,
-                    local_delete_raw(state, shape, args.edits, skip_gc=True),
-                    local_delete_raw_by_id(state, shape, args.edits),
+                    local_no_gc,
+                    local_by_id,
                 )
             )
+            own = local_delete_ours(state, shape, args.edits, own=True)
+            rows.append((OWN_INSERTS, own, local_raw, None, local_no_gc, local_by_id))
             for what, mine, reference, observed, skipping_gc, by_id in rows:
-                series.setdefault((shape, what), []).append((size, mine * 1e3, reference * 1e3))
+                if what != OWN_INSERTS:  # a table line, not a summary row
+                    series.setdefault((shape, what), []).append((size, mine * 1e3, reference * 1e3))
                 table.add_row(
                     shape,
                     f"{size:,}",
