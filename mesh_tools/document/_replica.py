@@ -234,15 +234,16 @@ class MeshDocument:
         if effects is None:
             return self.apply_updates([update], origin, check=check, as_is=as_is)
         self._check_outside_transaction()
-        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
-        if placed is None:  # an insert only the events can place
-            return self.apply_updates([update], origin, check=check, as_is=as_is)
-        # Read before: what the attributes were is not in the update.
+        # Read before: what the attributes were is not in the update. Before the inserts are placed
+        # too: a handle not read yet finds its element by its position, which they move.
         touched = [
             (element, name, written, element._xml.attributes.get(name))
             for (element_id, name), written in effects.attributes.items()
             if (element := self._elements.get(element_id)) is not None
         ]
+        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
+        if placed is None:  # an insert only the events can place
+            return self.apply_updates([update], origin, check=check, as_is=as_is)
         # Which of its text cuts are new, and whether a write won, shows only in the transaction's own
         # delete set (a write that loses to a concurrent one is deleted as it integrates).
         deleted: list[bytes] = []
@@ -263,6 +264,7 @@ class MeshDocument:
         local = origin is None
         nodes = self._index.add_inserted(placed, local=local, into=integration)
         self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
+        self._index.settle(placed)
         texts = effects.texts_changed(deleted_now)
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()
