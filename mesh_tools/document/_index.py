@@ -30,6 +30,7 @@ from ._pycrdt import (
     Node,
     Subtrees,
     XmlChange,
+    attribute_values,
     child_element,
     child_id_at,
     child_ids,
@@ -456,10 +457,11 @@ class ElementIndex:
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
-        for element, name, writers, old in touched:
-            if not element.is_alive:
-                continue
-            new = element._xml.attributes.get(name)
+        alive = [entry for entry in touched if entry[0].is_alive]
+        after = attribute_values(
+            self._doc.ydoc, [(element._xml.integrated, name) for element, name, _, _ in alive]
+        )
+        for (element, name, writers, old), new in zip(alive, after, strict=True):
             # As Yjs reports it: a change, or a write that won (even of the same value: of an
             # attribute's entries only the winner is left undeleted); a concurrent write that lost, or a
             # delete the replica had applied already, is no change.

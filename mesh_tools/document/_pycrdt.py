@@ -239,6 +239,14 @@ def child_element(parent: Any, ydoc: Doc[Any], position: int, element_id: str) -
     )
 
 
+def attribute_values(ydoc: Doc[Any], reads: list[tuple[Any, str]]) -> list[Any]:
+    """The raw value of each (integrated element, attribute name), None where unset: read in one
+    transaction, where the public view opens one per read (~10 us each; a burst reads hundreds)."""
+    with ydoc.transaction() as txn:
+        inner: Any = txn._txn
+        return [element.attribute(inner, name) for element, name in reads]
+
+
 def child_id_at(parent: Any, ydoc: Doc[Any], position: int) -> str | None:
     """The id of ``parent``'s integrated child at ``position`` (a walk of the children before it); None
     for a text node, an element without a string id, or past the end."""

@@ -32,7 +32,7 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._move import RecentMoves, index_moved
-from ._pycrdt import DeepObserver, XmlChange, state_vector
+from ._pycrdt import DeepObserver, XmlChange, attribute_values, state_vector
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
 from ._update_effects import UpdateEffects
 from ._update_split import split_update
@@ -236,11 +236,15 @@ class MeshDocument:
         self._check_outside_transaction()
         # Read before: what the attributes were is not in the update. Before the inserts are placed
         # too: a handle not read yet finds its element by its position, which they move.
-        touched = [
-            (element, name, written, element._xml.attributes.get(name))
+        reached = [
+            (element, name, written)
             for (element_id, name), written in effects.attributes.items()
             if (element := self._elements.get(element_id)) is not None
         ]
+        before = attribute_values(
+            self.ydoc, [(element._xml.integrated, name) for element, name, _ in reached]
+        )
+        touched = [(*entry, old) for entry, old in zip(reached, before, strict=True)]
         placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
         if placed is None:  # an insert only the events can place
             return self.apply_updates([update], origin, check=check, as_is=as_is)
