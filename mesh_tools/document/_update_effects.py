@@ -329,7 +329,9 @@ class _EffectsReader:
         place = self._placements.get(origin)
         if place is None:
             return False
-        if place.content in (Content.DELETED, Content.GC):
+        if place.content == Content.GC:
+            return False  # Yjs drops an item beside a garbage-collected one: the events show it
+        if place.content == Content.DELETED:
             return True
         return place.type_ref == TypeRef.XML_ELEMENT and self._placements.element_id(origin) is None
 
