@@ -286,9 +286,10 @@ class ElementIndex:
         return self.position(sibling) if self.parents.get(sibling) == parent_id else None
 
     def settle(self, placed: Placed) -> None:
-        """Once their update is applied, check where the inserts placed before a deleted sibling landed;
-        where one is not where it was placed (another writer inserted beside the same sibling), take
-        its parent's children afresh from the CRDT: one walk of them, only then."""
+        """Once their update is applied, check where the inserts placed beside a sibling the index cannot
+        name (``InsertedElement.gone``) landed; where one is not where it was placed (another writer
+        inserted at the same place), take its parent's children afresh from the CRDT: one walk of them,
+        only then."""
         ydoc = self._doc.ydoc
         for parent_id, _, insert in placed:
             element_id = node_id(insert.node[1])
