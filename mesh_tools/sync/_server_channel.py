@@ -15,7 +15,7 @@ from pycrdt import YMessageType, YSyncMessageType
 from ..errors import PermissionDeniedError
 from ._awareness import awareness_clocks, awareness_removal_message
 from ._constants import EMPTY_UPDATE, QUERY_AWARENESS
-from ._frames import encode_binary, parse_sync_message
+from ._frames import encode_binary, parse_sync_message, sync_step2_message
 from ._handshake import Replica, sync_step1, sync_step2
 
 __all__ = ["Inbound", "ServerChannel"]
@@ -53,6 +53,12 @@ class ServerChannel:
     def greeting(self, replica: Replica) -> bytes:
         """The server's SyncStep1: the peer answers with what the server lacks."""
         return self.frame(sync_step1(replica))
+
+    def answer(self, update: bytes) -> bytes:
+        """The SyncStep2 frame answering the peer's Step1 with ``update``, all it lacks, computed by the
+        caller elsewhere (a big document's stored state); the channel is live from now on."""
+        self.live = True
+        return self.frame(sync_step2_message(update))
 
     def receive(self, replica: Replica, message: bytes, *, path: str) -> Inbound:
         """Handle a y-message (checked by ``decode_binary``) from the peer.

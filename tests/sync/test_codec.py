@@ -30,7 +30,6 @@ from mesh_tools.sync import (
     awareness_removal_message,
     decode_binary,
     decode_text,
-    encode_big_result,
     encode_binary,
     encode_result,
     encode_result_response,
@@ -221,4 +220,3 @@ def test_results_encoded_once_are_the_responses_encode_text_writes(
 ) -> None:
     expected = encode_text(Response(request_id, result=result))
     assert encode_result_response(request_id, encode_result(result)) == expected
-    assert encode_result_response(request_id, encode_big_result(result)) == expected
