@@ -106,6 +106,14 @@ class Subscriber:
         return self.sync.number
 
 
+@dataclass(slots=True)
+class _WholeState:
+    """A document's whole state as one update, and the frames answering openers with it by channel."""
+
+    update: bytes
+    frames: dict[int, bytes] = field(default_factory=dict)
+
+
 class LiveDocument:
     """A loaded document; ``holds`` counts the subscribers and requests using it."""
 
@@ -141,9 +149,9 @@ class LiveDocument:
         self._version = 0
         #: (version, the sync.describe result as JSON text, or its computation).
         self._described: tuple[int, asyncio.Future[str]] | None = None
-        #: The stored state as one update, read for clients opening a big document with nothing of it,
-        #: until the next change: shared by every opener meanwhile.
-        self._stored_state: asyncio.Future[bytes] | None = None
+        #: The stored state, read for clients opening a big document with nothing of it, until the next
+        #: change: shared by every opener meanwhile.
+        self._stored_state: asyncio.Future[_WholeState] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -234,11 +242,9 @@ class LiveDocument:
         subscriber.held = []
         reading = self._stored_state
         if reading is None:
-            reading = self._stored_state = asyncio.ensure_future(
-                read_stored_state(self._storage, self.room, self.path)
-            )
+            reading = self._stored_state = asyncio.ensure_future(self._read_whole_state())
         try:
-            update = await asyncio.shield(reading)
+            state = await asyncio.shield(reading)
         except (MeshError, ValueError) as exc:
             if self._stored_state is reading:
                 self._stored_state = None
@@ -249,17 +255,20 @@ class LiveDocument:
                 exc,
             )
             await self._replica_free()
-            update = self.doc.get_update()
+            state = _WholeState(self.doc.get_update())
         held, subscriber.held = subscriber.held, None
         if not subscriber.active:
             return
         sync = subscriber.sync
-        subscriber.participant.send(sync.answer(update))
+        subscriber.participant.send(sync.answer(state.update, state.frames))
         if held:
             update = held[0] if len(held) == 1 else merge_updates(*held)
             subscriber.participant.send_update(
                 subscriber, update, sync.frame(create_update_message(update)), sync.frame
             )
+
+    async def _read_whole_state(self) -> _WholeState:
+        return _WholeState(await read_stored_state(self._storage, self.room, self.path))
 
     async def receive_updates(self, subscriber: Subscriber, messages: list[bytes]) -> None:
         """Sync messages carrying updates, from one channel, applied as one update (their merge).
