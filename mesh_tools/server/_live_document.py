@@ -516,21 +516,27 @@ class LiveDocument:
             describing: asyncio.Future[str]
             if len(self.doc) <= _INLINE_ELEMENTS:
                 describing = asyncio.get_running_loop().create_future()
-                describing.set_result(
-                    encode_result(DescribeResult(path=self.path, json=self.doc.to_json(include_ids=True)))
-                )
+                describing.set_result(self._describe_replica())
             else:
-                describing = asyncio.ensure_future(
-                    describe_stored(self._storage, self.room, self.path, self.doc.limits)
-                )
+                describing = asyncio.ensure_future(self._describe_big())
             self._described = (version, describing)
-        described = self._described
+        # Shielded: the describes waiting for the same answer go on if this one is cancelled.
+        return await asyncio.shield(self._described[1])
+
+    async def _describe_big(self) -> str:
         try:
-            return await asyncio.shield(described[1])
-        except BaseException:
-            if self._described is described and described[1].done():
-                self._described = None  # failed: the next describe tries again
-            raise
+            return await describe_stored(self._storage, self.room, self.path, self.doc.limits)
+        except (MeshError, ValueError) as exc:
+            logger.warning(
+                "describing %s/%s from storage failed (%s): describing the replica", self.room, self.path, exc
+            )
+        # Slower for the others (the GIL is shared with the thread), but the reader gets its answer.
+        async with self._worker:
+            with gc_paused():
+                return await asyncio.to_thread(self._describe_replica)
+
+    def _describe_replica(self) -> str:
+        return encode_result(DescribeResult(path=self.path, json=self.doc.to_json(include_ids=True)))
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,3 +147,26 @@ async def test_a_big_describe_holds_unflushed_changes_and_follows_later_ones(
         third = await client.request("sync.describe", path=PATH)
         assert third["json"] == writer.doc.to_json(include_ids=True)
         assert json.dumps(third["json"]).count('"later"') == 1
+
+
+async def test_big_reads_fall_back_to_the_replica_when_storage_has_lost_the_document(
+    tmp_path: Path, secret: str, raw_client: RawConnector, make_token: MakeToken
+) -> None:
+    async with _server(tmp_path, secret) as server, raw_client(server.url) as client:
+        writer = await client.open(PATH)
+        _fill(writer, BIG)
+        await client.request("sync.flush", channel=writer.channel)
+        # Behind the server's back: its storage no longer has the document it holds loaded.
+        database = tmp_path / "rooms.sqlite3"
+        with contextlib.closing(sqlite3.connect(database)) as db, db:
+            row = db.execute("SELECT * FROM snapshots WHERE path = ?", (PATH,)).fetchone()
+            db.execute("DELETE FROM snapshots WHERE path = ?", (PATH,))
+        expected = writer.doc.to_json(include_ids=True)
+        described = await client.request("sync.describe", path=PATH)
+        assert described == {"path": PATH, "json": expected}
+        opener = _Opener()
+        await opener.run(server.url, make_token(), until=lambda replica: True)
+        assert opener.kinds == [YSyncMessageType.SYNC_STEP2]
+        assert opener.replica.to_json(include_ids=True) == expected
+        with contextlib.closing(sqlite3.connect(database)) as db, db:  # for the server's closing fold
+            db.execute(f"INSERT INTO snapshots VALUES ({', '.join('?' * len(row))})", row)
