@@ -29,7 +29,7 @@ from mesh_tools.sync import (
     parse_sync_message,
 )
 
-from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, RawDocument
+from ..support import DOC_SCHEMA, ROOM, MakeToken, RawClient, RawConnector, RawDocument
 
 PATH = "stored.doc"
 #: Over the size past which a document is read from storage (``_INLINE_ELEMENTS``).
@@ -45,10 +45,13 @@ async def _server(tmp_path: Path, secret: str) -> AsyncIterator[RoomServer]:
         yield server
 
 
-def _fill(writer: RawDocument, count: int) -> None:
+async def _open_big(client: RawClient) -> RawDocument:
+    """PATH opened and filled with BIG paragraphs in one edit."""
+    writer = await client.open(PATH)
     with writer.doc.transaction():
-        for i in range(count):
+        for i in range(BIG):
             writer.doc.root.append_child("p", {"text": f"p{i}"})
+    return writer
 
 
 @dataclass
@@ -100,8 +103,7 @@ async def test_openers_with_nothing_get_step2_first_and_every_change_made_while_
     tmp_path: Path, secret: str, raw_client: RawConnector, make_token: MakeToken
 ) -> None:
     async with _server(tmp_path, secret) as server, raw_client(server.url) as writer_client:
-        writer = await writer_client.open(PATH)
-        _fill(writer, BIG)
+        writer = await _open_big(writer_client)
 
         openers = [_Opener() for _ in range(3)]
         writing = True
@@ -136,8 +138,7 @@ async def test_a_big_describe_holds_unflushed_changes_and_follows_later_ones(
     tmp_path: Path, secret: str, raw_client: RawConnector
 ) -> None:
     async with _server(tmp_path, secret) as server, raw_client(server.url) as client:
-        writer = await client.open(PATH)
-        _fill(writer, BIG)
+        writer = await _open_big(client)
         # The edit frames leave before the request on this connection: the describe comes after them.
         first, second = await asyncio.gather(
             client.request("sync.describe", path=PATH), client.request("sync.describe", path=PATH)
@@ -153,8 +154,7 @@ async def test_big_reads_fall_back_to_the_replica_when_storage_has_lost_the_docu
     tmp_path: Path, secret: str, raw_client: RawConnector, make_token: MakeToken
 ) -> None:
     async with _server(tmp_path, secret) as server, raw_client(server.url) as client:
-        writer = await client.open(PATH)
-        _fill(writer, BIG)
+        writer = await _open_big(client)
         await client.request("sync.flush", channel=writer.channel)
         # Behind the server's back: its storage no longer has the document it holds loaded.
         database = tmp_path / "rooms.sqlite3"
