@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -542,9 +542,16 @@ class LiveDocument:
         # Shielded: the describes waiting for the same answer go on if this one is cancelled.
         return await asyncio.shield(self._described[1])
 
-    async def _describe_big(self) -> str:
+    def described_as(self, description: Awaitable[str]) -> None:
+        """Take ``description``, computed from the stored rows this replica was loaded from, as the
+        describe of its version now (with the same fallback to the replica as any big describe)."""
+        self._described = (self._version, asyncio.ensure_future(self._describe_big(description)))
+
+    async def _describe_big(self, description: Awaitable[str] | None = None) -> str:
         try:
-            return await describe_stored(self._storage, self.room, self.path, self.doc.limits)
+            if description is None:
+                description = describe_stored(self._storage, self.room, self.path, self.doc.limits)
+            return await description
         except (MeshError, ValueError) as exc:
             logger.warning(
                 "describing %s/%s from storage failed (%s): describing the replica", self.room, self.path, exc

@@ -28,7 +28,7 @@ from ..sync import DescribeResult, encode_result
 from ._storage import Storage, StoredDocument
 from ._worker_process import run_in_worker_process
 
-__all__ = ["describe_stored", "read_stored_state"]
+__all__ = ["describe_rows", "describe_stored", "read_stored_state"]
 
 #: The limits as the worker process receives them: max_depth, max_elements.
 _LIMITS = struct.Struct(">QQ")
@@ -46,7 +46,12 @@ async def read_stored_state(storage: Storage, room: str, path: str) -> bytes:
 async def describe_stored(storage: Storage, room: str, path: str, limits: DocumentLimits) -> str:
     """The ``sync.describe`` result of the stored document as JSON text, with every change appended to
     storage before the call; built in the worker process."""
-    stored = await _read(storage, room, path)
+    return await describe_rows(await _read(storage, room, path), path, limits)
+
+
+async def describe_rows(stored: StoredDocument, path: str, limits: DocumentLimits) -> str:
+    """The ``sync.describe`` result of the document ``stored`` (read already) as JSON text, built in the
+    worker process."""
     arguments = (
         path.encode(),
         json.dumps(stored.schema).encode(),

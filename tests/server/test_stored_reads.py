@@ -9,15 +9,19 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pytest
 from pycrdt import Doc, YMessageType, YSyncMessageType, create_sync_message
 from websockets.asyncio.client import connect
 
 from mesh_tools.document import MeshDocument
-from mesh_tools.server import RoomServer, SQLiteStorage
+from mesh_tools.server import RoomServer, SQLiteStorage, _room, _stored_reads
+from mesh_tools.server._worker_process import run_in_worker_process
 from mesh_tools.sync import (
     Request,
     Response,
@@ -37,10 +41,10 @@ BIG = 2_500
 
 
 @contextlib.asynccontextmanager
-async def _server(tmp_path: Path, secret: str) -> AsyncIterator[RoomServer]:
+async def _server(tmp_path: Path, secret: str, *, keep_loaded: float = 0.0) -> AsyncIterator[RoomServer]:
     # Commits wait a second to share a batch: whatever is read from storage must have been flushed first.
     storage = SQLiteStorage(tmp_path / "rooms.sqlite3", commit_interval=1.0)
-    async with RoomServer(storage=storage, secret=secret) as server:
+    async with RoomServer(storage=storage, secret=secret, keep_loaded=keep_loaded) as server:
         await storage.put_schema(ROOM, "doc", DOC_SCHEMA.to_json())
         yield server
 
@@ -148,6 +152,42 @@ async def test_a_big_describe_holds_unflushed_changes_and_follows_later_ones(
         third = await client.request("sync.describe", path=PATH)
         assert third["json"] == writer.doc.to_json(include_ids=True)
         assert json.dumps(third["json"]).count('"later"') == 1
+
+
+async def test_a_describe_that_loads_a_big_document_is_built_once_beside_the_load(
+    tmp_path: Path, secret: str, raw_client: RawConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _server(tmp_path, secret) as server, raw_client(server.url) as client:
+        writer = await _open_big(client)
+        await client.request("sync.flush", channel=writer.channel)
+        expected = {"path": PATH, "json": writer.doc.to_json(include_ids=True)}
+    described: list[Callable[..., object]] = []
+    describing = threading.Event()
+    overlapped: list[bool] = []
+
+    def describe(function: Callable[[tuple[bytes, ...]], bytes], arguments: tuple[bytes, ...]) -> bytes:
+        described.append(function)
+        describing.set()
+        return run_in_worker_process(function, arguments)
+
+    real_replay = _room._replay
+
+    def replay(*arguments: Any) -> Any:
+        loaded = real_replay(*arguments)
+        # Holds the load until the description has started: it never does if it waits for the load.
+        overlapped.append(describing.wait(timeout=5))
+        return loaded
+
+    monkeypatch.setattr(_stored_reads, "run_in_worker_process", describe)
+    monkeypatch.setattr(_room, "_replay", replay)
+    # A new server: nobody has the document loaded, and it stays loaded a while after its last use.
+    async with _server(tmp_path, secret, keep_loaded=30.0) as server, raw_client(server.url) as client:
+        assert await client.request("sync.describe", path=PATH) == expected
+        assert PATH in server.rooms[ROOM].documents
+        assert await client.request("sync.describe", path=PATH) == expected
+    # One description of the stored rows, begun while they were replayed; the second describe was the first's.
+    assert overlapped == [True]
+    assert described == [_stored_reads._describe]
 
 
 async def test_big_reads_fall_back_to_the_replica_when_storage_has_lost_the_document(
