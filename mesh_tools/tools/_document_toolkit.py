@@ -573,6 +573,9 @@ class DocumentToolkit(FunctionToolkit):
         The agent then learns of them without another call; when they do not fit, it is told how
         many wait, and its version stays where it was so that ``changes_since`` still shows them.
         """
+        if entry.feed.nothing_new():
+            fields["version"] = entry.feed.read()
+            return fields
         page = entry.feed.changes_since(entry.feed.seen, budget=EDIT_CHANGES_BUDGET)
         if page.omitted:
             fields["changes_pending"] = len(page.changes) + page.omitted
