@@ -12,6 +12,7 @@ from typing import Any
 from ..document import (
     ROOT_ID,
     DeleteEdit,
+    DocumentEvent,
     Edit,
     EditResult,
     Element,
@@ -99,6 +100,8 @@ class _OpenDocument:
     #: once: a runtime Protocol check on every call cost about a tenth of an edit's time.
     focus: Callable[[str | None], None] | None
     undo: UndoLog
+    unsubscribe: Callable[[], None] = lambda: None
+    """Stops the toolkit's one listener on the document."""
     search: SearchWalk | None = None
     """The latest search, kept for its next page."""
     search_edits: int = 0
@@ -215,8 +218,7 @@ class DocumentToolkit(FunctionToolkit):
         """
         entries, self._documents = self._documents, {}
         for entry in entries.values():
-            entry.changes.close()
-            entry.undo.close()
+            entry.unsubscribe()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -718,14 +720,21 @@ class DocumentToolkit(FunctionToolkit):
                 authors = Authors(document, self.participant)
                 entry = self._documents[path] = _OpenDocument(
                     document,
-                    ChangeTracker(document, path),
+                    ChangeTracker(path),
                     ChangeFeed(document),
                     authors,
                     document.focus if isinstance(document, ShowsPresence) else None,
                     UndoLog(document),
                 )
-                document.observe(lambda event: None if event.local else self._remote_change(path))
+                entry.unsubscribe = document.observe(partial(self._on_event, path, entry))
         return entry
+
+    def _on_event(self, path: str, entry: _OpenDocument, event: DocumentEvent) -> None:
+        # One listener per document for all the toolkit keeps about it: each costs a call per edit.
+        entry.changes.on_event(event)
+        entry.undo.on_event(event)
+        if not event.local:
+            self._remote_change(path)
 
     def _check_path(self, path: str) -> None:
         if self.path is None and not self._scope.allows_path(path):
