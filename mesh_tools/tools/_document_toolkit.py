@@ -422,7 +422,7 @@ class DocumentToolkit(FunctionToolkit):
         self, name: ToolName, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]
     ) -> ToolHandler:
         async def handle(arguments: dict[str, Any]) -> dict[str, Any]:
-            entry = await self._writable(arguments, arguments["id"])
+            entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
             element = self._element(entry, arguments["id"])
             before = element.text, element.text_marks()
             with entry.undo.writing():
@@ -590,7 +590,7 @@ class DocumentToolkit(FunctionToolkit):
         return fields
 
     async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["parent_id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["parent_id"])
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
         with entry.undo.writing():
@@ -604,7 +604,7 @@ class DocumentToolkit(FunctionToolkit):
         )
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         name = arguments["attribute"]["name"]
         previous = element.get_attribute(name)
@@ -614,7 +614,7 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"previous": previous})
 
     async def _remove_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         previous = element.get_attribute(arguments["name"])
         with entry.undo.writing():
@@ -625,7 +625,7 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"previous": previous})
 
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         count = len(subtree(element))
         parent = element.parent
@@ -639,7 +639,9 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"deleted": count})
 
     async def _move_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"], arguments["parent_id"])
+        entry = self._ready(arguments) or await self._writable(
+            arguments, arguments["id"], arguments["parent_id"]
+        )
         element = self._element(entry, arguments["id"])
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
@@ -659,13 +661,13 @@ class DocumentToolkit(FunctionToolkit):
             for address in _addresses(edit)
             if not address.startswith("@") and address in entry.document._elements
         ]
-        entry = await self._writable(arguments, *addressed)
+        entry = self._ready(arguments) or await self._writable(arguments, *addressed)
         result = self._write(entry, ToolName.APPLY_EDITS, edits, label=True)
         ids = {element.id: element.tag_name for element in result.inserted}
         return self._edited(entry, {"applied": len(edits), "ids": ids, "refs": result.refs})
 
     async def _undo(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments)
+        entry = self._ready(arguments) or await self._writable(arguments)
         tool, result = entry.undo.undo()
         return self._edited(entry, {"undone": tool, "edits": len(result.inverse)})
 
@@ -689,10 +691,19 @@ class DocumentToolkit(FunctionToolkit):
     def _path(self, arguments: Mapping[str, Any]) -> str:
         return self.path if self.path is not None else str(arguments["path"])
 
+    def _ready(self, arguments: Mapping[str, Any]) -> _OpenDocument | None:
+        """The document an edit goes to when it is open and the edit has no ``if_unchanged_since`` to
+        check, else None (then :meth:`_writable`): an edit's usual case, without a coroutine, which
+        costs as much as the lookup."""
+        entry = self._documents.get(self._path(arguments))
+        if entry is None or arguments.get(_IF_UNCHANGED) is not None:
+            return None
+        entry.authors.register()
+        return entry
+
     async def _writable(self, arguments: Mapping[str, Any], *targets: str) -> _OpenDocument:
         """The document an edit goes to, after its ``if_unchanged_since`` check on the target elements."""
         path = self._path(arguments)
-        # An open document without awaiting _open: a coroutine per call costs as much as the lookup.
         entry = self._documents.get(path) or await self._open(path)
         version = arguments.get(_IF_UNCHANGED)
         if version is not None:
