@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import InvalidOperationError, InvalidValueError, MeshError, SchemaError, ServerError
@@ -139,11 +139,11 @@ def _parse(arguments: str) -> Any:
 
 def _decode(text: str) -> Any:
     """``_DECODER.decode(text)``, a third cheaper for the usual text: one JSON value, nothing around it
-    (``raw_decode`` skips decode's two whitespace scans). Other texts go through ``decode``, which
-    says what is wrong with them."""
+    (the decoder's scanner alone, as ``raw_decode`` calls it, skips decode's two whitespace scans and
+    raw_decode's Python frame). Other texts go through ``decode``, which says what is wrong with them."""
     try:
-        value, end = _DECODER.raw_decode(text)
-    except ValueError:
+        value, end = _SCAN_ONCE(text, 0)
+    except (ValueError, StopIteration):  # StopIteration: no JSON value at the start
         return _DECODER.decode(text)
     return value if end == len(text) else _DECODER.decode(text)
 
@@ -154,3 +154,5 @@ def _reject_constant(name: str) -> Any:
 
 # Made once: json.loads with an option builds a decoder per call, which cost as much as the parse.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+#: The decoder's scanner (C where CPython has it), which typeshed does not declare.
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
