@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mesh_tools.client import RoomClient, WebSocketClientProtocol
 from mesh_tools.helpers import websocket_room_url
@@ -30,6 +31,11 @@ from .support import (
     flush_redis,
     isolated_postgres_url,
 )
+
+# No per-example deadline and no complaint about slow data generation: on a loaded 2-core machine (CI
+# beside other jobs) a slow example says nothing about behaviour, and speed has its benchmarks (bench/).
+settings.register_profile("mesh-tools", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mesh-tools")
 
 #: The one HS256 secret of the test servers (and of the tokens that reach them).
 SECRET = "test-secret-0123456789abcdef0123456789"

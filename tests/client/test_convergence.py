@@ -169,7 +169,6 @@ async def _scenario(room_client: ClientFactory, secret: str, steps: list[tuple[i
 # The fixtures are stateless (a factory and a string), so sharing them across examples is safe.
 @settings(
     max_examples=40,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(steps=_steps)

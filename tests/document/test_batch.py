@@ -136,7 +136,7 @@ def _with_refs(edits: list[Edit]) -> list[Edit]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.lists(_edit, min_size=1, max_size=6).map(_with_refs))
 def test_a_batch_applies_whole_and_valid_or_not_at_all(edits: list[Edit]) -> None:
     doc = outline()

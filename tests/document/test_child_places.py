@@ -10,7 +10,7 @@ from mesh_tools.document._index import ChildPlaces
 _edit = st.tuples(st.sampled_from(["insert", "delete", "find", "splice"]), st.integers(0, 10**6))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(st.integers(1, 2_000), st.lists(_edit, max_size=300))
 def test_every_find_gives_what_a_search_of_the_list_gives(width: int, edits: list[tuple[str, int]]) -> None:
     kids: list[str | None] = [f"c{i}" if i % 7 else None for i in range(width)]

@@ -139,7 +139,7 @@ _OPS = ("insert", "delete", "move", "their insert", "their delete", "their move"
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.lists(st.tuples(st.sampled_from(_OPS), st.integers(0, 10**6), st.integers(0, 10**6)), max_size=14))
 def test_replicas_deleting_by_item_and_by_position_converge(steps: list[tuple[str, int, int]]) -> None:
     """This replica inserts, deletes and moves in the wide parent (its own elements by item id, the

@@ -396,7 +396,7 @@ def _apply(replicas: list[MeshDocument], op: tuple[Any, ...]) -> None:
         assert document.get_update() == before, "a rejected write changed the document"
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120)
 @given(edit_scripts(), st.randoms(use_true_random=False))
 def test_random_edits_on_three_replicas_converge_and_stay_valid(ops: list[Any], rnd: random.Random) -> None:
     replicas = [MeshDocument(schema=board_schema()) for _ in range(3)]
@@ -450,7 +450,7 @@ def _found(violations: list[Violation]) -> list[tuple[str, str, str, str]]:
     return sorted((v.code, v.element_id or "", v.attribute or "", v.message) for v in violations)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(
     edit_scripts(),
     st.lists(st.tuples(st.sampled_from(_RAW_EDITS), st.integers(0, 1000)), max_size=3),
@@ -574,7 +574,7 @@ def test_an_as_is_update_that_fails_tells_listeners_nothing_that_did_not_integra
     assert len(heard) == 1
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.lists(st.lists(st.integers(0, 99), max_size=4), max_size=12))
 def test_from_json_indexes_the_children_in_order_as_loading_its_state_does(columns: list[list[int]]) -> None:
     # load_json writes the root's children as one run (last first, one splice of the ordered ids):

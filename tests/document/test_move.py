@@ -175,7 +175,7 @@ def test_a_replica_receiving_a_move_indexes_the_copy(target: str) -> None:
 _TARGETS = ["a", "b", "a2"]
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(
     first=st.tuples(st.sampled_from(_TARGETS), st.integers(0, 2)),
     second=st.tuples(st.sampled_from(_TARGETS), st.integers(0, 2)),

@@ -39,7 +39,7 @@ _items = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(_items)
 def test_every_recorded_clock_gives_back_its_placement_and_no_other_clock_gives_one(
     items: list[tuple[int, int, int, Placement]],
@@ -77,7 +77,7 @@ def test_an_id_held_by_several_elements_goes_back_to_the_earlier_holder_as_they_
     assert record.holder("a") is None
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 6)), max_size=12), st.integers(0, 70))
 def test_a_delete_set_in_any_order_is_searched_as_the_clocks_it_names(
     ranges: list[tuple[int, int]], probe: int

@@ -120,7 +120,7 @@ _deliver = st.tuples(
 _sync = st.tuples(st.just("sync"), st.integers(0, WRITERS - 1), st.integers(0, WRITERS - 1), st.just(0))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(st.lists(st.one_of(_edit, _edit, _deliver, _sync), min_size=4, max_size=40))
 def test_inserts_told_from_the_update_index_as_a_fresh_load_does(steps: list[tuple[Any, ...]]) -> None:
     seed = MeshDocument(schema=SCHEMA)
@@ -237,7 +237,7 @@ def test_a_handle_indexed_from_an_update_reads_and_writes_its_element() -> None:
     }
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5)
 @given(st.lists(st.tuples(st.sampled_from(("para", "run", "delete")), st.integers(0, 10**6)), max_size=30))
 def test_inserts_into_a_wide_parent_keep_its_child_places_exact(edits: list[tuple[str, int]]) -> None:
     """Past 4096 children the index finds positions through ChildPlaces, which inserts must keep exact."""
@@ -284,7 +284,7 @@ def _burst(writer: MeshDocument, edits: list[tuple[str, int]]) -> None:
 _BURST_KINDS = ("insert", "insert", "restyle", "unstyle", "delete")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     st.lists(st.tuples(st.sampled_from(_BURST_KINDS), st.integers(0, 10**6)), min_size=1, max_size=60),
     st.integers(0, 10**6),

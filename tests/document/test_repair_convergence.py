@@ -51,7 +51,7 @@ def _repair(replica: MeshDocument) -> bytes:
     return replica.ydoc.get_update(before)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.lists(st.sampled_from(sorted(_BREAKAGES)), min_size=1, max_size=8))
 def test_two_servers_mending_one_state_make_one_repair(kinds: list[str]) -> None:
     broken = _broken_update(kinds)

@@ -323,7 +323,7 @@ _SPLICES = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(_SPLICES)
 def test_each_edit_lands_at_the_offsets_of_the_text_as_read_just_before_it(
     edits: list[tuple[int, str, float, str, bool]],
@@ -351,7 +351,7 @@ def test_each_edit_lands_at_the_offsets_of_the_text_as_read_just_before_it(
             _sync(*replicas)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(_EDITS)
 def test_concurrent_text_edits_on_three_replicas_converge_without_losing_characters(
     edits: list[tuple[int, str, float, str, bool]],

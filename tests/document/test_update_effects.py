@@ -147,7 +147,7 @@ def _edit_replica(doc: MeshDocument, kind: str, pick: int, other: int) -> None:
                 element.move_to(target, 0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.lists(_step, min_size=3, max_size=30), st.booleans())
 # Two clients write one value to one attribute at once: the write that loses is no change.
 @example([("sync", 0, 0, 0), ("bad value", 0, 1, 1), ("bad value", 1, 1, 1)], False)

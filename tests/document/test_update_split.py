@@ -58,7 +58,7 @@ def _content(doc: Doc) -> str:
     return str(doc.get("mesh", type=XmlFragment))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(operations, st.integers(1, 6))
 def test_pieces_applied_in_order_amount_to_the_update(ops: list[Op], size: int) -> None:
     source = _edited(ops)

@@ -193,7 +193,7 @@ def schemas(draw: st.DrawFn) -> MeshSchema:
     return MeshSchema(root_tag_name=draw(st.sampled_from(tags)), elements=elements)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(schemas())
 def test_random_valid_schemas_round_trip_through_json(schema: MeshSchema) -> None:
     text = json.dumps(schema.to_json())

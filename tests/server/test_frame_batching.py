@@ -55,7 +55,7 @@ async def _received_through_participant(frames: list[str | bytes]) -> list[str |
     return received
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(
     st.lists(
         st.one_of(

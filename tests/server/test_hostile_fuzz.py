@@ -236,7 +236,7 @@ async def _scenario(schema: MeshSchema, draw: st.DrawFn, data_dir: Path, secret:
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schema=schemas(), data=st.data())
 def test_hostile_raw_updates_never_break_or_lose_honest_content(
     schema: MeshSchema,

@@ -59,7 +59,7 @@ _EDITS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(edits=_EDITS, held=st.sets(st.integers(0, 60), max_size=5))
 def test_a_compacted_log_loads_like_the_log_even_with_updates_held_back(
     edits: list[tuple[int, str, int]], held: set[int]

@@ -114,7 +114,7 @@ def _lengths(arguments: tuple[bytes, ...]) -> bytes:
     return b",".join(str(len(argument)).encode() + b":" + argument.hex().encode() for argument in arguments)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(st.lists(st.binary(max_size=300), max_size=40).map(tuple))
 def test_arguments_reach_the_worker_process_whole_and_in_order(arguments: tuple[bytes, ...]) -> None:
     # All the arguments travel in one message (a message each handed the GIL over once per argument).

@@ -165,7 +165,7 @@ def test_awareness_and_malformed_messages_change_nothing() -> None:
     assert not channel.wants_to_send
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.lists(st.sampled_from(["edit", "write", "drop", "handshake"]), max_size=40))
 def test_whatever_the_order_of_events_the_server_ends_with_every_local_edit(events: list[str]) -> None:
     channel, document = _channel()

@@ -148,7 +148,7 @@ async def run_calls(schema: MeshSchema, calls: list[tuple[str, Any]]) -> None:
         assert document.validate() == []
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), schema_name=st.sampled_from(sorted(SCHEMAS)))
 def test_no_call_raises_and_the_document_stays_valid(data: st.DataObject, schema_name: str) -> None:
     schema = SCHEMAS[schema_name]
@@ -156,7 +156,7 @@ def test_no_call_raises_and_the_document_stays_valid(data: st.DataObject, schema
     asyncio.run(run_calls(schema, calls))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(data=st.data(), schema_name=st.sampled_from(sorted(SCHEMAS)))
 def test_the_compiled_validator_agrees_with_jsonschema(data: st.DataObject, schema_name: str) -> None:
     schema = SCHEMAS[schema_name]
