@@ -8,7 +8,7 @@ from typing import Any
 from pycrdt import Doc, XmlElement
 
 from .._gc_pause import gc_paused
-from ..schema import ID_ATTRIBUTE, ElementType, rules
+from ..schema import ElementType, rules
 from ._pycrdt import JsonLayout, subtree_json
 
 __all__ = ["JsonWriter"]
@@ -33,12 +33,10 @@ class JsonWriter:
             element_type = self._element_type(tag)
             child = element_type.child_property if element_type is not None else None
             text = element_type.text_property if element_type is not None else None
-            order = tuple(rules.attribute_props(element_type))
             layout = (
-                order,
+                tuple(rules.attribute_props(element_type)),
                 child.name if child is not None else None,
                 text.name if text is not None else None,
-                dict.fromkeys((ID_ATTRIBUTE, *order)),
             )
             self._layouts[tag] = layout
         return layout

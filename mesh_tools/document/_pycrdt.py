@@ -72,9 +72,9 @@ TextChunks: TypeAlias = list[tuple[Any, dict[str, Any] | None]]
 # read from the CRDT in one go
 Node: TypeAlias = tuple[str, list[tuple[str, Any]], list[tuple[int, "Node"]], list[tuple[int, TextChunks]]]
 
-#: How an element's JSON body is laid out: its attributes in schema order, its child property, its
-#: text property, and the body's keys in order (the id, then the attributes) as an empty dict to copy.
-JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None, str | None, dict[str, Any]]
+#: How an element's JSON body is laid out: its attributes in schema order, its child property, and its
+#: text property.
+JsonLayout: TypeAlias = tuple[tuple[str, ...], str | None, str | None]
 
 _MISSING = object()
 
@@ -538,29 +538,17 @@ def subtree_json(
 
     def element_json(inner: Any) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         tag = inner.tag()
-        order, child_name, text_name, keys = layouts.get(tag) or layout_of(tag)
-        pairs = inner.attributes(txn)
+        order, child_name, text_name = layouts.get(tag) or layout_of(tag)
+        raw = dict(inner.attributes(txn))
+        element_id = raw.pop(ID_ATTRIBUTE, None)
+        body: dict[str, Any] = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
         # Schema order, not the CRDT's hash order, so equal documents print identically everywhere.
-        # Most elements hold an id and every attribute their type lists: then copying the keys in
-        # order and filling them in (two C calls) does what the loop below does for the others.
-        body: dict[str, Any] = keys.copy()
-        body.update(pairs)
-        if len(pairs) == len(keys) == len(body):
-            if not include_ids or body[ID_ATTRIBUTE] is None:
-                del body[ID_ATTRIBUTE]
-            for name, value in body.items():
-                if type(value) is float and value.is_integer() and name != ID_ATTRIBUTE:
-                    body[name] = int(value)
-        else:
-            raw = dict(pairs)
-            element_id = raw.pop(ID_ATTRIBUTE, None)
-            body = {ID_ATTRIBUTE: element_id} if include_ids and element_id is not None else {}
-            for name in order:
-                value = raw.pop(name, _MISSING)
-                if value is not _MISSING:
-                    body[name] = read_value(value)
-            for name in sorted(raw):
-                body[name] = read_value(raw[name])
+        for name in order:
+            value = raw.pop(name, _MISSING)
+            if value is not _MISSING:
+                body[name] = int(value) if type(value) is float and value.is_integer() else value
+        for name in sorted(raw):
+            body[name] = read_value(raw[name])
         if text_name is not None:
             chunks = next((c.diff(txn) for c in inner.children(txn) if type(c) is _IntegratedText), [])
             body[text_name], spans = read_chunks(chunks)
