@@ -111,3 +111,24 @@ async def test_a_loaded_document_is_recorded_for_the_update_guard_before_its_fir
         await alice.request("sync.flush", channel=reopened.channel)
         assert live.doc.get_element(first.id) is None
         assert len(live.doc.root.get_children()) == 49
+
+
+async def test_a_document_loaded_to_be_described_is_recorded_for_the_guard_only_once_opened(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        opened = await alice.open("described.doc")
+        for n in range(20):
+            opened.doc.root.append_child("p", {"text": f"paragraph {n}"})
+        await alice.request("sync.close", channel=opened.channel)
+        assert "described.doc" not in server.rooms[ROOM].documents
+        server.rooms[ROOM].keep_loaded = 60.0  # so the described document stays to be looked at
+        described = await alice.request("sync.describe", path="described.doc")
+        assert len(described["json"]["doc"]["children"]) == 20
+        live = server.rooms[ROOM].documents["described.doc"]
+        # Nothing recorded beside the describe, which it would slow down.
+        assert live._priming is None
+        await alice.open("described.doc", create=False)
+        assert live._priming is not None
+        await live._priming
+        assert live._guard.prepare().behind is None
