@@ -48,7 +48,7 @@ REMOTE = "remote"
 
 #: A load applies an update this big in pieces of so many structs: in one call pycrdt holds the GIL
 #: for ~35 ms a MiB (161 ms for a 60k-element document), so no other thread, a server's event loop
-#: included, runs meanwhile; a piece takes 2-4 ms. Cutting costs Python time (~8 us a struct), which
+#: included, runs meanwhile; a piece takes 2-4 ms. Cutting costs Python time (~2 us a struct), which
 #: lets other threads in every switch interval, so smaller updates are applied whole.
 _SPLIT_BYTES = 1 << 20
 _STRUCTS_PER_PIECE = 2000

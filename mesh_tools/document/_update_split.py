@@ -37,13 +37,15 @@ def split_update(update: bytes, structs_per_piece: int) -> list[bytes]:
     try:
         for _ in range(reader.uint()):
             count = reader.uint()
+            client_start = reader.offset
             client = reader.uint()
+            encoded_client = update[client_start : reader.offset]
             clock = reader.uint()
             for first in range(0, count, structs_per_piece):
                 start, start_clock = reader.offset, clock
                 size = min(structs_per_piece, count - first)
                 for _ in range(size):
-                    clock += reader.struct(client, clock).length
+                    clock += reader.struct_length(encoded_client)
                 head = Encoder()
                 for value in (1, size, client, start_clock):
                     head.write_var_uint(value)

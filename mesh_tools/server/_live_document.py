@@ -159,6 +159,8 @@ class LiveDocument:
         self._guard = UpdateGuard(doc)
         #: The guard's record of a loaded document being taken on a worker thread (prime_guard).
         self._priming: asyncio.Future[None] | None = None
+        #: The whole state as loaded, for that record, until a subscriber comes or an update arrives.
+        self._unprimed: bytes | None = None
         self._register = ParticipantRegister(doc)
         doc.on_update(self._on_update)
 
@@ -174,6 +176,7 @@ class LiveDocument:
     def subscribe(self, participant: Participant, channel: int, *, read_only: bool) -> Subscriber:
         """Bind a channel; the caller answers the open request, then calls :meth:`greet`."""
         subscriber = Subscriber(participant, ServerChannel(channel, read_only), self)
+        self._start_priming()
         self._subscribers.append(subscriber)
         self.holds += 1
         return subscriber
@@ -319,6 +322,7 @@ class LiveDocument:
         served meanwhile.
         ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
+        self._start_priming()
         priming = self._priming
         if priming is not None:
             # Every update waits for it in arrival order (a future's callbacks run in that order).
@@ -365,9 +369,20 @@ class LiveDocument:
 
     def prime_guard(self, state: bytes) -> None:
         """Have the update guard record ``state``, the replica's whole state as loaded, on a worker
-        thread while the document is opened and read; updates wait for it. Otherwise the first update
-        would wait for the same work, which costs ~25 us an item (0.7-1 s for 10k elements)."""
-        self._priming = asyncio.ensure_future(asyncio.to_thread(self._guard.priming(state)))
+        thread from when the first subscriber comes (or an update arrives), while the document is opened
+        and read; updates wait for it. Otherwise the first update would wait for the same work, which
+        costs ~25 us an item (0.7-1 s for 10k elements).
+
+        Not from the load: a document loaded to be described takes no update, and the record taken
+        beside the describe, sharing the GIL with it, made a cold describe 1.6-1.8x as slow
+        (bench/create_describe.py: 10k elements 1.9-2.1x raw pycrdt load + JSON instead of 1.18x).
+        """
+        self._unprimed = state
+
+    def _start_priming(self) -> None:
+        state, self._unprimed = self._unprimed, None
+        if state is not None:
+            self._priming = asyncio.ensure_future(asyncio.to_thread(self._guard.priming(state)))
 
     def _unlock(self) -> None:
         self._worker.release()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pycrdt import Doc, XmlElement, XmlFragment, XmlText
+from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
 
 from mesh_tools.document._update_split import split_update
-from mesh_tools.document._yjs_update import UpdateFormatError, decode_update
+from mesh_tools.document._yjs_update import UpdateFormatError, decode_state_vector, decode_update
 
 Op = tuple[int, str, int, str]
 operations = st.lists(
@@ -78,3 +80,59 @@ def test_pieces_applied_in_order_amount_to_the_update(ops: list[Op], size: int) 
 def test_what_is_not_an_update_is_refused(data: bytes) -> None:
     with pytest.raises(UpdateFormatError):
         split_update(data, 10)
+
+
+def _every_content_kind() -> Doc:
+    """A document whose update holds every content kind an editor writes: elements, attributes of each
+    value type, long and non-ASCII strings, formatting and embeds, multi-value runs, deleted items."""
+    doc: Doc = Doc(client_id=2**53 - 1)  # an 8-byte client id, as random ones mostly are
+    other: Doc = Doc(client_id=7)
+    other.get("mesh", type=XmlFragment).children.append(XmlElement("q", {"from": "other"}))
+    doc.apply_update(other.get_update())
+    fragment = doc.get("mesh", type=XmlFragment)
+    values: dict[str, Any] = {
+        "short": "x",
+        "long": "é" * 200,
+        "int": -(2**40),
+        "float": 1.5,
+        "true": True,
+        "false": False,
+        "null": None,
+        "nested": {"list": [1, "two", {"three": [3.0]}], "empty": {}},
+        "bytes": b"\x00\xff" * 100,
+    }
+    element = fragment.children.append(XmlElement("p", values))
+    text = element.children.append(XmlText("hello 👋 wörld " * 20))
+    text.format(0, 5, {"bold": True})
+    text.insert_embed(3, {"image": "a.png"})
+    doomed = fragment.children.insert(0, XmlElement("gone", {"v": 1}))
+    doomed.children.append(XmlText("bye"))
+    del fragment.children[0]
+    doc.get("list", type=Array).extend([1, "two", 3.0, None, [4], {"five": 5}])
+    doc.get("map", type=Map).update({"a": "b", "c": [1, 2]})
+    doc.get("text", type=Text).insert(0, "𝄞 clef " * 40)
+    return doc
+
+
+def _tree(node: XmlFragment | XmlElement | XmlText) -> Any:
+    if isinstance(node, XmlText):
+        return node.diff()
+    children = [_tree(child) for child in node.children]
+    return (node.tag, dict(node.attributes), children) if isinstance(node, XmlElement) else children
+
+
+@pytest.mark.parametrize("size", [1, 3, 1000])
+def test_every_content_kind_survives_the_split(size: int) -> None:
+    source = _every_content_kind()
+    update = source.get_update()
+    pieces = split_update(update, size)
+    assert len(pieces) > 2 if size == 1 else len(pieces) >= 2
+    copy: Doc = Doc()
+    for piece in pieces:
+        copy.apply_update(piece)
+    assert decode_state_vector(copy.get_state()) == decode_state_vector(source.get_state())
+    assert _tree(copy.get("mesh", type=XmlFragment)) == _tree(source.get("mesh", type=XmlFragment))
+    assert copy.get("list", type=Array).to_py() == source.get("list", type=Array).to_py()
+    assert copy.get("map", type=Map).to_py() == source.get("map", type=Map).to_py()
+    assert copy.get("text", type=Text).diff() == source.get("text", type=Text).diff()
+    assert decode_update(b"".join(pieces[:1])).items  # the first piece holds structs

@@ -11,7 +11,7 @@ from mesh_tools.document import FRAGMENT_NAME, MeshDocument
 from mesh_tools.server import RoomServer
 from mesh_tools.sync import PushType
 
-from ..support import DOC_SCHEMA, ROOM, RawConnector
+from ..support import DOC_SCHEMA, ROOM, RawClient, RawConnector
 
 
 def _foreign(base: MeshDocument, element_id: str, **attributes: Any) -> tuple[bytes, bytes]:
@@ -94,11 +94,7 @@ async def test_a_loaded_document_is_recorded_for_the_update_guard_before_its_fir
     server: RoomServer, raw_client: RawConnector
 ) -> None:
     async with raw_client(server.url) as alice:
-        opened = await alice.open("primed.doc")
-        for n in range(50):
-            opened.doc.root.append_child("p", {"text": f"paragraph {n}"})
-        await alice.request("sync.close", channel=opened.channel)
-        assert "primed.doc" not in server.rooms[ROOM].documents
+        await _stored_and_unloaded(alice, server, "primed.doc", 50)
         reopened = await alice.open("primed.doc", create=False)
         live = server.rooms[ROOM].documents["primed.doc"]
         priming = live._priming
@@ -111,3 +107,29 @@ async def test_a_loaded_document_is_recorded_for_the_update_guard_before_its_fir
         await alice.request("sync.flush", channel=reopened.channel)
         assert live.doc.get_element(first.id) is None
         assert len(live.doc.root.get_children()) == 49
+
+
+async def test_a_document_loaded_to_be_described_is_recorded_for_the_guard_only_once_opened(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        await _stored_and_unloaded(alice, server, "described.doc", 20)
+        server.rooms[ROOM].keep_loaded = 60.0  # so the described document stays to be looked at
+        described = await alice.request("sync.describe", path="described.doc")
+        assert len(described["json"]["doc"]["children"]) == 20
+        live = server.rooms[ROOM].documents["described.doc"]
+        # Nothing recorded beside the describe, which it would slow down.
+        assert live._priming is None
+        await alice.open("described.doc", create=False)
+        assert live._priming is not None
+        await live._priming
+        assert live._guard.prepare().behind is None
+
+
+async def _stored_and_unloaded(alice: RawClient, server: RoomServer, path: str, paragraphs: int) -> None:
+    """Create ``path`` with so many paragraphs and close it: it is stored, and no longer loaded."""
+    opened = await alice.open(path)
+    for n in range(paragraphs):
+        opened.doc.root.append_child("p", {"text": f"paragraph {n}"})
+    await alice.request("sync.close", channel=opened.channel)
+    assert path not in server.rooms[ROOM].documents
