@@ -138,6 +138,9 @@ class Placements:
             runs = self._clients[client] = _Runs()
         start = max(clock, self.state.get(client, 0))
         parent, key, content, type_ref, type_name = place
+        # Plain ints, not Content or TypeRef members (FORGOTTEN's): the shapes cross to other processes.
+        content = int(content)
+        type_ref = None if type_ref is None else int(type_ref)
         if isinstance(parent, tuple):
             shape = self._shape((None, key, content, type_ref, type_name, True))
         else:
