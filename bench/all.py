@@ -72,7 +72,7 @@ class Bench:
 BENCHES: tuple[Bench, ...] = (
     Bench("document_growth.py", "--sizes 1000,10000,100000 --edits 10", "--sizes 1000,5000 --edits 5"),
     Bench("room_load.py", "--updates 10000", "--updates 1000"),
-    Bench("durability.py", "--seconds 5", "--updates 3000 --seconds 1"),
+    Bench("durability.py", "--seconds 4", "--rate 2000 --seconds 1"),
     Bench("client_writes.py", "--seconds 5", "--elements 2000 --edits 100 --repeat 1 --seconds 1"),
     Bench("open_many.py", "--documents 500", "--documents 50 --elements 20 --timeout 30"),
     Bench("create_describe.py", "--sizes 10000,100000", "--sizes 2000,10000"),
