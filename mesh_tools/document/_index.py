@@ -30,7 +30,10 @@ from ._pycrdt import (
     Node,
     Subtrees,
     XmlChange,
+    attribute_values,
     child_element,
+    child_id_at,
+    child_ids,
     current_transaction,
     insert_element_node,
     integrated_children,
@@ -50,6 +53,10 @@ __all__ = ["ChildPlaces", "ElementIndex", "Integration", "Placed"]
 _MAPPED = 4096
 #: How far from where it was last seen a child is looked for, widening, before the places are redone.
 _WINDOWS = (16, 256)
+#: Entries that placing an update's inserts may move in the index's children lists (each insert moves
+#: the entries after it, ~1 ns each). Beyond this, one pass of pycrdt's events (which walks the parents'
+#: children once, ~0.1 us each) costs less.
+_MOVES_PER_UPDATE = 2**23
 
 
 @dataclass(slots=True)
@@ -221,14 +228,17 @@ class ElementIndex:
         but deleted items between them) that is one place. Placed in the update's order, each in the
         index as the ones before it left it, which is the order Yjs integrates them in, or one it
         would end the same from. Elements inside one the update deletes are left to the events, which
-        report no insert for them.
+        report no insert for them; so are inserts that would move too many entries (_MOVES_PER_UPDATE).
         """
         doomed = set(deleted)
         placed: Placed = []
         arriving: set[str] = set()
+        moves = 0
         for insert in inserted:
             at = self._slot(insert, doomed, arriving)
-            if at is None:
+            if at is not None:
+                moves += len(self.kids.get(insert.parent, ())) - at
+            if at is None or moves > _MOVES_PER_UPDATE:
                 self.unplace(placed)
                 return None
             kids = self.kids.setdefault(insert.parent, [])
@@ -254,17 +264,46 @@ class ElementIndex:
                 return None  # an id taken (a move, or concurrent writers): the events' repair settles it
             arriving.add(element_id)
         kids = self.kids.get(insert.parent, [])
-        left = insert.left
-        if left is None:
-            at = 0
-        elif self.parents.get(left) == insert.parent:
-            at = self.position(left) + 1
-        else:
+        if insert.gone == "left":
+            # Right before ``right`` unless a concurrent insert came between: settle() checks.
+            return self._place_of(insert.right, insert.parent, len(kids))
+        at = self._place_of(insert.left, insert.parent, -1)
+        if at is None:
             return None
+        at += 1
+        if insert.gone == "right":
+            return at  # right after ``left`` unless a concurrent insert came first: settle() checks
         right = kids[at] if at < len(kids) else None
         if right != insert.right or (right is None and at < len(kids)):
             return None  # something lies between its origins now (or one of them is a text node)
         return at
+
+    def _place_of(self, sibling: str | None, parent_id: str, edge: int) -> int | None:
+        """The position of ``sibling`` among the children of ``parent_id``; ``edge`` for None; None if
+        it is not one of them."""
+        if sibling is None:
+            return edge
+        return self.position(sibling) if self.parents.get(sibling) == parent_id else None
+
+    def settle(self, placed: Placed) -> None:
+        """Once their update is applied, check where the inserts placed beside a sibling the index cannot
+        name (``InsertedElement.gone``) landed; where one is not where it was placed (another writer
+        inserted at the same place), take its parent's children afresh from the CRDT: one walk of them,
+        only then."""
+        ydoc = self._doc.ydoc
+        for parent_id, _, insert in placed:
+            element_id = node_id(insert.node[1])
+            if insert.gone is None or element_id not in self.elements or parent_id not in self.elements:
+                continue
+            parent = self.elements[parent_id]._xml.integrated
+            if child_id_at(parent, ydoc, self.position(element_id)) != element_id:
+                # An id stands for its element only where the index has it in this parent (an
+                # imposter holding the same id elsewhere is unindexed, as a load leaves it).
+                self.kids[parent_id] = [
+                    kid if kid is not None and self.parents.get(kid) == parent_id else None
+                    for kid in child_ids(parent, ydoc)
+                ]
+                self._places.pop(parent_id, None)
 
     def unplace(self, placed: Placed) -> None:
         """Take out again what :meth:`place_inserted` entered."""
@@ -419,10 +458,11 @@ class ElementIndex:
         for element_id in effects.deleted:
             if element_id in self.elements:
                 self.detach(element_id, self.position(element_id), local=local)
-        for element, name, writers, old in touched:
-            if not element.is_alive:
-                continue
-            new = element._xml.attributes.get(name)
+        alive = [entry for entry in touched if entry[0].is_alive]
+        after = attribute_values(
+            self._doc.ydoc, [(element._xml.integrated, name) for element, name, _, _ in alive]
+        )
+        for (element, name, writers, old), new in zip(alive, after, strict=True):
             # As Yjs reports it: a change, or a write that won (even of the same value: of an
             # attribute's entries only the winner is left undeleted); a concurrent write that lost, or a
             # delete the replica had applied already, is no change.

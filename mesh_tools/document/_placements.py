@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import marshal
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -217,10 +217,13 @@ class Placements:
                         yield (client, first), min(runs.ends[at], clock + length), self._placement(runs, at)
                     at += 1
 
-    def holds(self, deletes: dict[int, list[tuple[int, int]]]) -> bool:
-        """Whether every clock a delete set names is recorded (else it reaches items not seen yet)."""
+    def holds(self, deletes: dict[int, list[tuple[int, int]]], arriving: dict[int, int]) -> bool:
+        """Whether every clock a delete set names is recorded or ``arriving`` (client -> the clock after
+        the last of its items in the update the delete set comes with); else it reaches items nobody
+        has seen yet."""
+        state = self.state
         return all(
-            clock + length <= self.state.get(client, 0)
+            clock + length <= max(state.get(client, 0), arriving.get(client, 0))
             for client, ranges in deletes.items()
             for clock, length in ranges
         )
@@ -294,5 +297,11 @@ def covers(deletes: dict[int, list[tuple[int, int]]], item_id: ItemId) -> bool:
 
 
 def overlaps(deletes: dict[int, list[tuple[int, int]]], client: int, start: int, end: int) -> bool:
-    """Whether a delete set deletes any of ``client``'s clocks from ``start`` to ``end`` (exclusive)."""
-    return any(clock < end and start < clock + length for clock, length in deletes.get(client, ()))
+    """Whether a delete set (client -> [(clock, length)], sorted, apart and non-empty, as ``decode_update``
+    gives it) deletes any of ``client``'s clocks from ``start`` to ``end`` (exclusive)."""
+    ranges = deletes.get(client)
+    if not ranges:
+        return False
+    # The last range starting before ``end`` is the only one that can reach past ``start``.
+    at = bisect_left(ranges, (end,)) - 1
+    return at >= 0 and start < ranges[at][0] + ranges[at][1]

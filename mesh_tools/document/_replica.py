@@ -32,7 +32,7 @@ from ._index import ElementIndex, Integration
 from ._json import JsonWriter
 from ._layout import FRAGMENT_NAME, ROOT_ID, root_update
 from ._move import RecentMoves, index_moved
-from ._pycrdt import DeepObserver, XmlChange, state_vector
+from ._pycrdt import DeepObserver, XmlChange, attribute_values, state_vector
 from ._text import LastTyped, apply_marks, collect_text_changes, record_text_changes
 from ._update_effects import UpdateEffects
 from ._update_split import split_update
@@ -241,15 +241,20 @@ class MeshDocument:
         if effects is None:
             return self.apply_updates([update], origin, check=check, as_is=as_is, whole=whole)
         self._check_outside_transaction()
-        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
-        if placed is None:  # an insert only the events can place
-            return self.apply_updates([update], origin, check=check, as_is=as_is, whole=whole)
-        # Read before: what the attributes were is not in the update.
-        touched = [
-            (element, name, written, element._xml.attributes.get(name))
+        # Read before: what the attributes were is not in the update. Before the inserts are placed
+        # too: a handle not read yet finds its element by its position, which they move.
+        reached = [
+            (element, name, written)
             for (element_id, name), written in effects.attributes.items()
             if (element := self._elements.get(element_id)) is not None
         ]
+        before = attribute_values(
+            self.ydoc, [(element._xml.integrated, name) for element, name, _ in reached]
+        )
+        touched = [(*entry, old) for entry, old in zip(reached, before, strict=True)]
+        placed = self._index.place_inserted(effects.inserted, effects.deleted) if effects.inserted else []
+        if placed is None:  # an insert only the events can place
+            return self.apply_updates([update], origin, check=check, as_is=as_is, whole=whole)
         # Which of its text cuts are new, and whether a write won, shows only in the transaction's own
         # delete set (a write that loses to a concurrent one is deleted as it integrates).
         deleted: list[bytes] = []
@@ -270,6 +275,7 @@ class MeshDocument:
         local = origin is None
         nodes = self._index.add_inserted(placed, local=local, into=integration)
         self._index.integrate_effects(effects, touched, deleted_now, local=local, into=integration)
+        self._index.settle(placed)
         texts = effects.texts_changed(deleted_now)
         record_text_changes(self, texts, local=local, into=integration)
         self._dispatch()

@@ -17,8 +17,9 @@ makes it answer None, and the replica observes the events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from ..schema import ID_ATTRIBUTE
 from ._layout import ELEMENT_ID_PATTERN, PARTICIPANTS_MAP
@@ -26,7 +27,10 @@ from ._placements import Placement, Placements, covers, overlaps
 from ._pycrdt import Node, TextChunks
 from ._yjs_update import Content, DecodedItem, ItemId, TypeRef
 
-__all__ = ["InsertedElement", "TextCut", "UpdateEffects", "update_effects"]
+__all__ = ["InsertedElement", "Side", "TextCut", "UpdateEffects", "update_effects"]
+
+#: One of an insert's two origins.
+Side = Literal["left", "right"]
 
 
 class InsertedElement(NamedTuple):
@@ -40,12 +44,16 @@ class InsertedElement(NamedTuple):
     #: The id of the element it is inserted into.
     parent: str
     #: The id of the sibling it was inserted after (one the replica holds, or one this update inserts
-    #: before it); None for the first place.
+    #: before it); None for the first place, or when that sibling is ``gone``.
     left: str | None
-    #: The id of the sibling it was inserted before; None for the end.
+    #: The id of the sibling it was inserted before; None for the end, or when that sibling is ``gone``.
     right: str | None
     #: Its subtree, as the schema check reads it.
     node: Node
+    #: Which of its origins is a sibling deleted since, or one the index does not name (Yjs inserts
+    #: beside deleted items too): it then lands next to the other origin unless another writer inserted
+    #: there concurrently, which only the applied CRDT shows (``ElementIndex.settle``).
+    gone: Side | None = None
 
 
 class TextCut(NamedTuple):
@@ -93,11 +101,6 @@ class UpdateEffects:
 _CHARACTERS = (Content.STRING, Content.DELETED)
 
 
-#: A Yjs update inserting more elements than this into the replica's elements is left to the events:
-#: each placed insert moves the parent's entries after it, where one event delta splices them all.
-_MAX_INSERTED = 64
-
-
 class _NeedsEvents(Exception):
     """The update reaches an item the record cannot resolve, or inserts what only the events can place."""
 
@@ -118,7 +121,7 @@ class _NewType:
         #: A text node's string items.
         self.characters: list[DecodedItem] = []
 
-    def chunks(self) -> TextChunks:
+    def chunks(self, deleted: Callable[[int, int, int], bool]) -> TextChunks:
         """A new text's content as ``diff()`` reads it, when it is characters typed one after another
         (what one writer's transaction makes); anything else (marks, embeds, concurrent typing) is
         left to the events."""
@@ -127,6 +130,8 @@ class _NewType:
             last = None if previous is None else (previous.id[0], previous.id[1] + previous.length - 1)
             if item.content != Content.STRING or item.origin != last or item.right_origin is not None:
                 raise _NeedsEvents
+            if deleted(item.id[0], item.id[1], item.id[1] + item.length):
+                raise _NeedsEvents  # typed and cut again within the update
             previous = item
         text = "".join(item.values[0] for item in self.characters)
         return [(text, None)] if text else []
@@ -149,8 +154,8 @@ def update_effects(
         for item, place in placed:
             if item.content != Content.TYPE:
                 reader.add(item, place)
-        if not placements.holds(deletes):
-            raise _NeedsEvents  # deletes items of this very update, or items the replica lacks
+        if not placements.holds(deletes, _ends(placed)):
+            raise _NeedsEvents  # deletes items neither the replica nor the update holds
         for item_id, end, place in placements.deleted(deletes):
             reader.delete(item_id, end, place)
         reader.insert_new()
@@ -184,11 +189,15 @@ class _EffectsReader:
             if new.texts and place.key is None:
                 new.characters.append(item)
                 return
-            # An attribute of a new element, written once (a key written twice is left to the events,
-            # which know which write won).
-            if new.texts or place.key is None or item.content != Content.ANY or len(item.values) != 1:
+            if new.texts or place.key is None:
                 raise _NeedsEvents
-            if place.key in new.attributes:
+            # An attribute of a new element. Every write to it is in this update, and of a key's
+            # writes only the last stays undeleted (each deletes the one before as it integrates): a
+            # write the update deletes (overwritten, or the attribute removed) is not the value.
+            if item.content == Content.DELETED or covers(self._deletes, item.id):
+                return
+            # Two writes left standing (concurrent writers merged): which one wins, the events know.
+            if item.content != Content.ANY or len(item.values) != 1 or place.key in new.attributes:
                 raise _NeedsEvents
             new.attributes[place.key] = item.values[0]
             return
@@ -208,12 +217,12 @@ class _EffectsReader:
         """Recorded items the delete set reaches: from ``item_id`` to clock ``end``, in one place."""
         if place.content in (Content.GC, Content.DELETED):
             return  # gone already
+        # Asked first: most of a deleted element's items are its attributes, deleted with it.
+        if isinstance(place.parent, tuple) and covers(self._deletes, place.parent):
+            return  # inside an element or text deleted with it
         holder = self._holder(place)
         if holder is None:
             return
-        assert isinstance(place.parent, tuple)  # else _holder would have said
-        if covers(self._deletes, place.parent):
-            return  # inside an element or text deleted with it
         if holder.type_ref == TypeRef.XML_TEXT:
             client, start = item_id
             suspect = place.content not in _CHARACTERS
@@ -231,11 +240,10 @@ class _EffectsReader:
         for new in self._new.values():
             parent = self._new.get(new.parent)
             if parent is None:
-                tops.append(new)
+                if not covers(self._deletes, new.item.id):  # else Yjs integrates it deleted: no insert
+                    tops.append(new)
             else:
                 _place_new(parent.children, new.item)
-        if len(tops) > _MAX_INSERTED:
-            raise _NeedsEvents
         ids: dict[ItemId, str] = {}
         taken: set[str] = set()
         nodes = [(new, self._node(new, ids, taken)) for new in tops]
@@ -250,12 +258,18 @@ class _EffectsReader:
             ):
                 raise _NeedsEvents
             item = new.item
+            gone: Side | None = None
+            if self._gone(item.origin):
+                gone = "left"
+            elif self._gone(item.right_origin):
+                gone = "right"
             self.effects.inserted.append(
                 InsertedElement(
                     self._element_id(new.parent),
-                    self._sibling(item.origin, ids),
-                    self._sibling(item.right_origin, ids),
+                    None if gone == "left" else self._sibling(item.origin, ids),
+                    None if gone == "right" else self._sibling(item.right_origin, ids),
                     node,
+                    gone,
                 )
             )
 
@@ -283,13 +297,17 @@ class _EffectsReader:
         node = node_of(top)
         while stack:
             new, elements, texts = stack.pop()
-            for raw, child_id in enumerate(new.children):
+            live = [child_id for child_id in new.children if not covers(self._deletes, child_id)]
+            for raw, child_id in enumerate(live):
                 child = self._new[child_id]
                 if child.texts:
-                    texts.append((raw, child.chunks()))
+                    texts.append((raw, child.chunks(self._cut)))
                 else:
                     elements.append((raw, node_of(child)))
         return node
+
+    def _cut(self, client: int, start: int, end: int) -> bool:
+        return overlaps(self._deletes, client, start, end)
 
     def _sibling(self, origin: ItemId | None, ids: dict[ItemId, str]) -> str | None:
         """The id of the element an insert's origin names."""
@@ -300,6 +318,22 @@ class _EffectsReader:
                 raise _NeedsEvents  # a new text node
             return ids[origin]
         return self._element_id(origin)
+
+    def _gone(self, origin: ItemId | None) -> bool:
+        """Whether ``origin`` is a sibling the index cannot name: deleted (before this update, or new and
+        deleted within it), or an element without a sole id."""
+        if origin is None:
+            return False
+        if origin in self._new:
+            return covers(self._deletes, origin)
+        place = self._placements.get(origin)
+        if place is None:
+            return False
+        if place.content == Content.GC:
+            return False  # Yjs drops an item beside a garbage-collected one: the events show it
+        if place.content == Content.DELETED:
+            return True
+        return place.type_ref == TypeRef.XML_ELEMENT and self._placements.element_id(origin) is None
 
     def _holder(self, place: Placement) -> Placement | None:
         """The placement of the element or text the item sits in; None where the item changes nothing."""
@@ -334,6 +368,15 @@ class _EffectsReader:
         if element_id is None:
             raise _NeedsEvents  # no string id, or one several elements hold
         return element_id
+
+
+def _ends(placed: list[tuple[DecodedItem, Placement]]) -> dict[int, int]:
+    """Client -> the clock after the last of its items in the update."""
+    ends: dict[int, int] = {}
+    for item, _ in placed:
+        client, clock = item.id
+        ends[client] = max(ends.get(client, 0), clock + item.length)
+    return ends
 
 
 def _place_new(siblings: list[ItemId], item: DecodedItem) -> None:

@@ -29,6 +29,7 @@ docs/adr/0012-refusing-hostile-updates.md.
 
 from __future__ import annotations
 
+import functools
 import pickle
 from bisect import bisect_right
 from collections.abc import Callable, Container, Sequence
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pycrdt import merge_updates
 
+from .._gc_pause import gc_paused
 from ..errors import MeshError, RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
@@ -182,6 +184,14 @@ class UpdateGuard:
         if any(recorded.get(client, 0) < clock for client, clock in vector.items()):
             behind = doc.get_update(self._placements.encoded_state())
         return GuardInput(known, behind, len(doc))
+
+    def priming(self, state: bytes) -> Callable[[], None]:
+        """What records the replica's whole state (``get_update()``, taken where the replica is used)
+        before its first check, which would otherwise record it then: a decode of every item, ~25 us
+        each, on the way of the first edit. Pure Python on bytes, holding neither the guard nor the
+        replica (an unloaded document is freed meanwhile): it may run on a worker thread while the
+        replica is used; no check may start before it returns."""
+        return functools.partial(_record_state, state, self._placements, self._doc.schema)
 
     def check(self, update: bytes, prepared: GuardInput, *, trusted_ids: bool = False) -> CheckedUpdate:
         """Raise UpdateRefusedError (or RemoteProtocolError, DocumentLimitError) or say what to record.
@@ -376,6 +386,13 @@ def _text_tags(schema: MeshSchema | None) -> frozenset[str]:
     return (
         frozenset() if schema is None else frozenset(e.tag_name for e in schema.elements if e.text_property)
     )
+
+
+def _record_state(state: bytes, placements: Placements, schema: MeshSchema) -> None:
+    # Decoding allocates a container per item: a collection meanwhile would walk them all, and the
+    # heap of every other document, holding the GIL (docs/adr/0017-big-frames-off-the-event-loop.md).
+    with gc_paused():
+        _Check(_decode(state, None), placements, _text_tags(schema)).record()
 
 
 def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:

@@ -358,10 +358,31 @@ class _Reader:
         raise ValueError(f"unknown value tag {tag}")
 
     def delete_set(self) -> dict[int, list[tuple[int, int]]]:
+        """Client -> its deleted ranges, sorted and merged (Yjs writes them so; a hostile update need
+        not), so they can be searched by bisection (``_placements.overlaps``)."""
         deletes: dict[int, list[tuple[int, int]]] = {}
         for _ in range(self.uint()):
             client = self.uint()
             ranges = deletes.setdefault(client, [])
             for _ in range(self.uint()):
                 ranges.append((self.uint(), self.uint()))
+        for client, ranges in deletes.items():
+            if any(length == 0 for _, length in ranges) or any(
+                ranges[i][0] + ranges[i][1] >= ranges[i + 1][0] for i in range(len(ranges) - 1)
+            ):
+                deletes[client] = _merged(ranges)
         return deletes
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(clock, length) ranges sorted, with those that overlap or touch joined and empty ones left out."""
+    out: list[tuple[int, int]] = []
+    for clock, length in sorted(ranges):
+        if length == 0:
+            continue
+        if out and clock <= out[-1][0] + out[-1][1]:
+            start, previous = out[-1]
+            out[-1] = (start, max(previous, clock + length - start))
+        else:
+            out.append((clock, length))
+    return out

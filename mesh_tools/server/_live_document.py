@@ -152,6 +152,8 @@ class LiveDocument:
         self._presence_sweep: asyncio.TimerHandle | None = None
         #: Checks incoming updates against every item the replica holds; one update at a time.
         self._guard = UpdateGuard(doc)
+        #: The guard's record of a loaded document being taken on a worker thread (prime_guard).
+        self._priming: asyncio.Future[None] | None = None
         self._register = ParticipantRegister(doc)
         doc.on_update(self._on_update)
 
@@ -265,10 +267,21 @@ class LiveDocument:
 
         An update that cannot be decoded raises ProtocolError, one that would break the layout beyond
         repair UpdateRefusedError (``mesh_tools.document.UpdateGuard``); either changes nothing. A big
-        update (or the first check of a big document, which reads all of it) is checked, applied and
-        mended on a worker thread while this document waits, so other documents are served meanwhile.
+        update (or the first check of a big document not recorded at load, which reads all of it) is
+        checked, applied and mended on a worker thread while this document waits, so other documents are
+        served meanwhile.
         ``trusted_ids``: see :meth:`UpdateGuard.check`.
         """
+        priming = self._priming
+        if priming is not None:
+            # Every update waits for it in arrival order (a future's callbacks run in that order).
+            try:
+                await asyncio.shield(priming)
+            except Exception:
+                if self._priming is priming:  # told once, and a fresh guard records at its first check
+                    logger.exception("recording %s/%s for the update guard failed", self.room, self.path)
+                    self._guard = UpdateGuard(self.doc)
+            self._priming = None
         # Taken without yielding when free (the usual case): a small update is then checked, applied
         # and sent on in this very turn of the event loop, with no task of its own; an edit's latency
         # was mostly turns of the loop.
@@ -308,6 +321,12 @@ class LiveDocument:
         finally:
             self._publish()
             self._unlock()
+
+    def prime_guard(self, state: bytes) -> None:
+        """Have the update guard record ``state``, the replica's whole state as loaded, on a worker
+        thread while the document is opened and read; updates wait for it. Otherwise the first update
+        would wait for the same work, which costs ~25 us an item (0.7-1 s for 10k elements)."""
+        self._priming = asyncio.ensure_future(asyncio.to_thread(self._guard.priming(state)))
 
     def _unlock(self) -> None:
         self._worker.release()

@@ -170,7 +170,7 @@ class Room:
             )
         # A big document takes a while to replay: a worker thread does it while others are served.
         schema = MeshSchema.from_json(stored.schema)
-        doc, suspect = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
+        doc, suspect, state = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -181,6 +181,7 @@ class Room:
             bus=self.bus,
             reads=self._reads,
         )
+        live.prime_guard(state)
         # What this storage holds was checked and mended before it was stored (ADR 0019); a layout the
         # load's index walk finds off (a file written by other means, or a cluster whose nodes all died
         # before storing their repair of concurrent edits) is mended once, here.
@@ -234,10 +235,11 @@ def _build(schema: MeshSchema, limits: DocumentLimits, data: dict[str, Any] | No
 
 def _replay(
     schema: MeshSchema, limits: DocumentLimits, updates: Sequence[bytes]
-) -> tuple[MeshDocument, bool]:
-    """The stored document, and whether its layout needs a repair (``MeshDocument.load_stored``)."""
+) -> tuple[MeshDocument, bool, bytes]:
+    """The stored document, whether its layout needs a repair (``MeshDocument.load_stored``), and its
+    whole state as one update (for ``LiveDocument.prime_guard``: encoded here, off the event loop)."""
     doc = MeshDocument(schema=schema, limits=limits)
     # Replayed in log order (out of order can leave structs pending) in one transaction: one index pass
     # for the whole log, where merging it first would cost seconds for a long log.
     suspect = doc.load_stored(updates, origin=_LOAD_ORIGIN)
-    return doc, suspect
+    return doc, suspect, doc.get_update()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pycrdt import Encoder
 
-from mesh_tools.document._placements import Placement, Placements
-from mesh_tools.document._yjs_update import Content, DecodedItem, TypeRef
+from mesh_tools.document._placements import Placement, Placements, covers, overlaps
+from mesh_tools.document._yjs_update import Content, DecodedItem, TypeRef, decode_update
 from mesh_tools.schema import ID_ATTRIBUTE
 
 _WIDEST = 2**64 - 1
@@ -95,3 +98,28 @@ def test_an_id_held_by_several_elements_goes_back_to_the_earlier_holder_as_they_
     assert record.holder("a") == (5, 0) and record.holder("b") == (_WIDEST, 10)
     record.forget_deleted({5: [(0, 2)]})
     assert record.holder("a") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 6)), max_size=12), st.integers(0, 70))
+def test_a_delete_set_in_any_order_is_searched_as_the_clocks_it_names(
+    ranges: list[tuple[int, int]], probe: int
+) -> None:
+    """Yjs writes a client's deleted ranges sorted and apart; a hostile update need not, and bisection
+    over them must still answer exactly."""
+    encoder = Encoder()
+    encoder.write_var_uint(0)  # no structs
+    encoder.write_var_uint(1)
+    encoder.write_var_uint(7)
+    encoder.write_var_uint(len(ranges))
+    for clock, length in ranges:
+        encoder.write_var_uint(clock)
+        encoder.write_var_uint(length)
+    deletes = decode_update(encoder.to_bytes()).deletes
+    named = {clock + offset for clock, length in ranges for offset in range(length)}
+    assert covers(deletes, (7, probe)) == (probe in named)
+    assert overlaps(deletes, 7, probe, probe + 3) == bool(named & {probe, probe + 1, probe + 2})
+    assert not covers(deletes, (8, probe))
+    kept = deletes.get(7, [])
+    assert all(length > 0 for _, length in kept)
+    assert all(a + n < b for (a, n), (b, _) in itertools.pairwise(kept))

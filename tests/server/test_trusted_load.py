@@ -88,3 +88,26 @@ async def test_a_stored_layout_the_server_did_not_write_is_mended_once_on_load(
     loaded = MeshDocument(schema=DOC_SCHEMA)
     assert loaded.load_stored(stored.updates) is False
     assert loaded.to_json(include_ids=True) == mended
+
+
+async def test_a_loaded_document_is_recorded_for_the_update_guard_before_its_first_update(
+    server: RoomServer, raw_client: RawConnector
+) -> None:
+    async with raw_client(server.url) as alice:
+        opened = await alice.open("primed.doc")
+        for n in range(50):
+            opened.doc.root.append_child("p", {"text": f"paragraph {n}"})
+        await alice.request("sync.close", channel=opened.channel)
+        assert "primed.doc" not in server.rooms[ROOM].documents
+        reopened = await alice.open("primed.doc", create=False)
+        live = server.rooms[ROOM].documents["primed.doc"]
+        priming = live._priming
+        assert priming is not None
+        await priming
+        # Recorded off the event loop while the document opened: the first update finds nothing behind.
+        assert live._guard.prepare().behind is None
+        first = reopened.doc.root.get_children()[0]
+        first.delete()
+        await alice.request("sync.flush", channel=reopened.channel)
+        assert live.doc.get_element(first.id) is None
+        assert len(live.doc.root.get_children()) == 49
