@@ -11,6 +11,16 @@ XmlElement). Target: our cost flat in the size, and within a small factor of the
 The ``raw+observer`` column is the reference with a no-op deep observer on the fragment: yrs computes
 every event's path and delta eagerly (walking the target's siblings and children), so that is the
 floor for anything that learns about remote changes from pycrdt's events.
+
+Two more columns tell what of a delete's cost is pycrdt's own (docs/adr/0018, "Deletes"): ``raw
+skip_gc`` is the reference on a ``Doc(skip_gc=True)``: with garbage collection on, yrs merges a deleted
+element's collected items into one block at commit and removes the rest from the client's block
+list, moving every block after them, so a raw delete costs in proportion to the document. ``raw by
+id`` is a raw local delete made as an update holding only the element's delete set (its item id
+found beforehand, outside the timing): yrs finds the item by a binary search, where ``del
+children[i]`` walks the children before ``i``. Neither is a row of the summary, nor is the line
+``local delete(), own inserts``: the replica deletes elements it inserted itself (at random places),
+by item id where the parent is wide (its references are the local delete's).
 """
 
 from __future__ import annotations
@@ -75,6 +85,8 @@ def parents_of(doc: Doc[Any], shape: str) -> list[XmlElement]:
 
 
 KINDS = ("delete", "insert", "attribute")
+#: The table's line for local deletes of elements the replica inserted itself.
+OWN_INSERTS = "local delete(), own inserts"
 
 
 def client_updates(state: bytes, shape: str, edits: int, seed: int = 1) -> dict[str, list[bytes]]:
@@ -132,8 +144,10 @@ def server_cost(state: bytes, by_kind: dict[str, list[bytes]]) -> dict[str, floa
     return {kind: per_update(apply, by_kind[kind]) for kind in KINDS}
 
 
-def raw_cost(state: bytes, by_kind: dict[str, list[bytes]], *, observed: bool = False) -> dict[str, float]:
-    doc: Doc[Any] = Doc()
+def raw_cost(
+    state: bytes, by_kind: dict[str, list[bytes]], *, observed: bool = False, skip_gc: bool = False
+) -> dict[str, float]:
+    doc: Doc[Any] = Doc(skip_gc=skip_gc)
     doc.apply_update(state)
     if observed:
         fragment = doc.get(FRAGMENT_NAME, type=XmlFragment)
@@ -149,15 +163,21 @@ def raw_cost(state: bytes, by_kind: dict[str, list[bytes]], *, observed: bool = 
     return costs
 
 
-def local_delete_ours(state: bytes, shape: str, edits: int) -> float:
+def local_delete_ours(state: bytes, shape: str, edits: int, *, own: bool = False) -> float:
+    """``own``: delete elements this replica inserted first (at random places), which it deletes by
+    item id where their parent is wide; else elements that came with the load."""
     doc = MeshDocument(schema=SCHEMA)
     doc.apply_update(state)
     rng = random.Random(2)
     parents = [doc.element_by_id(ROOT_ID)] if shape == "flat" else doc.root.get_children()
     victims = []
-    for _ in range(edits):
+    for e in range(edits):
         parent = rng.choice(parents)
-        victims.append(rng.choice(parent.get_children()))
+        if own:
+            at = rng.randrange(len(parent.get_children()) + 1)
+            victims.append(parent.insert_child(at, "p", {"text": "mine", "n": e}))
+        else:
+            victims.append(rng.choice(parent.get_children()))
     victims = list({v.id: v for v in victims}.values())
     times = []
     for victim in victims:
@@ -167,8 +187,8 @@ def local_delete_ours(state: bytes, shape: str, edits: int) -> float:
     return statistics.median(times)
 
 
-def local_delete_raw(state: bytes, shape: str, edits: int) -> float:
-    doc: Doc[Any] = Doc()
+def local_delete_raw(state: bytes, shape: str, edits: int, *, skip_gc: bool = False) -> float:
+    doc: Doc[Any] = Doc(skip_gc=skip_gc)
     doc.apply_update(state)
     parents = parents_of(doc, shape)
     rng = random.Random(2)
@@ -179,6 +199,30 @@ def local_delete_raw(state: bytes, shape: str, edits: int) -> float:
         start = time.perf_counter()
         del children[position]
         times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def local_delete_raw_by_id(state: bytes, shape: str, edits: int) -> float:
+    """The deletes of :func:`local_delete_raw`, each made as a local transaction applying an update that
+    holds only the element's delete set. The update is read off a twin document making the same delete
+    by position (untimed): pycrdt tells no element's item id."""
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+    twin: Doc[Any] = Doc()
+    twin.apply_update(state)
+    deletions: list[bytes] = []
+    subscription = twin.observe(lambda event: deletions.append(event.update))
+    parents = parents_of(twin, shape)
+    rng = random.Random(2)
+    times = []
+    for _ in range(edits):
+        children = rng.choice(parents).children
+        del children[rng.randrange(len(children))]
+        start = time.perf_counter()
+        with doc.transaction():
+            doc.apply_update(deletions[-1])
+        times.append(time.perf_counter() - start)
+    twin.unobserve(subscription)
     return statistics.median(times)
 
 
@@ -193,27 +237,49 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     table = Table(title="per-edit cost by document size, ms (median): ours (the server's path) vs raw pycrdt")
-    for column in ("shape", "size", "what", "ours", "raw", "ratio", "raw+observer"):
+    for column in (
+        "shape",
+        "size",
+        "what",
+        "ours",
+        "raw",
+        "ratio",
+        "raw+observer",
+        "raw skip_gc",
+        "raw by id",
+    ):
         table.add_column(column, justify="right")
     series: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
     for shape in args.shapes.split(","):
         for size in sizes:
             state = build_state(size, shape)
-            rows: list[tuple[str, float, float, float | None]] = []
+            # (what, ours, raw, raw+observer, raw skip_gc, raw by id)
+            rows: list[tuple[str, float, float, float | None, float, float | None]] = []
             by_kind = client_updates(state, shape, args.edits)
             ours, raw = server_cost(state, by_kind), raw_cost(state, by_kind)
             floor = raw_cost(state, by_kind, observed=True)
-            rows += [(f"remote {kind}", ours[kind], raw[kind], floor[kind]) for kind in KINDS]
+            no_gc = raw_cost(state, by_kind, skip_gc=True)
+            rows += [
+                (f"remote {kind}", ours[kind], raw[kind], floor[kind], no_gc[kind], None) for kind in KINDS
+            ]
+            local_raw = local_delete_raw(state, shape, args.edits)
+            local_no_gc = local_delete_raw(state, shape, args.edits, skip_gc=True)
+            local_by_id = local_delete_raw_by_id(state, shape, args.edits)
             rows.append(
                 (
                     "local delete()",
                     local_delete_ours(state, shape, args.edits),
-                    local_delete_raw(state, shape, args.edits),
+                    local_raw,
                     None,
+                    local_no_gc,
+                    local_by_id,
                 )
             )
-            for what, mine, reference, observed in rows:
-                series.setdefault((shape, what), []).append((size, mine * 1e3, reference * 1e3))
+            own = local_delete_ours(state, shape, args.edits, own=True)
+            rows.append((OWN_INSERTS, own, local_raw, None, local_no_gc, local_by_id))
+            for what, mine, reference, observed, skipping_gc, by_id in rows:
+                if what != OWN_INSERTS:  # a table line, not a summary row
+                    series.setdefault((shape, what), []).append((size, mine * 1e3, reference * 1e3))
                 table.add_row(
                     shape,
                     f"{size:,}",
@@ -222,8 +288,10 @@ def main() -> None:
                     f"{reference * 1e3:.3f}",
                     f"{mine / reference:.1f}x",
                     "" if observed is None else f"{observed * 1e3:.3f}",
+                    f"{skipping_gc * 1e3:.3f}",
+                    "" if by_id is None else f"{by_id * 1e3:.3f}",
                 )
-    Console().print(table)
+    Console(width=130).print(table)  # wide enough for every column unwrapped
     topics = {"remote delete": Topic.SERVER_DELETE, "local delete()": Topic.LOCAL_DELETE}
     record(
         args.summary,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
 
 from ..errors import InvalidValueError
-from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, rules
+from ..schema import ID_ATTRIBUTE, ElementType, MeshSchema, ValueProperty, rules
 from ._layout import new_element_id
 from ._marks import MARKS_KEY, MarkSpan
 from ._text import parse_spans
@@ -56,6 +56,10 @@ class Builder:
         self._taken = taken
         #: Element types by tag, for lookups on every write and check.
         self.element_types: Mapping[str, ElementType] = {e.tag_name: e for e in schema.elements}
+        #: The attributes each tag may carry, by tag ($marks, which a body reserves, aside).
+        self._plain_attributes: Mapping[str, Mapping[str, ValueProperty]] = {
+            e.tag_name: {n: p for n, p in e.attributes.items() if n != MARKS_KEY} for e in schema.elements
+        }
 
     def element_type(self, tag_name: str) -> ElementType | None:
         """The element type of ``tag_name``, None for a tag the schema does not define."""
@@ -76,8 +80,13 @@ class Builder:
         child_prop = element_type.child_property
         text_prop = element_type.text_property
         text: str | None = None
+        plain = self._plain_attributes[element_type.tag_name]
         for name, value in body.items():
-            if text_prop is not None and name == text_prop.name:
+            prop = plain.get(name)
+            if prop is not None and value is not None and prop.accepts(value):
+                # Most of a body: a valid attribute value, which the checks below would keep too.
+                attributes[name] = value
+            elif text_prop is not None and name == text_prop.name:
                 if value is not None and not isinstance(value, str):
                     raise rules.invalid_value(
                         element_type.tag_name, name, repr(value), hint="expected a string: the element's text"

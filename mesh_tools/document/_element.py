@@ -247,14 +247,11 @@ class Element:
         """Delete this element and its subtree; the root cannot be deleted."""
         self._doc._check_writable()
         self._live()
-        parent = self.parent
-        if parent is None:
+        if self.parent is None:
             raise InvalidOperationError("the root element cannot be deleted", hint="delete its children")
         index = self._doc._index
         with self._doc._api_write():
-            position = index.position(self.id)
-            del parent._xml.children[position]
-            index.detach(self.id, position, local=True)
+            index.remove(self, index.position(self.id))
 
     def to_json(self, include_ids: bool = False) -> dict[str, Any]:
         """The subtree in MeshAgent's document JSON shape: ``{tag: {attrs..., <child prop>: [...]}}``."""

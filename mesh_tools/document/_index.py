@@ -35,10 +35,14 @@ from ._pycrdt import (
     child_id_at,
     child_ids,
     current_transaction,
+    delete_item,
     insert_element_node,
     integrated_children,
     is_text,
+    next_clock,
     node_id,
+    remove_child,
+    same_node,
     subtree_rows,
 )
 from ._update_effects import InsertedElement, UpdateEffects
@@ -93,7 +97,7 @@ class ElementIndex:
     events to ``events`` (the document's pending events).
     """
 
-    __slots__ = ("_doc", "_events", "_places", "elements", "kids", "parents")
+    __slots__ = ("_doc", "_events", "_items", "_places", "elements", "kids", "parents")
 
     def __init__(self, doc: MeshDocument, events: list[DocumentEvent]) -> None:
         self._doc = doc
@@ -103,6 +107,9 @@ class ElementIndex:
         self.kids: dict[str, list[str | None]] = {}
         #: Where the children of wide parents were last seen, for :meth:`position`.
         self._places: dict[str, ChildPlaces] = {}
+        #: Element id -> (its integrated element as written, its item id), for the elements this replica
+        #: inserted into wide parents, which :meth:`remove` deletes by item id instead of by position.
+        self._items: dict[str, tuple[Any, ItemId]] = {}
 
     def discard(self) -> None:
         """Forget every element and the document (which is being discarded): no cycle is left.
@@ -114,6 +121,7 @@ class ElementIndex:
         self.parents.clear()
         self.kids.clear()
         self._places.clear()
+        self._items.clear()
         if hasattr(self, "_doc"):
             del self._doc
 
@@ -129,10 +137,14 @@ class ElementIndex:
         """Write checked subtrees as consecutive children of ``parent_id`` from child position ``at``,
         index them, and return them in order."""
         parent = self.elements[parent_id]._xml.integrated
+        # In a wide parent, yrs's walk to a position makes a delete by position cost ~0.1-1 us per
+        # sibling before it; the item ids of what goes there let :meth:`remove` delete it without the
+        # walk. A bulk build into a narrow parent (a document created from JSON) records none.
+        wide = len(self.kids.get(parent_id, ())) >= _MAPPED
         # Last first, each at ``at``: yrs finds a position by walking the children, so appending n one
         # by one costs O(n^2); and the ordered ids take the whole run in one splice, where inserting
         # each at ``at`` would move the ids after it n times.
-        elements = [self._write(parent, at, built, parent_id) for built in reversed(run)]
+        elements = [self._write(parent, at, built, parent_id, wide) for built in reversed(run)]
         elements.reverse()
         self.kids.setdefault(parent_id, [])[at:at] = [element.id for element in elements]
         return elements
@@ -141,10 +153,13 @@ class ElementIndex:
         """Record a text child this replica just inserted at child position ``at`` of ``element_id``."""
         self.kids.setdefault(element_id, []).insert(at, None)
 
-    def _write(self, parent: Any, at: int, built: Built, parent_id: str) -> Element:
-        """Write ``built`` into the integrated element ``parent``; the handles wrap their nodes on use."""
+    def _write(self, parent: Any, at: int, built: Built, parent_id: str, record: bool) -> Element:
+        """Write ``built`` into the integrated element ``parent``; the handles wrap their nodes on use.
+        ``record``: note the top element's item id (its client's next clock: its item is written first)."""
         top: Element | None = None
-        txn = current_transaction(self._doc.ydoc)
+        ydoc = self._doc.ydoc
+        txn = current_transaction(ydoc)
+        item = (ydoc.client_id, next_clock(ydoc)) if record else None
         stack = [(parent, at, built, parent_id)]
         while stack:
             into, position, (element_id, tag, attributes, text, children, _, _), into_id = stack.pop()
@@ -152,6 +167,8 @@ class ElementIndex:
             # edits land in this one Yjs text.
             node = insert_element_node(into, txn, position, tag, attributes, text)
             element = self.elements[element_id] = Element(self._doc, node, element_id, tag)
+            if top is None and item is not None:
+                self._items[element_id] = (node, item)
             top = top or element
             self.parents[element_id] = into_id
             if text is not None:
@@ -337,6 +354,24 @@ class ElementIndex:
             self._record(ElementInserted(self.elements[top], local), into)
         return nodes
 
+    def remove(self, element: Element, position: int) -> None:
+        """Delete a local element at ``position`` among its parent's children, from the CRDT and the
+        index, in the open transaction.
+
+        By its item id where this replica wrote it into a wide parent and the handle still holds what it
+        wrote (a rebuild or a remote move gives the handle another node: then the id may name an item
+        deleted since), else by position.
+        """
+        recorded = self._items.get(element.id)
+        if recorded is not None and same_node(element._node, recorded[0]):
+            delete_item(self._doc.ydoc, recorded[1])
+        else:
+            parent_id = self.parents[element.id]
+            assert parent_id is not None, "the root cannot be deleted"
+            parent = self.elements[parent_id]._xml.integrated
+            remove_child(parent, current_transaction(self._doc.ydoc), position)
+        self.detach(element.id, position, local=True)
+
     def detach(self, element_id: str, position: int, *, local: bool) -> None:
         """Drop the element at ``position`` of its parent, and its subtree, with one ElementDeleted each."""
         parent_id = self.parents[element_id]
@@ -354,6 +389,7 @@ class ElementIndex:
                 continue
             self.parents.pop(gone, None)
             self._places.pop(gone, None)
+            self._items.pop(gone, None)
             stack.extend(self.kids.pop(gone, ()))
             deleted.append(ElementDeleted(gone, element.tag_name, local))
         self._events.extend(reversed(deleted))  # children before their parents, as listeners expect
@@ -365,6 +401,7 @@ class ElementIndex:
         self.parents.clear()
         self.kids.clear()
         self._places.clear()
+        self._items.clear()
         for xml in fragment.children:
             if isinstance(xml, XmlElement):
                 self.add_subtrees([xml.integrated], None, previous)

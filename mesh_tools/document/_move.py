@@ -80,11 +80,7 @@ def move_element(element: Element, parent: Element, index: int | None) -> Elemen
         at = planned.position
         handles = _subtree_handles(element)
         data = element.to_json(include_ids=True)
-        source = element.parent
-        assert source is not None
-        position = doc._index.position(element.id)
-        del source._xml.children[position]
-        doc._index.detach(element.id, position, local=True)
+        doc._index.remove(element, doc._index.position(element.id))
         marks: PendingMarks = []
         built = doc._builder.subtree(data, parent_tag=parent.tag_name, position=at, marks=marks)
         moved = doc._index.insert_built(parent.id, at, built)

@@ -193,28 +193,39 @@ class Placements:
 
     def forget_deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> None:
         """Drop the participant entries and the id holders a delete set removes."""
-        for entry in [e for e in self.entries if covers(deletes, e)]:
-            del self.entries[entry]
-        for element, _, _ in self.deleted(deletes):
-            packed = _pack(element)
-            if packed in self._ids:
-                self._drop_holder(self._ids.pop(packed), packed)
+        if self.entries:
+            for entry in [e for e in self.entries if covers(deletes, e)]:
+                del self.entries[entry]
+        ids = self._ids
+        for client, first, _, _, _ in self._reached(deletes):
+            packed = client << 64 | first  # _pack, inlined: every run a delete reaches comes here
+            if packed in ids:
+                self._drop_holder(ids.pop(packed), packed)
 
     def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, int, Placement]]:
         """The recorded items a delete set reaches, as (first item, end clock, placement) per run.
 
         An element is a run of its own: its item comes as the first item.
         """
+        for client, first, end, runs, at in self._reached(deletes):
+            yield (client, first), end, self._placement(runs, at)
+
+    def _reached(
+        self, deletes: dict[int, list[tuple[int, int]]]
+    ) -> Iterator[tuple[int, int, int, _Runs, int]]:
+        """(client, first clock, end clock, the client's runs, the run's index) per run a delete set
+        reaches, without the placement (forgetting ids needs only where each run starts)."""
         for client, ranges in deletes.items():
             runs = self._clients.get(client)
             if runs is None:
                 continue
+            starts, ends = runs.starts, runs.ends
             for clock, length in ranges:
-                at = max(bisect_right(runs.starts, clock) - 1, 0)
-                while at < len(runs.starts) and runs.starts[at] < clock + length:
-                    if runs.ends[at] > clock:
-                        first = max(runs.starts[at], clock)
-                        yield (client, first), min(runs.ends[at], clock + length), self._placement(runs, at)
+                end = clock + length
+                at = max(bisect_right(starts, clock) - 1, 0)
+                while at < len(starts) and starts[at] < end:
+                    if ends[at] > clock:
+                        yield client, max(starts[at], clock), min(ends[at], end), runs, at
                     at += 1
 
     def holds(self, deletes: dict[int, list[tuple[int, int]]], arriving: dict[int, int]) -> bool:

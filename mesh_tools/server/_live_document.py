@@ -14,6 +14,8 @@ A big update is checked, applied and mended on a worker thread, and a big docume
 copy taken there, while the document is locked: its own subscribers wait, other documents are served
 (docs/adr/0017-big-frames-off-the-event-loop.md). So the update listener only records (it may run on
 that thread); storing and fan-out happen on the event loop, in commit order, in :meth:`_publish`.
+A client opening a big document with nothing of it is answered from the stored log, merged in the worker
+process (``_stored_reads``), not from the replica.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycrdt import Doc, YMessageType, create_update_message, merge_updates
+from pycrdt import YMessageType, create_update_message, merge_updates
 
 from .._gc_pause import gc_paused
 from ..document import (
@@ -56,8 +58,8 @@ from ..sync import (
     RejectedPush,
     ServerChannel,
     ViolationBody,
+    asks_for_everything,
     awareness_clocks,
-    encode_big_result,
     encode_result,
     violation_body,
 )
@@ -66,6 +68,7 @@ from ._byte_budget import ByteBudget
 from ._participant import Participant
 from ._presence import Presence
 from ._storage import Storage
+from ._stored_reads import describe_stored, read_stored_state
 from ._worker_process import run_in_worker_process
 
 __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
@@ -77,10 +80,9 @@ logger = logging.getLogger(__name__)
 _APPLY_INLINE_BYTES = 64 * 2**10
 #: Bytes of updates being read in the worker process at once, others wait (queued, holding no thread).
 READS_ELSEWHERE_BYTES = 32 * 2**20
-#: Documents up to this many elements are described on the event loop (a few milliseconds).
-_DESCRIBE_INLINE_ELEMENTS = 2_000
-#: The state vector of a replica that holds nothing.
-_NOTHING = b"\x00"
+#: Documents up to this many elements are described, and their whole state encoded, on the event loop
+#: (a few milliseconds); bigger ones elsewhere.
+_INLINE_ELEMENTS = 2_000
 #: Awareness clients one channel may announce (a replica has one; reconnects and tabs add a few).
 MAX_PRESENCES = 4
 _AWARENESS = bytes([YMessageType.AWARENESS])
@@ -100,10 +102,21 @@ class Subscriber:
     document: LiveDocument
     #: Cleared when the channel is closed, by the participant or by the server.
     active: bool = field(default=True)
+    #: While the channel waits for its answer from storage: the updates committed meanwhile, sent after
+    #: it (``LiveDocument._answer_from_storage``); None otherwise.
+    held: list[bytes] | None = field(default=None)
 
     @property
     def channel(self) -> int:
         return self.sync.number
+
+
+@dataclass(slots=True)
+class _WholeState:
+    """A document's whole state as one update, and the frames answering openers with it by channel."""
+
+    update: bytes
+    frames: dict[int, bytes] = field(default_factory=dict)
 
 
 class LiveDocument:
@@ -142,11 +155,11 @@ class LiveDocument:
         self._worker = asyncio.Lock()
         #: Counts changes (deletions included, which a state vector does not show); keys ``_described``.
         self._version = 0
-        #: (version, the sync.describe result as JSON text).
-        self._described: tuple[int, str] | None = None
-        #: The whole state as one update, until the next change: what every client opening a big
-        #: document with nothing of it is sent, encoded once for all of them.
-        self._whole_state: bytes | None = None
+        #: (version, the sync.describe result as JSON text, or its computation).
+        self._described: tuple[int, asyncio.Future[str]] | None = None
+        #: The stored state, read for clients opening a big document with nothing of it, until the next
+        #: change: shared by every opener meanwhile.
+        self._stored_state: asyncio.Future[_WholeState] | None = None
         #: Who is here and where: the last awareness state of every client, sent to each joiner.
         self.presence = Presence()
         self._presence_sweep: asyncio.TimerHandle | None = None
@@ -176,7 +189,7 @@ class LiveDocument:
     async def greet(self, subscriber: Subscriber) -> None:
         """Send the server's SyncStep1: the subscriber answers with what the server lacks."""
         await self._replica_free()
-        subscriber.participant.send(subscriber.sync.greeting(self))
+        subscriber.participant.send(subscriber.sync.greeting(self.doc))
         self._answer_presence_query(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -212,7 +225,10 @@ class LiveDocument:
         if message[:1] == _AWARENESS:
             self._check_presence(subscriber, message)
         await self._replica_free()
-        inbound = subscriber.sync.receive(self, message, path=self.path)
+        if asks_for_everything(message) and len(self.doc) > _INLINE_ELEMENTS:
+            await self._answer_from_storage(subscriber)
+            return
+        inbound = subscriber.sync.receive(self.doc, message, path=self.path)
         if inbound.reply is not None:
             subscriber.participant.send(inbound.reply)
         elif inbound.awareness is not None:
@@ -225,13 +241,52 @@ class LiveDocument:
         elif inbound.update is not None:
             await self._apply_from(subscriber, inbound.update)
 
+    async def _answer_from_storage(self, subscriber: Subscriber) -> None:
+        """Answer the SyncStep1 of a peer that holds nothing with the stored state, read and merged
+        elsewhere: encoding the replica's would hold the GIL, and stall every room, for tens of ms.
+
+        Updates committed until the answer is sent are held for the subscriber and sent right after
+        it: the answer may lack them, and a CRDT ignores what it already has. So the peer sees its
+        Step2 first, as from any other answer.
+        """
+        subscriber.held = []
+        reading = self._stored_state
+        if reading is None:
+            reading = self._stored_state = asyncio.ensure_future(self._read_whole_state())
+        try:
+            state = await asyncio.shield(reading)
+        except (MeshError, ValueError) as exc:
+            if self._stored_state is reading:
+                self._stored_state = None
+            logger.warning(
+                "reading %s/%s from storage failed (%s): answering from the replica",
+                self.room,
+                self.path,
+                exc,
+            )
+            await self._replica_free()
+            state = _WholeState(self.doc.get_update())
+        held, subscriber.held = subscriber.held, None
+        if not subscriber.active:
+            return
+        sync = subscriber.sync
+        subscriber.participant.send(sync.answer(state.update, state.frames))
+        if held:
+            update = held[0] if len(held) == 1 else merge_updates(*held)
+            subscriber.participant.send_update(
+                subscriber, update, sync.frame(create_update_message(update)), sync.frame
+            )
+
+    async def _read_whole_state(self) -> _WholeState:
+        return _WholeState(await read_stored_state(self._storage, self.room, self.path))
+
     async def receive_updates(self, subscriber: Subscriber, messages: list[bytes]) -> None:
         """Sync messages carrying updates, from one channel, applied as one update (their merge).
 
         Raises like :meth:`receive`, and then nothing is applied: the caller may handle each alone.
         """
         await self._replica_free()
-        inbound = [subscriber.sync.receive(self, message, path=self.path) for message in messages]
+        inbound = [subscriber.sync.receive(self.doc, message, path=self.path) for message in messages]
         updates = [entry.update for entry in inbound if entry.update is not None]
         if updates:
             await self._apply_from(subscriber, updates[0] if len(updates) == 1 else merge_incoming(updates))
@@ -478,7 +533,7 @@ class LiveDocument:
         # Called inside the transaction's commit, maybe on a worker thread: only record.
         self._outbox.append((update, origin))
         self._version += 1
-        self._whole_state = None
+        self._stored_state = None
 
     def _store(self, update: bytes) -> None:
         future = self._storage.append_update(self.room, self.path, update)
@@ -488,48 +543,46 @@ class LiveDocument:
             future.add_done_callback(functools.partial(self._committed, update))
         self.last_write = future
 
-    # -- the replica, as the y-sync handshake sees it ------------------------------------------------
-
-    @property
-    def ydoc(self) -> Doc[Any]:
-        return self.doc.ydoc
-
-    def get_update(self, state: bytes | None = None) -> bytes:
-        """What a peer with ``state`` lacks. The whole of a big document is encoded once per version:
-        encoding it is one pycrdt call that holds the GIL throughout (35-48 ms for 60k elements), and
-        clients opening it at once would otherwise each pay it, stalling every room in turn."""
-        if (state is not None and state != _NOTHING) or len(self.doc) <= _DESCRIBE_INLINE_ELEMENTS:
-            return self.doc.get_update(state)
-        if self._whole_state is None:
-            self._whole_state = self.doc.get_update()
-        return self._whole_state
-
     async def describe(self) -> str:
         """The ``sync.describe`` result (the document JSON with ids) as JSON text.
 
-        A big document is written on a worker thread while this document waits, and encoded on one
-        while it is served again; pipelined describes of an unchanged document share one answer.
+        A big document is described from its stored log in the worker process (``_stored_reads``);
+        describes of an unchanged document share one answer, the ones waiting for it included.
         """
         await self._replica_free()
         version = self._version
-        if self._described is not None and self._described[0] == version:
-            return self._described[1]
-        doc = self.doc
-        if len(doc) <= _DESCRIBE_INLINE_ELEMENTS:
-            text = encode_result(DescribeResult(path=self.path, json=doc.to_json(include_ids=True)))
-        else:
-            # Written from the replica itself, in Python: copying its state into a scratch Doc first
-            # would be one pycrdt call holding the GIL throughout (240 ms for 60k elements).
-            # The collector stays paused until the JSON is encoded and dropped: tens of thousands of
-            # containers still alive when it resumed made its next pass walk them all at once, one
-            # stall of 67 ms for 60k elements (docs/adr/0017-big-frames-off-the-event-loop.md).
+        if self._described is None or self._described[0] != version:
+            describing: asyncio.Future[str]
+            if len(self.doc) <= _INLINE_ELEMENTS:
+                describing = asyncio.get_running_loop().create_future()
+                describing.set_result(self._describe_replica())
+            else:
+                describing = asyncio.ensure_future(self._describe_big())
+            self._described = (version, describing)
+        # Shielded: the describes waiting for the same answer go on if this one is cancelled.
+        return await asyncio.shield(self._described[1])
+
+    def described_as(self, description: Awaitable[str]) -> None:
+        """Take ``description``, computed from the stored rows this replica was loaded from, as the
+        describe of its version now (with the same fallback to the replica as any big describe)."""
+        self._described = (self._version, asyncio.ensure_future(self._describe_big(description)))
+
+    async def _describe_big(self, description: Awaitable[str] | None = None) -> str:
+        try:
+            if description is None:
+                description = describe_stored(self._storage, self.room, self.path, self.doc.limits)
+            return await description
+        except (MeshError, ValueError) as exc:
+            logger.warning(
+                "describing %s/%s from storage failed (%s): describing the replica", self.room, self.path, exc
+            )
+        # Slower for the others (the GIL is shared with the thread), but the reader gets its answer.
+        async with self._worker:
             with gc_paused():
-                async with self._worker:
-                    json = await asyncio.to_thread(doc.to_json, include_ids=True)
-                text = await asyncio.to_thread(encode_big_result, DescribeResult(path=self.path, json=json))
-                del json
-        self._described = (version, text)
-        return text
+                return await asyncio.to_thread(self._describe_replica)
+
+    def _describe_replica(self) -> str:
+        return encode_result(DescribeResult(path=self.path, json=self.doc.to_json(include_ids=True)))
 
     def _publish(self) -> None:
         entries, self._outbox = self._outbox, []
@@ -554,6 +607,9 @@ class LiveDocument:
         # Frames by (key, channel number): clients number their channels alike, so most share one.
         frames: dict[tuple[Any, int], bytes] = {}
         for subscriber in self._subscribers:
+            if subscriber.held is not None:
+                subscriber.held.extend(update for update, origin in entries if origin is not subscriber)
+                continue
             if not subscriber.sync.live:
                 continue
             # One message per distinct origin to leave out; usually one for everyone.

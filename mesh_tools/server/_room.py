@@ -24,11 +24,15 @@ from ._live_document import LiveDocument
 from ._memory import MemoryTrimmer
 from ._paths import SCHEMA_DIR, schema_name_for
 from ._storage import Storage
+from ._stored_reads import describe_rows
 
 __all__ = ["Room"]
 
 #: Origin of the stored updates replayed into a freshly loaded document (not stored again).
 _LOAD_ORIGIN = "mesh-tools-load"
+#: Stored bytes past which a describe that loads the document has the worker process describe the rows
+#: while they are replayed (about the size of the 2,000 elements ``LiveDocument`` describes itself).
+_DESCRIBE_WHILE_LOADING_BYTES = 128 * 2**10
 
 
 class Room:
@@ -76,15 +80,17 @@ class Room:
     def idle(self) -> bool:
         return not (self.participants or self._documents or self._loading)
 
-    async def acquire(self, path: str) -> LiveDocument:
+    async def acquire(self, path: str, *, describing: bool = False) -> LiveDocument:
         """The loaded document at ``path`` with one more hold; pair with ``release()``.
 
+        ``describing``: the caller wants its ``describe()``; if this call loads a big document, the worker
+        process describes the stored rows while they are replayed here, not after.
         DocumentNotFoundError if there is none.
         """
         while True:
             live = self._documents.get(path)
             if live is None:
-                live = await self._wait_for_load(path)
+                live = await self._wait_for_load(path, describing)
             # Unloaded while this request waited for the load to finish: load it again.
             if not live.closed:
                 live.holds += 1
@@ -122,11 +128,13 @@ class Room:
         for live in list(self._documents.values()):
             self._unload(live)
 
-    async def _wait_for_load(self, path: str) -> LiveDocument:
+    async def _wait_for_load(self, path: str, describing: bool) -> LiveDocument:
         # One load task per path, shared by every request that needs it and not cancelled with any.
         task = self._loading.get(path)
         if task is None:
-            task = self._loading[path] = asyncio.create_task(self._load(path), name=f"load {path}")
+            task = self._loading[path] = asyncio.create_task(
+                self._load(path, describing), name=f"load {path}"
+            )
             task.add_done_callback(functools.partial(self._loaded, path))
         self._waiting[path] = self._waiting.get(path, 0) + 1
         try:
@@ -160,7 +168,7 @@ class Room:
         if live is not None and live.holds == 0 and not self._waiting.get(path):
             self._unload(live)
 
-    async def _load(self, path: str) -> LiveDocument:
+    async def _load(self, path: str, describing: bool) -> LiveDocument:
         # Where the bus stands before the load: what other nodes commit after it arrives from there.
         position = await self.bus.position(self.name, path) if self.bus is not None else None
         stored = await self.storage.load_document(self.name, path)
@@ -168,9 +176,20 @@ class Room:
             raise DocumentNotFoundError(
                 f"room {self.name!r} has no document {path!r}", hint="create it, or open it with create=true"
             )
+        # A big document is described in the worker process anyway (LiveDocument.describe): from these
+        # rows, on the other core while they are replayed here, the describe that loads it waits for one
+        # replay, not two in a row.
+        description = None
+        if describing and sum(map(len, stored.updates)) > _DESCRIBE_WHILE_LOADING_BYTES:
+            description = asyncio.ensure_future(describe_rows(stored, path, self.limits))
         # A big document takes a while to replay: a worker thread does it while others are served.
         schema = MeshSchema.from_json(stored.schema)
-        doc, suspect, state = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
+        try:
+            doc, suspect, state = await asyncio.to_thread(_replay, schema, self.limits, stored.updates)
+        except BaseException:
+            if description is not None:
+                description.cancel()
+            raise
         live = LiveDocument(
             room=self.name,
             path=path,
@@ -182,6 +201,8 @@ class Room:
             reads=self._reads,
         )
         live.prime_guard(state)
+        if description is not None:
+            live.described_as(description)
         # What this storage holds was checked and mended before it was stored (ADR 0019); a layout the
         # load's index walk finds off (a file written by other means, or a cluster whose nodes all died
         # before storing their repair of concurrent edits) is mended once, here.

@@ -266,7 +266,7 @@ class Session:
 
     async def _describe(self, request: Request) -> None:
         path = self._path(request, write=False)
-        live = await self.room.acquire(path)
+        live = await self.room.acquire(path, describing=True)
         try:
             # Encoded once per document version, off the event loop when big (LiveDocument.describe).
             result = await live.describe()

@@ -165,8 +165,21 @@ def _unpack(message: bytes) -> tuple[bytes, ...]:
     return tuple(arguments)
 
 
+def _run_below_the_server() -> None:
+    """Leave a real-time scheduling policy inherited from the server (``chrt``) for the normal one.
+
+    The server is run real-time so its event loop gets a CPU the moment it wakes; this process's work
+    is seconds of CPU at a time (a big describe, a fold), and at the same real-time priority it kept a
+    CPU from the server until done: on two cores, with a big reader's client busy on the other, every
+    room stalled for 100 ms and more (bench/isolation.py). Under the normal policy nothing changes.
+    """
+    if sys.platform == "linux" and os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def main() -> None:
     """The worker process: requests on stdin, answers on stdout; anything printed goes to stderr."""
+    _run_below_the_server()
     answer_pipe = os.dup(1)
     os.dup2(2, 1)
     _serve(Connection(os.dup(0), writable=False), Connection(answer_pipe, readable=False))

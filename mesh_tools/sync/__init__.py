@@ -36,7 +36,7 @@ from ._frames import (
     read_var_uint,
     sync_step2_message,
 )
-from ._handshake import Replica, sync_step1, sync_step2
+from ._handshake import Replica, asks_for_everything, sync_step1, sync_step2
 from ._messages import (
     ChannelParams,
     ClosedPush,
@@ -61,7 +61,6 @@ from ._messages import (
     SyncResult,
     ViolationBody,
     decode_text,
-    encode_big_result,
     encode_result,
     encode_result_response,
     encode_text,
@@ -113,13 +112,13 @@ __all__ = [
     "SyncParams",
     "SyncResult",
     "ViolationBody",
+    "asks_for_everything",
     "awareness_clocks",
     "awareness_removal_message",
     "decode_awareness",
     "decode_binary",
     "decode_text",
     "encode_awareness",
-    "encode_big_result",
     "encode_binary",
     "encode_result",
     "encode_result_response",

@@ -21,10 +21,12 @@ __all__ = [
     "parse_sync_message",
     "permission_denied_message",
     "read_var_uint",
+    "sync_step2_frame",
     "sync_step2_message",
 ]
 
 _MAX_VARUINT_BYTES = 8  # 8 × 7 bits = 56 bits, enough for 2**53
+_STEP2 = bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2])
 
 
 def encode_binary(channel: int, message: bytes) -> bytes:
@@ -75,7 +77,13 @@ def parse_sync_message(message: bytes) -> SyncMessage:
 
 def sync_step2_message(update: bytes) -> bytes:
     """A SyncStep2 y-message (pycrdt builds it only inside ``handle_sync_message``)."""
-    return bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update)
+    return b"".join((_STEP2, write_var_uint(len(update)), update))
+
+
+def sync_step2_frame(channel: int, update: bytes) -> bytes:
+    """``encode_binary(channel, sync_step2_message(update))`` with one copy of ``update``, not two: the
+    whole state of a big document is megabytes, and each copy holds the GIL for milliseconds."""
+    return b"".join((write_var_uint(channel), _STEP2, write_var_uint(len(update)), update))
 
 
 def permission_denied_message(reason: str) -> bytes:

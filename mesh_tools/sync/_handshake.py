@@ -13,7 +13,10 @@ from pycrdt import Doc, create_sync_message
 from ..errors import RemoteProtocolError
 from ._frames import sync_step2_message
 
-__all__ = ["Replica", "sync_step1", "sync_step2"]
+__all__ = ["Replica", "asks_for_everything", "sync_step1", "sync_step2"]
+
+#: A SyncStep1 carrying an empty state vector: what a replica that holds nothing sends.
+_STEP1_OF_NOTHING = create_sync_message(Doc())
 
 
 class Replica(Protocol):
@@ -37,3 +40,8 @@ def sync_step2(replica: Replica, state: bytes) -> bytes:
     except ValueError:
         raise RemoteProtocolError("the SyncStep1 state vector cannot be decoded") from None
     return sync_step2_message(missing)
+
+
+def asks_for_everything(message: bytes) -> bool:
+    """Whether ``message`` is the SyncStep1 of a peer that holds nothing: its answer is the whole document."""
+    return message == _STEP1_OF_NOTHING

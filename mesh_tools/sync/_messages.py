@@ -40,7 +40,6 @@ __all__ = [
     "SyncResult",
     "ViolationBody",
     "decode_text",
-    "encode_big_result",
     "encode_result",
     "encode_result_response",
     "encode_text",
@@ -262,23 +261,10 @@ def encode_text(message: Message) -> str:
 
 
 def encode_result(result: Mapping[str, Any]) -> str:
-    """A response's result as JSON text: a big one is encoded once, off the event loop, and sent to
-    every request that asks for it with :func:`encode_result_response`."""
+    """A response's result as JSON text: a big one is encoded once, off the event loop (in the room
+    server's worker process), and sent to every request that asks for it with
+    :func:`encode_result_response`."""
     return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
-
-
-#: The pure-Python encoder: ``iterencode`` without ``_one_shot`` builds the text piece by piece.
-_PIECEWISE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def encode_big_result(result: Mapping[str, Any]) -> str:
-    """:func:`encode_result`'s text for a big result, encoded on a worker thread.
-
-    The C encoder holds the GIL for the whole call (85 ms of CPU for a 60k-element document, during
-    which the event loop cannot run); the pure-Python one takes four times as long but lets the event
-    loop's thread take the GIL between pieces.
-    """
-    return "".join(_PIECEWISE.iterencode(result))
 
 
 def encode_result_response(request_id: int, result: str) -> str:

@@ -151,10 +151,16 @@ class ChangeLog:
     def version(self) -> str:
         document = self._document()
         assert document is not None, "a live feed holds its document"
-        state = base64.urlsafe_b64encode(document.get_state()).decode("ascii").rstrip("=")
-        version = f"{self.replica}.{self.logged}.{state}"
+        # base64.urlsafe_b64encode without its two Python layers: every tool result carries a version.
+        state = binascii.b2a_base64(document.get_state(), newline=False).translate(_URLSAFE)
+        version = f"{self.replica}.{self.logged}.{state.rstrip(b'=').decode('ascii')}"
         self._issued = (version, self.logged)
         return version
+
+    def quiet_since(self, version: str) -> bool:
+        """Whether ``version`` is the latest one issued and no remote change was logged since: what
+        an agent holds after its own edits while nobody else writes, answered without a lookup."""
+        return self._issued is not None and self._issued == (version, self.logged)
 
     def since(self, version: str) -> list[_Entry]:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
@@ -278,6 +284,11 @@ class ChangeFeed:
         """Record that the agent has seen everything up to ``version`` (a page it was given); returns it."""
         self._seen = version
         return version
+
+    def nothing_new(self) -> bool:
+        """Whether others changed nothing since the agent's latest look (the usual case of an edit):
+        then ``read`` is its next version, without a diff to compute."""
+        return self._log.quiet_since(self._seen)
 
     @property
     def seen(self) -> str:
@@ -409,6 +420,10 @@ class ChangeFeed:
             hint="decide with the newer values; repeat the edit with the version of this answer's "
             "changes_since call, or without if_unchanged_since to overwrite",
         )
+
+
+#: The standard base64 alphabet's two last characters as the URL-safe one writes them.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _parse(version: str) -> tuple[int, int, StateVector]:

@@ -10,7 +10,6 @@ from ..document import (
     DocumentEvent,
     ElementDeleted,
     ElementInserted,
-    MeshDocument,
     TextChanged,
 )
 
@@ -27,7 +26,7 @@ class ChangeTracker:
     can say "deleted by another participant" instead of "no such id".
     """
 
-    def __init__(self, document: MeshDocument, path: str, *, remember: int = 10_000) -> None:
+    def __init__(self, path: str, *, remember: int = 10_000) -> None:
         self.path = path
         self._remember = remember
         self._inserted: dict[str, None] = {}
@@ -36,9 +35,9 @@ class ChangeTracker:
         self._changed: dict[str, int] = {}
         self._texts: dict[str, None] = {}
         self._gone: OrderedDict[str, bool] = OrderedDict()
-        self._unsubscribe = document.observe(self._on_event)
 
-    def _on_event(self, event: DocumentEvent) -> None:
+    def on_event(self, event: DocumentEvent) -> None:
+        """Take one event of the document (the toolkit passes them on)."""
         if isinstance(event, ElementDeleted):
             self._gone[event.element_id] = not event.local
             if len(self._gone) > self._remember:
@@ -102,10 +101,6 @@ class ChangeTracker:
         self._deleted.clear()
         self._changed.clear()
         self._texts.clear()
-
-    def close(self) -> None:
-        """Stop listening to the document."""
-        self._unsubscribe()
 
 
 def _count(n: int, noun: str) -> str:

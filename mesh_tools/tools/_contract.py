@@ -133,12 +133,22 @@ class ToolResult:
 
     def to_dict(self) -> dict[str, Any]:
         if self.ok:
-            return {"ok": True, **self.fields}
+            return _success(self.fields)
         return {"ok": False, "error": dict(self.error or {})}
 
     def to_json(self) -> str:
         """The compact JSON text a model reads."""
         return _compact(self.to_dict())
+
+    @staticmethod
+    def success_json(fields: Mapping[str, Any]) -> str:
+        """``ToolResult.success(fields).to_json()``, without making the result and copying the fields
+        twice: every successful call answers this, and those copies cost as much as the encoding."""
+        return _compact(_success(fields))
+
+
+def _success(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {"ok": True, **fields}
 
 
 def _compact_encoder() -> Callable[[Any], str]:

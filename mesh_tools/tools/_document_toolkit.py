@@ -12,6 +12,7 @@ from typing import Any
 from ..document import (
     ROOT_ID,
     DeleteEdit,
+    DocumentEvent,
     Edit,
     EditResult,
     Element,
@@ -99,6 +100,8 @@ class _OpenDocument:
     #: once: a runtime Protocol check on every call cost about a tenth of an edit's time.
     focus: Callable[[str | None], None] | None
     undo: UndoLog
+    unsubscribe: Callable[[], None] = lambda: None
+    """Stops the toolkit's one listener on the document."""
     search: SearchWalk | None = None
     """The latest search, kept for its next page."""
     search_edits: int = 0
@@ -215,8 +218,7 @@ class DocumentToolkit(FunctionToolkit):
         """
         entries, self._documents = self._documents, {}
         for entry in entries.values():
-            entry.changes.close()
-            entry.undo.close()
+            entry.unsubscribe()
         if isinstance(self._source, ClosingSource):
             results = await asyncio.gather(
                 *(self._source.close(path) for path in entries), return_exceptions=True
@@ -420,7 +422,7 @@ class DocumentToolkit(FunctionToolkit):
         self, name: ToolName, edit: Callable[[Element, dict[str, Any]], dict[str, Any]]
     ) -> ToolHandler:
         async def handle(arguments: dict[str, Any]) -> dict[str, Any]:
-            entry = await self._writable(arguments, arguments["id"])
+            entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
             element = self._element(entry, arguments["id"])
             before = element.text, element.text_marks()
             with entry.undo.writing():
@@ -573,6 +575,9 @@ class DocumentToolkit(FunctionToolkit):
         The agent then learns of them without another call; when they do not fit, it is told how
         many wait, and its version stays where it was so that ``changes_since`` still shows them.
         """
+        if entry.feed.nothing_new():
+            fields["version"] = entry.feed.read()
+            return fields
         page = entry.feed.changes_since(entry.feed.seen, budget=EDIT_CHANGES_BUDGET)
         if page.omitted:
             fields["changes_pending"] = len(page.changes) + page.omitted
@@ -585,7 +590,7 @@ class DocumentToolkit(FunctionToolkit):
         return fields
 
     async def _append_child(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["parent_id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["parent_id"])
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
         with entry.undo.writing():
@@ -599,7 +604,7 @@ class DocumentToolkit(FunctionToolkit):
         )
 
     async def _set_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         name = arguments["attribute"]["name"]
         previous = element.get_attribute(name)
@@ -609,7 +614,7 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"previous": previous})
 
     async def _remove_attribute(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         previous = element.get_attribute(arguments["name"])
         with entry.undo.writing():
@@ -620,7 +625,7 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"previous": previous})
 
     async def _delete_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"])
+        entry = self._ready(arguments) or await self._writable(arguments, arguments["id"])
         element = self._element(entry, arguments["id"])
         count = len(subtree(element))
         parent = element.parent
@@ -634,7 +639,9 @@ class DocumentToolkit(FunctionToolkit):
         return self._edited(entry, {"deleted": count})
 
     async def _move_element(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments, arguments["id"], arguments["parent_id"])
+        entry = self._ready(arguments) or await self._writable(
+            arguments, arguments["id"], arguments["parent_id"]
+        )
         element = self._element(entry, arguments["id"])
         parent = self._element(entry, arguments["parent_id"])
         position = arguments["position"]
@@ -654,13 +661,13 @@ class DocumentToolkit(FunctionToolkit):
             for address in _addresses(edit)
             if not address.startswith("@") and address in entry.document._elements
         ]
-        entry = await self._writable(arguments, *addressed)
+        entry = self._ready(arguments) or await self._writable(arguments, *addressed)
         result = self._write(entry, ToolName.APPLY_EDITS, edits, label=True)
         ids = {element.id: element.tag_name for element in result.inserted}
         return self._edited(entry, {"applied": len(edits), "ids": ids, "refs": result.refs})
 
     async def _undo(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        entry = await self._writable(arguments)
+        entry = self._ready(arguments) or await self._writable(arguments)
         tool, result = entry.undo.undo()
         return self._edited(entry, {"undone": tool, "edits": len(result.inverse)})
 
@@ -684,10 +691,19 @@ class DocumentToolkit(FunctionToolkit):
     def _path(self, arguments: Mapping[str, Any]) -> str:
         return self.path if self.path is not None else str(arguments["path"])
 
+    def _ready(self, arguments: Mapping[str, Any]) -> _OpenDocument | None:
+        """The document an edit goes to when it is open and the edit has no ``if_unchanged_since`` to
+        check, else None (then :meth:`_writable`): an edit's usual case, without a coroutine, which
+        costs as much as the lookup."""
+        entry = self._documents.get(self._path(arguments))
+        if entry is None or arguments.get(_IF_UNCHANGED) is not None:
+            return None
+        entry.authors.register()
+        return entry
+
     async def _writable(self, arguments: Mapping[str, Any], *targets: str) -> _OpenDocument:
         """The document an edit goes to, after its ``if_unchanged_since`` check on the target elements."""
         path = self._path(arguments)
-        # An open document without awaiting _open: a coroutine per call costs as much as the lookup.
         entry = self._documents.get(path) or await self._open(path)
         version = arguments.get(_IF_UNCHANGED)
         if version is not None:
@@ -715,14 +731,21 @@ class DocumentToolkit(FunctionToolkit):
                 authors = Authors(document, self.participant)
                 entry = self._documents[path] = _OpenDocument(
                     document,
-                    ChangeTracker(document, path),
+                    ChangeTracker(path),
                     ChangeFeed(document),
                     authors,
                     document.focus if isinstance(document, ShowsPresence) else None,
                     UndoLog(document),
                 )
-                document.observe(lambda event: None if event.local else self._remote_change(path))
+                entry.unsubscribe = document.observe(partial(self._on_event, path, entry))
         return entry
+
+    def _on_event(self, path: str, entry: _OpenDocument, event: DocumentEvent) -> None:
+        # One listener per document for all the toolkit keeps about it: each costs a call per edit.
+        entry.changes.on_event(event)
+        entry.undo.on_event(event)
+        if not event.local:
+            self._remote_change(path)
 
     def _check_path(self, path: str) -> None:
         if self.path is None and not self._scope.allows_path(path):

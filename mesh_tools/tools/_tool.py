@@ -49,11 +49,16 @@ class Tool:
             )
         object.__setattr__(self, "strict_issues", tuple(lint_strict(self.parameters, self.limits)))
 
-    def with_omitted(self, arguments: Any) -> Any:
-        """The arguments with every omitted optional argument present as null."""
+    def with_omitted(self, arguments: Any, *, copy: bool = True) -> Any:
+        """The arguments with every omitted optional argument present as null; ``copy=False`` fills
+        them into ``arguments`` itself (a dict the caller owns, such as one it just parsed)."""
         if not self.optional or not isinstance(arguments, dict):
             return arguments
-        return {**dict.fromkeys(self.optional), **arguments}
+        if copy:
+            return {**dict.fromkeys(self.optional), **arguments}
+        for name in self.optional:
+            arguments.setdefault(name, None)
+        return arguments
 
     @property
     def strict(self) -> bool:

@@ -12,7 +12,6 @@ docs/adr/0016-move-and-undo.md.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -64,10 +63,6 @@ class UndoLog:
         self._seen = 0  # foreign changes ever seen
         self._writing = False
         self._own_writes = _OwnWrites(self)
-        self._unsubscribe: Callable[[], None] = document.observe(self._on_event)
-
-    def close(self) -> None:
-        self._unsubscribe()
 
     def writing(self) -> AbstractContextManager[None]:
         """Mark the document events inside as this toolkit's own."""
@@ -128,7 +123,8 @@ class UndoLog:
                     return f"another participant edited inside {edit.id!r}, which the undo would delete"
         return None
 
-    def _on_event(self, event: DocumentEvent) -> None:
+    def on_event(self, event: DocumentEvent) -> None:
+        """Take one event of the document (the toolkit passes them on)."""
         if event.local and self._writing:
             return
         if isinstance(event, AttributeChanged):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -105,6 +107,31 @@ def test_ids_are_short_unique_and_stable_across_replicas() -> None:
     assert all(len(i) == 8 for i in ids)
     assert a.to_json(include_ids=True) == b.to_json(include_ids=True)
     assert {e.id for e in a.root.get_children()} == set(ids)
+
+
+def test_ids_drawn_after_a_fork_or_on_threads_are_never_another_process_or_thread_s() -> None:
+    # Ids are handed out from batches of one OS read: a forked child must draw its own batch, and
+    # threads drawing at once must each get different ids.
+    def draw(count: int) -> list[str]:
+        body = MeshDocument(schema=board_schema()).root
+        return [body.append_child("column", {"name": str(i)}).id for i in range(count)]
+
+    draw(1)  # the parent holds a batch with ids left in it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        os.write(write, " ".join(draw(20)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split()
+    os.waitpid(pid, 0)
+    assert len(child) == 20
+    assert not set(child) & set(draw(20))
+
+    with ThreadPoolExecutor(4) as pool:
+        drawn = [i for ids in pool.map(draw, [300] * 4) for i in ids]
+    assert len(set(drawn)) == len(drawn) == 1200
 
 
 def test_concurrent_fresh_replicas_share_one_root() -> None:

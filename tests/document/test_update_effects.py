@@ -226,6 +226,34 @@ def test_edits_are_told_and_an_insert_beside_a_deleted_element_is_not() -> None:
     assert server.told == 6
 
 
+def test_a_deleted_subtree_is_told_from_the_update_with_an_event_for_each_element() -> None:
+    seed = MeshDocument(schema=SCHEMA)
+    section = seed.root.append_child("section")
+    paras = [section.append_child("para", {"style": "body", "text": f"words {n}"}) for n in range(3)]
+    server = GuardedWatcher(MeshDocument(schema=SCHEMA))
+    watcher = EventWatcher(MeshDocument(schema=SCHEMA))
+    for replica in (server, watcher):
+        replica.receive(seed.get_update())
+        replica.events.clear()
+    told = server.told
+    before = seed.get_state()
+    section.delete()
+    deletion = seed.get_update(before)
+    server.receive(deletion)
+    watcher.receive(deletion)
+    # Its delete set reaches the section, the paragraphs, their attributes and texts; all but the
+    # section sit inside something the update deletes, so they resolve no holder and tell nothing.
+    assert server.told == told + 1
+    assert (
+        server.events
+        == watcher.events
+        == Counter({("deleted", element.id, element.tag_name, False): 1 for element in [section, *paras]})
+    )
+    assert server.index() == watcher.index()
+    assert server.doc.to_json() == watcher.doc.to_json() == seed.to_json()
+    assert server.guard._placements.holder(paras[0].id) is None
+
+
 def test_an_update_told_its_effects_and_applied_as_is_reaches_update_listeners_as_it_came() -> None:
     seed = MeshDocument(schema=SCHEMA)
     figure = seed.root.append_child("figure", {"src": "a.png"})

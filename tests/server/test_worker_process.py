@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Doc, XmlElement, XmlFragment
@@ -20,8 +21,24 @@ def _pid(_: tuple[bytes, ...]) -> bytes:
     return str(os.getpid()).encode()
 
 
+def _policy(_: tuple[bytes, ...]) -> bytes:
+    return str(os.sched_getscheduler(0)).encode()
+
+
 def _fail(_: tuple[bytes, ...]) -> bytes:
     raise ValueError("not an update")
+
+
+def _run_script(script: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a new interpreter that can import this repository's tests."""
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_work_runs_in_another_process_which_serves_the_next_call_too() -> None:
@@ -58,15 +75,28 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path: 
         "import os\n"
         "print(int(run_in_worker_process(_pid, ())) != os.getpid())\n"
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_script(script)
     assert done.stdout.split() == ["started", "True"], done.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="scheduling policies are Linux's")
+def test_the_worker_process_runs_below_a_real_time_server(tmp_path: Path) -> None:
+    # A server started with chrt: its worker process takes the normal policy, not a CPU from the server.
+    script = tmp_path / "real_time_server.py"
+    script.write_text(
+        "import os, sys\n"
+        "try:\n"
+        "    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))\n"
+        "except PermissionError:\n"
+        "    sys.exit(3)\n"
+        "from mesh_tools.server._worker_process import run_in_worker_process\n"
+        "from tests.server.test_worker_process import _policy\n"
+        "print(os.sched_getscheduler(0), int(run_in_worker_process(_policy, ())))\n"
+    )
+    done = _run_script(script)
+    if done.returncode == 3:
+        pytest.skip("this user may not set a real-time scheduling policy")
+    assert done.stdout.split() == [str(os.SCHED_FIFO), str(os.SCHED_OTHER)], done.stderr
 
 
 def test_a_big_log_is_folded_in_the_worker_process_exactly_as_in_this_one() -> None:

@@ -30,7 +30,6 @@ from mesh_tools.sync import (
     awareness_removal_message,
     decode_binary,
     decode_text,
-    encode_big_result,
     encode_binary,
     encode_result,
     encode_result_response,
@@ -38,6 +37,7 @@ from mesh_tools.sync import (
     parse_sync_message,
     sync_step2_message,
 )
+from mesh_tools.sync._frames import sync_step2_frame
 
 
 def test_request_round_trip() -> None:
@@ -221,4 +221,9 @@ def test_results_encoded_once_are_the_responses_encode_text_writes(
 ) -> None:
     expected = encode_text(Response(request_id, result=result))
     assert encode_result_response(request_id, encode_result(result)) == expected
-    assert encode_result_response(request_id, encode_big_result(result)) == expected
+
+
+@given(st.integers(0, 2**53 - 1), st.binary(max_size=600))
+def test_a_step2_frame_is_the_framed_step2_message(channel: int, update: bytes) -> None:
+    assert sync_step2_frame(channel, update) == encode_binary(channel, sync_step2_message(update))
+    assert parse_sync_message(decode_binary(sync_step2_frame(channel, update))[1]).payload == update
