@@ -30,6 +30,7 @@ docs/adr/0012-refusing-hostile-updates.md.
 from __future__ import annotations
 
 import functools
+import pickle
 from bisect import bisect_right
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pycrdt import merge_updates
 
 from .._gc_pause import gc_paused
-from ..errors import RemoteProtocolError, UpdateRefusedError
+from ..errors import MeshError, RemoteProtocolError, UpdateRefusedError
 from ..schema import ID_ATTRIBUTE, MeshSchema, rules
 from ._layout import ELEMENT_ID_PATTERN, FRAGMENT_NAME, PARTICIPANTS_MAP
 from ._participants import Claims, claims_in
@@ -57,12 +58,25 @@ from ._yjs_update import (
 if TYPE_CHECKING:
     from ._replica import MeshDocument
 
-__all__ = ["ROOT_CLIENT", "CheckedUpdate", "GuardInput", "UpdateGuard", "check_update", "merge_incoming"]
+__all__ = [
+    "ROOT_CLIENT",
+    "CheckedUpdate",
+    "GuardInput",
+    "RunElsewhere",
+    "UpdateGuard",
+    "check_update",
+    "merge_incoming",
+    "read_elsewhere",
+]
 
 #: The client id that writes the shared root, and how many clocks the root recipe uses (element, $id).
 ROOT_CLIENT = 0
 _ROOT_CLOCKS = 2
 _ROOT_ITEM = (ROOT_CLIENT, 0)
+#: What the record of a replica takes as bytes (``Placements.to_bytes``), per element of four items.
+_RECORD_BYTES_PER_ELEMENT = 192
+#: Replicas up to this many elements may have updates read in another process (see reads_elsewhere).
+_ELSEWHERE_ELEMENTS = 10_000
 
 #: What only a text node holds.
 _TEXT_CONTENT: dict[int, str] = {
@@ -110,7 +124,10 @@ def check_update(
     placements.record(
         DecodedItem((ROOT_CLIENT, 1), 1, Content.ANY), Placement(_ROOT_ITEM, ID_ATTRIBUTE, Content.ANY)
     )
-    _Check(_decode(update, known), placements, schema, replica=None).run(elements, max_elements)
+    check = _Check(_decode(update, known), placements, _text_tags(schema))
+    check.run()
+    if max_elements is not None:
+        _check_size(check.created(), elements, max_elements)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +155,11 @@ class CheckedUpdate:
     #: What it does to the replica's elements, for ``MeshDocument.apply_update``; None when only pycrdt's
     #: events can tell.
     effects: UpdateEffects | None
+    #: How many structs it holds that the replica lacks (what pycrdt's apply costs in proportion to).
+    structs: int
+    #: Checked in another process (:meth:`UpdateGuard.check_elsewhere`): the whole record as it is once
+    #: this update's items are in (``Placements.to_bytes``), and ``items`` is empty.
+    record: bytes | None = None
 
 
 class UpdateGuard:
@@ -178,27 +200,61 @@ class UpdateGuard:
         may carry an id this replica's elements hold (two nodes took it concurrently; the repair renames
         one, ADR 0011); from a participant, that is refused unless the update deletes the holder.
         """
-        if prepared.behind is not None:
-            behind = _decode(prepared.behind, None)
-            _Check(behind, self._placements, self._doc.schema, replica=None).record()
-        decoded = _decode(update, prepared.known)
-        check = _Check(
-            decoded,
-            self._placements,
-            self._doc.schema,
-            replica=None if trusted_ids else self._doc._elements,
-            strict=True,
+        read = _read(update, prepared, self._placements, _text_tags(self._doc.schema))
+        self._check_replica(read.new_ids, read.created, prepared, trusted_ids)
+        return CheckedUpdate(
+            read.placed, read.deletes, read.claims, read.new_only, read.effects, read.structs
         )
-        placed = check.run(prepared.elements, self._doc.limits.max_elements)
-        new_only = not decoded.repeats and all(item.content != Content.SKIP for item in decoded.items)
-        effects = update_effects(placed, decoded.deletes, self._placements)
-        return CheckedUpdate(placed, decoded.deletes, claims_in(decoded.items), new_only, effects)
+
+    def reads_elsewhere(self, update: bytes, prepared: GuardInput) -> bool:
+        """Whether :meth:`check_elsewhere` spares this process more than the record's crossing costs it.
+
+        Reading costs pure Python in proportion to the update (74 ms of CPU for 8 MiB of long values,
+        80 ms for a 10k-element state); the record crosses twice as a few C calls that hold the GIL in
+        proportion to the document (~190 bytes an element: ~3 ms each way for 10,000 elements, idle).
+        So: a record smaller than the update, and small enough that its crossing is not itself a stall.
+        """
+        elements = prepared.elements
+        return elements <= _ELSEWHERE_ELEMENTS and elements * _RECORD_BYTES_PER_ELEMENT <= len(update)
+
+    def check_elsewhere(
+        self, update: bytes, prepared: GuardInput, run: RunElsewhere, *, trusted_ids: bool = False
+    ) -> CheckedUpdate:
+        """:meth:`check`, with the reading done by ``run`` (in another process) on a copy of the record.
+
+        The decode and the placing are pure Python in proportion to the update: on a thread of this
+        process they share the GIL with the event loop. What crosses over is the update, the record
+        (``Placements.to_bytes``: C calls in proportion to the document) and, back, the verdict, the
+        record with the update's items in it and what ``MeshDocument.apply_update`` needs; the checks
+        against the replica's element ids and its size stay here. Raises exactly what :meth:`check` does.
+        """
+        request = _GuardRequest(
+            prepared.known, prepared.behind, self._placements.to_bytes(), _text_tags(self._doc.schema)
+        )
+        answer = pickle.loads(run(read_elsewhere, (update, pickle.dumps(request, protocol=5))))
+        if isinstance(answer, _Refusal):
+            raise answer.error(answer.message, hint=answer.hint)
+        assert isinstance(answer, _ReadElsewhere)
+        self._check_replica(answer.new_ids, answer.created, prepared, trusted_ids)
+        return CheckedUpdate(
+            [], answer.deletes, answer.claims, answer.new_only, answer.effects, answer.structs, answer.record
+        )
+
+    def _check_replica(
+        self, new_ids: list[tuple[str, bool]], created: int, prepared: GuardInput, trusted_ids: bool
+    ) -> None:
+        if not trusted_ids:
+            _check_ids_free(new_ids, self._doc._elements)
+        max_elements = self._doc.limits.max_elements
+        if max_elements is not None:
+            _check_size(created, prepared.elements, max_elements)
 
     def accept(self, checked: CheckedUpdate) -> None:
         """Record the items of an update the replica has applied."""
-        for item, place in checked.items:
-            self._placements.record(item, place)
-        self._placements.forget_deleted(checked.deletes)
+        if checked.record is not None:
+            self._placements = Placements.from_bytes(checked.record)
+            return
+        _record(self._placements, checked.items, checked.deletes)
 
 
 def merge_incoming(updates: Sequence[bytes]) -> bytes:
@@ -212,11 +268,131 @@ def merge_incoming(updates: Sequence[bytes]) -> bytes:
     return merge_updates(*updates)
 
 
+#: Runs a module-level function of bytes somewhere (the room server's worker process) and returns its bytes.
+RunElsewhere = Callable[[Callable[[tuple[bytes, ...]], bytes], tuple[bytes, ...]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One update read against the record: what the checks here need, and what to record once applied."""
+
+    placed: list[tuple[DecodedItem, Placement]]
+    deletes: dict[int, list[tuple[int, int]]]
+    #: The id each new element gets, in order, and whether the update deletes the element holding it.
+    new_ids: list[tuple[str, bool]]
+    #: How many elements it creates.
+    created: int
+    claims: Claims
+    new_only: bool
+    effects: UpdateEffects | None
+    structs: int
+
+
+def _read(update: bytes, prepared: GuardInput, placements: Placements, text_tags: frozenset[str]) -> _Read:
+    """Record what the replica got otherwise, then read, place and check the update (all but the
+    checks against the replica's elements). Raises UpdateRefusedError or RemoteProtocolError."""
+    if prepared.behind is not None:
+        _Check(_decode(prepared.behind, None), placements, text_tags).record()
+    decoded = _decode(update, prepared.known)
+    check = _Check(decoded, placements, text_tags, strict=True)
+    placed = check.run()
+    new_only = not decoded.repeats and all(item.content != Content.SKIP for item in decoded.items)
+    effects = update_effects(placed, decoded.deletes, placements)
+    return _Read(
+        placed,
+        decoded.deletes,
+        check.new_ids(placed),
+        check.created(),
+        claims_in(decoded.items),
+        new_only,
+        effects,
+        len(decoded.items),
+    )
+
+
+def _record(
+    placements: Placements,
+    items: list[tuple[DecodedItem, Placement]],
+    deletes: dict[int, list[tuple[int, int]]],
+) -> None:
+    for item, place in items:
+        placements.record(item, place)
+    placements.forget_deleted(deletes)
+
+
+@dataclass(frozen=True, slots=True)
+class _GuardRequest:
+    """What :func:`read_elsewhere` gets besides the update: what the guard holds of the replica."""
+
+    known: bytes
+    behind: bytes | None
+    record: bytes
+    text_tags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadElsewhere:
+    """:class:`_Read` as it comes back, with the record once the update is in instead of its items."""
+
+    deletes: dict[int, list[tuple[int, int]]]
+    new_ids: list[tuple[str, bool]]
+    created: int
+    claims: Claims
+    new_only: bool
+    effects: UpdateEffects | None
+    structs: int
+    record: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """The error :func:`read_elsewhere` raised, to raise again as the same class with the same words."""
+
+    error: type[MeshError]
+    message: str
+    hint: str | None
+
+
+def read_elsewhere(arguments: tuple[bytes, ...]) -> bytes:
+    """:func:`_read` of ``(update, pickled _GuardRequest)``, pickled, for another process; see
+    :meth:`UpdateGuard.check_elsewhere`."""
+    update, request_bytes = arguments
+    request: _GuardRequest = pickle.loads(request_bytes)
+    placements = Placements.from_bytes(request.record)
+    prepared = GuardInput(request.known, request.behind, 0)
+    answer: _ReadElsewhere | _Refusal
+    try:
+        read = _read(update, prepared, placements, request.text_tags)
+    except MeshError as exc:
+        answer = _Refusal(type(exc), exc.message, exc.hint)
+    else:
+        # Recorded here as accept() would once it is applied; the caller takes the record only then.
+        _record(placements, read.placed, read.deletes)
+        answer = _ReadElsewhere(
+            read.deletes,
+            read.new_ids,
+            read.created,
+            read.claims,
+            read.new_only,
+            read.effects,
+            read.structs,
+            placements.to_bytes(),
+        )
+    return pickle.dumps(answer, protocol=5)
+
+
+def _text_tags(schema: MeshSchema | None) -> frozenset[str]:
+    """The elements that may hold text (without a schema, none)."""
+    return (
+        frozenset() if schema is None else frozenset(e.tag_name for e in schema.elements if e.text_property)
+    )
+
+
 def _record_state(state: bytes, placements: Placements, schema: MeshSchema) -> None:
     # Decoding allocates a container per item: a collection meanwhile would walk them all, and the
     # heap of every other document, holding the GIL (docs/adr/0017-big-frames-off-the-event-loop.md).
     with gc_paused():
-        _Check(_decode(state, None), placements, schema, replica=None).record()
+        _Check(_decode(state, None), placements, _text_tags(schema)).record()
 
 
 def _decode(update: bytes, known: bytes | None) -> DecodedUpdate:
@@ -242,27 +418,22 @@ class _Check:
         self,
         update: DecodedUpdate,
         placements: Placements,
-        schema: MeshSchema | None,
+        text_tags: frozenset[str],
         *,
-        replica: Container[str] | None,
         strict: bool = False,
     ) -> None:
         self._update = update
         self._placements = placements
         self._strict = strict
-        #: The ids the replica's elements hold; None when taking one is not checked.
-        self._taken = replica
-        self._text_tags = (
-            frozenset()
-            if schema is None
-            else frozenset(e.tag_name for e in schema.elements if e.text_property)
-        )
+        self._text_tags = text_tags
         self._by_start = _ItemsByClient(update.items)
         self._located: dict[ItemId, _Location] = {}
         #: The items of the origin chain being walked (a hostile update can close it into a circle).
         self._walking: set[ItemId] = set()
 
-    def run(self, elements: int, max_elements: int | None) -> list[tuple[DecodedItem, Placement]]:
+    def run(self) -> list[tuple[DecodedItem, Placement]]:
+        """Place and check every item and the deletes; what needs the replica's elements is left to
+        :meth:`new_ids`, :meth:`created` and the caller."""
         deletes = self._update.deletes
         if ROOT_CLIENT in deletes:
             _refuse("it deletes the root element or its id")
@@ -272,17 +443,15 @@ class _Check:
         for item, place in placed:
             self._check_item(item, place)
         self._check_deletes(placed)
-        if self._taken is not None:
-            self._check_new_ids(placed)
-        if max_elements is not None:
-            created = sum(
-                1
-                for item in self._update.items
-                if item.type_ref == TypeRef.XML_ELEMENT and item.id[0] != ROOT_CLIENT
-            )
-            if elements + created > max_elements:
-                raise rules.too_many_elements(max_elements)
         return placed
+
+    def created(self) -> int:
+        """How many elements the update creates."""
+        return sum(
+            1
+            for item in self._update.items
+            if item.type_ref == TypeRef.XML_ELEMENT and item.id[0] != ROOT_CLIENT
+        )
 
     def record(self) -> None:
         """Record what the replica holds already (no checks)."""
@@ -454,26 +623,20 @@ class _Check:
             if key not in rewritten and self._deletes(entry):
                 _refuse(f"it deletes a {PARTICIPANTS_MAP!r} entry without writing it anew")
 
-    def _check_new_ids(self, placed: list[tuple[DecodedItem, Placement]]) -> None:
-        assert self._taken is not None
+    def new_ids(self, placed: list[tuple[DecodedItem, Placement]]) -> list[tuple[str, bool]]:
+        """The id each new element gets, in order, and whether the update deletes the element the
+        record says holds it now (for :func:`_check_ids_free`)."""
         created = {item.id for item, _ in placed if item.type_ref == TypeRef.XML_ELEMENT}
-        seen: set[str] = set()
+        new_ids = []
         for item, place in placed:
             if place.key != ID_ATTRIBUTE or place.parent not in created or not item.values:
                 continue
             if self._deletes(place.parent):
                 continue  # created and deleted again within the update (a merged append, then a move)
             value = item.values[0]
-            if not isinstance(value, str):
-                continue
-            if value in seen:
-                _refuse(f"it gives two new elements the id {value!r}")
-            seen.add(value)
-            if value in self._taken and not self._deletes(self._placements.holder(value)):
-                _refuse(
-                    f"it gives a new element the id {value!r}, which an element of the document holds"
-                    " (a move deletes the old element in the same update)"
-                )
+            if isinstance(value, str):
+                new_ids.append((value, self._deletes(self._placements.holder(value))))
+        return new_ids
 
     def _deletes(self, item_id: ItemId | None) -> bool:
         return item_id is not None and covers(self._update.deletes, item_id)
@@ -512,6 +675,26 @@ class _ItemsByClient:
             if first is not None:
                 out[client] = first.id[1]
         return out
+
+
+def _check_ids_free(new_ids: list[tuple[str, bool]], taken: Container[str]) -> None:
+    """Refuse two new elements given one id, or a new element given an id an element of the replica
+    holds, unless the update deletes that element (a move)."""
+    seen: set[str] = set()
+    for value, holder_deleted in new_ids:
+        if value in seen:
+            _refuse(f"it gives two new elements the id {value!r}")
+        seen.add(value)
+        if value in taken and not holder_deleted:
+            _refuse(
+                f"it gives a new element the id {value!r}, which an element of the document holds"
+                " (a move deletes the old element in the same update)"
+            )
+
+
+def _check_size(created: int, elements: int, max_elements: int) -> None:
+    if elements + created > max_elements:
+        raise rules.too_many_elements(max_elements)
 
 
 def _check_participant_entry(item: DecodedItem, key: str | None) -> None:

@@ -21,6 +21,7 @@ process (``_stored_reads``), not from the replica.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -63,10 +64,12 @@ from ..sync import (
     violation_body,
 )
 from ._bus import DocumentBus
+from ._byte_budget import ByteBudget
 from ._participant import Participant
 from ._presence import Presence
 from ._storage import Storage
 from ._stored_reads import describe_stored, read_stored_state
+from ._worker_process import run_in_worker_process
 
 __all__ = ["BUS_ORIGIN", "SERVER_ORIGIN", "LiveDocument", "Subscriber", "violation_bodies"]
 
@@ -75,6 +78,8 @@ logger = logging.getLogger(__name__)
 #: Updates up to this size are checked and applied on the event loop (about a millisecond); bigger ones
 #: on a worker thread.
 _APPLY_INLINE_BYTES = 64 * 2**10
+#: Bytes of updates being read in the worker process at once, others wait (queued, holding no thread).
+READS_ELSEWHERE_BYTES = 32 * 2**20
 #: Documents up to this many elements are described, and their whole state encoded, on the event loop
 #: (a few milliseconds); bigger ones elsewhere.
 _INLINE_ELEMENTS = 2_000
@@ -127,6 +132,7 @@ class LiveDocument:
         storage: Storage,
         on_idle: Callable[[LiveDocument], None],
         bus: DocumentBus | None = None,
+        reads: ByteBudget | None = None,
     ) -> None:
         self.room = room
         self.path = path
@@ -139,6 +145,8 @@ class LiveDocument:
         self._storage = storage
         self._bus = bus
         self._on_idle = on_idle
+        #: Admits big updates to the worker process; shared by the server's documents.
+        self._reads = reads or ByteBudget(READS_ELSEWHERE_BYTES)
         self._subscribers: list[Subscriber] = []
         #: Transactions committed and not yet stored and sent: (update, origin).
         self._outbox: list[tuple[bytes, Any]] = []
@@ -358,11 +366,17 @@ class LiveDocument:
     async def _apply_on_worker(
         self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
     ) -> list[Violation]:
-        """:meth:`apply` on a worker thread, the replica already locked; unlocked when the thread ends."""
+        """:meth:`apply` on a worker thread, the replica already locked; unlocked when the thread ends.
+
+        When the guard says so, the update is read in the worker process: reading is pure Python, and a
+        thread running Python takes the GIL from the event loop every switch interval.
+        """
+        elsewhere = self._guard.reads_elsewhere(update, prepared)
         try:
-            return await asyncio.to_thread(
-                self._check_apply_mend_paused, update, prepared, origin, trusted_ids
-            )
+            async with self._reads.reserve(len(update)) if elsewhere else contextlib.nullcontext():
+                return await asyncio.to_thread(
+                    self._check_apply_mend_paused, update, prepared, origin, trusted_ids, elsewhere
+                )
         finally:
             self._publish()
             self._unlock()
@@ -408,16 +422,22 @@ class LiveDocument:
                 )
 
     def _check_apply_mend(
-        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool, elsewhere: bool = False
     ) -> list[Violation]:
         # Runs on the event loop or, with the document locked, on a worker thread: records only.
-        checked: CheckedUpdate = self._guard.check(update, prepared, trusted_ids=trusted_ids)
+        checked: CheckedUpdate = (
+            self._guard.check_elsewhere(update, prepared, run_in_worker_process, trusted_ids=trusted_ids)
+            if elsewhere
+            else self._guard.check(update, prepared, trusted_ids=trusted_ids)
+        )
         if isinstance(origin, Subscriber):
             self._check_claims(checked.claims, origin.participant.token.name)
         # A big update that brings only news is relayed and stored as it came (see apply_update).
         as_is = checked.new_only and len(update) > _APPLY_INLINE_BYTES
         try:
-            violations = self.doc.apply_update(update, origin=origin, as_is=as_is, effects=checked.effects)
+            violations = self.doc.apply_update(
+                update, origin=origin, as_is=as_is, effects=checked.effects, structs=checked.structs
+            )
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None
         self._guard.accept(checked)
@@ -426,12 +446,12 @@ class LiveDocument:
         return violations
 
     def _check_apply_mend_paused(
-        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool
+        self, update: bytes, prepared: GuardInput, origin: Any, trusted_ids: bool, elsewhere: bool
     ) -> list[Violation]:
         # A big update's decode allocates a container per item: a collection during the check would
         # walk them all, the room's heap too, holding the GIL every other document's loop needs.
         with gc_paused():
-            return self._check_apply_mend(update, prepared, origin, trusted_ids)
+            return self._check_apply_mend(update, prepared, origin, trusted_ids, elsewhere)
 
     def _repair(self) -> list[Violation]:
         return self.doc.repair(origin=SERVER_ORIGIN)

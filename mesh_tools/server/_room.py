@@ -19,6 +19,7 @@ from ..document import DocumentLimits, MeshDocument
 from ..errors import DocumentNotFoundError, SchemaError
 from ..schema import MeshSchema
 from ._bus import DocumentBus
+from ._byte_budget import ByteBudget
 from ._live_document import LiveDocument
 from ._memory import MemoryTrimmer
 from ._paths import SCHEMA_DIR, schema_name_for
@@ -47,6 +48,7 @@ class Room:
         keep_loaded: float = 0.0,
         on_empty: Callable[[Room], None] | None = None,
         trimmer: MemoryTrimmer | None = None,
+        reads: ByteBudget | None = None,
     ) -> None:
         self.name = name
         self.storage = storage
@@ -58,6 +60,8 @@ class Room:
         self._on_empty = on_empty
         #: Told of every unload, to hand the freed memory back to the operating system.
         self._trimmer = trimmer
+        #: Admits big updates to the worker process (see LiveDocument); the server shares one.
+        self._reads = reads
         #: Unloads due for documents nobody holds, while they are kept loaded.
         self._expiries: dict[str, asyncio.TimerHandle] = {}
         self._documents: dict[str, LiveDocument] = {}
@@ -194,6 +198,7 @@ class Room:
             storage=self.storage,
             on_idle=self._idle,
             bus=self.bus,
+            reads=self._reads,
         )
         live.prime_guard(state)
         if description is not None:

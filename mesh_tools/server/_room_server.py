@@ -55,7 +55,9 @@ from ..sync import CloseCode
 from ..tokens import ParticipantToken
 from ._admission import ConnectionGate, gated_connection_class
 from ._bus import DocumentBus
+from ._byte_budget import ByteBudget
 from ._frame_reader import receive_batches
+from ._live_document import READS_ELSEWHERE_BYTES
 from ._memory import MemoryTrimmer
 from ._participant import Participant
 from ._rate_limit import RateLimits
@@ -155,6 +157,8 @@ class RoomServer:
         self._server: Server | None = None
         self._rooms: dict[str, Room] = {}
         self._trimmer = MemoryTrimmer()
+        #: Big updates of every room being read in the worker process, bounded in bytes.
+        self._reads = ByteBudget(READS_ELSEWHERE_BYTES)
         # Filled by the handshake check, read once by the connection handler.
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, _Admission | Refusal] = (
             weakref.WeakKeyDictionary()
@@ -314,6 +318,7 @@ class RoomServer:
                 keep_loaded=self.keep_loaded,
                 on_empty=self._drop_room,
                 trimmer=self._trimmer,
+                reads=self._reads,
             )
         room.participants += 1
         handler: _FrameHandler

@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 _Handler = Callable[[Request], Awaitable[Mapping[str, Any] | None]]
 _SYNC = bytes([YMessageType.SYNC])
+_AWARENESS = bytes([YMessageType.AWARENESS])
 _UPDATE_KINDS = (bytes([YSyncMessageType.SYNC_STEP2]), bytes([YSyncMessageType.SYNC_UPDATE]))
 
 
@@ -381,6 +382,11 @@ def _update_channel(frame: str | bytes) -> int | None:
 
 def _is_awareness(frame: bytes) -> bool:
     try:
-        return decode_binary(frame)[1][0] == YMessageType.AWARENESS
+        _, offset = read_var_uint(frame, 0, "channel")
+        # Only a frame that claims to be awareness is decoded whole: decoding copies the y-message, which
+        # for a big update is megabytes on the event loop, every page of them fresh.
+        return (
+            frame[offset : offset + 1] == _AWARENESS and decode_binary(frame)[1][0] == YMessageType.AWARENESS
+        )
     except MeshError:  # handle_binary reports it
         return False

@@ -57,6 +57,29 @@ def test_every_recorded_clock_gives_back_its_placement_and_no_other_clock_gives_
             assert record.get((client, clock)) == expected.get((client, clock))
 
 
+@settings(max_examples=100, deadline=None)
+@given(_items, _items)
+def test_a_record_read_back_from_its_bytes_answers_and_records_as_the_original(
+    before: list[tuple[int, int, int, Placement]], after: list[tuple[int, int, int, Placement]]
+) -> None:
+    record = Placements()
+    given_ids = 0
+    for items in (before, after):
+        for client, offset, length, place in items:
+            clock = max(record.state.get(client, 0) + offset, 0)
+            given_ids += 1
+            item = DecodedItem((client, clock), length, place.content, values=(f"e{given_ids}",))
+            record.record(item, place)
+        copy = Placements.from_bytes(record.to_bytes())
+        assert copy.state == record.state and copy.entries == record.entries
+        for client in (1, 2, _WIDEST, 3):
+            for clock in range(record.state.get(client, 0) + 2):
+                assert copy.get((client, clock)) == record.get((client, clock))
+        for number in range(1, given_ids + 1):
+            assert copy.holder(f"e{number}") == record.holder(f"e{number}")
+        record = copy  # the next items go into the copy: it records as the original would
+
+
 def test_an_id_held_by_several_elements_goes_back_to_the_earlier_holder_as_they_go() -> None:
     record = Placements()
     holders = [(5, 0), (_WIDEST, 10), (6, 2)]

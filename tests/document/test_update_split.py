@@ -136,3 +136,26 @@ def test_every_content_kind_survives_the_split(size: int) -> None:
     assert copy.get("map", type=Map).to_py() == source.get("map", type=Map).to_py()
     assert copy.get("text", type=Text).diff() == source.get("text", type=Text).diff()
     assert decode_update(b"".join(pieces[:1])).items  # the first piece holds structs
+
+
+def test_a_big_update_of_few_structs_applied_whole_gives_what_its_pieces_give() -> None:
+    from mesh_tools.document import MeshDocument
+
+    from ..support import DOC_SCHEMA
+
+    # Plain pycrdt, so that one paragraph can break the schema (a size that is not a number).
+    source: Doc = Doc()
+    source.apply_update(MeshDocument(schema=DOC_SCHEMA).get_update())
+    root = source.get("mesh", type=XmlFragment).children[0]
+    assert isinstance(root, XmlElement)
+    with source.transaction():
+        for i in range(300):
+            root.children.append(XmlElement("p", {"$id": f"p{i}", "text": "x" * 4_000, "size": i}))
+        root.children.append(XmlElement("p", {"$id": "bad", "size": "not a number"}))
+    update = source.get_update()
+    assert len(update) > 1 << 20 and len(decode_update(update).items) < 8_000
+    whole, pieces = MeshDocument(schema=DOC_SCHEMA), MeshDocument(schema=DOC_SCHEMA)
+    found_whole = whole.apply_update(update, structs=len(decode_update(update).items))
+    found_in_pieces = pieces.apply_update(update)
+    assert [(v.code, v.element_id) for v in found_whole] == [(v.code, v.element_id) for v in found_in_pieces]
+    assert found_whole and whole.to_json(include_ids=True) == pieces.to_json(include_ids=True)
