@@ -47,7 +47,11 @@ async def provider(
     url = f"{doc_url(server, path, room=room)}?token={token}"
     async with connect(url) as connection:
         channel = WebsocketChannel(connection, path, sync_only=True)
-        async with Provider(doc.ydoc, channel):
+        async with Provider(doc.ydoc, channel) as running:
+            # The Provider subscribes to local edits in a task of its own: an edit made before that task
+            # ran, and after the server's Step1 was answered, would reach the server only on a resync.
+            # Once the server's Step2 arrived, both tasks are running.
+            await asyncio.wait_for(running.synced.wait(), 20)
             yield doc, channel
 
 
