@@ -184,7 +184,6 @@ class LiveDocument:
     def subscribe(self, participant: Participant, channel: int, *, read_only: bool) -> Subscriber:
         """Bind a channel; the caller answers the open request, then calls :meth:`greet`."""
         subscriber = Subscriber(participant, ServerChannel(channel, read_only), self)
-        self._start_priming()
         self._subscribers.append(subscriber)
         self.holds += 1
         return subscriber
@@ -383,13 +382,14 @@ class LiveDocument:
 
     def prime_guard(self, state: bytes) -> None:
         """Have the update guard record ``state``, the replica's whole state as loaded, on a worker
-        thread from when the first subscriber comes (or an update arrives), while the document is opened
-        and read; updates wait for it. Otherwise the first update would wait for the same work, which
-        costs ~25 us an item (0.7-1 s for 10k elements).
+        thread when the first update arrives; updates wait for it. The record costs ~25 us an item
+        (0.7-1 s for 10k elements), so it is taken only for a document somebody writes to.
 
-        Not from the load: a document loaded to be described takes no update, and the record taken
-        beside the describe, sharing the GIL with it, made a cold describe 1.6-1.8x as slow
-        (bench/create_describe.py: 10k elements 1.9-2.1x raw pycrdt load + JSON instead of 1.18x).
+        Not from the load, nor from the first subscriber: a document loaded to be described or read
+        takes no update, and the record taken beside the describe made a cold describe 1.6-1.8x as slow
+        (bench/create_describe.py: 10k elements 1.9-2.1x raw pycrdt load + JSON instead of 1.18x), and
+        beside every open, the next load in the room 3-4x as slow (bench/room_load.py, server load alone:
+        snapshot of 10k 172-232 ms instead of 43-71 ms).
         """
         self._unprimed = state
 
