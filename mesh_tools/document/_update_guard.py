@@ -33,7 +33,7 @@ import functools
 import pickle
 from bisect import bisect_right
 from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn
 
 from pycrdt import merge_updates
@@ -234,11 +234,9 @@ class UpdateGuard:
         answer = pickle.loads(run(read_elsewhere, (update, pickle.dumps(request, protocol=5))))
         if isinstance(answer, _Refusal):
             raise answer.error(answer.message, hint=answer.hint)
-        assert isinstance(answer, _ReadElsewhere)
-        self._check_replica(answer.new_ids, answer.created, prepared, trusted_ids)
-        return CheckedUpdate(
-            [], answer.deletes, answer.claims, answer.new_only, answer.effects, answer.structs, answer.record
-        )
+        read, record = answer
+        self._check_replica(read.new_ids, read.created, prepared, trusted_ids)
+        return CheckedUpdate([], read.deletes, read.claims, read.new_only, read.effects, read.structs, record)
 
     def _check_replica(
         self, new_ids: list[tuple[str, bool]], created: int, prepared: GuardInput, trusted_ids: bool
@@ -331,20 +329,6 @@ class _GuardRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class _ReadElsewhere:
-    """:class:`_Read` as it comes back, with the record once the update is in instead of its items."""
-
-    deletes: dict[int, list[tuple[int, int]]]
-    new_ids: list[tuple[str, bool]]
-    created: int
-    claims: Claims
-    new_only: bool
-    effects: UpdateEffects | None
-    structs: int
-    record: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class _Refusal:
     """The error :func:`read_elsewhere` raised, to raise again as the same class with the same words."""
 
@@ -360,24 +344,16 @@ def read_elsewhere(arguments: tuple[bytes, ...]) -> bytes:
     request: _GuardRequest = pickle.loads(request_bytes)
     placements = Placements.from_bytes(request.record)
     prepared = GuardInput(request.known, request.behind, 0)
-    answer: _ReadElsewhere | _Refusal
+    answer: tuple[_Read, bytes] | _Refusal
     try:
         read = _read(update, prepared, placements, request.text_tags)
     except MeshError as exc:
         answer = _Refusal(type(exc), exc.message, exc.hint)
     else:
-        # Recorded here as accept() would once it is applied; the caller takes the record only then.
+        # Recorded here as accept() would once it is applied; the caller takes the record only then,
+        # and it stands for the placed items, which need not cross back.
         _record(placements, read.placed, read.deletes)
-        answer = _ReadElsewhere(
-            read.deletes,
-            read.new_ids,
-            read.created,
-            read.claims,
-            read.new_only,
-            read.effects,
-            read.structs,
-            placements.to_bytes(),
-        )
+        answer = (replace(read, placed=[]), placements.to_bytes())
     return pickle.dumps(answer, protocol=5)
 
 
