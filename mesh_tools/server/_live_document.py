@@ -240,7 +240,7 @@ class LiveDocument:
             self._publish_awareness(inbound.awareness)
         elif inbound.presence_query:
             self._answer_presence_query(subscriber)
-        elif inbound.update is not None:
+        elif inbound.update is not None and not subscriber.participant.echoed(subscriber, inbound.update):
             await self._apply_from(subscriber, inbound.update)
 
     async def _answer_from_storage(self, subscriber: Subscriber) -> None:
@@ -289,7 +289,13 @@ class LiveDocument:
         """
         await self._replica_free()
         inbound = [subscriber.sync.receive(self.doc, message, path=self.path) for message in messages]
-        updates = [entry.update for entry in inbound if entry.update is not None]
+        # An update sent back exactly as this channel was sent it is held already: not read again.
+        echoed = subscriber.participant.echoed
+        updates = [
+            entry.update
+            for entry in inbound
+            if entry.update is not None and not echoed(subscriber, entry.update)
+        ]
         if updates:
             await self._apply_from(subscriber, updates[0] if len(updates) == 1 else merge_incoming(updates))
 

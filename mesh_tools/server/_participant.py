@@ -12,6 +12,9 @@ was produced, is not counted, so a large update or resync still reaches a reader
 closed reader reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
 open many documents at once are never closed for the number of frames.
 
+Each update sent is remembered for a while (``SentUpdates``, 1 MiB a participant): a client that sends
+back every update its replica applies (pycrdt's ``Provider``) has its echoes dropped unread.
+
 On each turn the sender takes everything queued since its last one and writes it to the socket at once
 (``send_frames``): one system call per batch instead of one per frame. Each participant has its own
 sender, so a reader whose socket is full waits alone.
@@ -32,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from ..sync import CloseCode, Message, encode_text
 from ..tokens import ParticipantToken
 from ._frame_writer import send_frames
+from ._sent_updates import SentUpdates
 
 __all__ = ["Participant"]
 
@@ -42,6 +46,10 @@ logger = logging.getLogger(__name__)
 _MERGE_EVERY = 64
 #: Bytes of frames the sender joins into one socket write at most (a bigger frame goes alone).
 _BATCH_BYTES = 256 * 1024
+#: Bytes of the updates last sent that are remembered to recognise their echoes: a reader in a busy room
+#: sends back what it got within a round trip, and a behind reader's merged update is ~ what the
+#: document grew by meanwhile (a few hundred KiB in bench/writers.py with 50 writers).
+_ECHO_MEMORY_BYTES = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -63,11 +71,12 @@ class _PendingUpdates:
             self.updates = [merge_updates(*self.updates)]
         self.size = sum(len(u) for u in self.updates)
 
-    def take(self) -> bytes:
+    def take(self) -> tuple[bytes, bytes]:
+        """The update to send and its frame."""
         if self.frame is not None:
-            return self.frame
+            return self.updates[0], self.frame
         update = self.updates[0] if len(self.updates) == 1 else merge_updates(*self.updates)
-        return self.frame_of(create_update_message(update))
+        return update, self.frame_of(create_update_message(update))
 
 
 class Participant:
@@ -81,6 +90,7 @@ class Participant:
         self._queued_bytes = 0
         #: Entries still queued, by channel key: later updates for the channel merge into them.
         self._pending: dict[object, _PendingUpdates] = {}
+        self._sent = SentUpdates(_ECHO_MEMORY_BYTES)
         self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -128,6 +138,11 @@ class Participant:
         pending.add(update)
         self._queued_bytes += pending.size - before
         self._check_budget()
+
+    def echoed(self, key: object, update: bytes) -> bool:
+        """True if ``update`` is, byte for byte, one this participant was sent on the channel ``key``:
+        it comes back as it went, and the replica holds it already. Each is recognised once."""
+        return self._sent.echoed(key, update)
 
     def close(self, code: int, reason: str) -> None:
         """Close the connection with ``code`` (in the background: the caller may be the room)."""
@@ -184,10 +199,12 @@ class Participant:
             if isinstance(entry, _PendingUpdates):
                 del self._pending[entry.key]
                 self._queued_bytes -= entry.size
-                frame: str | bytes = entry.take()
+                update, frame = entry.take()
+                self._sent.remember(entry.key, update)
+                frames.append(frame)
+                size += len(frame)
             else:
                 self._queued_bytes -= len(entry)
-                frame = entry
-            frames.append(frame)
-            size += len(frame)
+                frames.append(entry)
+                size += len(entry)
         return frames
