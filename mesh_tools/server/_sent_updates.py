@@ -32,7 +32,8 @@ class SentUpdates:
         return len(self._sent)
 
     @property
-    def bytes(self) -> int:
+    def size(self) -> int:
+        """Bytes remembered."""
         return self._bytes
 
     def remember(self, key: object, update: bytes) -> None:
