@@ -12,7 +12,7 @@ was produced, is not counted, so a large update or resync still reaches a reader
 closed reader reconnects and resyncs by state vector, losing nothing. Fast writers and clients that
 open many documents at once are never closed for the number of frames.
 
-Each update sent is remembered for a while (``SentUpdates``, 1 MiB a participant): a client that sends
+Each update sent is remembered for a while (``SentUpdates``, the last 1,024 or 1 MiB): a client that sends
 back every update its replica applies (pycrdt's ``Provider``) has its echoes dropped unread.
 
 On each turn the sender takes everything queued since its last one and writes it to the socket at once
@@ -50,6 +50,8 @@ _BATCH_BYTES = 256 * 1024
 #: sends back what it got within a round trip, and a behind reader's merged update is ~ what the
 #: document grew by meanwhile (a few hundred KiB in bench/writers.py with 50 writers).
 _ECHO_MEMORY_BYTES = 1024 * 1024
+#: ... and at most this many of them (a reader that keeps up is sent every edit alone, ~40 bytes each).
+_ECHO_MEMORY_UPDATES = 1024
 
 
 @dataclass(slots=True)
@@ -90,7 +92,7 @@ class Participant:
         self._queued_bytes = 0
         #: Entries still queued, by channel key: later updates for the channel merge into them.
         self._pending: dict[object, _PendingUpdates] = {}
-        self._sent = SentUpdates(_ECHO_MEMORY_BYTES)
+        self._sent = SentUpdates(_ECHO_MEMORY_BYTES, _ECHO_MEMORY_UPDATES)
         self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None

@@ -16,16 +16,20 @@ replica, which holds it. An echo that differs is read and applied as before, a n
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 __all__ = ["SentUpdates"]
 
 
 class SentUpdates:
-    """The last updates sent, by channel key, bounded in bytes; each is recognised at most once."""
+    """The last updates sent, by channel key, bounded in bytes and in number; each is recognised once."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_updates: int) -> None:
         self._max_bytes = max_bytes
-        #: Update -> the channel key it went to, oldest first (a dict keeps insertion order).
-        self._sent: dict[bytes, object] = {}
+        self._max_updates = max_updates
+        #: Update -> the channel key it went to, oldest first. Ordered: forgetting the oldest and taking
+        #: out an echo are both O(1), where a plain dict's first key is found past every deleted slot.
+        self._sent: OrderedDict[bytes, object] = OrderedDict()
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -44,9 +48,8 @@ class SentUpdates:
             self._bytes -= len(update)
         self._sent[update] = key
         self._bytes += len(update)
-        while self._bytes > self._max_bytes:
-            oldest = next(iter(self._sent))
-            del self._sent[oldest]
+        while self._bytes > self._max_bytes or len(self._sent) > self._max_updates:
+            oldest, _ = self._sent.popitem(last=False)
             self._bytes -= len(oldest)
 
     def echoed(self, key: object, update: bytes) -> bool:

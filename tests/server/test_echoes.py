@@ -19,7 +19,7 @@ from ..support import DOC_SCHEMA, ROOM, MakeToken, RawConnector, WebsocketChanne
 
 
 def test_an_update_is_recognised_once_on_the_channel_it_was_sent_on() -> None:
-    sent = SentUpdates(1024)
+    sent = SentUpdates(1024, 16)
     channel_a, channel_b = object(), object()
     sent.remember(channel_a, b"update")
     assert not sent.echoed(channel_b, b"update")  # the same bytes for another document are news there
@@ -29,20 +29,27 @@ def test_an_update_is_recognised_once_on_the_channel_it_was_sent_on() -> None:
     assert (len(sent), sent.size) == (0, 0)
 
 
-@given(st.lists(st.binary(min_size=1, max_size=40), max_size=60), st.integers(min_value=1, max_value=200))
-def test_the_memory_keeps_the_newest_updates_within_its_bytes(updates: list[bytes], bound: int) -> None:
-    sent = SentUpdates(bound)
+@given(
+    st.lists(st.binary(min_size=1, max_size=40), max_size=60),
+    st.integers(min_value=1, max_value=200),
+    st.integers(min_value=1, max_value=10),
+)
+def test_the_memory_keeps_the_newest_updates_within_its_bounds(
+    updates: list[bytes], max_bytes: int, max_updates: int
+) -> None:
+    sent = SentUpdates(max_bytes, max_updates)
     key = object()
     for update in updates:
         sent.remember(key, update)
-        assert sent.size <= bound
+        assert sent.size <= max_bytes and len(sent) <= max_updates
     # The newest updates that fit are kept, none older than one forgotten; one bigger than the whole
-    # bound is never kept (and forgets nothing).
-    kept, size = set(), 0
+    # byte bound is never kept (and forgets nothing).
+    kept: set[bytes] = set()
+    size = 0
     for update in reversed(updates):
-        if update in kept or len(update) > bound:
+        if update in kept or len(update) > max_bytes:
             continue
-        if size + len(update) > bound:
+        if size + len(update) > max_bytes or len(kept) == max_updates:
             break
         kept.add(update)
         size += len(update)
