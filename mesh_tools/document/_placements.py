@@ -75,19 +75,26 @@ class _Runs:
 
     def add(self, start: int, end: int, shape: int, parent: ItemId, extends: bool) -> None:
         """Record a run; ``extends``: it may continue the last run if that one is placed the same."""
-        if self.starts and start >= self.ends[-1]:
+        starts, ends = self.starts, self.ends
+        if not starts or start >= ends[-1]:
             # The usual case: a client's next items, often continuing its last run.
             if (
                 extends
-                and start == self.ends[-1]
+                and starts
+                and start == ends[-1]
                 and self.shapes[-1] == shape
-                and (self.parent_clients[-1], self.parent_clocks[-1]) == parent
+                and self.parent_clients[-1] == parent[0]
+                and self.parent_clocks[-1] == parent[1]
             ):
-                self.ends[-1] = end
+                ends[-1] = end
                 return
-            at = len(self.starts)
-        else:
-            at = bisect_right(self.starts, start)
+            starts.append(start)
+            ends.append(end)
+            self.shapes.append(shape)
+            self.parent_clients.append(parent[0])
+            self.parent_clocks.append(parent[1])
+            return
+        at = bisect_right(starts, start)
         self.starts.insert(at, start)
         self.ends.insert(at, end)
         self.shapes.insert(at, shape)
@@ -129,30 +136,50 @@ class Placements:
         return Placement(parent, key, content, type_ref, type_name)
 
     def record(self, item: DecodedItem, place: Placement) -> None:
-        client, clock = item.id
-        end = clock + item.length
-        if end <= self.state.get(client, 0):
-            return  # already recorded (a full state holds what this replica has)
-        runs = self._clients.get(client)
-        if runs is None:
-            runs = self._clients[client] = _Runs()
-        start = max(clock, self.state.get(client, 0))
-        parent, key, content, type_ref, type_name = place
-        # Plain ints, not Content or TypeRef members (FORGOTTEN's): the shapes cross to other processes.
-        content = int(content)
-        type_ref = None if type_ref is None else int(type_ref)
-        if isinstance(parent, tuple):
-            shape = self._shape((None, key, content, type_ref, type_name, True))
-        else:
-            shape = self._shape((parent, key, content, type_ref, type_name, False))
-        runs.add(start, end, shape, parent if isinstance(parent, tuple) else _NO_ITEM, type_ref is None)
-        self.state[client] = end
-        if place.parent == PARTICIPANTS_MAP and place.key is not None:
-            self.entries[item.id] = place.key
-        elif place.key == ID_ATTRIBUTE and isinstance(place.parent, tuple) and len(item.values) == 1:
-            value = item.values[0]
-            if isinstance(value, str):
-                self._give_id(_pack(place.parent), value)
+        self.record_all(((item, place),))
+
+    def record_all(self, placed: Iterable[tuple[DecodedItem, Placement]]) -> None:
+        """Record items with their placements, in their update's order.
+
+        One loop with what it reads bound locally: the record of a loaded document takes every item of
+        its state (four an element), on the way of its first edit (ADR 0012).
+        """
+        state = self.state
+        clients = self._clients
+        shape_numbers = self._shape_numbers
+        for item, place in placed:
+            client, clock = item.id
+            recorded = state.get(client, 0)
+            end = clock + item.length
+            if end <= recorded:
+                continue  # already recorded (a full state holds what this replica has)
+            runs = clients.get(client)
+            if runs is None:
+                runs = clients[client] = _Runs()
+            parent, key, content, type_ref, type_name = place
+            # Plain ints, not Content or TypeRef members (FORGOTTEN's): the shapes cross to other processes.
+            if type(content) is not int:
+                content = int(content)
+            if type_ref is not None and type(type_ref) is not int:
+                type_ref = int(type_ref)
+            shape_key: _Shape
+            if isinstance(parent, tuple):
+                shape_key = (None, key, content, type_ref, type_name, True)
+                holder = parent
+            else:
+                shape_key = (parent, key, content, type_ref, type_name, False)
+                holder = _NO_ITEM
+            shape = shape_numbers.get(shape_key)
+            if shape is None:
+                shape = self._shape(shape_key)
+            runs.add(max(clock, recorded), end, shape, holder, type_ref is None)
+            state[client] = end
+            if parent == PARTICIPANTS_MAP and key is not None:
+                self.entries[item.id] = key
+            elif key == ID_ATTRIBUTE and holder is parent and len(item.values) == 1:
+                value = item.values[0]
+                if isinstance(value, str):
+                    self._give_id(_pack(holder), value)
 
     def _shape(self, shape: _Shape) -> int:
         number = self._shape_numbers.get(shape)

@@ -99,6 +99,8 @@ _TYPE_NAMES: dict[int, str] = {
 #: Where an item sits: (parent, map key); (None, None) when it hangs on an item Yjs has forgotten (GC).
 _Location = tuple["str | ItemId | None", "str | None"]
 _UNKNOWN: _Location = (None, None)
+#: Content kinds as plain ints, for the comparisons made per item.
+_GC, _SKIP = int(Content.GC), int(Content.SKIP)
 
 
 def check_update(
@@ -313,8 +315,7 @@ def _record(
     items: list[tuple[DecodedItem, Placement]],
     deletes: dict[int, list[tuple[int, int]]],
 ) -> None:
-    for item, place in items:
-        placements.record(item, place)
+    placements.record_all(items)
     placements.forget_deleted(deletes)
 
 
@@ -431,22 +432,28 @@ class _Check:
 
     def record(self) -> None:
         """Record what the replica holds already (no checks)."""
-        for item, place in self._place_all(self._update.items):
-            self._placements.record(item, place)
+        self._placements.record_all(self._place_all(self._update.items))
         self._placements.forget_deleted(self._update.deletes)
 
     # -- placing ----------------------------------------------------------------------------
 
     def _place_all(self, items: list[DecodedItem]) -> list[tuple[DecodedItem, Placement]]:
-        placed = []
+        placed: list[tuple[DecodedItem, Placement]] = []
+        append = placed.append
         for item in items:
-            if item.content == Content.SKIP:
+            content = item.content
+            if content == _SKIP:
                 continue
-            if item.content == Content.GC:
-                placed.append((item, FORGOTTEN))
+            if content == _GC:
+                append((item, FORGOTTEN))
                 continue
-            parent, key = self._locate(item)
-            placed.append((item, Placement(parent, key, item.content, item.type_ref, item.type_name)))
+            parent: str | ItemId | None = item.parent
+            if parent is None:
+                parent, key = self._locate(item)
+            else:
+                key = item.key
+            # Built as a plain tuple: the class call costs as much again, for every item of a state.
+            append((item, tuple.__new__(Placement, (parent, key, content, item.type_ref, item.type_name))))
         return placed
 
     def _locate(self, item: DecodedItem) -> _Location:
