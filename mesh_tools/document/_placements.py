@@ -68,11 +68,6 @@ class _Runs:
         self.parent_clients = array("Q")
         self.parent_clocks = array("Q")
 
-    def find(self, clock: int) -> int:
-        """The index of the run holding ``clock``, or -1."""
-        at = bisect_right(self.starts, clock) - 1
-        return at if at >= 0 and clock < self.ends[at] else -1
-
     def add(self, start: int, end: int, shape: int, parent: ItemId, extends: bool) -> None:
         """Record a run; ``extends``: it may continue the last run if that one is placed the same."""
         starts, ends = self.starts, self.ends
@@ -124,16 +119,15 @@ class Placements:
         runs = self._clients.get(item_id[0])
         if runs is None:
             return None
-        at = runs.find(item_id[1])
-        return None if at < 0 else self._placement(runs, at)
+        clock = item_id[1]
+        at = bisect_right(runs.starts, clock) - 1
+        return self._placement(runs, at) if at >= 0 and clock < runs.ends[at] else None
 
     def _placement(self, runs: _Runs, at: int) -> Placement:
-        parent, key, content, type_ref, type_name, in_item = self._shapes[runs.shapes[at]]
-        if in_item:
-            return Placement(
-                (runs.parent_clients[at], runs.parent_clocks[at]), key, content, type_ref, type_name
-            )
-        return Placement(parent, key, content, type_ref, type_name)
+        name, key, content, type_ref, type_name, in_item = self._shapes[runs.shapes[at]]
+        parent = (runs.parent_clients[at], runs.parent_clocks[at]) if in_item else name
+        # A plain tuple's construction: the class call costs as much again.
+        return tuple.__new__(Placement, (parent, key, content, type_ref, type_name))
 
     def record(self, item: DecodedItem, place: Placement) -> None:
         self.record_all(((item, place),))
@@ -230,11 +224,17 @@ class Placements:
                 self._drop_holder(ids.pop(packed), packed)
 
     def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, int, Placement]]:
-        """The recorded items a delete set reaches, as (first item, end clock, placement) per run.
+        """The recorded items a delete set reaches, as (first item, end clock, placement) per run,
+        leaving out those whose parent item it deletes too (an element's attributes, deleted with it).
 
         An element is a run of its own: its item comes as the first item.
         """
+        shapes = self._shapes
         for client, first, end, runs, at in self._reached(deletes):
+            # Asked before the placement is built: most runs a burst's deletes reach are attributes.
+            in_item = shapes[runs.shapes[at]][5]
+            if in_item and covers(deletes, (runs.parent_clients[at], runs.parent_clocks[at])):
+                continue
             yield (client, first), end, self._placement(runs, at)
 
     def _reached(

@@ -355,12 +355,19 @@ class _Reader:
             if info & _RIGHT_ORIGIN:
                 right_origin, offset = self.id_at(offset, client, encoded_client)
         else:
-            self.offset = offset
-            if self.uint() == 1:
+            flag = data[offset]
+            if flag < 0x80:
+                offset += 1
+            else:
+                self.offset = offset
+                flag = self.uint()
+                offset = self.offset
+            if flag == 1:
+                self.offset = offset
                 parent = self.string()
                 offset = self.offset
             else:
-                parent, offset = self.id_at(self.offset, client, encoded_client)
+                parent, offset = self.id_at(offset, client, encoded_client)
             if info & _PARENT_KEY:
                 size = data[offset]
                 if size < 0x80 and offset + 1 + size <= len(data):
@@ -405,6 +412,9 @@ class _Reader:
             clock = data[offset]
             if clock < 0x80:
                 return (client, clock), offset + 1
+            high = data[offset + 1]
+            if high < 0x80:  # clocks below 16,384: most of a 10k-element document's
+                return (client, clock & 0x7F | high << 7), offset + 2
             self.offset = offset
             return (client, self.uint()), self.offset
         self.offset = offset
