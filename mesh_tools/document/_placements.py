@@ -151,11 +151,6 @@ class Placements:
             if runs is None:
                 runs = clients[client] = _Runs()
             parent, key, content, type_ref, type_name = place
-            # Plain ints, not Content or TypeRef members (FORGOTTEN's): the shapes cross to other processes.
-            if type(content) is not int:
-                content = int(content)
-            if type_ref is not None and type(type_ref) is not int:
-                type_ref = int(type_ref)
             shape_key: _Shape
             if isinstance(parent, tuple):
                 shape_key = (None, key, content, type_ref, type_name, True)

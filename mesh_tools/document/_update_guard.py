@@ -99,8 +99,6 @@ _TYPE_NAMES: dict[int, str] = {
 #: Where an item sits: (parent, map key); (None, None) when it hangs on an item Yjs has forgotten (GC).
 _Location = tuple["str | ItemId | None", "str | None"]
 _UNKNOWN: _Location = (None, None)
-#: Content kinds as plain ints, for the comparisons made per item.
-_GC, _SKIP = int(Content.GC), int(Content.SKIP)
 
 
 def check_update(
@@ -442,9 +440,9 @@ class _Check:
         append = placed.append
         for item in items:
             content = item.content
-            if content == _SKIP:
+            if content == Content.SKIP:
                 continue
-            if content == _GC:
+            if content == Content.GC:
                 append((item, FORGOTTEN))
                 continue
             parent: str | ItemId | None = item.parent
