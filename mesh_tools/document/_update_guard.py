@@ -187,7 +187,7 @@ class UpdateGuard:
 
     def priming(self, state: bytes) -> Callable[[], None]:
         """What records the replica's whole state (``get_update()``, taken where the replica is used)
-        before its first check, which would otherwise record it then: a decode of every item, ~25 us
+        before its first check, which would otherwise record it then: a decode of every item, ~7-10 us
         each, on the way of the first edit. Pure Python on bytes, holding neither the guard nor the
         replica (an unloaded document is freed meanwhile): it may run on a worker thread while the
         replica is used; no check may start before it returns."""
