@@ -20,6 +20,9 @@ from collections import OrderedDict
 
 __all__ = ["SentUpdates"]
 
+#: What an update never sent maps to: no channel key is this object (None may be one).
+_UNSENT = object()
+
 
 class SentUpdates:
     """The last updates sent, by channel key, bounded in bytes and in number; each is recognised once."""
@@ -54,7 +57,7 @@ class SentUpdates:
 
     def echoed(self, key: object, update: bytes) -> bool:
         """True (and forgotten) if ``update`` is exactly one sent on the channel ``key``."""
-        if self._sent.get(update) is not key:
+        if self._sent.get(update, _UNSENT) is not key:
             return False
         del self._sent[update]
         self._bytes -= len(update)

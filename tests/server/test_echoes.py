@@ -24,6 +24,7 @@ def test_an_update_is_recognised_once_on_the_channel_it_was_sent_on() -> None:
     sent.remember(channel_a, b"update")
     assert not sent.echoed(channel_b, b"update")  # the same bytes for another document are news there
     assert not sent.echoed(channel_a, b"other")
+    assert not sent.echoed(None, b"other")  # whatever the key, an update never sent is no echo
     assert sent.echoed(channel_a, b"update")
     assert not sent.echoed(channel_a, b"update")  # sent once, recognised once
     assert (len(sent), sent.size) == (0, 0)
