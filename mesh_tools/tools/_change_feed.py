@@ -135,6 +135,7 @@ class ChangeLog:
         """The state the oldest entry kept was logged after: older versions cannot be answered here."""
         self._issued: tuple[str, int] | None = None
         """The latest version issued, and the log position in it: an agent hands it back next call."""
+        self._prefix_at = ("", -1)
         self._writers: tuple[int, ...] = ()
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
@@ -151,9 +152,10 @@ class ChangeLog:
     def version(self) -> str:
         document = self._document()
         assert document is not None, "a live feed holds its document"
-        # base64.urlsafe_b64encode without its two Python layers: every tool result carries a version.
+        # base64.urlsafe_b64encode without its two Python layers, after a prefix made once per logged
+        # change: every tool result carries a version.
         state = binascii.b2a_base64(document.get_state(), newline=False).translate(_URLSAFE)
-        version = f"{self.replica}.{self.logged}.{state.rstrip(b'=').decode('ascii')}"
+        version = self._prefix + state.rstrip(b"=").decode("ascii")
         self._issued = (version, self.logged)
         return version
 
@@ -161,6 +163,13 @@ class ChangeLog:
         """Whether ``version`` is the latest one issued and no remote change was logged since: what
         an agent holds after its own edits while nobody else writes, answered without a lookup."""
         return self._issued is not None and self._issued == (version, self.logged)
+
+    @property
+    def _prefix(self) -> str:
+        """The version's text before its state vector, which changes only with a logged change."""
+        if self._prefix_at[1] != self.logged:
+            self._prefix_at = (f"{self.replica}.{self.logged}.", self.logged)
+        return self._prefix_at[0]
 
     def since(self, version: str) -> list[_Entry]:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
@@ -285,10 +294,13 @@ class ChangeFeed:
         self._seen = version
         return version
 
-    def nothing_new(self) -> bool:
-        """Whether others changed nothing since the agent's latest look (the usual case of an edit):
-        then ``read`` is its next version, without a diff to compute."""
-        return self._log.quiet_since(self._seen)
+    def read_if_quiet(self) -> str | None:
+        """``read()`` when others changed nothing since the agent's latest look (an edit's usual case:
+        its next version, without a diff to compute), else None."""
+        if not self._log.quiet_since(self._seen):
+            return None
+        self._seen = version = self._log.version()
+        return version
 
     @property
     def seen(self) -> str:
