@@ -135,7 +135,8 @@ class ChangeLog:
         """The state the oldest entry kept was logged after: older versions cannot be answered here."""
         self._issued: tuple[str, int] | None = None
         """The latest version issued, and the log position in it: an agent hands it back next call."""
-        self._prefix_at = ("", -1)
+        self._prefix = f"{self.replica}.0."
+        """The version's text before its state vector: it changes only with a logged change."""
         self._writers: tuple[int, ...] = ()
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
@@ -152,7 +153,7 @@ class ChangeLog:
     def version(self) -> str:
         document = self._document()
         assert document is not None, "a live feed holds its document"
-        # base64.urlsafe_b64encode without its two Python layers, after a prefix made once per logged
+        # base64.urlsafe_b64encode without its two Python layers, after the prefix made once per logged
         # change: every tool result carries a version.
         state = binascii.b2a_base64(document.get_state(), newline=False).translate(_URLSAFE)
         version = self._prefix + state.rstrip(b"=").decode("ascii")
@@ -163,13 +164,6 @@ class ChangeLog:
         """Whether ``version`` is the latest one issued and no remote change was logged since: what
         an agent holds after its own edits while nobody else writes, answered without a lookup."""
         return self._issued is not None and self._issued == (version, self.logged)
-
-    @property
-    def _prefix(self) -> str:
-        """The version's text before its state vector, which changes only with a logged change."""
-        if self._prefix_at[1] != self.logged:
-            self._prefix_at = (f"{self.replica}.{self.logged}.", self.logged)
-        return self._prefix_at[0]
 
     def since(self, version: str) -> list[_Entry]:
         """The logged changes a holder of ``version`` has not seen; InvalidValueError for a token that
@@ -270,6 +264,7 @@ class ChangeLog:
             self.base = self.entries[0].state
         self.entries.append(_Entry(event, self._by, self.state, self._writers, born))
         self.logged += 1
+        self._prefix = f"{self.replica}.{self.logged}."
         if self._arrived is not None:
             self._arrived.set()
             self._arrived = None
