@@ -68,26 +68,28 @@ class _Runs:
         self.parent_clients = array("Q")
         self.parent_clocks = array("Q")
 
-    def find(self, clock: int) -> int:
-        """The index of the run holding ``clock``, or -1."""
-        at = bisect_right(self.starts, clock) - 1
-        return at if at >= 0 and clock < self.ends[at] else -1
-
     def add(self, start: int, end: int, shape: int, parent: ItemId, extends: bool) -> None:
         """Record a run; ``extends``: it may continue the last run if that one is placed the same."""
-        if self.starts and start >= self.ends[-1]:
+        starts, ends = self.starts, self.ends
+        if not starts or start >= ends[-1]:
             # The usual case: a client's next items, often continuing its last run.
             if (
                 extends
-                and start == self.ends[-1]
+                and starts
+                and start == ends[-1]
                 and self.shapes[-1] == shape
-                and (self.parent_clients[-1], self.parent_clocks[-1]) == parent
+                and self.parent_clients[-1] == parent[0]
+                and self.parent_clocks[-1] == parent[1]
             ):
-                self.ends[-1] = end
+                ends[-1] = end
                 return
-            at = len(self.starts)
-        else:
-            at = bisect_right(self.starts, start)
+            starts.append(start)
+            ends.append(end)
+            self.shapes.append(shape)
+            self.parent_clients.append(parent[0])
+            self.parent_clocks.append(parent[1])
+            return
+        at = bisect_right(starts, start)
         self.starts.insert(at, start)
         self.ends.insert(at, end)
         self.shapes.insert(at, shape)
@@ -117,42 +119,56 @@ class Placements:
         runs = self._clients.get(item_id[0])
         if runs is None:
             return None
-        at = runs.find(item_id[1])
-        return None if at < 0 else self._placement(runs, at)
+        clock = item_id[1]
+        at = bisect_right(runs.starts, clock) - 1
+        return self._placement(runs, at) if at >= 0 and clock < runs.ends[at] else None
 
     def _placement(self, runs: _Runs, at: int) -> Placement:
-        parent, key, content, type_ref, type_name, in_item = self._shapes[runs.shapes[at]]
-        if in_item:
-            return Placement(
-                (runs.parent_clients[at], runs.parent_clocks[at]), key, content, type_ref, type_name
-            )
-        return Placement(parent, key, content, type_ref, type_name)
+        name, key, content, type_ref, type_name, in_item = self._shapes[runs.shapes[at]]
+        parent = (runs.parent_clients[at], runs.parent_clocks[at]) if in_item else name
+        # A plain tuple's construction: the class call costs as much again.
+        return tuple.__new__(Placement, (parent, key, content, type_ref, type_name))
 
     def record(self, item: DecodedItem, place: Placement) -> None:
-        client, clock = item.id
-        end = clock + item.length
-        if end <= self.state.get(client, 0):
-            return  # already recorded (a full state holds what this replica has)
-        runs = self._clients.get(client)
-        if runs is None:
-            runs = self._clients[client] = _Runs()
-        start = max(clock, self.state.get(client, 0))
-        parent, key, content, type_ref, type_name = place
-        # Plain ints, not Content or TypeRef members (FORGOTTEN's): the shapes cross to other processes.
-        content = int(content)
-        type_ref = None if type_ref is None else int(type_ref)
-        if isinstance(parent, tuple):
-            shape = self._shape((None, key, content, type_ref, type_name, True))
-        else:
-            shape = self._shape((parent, key, content, type_ref, type_name, False))
-        runs.add(start, end, shape, parent if isinstance(parent, tuple) else _NO_ITEM, type_ref is None)
-        self.state[client] = end
-        if place.parent == PARTICIPANTS_MAP and place.key is not None:
-            self.entries[item.id] = place.key
-        elif place.key == ID_ATTRIBUTE and isinstance(place.parent, tuple) and len(item.values) == 1:
-            value = item.values[0]
-            if isinstance(value, str):
-                self._give_id(_pack(place.parent), value)
+        self.record_all(((item, place),))
+
+    def record_all(self, placed: Iterable[tuple[DecodedItem, Placement]]) -> None:
+        """Record items with their placements, in their update's order.
+
+        One loop with what it reads bound locally: the record of a loaded document takes every item of
+        its state (four an element), on the way of its first edit (ADR 0012).
+        """
+        state = self.state
+        clients = self._clients
+        shape_numbers = self._shape_numbers
+        for item, place in placed:
+            client, clock = item.id
+            recorded = state.get(client, 0)
+            end = clock + item.length
+            if end <= recorded:
+                continue  # already recorded (a full state holds what this replica has)
+            runs = clients.get(client)
+            if runs is None:
+                runs = clients[client] = _Runs()
+            parent, key, content, type_ref, type_name = place
+            shape_key: _Shape
+            if isinstance(parent, tuple):
+                shape_key = (None, key, content, type_ref, type_name, True)
+                holder = parent
+            else:
+                shape_key = (parent, key, content, type_ref, type_name, False)
+                holder = _NO_ITEM
+            shape = shape_numbers.get(shape_key)
+            if shape is None:
+                shape = self._shape(shape_key)
+            runs.add(max(clock, recorded), end, shape, holder, type_ref is None)
+            state[client] = end
+            if parent == PARTICIPANTS_MAP and key is not None:
+                self.entries[item.id] = key
+            elif key == ID_ATTRIBUTE and holder is parent and len(item.values) == 1:
+                value = item.values[0]
+                if isinstance(value, str):
+                    self._give_id(_pack(holder), value)
 
     def _shape(self, shape: _Shape) -> int:
         number = self._shape_numbers.get(shape)
@@ -203,11 +219,17 @@ class Placements:
                 self._drop_holder(ids.pop(packed), packed)
 
     def deleted(self, deletes: dict[int, list[tuple[int, int]]]) -> Iterator[tuple[ItemId, int, Placement]]:
-        """The recorded items a delete set reaches, as (first item, end clock, placement) per run.
+        """The recorded items a delete set reaches, as (first item, end clock, placement) per run,
+        leaving out those whose parent item it deletes too (an element's attributes, deleted with it).
 
         An element is a run of its own: its item comes as the first item.
         """
+        shapes = self._shapes
         for client, first, end, runs, at in self._reached(deletes):
+            # Asked before the placement is built: most runs a burst's deletes reach are attributes.
+            in_item = shapes[runs.shapes[at]][5]
+            if in_item and covers(deletes, (runs.parent_clients[at], runs.parent_clocks[at])):
+                continue
             yield (client, first), end, self._placement(runs, at)
 
     def _reached(

@@ -217,9 +217,6 @@ class _EffectsReader:
         """Recorded items the delete set reaches: from ``item_id`` to clock ``end``, in one place."""
         if place.content in (Content.GC, Content.DELETED):
             return  # gone already
-        # Asked first: most of a deleted element's items are its attributes, deleted with it.
-        if isinstance(place.parent, tuple) and covers(self._deletes, place.parent):
-            return  # inside an element or text deleted with it
         holder = self._holder(place)
         if holder is None:
             return
