@@ -14,7 +14,7 @@ PermissionDeniedError and still applies remote updates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -222,6 +222,7 @@ class MeshDocument:
         as_is: bool = False,
         effects: UpdateEffects | None = None,
         structs: int | None = None,
+        pieces: Sequence[bytes] | None = None,
     ) -> list[Violation]:
         """Integrate an update from another replica and return the schema violations it brought in.
 
@@ -236,6 +237,9 @@ class MeshDocument:
         the index and events then come from it instead of pycrdt's events, whose cost grows with the
         width of the parents they touch (docs/adr/0018-remote-changes-without-deep-events.md).
         ``structs``: how many structs the update holds, when the caller's reading of it counted them.
+        ``pieces``: with ``effects``, the update cut in pieces that amount to it (``CheckedUpdate.pieces``:
+        planned by the guard's reading, which read every struct), applied one after another in its one
+        transaction, so no pycrdt call holds the GIL for long.
         """
         whole = structs is not None and structs <= _STRUCTS_APPLIED_WHOLE
         if effects is None:
@@ -263,7 +267,8 @@ class MeshDocument:
             watching = self.ydoc.observe(lambda event: deleted.append(event.delete_set))
         try:
             with _Transaction(self, origin, as_is=[update] if as_is else None):
-                self.ydoc.apply_update(update)
+                for piece in pieces or (update,):
+                    self.ydoc.apply_update(piece)
         except BaseException:
             self._index.unplace(placed)
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._bus import DocumentBus
+from ._memory import reuse_freed_memory
 from ._rate_limit import RateLimits
 from ._room_server import RoomServer
 from ._sqlite_storage import SQLiteStorage
@@ -30,6 +31,7 @@ __all__ = [
     "Storage",
     "StoredDocument",
     "page_url",
+    "reuse_freed_memory",
 ]
 
 

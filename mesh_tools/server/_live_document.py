@@ -442,7 +442,12 @@ class LiveDocument:
         as_is = checked.new_only and len(update) > _APPLY_INLINE_BYTES
         try:
             violations = self.doc.apply_update(
-                update, origin=origin, as_is=as_is, effects=checked.effects, structs=checked.structs
+                update,
+                origin=origin,
+                as_is=as_is,
+                effects=checked.effects,
+                structs=checked.structs,
+                pieces=checked.pieces,
             )
         except (ValueError, RuntimeError) as exc:
             raise RemoteProtocolError("the update cannot be applied", hint=str(exc)[:200]) from None

@@ -1,4 +1,4 @@
-"""Handing memory back to the operating system after documents are unloaded.
+"""Handing memory back to the operating system after documents are unloaded, and reusing it before.
 
 glibc's malloc keeps what a program frees in its arenas for reuse, so a server that loaded and unloaded
 many documents kept most of their memory resident: measured with ``bench/storage_memory.py``, 100
@@ -6,6 +6,15 @@ unloaded documents of 1,000 elements left 212 MiB resident, 45 MiB after ``mallo
 walks the heap (milliseconds on a big one), so it runs on a worker thread (ctypes releases the GIL
 during the call) and at most once per ``interval`` after unloads, not once per document. Where the C
 library has no ``malloc_trim`` (musl, macOS) nothing is done.
+
+Meanwhile a busy server should reuse what it freed. By default glibc maps each block over its mmap
+threshold (128 KiB, raised to the size of the last such block freed) afresh and unmaps it when freed, and
+the kernel faults a fresh mapping in page by page as it is first written: 5-7 ms per 8 MiB on this VM
+against ~1 ms to copy into pages already in (measured under ``chrt``), with the GIL held by whatever
+copy writes it. One 8 MiB update makes several such buffers (websockets' frame and its unmasking, the
+channel split, the request to the worker process and its answer, the stored row), each a stall of every
+room. :func:`reuse_freed_memory` has blocks up to 32 MiB served from the heap, and keeps freed heap
+memory for the next one (docs/adr/0017-big-frames-off-the-event-loop.md).
 """
 
 from __future__ import annotations
@@ -15,20 +24,43 @@ import ctypes
 import ctypes.util
 from collections.abc import Callable
 
-__all__ = ["MemoryTrimmer"]
+__all__ = ["MemoryTrimmer", "reuse_freed_memory"]
+
+#: glibc's ``mallopt`` parameters, and the biggest mmap threshold it takes on a 64-bit system.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_HEAP_BLOCK_BYTES = 32 * 2**20
+#: Free memory at the top of the heap kept for reuse rather than handed back at once (glibc's own rule
+#: when it raises the mmap threshold: twice that).
+_KEPT_FREE_BYTES = 2 * _HEAP_BLOCK_BYTES
 
 
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+def _libc_function(name: str) -> Callable[..., int] | None:
     try:
-        libc = ctypes.CDLL(name)
-        trim: Callable[[int], int] = libc.malloc_trim
+        function: Callable[..., int] = getattr(ctypes.CDLL(ctypes.util.find_library("c")), name)
     except (OSError, AttributeError, TypeError):
         return None
-    return trim
+    return function
 
 
-_malloc_trim = _find_malloc_trim()
+_malloc_trim = _libc_function("malloc_trim")
+_mallopt = _libc_function("mallopt")
+
+
+def reuse_freed_memory() -> bool:
+    """Have malloc serve blocks up to 32 MiB from the heap and keep what is freed there for reuse.
+
+    Process-wide and not undone, so a program that owns its process calls it (``mesh-tools serve``),
+    never a library on import. Returns False where the C library has no ``mallopt`` (musl, macOS) or
+    refuses. A :class:`MemoryTrimmer` still hands freed memory back after unloads: ``malloc_trim``
+    releases free pages anywhere in the heap, so an idle server keeps no more than before.
+    """
+    if _mallopt is None:
+        return False
+    # Setting either ends glibc's own raising of both, so both are set.
+    return bool(_mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES)) and bool(
+        _mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES)
+    )
 
 
 class MemoryTrimmer:

@@ -6,18 +6,44 @@ over up to 256 KiB at a time: from a client flooding small frames (awareness) th
 for later turns of the event loop with the socket paused, and they wait too while websockets' own queue
 of parsed frames is full (the session paces a sender by not reading its frames), so TCP pushes back on
 the sender. The order of the bytes, and hence of frames, is unchanged; nothing is dropped.
+
+A big frame arrives over hundreds of slices into websockets' buffer, and websockets then copied its
+payload out of that buffer (and unmasked the copy into another): two fresh multi-megabyte buffers in one
+turn of the event loop, each faulted in page by page with the GIL held, 5-7 ms per 8 MiB on this VM.
+The reader here hands a big payload's buffer over instead, copying only the bytes after it (at most a
+slice), so the turn that completes an 8 MiB frame makes one buffer, not two
+(docs/adr/0017-big-frames-off-the-event-loop.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 
 from websockets.asyncio.server import ServerConnection
+from websockets.streams import StreamReader
 
 __all__ = ["SLICE_BYTES", "SlicedReadingConnection"]
 
 #: Bytes parsed per turn of the event loop (~200 awareness frames, a few milliseconds).
 SLICE_BYTES = 16 * 2**10
+#: Payloads from this size on are handed over from websockets' buffer rather than copied out of it.
+_HANDED_OVER_BYTES = 1 << 20
+
+
+class _HandingOverReader(StreamReader):
+    """websockets' reader, handing a big read's bytes over: the buffer itself, cut where the read ends."""
+
+    def read_exact(self, n: int) -> Generator[None, None, bytearray]:
+        if n < _HANDED_OVER_BYTES:
+            return (yield from super().read_exact(n))
+        while len(self.buffer) < n and not self.eof:
+            yield
+        if len(self.buffer) < n:  # the stream ended first: websockets' own error
+            return (yield from super().read_exact(n))
+        data, self.buffer = self.buffer, self.buffer[n:]
+        del data[n:]
+        return data
 
 
 class SlicedReadingConnection(ServerConnection):
@@ -31,6 +57,8 @@ class SlicedReadingConnection(ServerConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        # The instance stays (the handshake's parser holds its methods); only how it reads changes.
+        self.protocol.reader.__class__ = _HandingOverReader
         # websockets pauses and resumes the socket around its frame queue; the backlog must pause too.
         self.recv_messages.pause = self._hold
         self.recv_messages.resume = self._release

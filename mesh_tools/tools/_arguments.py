@@ -87,7 +87,10 @@ def to_document_json(element: Mapping[str, Any], schema: MeshSchema) -> dict[str
     """A checked flat element as document JSON (``{tag: {...}}``), what ``Element.append_json`` takes."""
     tag = element[TAG_KEY]
     child = schema.element(tag).child_property
-    body = {name: value for name, value in element.items() if name != TAG_KEY}
+    # A copy less its tag rather than a comprehension: every append_child converts one, and the
+    # comprehension's frame cost as much as the copy.
+    body = dict(element)
+    del body[TAG_KEY]
     if child is not None:
         body[child.name] = [to_document_json(item, schema) for item in body[child.name]]
     return {tag: body}

@@ -135,6 +135,8 @@ class ChangeLog:
         """The state the oldest entry kept was logged after: older versions cannot be answered here."""
         self._issued: tuple[str, int] | None = None
         """The latest version issued, and the log position in it: an agent hands it back next call."""
+        self._prefix = f"{self.replica}.0."
+        """The version's text before its state vector: it changes only with a logged change."""
         self._writers: tuple[int, ...] = ()
         self._by: str | None = None
         self._arrived: asyncio.Event | None = None
@@ -151,9 +153,10 @@ class ChangeLog:
     def version(self) -> str:
         document = self._document()
         assert document is not None, "a live feed holds its document"
-        # base64.urlsafe_b64encode without its two Python layers: every tool result carries a version.
+        # base64.urlsafe_b64encode without its two Python layers, after the prefix made once per logged
+        # change: every tool result carries a version.
         state = binascii.b2a_base64(document.get_state(), newline=False).translate(_URLSAFE)
-        version = f"{self.replica}.{self.logged}.{state.rstrip(b'=').decode('ascii')}"
+        version = self._prefix + state.rstrip(b"=").decode("ascii")
         self._issued = (version, self.logged)
         return version
 
@@ -261,6 +264,7 @@ class ChangeLog:
             self.base = self.entries[0].state
         self.entries.append(_Entry(event, self._by, self.state, self._writers, born))
         self.logged += 1
+        self._prefix = f"{self.replica}.{self.logged}."
         if self._arrived is not None:
             self._arrived.set()
             self._arrived = None
@@ -285,10 +289,13 @@ class ChangeFeed:
         self._seen = version
         return version
 
-    def nothing_new(self) -> bool:
-        """Whether others changed nothing since the agent's latest look (the usual case of an edit):
-        then ``read`` is its next version, without a diff to compute."""
-        return self._log.quiet_since(self._seen)
+    def read_if_quiet(self) -> str | None:
+        """``read()`` when others changed nothing since the agent's latest look (an edit's usual case:
+        its next version, without a diff to compute), else None."""
+        if not self._log.quiet_since(self._seen):
+            return None
+        self._seen = version = self._log.version()
+        return version
 
     @property
     def seen(self) -> str:

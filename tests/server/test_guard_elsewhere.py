@@ -115,3 +115,28 @@ async def test_a_big_hostile_update_read_elsewhere_is_refused_as_a_small_one_is(
         described = await alice.request("sync.describe", path="target.doc")
         assert described["json"] == honest.doc.to_json(include_ids=True)
         assert len(honest.doc) == 2 and alice.pushes.empty()
+
+
+def test_a_big_update_read_elsewhere_comes_back_in_pieces_that_apply_as_the_whole() -> None:
+    writer = MeshDocument(schema=DOC_SCHEMA)
+    with writer.transaction():
+        for i in range(1_000):
+            writer.root.append_child("p", {"text": f"{i} " + "x" * 1_000})
+    whole, pieced = MeshDocument(schema=DOC_SCHEMA), MeshDocument(schema=DOC_SCHEMA)
+    update = writer.get_update(pieced.get_state())  # what they lack: all but the root
+    told: dict[str, list[bytes]] = {"whole": [], "pieced": []}
+    for name, doc in (("whole", whole), ("pieced", pieced)):
+        doc.on_update(lambda got, origin, name=name: told[name].append(got))
+    guard = UpdateGuard(pieced)
+    checked = guard.check_elsewhere(update, guard.prepare(), run_in_worker_process)
+    assert checked.new_only and checked.pieces is not None and len(checked.pieces) > 2
+    assert checked.structs > 1_000  # each element is more than one struct: more than two pieces' worth
+    pieced.apply_update(update, as_is=checked.new_only, effects=checked.effects, pieces=checked.pieces)
+    whole.apply_update(update, as_is=checked.new_only, effects=checked.effects)
+    assert (
+        pieced.to_json(include_ids=True)
+        == whole.to_json(include_ids=True)
+        == writer.to_json(include_ids=True)
+    )
+    # Listeners (storage, fan-out) get the update as it came, once, however it was applied.
+    assert told["pieced"] == told["whole"] == [update]

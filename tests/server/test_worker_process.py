@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +121,16 @@ def _lengths(arguments: tuple[bytes, ...]) -> bytes:
 def test_arguments_reach_the_worker_process_whole_and_in_order(arguments: tuple[bytes, ...]) -> None:
     # All the arguments travel in one message (a message each handed the GIL over once per argument).
     assert run_in_worker_process(_lengths, arguments) == _lengths(arguments)
+
+
+def _digest(arguments: tuple[bytes, ...]) -> bytes:
+    return hashlib.sha256(
+        b"".join(struct.pack(">Q", len(argument)) + argument for argument in arguments)
+    ).digest()
+
+
+def test_more_arguments_than_one_system_call_writes_and_big_ones_arrive_whole() -> None:
+    # Written as they are, without joining: more buffers than writev takes at once, empty ones, and
+    # some bigger than the pipe holds, so the writes stop and resume inside them.
+    arguments = (*(os.urandom(i % 7) for i in range(3_000)), os.urandom(3 * 2**20), b"", b"end")
+    assert run_in_worker_process(_digest, arguments) == _digest(arguments)
