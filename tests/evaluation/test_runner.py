@@ -8,7 +8,6 @@ report files and compares two of them.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -27,9 +26,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.mark.slow
 async def test_scripted_replay_of_the_whole_core_suite_scores_100_percent() -> None:
     suite = load_suite(CORE)
-    started = time.perf_counter()
     run = await run_suite(suite, EvalConfig(model="scripted", trials=1, concurrency=8))
-    elapsed = time.perf_counter() - started
     failures = {
         e.task_id: e.error or [c.detail for c in e.checks if not c.passed]
         for e in run.episodes
@@ -45,7 +42,6 @@ async def test_scripted_replay_of_the_whole_core_suite_scores_100_percent() -> N
     report = build_report(run.info, run.episodes)
     assert report["model_result"] is False and report["run"]["backend"] == "scripted"
     assert report["summary"]["pass_at_1"]["value"] == 1.0
-    assert elapsed < 30
 
 
 async def test_scripted_replay_works_over_chat_completions_too() -> None:
