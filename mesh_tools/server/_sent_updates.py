@@ -47,7 +47,7 @@ class SentUpdates:
         """``update`` was sent on the channel ``key``; the oldest remembered are forgotten past the bound."""
         if len(update) > self._max_bytes:
             return
-        if self._sent.pop(update, None) is not None:
+        if self._sent.pop(update, _UNSENT) is not _UNSENT:
             self._bytes -= len(update)
         self._sent[update] = key
         self._bytes += len(update)

@@ -34,12 +34,12 @@ def test_an_update_is_recognised_once_on_the_channel_it_was_sent_on() -> None:
     st.lists(st.binary(min_size=1, max_size=40), max_size=60),
     st.integers(min_value=1, max_value=200),
     st.integers(min_value=1, max_value=10),
+    st.sampled_from([None, "channel"]),
 )
 def test_the_memory_keeps_the_newest_updates_within_its_bounds(
-    updates: list[bytes], max_bytes: int, max_updates: int
+    updates: list[bytes], max_bytes: int, max_updates: int, key: object
 ) -> None:
     sent = SentUpdates(max_bytes, max_updates)
-    key = object()
     for update in updates:
         sent.remember(key, update)
         assert sent.size <= max_bytes and len(sent) <= max_updates
