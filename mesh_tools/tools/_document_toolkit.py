@@ -783,33 +783,23 @@ class DocumentToolkit(FunctionToolkit):
             )
 
     def _element(self, entry: _OpenDocument, address: str) -> Element:
-        # Not through _address: every edit resolves one or two, and the extra call was a tenth of that.
-        found = resolve(entry.document, address)
-        if found is None:
-            raise self._not_found(entry, address)
-        if entry.focus is not None:
-            entry.focus(found.element.id)
-        return found.element
+        return self._address(entry, address).element
 
     def _address(self, entry: _OpenDocument, element_id: str) -> Address:
         address = resolve(entry.document, element_id)
-        if address is None:
-            raise self._not_found(entry, element_id)
-        # People watching the document see which element the agent is working on.
-        if entry.focus is not None:
-            entry.focus(address.element.id)
-        return address
-
-    @staticmethod
-    def _not_found(entry: _OpenDocument, element_id: str) -> ElementNotFoundError:
+        if address is not None:
+            # People watching the document see which element the agent is working on.
+            if entry.focus is not None:
+                entry.focus(address.element.id)
+            return address
         by_other = entry.changes.deleted_by_other(element_id)
         if by_other is None:
-            return ElementNotFoundError(
+            raise ElementNotFoundError(
                 f"no element has id {element_id!r}",
                 hint=f'ids come from describe_document; the root\'s id is "{ROOT_ID}"',
             )
         who = "another participant" if by_other else "you"
-        return ElementNotFoundError(
+        raise ElementNotFoundError(
             f"element {element_id!r} was deleted by {who}",
             hint="call describe_document to see the current elements and ids",
         )
